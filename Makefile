@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   builds the environment and runs the demo on SQLite
+#   make test   builds the environment and runs lint, types and the tests
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint env bench clean
+
+$(BIN)/listguard: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/listguard
+
+env: $(BIN)/listguard
+
+demo: env
+	$(BIN)/listguard --db sqlite:///demo/listguard.db demo --out demo
+
+lint: env
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: env
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from listguard.cli.main import run
+
+run()

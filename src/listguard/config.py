@@ -1,0 +1,104 @@
+"""Settings: the owner's identity and the rule parameters, from a TOML file.
+
+Every key is optional. A rule setting may only make a rule stricter than the
+law (``shared/spec/rules.md``), except ``phone_consent_max_age_days`` whose
+legal source is unverified and which may be switched off with 0.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from listguard.errors import InputError
+
+
+@dataclass(frozen=True)
+class Owner:
+    name: str = "Organisme propriétaire"
+    legal_name: str = ""
+    address: str = ""
+    privacy_policy_url: str = ""
+    rights_contact: str = ""
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    retention_years: int = 3
+    bloctel_validity_days: int = 30
+    phone_consent_max_age_days: int = 365
+    bloctel_screening: str = "optional"
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    csv_delimiter: str = ";"
+
+
+@dataclass(frozen=True)
+class Settings:
+    owner: Owner = field(default_factory=Owner)
+    rules: RuleSettings = field(default_factory=RuleSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
+
+
+LEGAL_MAXIMA = {"retention_years": 3, "bloctel_validity_days": 30}
+
+
+def _section(cls: type[Any], data: dict[str, Any], where: str) -> Any:
+    known = {f.name: f.type for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise InputError(f"unknown setting(s) {', '.join(unknown)}", where=where)
+    for key, value in data.items():
+        expected = int if known[key] == "int" else str
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise InputError(
+                f"setting {key!r} must be {'a whole number' if expected is int else 'text'}, "
+                f"got {value!r}",
+                where=where,
+            )
+    return cls(**data)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Settings from ``path`` (or ``$LISTGUARD_CONFIG``); defaults when neither is given."""
+    path = path or os.environ.get("LISTGUARD_CONFIG")
+    if not path:
+        return Settings()
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("configuration file not found", where=str(p)) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a valid TOML file: {exc}", where=str(p)) from None
+    unknown = sorted(set(raw) - {"owner", "rules", "output"})
+    if unknown:
+        raise InputError(f"unknown section(s) {', '.join(unknown)}", where=str(p))
+    owner = _section(Owner, raw.get("owner", {}), f"{p} [owner]")
+    rules = _section(RuleSettings, raw.get("rules", {}), f"{p} [rules]")
+    output = _section(OutputSettings, raw.get("output", {}), f"{p} [output]")
+    for key, maximum in LEGAL_MAXIMA.items():
+        value = getattr(rules, key)
+        if not 0 < value <= maximum:
+            raise InputError(
+                f"{key} = {value}: a setting may only make the rule stricter "
+                f"(between 1 and {maximum})",
+                where=f"{p} [rules]",
+            )
+    if rules.phone_consent_max_age_days < 0:
+        raise InputError(
+            "phone_consent_max_age_days must be 0 (off) or a number of days", where=f"{p} [rules]"
+        )
+    if rules.bloctel_screening not in ("optional", "required"):
+        raise InputError(
+            f"bloctel_screening must be 'optional' or 'required', got {rules.bloctel_screening!r}",
+            where=f"{p} [rules]",
+        )
+    if output.csv_delimiter not in (";", ",", "\t", "|"):
+        raise InputError("csv_delimiter must be one of ; , | or a tab", where=f"{p} [output]")
+    return Settings(owner=owner, rules=rules, output=output)

@@ -1,0 +1,1 @@
+"""The registry: tables, engine and migrations."""

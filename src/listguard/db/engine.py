@@ -1,0 +1,62 @@
+"""Connecting to the registry (SQLite by default, PostgreSQL for a shared server)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from listguard.errors import InputError
+
+DEFAULT_URL = "sqlite:///listguard.db"
+
+
+def database_url(url: str | None = None) -> str:
+    """The registry URL: the option, else ``$LISTGUARD_DATABASE_URL``, else ./listguard.db."""
+    return url or os.environ.get("LISTGUARD_DATABASE_URL") or DEFAULT_URL
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    # WAL: readers never block the writer, safe with several processes on one machine
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.execute("PRAGMA cache_size=-262144")
+    cur.close()
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """An engine for the registry at ``url``; errors in the URL are reported, not raised raw."""
+    url = database_url(url)
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as exc:
+        raise InputError(f"cannot use database URL {url!r}: {exc}") from None
+    return engine
+
+
+def check_initialised(engine: Engine) -> None:
+    """Refuse to work on a registry that ``listguard init`` has not created or upgraded."""
+    from listguard.db.migrate import current_revision, head_revision
+
+    try:
+        current = current_revision(engine)
+    except OperationalError as exc:
+        raise InputError(f"cannot open the registry {engine.url!r}: {exc.orig}") from None
+    if current is None:
+        if not inspect(engine).get_table_names():
+            raise InputError(f"the registry {engine.url!r} is empty: run `listguard init` first")
+        raise InputError(f"the registry {engine.url!r} is not a listguard registry")
+    if current != head_revision():
+        raise InputError(
+            f"the registry {engine.url!r} is at revision {current}: run `listguard init` to upgrade"
+        )

@@ -1,0 +1,22 @@
+"""Alembic environment: the engine comes from ``listguard.db.migrate``."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Engine
+
+from listguard.db.engine import make_engine
+from listguard.db.schema import metadata
+
+config = context.config
+engine = config.attributes.get("engine")
+if not isinstance(engine, Engine):
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or None)
+
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    context.run_migrations()

@@ -1,0 +1,238 @@
+"""Tables of the registry.
+
+Instants are integer Unix seconds (``listguard.timeutil``); choice states,
+statuses and line types are short text codes; there are no booleans, so the
+same SQL runs unchanged on SQLite and PostgreSQL. Nothing is overwritten
+without a trace: every version of a contact or partner row is kept in its
+``*_versions`` table, events are append-only, and a Bloctel screening keeps its
+file hash.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+CHANNELS = ("postal", "phone", "automated_call", "sms", "email")
+CHOICE_STATES = ("consent", "objection", "informed")
+
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger),
+    Column("rows_read", Integer, nullable=False, default=0),
+    Column("rows_new", Integer, nullable=False, default=0),
+    Column("rows_changed", Integer, nullable=False, default=0),
+    Column("rows_unchanged", Integer, nullable=False, default=0),
+    Column("rows_rejected", Integer, nullable=False, default=0),
+)
+
+
+def _contact_columns() -> list[Column[object]]:
+    cols: list[Column[object]] = [
+        Column("civility", String(8)),
+        Column("civility_given", Text),
+        Column("first_name", Text),
+        Column("last_name", Text),
+        Column("company", Text),
+        Column("audience", String(3), nullable=False),
+        Column("address_line2", Text),
+        Column("address_line3", Text),
+        Column("address_line4", Text),
+        Column("address_line5", Text),
+        Column("postal_code", String(16)),
+        Column("city", Text),
+        Column("country", String(2), nullable=False),
+        Column("address_status", String(8), nullable=False),
+        Column("address_key", Text),
+        Column("recipient_key", Text),
+        Column("phone", Text),
+        Column("phone_e164", String(20)),
+        Column("phone_type", String(16)),
+        Column("mobile", Text),
+        Column("mobile_e164", String(20)),
+        Column("mobile_type", String(16)),
+        Column("email", Text),
+        Column("email_norm", Text),
+        Column("email_status", String(8)),
+        Column("birth_date", String(10)),
+        Column("collected_at", BigInteger, nullable=False),
+        Column("collection_source", Text),
+        Column("notice_version", Text),
+    ]
+    for scope in ("partners", "own"):
+        cols += [Column(f"{scope}_{ch}", String(10)) for ch in CHANNELS]
+    cols += [
+        Column("attributes", Text),
+        Column("import_id", Integer, ForeignKey("imports.id"), nullable=False),
+        Column("recorded_at", BigInteger, nullable=False),
+        Column("version", Integer, nullable=False),
+    ]
+    return cols
+
+
+CONTACT_FIELDS = tuple(c.name for c in _contact_columns())
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("contact_id", Text, primary_key=True),
+    *_contact_columns(),
+    Index("ix_contacts_email_norm", "email_norm"),
+    Index("ix_contacts_phone_e164", "phone_e164"),
+    Index("ix_contacts_mobile_e164", "mobile_e164"),
+    Index("ix_contacts_collected_at", "collected_at"),
+)
+
+contact_versions = Table(
+    "contact_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("contact_id", Text, nullable=False),
+    *_contact_columns(),
+    UniqueConstraint("contact_id", "version", name="uq_contact_versions_contact_version"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("contact_id", Text),
+    Column("email_norm", Text),
+    Column("phone_e164", String(20)),
+    Column("event", String(24), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("scope", String(80), nullable=False),
+    Column("partner_id", Text),
+    Column("at", BigInteger, nullable=False),
+    Column("via", String(80)),
+    Column("detail", Text),
+    Column("event_key", Text, nullable=False, unique=True),
+    Column("import_id", Integer, ForeignKey("imports.id")),
+    Column("recorded_at", BigInteger, nullable=False),
+    Index("ix_events_contact_id", "contact_id"),
+    Index("ix_events_email_norm", "email_norm"),
+    Index("ix_events_phone_e164", "phone_e164"),
+)
+
+
+def _partner_columns() -> list[Column[object]]:
+    return [
+        Column("name", Text, nullable=False),
+        Column("legal_name", Text),
+        Column("category", Text, nullable=False),
+        Column("privacy_policy_url", Text),
+        Column("sector", String(16), nullable=False),
+        Column("listed_from", BigInteger),
+        Column("listed_until", BigInteger),
+        Column("notify_url", Text),
+        Column("notify_email", Text),
+        Column("import_id", Integer, ForeignKey("imports.id")),
+        Column("recorded_at", BigInteger, nullable=False),
+        Column("version", Integer, nullable=False),
+    ]
+
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("partner_id", Text, primary_key=True),
+    *_partner_columns(),
+)
+
+partner_versions = Table(
+    "partner_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("partner_id", Text, nullable=False),
+    *_partner_columns(),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("list", Text, nullable=False),
+    Column("partner_id", Text),
+    Column("kind", String(8), nullable=False),  # email | phone | address
+    Column("value", Text, nullable=False),  # normalised email, E.164 number or address key
+    Column("added_at", BigInteger, nullable=False),
+    Column("import_id", Integer, ForeignKey("imports.id")),
+    UniqueConstraint("list", "kind", "value", name="uq_suppressions_entry"),
+    Index("ix_suppressions_value", "kind", "value"),
+)
+
+bloctel_screenings = Table(
+    "bloctel_screenings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("screened_at", BigInteger, nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("imported_at", BigInteger, nullable=False),
+    Column("numbers", Integer, nullable=False),
+    Column("listed", Integer, nullable=False),
+    UniqueConstraint("file_sha256", "screened_at", name="uq_bloctel_screenings_file"),
+)
+
+bloctel_results = Table(
+    "bloctel_results",
+    metadata,
+    Column("screening_id", Integer, ForeignKey("bloctel_screenings.id"), primary_key=True),
+    Column("phone_e164", String(20), primary_key=True),
+    Column("listed", SmallInteger, nullable=False),
+    Index("ix_bloctel_results_phone", "phone_e164"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("partner_id", Text, ForeignKey("partners.partner_id"), nullable=False),
+    Column("order_text", Text, nullable=False),
+    Column("order_sha256", String(64), nullable=False),
+    Column("as_of", String(10), nullable=False),
+    Column("channels", Text, nullable=False),
+    Column("packs", Text, nullable=False),
+    Column("partner_list_version", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("out_dir", Text, nullable=False),
+    Column("contacts_delivered", Integer, nullable=False),
+    Column("manifest_sha256", String(64)),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), primary_key=True),
+    Column("contact_id", Text, primary_key=True),
+    Column("channel", String(16), primary_key=True),
+    Column("coordinate", Text, primary_key=True),
+    Column("contact_ref", String(32), nullable=False),
+    Index("ix_ledger_contact_id", "contact_id"),
+)

@@ -1,0 +1,38 @@
+"""Errors that listguard reports to a person.
+
+    ListguardError            anything listguard reports with a message
+    ├── InputError            a file, an order or an option is wrong (CLI exit 1)
+    │   └── FileFormatError   a file cannot be read at all (encoding, delimiter, missing column)
+    └── UsageError            the command was called wrongly (CLI exit 2)
+
+Each error carries a message a person can act on, and where it applies (file,
+line, column). They are translated to exit codes or HTTP statuses only at the
+edges (the CLI handler, the API exception handler).
+"""
+
+from __future__ import annotations
+
+
+class ListguardError(Exception):
+    """Base of every error listguard reports to a person."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        self.message = message
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class InputError(ListguardError):
+    """The input (a file, an order, an option value) is wrong; nothing was changed."""
+
+
+class FileFormatError(InputError):
+    """A file cannot be read as a whole: encoding, delimiter, header or required column."""
+
+
+class UsageError(ListguardError):
+    """The command line itself is wrong."""
+
+    exit_code = 2

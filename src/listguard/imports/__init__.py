@@ -1,0 +1,1 @@
+"""Imports of the interchange files into the registry (``shared/spec/formats.md``)."""

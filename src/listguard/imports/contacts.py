@@ -1,0 +1,303 @@
+"""Import of the owner's base (``contacts`` format).
+
+A first pass reads only ``contact_id`` to find ids that appear more than once
+(every such row is rejected: none of them can be recorded faithfully). The
+second pass validates, normalises and upserts batch by batch, all in one
+transaction; every contact row that the import created or changed is then
+copied to ``contact_versions`` in one statement, so history is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Connection, Engine, text
+
+from listguard.db import schema
+from listguard.db.bulk import insert_rows
+from listguard.imports.common import (
+    Check,
+    ImportReport,
+    Rejects,
+    blank,
+    count_versions,
+    rejects_of,
+    run_import,
+    text_or_null,
+)
+from listguard.io.dates import parse_dates_iso, parse_instants
+from listguard.io.tabular import Batch, TabularFile, open_tabular, require_columns
+from listguard.normalise.civility import normalise_civilities
+from listguard.normalise.email import normalise_emails
+from listguard.normalise.phone import normalise_phones
+from listguard.normalise.postal import address_status_expr, normalise_postal_code_expr
+from listguard.timeutil import now_ts
+
+CHOICE_COLUMNS = tuple(f"{scope}_{ch}" for scope in ("partners", "own") for ch in schema.CHANNELS)
+TEXT_COLUMNS = (
+    "first_name",
+    "last_name",
+    "company",
+    "address_line2",
+    "address_line3",
+    "address_line4",
+    "address_line5",
+    "city",
+    "collection_source",
+    "notice_version",
+)
+KNOWN = (
+    "contact_id",
+    "civility",
+    "audience",
+    "postal_code",
+    "country",
+    "phone",
+    "mobile",
+    "email",
+    "birth_date",
+    "collected_at",
+    *TEXT_COLUMNS,
+    *CHOICE_COLUMNS,
+)
+REQUIRED = ("contact_id", "collected_at")
+# columns compared to decide whether a re-imported row changed (derived ones follow from these)
+COMPARED = (
+    "civility_given",
+    *TEXT_COLUMNS,
+    "audience",
+    "postal_code",
+    "country",
+    "phone",
+    "mobile",
+    "email",
+    "birth_date",
+    "collected_at",
+    *CHOICE_COLUMNS,
+    "attributes",
+)
+
+
+def _key(*cols: str) -> pl.Expr:
+    """An upper-case, accent- and punctuation-free key for comparing postal coordinates."""
+    joined = pl.concat_str([pl.col(c).fill_null("") for c in cols], separator=" ")
+    return (
+        joined.str.to_uppercase()
+        .str.normalize("NFKD")
+        .str.replace_all(r"\p{Mn}", "")
+        .str.replace_all(r"[^A-Z0-9]+", " ")
+        .str.strip_chars()
+    )
+
+
+def address_key_expr() -> pl.Expr:
+    return _key("address_line4", "address_line5", "postal_code", "city")
+
+
+def _checks(frame: pl.DataFrame, dup_ids: pl.Series) -> list[Check]:
+    checks = [
+        Check("contact_id", blank("contact_id"), "contact_id is required"),
+        Check(
+            "contact_id",
+            pl.col("contact_id").str.strip_chars().is_in(dup_ids.implode()),
+            "this contact_id appears on several lines of the file: none of them is imported",
+        ),
+        Check("collected_at", blank("collected_at"), "collected_at is required"),
+        Check(
+            "collected_at",
+            ~blank("collected_at") & pl.col("_collected_ts").is_null(),
+            "collected_at is not a real date (expected 2026-03-14, 2026-03-14T09:30:00+01:00 "
+            "or 14/03/2026)",
+        ),
+        Check(
+            "audience",
+            ~pl.col("_audience").is_in(["b2c", "b2b"]),
+            "audience must be b2c or b2b",
+        ),
+        Check(
+            "country",
+            ~pl.col("_country").str.contains(r"^[A-Z]{2}$"),
+            "country must be an ISO 3166-1 alpha-2 code such as FR",
+        ),
+        Check(
+            "birth_date",
+            ~blank("birth_date") & pl.col("_birth").is_null(),
+            "birth_date is not a real date",
+        ),
+    ]
+    for col in CHOICE_COLUMNS:
+        checks.append(
+            Check(
+                col,
+                ~blank(col)
+                & ~pl.col(col)
+                .str.strip_chars()
+                .str.to_lowercase()
+                .is_in(list(schema.CHOICE_STATES)),
+                "unknown choice value: expected consent, objection, informed or empty",
+            )
+        )
+    return checks
+
+
+def _prepare(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
+    for col in KNOWN:
+        if col not in frame.columns:
+            frame = frame.with_columns(pl.lit("", dtype=pl.String).alias(col))
+    audience = pl.col("audience").str.strip_chars().str.to_lowercase()
+    country = pl.col("country").str.strip_chars().str.to_uppercase()
+    return frame.with_columns(
+        parse_instants(pl.col("collected_at")).alias("_collected_ts"),
+        pl.when(audience == "").then(pl.lit("b2c")).otherwise(audience).alias("_audience"),
+        pl.when(country == "").then(pl.lit("FR")).otherwise(country).alias("_country"),
+        parse_dates_iso(pl.col("birth_date")).alias("_birth"),
+    )
+
+
+def _normalise(frame: pl.DataFrame, extra: list[str], import_id: int, now: int) -> pl.DataFrame:
+    phones = normalise_phones(frame["phone"])
+    mobiles = normalise_phones(frame["mobile"])
+    emails = normalise_emails(frame["email"])
+    attributes = (
+        pl.struct([pl.col(c) for c in extra]).struct.json_encode()
+        if extra
+        else pl.lit(None, dtype=pl.String)
+    )
+    out = frame.with_columns(
+        pl.col("contact_id").str.strip_chars(),
+        normalise_civilities(frame["civility"]).alias("civility_norm"),
+        text_or_null("civility").alias("civility_given"),
+        *[text_or_null(c) for c in (*TEXT_COLUMNS, "phone", "mobile", "email")],
+        normalise_postal_code_expr().alias("postal_code"),
+        pl.col("_audience").alias("audience"),
+        pl.col("_country").alias("country"),
+        pl.col("_birth").alias("birth_date"),
+        pl.col("_collected_ts").alias("collected_at"),
+        *[
+            pl.when(blank(c))
+            .then(pl.lit(None, dtype=pl.String))
+            .otherwise(pl.col(c).str.strip_chars().str.to_lowercase())
+            .alias(c)
+            for c in CHOICE_COLUMNS
+        ],
+        phones["e164"].alias("phone_e164"),
+        phones["line_type"].alias("phone_type"),
+        mobiles["e164"].alias("mobile_e164"),
+        mobiles["line_type"].alias("mobile_type"),
+        emails["email"].alias("email_norm"),
+        pl.when(emails["valid"].is_null())
+        .then(pl.lit(None, dtype=pl.String))
+        .when(emails["valid"])
+        .then(pl.lit("valid"))
+        .otherwise(pl.lit("invalid"))
+        .alias("email_status"),
+        attributes.alias("attributes"),
+        pl.lit(import_id).alias("import_id"),
+        pl.lit(now).alias("recorded_at"),
+        pl.lit(1).alias("version"),
+    )
+    out = out.with_columns(
+        address_status_expr().alias("address_status"),
+        address_key_expr().alias("address_key"),
+    )
+    out = (
+        out.with_columns(
+            pl.when(pl.col("address_key") == "")
+            .then(pl.lit(None, dtype=pl.String))
+            .otherwise(pl.col("address_key"))
+            .alias("address_key"),
+            pl.concat_str(
+                [
+                    pl.col("civility_norm").fill_null(""),
+                    _key("first_name", "last_name", "company"),
+                    address_key_expr(),
+                ],
+                separator="|",
+            ).alias("recipient_key"),
+        )
+        .rename({"civility": "civility_raw"})
+        .rename({"civility_norm": "civility"})
+    )
+    return out.select("contact_id", *schema.CONTACT_FIELDS)
+
+
+def _duplicate_ids(tab: TabularFile) -> pl.Series:
+    parts = []
+    for batch in tab.batches():
+        parts.append(batch.frame.select(pl.col("contact_id").str.strip_chars()))
+    tab.bad_rows.clear()  # reported by the main pass
+    if not parts:
+        return pl.Series("contact_id", [], dtype=pl.String)
+    ids = pl.concat(parts)
+    return (
+        ids.filter(pl.col("contact_id") != "")
+        .group_by("contact_id")
+        .len()
+        .filter(pl.col("len") > 1)["contact_id"]
+    )
+
+
+def import_contacts(
+    engine: Engine,
+    path: str | Path,
+    *,
+    rejects_path: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    delimiter: str = ";",
+) -> ImportReport:
+    """Import the owner's base from ``path``; see the module docstring."""
+    tab = open_tabular(path)
+    require_columns(tab, REQUIRED)
+    extra = [c for c in tab.columns if c not in KNOWN]
+    dup_ids = _duplicate_ids(tab)
+
+    def process(
+        conn: Connection, batches: Iterator[Batch], report: ImportReport, rejects: Rejects
+    ) -> None:
+        now = now_ts()
+        assert report.import_id is not None
+        accepted = 0
+        for batch in batches:
+            frame = _prepare(batch.frame, extra)
+            bad = rejects_of(frame, _checks(frame, dup_ids))
+            rejects.add(bad)
+            good = frame.filter(~pl.col("_line").is_in(bad["line"].implode()))
+            accepted += good.height
+            rows = _normalise(good, extra, report.import_id, now)
+            insert_rows(
+                conn,
+                "contacts",
+                rows,
+                conflict=("contact_id",),
+                update=[c for c in schema.CONTACT_FIELDS if c != "version"],
+                compare=COMPARED,
+                bump_version=True,
+            )
+        cols = ", ".join(("contact_id", *schema.CONTACT_FIELDS))
+        conn.execute(
+            text(
+                f"INSERT INTO contact_versions ({cols}) SELECT {cols} FROM contacts "
+                "WHERE import_id = :import_id"
+            ),
+            {"import_id": report.import_id},
+        )
+        report.rows_new, report.rows_changed = count_versions(
+            conn, schema.contacts, report.import_id
+        )
+        report.rows_unchanged = accepted - report.rows_new - report.rows_changed
+        report.unknown_columns = extra
+
+    return run_import(
+        engine,
+        tab,
+        "contacts",
+        rejects_path=rejects_path,
+        process=process,
+        progress=progress,
+        delimiter=delimiter,
+    )
+
+
+__all__ = ["import_contacts"]

@@ -1,0 +1,1 @@
+"""Reading and writing the interchange files (``shared/spec/formats.md``)."""

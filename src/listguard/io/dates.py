@@ -1,0 +1,40 @@
+"""Dates and instants of the interchange files, parsed column-wise.
+
+Accepted: ISO 8601 dates and date-times (``2026-03-14``, ``2026-03-14T09:30``,
+``2026-03-14 09:30:00+01:00``, ``...Z``) and ``14/03/2026`` (with an optional
+time). A value without a time zone is Europe/Paris. The result is Unix seconds;
+null where the value is empty or cannot be a real instant.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+_TZ = r"(?:Z|[+-]\d{2}:?\d{2})"
+
+
+def parse_instants(col: pl.Expr) -> pl.Expr:
+    """Unix seconds of every value of ``col`` (a String expression); null when unreadable."""
+    s = col.str.strip_chars()
+    s = s.str.replace(r"^(\d{2})/(\d{2})/(\d{4})", "$3-$2-$1")
+    s = s.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
+    s = s.str.replace(r"^(\d{4}-\d{2}-\d{2})$", "${1}T00:00:00")
+    s = s.str.replace(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})($|" + _TZ + ")", "${1}:00$2")
+    s = s.str.replace(r"\.\d+", "")
+    s = s.str.replace(r"Z$", "+00:00")
+    s = s.str.replace(r"([+-]\d{2})(\d{2})$", "$1:$2")
+    shaped = s.str.contains(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[+-]\d{2}:\d{2})?$")
+    with_tz = s.str.to_datetime("%Y-%m-%dT%H:%M:%S%:z", strict=False, time_unit="us")
+    naive = (
+        s.str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us")
+        .dt.replace_time_zone("Europe/Paris", ambiguous="earliest", non_existent="null")
+        .dt.convert_time_zone("UTC")
+    )
+    epoch = pl.coalesce(with_tz.dt.epoch("s"), naive.dt.epoch("s"))
+    return pl.when(shaped).then(epoch).otherwise(pl.lit(None, dtype=pl.Int64))
+
+
+def parse_dates_iso(col: pl.Expr) -> pl.Expr:
+    """A calendar date as ``YYYY-MM-DD`` text (birth dates); null when unreadable."""
+    s = col.str.strip_chars().str.replace(r"^(\d{2})/(\d{2})/(\d{4})$", "$3-$2-$1")
+    return s.str.to_date("%Y-%m-%d", strict=False).dt.to_string("%Y-%m-%d")

@@ -1,0 +1,314 @@
+"""Reading any tabular input as a stream of Polars batches, all columns as text.
+
+CSV (delimiter ``,`` ``;`` or tab, detected; UTF-8 with or without BOM, or
+Windows-1252, detected), Excel ``.xlsx`` (first sheet) and Parquet. Column
+names are trimmed and lower-cased. Memory stays bounded: the file is read
+``batch_rows`` rows at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from listguard.errors import FileFormatError
+
+BATCH_ROWS = 100_000
+_SAMPLE_BYTES = 1 << 16
+
+
+@dataclass
+class Batch:
+    frame: pl.DataFrame  # text columns, normalised names, plus ``_line``
+    first_line: int
+
+
+@dataclass
+class BadRow:
+    line: int
+    column: str
+    value: str
+    message: str
+
+
+@dataclass
+class TabularFile:
+    """An opened tabular file: its columns, how it was read, and its rows in batches."""
+
+    path: Path
+    columns: list[str]
+    kind: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    bad_rows: list[BadRow] = field(default_factory=list)
+
+    def batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[Batch]:
+        if self.kind == "csv":
+            yield from self._csv_batches(batch_rows)
+        elif self.kind == "xlsx":
+            yield from self._xlsx_batches(batch_rows)
+        else:
+            yield from self._parquet_batches(batch_rows)
+
+    # -- CSV ---------------------------------------------------------------
+    def _csv_batches(self, batch_rows: int) -> Iterator[Batch]:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        assert self.encoding and self.delimiter
+        bad = self.bad_rows
+
+        def on_invalid(row: Any) -> str:
+            line = (row.number or 0) if row.number is not None else 0
+            bad.append(
+                BadRow(
+                    line,
+                    "",
+                    (row.text or "")[:200],
+                    f"this row has {row.actual_columns} fields where the header has "
+                    f"{row.expected_columns}; check quotes and delimiters",
+                )
+            )
+            return "skip"
+
+        read = pacsv.ReadOptions(
+            encoding=self.encoding,
+            column_names=self.columns,
+            skip_rows=1,
+            block_size=1 << 22,
+            use_threads=False,
+        )
+        parse = pacsv.ParseOptions(
+            delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+        )
+        convert = pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in self.columns},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        try:
+            reader = pacsv.open_csv(
+                str(self.path), read_options=read, parse_options=parse, convert_options=convert
+            )
+            line = 2
+            pending: list[pl.DataFrame] = []
+            size = 0
+            for record_batch in reader:
+                frame = pl.from_arrow(record_batch)
+                assert isinstance(frame, pl.DataFrame)
+                pending.append(frame)
+                size += frame.height
+                if size >= batch_rows:
+                    out = pl.concat(pending)
+                    yield self._numbered(out, line)
+                    line += out.height
+                    pending, size = [], 0
+            if pending:
+                out = pl.concat(pending)
+                yield self._numbered(out, line)
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise FileFormatError(
+                f"cannot read the file as {self.encoding} CSV: {exc}", where=str(self.path)
+            ) from None
+
+    @staticmethod
+    def _numbered(frame: pl.DataFrame, first_line: int) -> Batch:
+        frame = frame.with_columns(
+            pl.int_range(first_line, first_line + frame.height, dtype=pl.Int64).alias("_line")
+        )
+        return Batch(frame, first_line)
+
+    # -- Excel ---------------------------------------------------------------
+    def _xlsx_batches(self, batch_rows: int) -> Iterator[Batch]:
+        from openpyxl import load_workbook
+
+        wb = load_workbook(self.path, read_only=True, data_only=True)
+        try:
+            ws = wb.worksheets[0]
+            rows = ws.iter_rows(values_only=True)
+            next(rows, None)
+            width = len(self.columns)
+            buf: list[list[str]] = [[] for _ in range(width)]
+            line = 2
+            first = 2
+            for row in rows:
+                values = list(row[:width]) + [None] * (width - len(row))
+                if all(v is None or v == "" for v in values):
+                    line += 1
+                    continue
+                for i, v in enumerate(values):
+                    buf[i].append(_cell_text(v))
+                line += 1
+                if len(buf[0]) >= batch_rows:
+                    yield self._xlsx_frame(buf, first, line)
+                    buf = [[] for _ in range(width)]
+                    first = line
+            if buf[0]:
+                yield self._xlsx_frame(buf, first, line)
+        finally:
+            wb.close()
+
+    def _xlsx_frame(self, buf: list[list[str]], first: int, _end: int) -> Batch:
+        frame = pl.DataFrame(
+            dict(zip(self.columns, buf, strict=True)), schema=dict.fromkeys(self.columns, pl.String)
+        )
+        return self._numbered(frame, first)
+
+    # -- Parquet ---------------------------------------------------------------
+    def _parquet_batches(self, batch_rows: int) -> Iterator[Batch]:
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(self.path)
+        line = 2
+        for rb in pf.iter_batches(batch_size=batch_rows):
+            frame = pl.from_arrow(rb)
+            assert isinstance(frame, pl.DataFrame)
+            frame.columns = self.columns
+            frame = frame.with_columns([_text_expr(c, frame.schema[c]) for c in self.columns])
+            yield self._numbered(frame, line)
+            line += frame.height
+
+
+def _text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    if dtype == pl.Datetime or isinstance(dtype, pl.Datetime):
+        text = col.dt.to_string("%Y-%m-%dT%H:%M:%S")
+        if getattr(dtype, "time_zone", None):
+            text = col.dt.to_string("%Y-%m-%dT%H:%M:%S%:z")
+        return text.fill_null("")
+    if dtype == pl.Date:
+        return col.dt.to_string("%Y-%m-%d").fill_null("")
+    if dtype.is_float():
+        as_int = col.cast(pl.Int64, strict=False)
+        return (
+            pl.when(col == as_int.cast(pl.Float64))
+            .then(as_int.cast(pl.String))
+            .otherwise(col.cast(pl.String))
+            .fill_null("")
+        )
+    return col.cast(pl.String).fill_null("")
+
+
+def _cell_text(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, dt.datetime):
+        return v.isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def _normalise_names(names: list[str], where: str) -> list[str]:
+    out = [n.strip().lower().lstrip("\ufeff") for n in names]
+    seen: set[str] = set()
+    for i, n in enumerate(out):
+        if n == "":
+            out[i] = n = f"column_{i + 1}"
+        if n in seen:
+            raise FileFormatError(f"column {n!r} appears twice in the header", where=where)
+        seen.add(n)
+    return out
+
+
+def _detect_encoding(sample: bytes, where: str) -> str:
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in sample:
+        raise FileFormatError(
+            "this is not a UTF-8 or Windows-1252 text file (UTF-16 or binary?): "
+            "save it as CSV UTF-8",
+            where=where,
+        )
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(sample) - 3:  # a character cut by the end of the sample
+            return "utf-8"
+    try:
+        sample.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(
+            f"the file is neither UTF-8 nor Windows-1252 (byte 0x{sample[exc.start]:02x} "
+            f"at offset {exc.start})",
+            where=where,
+        ) from None
+    return "cp1252"
+
+
+def open_tabular(path: str | Path) -> TabularFile:
+    """Open ``path``, detect its kind, encoding and delimiter, and read its header."""
+    p = Path(path)
+    where = str(p)
+    if not p.is_file():
+        raise FileFormatError("file not found", where=where)
+    suffix = p.suffix.lower()
+    if suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(p, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a broken file
+            raise FileFormatError(f"not a readable .xlsx workbook: {exc}", where=where) from None
+        try:
+            header = next(wb.worksheets[0].iter_rows(values_only=True), None)
+        finally:
+            wb.close()
+        if not header:
+            raise FileFormatError("the first sheet is empty: a header row is required", where=where)
+        return TabularFile(p, _normalise_names([_cell_text(h) for h in header], where), "xlsx")
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            names = list(pq.ParquetFile(p).schema_arrow.names)
+        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError...
+            raise FileFormatError(f"not a readable Parquet file: {exc}", where=where) from None
+        return TabularFile(p, _normalise_names(names, where), "parquet")
+    with p.open("rb") as f:
+        sample = f.read(_SAMPLE_BYTES)
+    if not sample.strip():
+        raise FileFormatError("the file is empty: a header row is required", where=where)
+    encoding = _detect_encoding(sample, where)
+    text = sample.decode(encoding, errors="ignore")
+    header_line = text.splitlines()[0] if text.splitlines() else ""
+    counts = {d: header_line.count(d) for d in (";", ",", "\t")}
+    delimiter = max(counts, key=lambda d: counts[d])
+    if counts[delimiter] == 0:
+        delimiter = ","
+    header = next(csv.reader(io.StringIO(header_line), delimiter=delimiter), [])
+    return TabularFile(p, _normalise_names(header, where), "csv", encoding, delimiter)
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def require_columns(tab: TabularFile, required: tuple[str, ...]) -> None:
+    missing = [c for c in required if c not in tab.columns]
+    if missing:
+        hint = ""
+        if len(tab.columns) == 1:
+            hint = (
+                " (the header was read as a single column: the delimiter must be ',' ';' or a tab)"
+            )
+        raise FileFormatError(
+            f"missing required column(s) {', '.join(missing)}; the header has "
+            f"{', '.join(tab.columns)}{hint}",
+            where=str(tab.path),
+        )

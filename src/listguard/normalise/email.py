@@ -1,0 +1,75 @@
+"""Email addresses: syntax, case, internationalised domains.
+
+The normalised form is the address trimmed and lower-cased, with an
+internationalised domain in its canonical Unicode form (checked by IDNA 2008).
+A value that is not an address gives ``valid = False`` and keeps a null
+normalised form; the value as given stays in the registry.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import polars as pl
+
+# RFC 5322 dot-atom local part (no quoted strings: no mailbox provider accepts them for sign-up)
+_LOCAL = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_ASCII_EMAIL = rf"^{_LOCAL}@(?:{_LABEL}\.)+[a-z]{{2,63}}$"
+_UNICODE_SHAPE = rf"^{_LOCAL}@[^@\s]+\.[^@\s.]+$"
+
+
+def _idn_domains(domains: pl.Series) -> pl.DataFrame:
+    """Canonical Unicode form of each distinct non-ASCII domain, or null if not valid IDNA."""
+    import idna
+
+    uniq = domains.drop_nulls().unique().to_list()
+    out: list[str | None] = []
+    for d in uniq:  # once per distinct internationalised domain
+        try:
+            out.append(idna.decode(idna.encode(unicodedata.normalize("NFC", d), uts46=True)))
+        except (idna.IDNAError, UnicodeError):
+            out.append(None)
+    return pl.DataFrame({"_dom": uniq, "_idn": out}, schema={"_dom": pl.String, "_idn": pl.String})
+
+
+def normalise_emails(values: pl.Series) -> pl.DataFrame:
+    """``email`` (normalised or null) and ``valid`` (null when the value is empty)."""
+    df = pl.DataFrame({"raw": values.cast(pl.String)})
+    s = pl.col("raw").str.strip_chars().str.to_lowercase()
+    df = df.with_columns(s.alias("_s"), (s.is_null() | (s == "")).alias("_empty"))
+    df = df.with_columns(
+        pl.col("_s").str.contains(_ASCII_EMAIL).fill_null(False).alias("_ascii_ok"),
+        (
+            ~pl.col("_s").str.contains(r"^[\x00-\x7f]*$")
+            & pl.col("_s").str.contains(_UNICODE_SHAPE)
+            & (pl.col("_s").str.len_bytes() <= 254)
+        )
+        .fill_null(False)
+        .alias("_maybe_idn"),
+        pl.col("_s").str.split("@").list.last().alias("_dom"),
+    )
+    if df["_maybe_idn"].any():
+        idn = _idn_domains(df.filter(pl.col("_maybe_idn"))["_dom"])
+        df = df.join(idn, on="_dom", how="left", maintain_order="left")
+    else:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("_idn"))
+    local = pl.col("_s").str.split("@").list.first()
+    idn_email = pl.when(pl.col("_maybe_idn") & pl.col("_idn").is_not_null()).then(
+        local + "@" + pl.col("_idn")
+    )
+    email = (
+        pl.when(pl.col("_ascii_ok") & (pl.col("_s").str.len_bytes() <= 254))
+        .then(pl.col("_s"))
+        .otherwise(idn_email)
+    )
+    return df.select(
+        email.alias("email"),
+        pl.when(pl.col("_empty")).then(None).otherwise(email.is_not_null()).alias("valid"),
+    )
+
+
+def normalise_email(value: str | None) -> tuple[str | None, bool | None]:
+    """The scalar form of :func:`normalise_emails`: ``(email, valid)``."""
+    row = normalise_emails(pl.Series([value], dtype=pl.String)).row(0)
+    return row[0], row[1]

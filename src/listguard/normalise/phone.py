@@ -1,0 +1,213 @@
+"""Phone numbers to E.164 with their line type.
+
+French numbers (metropolitan and overseas departments, which share the national
+plan) are classified with libphonenumber's own patterns for each region, applied
+as vectorised regular expressions. A national-form number (``0692 12 34 56``)
+takes the country code of the region whose patterns it matches (+262 here, not
++33). Other countries' numbers are parsed by ``phonenumbers`` once per distinct
+value: they are few in a French base.
+
+Line types: ``mobile``, ``fixed``, ``non_geographic`` (09), ``special`` (08:
+free, shared cost, premium), ``invalid``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+
+import polars as pl
+
+LINE_TYPES = ("mobile", "fixed", "non_geographic", "special", "invalid")
+
+# libphonenumber type -> listguard line type
+_TYPE_MAP = {
+    "mobile": "mobile",
+    "fixed_line": "fixed",
+    "voip": "non_geographic",
+    "toll_free": "special",
+    "premium_rate": "special",
+    "shared_cost": "special",
+    "uan": "special",
+}
+# regions of the French national plan, in the order a national-form number is tried
+_FRENCH_PLAN = ("FR", "RE", "YT", "GP", "MQ", "GF", "BL", "MF")
+# country codes handled by the patterns; 33 accepts every region of the national plan
+_CC_REGIONS = {
+    "33": _FRENCH_PLAN,
+    "262": ("RE", "YT"),
+    "590": ("GP", "BL", "MF"),
+    "594": ("GF",),
+    "596": ("MQ",),
+    "508": ("PM",),
+}
+_ALLOWED_CHARS = r"^[\d\s+().\-/]*$"
+
+
+@cache
+def _patterns() -> dict[str, tuple[int, dict[str, str]]]:
+    text = resources.files("listguard.data").joinpath("phone_patterns.json").read_text("utf-8")
+    data = json.loads(text)["regions"]
+    return {r: (int(v["country_code"]), dict(v["types"])) for r, v in data.items()}
+
+
+def _classify(nsn: pl.Expr, regions: tuple[str, ...]) -> pl.Expr:
+    """'<country code>|<line type>' of the first region whose patterns match ``nsn``."""
+    pats = _patterns()
+    expr: pl.Expr | None = None
+    chain = None
+    for region in regions:
+        cc, types = pats[region]
+        for lib_type, pattern in types.items():
+            line_type = _TYPE_MAP.get(lib_type)
+            if line_type is None:
+                continue
+            cond = nsn.str.contains(f"^(?:{pattern})$")
+            value = pl.lit(f"{cc}|{line_type}")
+            chain = pl.when(cond).then(value) if chain is None else chain.when(cond).then(value)
+    assert chain is not None
+    expr = chain.otherwise(pl.lit(None, dtype=pl.String))
+    return expr
+
+
+def _foreign(values: pl.Series) -> pl.DataFrame:
+    """E.164 and line type of numbers outside the French plans, by ``phonenumbers``."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberType as T
+
+    kinds = {
+        T.MOBILE: "mobile",
+        T.FIXED_LINE: "fixed",
+        # ambiguous numbering plans (US): not known to be a mobile, so never an sms target
+        T.FIXED_LINE_OR_MOBILE: "fixed",
+        T.VOIP: "non_geographic",
+        T.TOLL_FREE: "special",
+        T.PREMIUM_RATE: "special",
+        T.SHARED_COST: "special",
+        T.UAN: "special",
+        T.PERSONAL_NUMBER: "non_geographic",
+        T.PAGER: "special",
+        T.VOICEMAIL: "special",
+    }
+    uniq = values.drop_nulls().unique()
+    e164: list[str | None] = []
+    types: list[str] = []
+    for v in uniq.to_list():  # once per distinct foreign number, not per contact
+        try:
+            num = phonenumbers.parse("+" + v, None)
+        except phonenumbers.NumberParseException:
+            e164.append(None)
+            types.append("invalid")
+            continue
+        if phonenumbers.is_valid_number(num):
+            e164.append(phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164))
+            types.append(kinds.get(phonenumbers.number_type(num), "special"))
+        else:
+            e164.append(None)
+            types.append("invalid")
+    return pl.DataFrame(
+        {"_intl": uniq, "_f_e164": e164, "_f_type": types},
+        schema={"_intl": pl.String, "_f_e164": pl.String, "_f_type": pl.String},
+    )
+
+
+def normalise_phones(values: pl.Series) -> pl.DataFrame:
+    """E.164 (``e164``) and line type (``line_type``) of every value.
+
+    Empty values give nulls in both columns; anything else gives a line type,
+    ``invalid`` with a null ``e164`` when the number cannot be a real one.
+    """
+    df = pl.DataFrame({"raw": values.cast(pl.String)})
+    raw = pl.col("raw").str.strip_chars()
+    df = df.with_columns(
+        raw.alias("_s"),
+        (raw.is_null() | (raw == "")).alias("_empty"),
+    )
+    s = pl.col("_s")
+    cleaned = s.str.replace_all(r"\(0\)", "").str.replace_all(r"[^\d+]", "")
+    df = df.with_columns(
+        pl.when(s.str.contains(_ALLOWED_CHARS) & ~cleaned.str.slice(1).str.contains(r"\+"))
+        .then(cleaned)
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias("_c")
+    )
+    c = pl.col("_c")
+    # international digits (country code first), or a national number of the French plan
+    intl = (
+        pl.when(c.str.starts_with("+"))
+        .then(c.str.slice(1))
+        .when(c.str.starts_with("00"))
+        .then(c.str.slice(2))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    national = (
+        pl.when(c.str.contains(r"^0[1-9]\d{8}$"))
+        .then(c.str.slice(1))
+        .when(c.str.contains(r"^[1-9]\d{8}$"))  # leading zero lost by a spreadsheet
+        .then(c)
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    df = df.with_columns(intl.alias("_intl"), national.alias("_nat"))
+    i = pl.col("_intl")
+    cc_exprs = []
+    for cc, regions in _CC_REGIONS.items():
+        rest = i.str.slice(len(cc))
+        # a trunk zero written after the country code (+33 06...) is dropped
+        nsn = pl.when(rest.str.starts_with("0")).then(rest.str.slice(1)).otherwise(rest)
+        cc_exprs.append(
+            pl.when(i.str.starts_with(cc)).then(_classify(nsn, regions)).alias(f"_cc{cc}")
+        )
+    df = df.with_columns(
+        _classify(pl.col("_nat"), _FRENCH_PLAN).alias("_nat_cls"),
+        *cc_exprs,
+    )
+    cc_cls = pl.coalesce(pl.col("_nat_cls"), *[pl.col(f"_cc{cc}") for cc in _CC_REGIONS])
+    df = df.with_columns(cc_cls.alias("_cls"))
+    # the national significant number once the plan is known
+    nsn_any = pl.coalesce(
+        pl.col("_nat"),
+        *[
+            pl.when(i.str.starts_with(cc)).then(
+                pl.when(i.str.slice(len(cc)).str.starts_with("0"))
+                .then(i.str.slice(len(cc) + 1))
+                .otherwise(i.str.slice(len(cc)))
+            )
+            for cc in _CC_REGIONS
+        ],
+    )
+    df = df.with_columns(nsn_any.alias("_nsn"))
+    parts = pl.col("_cls").str.split_exact("|", 1)
+    df = df.with_columns(
+        ("+" + parts.struct.field("field_0") + pl.col("_nsn")).alias("_fr_e164"),
+        parts.struct.field("field_1").alias("_fr_type"),
+    )
+    # numbers of other countries: phonenumbers, once per distinct value
+    is_french_cc = pl.any_horizontal(
+        [pl.col("_intl").str.starts_with(cc) for cc in _CC_REGIONS]
+    ).fill_null(False)
+    foreign_mask = df.select(pl.col("_intl").is_not_null() & ~is_french_cc).to_series()
+    if foreign_mask.any():
+        foreign = _foreign(df.filter(foreign_mask)["_intl"])
+        df = df.join(foreign, on="_intl", how="left", maintain_order="left")
+    else:
+        df = df.with_columns(
+            pl.lit(None, dtype=pl.String).alias("_f_e164"),
+            pl.lit(None, dtype=pl.String).alias("_f_type"),
+        )
+    e164 = pl.coalesce(pl.col("_fr_e164"), pl.col("_f_e164"))
+    line_type = (
+        pl.when(pl.col("_empty"))
+        .then(pl.lit(None, dtype=pl.String))
+        .otherwise(pl.coalesce(pl.col("_fr_type"), pl.col("_f_type"), pl.lit("invalid")))
+    )
+    return df.select(
+        pl.when(pl.col("_empty")).then(None).otherwise(e164).alias("e164"),
+        line_type.alias("line_type"),
+    )
+
+
+def normalise_phone(value: str | None) -> tuple[str | None, str | None]:
+    """The scalar form of :func:`normalise_phones`: ``(e164, line_type)``."""
+    row = normalise_phones(pl.Series([value], dtype=pl.String)).row(0)
+    return row[0], row[1]
