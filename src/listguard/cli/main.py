@@ -1,0 +1,305 @@
+"""``listguard`` commands. Heavy libraries are imported inside commands, so ``--help`` is fast."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from listguard.cli.output import err, progress_rows, progress_steps
+from listguard.errors import InputError, ListguardError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from listguard.config import Settings
+    from listguard.imports.common import ImportReport
+
+app = typer.Typer(
+    help="Lawful rental of contact files: registry, rules, Bloctel, deliveries.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+import_app = typer.Typer(help="Import interchange files into the registry.", no_args_is_help=True)
+bloctel_app = typer.Typer(help="Bloctel screening files.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(bloctel_app, name="bloctel")
+
+
+class Context:
+    def __init__(self, db: str | None, config: str | None) -> None:
+        self.db = db
+        self.config = config
+
+    def settings(self) -> Settings:
+        from listguard.config import load_settings
+
+        return load_settings(self.config)
+
+    def engine(self, *, initialised: bool = True) -> Engine:
+        from listguard.db.engine import check_initialised, make_engine
+
+        engine = make_engine(self.db)
+        if initialised:
+            check_initialised(engine)
+        return engine
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(help="Registry URL (default: $LISTGUARD_DATABASE_URL or sqlite:///listguard.db)."),
+    ] = None,
+    config: Annotated[
+        str | None, typer.Option(help="Settings file, TOML (default: $LISTGUARD_CONFIG).")
+    ] = None,
+) -> None:
+    ctx.obj = Context(db, config)
+
+
+def _date(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{name} must be a date such as 2026-11-28, got {value!r}") from None
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the registry (migrations); safe to run again."""
+    from listguard.db.migrate import upgrade
+
+    c: Context = ctx.obj
+    engine = c.engine(initialised=False)
+    before, after = upgrade(engine)
+    if before == after:
+        print(f"registry {engine.url!r} is up to date (revision {after})")
+    else:
+        print(f"registry {engine.url!r} upgraded from {before or 'empty'} to revision {after}")
+
+
+def _print_import(report: ImportReport) -> None:
+    print(
+        f"{report.kind}: {report.rows_read} rows read, {report.rows_new} new, "
+        f"{report.rows_changed} changed, {report.rows_unchanged} unchanged, "
+        f"{report.rows_rejected} rejected"
+    )
+    if report.unknown_columns:
+        print(f"kept as custom attributes: {', '.join(report.unknown_columns)}")
+    if report.rejects_path:
+        print(f"rejected rows and reasons: {report.rejects_path}")
+
+
+def _import(ctx: typer.Context, kind: str, file: Path, rejects: Path | None) -> None:
+    from listguard.imports.contacts import import_contacts
+    from listguard.imports.events import import_events
+    from listguard.imports.partners import import_partners
+    from listguard.imports.suppression import import_suppression
+
+    runner = {
+        "contacts": import_contacts,
+        "events": import_events,
+        "partners": import_partners,
+        "suppression": import_suppression,
+    }[kind]
+    c: Context = ctx.obj
+    settings = c.settings()
+    engine = c.engine()
+    with progress_rows(f"importing {kind}") as advance:
+        report = runner(
+            engine,
+            file,
+            rejects_path=rejects,
+            progress=advance,
+            delimiter=settings.output.csv_delimiter,
+        )
+    _print_import(report)
+
+
+RejectsOpt = Annotated[
+    Path | None,
+    typer.Option("--rejects", help="Where to write rejected rows (default: FILE.rejects.csv)."),
+]
+FileArg = Annotated[Path, typer.Argument(help="CSV, XLSX or Parquet file.")]
+
+
+@import_app.command("contacts")
+def import_contacts_cmd(ctx: typer.Context, file: FileArg, rejects: RejectsOpt = None) -> None:
+    """Import the owner's base; bad rows go to the rejects file."""
+    _import(ctx, "contacts", file, rejects)
+
+
+@import_app.command("events")
+def import_events_cmd(ctx: typer.Context, file: FileArg, rejects: RejectsOpt = None) -> None:
+    """Import consents, oppositions, list notices, interactions, erasures."""
+    _import(ctx, "events", file, rejects)
+
+
+@import_app.command("partners")
+def import_partners_cmd(ctx: typer.Context, file: FileArg, rejects: RejectsOpt = None) -> None:
+    """Import partners and their listing dates."""
+    _import(ctx, "partners", file, rejects)
+
+
+@import_app.command("suppression")
+def import_suppression_cmd(ctx: typer.Context, file: FileArg, rejects: RejectsOpt = None) -> None:
+    """Import suppression lists."""
+    _import(ctx, "suppression", file, rejects)
+
+
+@bloctel_app.command("export")
+def bloctel_export(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="File to write (Telephone;Identifiant).")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Screen for this delivery date (default: today).")
+    ] = None,
+    all_numbers: Annotated[
+        bool, typer.Option("--all", help="Every French number, even those with a valid result.")
+    ] = False,
+) -> None:
+    """Write the numbers that need screening, in Bloctel's upload format."""
+    from listguard.bloctel import export_numbers
+    from listguard.timeutil import today
+
+    c: Context = ctx.obj
+    day = _date(as_of, "--as-of") if as_of else today()
+    n = export_numbers(c.engine(), out, c.settings().rules, day, include_screened=all_numbers)
+    print(f"{n} numbers to screen written to {out}")
+
+
+@bloctel_app.command("import")
+def bloctel_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Bloctel result file.")],
+    screened_at: Annotated[str, typer.Option("--screened-at", help="Processing date of the file.")],
+) -> None:
+    """Record a Bloctel result file with its screening date."""
+    from listguard.bloctel import import_result
+
+    c: Context = ctx.obj
+    report = import_result(c.engine(), file, _date(screened_at, "--screened-at"))
+    print(
+        f"Bloctel result of {report.screened_at}: {report.numbers} numbers, "
+        f"{report.listed} registered on Bloctel"
+        + (" (already recorded)" if report.already else "")
+    )
+
+
+@app.command()
+def rent(
+    ctx: typer.Context,
+    order_file: Annotated[Path, typer.Argument(metavar="ORDER.toml", help="The partner's order.")],
+    out: Annotated[Path, typer.Option("--out", help="Delivery folder to create.")],
+) -> None:
+    """Decide every coordinate, write the delivery folder, record the delivery."""
+    from listguard.renting.deliver import rent as do_rent
+    from listguard.renting.order import load_order
+
+    c: Context = ctx.obj
+    order = load_order(order_file)
+    settings = c.settings()
+    engine = c.engine()
+    with progress_steps("renting") as step:
+        report = do_rent(engine, order, out, settings, progress=step)
+    print(
+        f"delivery {report.delivery_id} to {order.partner} ({', '.join(report.packs)}): "
+        f"{report.contacts_delivered} contacts in {report.out}"
+    )
+    _print_counts(order.channels, report.counts, report.eligible)
+
+
+def _print_counts(
+    channels: tuple[str, ...], counts: dict[str, dict[str, int]], eligible: dict[str, int]
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from listguard.rules.reasons import CODES
+
+    table = Table(title="Decisions per channel and reason")
+    table.add_column("reason")
+    for ch in channels:
+        table.add_column(ch, justify="right")
+    table.add_row("eligible", *[str(eligible.get(ch, 0)) for ch in channels])
+    for code in CODES:
+        if any(counts.get(ch, {}).get(code) for ch in channels):
+            table.add_row(code, *[str(counts.get(ch, {}).get(code, 0)) for ch in channels])
+    Console(width=max(100, 24 + 16 * len(channels))).print(table)
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    contact_id: Annotated[str, typer.Argument(metavar="CONTACT_ID")],
+    partner: Annotated[str, typer.Option("--partner", help="Partner id.")],
+    channel: Annotated[str, typer.Option("--channel", help="Channel.")],
+    as_of: Annotated[str | None, typer.Option(help="Delivery date (default: today).")] = None,
+    call_purpose: Annotated[str, typer.Option(help="commercial, press, ...")] = "commercial",
+) -> None:
+    """Explain one decision, naming the rule and legal source of each reason."""
+    from listguard.rules.check import explain
+
+    c: Context = ctx.obj
+    day = _date(as_of, "--as-of") if as_of else None
+    print(explain(c.engine(), c.settings(), contact_id, partner, channel, day, call_purpose))
+
+
+@app.command()
+def oppose(
+    ctx: typer.Context,
+    channel: Annotated[str, typer.Option("--channel", help="Channel, or all.")],
+    contact: Annotated[str | None, typer.Option("--contact", help="Contact id.")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="Email address.")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="Phone number.")] = None,
+    scope: Annotated[str, typer.Option(help="partners, own, all or partner:<id>.")] = "all",
+    via: Annotated[str, typer.Option(help="How it was received.")] = "api",
+) -> None:
+    """Record an opposition; it excludes the person from every later rental at once."""
+    from listguard.oppositions import record_opposition
+
+    c: Context = ctx.obj
+    if sum(x is not None for x in (contact, email, phone)) != 1:
+        raise InputError("name the person with exactly one of --contact, --email or --phone")
+    n = record_opposition(
+        c.engine(), channel=channel, scope=scope, via=via, contact_id=contact, email=email,
+        phone=phone,
+    )
+    print(f"opposition recorded ({channel}, {scope}); it covers {n} contact(s) in the base")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    contacts: Annotated[int, typer.Option("--contacts", help="Size of the sample base.")] = 100_000,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the sample files.")] = Path(
+        "demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same base).")] = 2026,
+) -> None:
+    """Build a realistic sample base and run the whole flow on it."""
+    from listguard.demo.run import run_demo
+
+    c: Context = ctx.obj
+    if contacts < 100:
+        raise InputError("--contacts must be at least 100")
+    run_demo(c.db, c.settings(), contacts, out, seed)
+
+
+def run(argv: list[str] | None = None) -> Any:
+    """Entry point: user mistakes become a message and exit status 1 (or 2), not a traceback."""
+    try:
+        return app(args=argv, standalone_mode=True)
+    except ListguardError as exc:
+        err(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err("interrupted: nothing was changed by the unfinished step")
+        sys.exit(130)

@@ -1,0 +1,53 @@
+"""Terminal output: messages on stderr, progress bars only on a terminal."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+def interactive() -> bool:
+    return sys.stderr.isatty()
+
+
+def err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+@contextmanager
+def progress_rows(label: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    """A callback that advances a progress bar by a number of rows (silent off a terminal)."""
+    if not interactive():
+        yield lambda _n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
+    columns += [MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def progress_steps(label: str) -> Iterator[Callable[[str], None]]:
+    """A callback that shows the current step of a long task (silent off a terminal)."""
+    if not interactive():
+        yield lambda _s: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+    ) as bar:
+        task = bar.add_task(label)
+        yield lambda step: bar.update(task, description=f"{label}: {step}")

@@ -1,0 +1,206 @@
+"""Import of events (consents, oppositions, list notices, interactions, erasures).
+
+An event names the person by ``contact_id``, or by ``email`` or ``phone``; in the
+latter case it applies, when rules are evaluated, to every contact holding that
+coordinate (including contacts imported later). Events are append-only; the
+same event imported twice is recorded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Connection, Engine, func, select
+
+from listguard.db import schema
+from listguard.db.bulk import insert_rows
+from listguard.imports.common import (
+    Check,
+    ImportReport,
+    Rejects,
+    blank,
+    rejects_of,
+    run_import,
+    text_or_null,
+)
+from listguard.io.dates import parse_instants
+from listguard.io.tabular import Batch, open_tabular, require_columns
+from listguard.normalise.email import normalise_emails
+from listguard.normalise.phone import normalise_phones
+from listguard.timeutil import now_ts
+
+EVENTS = ("consent", "opposition", "informed_partner_list", "interaction", "erasure")
+CHANNEL_VALUES = (*schema.CHANNELS, "all")
+VIAS = ("web_form", "email_link", "sms_stop", "letter", "phone", "api")
+KNOWN = ("contact_id", "email", "phone", "event", "channel", "scope", "at", "via", "detail")
+REQUIRED = ("event", "at")
+# events whose channel and scope may be left empty, meaning all
+_ALL_BY_DEFAULT = ("opposition", "erasure", "informed_partner_list", "interaction")
+
+
+def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
+    for col in KNOWN:
+        if col not in frame.columns:
+            frame = frame.with_columns(pl.lit("", dtype=pl.String).alias(col))
+    low = {c: pl.col(c).str.strip_chars().str.to_lowercase() for c in ("event", "channel", "via")}
+    scope = pl.col("scope").str.strip_chars()
+    scope = (
+        pl.when(scope.str.to_lowercase().str.starts_with("partner:"))
+        .then(pl.lit("partner:") + scope.str.slice(8).str.strip_chars())
+        .otherwise(scope.str.to_lowercase())
+    )
+    event = low["event"]
+    default_all = event.is_in(list(_ALL_BY_DEFAULT))
+    phones = normalise_phones(frame["phone"])
+    emails = normalise_emails(frame["email"])
+    return frame.with_columns(
+        event.alias("_event"),
+        pl.when((low["channel"] == "") & default_all)
+        .then(pl.lit("all"))
+        .otherwise(low["channel"])
+        .alias("_channel"),
+        pl.when((scope == "") & default_all).then(pl.lit("all")).otherwise(scope).alias("_scope"),
+        low["via"].alias("_via"),
+        parse_instants(pl.col("at")).alias("_at"),
+        phones["e164"].alias("_phone"),
+        emails["email"].alias("_email"),
+    )
+
+
+def _checks() -> list[Check]:
+    scope_ok = pl.col("_scope").is_in(["own", "partners", "all"]) | pl.col("_scope").str.contains(
+        r"^partner:\S+$"
+    )
+    via_ok = (
+        (pl.col("_via") == "")
+        | pl.col("_via").is_in(list(VIAS))
+        | pl.col("_via").str.contains(r"^partner:\S+$")
+    )
+    return [
+        Check(
+            "event",
+            ~pl.col("_event").is_in(list(EVENTS)),
+            f"event must be one of {', '.join(EVENTS)}",
+        ),
+        Check(
+            "channel",
+            ~pl.col("_channel").is_in(list(CHANNEL_VALUES)),
+            f"channel must be one of {', '.join(CHANNEL_VALUES)}",
+        ),
+        Check("scope", ~scope_ok, "scope must be own, partners, all or partner:<partner_id>"),
+        Check("at", blank("at"), "at (the date of the event) is required"),
+        Check("at", ~blank("at") & pl.col("_at").is_null(), "at is not a real date"),
+        Check(
+            "via",
+            ~via_ok,
+            f"via must be one of {', '.join(VIAS)} or partner:<partner_id>",
+        ),
+        Check(
+            "contact_id",
+            blank("contact_id") & blank("email") & blank("phone"),
+            "the person must be named by contact_id, email or phone",
+        ),
+        Check(
+            "email",
+            blank("contact_id") & ~blank("email") & pl.col("_email").is_null(),
+            "not a valid email address, so it cannot name a person",
+        ),
+        Check(
+            "phone",
+            blank("contact_id") & blank("email") & ~blank("phone") & pl.col("_phone").is_null(),
+            "not a valid phone number, so it cannot name a person",
+        ),
+    ]
+
+
+def _rows(frame: pl.DataFrame, import_id: int, now: int) -> pl.DataFrame:
+    by_id = ~blank("contact_id")
+    out = frame.select(
+        text_or_null("contact_id"),
+        pl.when(by_id)
+        .then(pl.lit(None, dtype=pl.String))
+        .otherwise(pl.col("_email"))
+        .alias("email_norm"),
+        pl.when(by_id | pl.col("_email").is_not_null())
+        .then(pl.lit(None, dtype=pl.String))
+        .otherwise(pl.col("_phone"))
+        .alias("phone_e164"),
+        pl.col("_event").alias("event"),
+        pl.col("_channel").alias("channel"),
+        pl.col("_scope").alias("scope"),
+        pl.when(pl.col("_scope").str.starts_with("partner:"))
+        .then(pl.col("_scope").str.slice(8))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias("partner_id"),
+        pl.col("_at").alias("at"),
+        pl.when(pl.col("_via") == "")
+        .then(pl.lit(None, dtype=pl.String))
+        .otherwise(pl.col("_via"))
+        .alias("via"),
+        text_or_null("detail"),
+    )
+    key = pl.concat_str(
+        [
+            pl.col(c).cast(pl.String).fill_null("")
+            for c in (
+                "contact_id",
+                "email_norm",
+                "phone_e164",
+                "event",
+                "channel",
+                "scope",
+                "at",
+                "via",
+                "detail",
+            )
+        ],
+        separator="\x1f",
+    )
+    return out.with_columns(
+        key.alias("event_key"),
+        pl.lit(import_id).alias("import_id"),
+        pl.lit(now).alias("recorded_at"),
+    )
+
+
+def import_events(
+    engine: Engine,
+    path: str | Path,
+    *,
+    rejects_path: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    delimiter: str = ";",
+) -> ImportReport:
+    tab = open_tabular(path)
+    require_columns(tab, REQUIRED)
+
+    def process(
+        conn: Connection, batches: Iterator[Batch], report: ImportReport, rejects: Rejects
+    ) -> None:
+        assert report.import_id is not None
+        now = now_ts()
+        for batch in batches:
+            frame = _prepare(batch.frame)
+            bad = rejects_of(frame, _checks())
+            rejects.add(bad)
+            good = frame.filter(~pl.col("_line").is_in(bad["line"].implode()))
+            insert_rows(conn, "events", _rows(good, report.import_id, now), conflict=("event_key",))
+        new = conn.execute(
+            select(func.count())
+            .select_from(schema.events)
+            .where(schema.events.c.import_id == report.import_id)
+        ).scalar_one()
+        report.rows_new = int(new)
+        report.rows_unchanged = report.rows_read - report.rows_new - rejects.lines
+
+    return run_import(
+        engine,
+        tab,
+        "events",
+        rejects_path=rejects_path,
+        process=process,
+        progress=progress,
+        delimiter=delimiter,
+    )

@@ -1,0 +1,165 @@
+"""Import of partners and their listing dates.
+
+Partner ids are never reused: a row with a known id is the same partner, and a
+changed row becomes a new version (every version is kept in
+``partner_versions``; the published partner list is derived from them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Connection, Engine, text
+
+from listguard.db import schema
+from listguard.db.bulk import insert_rows
+from listguard.imports.common import (
+    Check,
+    ImportReport,
+    Rejects,
+    blank,
+    count_versions,
+    rejects_of,
+    run_import,
+    text_or_null,
+)
+from listguard.io.dates import parse_instants
+from listguard.io.tabular import Batch, open_tabular, require_columns
+from listguard.timeutil import now_ts
+
+SECTORS = ("commercial", "press", "public_service", "polling", "non_profit")
+KNOWN = (
+    "partner_id",
+    "name",
+    "legal_name",
+    "category",
+    "privacy_policy_url",
+    "sector",
+    "listed_from",
+    "listed_until",
+    "notify_url",
+    "notify_email",
+)
+REQUIRED = ("partner_id", "name", "category")
+FIELDS = tuple(c.name for c in schema.partners.columns if c.name not in ("partner_id",))
+COMPARED = tuple(c for c in FIELDS if c not in ("import_id", "recorded_at", "version"))
+
+
+def _day(col: str) -> pl.Expr:
+    """A listing date is a whole day: its first second in Paris."""
+    return parse_instants(pl.col(col).str.strip_chars().str.slice(0, 10))
+
+
+def import_partners(
+    engine: Engine,
+    path: str | Path,
+    *,
+    rejects_path: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    delimiter: str = ";",
+) -> ImportReport:
+    tab = open_tabular(path)
+    require_columns(tab, REQUIRED)
+
+    def process(
+        conn: Connection, batches: Iterator[Batch], report: ImportReport, rejects: Rejects
+    ) -> None:
+        assert report.import_id is not None
+        now = now_ts()
+        accepted = 0
+        for batch in batches:
+            frame = batch.frame
+            for col in KNOWN:
+                if col not in frame.columns:
+                    frame = frame.with_columns(pl.lit("", dtype=pl.String).alias(col))
+            sector = pl.col("sector").str.strip_chars().str.to_lowercase()
+            frame = frame.with_columns(
+                pl.when(sector == "").then(pl.lit("commercial")).otherwise(sector).alias("_sector"),
+                _day("listed_from").alias("_from"),
+                _day("listed_until").alias("_until"),
+                pl.col("partner_id").str.strip_chars().alias("partner_id"),
+            )
+            dup = frame.group_by("partner_id").len().filter(pl.col("len") > 1)["partner_id"]
+            checks = [
+                Check("partner_id", blank("partner_id"), "partner_id is required"),
+                Check(
+                    "partner_id",
+                    pl.col("partner_id").is_in(dup.implode()),
+                    "this partner_id appears on several lines of the file",
+                ),
+                Check("name", blank("name"), "name is required"),
+                Check("category", blank("category"), "category is required"),
+                Check(
+                    "sector",
+                    ~pl.col("_sector").is_in(list(SECTORS)),
+                    f"sector must be one of {', '.join(SECTORS)}",
+                ),
+                Check(
+                    "listed_from",
+                    ~blank("listed_from") & pl.col("_from").is_null(),
+                    "listed_from is not a real date",
+                ),
+                Check(
+                    "listed_until",
+                    ~blank("listed_until") & pl.col("_until").is_null(),
+                    "listed_until is not a real date",
+                ),
+                Check(
+                    "listed_until",
+                    pl.col("_until").is_not_null()
+                    & (pl.col("_from").is_null() | (pl.col("_until") < pl.col("_from"))),
+                    "listed_until is before listed_from",
+                ),
+            ]
+            bad = rejects_of(frame, checks)
+            rejects.add(bad)
+            good = frame.filter(~pl.col("_line").is_in(bad["line"].implode()))
+            accepted += good.height
+            rows = good.select(
+                "partner_id",
+                text_or_null("name"),
+                text_or_null("legal_name"),
+                text_or_null("category"),
+                text_or_null("privacy_policy_url"),
+                pl.col("_sector").alias("sector"),
+                pl.col("_from").alias("listed_from"),
+                pl.col("_until").alias("listed_until"),
+                text_or_null("notify_url"),
+                text_or_null("notify_email"),
+                pl.lit(report.import_id).alias("import_id"),
+                pl.lit(now).alias("recorded_at"),
+                pl.lit(1).alias("version"),
+            )
+            insert_rows(
+                conn,
+                "partners",
+                rows,
+                conflict=("partner_id",),
+                update=[c for c in FIELDS if c != "version"],
+                compare=COMPARED,
+                bump_version=True,
+            )
+        cols = ", ".join(("partner_id", *FIELDS))
+        conn.execute(
+            text(
+                f"INSERT INTO partner_versions ({cols}) SELECT {cols} FROM partners "
+                "WHERE import_id = :i"
+            ),
+            {"i": report.import_id},
+        )
+        report.rows_new, report.rows_changed = count_versions(
+            conn, schema.partners, report.import_id
+        )
+        report.rows_unchanged = accepted - report.rows_new - report.rows_changed
+
+    return run_import(
+        engine,
+        tab,
+        "partners",
+        rejects_path=rejects_path,
+        process=process,
+        progress=progress,
+        delimiter=delimiter,
+    )

@@ -1,0 +1,77 @@
+"""Recording an opposition (one service function for every route).
+
+The opposition is an event in the registry: it takes effect for every later
+rental at once. Forwarding it to the partners that already hold the contact
+(outbox, transports, acknowledgements) is not part of this module yet.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from sqlalchemy import Engine, text
+
+from listguard.db.bulk import insert_rows
+from listguard.errors import InputError
+from listguard.imports.events import CHANNEL_VALUES, VIAS
+from listguard.normalise.email import normalise_email
+from listguard.normalise.phone import normalise_phone
+from listguard.timeutil import now_ts
+
+
+def record_opposition(
+    engine: Engine,
+    *,
+    channel: str,
+    scope: str = "all",
+    via: str = "api",
+    contact_id: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    detail: str | None = None,
+    at: int | None = None,
+) -> int:
+    """Record an opposition; returns how many contacts of the base it covers now."""
+    if channel not in CHANNEL_VALUES:
+        raise InputError(f"unknown channel {channel!r}: expected one of {', '.join(CHANNEL_VALUES)}")
+    if scope not in ("own", "partners", "all") and not (
+        scope.startswith("partner:") and len(scope) > 8
+    ):
+        raise InputError(f"unknown scope {scope!r}: expected own, partners, all or partner:<id>")
+    if via not in VIAS and not via.startswith("partner:"):
+        raise InputError(f"unknown via {via!r}: expected one of {', '.join(VIAS)} or partner:<id>")
+    email_norm = phone_e164 = None
+    if contact_id is None and email is not None:
+        email_norm, valid = normalise_email(email)
+        if not valid:
+            raise InputError(f"{email!r} is not a valid email address")
+    elif contact_id is None and phone is not None:
+        phone_e164, _ = normalise_phone(phone)
+        if phone_e164 is None:
+            raise InputError(f"{phone!r} is not a valid phone number")
+    elif contact_id is None:
+        raise InputError("name the person by contact id, email or phone")
+    when = at if at is not None else now_ts()
+    row = {
+        "contact_id": contact_id,
+        "email_norm": email_norm,
+        "phone_e164": phone_e164,
+        "event": "opposition",
+        "channel": channel,
+        "scope": scope,
+        "partner_id": scope[8:] if scope.startswith("partner:") else None,
+        "at": when,
+        "via": via,
+        "detail": detail,
+    }
+    key = "\x1f".join("" if row[k] is None else str(row[k]) for k in row if k != "partner_id")
+    frame = pl.DataFrame([{**row, "event_key": key, "recorded_at": now_ts()}])
+    with engine.begin() as conn:
+        insert_rows(conn, "events", frame, conflict=("event_key",))
+        covered = conn.execute(
+            text(
+                "SELECT COUNT(*) FROM contacts WHERE contact_id = :c OR email_norm = :e "
+                "OR phone_e164 = :p OR mobile_e164 = :p"
+            ),
+            {"c": contact_id, "e": email_norm, "p": phone_e164},
+        ).scalar_one()
+    return int(covered)

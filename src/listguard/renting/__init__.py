@@ -1,0 +1,1 @@
+"""Renting: orders, the delivery folder, the ledger."""

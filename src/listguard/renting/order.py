@@ -1,0 +1,153 @@
+"""A partner's rental order (TOML, ``shared/spec/formats.md``), read and checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from listguard.db.schema import CHANNELS
+from listguard.errors import InputError
+from listguard.rules.packs import CALL_PURPOSES
+from listguard.timeutil import today
+
+_KEYS = {
+    "partner",
+    "channels",
+    "purpose",
+    "call_purpose",
+    "campaign_start",
+    "campaign_end",
+    "as_of",
+    "limit",
+    "seeds",
+    "segment",
+}
+_SEGMENT_KEYS = {"postal_code_prefix", "audience"}
+
+
+@dataclass(frozen=True)
+class Segment:
+    postal_code_prefix: tuple[str, ...] = ()
+    audience: str | None = None
+
+
+@dataclass(frozen=True)
+class Order:
+    partner: str
+    channels: tuple[str, ...]
+    purpose: str
+    campaign_start: dt.date
+    campaign_end: dt.date
+    as_of: dt.date
+    call_purpose: str = "commercial"
+    limit: int | None = None
+    seeds: int = 0
+    segment: Segment = field(default_factory=Segment)
+    text: str = ""
+
+
+def _date(value: Any, key: str, where: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise InputError(f"{key} must be a date such as 2026-12-01, got {value!r}", where=where)
+
+
+def parse_order(text: str, *, where: str = "order") -> Order:
+    """An :class:`Order` from TOML text; every mistake is reported with its key."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not a valid TOML file: {exc}", where=where) from None
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        raise InputError(f"unknown key(s) {', '.join(unknown)}", where=where)
+    for key in ("partner", "channels", "purpose", "campaign_start", "campaign_end"):
+        if key not in raw:
+            raise InputError(f"{key} is required", where=where)
+    partner = raw["partner"]
+    if not isinstance(partner, str) or not partner.strip():
+        raise InputError("partner must be a partner_id", where=where)
+    channels = raw["channels"]
+    if not isinstance(channels, list) or not channels:
+        raise InputError(f"channels must be a list among {', '.join(CHANNELS)}", where=where)
+    for ch in channels:
+        if ch not in CHANNELS:
+            raise InputError(
+                f"unknown channel {ch!r}: expected one of {', '.join(CHANNELS)}", where=where
+            )
+    if len(set(channels)) != len(channels):
+        raise InputError("a channel is listed twice in channels", where=where)
+    purpose = raw["purpose"]
+    if not isinstance(purpose, str) or not purpose.strip():
+        raise InputError("purpose must describe the campaign (it is told to each person)", where=where)
+    call_purpose = raw.get("call_purpose", "commercial")
+    if call_purpose not in CALL_PURPOSES:
+        raise InputError(
+            f"unknown call_purpose {call_purpose!r}: expected one of {', '.join(CALL_PURPOSES)}",
+            where=where,
+        )
+    start = _date(raw["campaign_start"], "campaign_start", where)
+    end = _date(raw["campaign_end"], "campaign_end", where)
+    if end < start:
+        raise InputError(
+            f"the campaign ends ({end}) before it starts ({start})", where=where
+        )
+    as_of = _date(raw["as_of"], "as_of", where) if "as_of" in raw else today()
+    if as_of > end:
+        raise InputError(f"as_of ({as_of}) is after the end of the campaign ({end})", where=where)
+    limit = raw.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise InputError(f"limit must be a whole number of contacts, got {limit!r}", where=where)
+    seeds = raw.get("seeds", 0)
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 0:
+        raise InputError(f"seeds must be a whole number, got {seeds!r}", where=where)
+    seg_raw = raw.get("segment", {})
+    if not isinstance(seg_raw, dict):
+        raise InputError("segment must be a table", where=where)
+    unknown = sorted(set(seg_raw) - _SEGMENT_KEYS)
+    if unknown:
+        raise InputError(f"unknown segment key(s) {', '.join(unknown)}", where=where)
+    prefixes = seg_raw.get("postal_code_prefix", [])
+    if isinstance(prefixes, str):
+        prefixes = [prefixes]
+    if not isinstance(prefixes, list) or not all(
+        isinstance(p, str) and p.isdigit() and 1 <= len(p) <= 5 for p in prefixes
+    ):
+        raise InputError("segment.postal_code_prefix must be a list of digit prefixes such as \"75\"", where=where)
+    audience = seg_raw.get("audience")
+    if audience is not None and audience not in ("b2c", "b2b"):
+        raise InputError("segment.audience must be b2c or b2b", where=where)
+    return Order(
+        partner=partner.strip(),
+        channels=tuple(channels),
+        purpose=purpose.strip(),
+        campaign_start=start,
+        campaign_end=end,
+        as_of=as_of,
+        call_purpose=call_purpose,
+        limit=limit,
+        seeds=seeds,
+        segment=Segment(tuple(prefixes), audience),
+        text=text,
+    )
+
+
+def load_order(path: str | Path) -> Order:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("order file not found", where=str(p)) from None
+    except UnicodeDecodeError:
+        raise InputError("an order must be a UTF-8 TOML file", where=str(p)) from None
+    return parse_order(text, where=str(p))

@@ -1,0 +1,95 @@
+"""``listguard check``: one decision explained, with the rule and legal source of each reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Engine, text
+
+from listguard.config import Settings
+from listguard.db.engine import check_initialised
+from listguard.db.schema import CHANNELS
+from listguard.errors import InputError
+from listguard.renting.order import Order
+from listguard.rules.engine import make_plan, reasons_sql, run_pipeline
+from listguard.rules.packs import CALL_PURPOSES
+from listguard.rules.reasons import BY_CODE, split_reasons
+from listguard.timeutil import today
+
+
+def explain(
+    engine: Engine,
+    settings: Settings,
+    contact_id: str,
+    partner: str,
+    channel: str,
+    as_of: dt.date | None = None,
+    call_purpose: str = "commercial",
+) -> str:
+    """A readable explanation of the decision on every coordinate of one contact."""
+    check_initialised(engine)
+    if channel not in CHANNELS:
+        raise InputError(f"unknown channel {channel!r}: expected one of {', '.join(CHANNELS)}")
+    if call_purpose not in CALL_PURPOSES:
+        raise InputError(f"unknown call purpose {call_purpose!r}")
+    day = as_of or today()
+    order = Order(
+        partner=partner,
+        channels=(channel,),
+        purpose="check",
+        campaign_start=day,
+        campaign_end=day,
+        as_of=day,
+        call_purpose=call_purpose,
+    )
+    with engine.connect() as conn, conn.begin() as tx:
+        row = conn.execute(
+            text(
+                "SELECT contact_id, email_norm, phone_e164, mobile_e164, recipient_key, "
+                "collected_at FROM contacts WHERE contact_id = :c"
+            ),
+            {"c": contact_id},
+        ).first()
+        if row is None:
+            raise InputError(f"unknown contact {contact_id!r}")
+        # the contacts sharing a coordinate with this one decide ``duplicate``
+        peers = conn.execute(
+            text(
+                "SELECT contact_id FROM contacts WHERE email_norm = :e OR phone_e164 IN (:p, :m) "
+                "OR mobile_e164 IN (:p, :m) OR recipient_key = :r"
+            ),
+            {"e": row.email_norm, "p": row.phone_e164, "m": row.mobile_e164, "r": row.recipient_key},
+        ).scalars()
+        ids = tuple(sorted({contact_id, *peers}))
+        plan = make_plan(conn, order, settings.rules, contact_ids=ids)
+        run_pipeline(conn, plan)
+        rows = conn.execute(
+            text(
+                f"SELECT coordinate, eligible, {reasons_sql()} FROM lg_decision "
+                "WHERE contact_id = :c ORDER BY coordinate"
+            ),
+            {"c": contact_id},
+        ).all()
+        tx.rollback()
+    applied = plan.applied
+    audience = "b2c"
+    lines = [
+        f"contact {contact_id}, partner {partner} ({plan.partner.name}), channel {channel}, "
+        f"delivery date {day}",
+        f"rule packs: {', '.join(applied.ids)}; regime: {applied.regime(channel, audience)} "
+        f"(B2C), {applied.regime(channel, 'b2b')} (B2B)",
+    ]
+    if contact_id not in {r for r in ids} or not rows:
+        lines.append("the contact was not collected on or before the delivery date: no decision")
+        return "\n".join(lines)
+    for coordinate, eligible, reasons in rows:
+        shown = coordinate or "(none)"
+        if eligible:
+            lines.append(f"- {shown}: eligible")
+            continue
+        lines.append(f"- {shown}: excluded")
+        for code in split_reasons(reasons):
+            r = BY_CODE[code]
+            lines.append(f"    {code}: {r.rule}")
+            lines.append(f"      source: {r.source}")
+    return "\n".join(lines)
