@@ -121,17 +121,12 @@ def import_result(engine: Engine, path: Path, screened_at: dt.date) -> Screening
     if bad.height:
         lines = ", ".join(str(x) for x in bad["_line"].head(5).to_list())
         raise FileFormatError(
-            f"{bad.height} row(s) hold no valid phone number (lines {lines}); "
-            "nothing was recorded",
+            f"{bad.height} row(s) hold no valid phone number (lines {lines}); nothing was recorded",
             where=str(path),
         )
     digest = file_sha256(path)
     at = day_start(screened_at)
-    rows = (
-        results.group_by("phone_e164")
-        .agg(pl.col("listed").max())
-        .sort("phone_e164")
-    )
+    rows = results.group_by("phone_e164").agg(pl.col("listed").max()).sort("phone_e164")
     with engine.begin() as conn:
         existing = conn.execute(
             select(schema.bloctel_screenings.c.id).where(

@@ -32,7 +32,9 @@ def record_opposition(
 ) -> int:
     """Record an opposition; returns how many contacts of the base it covers now."""
     if channel not in CHANNEL_VALUES:
-        raise InputError(f"unknown channel {channel!r}: expected one of {', '.join(CHANNEL_VALUES)}")
+        raise InputError(
+            f"unknown channel {channel!r}: expected one of {', '.join(CHANNEL_VALUES)}"
+        )
     if scope not in ("own", "partners", "all") and not (
         scope.startswith("partner:") and len(scope) > 8
     ):

@@ -55,7 +55,9 @@ def main(
     ctx: typer.Context,
     db: Annotated[
         str | None,
-        typer.Option(help="Registry URL (default: $LISTGUARD_DATABASE_URL or sqlite:///listguard.db)."),
+        typer.Option(
+            help="Registry URL (default: $LISTGUARD_DATABASE_URL or sqlite:///listguard.db)."
+        ),
     ] = None,
     config: Annotated[
         str | None, typer.Option(help="Settings file, TOML (default: $LISTGUARD_CONFIG).")
@@ -188,8 +190,7 @@ def bloctel_import(
     report = import_result(c.engine(), file, _date(screened_at, "--screened-at"))
     print(
         f"Bloctel result of {report.screened_at}: {report.numbers} numbers, "
-        f"{report.listed} registered on Bloctel"
-        + (" (already recorded)" if report.already else "")
+        f"{report.listed} registered on Bloctel" + (" (already recorded)" if report.already else "")
     )
 
 
@@ -269,7 +270,12 @@ def oppose(
     if sum(x is not None for x in (contact, email, phone)) != 1:
         raise InputError("name the person with exactly one of --contact, --email or --phone")
     n = record_opposition(
-        c.engine(), channel=channel, scope=scope, via=via, contact_id=contact, email=email,
+        c.engine(),
+        channel=channel,
+        scope=scope,
+        via=via,
+        contact_id=contact,
+        email=email,
         phone=phone,
     )
     print(f"opposition recorded ({channel}, {scope}); it covers {n} contact(s) in the base")
@@ -279,9 +285,7 @@ def oppose(
 def demo(
     ctx: typer.Context,
     contacts: Annotated[int, typer.Option("--contacts", help="Size of the sample base.")] = 100_000,
-    out: Annotated[Path, typer.Option("--out", help="Folder for the sample files.")] = Path(
-        "demo"
-    ),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the sample files.")] = Path("demo"),
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same base).")] = 2026,
 ) -> None:
     """Build a realistic sample base and run the whole flow on it."""

@@ -98,15 +98,16 @@ def _contact_columns() -> list[Column[object]]:
 
 CONTACT_FIELDS = tuple(c.name for c in _contact_columns())
 
+# ``id`` is an internal key (fast integer joins in the rules); ``contact_id`` is the owner's.
 contacts = Table(
     "contacts",
     metadata,
-    Column("contact_id", Text, primary_key=True),
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("contact_id", Text, nullable=False, unique=True),
     *_contact_columns(),
     Index("ix_contacts_email_norm", "email_norm"),
     Index("ix_contacts_phone_e164", "phone_e164"),
     Index("ix_contacts_mobile_e164", "mobile_e164"),
-    Index("ix_contacts_collected_at", "collected_at"),
 )
 
 contact_versions = Table(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Table, insert, select, update
 
 from listguard.db import schema
 from listguard.io.csvout import CsvWriter
@@ -180,7 +180,7 @@ def run_import(
     return report
 
 
-def count_versions(conn: Connection, table: schema.Table, import_id: int) -> tuple[int, int]:
+def count_versions(conn: Connection, table: Table, import_id: int) -> tuple[int, int]:
     """(new, changed) rows written by ``import_id`` in a versioned table."""
     from sqlalchemy import case, func
 

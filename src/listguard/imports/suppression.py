@@ -89,7 +89,8 @@ def import_suppression(
                 Check(
                     "email",
                     blank("email") & blank("phone") & pl.col("_address").is_null(),
-                    "the row names no coordinate: give an email, a phone or an address (line 4 or 5)",
+                    "the row names no coordinate: give an email, a phone or an address "
+                    "(line 4 or 5)",
                 ),
                 Check(
                     "added_at",

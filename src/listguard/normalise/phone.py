@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import polars as pl
 
@@ -55,8 +56,7 @@ def _patterns() -> dict[str, tuple[int, dict[str, str]]]:
 def _classify(nsn: pl.Expr, regions: tuple[str, ...]) -> pl.Expr:
     """'<country code>|<line type>' of the first region whose patterns match ``nsn``."""
     pats = _patterns()
-    expr: pl.Expr | None = None
-    chain = None
+    chain: Any = None
     for region in regions:
         cc, types = pats[region]
         for lib_type, pattern in types.items():
@@ -67,8 +67,8 @@ def _classify(nsn: pl.Expr, regions: tuple[str, ...]) -> pl.Expr:
             value = pl.lit(f"{cc}|{line_type}")
             chain = pl.when(cond).then(value) if chain is None else chain.when(cond).then(value)
     assert chain is not None
-    expr = chain.otherwise(pl.lit(None, dtype=pl.String))
-    return expr
+    result: pl.Expr = chain.otherwise(pl.lit(None, dtype=pl.String))
+    return result
 
 
 def _foreign(values: pl.Series) -> pl.DataFrame:

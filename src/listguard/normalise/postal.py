@@ -18,10 +18,16 @@ _ADDRESS_LINES = ("address_line2", "address_line3", "address_line4", "address_li
 
 
 @cache
+def laposte_codes() -> pl.DataFrame:
+    """La Poste's postal codes: ``postal_code``, ``city`` (libellé d'acheminement), ``insee``."""
+    with resources.files("listguard.data").joinpath("laposte_codes.csv").open("rb") as f:
+        return pl.read_csv(f, schema=dict.fromkeys(("postal_code", "city", "insee"), pl.String))
+
+
+@cache
 def postal_codes() -> frozenset[str]:
     """Every postal code of La Poste's base (metropolitan France, overseas, Monaco)."""
-    text = resources.files("listguard.data").joinpath("postal_codes.txt").read_text("utf-8")
-    return frozenset(text.split())
+    return frozenset(laposte_codes()["postal_code"].to_list())
 
 
 def _blank(col: str) -> pl.Expr:

@@ -29,8 +29,8 @@ from listguard.io.tabular import file_sha256
 from listguard.renting.notice import notice_text
 from listguard.renting.order import Order
 from listguard.renting.partner_list import partner_list_version
-from listguard.rules.engine import Plan, make_plan, reasons_sql, run_pipeline
-from listguard.rules.reasons import CODES, split_reasons
+from listguard.rules.engine import FLAG, Plan, make_plan, reasons_sql, run_pipeline
+from listguard.rules.reasons import CODES
 from listguard.timeutil import now_ts, to_iso
 
 POSTAL_FIELDS = (
@@ -90,17 +90,15 @@ def _write_query_csv(
 
 
 def _decision_counts(conn: Connection) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Per channel: how many rows carry each reason, and how many are eligible."""
+    sums = ", ".join(f"SUM({FLAG[c]})" for c in CODES)
     counts: dict[str, dict[str, int]] = {}
     eligible: dict[str, int] = {}
-    for channel, reasons, n in conn.execute(
-        text(f"SELECT channel, {reasons_sql()} AS r, COUNT(*) FROM lg_decision GROUP BY channel, r")
+    for row in conn.execute(
+        text(f"SELECT channel, SUM(eligible), {sums} FROM lg_decision GROUP BY channel")
     ):
-        per = counts.setdefault(channel, {})
-        if not reasons:
-            eligible[channel] = eligible.get(channel, 0) + int(n)
-            continue
-        for code in split_reasons(reasons):
-            per[code] = per.get(code, 0) + int(n)
+        eligible[row[0]] = int(row[1] or 0)
+        counts[row[0]] = {c: int(n) for c, n in zip(CODES, row[2:], strict=True) if n}
     return counts, eligible
 
 
@@ -198,8 +196,8 @@ def _deliver(
     ).scalar_one()
     step("recording the ledger")
     ids = pl.DataFrame(
-        conn.execute(text("SELECT DISTINCT contact_id FROM lg_decision WHERE eligible = 1")).all(),
-        schema={"contact_id": pl.String},
+        conn.execute(text("SELECT DISTINCT cid FROM lg_decision WHERE eligible = 1")).all(),
+        schema={"cid": pl.Int64},
         orient="row",
     )
     n = ids.height
@@ -213,30 +211,33 @@ def _deliver(
         ).alias("contact_ref")
     )
     conn.execute(text("DROP TABLE IF EXISTS lg_refs"))
-    conn.execute(text("CREATE TEMP TABLE lg_refs (contact_id TEXT PRIMARY KEY, contact_ref TEXT)"))
+    conn.execute(text("CREATE TEMP TABLE lg_refs (cid BIGINT PRIMARY KEY, contact_ref TEXT)"))
     insert_rows(conn, "lg_refs", refs)
     conn.execute(
         text(
             "INSERT INTO ledger (delivery_id, contact_id, channel, coordinate, contact_ref) "
             "SELECT :did, d.contact_id, d.channel, d.coordinate, r.contact_ref "
-            "FROM lg_decision d JOIN lg_refs r ON r.contact_id = d.contact_id "
+            "FROM lg_decision d JOIN lg_refs r ON r.cid = d.cid "
             "WHERE d.eligible = 1"
         ),
         {"did": delivery_id},
     )
     step("writing the partner's file")
     header, sql = _contacts_sql(conn, order)
-    _write_query_csv(
-        conn, sql, {"source": settings.owner.name}, tmp / "contacts.csv", header, sep
-    )
+    _write_query_csv(conn, sql, {"source": settings.owner.name}, tmp / "contacts.csv", header, sep)
     (tmp / "notice.txt").write_text(
         notice_text(settings.owner, plan.partner, order), encoding="utf-8"
     )
     screenings = [
         to_iso(int(r[0]))[:10]
         for r in conn.execute(
-            text("SELECT DISTINCT screened_at FROM lg_bloctel ORDER BY screened_at")
+            text(
+                "SELECT DISTINCT screened_at FROM bloctel_screenings "
+                "WHERE screened_at >= :f AND screened_at <= :t ORDER BY screened_at"
+            ),
+            {"f": plan.params["bloctel_from"], "t": dend},
         )
+        if any(ch in ("phone", "automated_call") for ch in order.channels)
     ]
     manifest: dict[str, Any] = {
         "format_version": 1,
@@ -273,8 +274,7 @@ def _deliver(
             "phone_consent_max_age_days": settings.rules.phone_consent_max_age_days,
             "bloctel_screening": "required" if plan.applied.bloctel_required else "optional",
             "regimes": {
-                ch: {a: plan.applied.regime(ch, a) for a in ("b2c", "b2b")}
-                for ch in order.channels
+                ch: {a: plan.applied.regime(ch, a) for a in ("b2c", "b2b")} for ch in order.channels
             },
         },
         "partner_list_version": {
@@ -299,7 +299,7 @@ def _deliver(
             for name in ("contacts.csv", "notice.txt", "decisions.csv")
         },
     }
-    per_channel_rows = dict(
+    per_channel_rows: dict[str, int] = dict(
         conn.execute(text("SELECT channel, COUNT(*) FROM lg_decision GROUP BY channel")).all()
     )
     for ch in order.channels:
@@ -329,22 +329,20 @@ def _contacts_sql(conn: Connection, order: Order) -> tuple[list[str], str]:
     for ch in order.channels:
         alias = f"e_{ch}"
         joins.append(
-            f"LEFT JOIN (SELECT contact_id, {_agg(conn, 'coordinate')} AS coords FROM lg_decision "
-            f"WHERE eligible = 1 AND channel = '{ch}' GROUP BY contact_id) {alias} "
-            f"ON {alias}.contact_id = r.contact_id"
+            f"LEFT JOIN (SELECT cid, {_agg(conn, 'coordinate')} AS coords FROM lg_decision "
+            f"WHERE eligible = 1 AND channel = '{ch}' GROUP BY cid) {alias} "
+            f"ON {alias}.cid = r.cid"
         )
         if ch == "postal":
             header += list(POSTAL_FIELDS)
-            select += [
-                f"CASE WHEN {alias}.contact_id IS NOT NULL THEN c.{f} END" for f in POSTAL_FIELDS
-            ]
+            select += [f"CASE WHEN {alias}.cid IS NOT NULL THEN c.{f} END" for f in POSTAL_FIELDS]
         else:
             header.append(ch)
             select.append(f"{alias}.coords")
     header.append("source")
     select.append(":source")
     sql = (
-        f"SELECT {', '.join(select)} FROM lg_refs r JOIN contacts c ON c.contact_id = r.contact_id "
+        f"SELECT {', '.join(select)} FROM lg_refs r JOIN contacts c ON c.id = r.cid "
         + " ".join(joins)
         + " ORDER BY r.contact_ref"
     )

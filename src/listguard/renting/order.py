@@ -89,7 +89,9 @@ def parse_order(text: str, *, where: str = "order") -> Order:
         raise InputError("a channel is listed twice in channels", where=where)
     purpose = raw["purpose"]
     if not isinstance(purpose, str) or not purpose.strip():
-        raise InputError("purpose must describe the campaign (it is told to each person)", where=where)
+        raise InputError(
+            "purpose must describe the campaign (it is told to each person)", where=where
+        )
     call_purpose = raw.get("call_purpose", "commercial")
     if call_purpose not in CALL_PURPOSES:
         raise InputError(
@@ -99,9 +101,7 @@ def parse_order(text: str, *, where: str = "order") -> Order:
     start = _date(raw["campaign_start"], "campaign_start", where)
     end = _date(raw["campaign_end"], "campaign_end", where)
     if end < start:
-        raise InputError(
-            f"the campaign ends ({end}) before it starts ({start})", where=where
-        )
+        raise InputError(f"the campaign ends ({end}) before it starts ({start})", where=where)
     as_of = _date(raw["as_of"], "as_of", where) if "as_of" in raw else today()
     if as_of > end:
         raise InputError(f"as_of ({as_of}) is after the end of the campaign ({end})", where=where)
@@ -123,7 +123,9 @@ def parse_order(text: str, *, where: str = "order") -> Order:
     if not isinstance(prefixes, list) or not all(
         isinstance(p, str) and p.isdigit() and 1 <= len(p) <= 5 for p in prefixes
     ):
-        raise InputError("segment.postal_code_prefix must be a list of digit prefixes such as \"75\"", where=where)
+        raise InputError(
+            'segment.postal_code_prefix must be a list of digit prefixes such as "75"', where=where
+        )
     audience = seg_raw.get("audience")
     if audience is not None and audience not in ("b2c", "b2b"):
         raise InputError("segment.audience must be b2c or b2b", where=where)

@@ -58,7 +58,12 @@ def explain(
                 "SELECT contact_id FROM contacts WHERE email_norm = :e OR phone_e164 IN (:p, :m) "
                 "OR mobile_e164 IN (:p, :m) OR recipient_key = :r"
             ),
-            {"e": row.email_norm, "p": row.phone_e164, "m": row.mobile_e164, "r": row.recipient_key},
+            {
+                "e": row.email_norm,
+                "p": row.phone_e164,
+                "m": row.mobile_e164,
+                "r": row.recipient_key,
+            },
         ).scalars()
         ids = tuple(sorted({contact_id, *peers}))
         plan = make_plan(conn, order, settings.rules, contact_ids=ids)

@@ -2,19 +2,22 @@
 
 The pipeline runs inside the caller's transaction and leaves its result in the
 temporary table ``lg_decision`` (one row per contact, channel and coordinate,
-one 0/1 column per reason code). Each step is a ``(sql, params)`` pair built by
+one 0/1 column per reason code, and ``eligible``). Each step is a ``(sql, params)`` pair built by
 pure code and executed here, in the registry's own database (SQLite or
 PostgreSQL): no contact is looked at in Python. The base is never written:
 only temporary tables are.
 
-Steps:
-  lg_ev        events dated on or before D, resolved to contact ids (an event that
+Steps (``cid`` is the contact's internal integer key):
+  lg_ev        events dated on or before D, resolved to contacts (an event that
                names an email or phone covers every contact holding it)
-  lg_person    per contact: last activity, when the partner list was last seen (L)
+  lg_person    per contact of the base: last activity, when the partner list was
+               last seen (L), and the person-level facts decided once
   lg_choice    per contact and channel: the latest consent/opposition for this partner
   lg_bloctel   per number: the latest screening result within the validity period
-  lg_rows      per coordinate: every reason flag but ``duplicate`` and ``over_limit``
-  lg_decision  ``duplicate`` and ``over_limit`` with the deterministic tie-breaks
+  lg_decision  per coordinate: every reason flag but ``duplicate`` and ``over_limit``
+  lg_cand      the rows with no reason, ranked among those with the same coordinate
+  lg_ranked    the contacts with a deliverable coordinate, ranked (for ``limit``)
+  and a last update that sets ``duplicate``, ``over_limit`` and ``eligible``.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def partner_facts(conn: Connection, partner_id: str) -> PartnerFacts:
     ).all()
     merged: list[list[int | None]] = []
     for start, end in periods:
-        if merged and (merged[-1][1] is None or start <= merged[-1][1]):  # type: ignore[operator]
+        if merged and (merged[-1][1] is None or start <= merged[-1][1]):
             last_end = merged[-1][1]
             merged[-1][1] = None if end is None or last_end is None else max(last_end, end)
         else:
@@ -153,48 +156,77 @@ def _base_where(plan: Plan, alias: str = "c") -> tuple[str, dict[str, Any]]:
     return " AND ".join(where), params
 
 
-def _ev_sql(base: str) -> str:
-    cols = "e.event, e.channel, e.scope, e.partner_id, e.at"
+def _b(cond: bool) -> str:
+    return "1 = 1" if cond else "1 = 0"
+
+
+def _disclosure(plan: Plan) -> tuple[str, str]:
+    """(listed at L and not removed before D, category disclosed at L) as SQL on y.seen_at."""
+    listed = "(:listed_from <= y.seen_at AND :listed_until > :dend)"
+    parts = []
+    for i, (_start, end) in enumerate(plan.partner.category_intervals):
+        cond = f"y.seen_at >= :cat_from{i}"
+        if end is not None:
+            cond += f" AND y.seen_at < :cat_until{i}"
+        parts.append(f"({cond})")
+    category = "(" + " OR ".join(parts) + ")" if parts else "1 = 0"
+    return listed, category
+
+
+def _person_sql(plan: Plan, base: str) -> str:
+    """Per contact of the base: the facts every channel shares, decided once."""
+    listed, category = _disclosure(plan)
+    choices = ", ".join(f"c.partners_{ch}" for ch in plan.order.channels)
     return f"""
-CREATE TEMP TABLE lg_ev AS
-SELECT e.contact_id AS contact_id, {cols} FROM events e
- WHERE e.contact_id IS NOT NULL AND e.at <= :dend
+INSERT INTO lg_person
+SELECT y.*,
+  CASE WHEN y.last_activity < :retention_cutoff THEN 1 ELSE 0 END,
+  CASE WHEN {listed} THEN 1 ELSE 0 END,
+  CASE WHEN {category} THEN 1 ELSE 0 END
+FROM (
+  SELECT c.id, c.contact_id, c.collected_at, c.audience, {choices},
+    CASE WHEN a.last_at > c.collected_at THEN a.last_at ELSE c.collected_at END AS last_activity,
+    CASE WHEN a.seen_at > c.collected_at THEN a.seen_at ELSE c.collected_at END AS seen_at
+  FROM contacts c LEFT JOIN (
+    SELECT cid,
+      MAX(CASE WHEN event IN ('consent', 'interaction') THEN at END) AS last_at,
+      MAX(CASE WHEN event = 'informed_partner_list'
+                OR (event = 'consent' AND scope <> 'own') THEN at END) AS seen_at
+    FROM lg_ev GROUP BY cid
+  ) a ON a.cid = c.id
+  WHERE {base}
+) y
+"""
+
+
+def _ev_sql() -> str:
+    """Events dated on or before D, each resolved to the contacts it covers."""
+    cols = "e.event, e.channel, e.scope, e.partner_id, e.at"
+    named = "e.contact_id IS NULL AND e.at <= :dend"
+    return f"""
+INSERT INTO lg_ev (cid, event, channel, scope, partner_id, at)
+SELECT c.id, {cols} FROM events e JOIN contacts c ON c.contact_id = e.contact_id
+ WHERE e.at <= :dend
 UNION ALL
-SELECT c.contact_id, {cols} FROM events e JOIN contacts c ON c.email_norm = e.email_norm
- WHERE e.contact_id IS NULL AND e.email_norm IS NOT NULL AND e.at <= :dend AND {base}
+SELECT c.id, {cols} FROM events e JOIN contacts c ON c.email_norm = e.email_norm
+ WHERE {named} AND e.email_norm IS NOT NULL
 UNION ALL
-SELECT c.contact_id, {cols} FROM events e JOIN contacts c ON c.phone_e164 = e.phone_e164
- WHERE e.contact_id IS NULL AND e.email_norm IS NULL AND e.at <= :dend AND {base}
+SELECT c.id, {cols} FROM events e JOIN contacts c ON c.phone_e164 = e.phone_e164
+ WHERE {named} AND e.email_norm IS NULL
 UNION ALL
-SELECT c.contact_id, {cols} FROM events e JOIN contacts c ON c.mobile_e164 = e.phone_e164
- WHERE e.contact_id IS NULL AND e.email_norm IS NULL AND e.at <= :dend AND {base}
+SELECT c.id, {cols} FROM events e JOIN contacts c ON c.mobile_e164 = e.phone_e164
+ WHERE {named} AND e.email_norm IS NULL
    AND (c.phone_e164 IS NULL OR c.phone_e164 <> c.mobile_e164)
 """
 
 
-def _person_sql(base: str) -> str:
-    return f"""
-CREATE TEMP TABLE lg_person AS
-SELECT c.contact_id, c.collected_at, c.audience,
-  CASE WHEN a.last_at > c.collected_at THEN a.last_at ELSE c.collected_at END AS last_activity,
-  CASE WHEN a.seen_at > c.collected_at THEN a.seen_at ELSE c.collected_at END AS seen_at
-FROM contacts c LEFT JOIN (
-  SELECT contact_id,
-    MAX(CASE WHEN event IN ('consent', 'interaction') THEN at END) AS last_at,
-    MAX(CASE WHEN event = 'informed_partner_list'
-              OR (event = 'consent' AND scope <> 'own') THEN at END) AS seen_at
-  FROM lg_ev GROUP BY contact_id
-) a ON a.contact_id = c.contact_id
-WHERE {base}
-"""
-
-
 def _choice_sql(channel: str) -> str:
+    """The latest consent or opposition of each person for this channel and partner."""
     return f"""
-INSERT INTO lg_choice (contact_id, channel, event, at)
-SELECT contact_id, '{channel}', event, at FROM (
-  SELECT contact_id, event, at, ROW_NUMBER() OVER (
-    PARTITION BY contact_id
+INSERT INTO lg_choice (cid, channel, event, at)
+SELECT cid, '{channel}', event, at FROM (
+  SELECT cid, event, at, ROW_NUMBER() OVER (
+    PARTITION BY cid
     ORDER BY at DESC, CASE WHEN event = 'consent' THEN 1 ELSE 0 END) AS rn
   FROM lg_ev
   WHERE event IN ('consent', 'opposition', 'erasure')
@@ -205,9 +237,9 @@ SELECT contact_id, '{channel}', event, at FROM (
 
 
 _BLOCTEL_SQL = """
-CREATE TEMP TABLE lg_bloctel AS
-SELECT phone_e164, listed, screened_at FROM (
-  SELECT r.phone_e164, r.listed, s.screened_at, ROW_NUMBER() OVER (
+INSERT INTO lg_bloctel (phone_e164, listed)
+SELECT phone_e164, listed FROM (
+  SELECT r.phone_e164, r.listed, ROW_NUMBER() OVER (
     PARTITION BY r.phone_e164 ORDER BY s.screened_at DESC, s.id DESC) AS rn
   FROM bloctel_results r JOIN bloctel_screenings s ON s.id = r.screening_id
   WHERE s.screened_at >= :bloctel_from AND s.screened_at <= :dend
@@ -215,8 +247,18 @@ SELECT phone_e164, listed, screened_at FROM (
 """
 
 
-def _coordinates(channel: str, base: str) -> str:
-    """(contact_id, coordinate, dkey, skind, skey, status, line_type, french) of a channel."""
+def _coordinates(channel: str) -> str:
+    """Every coordinate of ``channel`` for the persons of ``lg_person``, with their facts.
+
+    Columns: the person's facts, coordinate, dkey (compared for ``duplicate``),
+    skind and skey (matched against suppression lists), status (valid, invalid,
+    missing), line_type, french (a number Bloctel screens).
+    """
+    person = (
+        f"p.cid, p.contact_id, p.collected_at, p.audience, p.partners_{channel} AS choice, "
+        "p.p_retention, p.d_listed, p.d_category"
+    )
+    source = "FROM lg_person p JOIN contacts c ON c.id = p.cid"
     if channel == "postal":
         display = (
             "rtrim(coalesce(c.address_line2 || ', ', '') || coalesce(c.address_line3 || ', ', '')"
@@ -224,27 +266,26 @@ def _coordinates(channel: str, base: str) -> str:
             " || coalesce(c.postal_code || ' ', '') || coalesce(c.city, ''), ', ')"
         )
         return (
-            f"SELECT c.contact_id, {display} AS coordinate, c.recipient_key AS dkey, "
+            f"SELECT {person}, {display} AS coordinate, c.recipient_key AS dkey, "
             "'address' AS skind, c.address_key AS skey, c.address_status AS status, "
-            f"NULL AS line_type, 0 AS french FROM contacts c WHERE {base}"
+            f"NULL AS line_type, 0 AS french {source}"
         )
     if channel == "email":
         return (
-            "SELECT c.contact_id, coalesce(c.email_norm, c.email, '') AS coordinate, "
+            f"SELECT {person}, coalesce(c.email_norm, c.email, '') AS coordinate, "
             "c.email_norm AS dkey, 'email' AS skind, c.email_norm AS skey, "
             "CASE WHEN c.email IS NULL THEN 'missing' WHEN c.email_status = 'valid' "
-            "THEN 'valid' ELSE 'invalid' END AS status, NULL AS line_type, 0 AS french "
-            f"FROM contacts c WHERE {base}"
+            f"THEN 'valid' ELSE 'invalid' END AS status, NULL AS line_type, 0 AS french {source}"
         )
 
     def number(col: str, extra: str) -> str:
         french = " OR ".join(f"c.{col}_e164 LIKE '{p}%'" for p in FRENCH_PREFIXES)
         return (
-            f"SELECT c.contact_id, coalesce(c.{col}_e164, c.{col}) AS coordinate, "
+            f"SELECT {person}, coalesce(c.{col}_e164, c.{col}) AS coordinate, "
             f"c.{col}_e164 AS dkey, 'phone' AS skind, c.{col}_e164 AS skey, "
             f"CASE WHEN c.{col}_e164 IS NULL THEN 'invalid' ELSE 'valid' END AS status, "
             f"c.{col}_type AS line_type, CASE WHEN {french} THEN 1 ELSE 0 END AS french "
-            f"FROM contacts c WHERE {base} AND c.{col} IS NOT NULL{extra}"
+            f"{source} WHERE c.{col} IS NOT NULL{extra}"
         )
 
     return "\nUNION ALL\n".join(
@@ -255,77 +296,53 @@ def _coordinates(channel: str, base: str) -> str:
                 " AND NOT (c.phone IS NOT NULL AND (c.mobile_e164 = c.phone_e164 "
                 "OR (c.mobile_e164 IS NULL AND c.phone_e164 IS NULL AND c.mobile = c.phone)))",
             ),
-            "SELECT c.contact_id, '' AS coordinate, NULL AS dkey, 'phone' AS skind, "
+            f"SELECT {person}, '' AS coordinate, NULL AS dkey, 'phone' AS skind, "
             "NULL AS skey, 'missing' AS status, NULL AS line_type, 0 AS french "
-            f"FROM contacts c WHERE {base} AND c.phone IS NULL AND c.mobile IS NULL",
+            f"{source} WHERE c.phone IS NULL AND c.mobile IS NULL",
         ]
     )
 
 
-def _b(cond: bool) -> str:
-    return "1 = 1" if cond else "1 = 0"
-
-
-def _disclosure(plan: Plan) -> tuple[str, str]:
-    """(listed at L and not removed before D, category disclosed at L) as SQL on p.seen_at."""
-    listed = "(:listed_from <= p.seen_at AND :listed_until > :dend)"
-    parts = []
-    for i, (_start, end) in enumerate(plan.partner.category_intervals):
-        cond = f"p.seen_at >= :cat_from{i}"
-        if end is not None:
-            cond += f" AND p.seen_at < :cat_until{i}"
-        parts.append(f"({cond})")
-    category = "(" + " OR ".join(parts) + ")" if parts else "1 = 0"
-    return listed, category
-
-
-def _rows_sql(plan: Plan, channel: str, base: str) -> str:
+def _rows_sql(plan: Plan, channel: str) -> str:
+    """One decision row per coordinate of ``channel``, with every reason flag it can have
+    before ``duplicate`` and ``over_limit``."""
     applied = plan.applied
     b2c_in = applied.regime(channel, "b2c") == OPT_IN
     b2b_in = applied.regime(channel, "b2b") == OPT_IN
-    optin = f"((p.audience = 'b2b' AND {_b(b2b_in)}) OR (p.audience <> 'b2b' AND {_b(b2c_in)}))"
-    listed, category = _disclosure(plan)
     has_max_age = f"consent_cutoff_{channel}" in plan.params
     phone_channel = channel in PHONE_CHANNELS
-    exempt = f"({_b(applied.bloctel_exempt_purpose)} OR p.audience = 'b2b')"
-    required = _b(applied.bloctel_required)
     bloctel_join = (
         "LEFT JOIN lg_bloctel b ON b.phone_e164 = k.skey"
         if phone_channel
         else "LEFT JOIN (SELECT NULL AS phone_e164, NULL AS listed) b ON 1 = 0"
     )
     inner = f"""
-SELECT k.contact_id, k.coordinate, k.dkey, k.status, k.line_type, k.french,
-  p.collected_at, p.last_activity, p.seen_at, p.audience,
+SELECT k.*,
   CASE WHEN h.event = 'consent' THEN 'consent' WHEN h.event IS NOT NULL THEN 'opposed'
-       ELSE c.partners_{channel} END AS state,
-  CASE WHEN h.event = 'consent' THEN h.at ELSE c.collected_at END AS consent_at,
-  CASE WHEN {optin} THEN 1 ELSE 0 END AS optin,
-  CASE WHEN {listed} THEN 1 ELSE 0 END AS d_listed,
-  CASE WHEN {category} THEN 1 ELSE 0 END AS d_category,
+       ELSE k.choice END AS state,
+  CASE WHEN h.event = 'consent' THEN h.at ELSE k.collected_at END AS consent_at,
+  CASE WHEN (k.audience = 'b2b' AND {_b(b2b_in)}) OR (k.audience <> 'b2b' AND {_b(b2c_in)})
+       THEN 1 ELSE 0 END AS optin,
   CASE WHEN k.status = 'valid' AND EXISTS (
     SELECT 1 FROM suppressions s WHERE s.kind = k.skind AND s.value = k.skey
       AND s.added_at <= :dend AND (s.partner_id IS NULL OR s.partner_id = :partner)
   ) THEN 1 ELSE 0 END AS supp,
   b.listed AS bloctel
-FROM ({_coordinates(channel, base)}) k
-JOIN lg_person p ON p.contact_id = k.contact_id
-JOIN contacts c ON c.contact_id = k.contact_id
-LEFT JOIN lg_choice h ON h.contact_id = k.contact_id AND h.channel = '{channel}'
+FROM ({_coordinates(channel)}) k
+LEFT JOIN lg_choice h ON h.cid = k.cid AND h.channel = '{channel}'
 {bloctel_join}
 """
     present = "x.status <> 'missing'"
     valid = "x.status = 'valid'"
-    screened_phone = (
-        f"{valid} AND {_b(phone_channel)} AND x.french = 1 AND NOT {exempt.replace('p.', 'x.')}"
-    )
+    exempt = f"({_b(applied.bloctel_exempt_purpose)} OR x.audience = 'b2b')"
+    screened = f"{valid} AND {_b(phone_channel)} AND x.french = 1 AND NOT {exempt}"
     cutoff = f":consent_cutoff_{channel}" if has_max_age else "NULL"
     flags = {
         "missing_coordinate": "x.status = 'missing'",
         "invalid_coordinate": "x.status = 'invalid'",
         "wrong_line_type": f"{valid} AND {_b(channel == 'sms')} AND "
         "coalesce(x.line_type, '') <> 'mobile'",
-        "retention_expired": f"{present} AND x.last_activity < :retention_cutoff",
+        "retention_expired": f"{present} AND x.p_retention = 1",
         "no_information_proof": f"{present} AND x.optin = 0 AND x.state IS NULL",
         "objected_at_collection": f"{present} AND x.optin = 0 AND x.state = 'objection'",
         "no_consent": f"{present} AND x.optin = 1 AND coalesce(x.state, '') "
@@ -336,60 +353,100 @@ LEFT JOIN lg_choice h ON h.contact_id = k.contact_id AND h.channel = '{channel}'
         "(x.optin = 0 AND x.d_category = 0))",
         "opposed": f"{present} AND x.state = 'opposed'",
         "suppressed": "x.supp = 1",
-        "bloctel_unscreened": f"{screened_phone} AND {required} AND x.bloctel IS NULL",
-        "bloctel_listed": f"{screened_phone} AND x.bloctel = 1",
+        "bloctel_unscreened": f"{screened} AND {_b(applied.bloctel_required)} "
+        "AND x.bloctel IS NULL",
+        "bloctel_listed": f"{screened} AND x.bloctel = 1",
     }
-    flag_sql = ",\n  ".join(
+    flag_sql = ",\n    ".join(
         f"CASE WHEN {cond} THEN 1 ELSE 0 END AS {FLAG[code]}" for code, cond in flags.items()
     )
-    n_other = " + ".join(f"CASE WHEN {cond} THEN 1 ELSE 0 END" for cond in flags.values())
+    columns = ", ".join(FLAG[code] for code in flags)
+    fcolumns = ", ".join(f"f.{FLAG[code]}" for code in flags)
+    n_other = " + ".join(f"f.{FLAG[code]}" for code in flags)
+    # MATERIALIZED: each expression is computed once per row, not once per reference
     return f"""
-INSERT INTO lg_rows
-SELECT x.contact_id, '{channel}' AS channel, x.coordinate, x.dkey, x.collected_at,
-  {flag_sql},
-  {n_other} AS n_other
-FROM ({inner}) x
-"""
-
-
-def _decision_sql(collate: str) -> str:
-    flags = ", ".join(f"d.{FLAG[c]}" for c in CODES[:-2])
-    return f"""
-CREATE TEMP TABLE lg_decision AS
-WITH d AS (
-  SELECT r.*, ROW_NUMBER() OVER (
-    PARTITION BY r.channel, r.n_other, r.dkey
-    ORDER BY r.collected_at DESC, r.contact_id{collate}) AS dup_rn
-  FROM lg_rows r
-), ok AS (
-  SELECT contact_id, MAX(collected_at) AS collected_at FROM d
-  WHERE n_other = 0 AND dup_rn = 1 GROUP BY contact_id
-), ranked AS (
-  SELECT contact_id, ROW_NUMBER() OVER (
-    ORDER BY collected_at DESC, contact_id{collate}) AS crank
-  FROM ok
+INSERT INTO lg_decision (cid, contact_id, channel, coordinate, dkey, collected_at, {columns},
+  n_other)
+WITH x AS MATERIALIZED ({inner}),
+f AS MATERIALIZED (
+  SELECT x.cid, x.contact_id, x.coordinate, x.dkey, x.collected_at,
+    {flag_sql}
+  FROM x
 )
-SELECT d.contact_id, d.channel, d.coordinate, {flags},
-  CASE WHEN d.n_other = 0 AND d.dup_rn > 1 THEN 1 ELSE 0 END AS {FLAG["duplicate"]},
-  CASE WHEN d.n_other = 0 AND d.dup_rn = 1 AND rk.crank > :limit THEN 1 ELSE 0 END
-    AS {FLAG["over_limit"]},
-  CASE WHEN d.n_other = 0 AND d.dup_rn = 1 AND rk.crank <= :limit THEN 1 ELSE 0 END
-    AS eligible,
-  d.collected_at
-FROM d LEFT JOIN ranked rk ON rk.contact_id = d.contact_id
+SELECT f.cid, f.contact_id, '{channel}', f.coordinate, f.dkey, f.collected_at, {fcolumns},
+  {n_other}
+FROM f
 """
+
+
+def _final_steps(collate: str) -> list[str]:
+    """``duplicate`` and ``over_limit``, decided among the rows that have no other reason."""
+    return [
+        f"""
+INSERT INTO lg_cand (rid, cid, collected_at, dup_rn)
+SELECT rid, cid, collected_at, ROW_NUMBER() OVER (
+    PARTITION BY channel, dkey ORDER BY collected_at DESC, contact_id{collate})
+FROM lg_decision WHERE n_other = 0
+""",
+        f"""
+INSERT INTO lg_ranked (cid, crank)
+SELECT cid, ROW_NUMBER() OVER (ORDER BY collected_at DESC, contact_id{collate})
+FROM (SELECT d.cid, d.contact_id, d.collected_at FROM lg_decision d
+      JOIN lg_cand k ON k.rid = d.rid AND k.dup_rn = 1
+      GROUP BY d.cid, d.contact_id, d.collected_at) ok
+""",
+        f"""
+UPDATE lg_decision SET
+  {FLAG["duplicate"]} = CASE WHEN k.dup_rn > 1 THEN 1 ELSE 0 END,
+  {FLAG["over_limit"]} = CASE WHEN k.dup_rn = 1 AND r.crank > :limit THEN 1 ELSE 0 END,
+  eligible = CASE WHEN k.dup_rn = 1 AND r.crank <= :limit THEN 1 ELSE 0 END
+FROM lg_cand k LEFT JOIN lg_ranked r ON r.cid = k.cid
+WHERE lg_decision.rid = k.rid
+""",
+    ]
 
 
 def reasons_sql(alias: str = "") -> str:
-    """SQL text of the ``|``-separated reason codes of a ``lg_decision`` row."""
+    """SQL text of the ``|``-separated reason codes of a ``lg_decision`` row (null if none)."""
     a = f"{alias}." if alias else ""
-    parts = " || ".join(
-        f"CASE WHEN {a}{FLAG[c]} = 1 THEN '{c}|' ELSE '' END" for c in CODES
-    )
+    parts = " || ".join(f"CASE WHEN {a}{FLAG[c]} = 1 THEN '{c}|' ELSE '' END" for c in CODES)
     return f"nullif(rtrim({parts}, '|'), '')"
 
 
-_TEMP = ("lg_decision", "lg_rows", "lg_bloctel", "lg_choice", "lg_person", "lg_ev")
+def _tables(conn: Connection, plan: Plan) -> list[str]:
+    """The temporary tables of the pipeline, created empty with their keys.
+
+    ``INTEGER PRIMARY KEY`` is SQLite's rowid itself (one B-tree search per join);
+    ``WITHOUT ROWID`` keeps a text key in the table's own B-tree.
+    """
+    sqlite = conn.dialect.name == "sqlite"
+    rid = (
+        "rid INTEGER PRIMARY KEY"
+        if sqlite
+        else "rid INTEGER GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+    )
+    no_rowid = " WITHOUT ROWID" if sqlite else ""
+    choices = ", ".join(f"partners_{ch} TEXT" for ch in plan.order.channels)
+    flags = ", ".join(f"{FLAG[c]} INTEGER NOT NULL DEFAULT 0" for c in CODES)
+    return [
+        "CREATE TEMP TABLE lg_ev (cid INTEGER, event TEXT, channel TEXT, scope TEXT, "
+        "partner_id TEXT, at BIGINT)",
+        "CREATE TEMP TABLE lg_person (cid INTEGER PRIMARY KEY, contact_id TEXT, "
+        f"collected_at BIGINT, audience TEXT, {choices}, last_activity BIGINT, seen_at BIGINT, "
+        "p_retention INTEGER, d_listed INTEGER, d_category INTEGER)",
+        "CREATE TEMP TABLE lg_choice (cid INTEGER, channel TEXT, event TEXT, at BIGINT, "
+        f"PRIMARY KEY (cid, channel)){no_rowid}",
+        f"CREATE TEMP TABLE lg_bloctel (phone_e164 TEXT PRIMARY KEY, listed INTEGER){no_rowid}",
+        f"CREATE TEMP TABLE lg_decision ({rid}, cid INTEGER, contact_id TEXT, channel TEXT, "
+        f"coordinate TEXT, dkey TEXT, collected_at BIGINT, {flags}, n_other INTEGER, "
+        "eligible INTEGER NOT NULL DEFAULT 0)",
+        "CREATE TEMP TABLE lg_cand (rid INTEGER PRIMARY KEY, cid INTEGER, collected_at BIGINT, "
+        "dup_rn BIGINT)",
+        "CREATE TEMP TABLE lg_ranked (cid INTEGER PRIMARY KEY, crank BIGINT)",
+    ]
+
+
+_TEMP = ("lg_ranked", "lg_cand", "lg_decision", "lg_bloctel", "lg_choice", "lg_person", "lg_ev")
 
 
 def run_pipeline(conn: Connection, plan: Plan) -> None:
@@ -398,25 +455,17 @@ def run_pipeline(conn: Connection, plan: Plan) -> None:
     params = {**plan.params, **seg_params}
     for t in _TEMP:
         conn.execute(text(f"DROP TABLE IF EXISTS {t}"))
-    steps: list[str] = [
-        _ev_sql(base),
-        "CREATE INDEX lg_ev_contact ON lg_ev (contact_id)",
-        _person_sql(base),
-        "CREATE UNIQUE INDEX lg_person_contact ON lg_person (contact_id)",
-        "CREATE TEMP TABLE lg_choice (contact_id TEXT, channel TEXT, event TEXT, at BIGINT)",
-    ]
-    steps += [_choice_sql(ch) for ch in plan.order.channels]
+    steps = _tables(conn, plan)
     steps += [
-        "CREATE INDEX lg_choice_contact ON lg_choice (contact_id, channel)",
-        _BLOCTEL_SQL,
-        "CREATE INDEX lg_bloctel_phone ON lg_bloctel (phone_e164)",
-        "CREATE TEMP TABLE lg_rows (contact_id TEXT, channel TEXT, coordinate TEXT, "
-        "dkey TEXT, collected_at BIGINT, "
-        + ", ".join(f"{FLAG[c]} INTEGER" for c in CODES[:-2])
-        + ", n_other INTEGER)",
+        _ev_sql(),
+        "CREATE INDEX lg_ev_cid ON lg_ev (cid)",
+        _person_sql(plan, base),
+        *[_choice_sql(ch) for ch in plan.order.channels],
     ]
-    steps += [_rows_sql(plan, ch, base) for ch in plan.order.channels]
-    steps.append(_decision_sql(_collate(conn)))
+    if any(ch in PHONE_CHANNELS for ch in plan.order.channels):
+        steps.append(_BLOCTEL_SQL)
+    steps += [_rows_sql(plan, ch) for ch in plan.order.channels]
+    steps += _final_steps(_collate(conn))
     for sql in steps:
         used = {k: v for k, v in params.items() if f":{k}" in sql}
         conn.execute(text(sql), used)

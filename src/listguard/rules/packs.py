@@ -145,8 +145,7 @@ def applicable_packs(
     chosen = tuple(
         p
         for p in PACKS
-        if p.in_force(as_of)
-        or (p.start <= end and (p.end is None or p.end >= start))
+        if p.in_force(as_of) or (p.start <= end and (p.end is None or p.end >= start))
     )
     if not chosen:
         raise InputError(

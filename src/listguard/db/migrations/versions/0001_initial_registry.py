@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 05:52:26.093314
+Create Date: 2026-11-28 06:17:45.027312
 """
 
 from collections.abc import Sequence
@@ -115,6 +115,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "contacts",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("contact_id", sa.Text(), nullable=False),
         sa.Column("civility", sa.String(length=8), nullable=True),
         sa.Column("civility_given", sa.Text(), nullable=True),
@@ -162,10 +163,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["import_id"], ["imports.id"], name=op.f("fk_contacts_import_id_imports")
         ),
-        sa.PrimaryKeyConstraint("contact_id", name=op.f("pk_contacts")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
+        sa.UniqueConstraint("contact_id", name=op.f("uq_contacts_contact_id")),
     )
     with op.batch_alter_table("contacts", schema=None) as batch_op:
-        batch_op.create_index("ix_contacts_collected_at", ["collected_at"], unique=False)
         batch_op.create_index("ix_contacts_email_norm", ["email_norm"], unique=False)
         batch_op.create_index("ix_contacts_mobile_e164", ["mobile_e164"], unique=False)
         batch_op.create_index("ix_contacts_phone_e164", ["phone_e164"], unique=False)
@@ -318,7 +319,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_contacts_phone_e164")
         batch_op.drop_index("ix_contacts_mobile_e164")
         batch_op.drop_index("ix_contacts_email_norm")
-        batch_op.drop_index("ix_contacts_collected_at")
 
     op.drop_table("contacts")
     op.drop_table("contact_versions")

@@ -1,0 +1,1 @@
+"""The demo: a realistic French sample base and the whole flow on it."""

@@ -1,0 +1,153 @@
+"""``listguard demo``: the whole flow on a sample base, with a summary a person can read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from listguard.config import Owner, Settings
+from listguard.errors import InputError
+
+MARKER = ".listguard-demo"
+
+ORDERS = {
+    "order-2026-06.toml": """\
+# Before 2026-08-11 (rule pack fr-2016): calls by a person are opt-out, Bloctel required
+partner = "P0003"
+channels = ["postal", "phone", "email"]
+purpose = "Offres de vins et coffrets cadeaux de Caves Exemple"
+call_purpose = "commercial"
+campaign_start = 2026-06-20
+campaign_end = 2026-07-31
+as_of = 2026-06-15
+""",
+    "order-2026-12.toml": """\
+# After 2026-08-11 (rule pack fr-2026): calls to consumers need consent
+partner = "P0003"
+channels = ["postal", "phone", "sms", "email"]
+purpose = "Offres de fin d'année de Caves Exemple"
+call_purpose = "commercial"
+campaign_start = 2026-12-01
+campaign_end = 2027-01-31
+as_of = 2026-11-28
+limit = 40000
+""",
+}
+SCREENINGS = (dt.date(2026, 6, 12), dt.date(2026, 11, 25))
+
+
+def _prepare(out: Path) -> None:
+    if out.exists():
+        if not (out / MARKER).exists() and any(out.iterdir()):
+            raise InputError(
+                "the folder exists and was not made by the demo: choose another --out",
+                where=str(out),
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("made by listguard demo; deleted and rebuilt by the next run\n")
+
+
+def run_demo(db: str | None, settings: Settings, n: int, out: Path, seed: int) -> None:
+    from rich.console import Console
+
+    from listguard.bloctel import FakeBloctel, export_numbers, import_result
+    from listguard.cli.main import _print_counts
+    from listguard.cli.output import progress_rows
+    from listguard.db.engine import make_engine
+    from listguard.db.migrate import upgrade
+    from listguard.demo.generate import generate
+    from listguard.imports.contacts import import_contacts
+    from listguard.imports.events import import_events
+    from listguard.imports.partners import import_partners
+    from listguard.imports.suppression import import_suppression
+    from listguard.renting.deliver import rent
+    from listguard.renting.order import load_order
+
+    console = Console(stderr=False)
+    _prepare(out)
+    url = db or f"sqlite:///{out / 'listguard.db'}"
+    if db:
+        engine = make_engine(url)
+        from sqlalchemy import inspect, text
+
+        if "contacts" in inspect(engine).get_table_names():
+            with engine.connect() as conn:
+                if conn.execute(text("SELECT COUNT(*) FROM contacts")).scalar_one():
+                    raise InputError(
+                        f"the registry {url!r} already holds contacts: the demo needs an empty one"
+                    )
+    if settings.owner.name == Owner().name:
+        settings = Settings(
+            owner=Owner(
+                name="Éditions Exemple",
+                legal_name="Éditions Exemple SAS",
+                address="1 rue de l'Exemple, 75002 Paris",
+                privacy_policy_url="https://editions.example.com/confidentialite",
+                rights_contact="dpo@editions.example.com",
+            ),
+            rules=settings.rules,
+            output=settings.output,
+        )
+    started = time.perf_counter()
+    console.print(f"[bold]listguard demo[/bold]: {n:,} contacts, files in {out}/")
+    files = generate(out / "input", n, seed)
+    console.print(
+        f"sample files written in {time.perf_counter() - started:.1f} s: "
+        + ", ".join(p.name for p in files.values())
+    )
+    engine = make_engine(url)
+    upgrade(engine)
+    for kind, runner in (
+        ("partners", import_partners),
+        ("contacts", import_contacts),
+        ("events", import_events),
+        ("suppression", import_suppression),
+    ):
+        t0 = time.perf_counter()
+        with progress_rows(f"importing {kind}") as advance:
+            report = runner(engine, files[kind], progress=advance)
+        console.print(
+            f"import {kind}: {report.rows_read:,} rows, {report.rows_imported:,} recorded, "
+            f"{report.rows_rejected:,} rejected ({time.perf_counter() - t0:.1f} s)"
+            + (f" -> {report.rejects_path}" if report.rejects_path else "")
+        )
+    fake = FakeBloctel([])
+    rng = np.random.default_rng(seed)
+    for day in SCREENINGS:
+        export = out / "bloctel" / f"export-{day}.csv"
+        result = out / "bloctel" / f"result-{day}.csv"
+        count = export_numbers(engine, export, settings.rules, day, include_screened=True)
+        import polars as pl
+
+        numbers = pl.read_csv(export, separator=";", schema_overrides={"Telephone": pl.String})
+        registered = numbers["Telephone"].sample(fraction=0.08, seed=int(rng.integers(1 << 30)))
+        fake = FakeBloctel(registered.to_list())
+        listed = fake.screen(export, result)
+        import_result(engine, result, day)
+        console.print(
+            f"Bloctel screening of {day} (fake service): {count:,} numbers, {listed:,} registered"
+        )
+    for name, body in ORDERS.items():
+        path = out / name
+        path.write_text(body, encoding="utf-8")
+        order = load_order(path)
+        target = out / f"delivery-{order.as_of}"
+        t0 = time.perf_counter()
+        delivery = rent(engine, order, target, settings)
+        console.print()
+        console.print(
+            f"[bold]{name}[/bold] -> {order.partner}, rule pack(s) {', '.join(delivery.packs)}: "
+            f"{delivery.contacts_delivered:,} contacts delivered in {target}/ "
+            f"({time.perf_counter() - t0:.1f} s)"
+        )
+        _print_counts(order.channels, delivery.counts, delivery.eligible)
+    console.print()
+    console.print(f"done in {time.perf_counter() - started:.1f} s. Explore:")
+    console.print(f"  listguard --db {url} check C0000001 --partner P0003 --channel phone")
+    console.print("  each delivery folder holds contacts.csv and notice.txt (for the partner),")
+    console.print("  decisions.csv and manifest.json (kept by the owner)")
