@@ -50,7 +50,8 @@ class TabularFile:
     delimiter: str | None = None
     bad_rows: list[BadRow] = field(default_factory=list)
 
-    def batches(self, batch_rows: int = BATCH_ROWS) -> Iterator[Batch]:
+    def batches(self, batch_rows: int | None = None) -> Iterator[Batch]:
+        batch_rows = batch_rows or BATCH_ROWS
         if self.kind == "csv":
             yield from self._csv_batches(batch_rows)
         elif self.kind == "xlsx":
@@ -99,21 +100,17 @@ class TabularFile:
                 str(self.path), read_options=read, parse_options=parse, convert_options=convert
             )
             line = 2
-            pending: list[pl.DataFrame] = []
-            size = 0
+            pending: pl.DataFrame | None = None
             for record_batch in reader:
                 frame = pl.from_arrow(record_batch)
                 assert isinstance(frame, pl.DataFrame)
-                pending.append(frame)
-                size += frame.height
-                if size >= batch_rows:
-                    out = pl.concat(pending)
-                    yield self._numbered(out, line)
-                    line += out.height
-                    pending, size = [], 0
-            if pending:
-                out = pl.concat(pending)
-                yield self._numbered(out, line)
+                pending = frame if pending is None else pl.concat([pending, frame])
+                while pending.height >= batch_rows:
+                    yield self._numbered(pending.head(batch_rows), line)
+                    line += batch_rows
+                    pending = pending.slice(batch_rows)
+            if pending is not None and pending.height:
+                yield self._numbered(pending, line)
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise FileFormatError(
                 f"cannot read the file as {self.encoding} CSV: {exc}", where=str(self.path)

@@ -43,7 +43,8 @@ _CC_REGIONS = {
     "596": ("MQ",),
     "508": ("PM",),
 }
-_ALLOWED_CHARS = r"^[\d\s+().\-/]*$"
+# ASCII digits only: other scripts' digits are refused rather than guessed
+_ALLOWED_CHARS = r"^[0-9\s+().\-/]*$"
 
 
 @cache
@@ -125,7 +126,7 @@ def normalise_phones(values: pl.Series) -> pl.DataFrame:
         (raw.is_null() | (raw == "")).alias("_empty"),
     )
     s = pl.col("_s")
-    cleaned = s.str.replace_all(r"\(0\)", "").str.replace_all(r"[^\d+]", "")
+    cleaned = s.str.replace_all(r"\(0\)", "").str.replace_all(r"[^0-9+]", "")
     df = df.with_columns(
         pl.when(s.str.contains(_ALLOWED_CHARS) & ~cleaned.str.slice(1).str.contains(r"\+"))
         .then(cleaned)
@@ -142,9 +143,9 @@ def normalise_phones(values: pl.Series) -> pl.DataFrame:
         .otherwise(pl.lit(None, dtype=pl.String))
     )
     national = (
-        pl.when(c.str.contains(r"^0[1-9]\d{8}$"))
+        pl.when(c.str.contains(r"^0[1-9][0-9]{8}$"))
         .then(c.str.slice(1))
-        .when(c.str.contains(r"^[1-9]\d{8}$"))  # leading zero lost by a spreadsheet
+        .when(c.str.contains(r"^[1-9][0-9]{8}$"))  # leading zero lost by a spreadsheet
         .then(c)
         .otherwise(pl.lit(None, dtype=pl.String))
     )

@@ -1,0 +1,219 @@
+"""The command line end to end, as a user runs it: exit codes, messages, files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.scenario import contact, partner, write_csv
+
+
+def cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LISTGUARD_DATABASE_URL": f"sqlite:///{tmp / 'reg.db'}"}
+    env.pop("LISTGUARD_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "listguard", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp,
+        timeout=120,
+        check=False,
+    )
+
+
+def ok(tmp: Path, *args: str) -> str:
+    done = cli(tmp, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def user_error(tmp: Path, *args: str) -> str:
+    done = cli(tmp, *args)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    return done.stderr
+
+
+ORDER = """partner = "P1"
+channels = ["postal", "phone", "sms", "email"]
+purpose = "Offre de test"
+campaign_start = 2026-12-01
+campaign_end = 2026-12-31
+as_of = 2026-11-28
+"""
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    ok(tmp_path, "init")
+    write_csv(
+        tmp_path / "partners.csv", [partner(), partner("P2", category="presse", sector="press")]
+    )
+    write_csv(
+        tmp_path / "contacts.csv",
+        [
+            contact("C1"),
+            contact(
+                "C2",
+                first_name="Paul",
+                email="c2@example.com",
+                mobile="07 51 22 33 44",
+                partners_email="objection",
+            ),
+            contact("C3", collected_at="31/02/2026"),
+        ],
+    )
+    write_csv(
+        tmp_path / "events.csv",
+        [
+            {
+                "contact_id": "C1",
+                "event": "opposition",
+                "channel": "sms",
+                "scope": "partners",
+                "at": "2026-10-01",
+                "via": "sms_stop",
+            },
+        ],
+    )
+    ok(tmp_path, "import", "partners", "partners.csv")
+    out = ok(tmp_path, "import", "contacts", "contacts.csv")
+    assert "2 new" in out and "1 rejected" in out
+    ok(tmp_path, "import", "events", "events.csv")
+    (tmp_path / "order.toml").write_text(ORDER, encoding="utf-8")
+    return tmp_path
+
+
+def test_init_is_safe_to_run_again(tmp_path: Path) -> None:
+    assert "upgraded" in ok(tmp_path, "init")
+    assert "up to date" in ok(tmp_path, "init")
+
+
+def test_a_registry_not_initialised_is_reported(tmp_path: Path) -> None:
+    assert "listguard init" in user_error(tmp_path, "import", "contacts", "x.csv")
+
+
+def test_rent_writes_the_delivery_folder(base: Path) -> None:
+    out = ok(base, "rent", "order.toml", "--out", "delivery")
+    assert "fr-2026" in out and "2 contacts" in out
+    folder = base / "delivery"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "contacts.csv",
+        "decisions.csv",
+        "manifest.json",
+        "notice.txt",
+    ]
+    with (folder / "contacts.csv").open(encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f, delimiter=";"))
+    assert [r["source"] for r in rows] == ["Organisme propriétaire"] * 2
+    assert all(r["contact_ref"].startswith("D1-") for r in rows)
+    assert "C1" not in {r["contact_ref"] for r in rows}
+    by_email = {r["email"]: r for r in rows}
+    assert set(by_email) == {"marie.exemple@example.com", ""}
+    assert by_email["marie.exemple@example.com"]["sms"] == ""  # opposed on sms
+    assert "birth_date" not in rows[0]  # only the fields of the rented channels
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counts"]["sms"]["excluded_by_reason"] == {"opposed": 1}
+    assert manifest["counts"]["email"]["excluded_by_reason"] == {"no_consent": 1}
+    import hashlib
+
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+    notice = (folder / "notice.txt").read_text(encoding="utf-8")
+    assert "Partenaire P1" in notice and "Offre de test" in notice and "un mois" in notice
+    # a delivery is never overwritten
+    assert "not empty" in user_error(base, "rent", "order.toml", "--out", "delivery")
+
+
+def test_check_explains_with_rule_and_source(base: Path) -> None:
+    out = ok(base, "check", "C1", "--partner", "P1", "--channel", "sms", "--as-of", "2026-11-28")
+    assert "opposed" in out and "source: RGPD" in out and "fr-2026" in out
+    out = ok(base, "check", "C2", "--partner", "P1", "--channel", "email", "--as-of", "2026-11-28")
+    assert "no_consent" in out and "L34-5" in out
+    assert "unknown contact" in user_error(
+        base, "check", "C9", "--partner", "P1", "--channel", "sms"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (ORDER.replace('"P1"', '"P404"'), "unknown partner 'P404'"),
+        (ORDER.replace('"sms"', '"fax"'), "unknown channel 'fax'"),
+        (
+            ORDER.replace("campaign_end = 2026-12-31", "campaign_end = 2026-11-30"),
+            "ends (2026-11-30) before it starts",
+        ),
+        (ORDER.replace("as_of = 2026-11-28", "as_of = 2026-11-31"), "not a valid TOML"),
+        (ORDER + "colour = 'red'\n", "unknown key(s) colour"),
+        (ORDER.replace("call_purpose", "x") + 'call_purpose = "spam"\n', "unknown call_purpose"),
+    ],
+)
+def test_bad_orders(base: Path, body: str, message: str) -> None:
+    (base / "bad.toml").write_text(body, encoding="utf-8")
+    assert message in user_error(base, "rent", "bad.toml", "--out", "d2")
+    assert not (base / "d2").exists()
+
+
+def test_bad_files_and_options(base: Path) -> None:
+    (base / "u16.csv").write_text("contact_id;collected_at\nC1;2026-01-01\n", encoding="utf-16")
+    assert "UTF-16" in user_error(base, "import", "contacts", "u16.csv")
+    assert "file not found" in user_error(base, "import", "events", "nope.csv")
+    assert "--screened-at" in user_error(
+        base, "bloctel", "import", "x.csv", "--screened-at", "2026-02-30"
+    )
+    done = cli(base, "rent")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    (base / "cfg.toml").write_text("[rules]\nretention_years = 5\n", encoding="utf-8")
+    assert "stricter" in user_error(
+        base, "--config", "cfg.toml", "rent", "order.toml", "--out", "d3"
+    )
+
+
+def test_bloctel_round_trip_with_the_fake_service(base: Path) -> None:
+    from listguard.bloctel import FakeBloctel
+
+    out = ok(base, "bloctel", "export", "--out", "export.csv", "--as-of", "2026-11-28")
+    assert out.startswith("2 numbers")
+    lines = (base / "export.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "Telephone;Identifiant" and "0612345678;1" in lines
+    FakeBloctel(["0612345678"]).screen(base / "export.csv", base / "result.csv")
+    out = ok(base, "bloctel", "import", "result.csv", "--screened-at", "2026-11-25")
+    assert "1 registered" in out
+    assert "already recorded" in ok(
+        base, "bloctel", "import", "result.csv", "--screened-at", "2026-11-25"
+    )
+    assert ok(base, "bloctel", "export", "--out", "again.csv", "--as-of", "2026-11-28").startswith(
+        "0 numbers"
+    )
+    ok(base, "rent", "order.toml", "--out", "delivery")
+    with (base / "delivery" / "decisions.csv").open(encoding="utf-8-sig") as f:
+        rows = {
+            (r["contact_id"], r["channel"]): r["reasons"] for r in csv.DictReader(f, delimiter=";")
+        }
+    assert rows[("C1", "phone")] == "bloctel_listed"
+
+
+def test_oppose_then_rent(base: Path) -> None:
+    out = ok(base, "oppose", "--email", "C2@Example.com", "--channel", "all", "--scope", "partners")
+    assert "covers 1 contact" in out
+    ok(base, "rent", "order.toml", "--out", "delivery")
+    with (base / "delivery" / "decisions.csv").open(encoding="utf-8-sig") as f:
+        rows = {
+            (r["contact_id"], r["channel"]): r["reasons"] for r in csv.DictReader(f, delimiter=";")
+        }
+    assert rows[("C2", "postal")] == "opposed"
+    assert "exactly one" in user_error(base, "oppose", "--channel", "all")
+
+
+def test_help_lists_the_contract_commands(tmp_path: Path) -> None:
+    out = ok(tmp_path, "--help")
+    for command in ("init", "import", "bloctel", "rent", "check", "oppose", "demo"):
+        assert command in out

@@ -1,0 +1,258 @@
+"""Imports: every format of formats.md, rejects with line and column, idempotence, atomicity."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import Engine, text
+
+from listguard.errors import FileFormatError
+from listguard.imports import contacts as contacts_module
+from listguard.imports.contacts import import_contacts
+from listguard.imports.events import import_events
+from listguard.imports.partners import import_partners
+from listguard.imports.suppression import import_suppression
+from tests.scenario import contact, partner, write_csv
+
+
+def _rejects(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig") as f:
+        return list(csv.DictReader(f, delimiter=";"))
+
+
+def _count(engine: Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_delimiters_are_detected(engine: Engine, tmp_path: Path, delimiter: str) -> None:
+    path = write_csv(tmp_path / "c.csv", [contact("C1"), contact("C2")], delimiter=delimiter)
+    report = import_contacts(engine, path)
+    assert (report.rows_new, report.rows_rejected) == (2, 0)
+
+
+def test_windows_1252_is_read(engine: Engine, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "c.csv", [contact(first_name="Hélène", last_name="Lœuvre")], encoding="cp1252"
+    )
+    import_contacts(engine, path)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT first_name, last_name FROM contacts")).one()
+    assert tuple(row) == ("Hélène", "Lœuvre")
+
+
+def test_utf8_bom_and_case_insensitive_header(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "\ufeffContact_ID ; Collected_At;EMAIL\nC1;2026-01-10;a@example.com\n", encoding="utf-8"
+    )
+    report = import_contacts(engine, path)
+    assert report.rows_new == 1
+
+
+def test_wrong_encoding_is_a_clear_error(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("contact_id;collected_at\nC1;2026-01-10\n", encoding="utf-16")
+    with pytest.raises(FileFormatError, match="UTF-16"):
+        import_contacts(engine, path)
+    assert _count(engine, "imports") == 0
+
+
+def test_wrong_delimiter_names_the_problem(engine: Engine, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "c.csv", [contact()], delimiter="|")
+    with pytest.raises(FileFormatError, match="delimiter"):
+        import_contacts(engine, path)
+
+
+def test_missing_required_column(engine: Engine, tmp_path: Path) -> None:
+    rows = [{k: v for k, v in contact().items() if k != "collected_at"}]
+    with pytest.raises(FileFormatError, match="collected_at"):
+        import_contacts(engine, write_csv(tmp_path / "c.csv", rows))
+
+
+def test_bad_rows_go_to_rejects_with_line_column_value(engine: Engine, tmp_path: Path) -> None:
+    rows = [
+        contact("C1"),
+        contact("C2", collected_at="2026-02-30"),  # impossible date
+        contact("C3", partners_email="oui"),  # unknown choice value
+        contact("C4"),
+        contact("C4", first_name="Autre"),  # duplicate contact_id: both lines rejected
+        contact("", email="x@example.com"),
+        contact("C5", email="not-an-email", mobile="06 12"),  # kept: invalid coordinates
+    ]
+    report = import_contacts(engine, write_csv(tmp_path / "c.csv", rows))
+    assert (report.rows_read, report.rows_new, report.rows_rejected) == (7, 2, 5)
+    rejects = _rejects(report.rejects_path)  # type: ignore[arg-type]
+    got = {(r["line"], r["column"], r["value"]) for r in rejects}
+    assert got == {
+        ("3", "collected_at", "2026-02-30"),
+        ("4", "partners_email", "oui"),
+        ("5", "contact_id", "C4"),
+        ("6", "contact_id", "C4"),
+        ("7", "contact_id", ""),
+    }
+    assert all(r["message"] for r in rejects)
+    with engine.connect() as conn:
+        c5 = conn.execute(
+            text(
+                "SELECT email, email_status, mobile, mobile_type FROM contacts WHERE contact_id='C5'"
+            )
+        ).one()
+    assert tuple(c5) == ("not-an-email", "invalid", "06 12", "invalid")
+
+
+def test_reimport_is_idempotent_and_changes_are_versioned(engine: Engine, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "c.csv", [contact("C1"), contact("C2")])
+    first = import_contacts(engine, path)
+    again = import_contacts(engine, path)
+    assert (first.rows_new, again.rows_new, again.rows_changed, again.rows_unchanged) == (
+        2,
+        0,
+        0,
+        2,
+    )
+    changed = write_csv(
+        tmp_path / "c2.csv", [contact("C1", partners_email="objection"), contact("C2")]
+    )
+    third = import_contacts(engine, changed)
+    assert (third.rows_new, third.rows_changed, third.rows_unchanged) == (0, 1, 1)
+    with engine.connect() as conn:
+        versions = conn.execute(
+            text(
+                "SELECT version, partners_email FROM contact_versions WHERE contact_id='C1' ORDER BY version"
+            )
+        ).all()
+    assert [tuple(v) for v in versions] == [(1, "consent"), (2, "objection")]
+
+
+def test_interrupted_import_leaves_the_registry_as_it_was(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_contacts(engine, write_csv(tmp_path / "a.csv", [contact("C0")]))
+    rows = [contact(f"C{i}", email=f"c{i}@example.com") for i in range(1, 2500)]
+    path = write_csv(tmp_path / "c.csv", rows)
+    real = contacts_module.insert_rows
+    calls = {"n": 0}
+
+    def failing(*args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(contacts_module, "insert_rows", failing)
+    monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 1000)
+    with pytest.raises(KeyboardInterrupt):
+        contacts_module.import_contacts(engine, path)
+    assert calls["n"] == 2
+    assert _count(engine, "contacts") == 1
+    assert _count(engine, "imports") == 1
+    assert not (tmp_path / "c.rejects.csv").exists()
+
+
+def test_unknown_columns_are_kept(engine: Engine, tmp_path: Path) -> None:
+    report = import_contacts(engine, write_csv(tmp_path / "c.csv", [contact(loyalty="gold")]))
+    assert report.unknown_columns == ["loyalty"]
+    with engine.connect() as conn:
+        assert (
+            conn.execute(text("SELECT attributes FROM contacts")).scalar_one()
+            == '{"loyalty":"gold"}'
+        )
+
+
+def test_xlsx_and_parquet(engine: Engine, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    rows = [contact("C1", mobile="612345678"), contact("C2", email="c2@example.com")]
+    wb = Workbook()
+    ws = wb.active
+    ws.append(list(rows[0]))
+    for r in rows:
+        ws.append([612345678 if k == "mobile" and v == "612345678" else v for k, v in r.items()])
+    wb.save(tmp_path / "c.xlsx")
+    assert import_contacts(engine, tmp_path / "c.xlsx").rows_new == 2
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT mobile_e164 FROM contacts WHERE contact_id='C1'")
+            ).scalar_one()
+            == "+33612345678"
+        )
+    pl.DataFrame([contact("C3"), contact("C4")]).write_parquet(tmp_path / "c.parquet")
+    assert import_contacts(engine, tmp_path / "c.parquet").rows_new == 2
+
+
+def test_events_partners_suppression(engine: Engine, tmp_path: Path) -> None:
+    import_contacts(engine, write_csv(tmp_path / "c.csv", [contact()]))
+    report = import_partners(
+        engine,
+        write_csv(
+            tmp_path / "p.csv",
+            [
+                partner(),
+                partner("P2", sector="lobbying"),
+                partner("P3", listed_from="2026-05-01", listed_until="2026-01-01"),
+            ],
+        ),
+    )
+    assert (report.rows_new, report.rows_rejected) == (1, 2)
+    events = [
+        {
+            "contact_id": "C1",
+            "event": "opposition",
+            "channel": "",
+            "scope": "",
+            "at": "2026-03-01",
+            "via": "letter",
+        },
+        {
+            "email": "marie.exemple@example.com",
+            "event": "consent",
+            "channel": "email",
+            "scope": "partners",
+            "at": "2026-03-01",
+        },
+        {
+            "contact_id": "C1",
+            "event": "unsubscribe",
+            "channel": "all",
+            "scope": "all",
+            "at": "2026-03-01",
+        },
+        {
+            "contact_id": "C1",
+            "event": "consent",
+            "channel": "fax",
+            "scope": "all",
+            "at": "2026-03-01",
+        },
+        {"event": "opposition", "channel": "all", "scope": "all", "at": "2026-03-01"},
+    ]
+    path = write_csv(tmp_path / "e.csv", events)
+    report = import_events(engine, path)
+    assert (report.rows_new, report.rows_rejected) == (2, 3)
+    assert import_events(engine, path).rows_new == 0  # the same events are recorded once
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT channel, scope FROM events WHERE event='opposition'")).one()
+    assert tuple(row) == ("all", "all")  # an opposition without channel covers all channels
+    supp = import_suppression(
+        engine,
+        write_csv(
+            tmp_path / "s.csv",
+            [
+                {
+                    "list": "robinson",
+                    "phone": "06 12 34 56 78",
+                    "email": "",
+                    "added_at": "2026-01-01",
+                },
+                {"list": "robinson", "phone": "12", "email": "", "added_at": "2026-01-01"},
+                {"list": "", "phone": "", "email": "x@example.com", "added_at": ""},
+            ],
+        ),
+    )
+    assert (supp.rows_new, supp.rows_rejected) == (1, 2)

@@ -1,0 +1,116 @@
+"""Normalisation of phone numbers, emails, civilities, postal codes and dates."""
+
+from __future__ import annotations
+
+import phonenumbers
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from listguard.io.dates import parse_instants
+from listguard.normalise.civility import normalise_civilities
+from listguard.normalise.email import normalise_email
+from listguard.normalise.phone import normalise_phone, normalise_phones
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164", "line_type"),
+    [
+        ("06 12 34 56 78", "+33612345678", "mobile"),
+        ("06.12.34.56.78", "+33612345678", "mobile"),
+        ("+33 6 12 34 56 78", "+33612345678", "mobile"),
+        ("+33 (0)6 12 34 56 78", "+33612345678", "mobile"),
+        ("0033612345678", "+33612345678", "mobile"),
+        ("612345678", "+33612345678", "mobile"),  # leading zero lost by a spreadsheet
+        ("07 51 23 45 67", "+33751234567", "mobile"),
+        ("01 44 55 66 77", "+33144556677", "fixed"),
+        ("09 51 23 45 67", "+33951234567", "non_geographic"),
+        ("08 00 12 34 56", "+33800123456", "special"),
+        ("0692 12 34 56", "+262692123456", "mobile"),  # Réunion, written the French way
+        ("0639 01 23 45", "+262639012345", "mobile"),  # Mayotte
+        ("0690 12 34 56", "+590690123456", "mobile"),  # Guadeloupe
+        ("0694 12 34 56", "+594694123456", "mobile"),  # Guyane
+        ("0696 12 34 56", "+596696123456", "mobile"),  # Martinique
+        ("0262 21 12 34", "+262262211234", "fixed"),
+        ("+262 692 12 34 56", "+262692123456", "mobile"),
+        ("+44 20 7946 0958", "+442079460958", "fixed"),
+        ("+32 470 12 34 56", "+32470123456", "mobile"),
+        ("06 12 34", None, "invalid"),
+        ("06 12 34 56 7A", None, "invalid"),
+        ("+33 5 99 99 99 99 99", None, "invalid"),
+        ("", None, None),
+        (None, None, None),
+    ],
+)
+def test_phone(raw: str | None, e164: str | None, line_type: str | None) -> None:
+    assert normalise_phone(raw) == (e164, line_type)
+
+
+def test_phone_vector_keeps_order_with_foreign_numbers() -> None:
+    values = ["+44 20 7946 0958", "06 12 34 56 78", "+32 470 12 34 56", "", "+44 20 7946 0958"]
+    got = normalise_phones(pl.Series(values))["e164"].to_list()
+    assert got == ["+442079460958", "+33612345678", "+32470123456", None, "+442079460958"]
+
+
+_french_national = st.from_regex(r"0[1-79][0-9]{8}", fullmatch=True)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_french_national)
+def test_phone_agrees_with_phonenumbers_on_metropolitan_numbers(number: str) -> None:
+    """Where libphonenumber knows the number as French (+33), we give the same answer."""
+    ref = phonenumbers.parse(number, "FR")
+    e164, line_type = normalise_phone(number)
+    if phonenumbers.is_valid_number(ref):
+        assert e164 == phonenumbers.format_number(ref, phonenumbers.PhoneNumberFormat.E164)
+        kind = phonenumbers.number_type(ref)
+        if kind == phonenumbers.PhoneNumberType.MOBILE:
+            assert line_type == "mobile"
+        elif kind == phonenumbers.PhoneNumberType.FIXED_LINE:
+            assert line_type == "fixed"
+    else:
+        # the only numbers we accept that libphonenumber refuses as +33 are overseas ones
+        # written in national form, which belong to +262/+590/+594/+596
+        assert e164 is None or not e164.startswith("+33")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Jean.Dupont@Example.COM ", ("jean.dupont@example.com", True)),
+        ("x@ÉCOLE.example", ("x@école.example", True)),
+        ("marie@", (None, False)),
+        ("marie @ example.com", (None, False)),
+        ("a..b@example.com", (None, False)),
+        ("", (None, None)),
+    ],
+)
+def test_email(raw: str, expected: tuple[str | None, bool | None]) -> None:
+    assert normalise_email(raw) == expected
+
+
+def test_civility() -> None:
+    got = normalise_civilities(pl.Series(["Monsieur", "mme", "Mlle", "M.", "Mr", "Dr", None]))
+    assert got.to_list() == ["M", "MME", "MME", "M", "M", None, None]
+
+
+@pytest.mark.parametrize(
+    ("raw", "iso"),
+    [
+        ("2026-03-14", "2026-03-14T00:00:00+01:00"),
+        ("14/03/2026", "2026-03-14T00:00:00+01:00"),
+        ("2026-07-14 09:30", "2026-07-14T09:30:00+02:00"),
+        ("2026-03-14T09:30:00+01:00", "2026-03-14T09:30:00+01:00"),
+        ("2026-03-14T08:30:00Z", "2026-03-14T09:30:00+01:00"),
+        ("2026-02-30", None),
+        ("31/02/2024", None),
+        ("2026-13-01", None),
+        ("hier", None),
+    ],
+)
+def test_dates(raw: str, iso: str | None) -> None:
+    from listguard.timeutil import to_iso
+
+    ts = pl.DataFrame({"d": [raw]}).select(parse_instants(pl.col("d")))["d"][0]
+    assert (to_iso(ts) if ts is not None else None) == iso
