@@ -99,7 +99,8 @@ def test_bad_rows_go_to_rejects_with_line_column_value(engine: Engine, tmp_path:
     with engine.connect() as conn:
         c5 = conn.execute(
             text(
-                "SELECT email, email_status, mobile, mobile_type FROM contacts WHERE contact_id='C5'"
+                "SELECT email, email_status, mobile, mobile_type FROM contacts "
+                "WHERE contact_id = 'C5'"
             )
         ).one()
     assert tuple(c5) == ("not-an-email", "invalid", "06 12", "invalid")
@@ -123,7 +124,8 @@ def test_reimport_is_idempotent_and_changes_are_versioned(engine: Engine, tmp_pa
     with engine.connect() as conn:
         versions = conn.execute(
             text(
-                "SELECT version, partners_email FROM contact_versions WHERE contact_id='C1' ORDER BY version"
+                "SELECT version, partners_email FROM contact_versions "
+                "WHERE contact_id = 'C1' ORDER BY version"
             )
         ).all()
     assert [tuple(v) for v in versions] == [(1, "consent"), (2, "objection")]
@@ -135,7 +137,7 @@ def test_interrupted_import_leaves_the_registry_as_it_was(
     import_contacts(engine, write_csv(tmp_path / "a.csv", [contact("C0")]))
     rows = [contact(f"C{i}", email=f"c{i}@example.com") for i in range(1, 2500)]
     path = write_csv(tmp_path / "c.csv", rows)
-    real = contacts_module.insert_rows
+    real = contacts_module.insert_rows  # type: ignore[attr-defined]
     calls = {"n": 0}
 
     def failing(*args: object, **kwargs: object) -> None:

@@ -314,8 +314,8 @@ def _rows_sql(plan: Plan, channel: str) -> str:
     bloctel_join = (
         "LEFT JOIN lg_bloctel b ON b.phone_e164 = k.skey"
         if phone_channel
-        else "LEFT JOIN (SELECT CAST(NULL AS TEXT) AS phone_e164, CAST(NULL AS INTEGER) AS listed) b "
-        "ON 1 = 0"
+        else "LEFT JOIN (SELECT CAST(NULL AS TEXT) AS phone_e164, "
+        "CAST(NULL AS INTEGER) AS listed) b ON 1 = 0"
     )
     inner = f"""
 SELECT k.*,
