@@ -60,7 +60,8 @@ def main(
         ),
     ] = None,
     config: Annotated[
-        str | None, typer.Option(help="Settings file, TOML (default: $LISTGUARD_CONFIG).")
+        str | None,
+        typer.Option(metavar="FILE", help="Settings file, TOML (default: $LISTGUARD_CONFIG)."),
     ] = None,
 ) -> None:
     ctx.obj = Context(db, config)
