@@ -1,0 +1,112 @@
+"""Import and renting at scale, on SQLite and PostgreSQL, against the naive way.
+
+    python -m bench.import_and_rent [--contacts 1000000] [--postgres URL]
+
+Prints a Markdown table. Each phase runs in its own process, so peak memory is
+that phase's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+from bench.common import OUT, listguard, run
+
+ORDER = """partner = "P0003"
+channels = ["postal", "phone", "sms", "email"]
+purpose = "Benchmark"
+campaign_start = 2026-12-01
+campaign_end = 2027-01-31
+as_of = 2026-11-28
+"""
+
+
+def generate(n: int, folder: Path) -> dict[str, Path]:
+    from listguard.demo.generate import generate as gen
+
+    return gen(folder, n, seed=2026)
+
+
+def registry(db: str, files: dict[str, Path], rows: list[tuple[str, str]], label: str) -> float:
+    listguard("init", db=db)
+    listguard("import", "partners", str(files["partners"]), db=db)
+    imp = listguard("import", "contacts", str(files["contacts"]), db=db)
+    n = sum(1 for _ in files["contacts"].open(encoding="utf-8")) - 1
+    rows.append(
+        (
+            f"import contacts ({label})",
+            f"{imp.seconds:.1f} s, {n / imp.seconds:,.0f} rows/s, peak {imp.peak_mib:,.0f} MiB",
+        )
+    )
+    ev = listguard("import", "events", str(files["events"]), db=db)
+    listguard("import", "suppression", str(files["suppression"]), db=db)
+    rows.append((f"import events ({label})", f"{ev.seconds:.1f} s"))
+    return imp.seconds + ev.seconds
+
+
+def rent(db: str, folder: Path, rows: list[tuple[str, str]], label: str) -> float:
+    order = folder / "order.toml"
+    order.write_text(ORDER, encoding="utf-8")
+    out = folder / f"delivery-{label}"
+    shutil.rmtree(out, ignore_errors=True)
+    r = listguard("rent", str(order), "--out", str(out), db=db)
+    rows.append((f"rent 4 channels ({label})", f"{r.seconds:.1f} s, peak {r.peak_mib:,.0f} MiB"))
+    return r.seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--postgres", default=None)
+    parser.add_argument("--skip-naive", action="store_true")
+    args = parser.parse_args()
+    folder = OUT / f"scale-{args.contacts}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    files = generate(args.contacts, folder / "input")
+    rows: list[tuple[str, str]] = []
+    db = f"sqlite:///{folder / 'registry.db'}"
+    total = registry(db, files, rows, "SQLite") + rent(db, folder, rows, "SQLite")
+    rows.append(("listguard import + rent (SQLite)", f"{total:.1f} s"))
+    if args.postgres:
+        from sqlalchemy import create_engine, text
+
+        with create_engine(args.postgres).begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        pg_total = registry(args.postgres, files, rows, "PostgreSQL")
+        pg_total += rent(args.postgres, folder, rows, "PostgreSQL")
+        rows.append(("listguard import + rent (PostgreSQL)", f"{pg_total:.1f} s"))
+    if not args.skip_naive:
+        naive = run(
+            [
+                sys.executable,
+                "-m",
+                "bench.naive",
+                str(files["contacts"]),
+                str(files["events"]),
+                str(folder / "naive.csv"),
+            ]
+        )
+        rows.append(
+            (
+                "naive (pandas + phonenumbers + Python loop)",
+                f"{naive.seconds:.1f} s, peak {naive.peak_mib:,.0f} MiB",
+            )
+        )
+        rows.append(("naive / listguard (SQLite)", f"{naive.seconds / total:.2f}x"))
+    starts = [run([sys.executable, "-m", "listguard", "--help"]).seconds for _ in range(5)]
+    rows.append(
+        ("cold start `listguard --help` (median of 5)", f"{statistics.median(starts):.2f} s")
+    )
+    print(f"| {args.contacts:,} contacts | |\n|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
