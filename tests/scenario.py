@@ -12,10 +12,7 @@ from sqlalchemy import Engine
 
 from listguard.bloctel import import_result
 from listguard.config import RuleSettings, Settings
-from listguard.imports.contacts import import_contacts
-from listguard.imports.events import import_events
-from listguard.imports.partners import import_partners
-from listguard.imports.suppression import import_suppression
+from listguard.imports import import_file
 from listguard.renting.deliver import DeliveryReport, rent
 from listguard.renting.order import parse_order
 
@@ -85,12 +82,14 @@ class Scenario:
     screenings: list[tuple[dt.date, dict[str, str]]] = field(default_factory=list)
 
     def load(self) -> None:
-        import_partners(self.engine, write_csv(self.tmp / "partners.csv", self.partners))
-        import_contacts(self.engine, write_csv(self.tmp / "contacts.csv", self.contacts))
-        if self.events:
-            import_events(self.engine, write_csv(self.tmp / "events.csv", self.events))
-        if self.suppression:
-            import_suppression(self.engine, write_csv(self.tmp / "supp.csv", self.suppression))
+        for kind, rows in (
+            ("partners", self.partners),
+            ("contacts", self.contacts),
+            ("events", self.events),
+            ("suppression", self.suppression),
+        ):
+            if rows:
+                import_file(self.engine, kind, write_csv(self.tmp / f"{kind}.csv", rows))
         for i, (day, results) in enumerate(self.screenings):
             rows = [
                 {"Telephone": number, "Identifiant": n, "Resultat": status}

@@ -11,10 +11,7 @@ from sqlalchemy import Engine, text
 
 from listguard.errors import FileFormatError
 from listguard.imports import contacts as contacts_module
-from listguard.imports.contacts import import_contacts
-from listguard.imports.events import import_events
-from listguard.imports.partners import import_partners
-from listguard.imports.suppression import import_suppression
+from listguard.imports import import_file
 from tests.scenario import contact, partner, write_csv
 
 
@@ -31,7 +28,7 @@ def _count(engine: Engine, table: str) -> int:
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
 def test_delimiters_are_detected(engine: Engine, tmp_path: Path, delimiter: str) -> None:
     path = write_csv(tmp_path / "c.csv", [contact("C1"), contact("C2")], delimiter=delimiter)
-    report = import_contacts(engine, path)
+    report = import_file(engine, "contacts", path)
     assert (report.rows_new, report.rows_rejected) == (2, 0)
 
 
@@ -39,7 +36,7 @@ def test_windows_1252_is_read(engine: Engine, tmp_path: Path) -> None:
     path = write_csv(
         tmp_path / "c.csv", [contact(first_name="Hélène", last_name="Lœuvre")], encoding="cp1252"
     )
-    import_contacts(engine, path)
+    import_file(engine, "contacts", path)
     with engine.connect() as conn:
         row = conn.execute(text("SELECT first_name, last_name FROM contacts")).one()
     assert tuple(row) == ("Hélène", "Lœuvre")
@@ -50,7 +47,7 @@ def test_utf8_bom_and_case_insensitive_header(engine: Engine, tmp_path: Path) ->
     path.write_text(
         "\ufeffContact_ID ; Collected_At;EMAIL\nC1;2026-01-10;a@example.com\n", encoding="utf-8"
     )
-    report = import_contacts(engine, path)
+    report = import_file(engine, "contacts", path)
     assert report.rows_new == 1
 
 
@@ -58,20 +55,20 @@ def test_wrong_encoding_is_a_clear_error(engine: Engine, tmp_path: Path) -> None
     path = tmp_path / "c.csv"
     path.write_text("contact_id;collected_at\nC1;2026-01-10\n", encoding="utf-16")
     with pytest.raises(FileFormatError, match="UTF-16"):
-        import_contacts(engine, path)
+        import_file(engine, "contacts", path)
     assert _count(engine, "imports") == 0
 
 
 def test_wrong_delimiter_names_the_problem(engine: Engine, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "c.csv", [contact()], delimiter="|")
     with pytest.raises(FileFormatError, match="delimiter"):
-        import_contacts(engine, path)
+        import_file(engine, "contacts", path)
 
 
 def test_missing_required_column(engine: Engine, tmp_path: Path) -> None:
     rows = [{k: v for k, v in contact().items() if k != "collected_at"}]
     with pytest.raises(FileFormatError, match="collected_at"):
-        import_contacts(engine, write_csv(tmp_path / "c.csv", rows))
+        import_file(engine, "contacts", write_csv(tmp_path / "c.csv", rows))
 
 
 def test_bad_rows_go_to_rejects_with_line_column_value(engine: Engine, tmp_path: Path) -> None:
@@ -84,7 +81,7 @@ def test_bad_rows_go_to_rejects_with_line_column_value(engine: Engine, tmp_path:
         contact("", email="x@example.com"),
         contact("C5", email="not-an-email", mobile="06 12"),  # kept: invalid coordinates
     ]
-    report = import_contacts(engine, write_csv(tmp_path / "c.csv", rows))
+    report = import_file(engine, "contacts", write_csv(tmp_path / "c.csv", rows))
     assert (report.rows_read, report.rows_new, report.rows_rejected) == (7, 2, 5)
     rejects = _rejects(report.rejects_path)  # type: ignore[arg-type]
     got = {(r["line"], r["column"], r["value"]) for r in rejects}
@@ -108,8 +105,8 @@ def test_bad_rows_go_to_rejects_with_line_column_value(engine: Engine, tmp_path:
 
 def test_reimport_is_idempotent_and_changes_are_versioned(engine: Engine, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "c.csv", [contact("C1"), contact("C2")])
-    first = import_contacts(engine, path)
-    again = import_contacts(engine, path)
+    first = import_file(engine, "contacts", path)
+    again = import_file(engine, "contacts", path)
     assert (first.rows_new, again.rows_new, again.rows_changed, again.rows_unchanged) == (
         2,
         0,
@@ -119,7 +116,7 @@ def test_reimport_is_idempotent_and_changes_are_versioned(engine: Engine, tmp_pa
     changed = write_csv(
         tmp_path / "c2.csv", [contact("C1", partners_email="objection"), contact("C2")]
     )
-    third = import_contacts(engine, changed)
+    third = import_file(engine, "contacts", changed)
     assert (third.rows_new, third.rows_changed, third.rows_unchanged) == (0, 1, 1)
     with engine.connect() as conn:
         versions = conn.execute(
@@ -134,7 +131,7 @@ def test_reimport_is_idempotent_and_changes_are_versioned(engine: Engine, tmp_pa
 def test_interrupted_import_leaves_the_registry_as_it_was(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import_contacts(engine, write_csv(tmp_path / "a.csv", [contact("C0")]))
+    import_file(engine, "contacts", write_csv(tmp_path / "a.csv", [contact("C0")]))
     rows = [contact(f"C{i}", email=f"c{i}@example.com") for i in range(1, 2500)]
     path = write_csv(tmp_path / "c.csv", rows)
     real = contacts_module.insert_rows  # type: ignore[attr-defined]
@@ -149,7 +146,7 @@ def test_interrupted_import_leaves_the_registry_as_it_was(
     monkeypatch.setattr(contacts_module, "insert_rows", failing)
     monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 1000)
     with pytest.raises(KeyboardInterrupt):
-        contacts_module.import_contacts(engine, path)
+        import_file(engine, "contacts", path)
     assert calls["n"] == 2
     assert _count(engine, "contacts") == 1
     assert _count(engine, "imports") == 1
@@ -157,7 +154,9 @@ def test_interrupted_import_leaves_the_registry_as_it_was(
 
 
 def test_unknown_columns_are_kept(engine: Engine, tmp_path: Path) -> None:
-    report = import_contacts(engine, write_csv(tmp_path / "c.csv", [contact(loyalty="gold")]))
+    report = import_file(
+        engine, "contacts", write_csv(tmp_path / "c.csv", [contact(loyalty="gold")])
+    )
     assert report.unknown_columns == ["loyalty"]
     with engine.connect() as conn:
         assert (
@@ -176,7 +175,7 @@ def test_xlsx_and_parquet(engine: Engine, tmp_path: Path) -> None:
     for r in rows:
         ws.append([612345678 if k == "mobile" and v == "612345678" else v for k, v in r.items()])
     wb.save(tmp_path / "c.xlsx")
-    assert import_contacts(engine, tmp_path / "c.xlsx").rows_new == 2
+    assert import_file(engine, "contacts", tmp_path / "c.xlsx").rows_new == 2
     with engine.connect() as conn:
         assert (
             conn.execute(
@@ -185,13 +184,14 @@ def test_xlsx_and_parquet(engine: Engine, tmp_path: Path) -> None:
             == "+33612345678"
         )
     pl.DataFrame([contact("C3"), contact("C4")]).write_parquet(tmp_path / "c.parquet")
-    assert import_contacts(engine, tmp_path / "c.parquet").rows_new == 2
+    assert import_file(engine, "contacts", tmp_path / "c.parquet").rows_new == 2
 
 
 def test_events_partners_suppression(engine: Engine, tmp_path: Path) -> None:
-    import_contacts(engine, write_csv(tmp_path / "c.csv", [contact()]))
-    report = import_partners(
+    import_file(engine, "contacts", write_csv(tmp_path / "c.csv", [contact()]))
+    report = import_file(
         engine,
+        "partners",
         write_csv(
             tmp_path / "p.csv",
             [
@@ -235,14 +235,15 @@ def test_events_partners_suppression(engine: Engine, tmp_path: Path) -> None:
         {"event": "opposition", "channel": "all", "scope": "all", "at": "2026-03-01"},
     ]
     path = write_csv(tmp_path / "e.csv", events)
-    report = import_events(engine, path)
+    report = import_file(engine, "events", path)
     assert (report.rows_new, report.rows_rejected) == (2, 3)
-    assert import_events(engine, path).rows_new == 0  # the same events are recorded once
+    assert import_file(engine, "events", path).rows_new == 0  # the same events are recorded once
     with engine.connect() as conn:
         row = conn.execute(text("SELECT channel, scope FROM events WHERE event='opposition'")).one()
     assert tuple(row) == ("all", "all")  # an opposition without channel covers all channels
-    supp = import_suppression(
+    supp = import_file(
         engine,
+        "suppression",
         write_csv(
             tmp_path / "s.csv",
             [

@@ -101,23 +101,15 @@ def _print_import(report: ImportReport) -> None:
 
 
 def _import(ctx: typer.Context, kind: str, file: Path, rejects: Path | None) -> None:
-    from listguard.imports.contacts import import_contacts
-    from listguard.imports.events import import_events
-    from listguard.imports.partners import import_partners
-    from listguard.imports.suppression import import_suppression
+    from listguard.imports import import_file
 
-    runner = {
-        "contacts": import_contacts,
-        "events": import_events,
-        "partners": import_partners,
-        "suppression": import_suppression,
-    }[kind]
     c: Context = ctx.obj
     settings = c.settings()
     engine = c.engine()
     with progress_rows(f"importing {kind}") as advance:
-        report = runner(
+        report = import_file(
             engine,
+            kind,
             file,
             rejects_path=rejects,
             progress=advance,

@@ -61,10 +61,7 @@ def run_demo(db: str | None, settings: Settings, n: int, out: Path, seed: int) -
     from listguard.db.engine import make_engine
     from listguard.db.migrate import upgrade
     from listguard.demo.generate import generate
-    from listguard.imports.contacts import import_contacts
-    from listguard.imports.events import import_events
-    from listguard.imports.partners import import_partners
-    from listguard.imports.suppression import import_suppression
+    from listguard.imports import import_file
     from listguard.renting.deliver import rent
     from listguard.renting.order import load_order
 
@@ -102,15 +99,10 @@ def run_demo(db: str | None, settings: Settings, n: int, out: Path, seed: int) -
     )
     engine = make_engine(url)
     upgrade(engine)
-    for kind, runner in (
-        ("partners", import_partners),
-        ("contacts", import_contacts),
-        ("events", import_events),
-        ("suppression", import_suppression),
-    ):
+    for kind in ("partners", "contacts", "events", "suppression"):
         t0 = time.perf_counter()
         with progress_rows(f"importing {kind}") as advance:
-            report = runner(engine, files[kind], progress=advance)
+            report = import_file(engine, kind, files[kind], progress=advance)
         console.print(
             f"import {kind}: {report.rows_read:,} rows, {report.rows_imported:,} recorded, "
             f"{report.rows_rejected:,} rejected ({time.perf_counter() - t0:.1f} s)"

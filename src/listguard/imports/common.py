@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Table, insert, select, update
 
 from listguard.db import schema
 from listguard.io.csvout import CsvWriter
-from listguard.io.tabular import Batch, TabularFile, file_sha256
+from listguard.io.tabular import Batch, TabularFile, file_sha256, open_tabular, require_columns
 from listguard.timeutil import now_ts
 
 REJECT_HEADER = ("line", "column", "value", "message")
@@ -115,8 +115,12 @@ def default_rejects_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.rejects.csv")
 
 
-def known_columns(tab: TabularFile, known: tuple[str, ...]) -> list[str]:
-    return [c for c in tab.columns if c not in known]
+def with_columns_of(frame: pl.DataFrame, known: tuple[str, ...]) -> pl.DataFrame:
+    """``frame`` with every known column, the absent ones empty."""
+    missing = [c for c in known if c not in frame.columns]
+    if not missing:
+        return frame
+    return frame.with_columns(pl.lit("", dtype=pl.String).alias(c) for c in missing)
 
 
 def blank(col: str) -> pl.Expr:
@@ -128,18 +132,32 @@ def text_or_null(col: str) -> pl.Expr:
     return pl.when(s == "").then(pl.lit(None, dtype=pl.String)).otherwise(s).alias(col)
 
 
+Process = Callable[[Connection, Iterator[Batch], ImportReport, Rejects], None]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of import: its required columns and how it writes a checked file."""
+
+    name: str
+    required: tuple[str, ...]
+    processor: Callable[[TabularFile], Process]
+
+
 def run_import(
     engine: Engine,
-    tab: TabularFile,
-    kind: str,
+    kind: Kind,
+    path: str | Path,
     *,
-    rejects_path: Path | None,
-    process: Callable[[Connection, Iterator[Batch], ImportReport, Rejects], None],
+    rejects_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
     delimiter: str = ";",
 ) -> ImportReport:
-    """Run one import of ``tab`` in one transaction; write rejects after the commit."""
-    report = ImportReport(kind=kind, path=tab.path)
+    """Import ``path`` in one transaction; write its rejects once the import committed."""
+    tab = open_tabular(path)
+    require_columns(tab, kind.required)
+    process = kind.processor(tab)
+    report = ImportReport(kind=kind.name, path=tab.path)
     rejects = Rejects()
     digest = file_sha256(tab.path)
 
@@ -157,7 +175,9 @@ def run_import(
     with engine.begin() as conn:
         import_id = conn.execute(
             insert(schema.imports)
-            .values(kind=kind, file_name=str(tab.path), file_sha256=digest, started_at=now_ts())
+            .values(
+                kind=kind.name, file_name=str(tab.path), file_sha256=digest, started_at=now_ts()
+            )
             .returning(schema.imports.c.id)
         ).scalar_one()
         report.import_id = import_id

@@ -9,26 +9,27 @@ copied to ``contact_versions`` in one statement, so history is complete.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import polars as pl
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 
 from listguard.db import schema
 from listguard.db.bulk import insert_rows
 from listguard.imports.common import (
     Check,
     ImportReport,
+    Kind,
+    Process,
     Rejects,
     blank,
     count_versions,
     rejects_of,
-    run_import,
     text_or_null,
+    with_columns_of,
 )
 from listguard.io.dates import parse_dates_iso, parse_instants
-from listguard.io.tabular import Batch, TabularFile, open_tabular, require_columns
+from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.civility import normalise_civilities
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
@@ -143,9 +144,7 @@ def _checks(frame: pl.DataFrame, dup_ids: pl.Series) -> list[Check]:
 
 
 def _prepare(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
-    for col in KNOWN:
-        if col not in frame.columns:
-            frame = frame.with_columns(pl.lit("", dtype=pl.String).alias(col))
+    frame = with_columns_of(frame, KNOWN)
     audience = pl.col("audience").str.strip_chars().str.to_lowercase()
     country = pl.col("country").str.strip_chars().str.to_uppercase()
     return frame.with_columns(
@@ -239,17 +238,7 @@ def _duplicate_ids(tab: TabularFile) -> pl.Series:
     )
 
 
-def import_contacts(
-    engine: Engine,
-    path: str | Path,
-    *,
-    rejects_path: Path | None = None,
-    progress: Callable[[int], None] | None = None,
-    delimiter: str = ";",
-) -> ImportReport:
-    """Import the owner's base from ``path``; see the module docstring."""
-    tab = open_tabular(path)
-    require_columns(tab, REQUIRED)
+def _processor(tab: TabularFile) -> Process:
     extra = [c for c in tab.columns if c not in KNOWN]
     dup_ids = _duplicate_ids(tab)
 
@@ -289,15 +278,7 @@ def import_contacts(
         report.rows_unchanged = accepted - report.rows_new - report.rows_changed
         report.unknown_columns = extra
 
-    return run_import(
-        engine,
-        tab,
-        "contacts",
-        rejects_path=rejects_path,
-        process=process,
-        progress=progress,
-        delimiter=delimiter,
-    )
+    return process
 
 
-__all__ = ["import_contacts"]
+KIND = Kind("contacts", REQUIRED, _processor)

@@ -8,25 +8,26 @@ same event imported twice is recorded once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import polars as pl
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, func, select
 
 from listguard.db import schema
 from listguard.db.bulk import insert_rows
 from listguard.imports.common import (
     Check,
     ImportReport,
+    Kind,
+    Process,
     Rejects,
     blank,
     rejects_of,
-    run_import,
     text_or_null,
+    with_columns_of,
 )
 from listguard.io.dates import parse_instants
-from listguard.io.tabular import Batch, open_tabular, require_columns
+from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
 from listguard.timeutil import now_ts
@@ -41,9 +42,7 @@ _ALL_BY_DEFAULT = ("opposition", "erasure", "informed_partner_list", "interactio
 
 
 def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
-    for col in KNOWN:
-        if col not in frame.columns:
-            frame = frame.with_columns(pl.lit("", dtype=pl.String).alias(col))
+    frame = with_columns_of(frame, KNOWN)
     low = {c: pl.col(c).str.strip_chars().str.to_lowercase() for c in ("event", "channel", "via")}
     scope = pl.col("scope").str.strip_chars()
     scope = (
@@ -165,16 +164,7 @@ def _rows(frame: pl.DataFrame, import_id: int, now: int) -> pl.DataFrame:
     )
 
 
-def import_events(
-    engine: Engine,
-    path: str | Path,
-    *,
-    rejects_path: Path | None = None,
-    progress: Callable[[int], None] | None = None,
-    delimiter: str = ";",
-) -> ImportReport:
-    tab = open_tabular(path)
-    require_columns(tab, REQUIRED)
+def _processor(tab: TabularFile) -> Process:
 
     def process(
         conn: Connection, batches: Iterator[Batch], report: ImportReport, rejects: Rejects
@@ -195,12 +185,7 @@ def import_events(
         report.rows_new = int(new)
         report.rows_unchanged = report.rows_read - report.rows_new - rejects.lines
 
-    return run_import(
-        engine,
-        tab,
-        "events",
-        rejects_path=rejects_path,
-        process=process,
-        progress=progress,
-        delimiter=delimiter,
-    )
+    return process
+
+
+KIND = Kind("events", REQUIRED, _processor)

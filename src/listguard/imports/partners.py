@@ -7,26 +7,27 @@ changed row becomes a new version (every version is kept in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import polars as pl
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 
 from listguard.db import schema
 from listguard.db.bulk import insert_rows
 from listguard.imports.common import (
     Check,
     ImportReport,
+    Kind,
+    Process,
     Rejects,
     blank,
     count_versions,
     rejects_of,
-    run_import,
     text_or_null,
+    with_columns_of,
 )
 from listguard.io.dates import parse_instants
-from listguard.io.tabular import Batch, open_tabular, require_columns
+from listguard.io.tabular import Batch, TabularFile
 from listguard.timeutil import now_ts
 
 SECTORS = ("commercial", "press", "public_service", "polling", "non_profit")
@@ -52,16 +53,7 @@ def _day(col: str) -> pl.Expr:
     return parse_instants(pl.col(col).str.strip_chars().str.slice(0, 10))
 
 
-def import_partners(
-    engine: Engine,
-    path: str | Path,
-    *,
-    rejects_path: Path | None = None,
-    progress: Callable[[int], None] | None = None,
-    delimiter: str = ";",
-) -> ImportReport:
-    tab = open_tabular(path)
-    require_columns(tab, REQUIRED)
+def _processor(tab: TabularFile) -> Process:
 
     def process(
         conn: Connection, batches: Iterator[Batch], report: ImportReport, rejects: Rejects
@@ -71,9 +63,7 @@ def import_partners(
         accepted = 0
         for batch in batches:
             frame = batch.frame
-            for col in KNOWN:
-                if col not in frame.columns:
-                    frame = frame.with_columns(pl.lit("", dtype=pl.String).alias(col))
+            frame = with_columns_of(frame, KNOWN)
             sector = pl.col("sector").str.strip_chars().str.to_lowercase()
             frame = frame.with_columns(
                 pl.when(sector == "").then(pl.lit("commercial")).otherwise(sector).alias("_sector"),
@@ -154,12 +144,7 @@ def import_partners(
         )
         report.rows_unchanged = accepted - report.rows_new - report.rows_changed
 
-    return run_import(
-        engine,
-        tab,
-        "partners",
-        rejects_path=rejects_path,
-        process=process,
-        progress=progress,
-        delimiter=delimiter,
-    )
+    return process
+
+
+KIND = Kind("partners", REQUIRED, _processor)

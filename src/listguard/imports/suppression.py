@@ -7,18 +7,26 @@ normalised coordinates when rules are evaluated.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import polars as pl
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, func, select
 
 from listguard.db import schema
 from listguard.db.bulk import insert_rows
-from listguard.imports.common import Check, ImportReport, Rejects, blank, rejects_of, run_import
+from listguard.imports.common import (
+    Check,
+    ImportReport,
+    Kind,
+    Process,
+    Rejects,
+    blank,
+    rejects_of,
+    with_columns_of,
+)
 from listguard.imports.contacts import address_key_expr
 from listguard.io.dates import parse_instants
-from listguard.io.tabular import Batch, open_tabular, require_columns
+from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
 from listguard.normalise.postal import normalise_postal_code_expr
@@ -35,16 +43,7 @@ ADDRESS = (
 KNOWN = ("list", "email", "phone", *ADDRESS, "added_at")
 
 
-def import_suppression(
-    engine: Engine,
-    path: str | Path,
-    *,
-    rejects_path: Path | None = None,
-    progress: Callable[[int], None] | None = None,
-    delimiter: str = ";",
-) -> ImportReport:
-    tab = open_tabular(path)
-    require_columns(tab, ("list",))
+def _processor(tab: TabularFile) -> Process:
 
     def process(
         conn: Connection, batches: Iterator[Batch], report: ImportReport, rejects: Rejects
@@ -53,9 +52,7 @@ def import_suppression(
         now = now_ts()
         for batch in batches:
             frame = batch.frame
-            for col in KNOWN:
-                if col not in frame.columns:
-                    frame = frame.with_columns(pl.lit("", dtype=pl.String).alias(col))
+            frame = with_columns_of(frame, KNOWN)
             phones = normalise_phones(frame["phone"])
             emails = normalise_emails(frame["email"])
             frame = frame.with_columns(
@@ -134,12 +131,7 @@ def import_suppression(
         )
         report.rows_unchanged = max(report.rows_read - rejects.lines - report.rows_new, 0)
 
-    return run_import(
-        engine,
-        tab,
-        "suppression",
-        rejects_path=rejects_path,
-        process=process,
-        progress=progress,
-        delimiter=delimiter,
-    )
+    return process
+
+
+KIND = Kind("suppression", ("list",), _processor)
