@@ -227,13 +227,16 @@ deliveries = Table(
     Column("manifest_sha256", String(64)),
 )
 
+# which coordinate went to which partner under which delivery (one row per delivered
+# coordinate; looked up by contact when an opposition must be forwarded)
 ledger = Table(
     "ledger",
     metadata,
-    Column("delivery_id", Integer, ForeignKey("deliveries.id"), primary_key=True),
-    Column("contact_id", Text, primary_key=True),
-    Column("channel", String(16), primary_key=True),
-    Column("coordinate", Text, primary_key=True),
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False),
+    Column("contact_id", Text, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("coordinate", Text, nullable=False),
     Column("contact_ref", String(32), nullable=False),
     Index("ix_ledger_contact_id", "contact_id"),
 )

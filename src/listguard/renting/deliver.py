@@ -22,14 +22,13 @@ from sqlalchemy import Connection, Engine, insert, text, update
 from listguard import __version__
 from listguard.config import Settings
 from listguard.db import schema
-from listguard.db.bulk import insert_rows
 from listguard.db.engine import check_initialised
 from listguard.errors import InputError
 from listguard.io.tabular import file_sha256
 from listguard.renting.notice import notice_text
 from listguard.renting.order import Order
 from listguard.renting.partner_list import partner_list_version
-from listguard.rules.engine import FLAG, Plan, make_plan, reasons_sql, run_pipeline
+from listguard.rules.engine import FLAG, Plan, make_plan, run_pipeline
 from listguard.rules.reasons import CODES
 from listguard.timeutil import now_ts, to_iso
 
@@ -66,40 +65,95 @@ def _agg(conn: Connection, expr: str) -> str:
     return f"group_concat({expr}, '|')"
 
 
-def _write_query_csv(
+def _write_rows(
     conn: Connection, sql: str, params: dict[str, Any], path: Path, header: list[str], sep: str
 ) -> int:
-    """Stream the rows of ``sql`` to a CSV (UTF-8 with BOM) through Polars, chunk by chunk."""
-    rows = 0
+    """Stream the rows of ``sql`` (text columns) to a CSV, UTF-8 with BOM, chunk by chunk."""
+    return _stream_csv(conn, sql, params, path, header, sep, lambda frame: frame)
+
+
+def _stream_csv(
+    conn: Connection,
+    sql: str,
+    params: dict[str, Any],
+    path: Path,
+    columns: list[str],
+    sep: str,
+    shape: Callable[[pl.DataFrame], pl.DataFrame],
+    schema_: dict[str, Any] | None = None,
+) -> int:
     result = conn.execute(text(sql), params)
-    schema_ = dict.fromkeys(header, pl.String)
+    cursor = result.cursor  # plain tuples: no per-row objects of the ORM layer
+    schema_ = schema_ or dict.fromkeys(columns, pl.String)
+    rows = 0
     with path.open("wb") as f:
         f.write("\ufeff".encode())
         first = True
         while True:
-            chunk = result.fetchmany(FETCH)
-            if not chunk and not first:
-                break
-            frame = pl.DataFrame([tuple(r) for r in chunk], schema=schema_, orient="row")
-            frame.write_csv(f, separator=sep, include_header=first, line_terminator="\r\n")
+            chunk = cursor.fetchmany(FETCH)
+            frame = shape(pl.DataFrame(chunk, schema=schema_, orient="row"))
+            if first or frame.height:
+                frame.write_csv(f, separator=sep, include_header=first, line_terminator="\r\n")
             rows += frame.height
             first = False
             if not chunk:
                 break
+    result.close()
     return rows
 
 
-def _decision_counts(conn: Connection) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+@dataclass
+class DecisionCounts:
     """Per channel: how many rows carry each reason, and how many are eligible."""
-    sums = ", ".join(f"SUM({FLAG[c]})" for c in CODES)
-    counts: dict[str, dict[str, int]] = {}
-    eligible: dict[str, int] = {}
-    for row in conn.execute(
-        text(f"SELECT channel, SUM(eligible), {sums} FROM lg_decision GROUP BY channel")
-    ):
-        eligible[row[0]] = int(row[1] or 0)
-        counts[row[0]] = {c: int(n) for c, n in zip(CODES, row[2:], strict=True) if n}
-    return counts, eligible
+
+    excluded: dict[str, dict[str, int]] = field(default_factory=dict)
+    eligible: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def add(self, channel: str, mask: int, n: int) -> None:
+        self.rows[channel] = self.rows.get(channel, 0) + n
+        if mask == 0:
+            self.eligible[channel] = self.eligible.get(channel, 0) + n
+        per = self.excluded.setdefault(channel, {})
+        for i, code in enumerate(CODES):
+            if mask >> i & 1:
+                per[code] = per.get(code, 0) + n
+
+
+def _write_decisions(conn: Connection, path: Path, sep: str) -> tuple[int, DecisionCounts]:
+    """``decisions.csv``; the reasons of a row travel as one bit mask, spelled out here,
+    and counted on the way."""
+    mask = " + ".join(f"{FLAG[c]} * {1 << i}" for i, c in enumerate(CODES))
+    spelled: dict[int, str] = {}
+    counts = DecisionCounts()
+
+    def shape(frame: pl.DataFrame) -> pl.DataFrame:
+        for channel, m, n in frame.group_by("channel", "mask").len().iter_rows():
+            counts.add(channel, m, n)
+            if m not in spelled:
+                spelled[m] = "|".join(c for i, c in enumerate(CODES) if m >> i & 1)
+        return frame.select(
+            "contact_id",
+            "channel",
+            "coordinate",
+            pl.when(pl.col("mask") == 0)
+            .then(pl.lit("eligible"))
+            .otherwise(pl.lit("excluded"))
+            .alias("decision"),
+            pl.col("mask").replace_strict(spelled, return_dtype=pl.String).alias("reasons"),
+        )
+
+    rows = _stream_csv(
+        conn,
+        f"SELECT contact_id, channel, coordinate, {mask} FROM lg_decision ORDER BY rid",
+        {},
+        path,
+        ["contact_id", "channel", "coordinate", "mask"],
+        sep,
+        shape,
+        {"contact_id": pl.String, "channel": pl.String, "coordinate": pl.String, "mask": pl.Int64},
+    )
+    return rows, counts
 
 
 def _prepare_out(out: Path) -> Path:
@@ -164,18 +218,8 @@ def _deliver(
 ) -> DeliveryReport:
     order = plan.order
     dend = plan.params["dend"]
-    reasons = reasons_sql()
-    decisions_rows = _write_query_csv(
-        conn,
-        "SELECT contact_id, channel, coordinate, "
-        "CASE WHEN eligible = 1 THEN 'eligible' ELSE 'excluded' END, "
-        f"{reasons} FROM lg_decision",
-        {},
-        tmp / "decisions.csv",
-        ["contact_id", "channel", "coordinate", "decision", "reasons"],
-        sep,
-    )
-    counts, eligible = _decision_counts(conn)
+    decisions_rows, tally = _write_decisions(conn, tmp / "decisions.csv", sep)
+    counts, eligible = tally.excluded, tally.eligible
     version, version_start = partner_list_version(conn, dend)
     created = now_ts()
     delivery_id = conn.execute(
@@ -195,24 +239,27 @@ def _deliver(
         .returning(schema.deliveries.c.id)
     ).scalar_one()
     step("recording the ledger")
-    ids = pl.DataFrame(
-        conn.execute(text("SELECT DISTINCT cid FROM lg_decision WHERE eligible = 1")).all(),
-        schema={"cid": pl.Int64},
-        orient="row",
-    )
-    n = ids.height
-    refs = ids.with_columns(
-        (
-            pl.lit(f"D{delivery_id}-")
-            + pl.int_range(1, n + 1, dtype=pl.Int64)
-            .shuffle(seed=secrets.randbits(32))
-            .cast(pl.String)
-            .str.zfill(max(len(str(n)), 6))
-        ).alias("contact_ref")
-    )
+    # contact_ref: the rank of each delivered contact in a random permutation of this
+    # delivery (a secret affine map modulo a prime), so it reveals nothing of the owner's id
+    modulus = 2_147_483_647
     conn.execute(text("DROP TABLE IF EXISTS lg_refs"))
-    conn.execute(text("CREATE TEMP TABLE lg_refs (cid BIGINT PRIMARY KEY, contact_ref TEXT)"))
-    insert_rows(conn, "lg_refs", refs)
+    conn.execute(
+        text("CREATE TEMP TABLE lg_refs (cid INTEGER PRIMARY KEY, n BIGINT, contact_ref TEXT)")
+    )
+    conn.execute(
+        text(
+            "INSERT INTO lg_refs (cid, n, contact_ref) SELECT cid, rn, :prefix || CAST(rn AS TEXT) "
+            "FROM (SELECT cid, ROW_NUMBER() OVER (ORDER BY (cid * :mul + :add) % :mod, cid) AS rn "
+            "FROM (SELECT DISTINCT cid FROM lg_decision WHERE eligible = 1) e) x"
+        ),
+        {
+            "prefix": f"D{delivery_id}-",
+            "mul": secrets.randbelow(modulus - 2) + 2,
+            "add": secrets.randbelow(modulus),
+            "mod": modulus,
+        },
+    )
+    n = int(conn.execute(text("SELECT COUNT(*) FROM lg_refs")).scalar_one())
     conn.execute(
         text(
             "INSERT INTO ledger (delivery_id, contact_id, channel, coordinate, contact_ref) "
@@ -223,8 +270,15 @@ def _deliver(
         {"did": delivery_id},
     )
     step("writing the partner's file")
-    header, sql = _contacts_sql(conn, order)
-    _write_query_csv(conn, sql, {"source": settings.owner.name}, tmp / "contacts.csv", header, sep)
+    header, fields, source = _contacts_query(conn, order)
+    _write_rows(
+        conn,
+        f"SELECT {', '.join(fields)} {source}",
+        {"source": settings.owner.name},
+        tmp / "contacts.csv",
+        header,
+        sep,
+    )
     (tmp / "notice.txt").write_text(
         notice_text(settings.owner, plan.partner, order), encoding="utf-8"
     )
@@ -284,7 +338,7 @@ def _deliver(
         "bloctel_screening_dates": screenings,
         "counts": {
             ch: {
-                "coordinates": 0,
+                "coordinates": tally.rows.get(ch, 0),
                 "eligible": eligible.get(ch, 0),
                 "excluded_by_reason": {
                     c: counts.get(ch, {}).get(c, 0) for c in CODES if counts.get(ch, {}).get(c)
@@ -299,11 +353,6 @@ def _deliver(
             for name in ("contacts.csv", "notice.txt", "decisions.csv")
         },
     }
-    per_channel_rows: dict[str, int] = dict(
-        conn.execute(text("SELECT channel, COUNT(*) FROM lg_decision GROUP BY channel")).all()
-    )
-    for ch in order.channels:
-        manifest["counts"][ch]["coordinates"] = int(per_channel_rows.get(ch, 0))
     body = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
     (tmp / "manifest.json").write_text(body, encoding="utf-8")
     conn.execute(
@@ -322,9 +371,10 @@ def _deliver(
     )
 
 
-def _contacts_sql(conn: Connection, order: Order) -> tuple[list[str], str]:
+def _contacts_query(conn: Connection, order: Order) -> tuple[list[str], list[str], str]:
+    """(header, field expressions, FROM ...) of the partner's ``contacts.csv``."""
     header = ["contact_ref"]
-    select = ["r.contact_ref"]
+    fields = ["r.contact_ref"]
     joins = []
     for ch in order.channels:
         alias = f"e_{ch}"
@@ -335,18 +385,14 @@ def _contacts_sql(conn: Connection, order: Order) -> tuple[list[str], str]:
         )
         if ch == "postal":
             header += list(POSTAL_FIELDS)
-            select += [f"CASE WHEN {alias}.cid IS NOT NULL THEN c.{f} END" for f in POSTAL_FIELDS]
+            fields += [f"CASE WHEN {alias}.cid IS NOT NULL THEN c.{f} END" for f in POSTAL_FIELDS]
         else:
             header.append(ch)
-            select.append(f"{alias}.coords")
+            fields.append(f"{alias}.coords")
     header.append("source")
-    select.append(":source")
-    sql = (
-        f"SELECT {', '.join(select)} FROM lg_refs r JOIN contacts c ON c.id = r.cid "
-        + " ".join(joins)
-        + " ORDER BY r.contact_ref"
-    )
-    return header, sql
+    fields.append("CAST(:source AS TEXT)")
+    source = "FROM lg_refs r JOIN contacts c ON c.id = r.cid " + " ".join(joins) + " ORDER BY r.n"
+    return header, fields, source
 
 
 def _sha_text(body: str) -> str:

@@ -14,6 +14,8 @@ Steps (``cid`` is the contact's internal integer key):
                last seen (L), and the person-level facts decided once
   lg_choice    per contact and channel: the latest consent/opposition for this partner
   lg_bloctel   per number: the latest screening result within the validity period
+  lg_numbers   every number of every contact, with its status, suppression and
+               Bloctel result, once for the phone, automated_call and sms channels
   lg_decision  per coordinate: every reason flag but ``duplicate`` and ``over_limit``
   lg_cand      the rows with no reason, ranked among those with the same coordinate
   lg_ranked    the contacts with a deliverable coordinate, ranked (for ``limit``)
@@ -38,6 +40,7 @@ from listguard.timeutil import day_end, day_start, years_before
 # numbers of the French national plan (metropolitan France and the overseas departments),
 # the ones Bloctel screens
 FRENCH_PREFIXES = ("+33", "+262", "+590", "+594", "+596")
+NUMBER_CHANNELS = ("phone", "automated_call", "sms")
 FLAG = {code: f"f_{code}" for code in CODES}
 _PERSON_FLAGS = CODES[3:10]  # retention_expired .. opposed
 
@@ -247,48 +250,32 @@ SELECT phone_e164, listed FROM (
 """
 
 
-def _coordinates(channel: str) -> str:
-    """Every coordinate of ``channel`` for the persons of ``lg_person``, with their facts.
+_SUPPRESSED = """CASE WHEN {status} = 'valid' AND EXISTS (
+    SELECT 1 FROM suppressions s WHERE s.kind = '{kind}' AND s.value = {key}
+      AND s.added_at <= :dend AND (s.partner_id IS NULL OR s.partner_id = :partner)
+  ) THEN 1 ELSE 0 END"""
+_PERSON = "p.cid, p.contact_id, p.collected_at, p.audience, p.p_retention, p.d_listed, p.d_category"
 
-    Columns: the person's facts, coordinate, dkey (compared for ``duplicate``),
-    skind and skey (matched against suppression lists), status (valid, invalid,
-    missing), line_type, french (a number Bloctel screens).
+
+def _numbers_sql() -> str:
+    """Every number of the persons of ``lg_person``, once for all phone channels.
+
+    A row per distinct number of a contact (``phone`` and ``mobile``), and a
+    ``missing`` row for a contact without any; each with its status, line type,
+    whether Bloctel screens it, suppression and latest valid Bloctel result.
     """
-    person = (
-        f"p.cid, p.contact_id, p.collected_at, p.audience, p.partners_{channel} AS choice, "
-        "p.p_retention, p.d_listed, p.d_category"
-    )
     source = "FROM lg_person p JOIN contacts c ON c.id = p.cid"
-    if channel == "postal":
-        display = (
-            "rtrim(coalesce(c.address_line2 || ', ', '') || coalesce(c.address_line3 || ', ', '')"
-            " || coalesce(c.address_line4 || ', ', '') || coalesce(c.address_line5 || ', ', '')"
-            " || coalesce(c.postal_code || ' ', '') || coalesce(c.city, ''), ', ')"
-        )
-        return (
-            f"SELECT {person}, {display} AS coordinate, c.recipient_key AS dkey, "
-            "'address' AS skind, c.address_key AS skey, c.address_status AS status, "
-            f"NULL AS line_type, 0 AS french {source}"
-        )
-    if channel == "email":
-        return (
-            f"SELECT {person}, coalesce(c.email_norm, c.email, '') AS coordinate, "
-            "c.email_norm AS dkey, 'email' AS skind, c.email_norm AS skey, "
-            "CASE WHEN c.email IS NULL THEN 'missing' WHEN c.email_status = 'valid' "
-            f"THEN 'valid' ELSE 'invalid' END AS status, NULL AS line_type, 0 AS french {source}"
-        )
 
     def number(col: str, extra: str) -> str:
         french = " OR ".join(f"c.{col}_e164 LIKE '{p}%'" for p in FRENCH_PREFIXES)
         return (
-            f"SELECT {person}, coalesce(c.{col}_e164, c.{col}) AS coordinate, "
-            f"c.{col}_e164 AS dkey, 'phone' AS skind, c.{col}_e164 AS skey, "
+            f"SELECT p.cid, coalesce(c.{col}_e164, c.{col}) AS coordinate, c.{col}_e164 AS dkey, "
             f"CASE WHEN c.{col}_e164 IS NULL THEN 'invalid' ELSE 'valid' END AS status, "
             f"c.{col}_type AS line_type, CASE WHEN {french} THEN 1 ELSE 0 END AS french "
             f"{source} WHERE c.{col} IS NOT NULL{extra}"
         )
 
-    return "\nUNION ALL\n".join(
+    union = "\nUNION ALL\n".join(
         [
             number("phone", ""),
             number(
@@ -296,49 +283,68 @@ def _coordinates(channel: str) -> str:
                 " AND NOT (c.phone IS NOT NULL AND (c.mobile_e164 = c.phone_e164 "
                 "OR (c.mobile_e164 IS NULL AND c.phone_e164 IS NULL AND c.mobile = c.phone)))",
             ),
-            f"SELECT {person}, '' AS coordinate, NULL AS dkey, 'phone' AS skind, "
-            "NULL AS skey, 'missing' AS status, NULL AS line_type, 0 AS french "
-            f"{source} WHERE c.phone IS NULL AND c.mobile IS NULL",
+            "SELECT p.cid, '' AS coordinate, NULL AS dkey, 'missing' AS status, "
+            f"NULL AS line_type, 0 AS french {source} WHERE c.phone IS NULL AND c.mobile IS NULL",
         ]
     )
-
-
-def _rows_sql(plan: Plan, channel: str) -> str:
-    """One decision row per coordinate of ``channel``, with every reason flag it can have
-    before ``duplicate`` and ``over_limit``."""
-    applied = plan.applied
-    b2c_in = applied.regime(channel, "b2c") == OPT_IN
-    b2b_in = applied.regime(channel, "b2b") == OPT_IN
-    has_max_age = f"consent_cutoff_{channel}" in plan.params
-    phone_channel = channel in PHONE_CHANNELS
-    bloctel_join = (
-        "LEFT JOIN lg_bloctel b ON b.phone_e164 = k.skey"
-        if phone_channel
-        else "LEFT JOIN (SELECT CAST(NULL AS TEXT) AS phone_e164, "
-        "CAST(NULL AS INTEGER) AS listed) b ON 1 = 0"
-    )
-    inner = f"""
-SELECT k.*,
-  CASE WHEN h.event = 'consent' THEN 'consent' WHEN h.event IS NOT NULL THEN 'opposed'
-       ELSE k.choice END AS state,
-  CASE WHEN h.event = 'consent' THEN h.at ELSE k.collected_at END AS consent_at,
-  CASE WHEN (k.audience = 'b2b' AND {_b(b2b_in)}) OR (k.audience <> 'b2b' AND {_b(b2c_in)})
-       THEN 1 ELSE 0 END AS optin,
-  CASE WHEN k.status = 'valid' AND EXISTS (
-    SELECT 1 FROM suppressions s WHERE s.kind = k.skind AND s.value = k.skey
-      AND s.added_at <= :dend AND (s.partner_id IS NULL OR s.partner_id = :partner)
-  ) THEN 1 ELSE 0 END AS supp,
-  b.listed AS bloctel
-FROM ({_coordinates(channel)}) k
-LEFT JOIN lg_choice h ON h.cid = k.cid AND h.channel = '{channel}'
-{bloctel_join}
+    supp = _SUPPRESSED.format(status="k.status", kind="phone", key="k.dkey")
+    return f"""
+INSERT INTO lg_numbers (cid, coordinate, dkey, status, line_type, french, supp, bloctel)
+SELECT k.cid, k.coordinate, k.dkey, k.status, k.line_type, k.french, {supp}, b.listed
+FROM ({union}) k
+LEFT JOIN lg_bloctel b ON b.phone_e164 = k.dkey
 """
+
+
+def _coordinates(channel: str) -> str:
+    """Every coordinate of ``channel`` for the persons of ``lg_person``, with their facts.
+
+    Columns: the person's facts, choice, coordinate, dkey (compared for
+    ``duplicate``), status (valid, invalid, missing), line_type, french (a number
+    Bloctel screens), supp (on an active suppression list), bloctel (latest result).
+    """
+    person = f"{_PERSON}, p.partners_{channel} AS choice"
+    if channel in ("phone", "automated_call", "sms"):
+        return (
+            f"SELECT {person}, n.coordinate, n.dkey, n.status, n.line_type, n.french, n.supp, "
+            "n.bloctel FROM lg_numbers n JOIN lg_person p ON p.cid = n.cid"
+        )
+    source = "FROM lg_person p JOIN contacts c ON c.id = p.cid"
+    if channel == "postal":
+        display = (
+            "rtrim(coalesce(c.address_line2 || ', ', '') || coalesce(c.address_line3 || ', ', '')"
+            " || coalesce(c.address_line4 || ', ', '') || coalesce(c.address_line5 || ', ', '')"
+            " || coalesce(c.postal_code || ' ', '') || coalesce(c.city, ''), ', ')"
+        )
+        supp = _SUPPRESSED.format(status="c.address_status", kind="address", key="c.address_key")
+        return (
+            f"SELECT {person}, {display} AS coordinate, c.recipient_key AS dkey, "
+            f"c.address_status AS status, NULL AS line_type, 0 AS french, {supp} AS supp, "
+            f"NULL AS bloctel {source}"
+        )
+    status = (
+        "CASE WHEN c.email IS NULL THEN 'missing' WHEN c.email_status = 'valid' "
+        "THEN 'valid' ELSE 'invalid' END"
+    )
+    supp = _SUPPRESSED.format(status=status, kind="email", key="c.email_norm")
+    return (
+        f"SELECT {person}, coalesce(c.email_norm, c.email, '') AS coordinate, "
+        f"c.email_norm AS dkey, {status} AS status, NULL AS line_type, 0 AS french, "
+        f"{supp} AS supp, NULL AS bloctel {source}"
+    )
+
+
+def _flags(plan: Plan, channel: str) -> dict[str, str]:
+    """The condition of each reason (but ``duplicate`` and ``over_limit``) on a row ``x``."""
+    applied = plan.applied
+    phone_channel = channel in PHONE_CHANNELS
+    has_max_age = f"consent_cutoff_{channel}" in plan.params
     present = "x.status <> 'missing'"
     valid = "x.status = 'valid'"
     exempt = f"({_b(applied.bloctel_exempt_purpose)} OR x.audience = 'b2b')"
     screened = f"{valid} AND {_b(phone_channel)} AND x.french = 1 AND NOT {exempt}"
     cutoff = f":consent_cutoff_{channel}" if has_max_age else "NULL"
-    flags = {
+    return {
         "missing_coordinate": "x.status = 'missing'",
         "invalid_coordinate": "x.status = 'invalid'",
         "wrong_line_type": f"{valid} AND {_b(channel == 'sms')} AND "
@@ -353,41 +359,47 @@ LEFT JOIN lg_choice h ON h.cid = k.cid AND h.channel = '{channel}'
         "partner_not_disclosed": f"{present} AND ((x.optin = 1 AND x.d_listed = 0) OR "
         "(x.optin = 0 AND x.d_category = 0))",
         "opposed": f"{present} AND x.state = 'opposed'",
-        "suppressed": "x.supp = 1",
+        "suppressed": f"{valid} AND x.supp = 1",
         "bloctel_unscreened": f"{screened} AND {_b(applied.bloctel_required)} "
         "AND x.bloctel IS NULL",
         "bloctel_listed": f"{screened} AND x.bloctel = 1",
     }
-    flag_sql = ",\n    ".join(
-        f"CASE WHEN {cond} THEN 1 ELSE 0 END AS {FLAG[code]}" for code, cond in flags.items()
-    )
+
+
+def _rows_sql(plan: Plan, channel: str) -> str:
+    """One decision row per coordinate of ``channel``, with every reason flag it can have
+    before ``duplicate`` and ``over_limit``."""
+    b2c_in = plan.applied.regime(channel, "b2c") == OPT_IN
+    b2b_in = plan.applied.regime(channel, "b2b") == OPT_IN
+    flags = _flags(plan, channel)
+    flag_sql = ",\n  ".join(f"CASE WHEN {cond} THEN 1 ELSE 0 END" for cond in flags.values())
     columns = ", ".join(FLAG[code] for code in flags)
-    fcolumns = ", ".join(f"f.{FLAG[code]}" for code in flags)
-    n_other = " + ".join(f"f.{FLAG[code]}" for code in flags)
-    # MATERIALIZED: each expression is computed once per row, not once per reference
     return f"""
-INSERT INTO lg_decision (cid, contact_id, channel, coordinate, dkey, collected_at, {columns},
-  n_other)
-WITH x AS MATERIALIZED ({inner}),
-f AS MATERIALIZED (
-  SELECT x.cid, x.contact_id, x.coordinate, x.dkey, x.collected_at,
-    {flag_sql}
-  FROM x
-)
-SELECT f.cid, f.contact_id, '{channel}', f.coordinate, f.dkey, f.collected_at, {fcolumns},
-  {n_other}
-FROM f
+INSERT INTO lg_decision (cid, contact_id, channel, coordinate, dkey, collected_at, {columns})
+SELECT x.cid, x.contact_id, '{channel}', x.coordinate, x.dkey, x.collected_at,
+  {flag_sql}
+FROM (
+  SELECT k.*,
+    CASE WHEN h.event = 'consent' THEN 'consent' WHEN h.event IS NOT NULL THEN 'opposed'
+         ELSE k.choice END AS state,
+    CASE WHEN h.event = 'consent' THEN h.at ELSE k.collected_at END AS consent_at,
+    CASE WHEN (k.audience = 'b2b' AND {_b(b2b_in)}) OR (k.audience <> 'b2b' AND {_b(b2c_in)})
+         THEN 1 ELSE 0 END AS optin
+  FROM ({_coordinates(channel)}) k
+  LEFT JOIN lg_choice h ON h.cid = k.cid AND h.channel = '{channel}'
+) x
 """
 
 
 def _final_steps(collate: str) -> list[str]:
     """``duplicate`` and ``over_limit``, decided among the rows that have no other reason."""
+    no_reason = " + ".join(FLAG[c] for c in CODES[:-2]) + " = 0"
     return [
         f"""
 INSERT INTO lg_cand (rid, cid, collected_at, dup_rn)
 SELECT rid, cid, collected_at, ROW_NUMBER() OVER (
     PARTITION BY channel, dkey ORDER BY collected_at DESC, contact_id{collate})
-FROM lg_decision WHERE n_other = 0
+FROM lg_decision WHERE {no_reason}
 """,
         f"""
 INSERT INTO lg_ranked (cid, crank)
@@ -439,15 +451,26 @@ def _tables(conn: Connection, plan: Plan) -> list[str]:
         f"PRIMARY KEY (cid, channel)){no_rowid}",
         f"CREATE TEMP TABLE lg_bloctel (phone_e164 TEXT PRIMARY KEY, listed INTEGER){no_rowid}",
         f"CREATE TEMP TABLE lg_decision ({rid}, cid INTEGER, contact_id TEXT, channel TEXT, "
-        f"coordinate TEXT, dkey TEXT, collected_at BIGINT, {flags}, n_other INTEGER, "
+        f"coordinate TEXT, dkey TEXT, collected_at BIGINT, {flags}, "
         "eligible INTEGER NOT NULL DEFAULT 0)",
+        "CREATE TEMP TABLE lg_numbers (cid INTEGER, coordinate TEXT, dkey TEXT, status TEXT, "
+        "line_type TEXT, french INTEGER, supp INTEGER, bloctel INTEGER)",
         "CREATE TEMP TABLE lg_cand (rid INTEGER PRIMARY KEY, cid INTEGER, collected_at BIGINT, "
         "dup_rn BIGINT)",
         "CREATE TEMP TABLE lg_ranked (cid INTEGER PRIMARY KEY, crank BIGINT)",
     ]
 
 
-_TEMP = ("lg_ranked", "lg_cand", "lg_decision", "lg_bloctel", "lg_choice", "lg_person", "lg_ev")
+_TEMP = (
+    "lg_ranked",
+    "lg_cand",
+    "lg_decision",
+    "lg_numbers",
+    "lg_bloctel",
+    "lg_choice",
+    "lg_person",
+    "lg_ev",
+)
 
 
 def run_pipeline(conn: Connection, plan: Plan) -> None:
@@ -463,8 +486,8 @@ def run_pipeline(conn: Connection, plan: Plan) -> None:
         _person_sql(plan, base),
         *[_choice_sql(ch) for ch in plan.order.channels],
     ]
-    if any(ch in PHONE_CHANNELS for ch in plan.order.channels):
-        steps.append(_BLOCTEL_SQL)
+    if any(ch in NUMBER_CHANNELS for ch in plan.order.channels):
+        steps += [_BLOCTEL_SQL, _numbers_sql()]
     steps += [_rows_sql(plan, ch) for ch in plan.order.channels]
     steps += _final_steps(_collate(conn))
     for sql in steps:
