@@ -29,6 +29,7 @@ from listguard.imports.common import (
     with_columns_of,
 )
 from listguard.io.dates import parse_dates_iso, parse_instants
+from listguard.io.prefetch import prefetch
 from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.civility import normalise_civilities
 from listguard.normalise.email import normalise_emails
@@ -246,15 +247,26 @@ def _processor(tab: TabularFile) -> Process:
         conn: Connection, batches: Iterator[Batch], report: ImportReport, rejects: Rejects
     ) -> None:
         now = now_ts()
-        assert report.import_id is not None
+        import_id = report.import_id
+        assert import_id is not None
         accepted = 0
-        for batch in batches:
-            frame = _prepare(batch.frame, extra)
-            bad = rejects_of(frame, _checks(frame, dup_ids))
-            rejects.add(bad)
-            good = frame.filter(~pl.col("_line").is_in(bad["line"].implode()))
-            accepted += good.height
-            rows = _normalise(good, extra, report.import_id, now)
+
+        def checked() -> Iterator[pl.DataFrame]:
+            nonlocal accepted
+            for batch in batches:
+                frame = _prepare(batch.frame, extra)
+                bad = rejects_of(frame, _checks(frame, dup_ids))
+                rejects.add(bad)
+                good = frame.filter(~pl.col("_line").is_in(bad["line"].implode()))
+                accepted += good.height
+                yield _normalise(good, extra, import_id, now)
+
+        # into an empty registry, look-up indexes are built once at the end (sorted, fast)
+        first_load = conn.execute(text("SELECT 1 FROM contacts LIMIT 1")).first() is None
+        deferred = [i for i in schema.contacts.indexes if not i.unique] if first_load else []
+        for index in deferred:
+            index.drop(conn)
+        for rows in prefetch(checked()):
             insert_rows(
                 conn,
                 "contacts",
@@ -264,6 +276,8 @@ def _processor(tab: TabularFile) -> Process:
                 compare=COMPARED,
                 bump_version=True,
             )
+        for index in deferred:
+            index.create(conn)
         cols = ", ".join(("contact_id", *schema.CONTACT_FIELDS))
         conn.execute(
             text(
@@ -272,9 +286,7 @@ def _processor(tab: TabularFile) -> Process:
             ),
             {"import_id": report.import_id},
         )
-        report.rows_new, report.rows_changed = count_versions(
-            conn, schema.contacts, report.import_id
-        )
+        report.rows_new, report.rows_changed = count_versions(conn, schema.contacts, import_id)
         report.rows_unchanged = accepted - report.rows_new - report.rows_changed
         report.unknown_columns = extra
 
