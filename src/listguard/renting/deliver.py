@@ -249,7 +249,8 @@ def _deliver(
     conn.execute(
         text(
             "INSERT INTO lg_refs (cid, n, contact_ref) SELECT cid, rn, :prefix || CAST(rn AS TEXT) "
-            "FROM (SELECT cid, ROW_NUMBER() OVER (ORDER BY (cid * :mul + :add) % :mod, cid) AS rn "
+            "FROM (SELECT cid, ROW_NUMBER() OVER ("
+            "ORDER BY (CAST(cid AS BIGINT) * :mul + :add) % :mod, cid) AS rn "
             "FROM (SELECT DISTINCT cid FROM lg_decision WHERE eligible = 1) e) x"
         ),
         {

@@ -319,8 +319,8 @@ def _coordinates(channel: str) -> str:
         supp = _SUPPRESSED.format(status="c.address_status", kind="address", key="c.address_key")
         return (
             f"SELECT {person}, {display} AS coordinate, c.recipient_key AS dkey, "
-            f"c.address_status AS status, NULL AS line_type, 0 AS french, {supp} AS supp, "
-            f"NULL AS bloctel {source}"
+            f"c.address_status AS status, CAST(NULL AS TEXT) AS line_type, 0 AS french, "
+            f"{supp} AS supp, CAST(NULL AS INTEGER) AS bloctel {source}"
         )
     status = (
         "CASE WHEN c.email IS NULL THEN 'missing' WHEN c.email_status = 'valid' "
@@ -329,8 +329,8 @@ def _coordinates(channel: str) -> str:
     supp = _SUPPRESSED.format(status=status, kind="email", key="c.email_norm")
     return (
         f"SELECT {person}, coalesce(c.email_norm, c.email, '') AS coordinate, "
-        f"c.email_norm AS dkey, {status} AS status, NULL AS line_type, 0 AS french, "
-        f"{supp} AS supp, NULL AS bloctel {source}"
+        f"c.email_norm AS dkey, {status} AS status, CAST(NULL AS TEXT) AS line_type, "
+        f"0 AS french, {supp} AS supp, CAST(NULL AS INTEGER) AS bloctel {source}"
     )
 
 
