@@ -217,3 +217,27 @@ def test_help_lists_the_contract_commands(tmp_path: Path) -> None:
     out = ok(tmp_path, "--help")
     for command in ("init", "import", "bloctel", "rent", "check", "oppose", "demo"):
         assert command in out
+
+
+def test_disclosure_duplicate_and_limit_through_the_cli(base: Path) -> None:
+    write_csv(base / "more.csv", [contact("C4", first_name="Léa", collected_at="2026-01-05")])
+    ok(base, "import", "contacts", "more.csv")  # same email and mobile as C1, collected earlier
+    write_csv(base / "p3.csv", [partner("P3", category="meubles", listed_from="2026-11-01")])
+    ok(base, "import", "partners", "p3.csv")
+    (base / "limit.toml").write_text(ORDER + "limit = 1\n", encoding="utf-8")
+    ok(base, "rent", "limit.toml", "--out", "d1")
+    with (base / "d1" / "decisions.csv").open(encoding="utf-8-sig") as f:
+        rows = {
+            (r["contact_id"], r["channel"]): r["reasons"] for r in csv.DictReader(f, delimiter=";")
+        }
+    assert rows[("C4", "email")] == "duplicate"
+    # C1 and C2 were collected the same day: the smaller contact_id is taken first
+    assert rows[("C1", "postal")] == "" and rows[("C2", "postal")] == "over_limit"
+    (base / "p3.toml").write_text(ORDER.replace('"P1"', '"P3"'), encoding="utf-8")
+    ok(base, "rent", "p3.toml", "--out", "d2")
+    with (base / "d2" / "decisions.csv").open(encoding="utf-8-sig") as f:
+        rows = {
+            (r["contact_id"], r["channel"]): r["reasons"] for r in csv.DictReader(f, delimiter=";")
+        }
+    assert rows[("C1", "email")] == "partner_not_disclosed"
+    assert rows[("C1", "postal")] == "partner_not_disclosed"

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from listguard.db.bulk import insert_rows
 from listguard.errors import InputError
-from listguard.imports.events import CHANNEL_VALUES, VIAS
+from listguard.imports.events import CHANNEL_VALUES, VIAS, event_key_expr
 from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
 from listguard.timeutil import now_ts
@@ -65,8 +65,8 @@ def record_opposition(
         "via": via,
         "detail": detail,
     }
-    key = "\x1f".join("" if row[k] is None else str(row[k]) for k in row if k != "partner_id")
-    frame = pl.DataFrame([{**row, "event_key": key, "recorded_at": now_ts()}])
+    frame = pl.DataFrame([row], schema={k: pl.Int64 if k == "at" else pl.String for k in row})
+    frame = frame.with_columns(event_key_expr(), pl.lit(now_ts()).alias("recorded_at"))
     with engine.begin() as conn:
         insert_rows(conn, "events", frame, conflict=("event_key",))
         covered = conn.execute(

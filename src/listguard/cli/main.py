@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from listguard.cli.output import err, progress_rows, progress_steps
+from listguard.cli.output import err, print_counts, progress_rows, progress_steps
 from listguard.errors import InputError, ListguardError
 
 if TYPE_CHECKING:
@@ -207,26 +207,7 @@ def rent(
         f"delivery {report.delivery_id} to {order.partner} ({', '.join(report.packs)}): "
         f"{report.contacts_delivered} contacts in {report.out}"
     )
-    _print_counts(order.channels, report.counts, report.eligible)
-
-
-def _print_counts(
-    channels: tuple[str, ...], counts: dict[str, dict[str, int]], eligible: dict[str, int]
-) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from listguard.rules.reasons import CODES
-
-    table = Table(title="Decisions per channel and reason")
-    table.add_column("reason")
-    for ch in channels:
-        table.add_column(ch, justify="right")
-    table.add_row("eligible", *[str(eligible.get(ch, 0)) for ch in channels])
-    for code in CODES:
-        if any(counts.get(ch, {}).get(code) for ch in channels):
-            table.add_row(code, *[str(counts.get(ch, {}).get(code, 0)) for ch in channels])
-    Console(width=max(100, 24 + 16 * len(channels))).print(table)
+    print_counts(order.channels, report.counts, report.eligible)
 
 
 @app.command()

@@ -51,3 +51,22 @@ def progress_steps(label: str) -> Iterator[Callable[[str], None]]:
     ) as bar:
         task = bar.add_task(label)
         yield lambda step: bar.update(task, description=f"{label}: {step}")
+
+
+def print_counts(
+    channels: tuple[str, ...], counts: dict[str, dict[str, int]], eligible: dict[str, int]
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from listguard.rules.reasons import CODES
+
+    table = Table(title="Decisions per channel and reason")
+    table.add_column("reason")
+    for ch in channels:
+        table.add_column(ch, justify="right")
+    table.add_row("eligible", *[str(eligible.get(ch, 0)) for ch in channels])
+    for code in CODES:
+        if any(counts.get(ch, {}).get(code) for ch in channels):
+            table.add_row(code, *[str(counts.get(ch, {}).get(code, 0)) for ch in channels])
+    Console(width=max(100, 24 + 16 * len(channels))).print(table)

@@ -56,8 +56,7 @@ def run_demo(db: str | None, settings: Settings, n: int, out: Path, seed: int) -
     from rich.console import Console
 
     from listguard.bloctel import FakeBloctel, export_numbers, import_result
-    from listguard.cli.main import _print_counts
-    from listguard.cli.output import progress_rows
+    from listguard.cli.output import print_counts, progress_rows
     from listguard.db.engine import make_engine
     from listguard.db.migrate import upgrade
     from listguard.demo.generate import generate
@@ -137,7 +136,7 @@ def run_demo(db: str | None, settings: Settings, n: int, out: Path, seed: int) -
             f"{delivery.contacts_delivered:,} contacts delivered in {target}/ "
             f"({time.perf_counter() - t0:.1f} s)"
         )
-        _print_counts(order.channels, delivery.counts, delivery.eligible)
+        print_counts(order.channels, delivery.counts, delivery.eligible)
     console.print()
     console.print(f"done in {time.perf_counter() - started:.1f} s. Explore:")
     console.print(f"  listguard --db {url} check C0000001 --partner P0003 --channel phone")

@@ -41,6 +41,17 @@ REQUIRED = ("event", "at")
 _ALL_BY_DEFAULT = ("opposition", "erasure", "informed_partner_list", "interaction")
 
 
+KEY_FIELDS = ("contact_id", "email_norm", "phone_e164", "event", "channel", "scope", "at", "via")
+
+
+def event_key_expr() -> pl.Expr:
+    """An event's identity: its content, so the same event imported twice is recorded once."""
+    return pl.concat_str(
+        [pl.col(c).cast(pl.String).fill_null("") for c in (*KEY_FIELDS, "detail")],
+        separator="\x1f",
+    ).alias("event_key")
+
+
 def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
     frame = with_columns_of(frame, KNOWN)
     low = {c: pl.col(c).str.strip_chars().str.to_lowercase() for c in ("event", "channel", "via")}
@@ -140,25 +151,8 @@ def _rows(frame: pl.DataFrame, import_id: int, now: int) -> pl.DataFrame:
         .alias("via"),
         text_or_null("detail"),
     )
-    key = pl.concat_str(
-        [
-            pl.col(c).cast(pl.String).fill_null("")
-            for c in (
-                "contact_id",
-                "email_norm",
-                "phone_e164",
-                "event",
-                "channel",
-                "scope",
-                "at",
-                "via",
-                "detail",
-            )
-        ],
-        separator="\x1f",
-    )
     return out.with_columns(
-        key.alias("event_key"),
+        event_key_expr(),
         pl.lit(import_id).alias("import_id"),
         pl.lit(now).alias("recorded_at"),
     )

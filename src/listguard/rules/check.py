@@ -46,7 +46,7 @@ def explain(
         row = conn.execute(
             text(
                 "SELECT contact_id, email_norm, phone_e164, mobile_e164, recipient_key, "
-                "collected_at FROM contacts WHERE contact_id = :c"
+                "collected_at, audience FROM contacts WHERE contact_id = :c"
             ),
             {"c": contact_id},
         ).first()
@@ -77,15 +77,14 @@ def explain(
         ).all()
         tx.rollback()
     applied = plan.applied
-    audience = "b2c"
     lines = [
-        f"contact {contact_id}, partner {partner} ({plan.partner.name}), channel {channel}, "
-        f"delivery date {day}",
-        f"rule packs: {', '.join(applied.ids)}; regime: {applied.regime(channel, audience)} "
-        f"(B2C), {applied.regime(channel, 'b2b')} (B2B)",
+        f"contact {contact_id} ({row.audience.upper()}), partner {partner} "
+        f"({plan.partner.name}), channel {channel}, delivery date {day}",
+        f"rule packs: {', '.join(applied.ids)}; regime for this contact: "
+        f"{applied.regime(channel, row.audience)}",
     ]
-    if contact_id not in {r for r in ids} or not rows:
-        lines.append("the contact was not collected on or before the delivery date: no decision")
+    if not rows:
+        lines.append("the contact was collected after the delivery date: it does not exist yet")
         return "\n".join(lines)
     for coordinate, eligible, reasons in rows:
         shown = coordinate or "(none)"
