@@ -25,7 +25,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.execute("PRAGMA temp_store=FILE")  # temporary tables spill to disk: memory stays bounded
     cur.execute("PRAGMA cache_size=-262144")
     cur.close()
 
