@@ -34,6 +34,9 @@ metadata = MetaData(
 )
 
 CHANNELS = ("postal", "phone", "automated_call", "sms", "email")
+# AFNOR NF Z10-011 lines 2 to 5, then line 6 (postal code and city)
+ADDRESS_LINES = ("address_line2", "address_line3", "address_line4", "address_line5")
+ADDRESS_COLUMNS = (*ADDRESS_LINES, "postal_code", "city")
 CHOICE_STATES = ("consent", "objection", "informed")
 
 imports = Table(

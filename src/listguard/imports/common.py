@@ -67,6 +67,13 @@ def rejects_of(frame: pl.DataFrame, checks: list[Check]) -> pl.DataFrame:
     return pl.concat(parts)
 
 
+def keep_valid(frame: pl.DataFrame, checks: list[Check], rejects: Rejects) -> pl.DataFrame:
+    """The rows of ``frame`` that pass every check; the others go to ``rejects``."""
+    bad = rejects_of(frame, checks)
+    rejects.add(bad)
+    return frame.filter(~pl.col("_line").is_in(bad["line"].implode()))
+
+
 def empty_rejects() -> pl.DataFrame:
     return pl.DataFrame(
         schema={"line": pl.Int64, "column": pl.String, "value": pl.String, "message": pl.String}

@@ -24,7 +24,7 @@ from listguard.imports.common import (
     Rejects,
     blank,
     count_versions,
-    rejects_of,
+    keep_valid,
     text_or_null,
     with_columns_of,
 )
@@ -42,10 +42,7 @@ TEXT_COLUMNS = (
     "first_name",
     "last_name",
     "company",
-    "address_line2",
-    "address_line3",
-    "address_line4",
-    "address_line5",
+    *schema.ADDRESS_LINES,
     "city",
     "collection_source",
     "notice_version",
@@ -255,9 +252,7 @@ def _processor(tab: TabularFile) -> Process:
             nonlocal accepted
             for batch in batches:
                 frame = _prepare(batch.frame, extra)
-                bad = rejects_of(frame, _checks(frame, dup_ids))
-                rejects.add(bad)
-                good = frame.filter(~pl.col("_line").is_in(bad["line"].implode()))
+                good = keep_valid(frame, _checks(frame, dup_ids), rejects)
                 accepted += good.height
                 yield _normalise(good, extra, import_id, now)
 

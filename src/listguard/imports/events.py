@@ -22,7 +22,7 @@ from listguard.imports.common import (
     Process,
     Rejects,
     blank,
-    rejects_of,
+    keep_valid,
     text_or_null,
     with_columns_of,
 )
@@ -167,9 +167,7 @@ def _processor(tab: TabularFile) -> Process:
         now = now_ts()
         for batch in batches:
             frame = _prepare(batch.frame)
-            bad = rejects_of(frame, _checks())
-            rejects.add(bad)
-            good = frame.filter(~pl.col("_line").is_in(bad["line"].implode()))
+            good = keep_valid(frame, _checks(), rejects)
             insert_rows(conn, "events", _rows(good, report.import_id, now), conflict=("event_key",))
         new = conn.execute(
             select(func.count())

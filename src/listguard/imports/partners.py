@@ -22,7 +22,7 @@ from listguard.imports.common import (
     Rejects,
     blank,
     count_versions,
-    rejects_of,
+    keep_valid,
     text_or_null,
     with_columns_of,
 )
@@ -103,9 +103,7 @@ def _processor(tab: TabularFile) -> Process:
                     "listed_until is before listed_from",
                 ),
             ]
-            bad = rejects_of(frame, checks)
-            rejects.add(bad)
-            good = frame.filter(~pl.col("_line").is_in(bad["line"].implode()))
+            good = keep_valid(frame, checks, rejects)
             accepted += good.height
             rows = good.select(
                 "partner_id",

@@ -21,7 +21,7 @@ from listguard.imports.common import (
     Process,
     Rejects,
     blank,
-    rejects_of,
+    keep_valid,
     with_columns_of,
 )
 from listguard.imports.contacts import address_key_expr
@@ -32,14 +32,7 @@ from listguard.normalise.phone import normalise_phones
 from listguard.normalise.postal import normalise_postal_code_expr
 from listguard.timeutil import now_ts
 
-ADDRESS = (
-    "address_line2",
-    "address_line3",
-    "address_line4",
-    "address_line5",
-    "postal_code",
-    "city",
-)
+ADDRESS = schema.ADDRESS_COLUMNS
 KNOWN = ("list", "email", "phone", *ADDRESS, "added_at")
 
 
@@ -95,9 +88,7 @@ def _processor(tab: TabularFile) -> Process:
                     "added_at is not a real date",
                 ),
             ]
-            bad = rejects_of(frame, checks)
-            rejects.add(bad)
-            good = frame.filter(~pl.col("_line").is_in(bad["line"].implode()))
+            good = keep_valid(frame, checks, rejects)
             added = pl.col("_added").fill_null(now)
             partner = (
                 pl.when(pl.col("_list").str.starts_with("partner:"))

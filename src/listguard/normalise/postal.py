@@ -14,7 +14,7 @@ from importlib import resources
 
 import polars as pl
 
-_ADDRESS_LINES = ("address_line2", "address_line3", "address_line4", "address_line5")
+from listguard.db.schema import ADDRESS_LINES as _ADDRESS_LINES
 
 
 @cache

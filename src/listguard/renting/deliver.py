@@ -37,12 +37,7 @@ POSTAL_FIELDS = (
     "first_name",
     "last_name",
     "company",
-    "address_line2",
-    "address_line3",
-    "address_line4",
-    "address_line5",
-    "postal_code",
-    "city",
+    *schema.ADDRESS_COLUMNS,
     "country",
 )
 FETCH = 100_000
