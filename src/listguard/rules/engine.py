@@ -239,15 +239,22 @@ SELECT cid, '{channel}', event, at FROM (
 """
 
 
-_BLOCTEL_SQL = """
-INSERT INTO lg_bloctel (phone_e164, listed)
-SELECT phone_e164, listed FROM (
-  SELECT r.phone_e164, r.listed, ROW_NUMBER() OVER (
-    PARTITION BY r.phone_e164 ORDER BY s.screened_at DESC, s.id DESC) AS rn
-  FROM bloctel_results r JOIN bloctel_screenings s ON s.id = r.screening_id
-  WHERE s.screened_at >= :bloctel_from AND s.screened_at <= :dend
-) x WHERE rn = 1
-"""
+def _bloctel_steps(conn: Connection, params: dict[str, Any]) -> list[str]:
+    """The latest valid result of each number: the screenings of the validity window are
+    read from the newest, and a number keeps the first result it gets."""
+    ids = conn.execute(
+        text(
+            "SELECT id FROM bloctel_screenings WHERE screened_at >= :bloctel_from "
+            "AND screened_at <= :dend ORDER BY screened_at DESC, id DESC"
+        ),
+        {"bloctel_from": params["bloctel_from"], "dend": params["dend"]},
+    ).scalars()
+    return [
+        "INSERT INTO lg_bloctel (phone_e164, listed) SELECT phone_e164, listed "
+        f"FROM bloctel_results WHERE screening_id = {int(sid)} "
+        "ON CONFLICT (phone_e164) DO NOTHING"
+        for sid in ids
+    ]
 
 
 _SUPPRESSED = """CASE WHEN {status} = 'valid' AND EXISTS (
@@ -487,7 +494,7 @@ def run_pipeline(conn: Connection, plan: Plan) -> None:
         *[_choice_sql(ch) for ch in plan.order.channels],
     ]
     if any(ch in NUMBER_CHANNELS for ch in plan.order.channels):
-        steps += [_BLOCTEL_SQL, _numbers_sql()]
+        steps += [*_bloctel_steps(conn, params), _numbers_sql()]
     steps += [_rows_sql(plan, ch) for ch in plan.order.channels]
     steps += _final_steps(_collate(conn))
     for sql in steps:
