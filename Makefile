@@ -16,7 +16,7 @@ $(BIN)/listguard: pyproject.toml
 env: $(BIN)/listguard
 
 demo: env
-	$(BIN)/listguard --db sqlite:///demo/listguard.db demo --out demo
+	$(BIN)/listguard demo --out demo
 
 lint: env
 	$(BIN)/ruff check src tests bench
@@ -27,7 +27,8 @@ test: lint
 	$(BIN)/pytest
 
 bench: env
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m bench.phone_agreement
+	$(BIN)/python -m bench.import_and_rent
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
