@@ -28,7 +28,7 @@ from listguard.io.tabular import file_sha256
 from listguard.renting.notice import notice_text
 from listguard.renting.order import Order
 from listguard.renting.partner_list import partner_list_version
-from listguard.rules.engine import FLAG, Plan, make_plan, run_pipeline
+from listguard.rules.engine import ELIGIBLE, FLAG, Plan, make_plan, run_pipeline
 from listguard.rules.reasons import CODES
 from listguard.timeutil import now_ts, to_iso
 
@@ -237,6 +237,14 @@ def _deliver(
     # contact_ref: the rank of each delivered contact in a random permutation of this
     # delivery (a secret affine map modulo a prime), so it reveals nothing of the owner's id
     modulus = 2_147_483_647
+    conn.execute(text("DROP TABLE IF EXISTS lg_elig"))
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE lg_elig AS SELECT cid, contact_id, channel, coordinate "
+            f"FROM lg_decision WHERE {ELIGIBLE}"
+        )
+    )
+    conn.execute(text("CREATE INDEX lg_elig_cid ON lg_elig (cid)"))
     conn.execute(text("DROP TABLE IF EXISTS lg_refs"))
     conn.execute(
         text("CREATE TEMP TABLE lg_refs (cid INTEGER PRIMARY KEY, n BIGINT, contact_ref TEXT)")
@@ -246,7 +254,7 @@ def _deliver(
             "INSERT INTO lg_refs (cid, n, contact_ref) SELECT cid, rn, :prefix || CAST(rn AS TEXT) "
             "FROM (SELECT cid, ROW_NUMBER() OVER ("
             "ORDER BY (CAST(cid AS BIGINT) * :mul + :add) % :mod, cid) AS rn "
-            "FROM (SELECT DISTINCT cid FROM lg_decision WHERE eligible = 1) e) x"
+            "FROM (SELECT DISTINCT cid FROM lg_elig) e) x"
         ),
         {
             "prefix": f"D{delivery_id}-",
@@ -260,8 +268,7 @@ def _deliver(
         text(
             "INSERT INTO ledger (delivery_id, contact_id, channel, coordinate, contact_ref) "
             "SELECT :did, d.contact_id, d.channel, d.coordinate, r.contact_ref "
-            "FROM lg_decision d JOIN lg_refs r ON r.cid = d.cid "
-            "WHERE d.eligible = 1"
+            "FROM lg_elig d JOIN lg_refs r ON r.cid = d.cid"
         ),
         {"did": delivery_id},
     )
@@ -375,8 +382,8 @@ def _contacts_query(conn: Connection, order: Order) -> tuple[list[str], list[str
     for ch in order.channels:
         alias = f"e_{ch}"
         joins.append(
-            f"LEFT JOIN (SELECT cid, {_agg(conn, 'coordinate')} AS coords FROM lg_decision "
-            f"WHERE eligible = 1 AND channel = '{ch}' GROUP BY cid) {alias} "
+            f"LEFT JOIN (SELECT cid, {_agg(conn, 'coordinate')} AS coords FROM lg_elig "
+            f"WHERE channel = '{ch}' GROUP BY cid) {alias} "
             f"ON {alias}.cid = r.cid"
         )
         if ch == "postal":

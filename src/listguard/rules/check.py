@@ -70,7 +70,7 @@ def explain(
         run_pipeline(conn, plan)
         rows = conn.execute(
             text(
-                f"SELECT coordinate, eligible, {reasons_sql()} FROM lg_decision "
+                f"SELECT coordinate, {reasons_sql()} FROM lg_decision "
                 "WHERE contact_id = :c ORDER BY coordinate"
             ),
             {"c": contact_id},
@@ -86,9 +86,9 @@ def explain(
     if not rows:
         lines.append("the contact was collected after the delivery date: it does not exist yet")
         return "\n".join(lines)
-    for coordinate, eligible, reasons in rows:
+    for coordinate, reasons in rows:
         shown = coordinate or "(none)"
-        if eligible:
+        if not reasons:
             lines.append(f"- {shown}: eligible")
             continue
         lines.append(f"- {shown}: excluded")

@@ -2,9 +2,9 @@
 
 The pipeline runs inside the caller's transaction and leaves its result in the
 temporary table ``lg_decision`` (one row per contact, channel and coordinate,
-one 0/1 column per reason code, and ``eligible``). Each step is a ``(sql, params)`` pair built by
-pure code and executed here, in the registry's own database (SQLite or
-PostgreSQL): no contact is looked at in Python. The base is never written:
+one 0/1 column per reason code; a row is eligible when it has none:
+``ELIGIBLE``). Each step is SQL built by pure code and executed here, in the
+registry's own database (SQLite or PostgreSQL): no contact is looked at in Python. The base is never written:
 only temporary tables are.
 
 Steps (``cid`` is the contact's internal integer key):
@@ -17,9 +17,10 @@ Steps (``cid`` is the contact's internal integer key):
   lg_numbers   every number of every contact, with its status, suppression and
                Bloctel result, once for the phone, automated_call and sms channels
   lg_decision  per coordinate: every reason flag but ``duplicate`` and ``over_limit``
-  lg_cand      the rows with no reason, ranked among those with the same coordinate
-  lg_ranked    the contacts with a deliverable coordinate, ranked (for ``limit``)
-  and a last update that sets ``duplicate``, ``over_limit`` and ``eligible``.
+  lg_dupkey    the coordinates held by several otherwise eligible rows; those rows
+               are ranked and all but the first get ``duplicate``
+  lg_ranked    with a limit: the contacts with a deliverable coordinate, ranked, and
+               the rows of those past the limit get ``over_limit``
 """
 
 from __future__ import annotations
@@ -398,32 +399,55 @@ FROM (
 """
 
 
-def _final_steps(collate: str) -> list[str]:
-    """``duplicate`` and ``over_limit``, decided among the rows that have no other reason."""
-    no_reason = " + ".join(FLAG[c] for c in CODES[:-2]) + " = 0"
-    return [
+def _clean(codes: tuple[str, ...], alias: str = "") -> str:
+    """SQL: the row has none of ``codes``."""
+    a = f"{alias}." if alias else ""
+    return "(" + " + ".join(f"{a}{FLAG[c]}" for c in codes) + ") = 0"
+
+
+# a row is eligible when it has no reason at all
+ELIGIBLE = _clean(CODES)
+
+
+def _final_steps(collate: str, limited: bool) -> list[str]:
+    """``duplicate``, then ``over_limit``, among the rows that have no other reason.
+
+    Only the coordinates that occur more than once are ranked, and contacts are
+    ranked only when the order has a limit, so the common case sorts little.
+    """
+    before_dup = CODES[:-2]
+    steps = [
         f"""
-INSERT INTO lg_cand (rid, cid, collected_at, dup_rn)
-SELECT rid, cid, collected_at, ROW_NUMBER() OVER (
-    PARTITION BY channel, dkey ORDER BY collected_at DESC, contact_id{collate})
-FROM lg_decision WHERE {no_reason}
+INSERT INTO lg_dupkey (channel, dkey)
+SELECT channel, dkey FROM lg_decision WHERE {_clean(before_dup)} AND dkey IS NOT NULL
+GROUP BY channel, dkey HAVING COUNT(*) > 1
 """,
         f"""
-INSERT INTO lg_ranked (cid, crank)
-SELECT cid, ROW_NUMBER() OVER (ORDER BY collected_at DESC, contact_id{collate})
-FROM (SELECT d.cid, d.contact_id, d.collected_at FROM lg_decision d
-      JOIN lg_cand k ON k.rid = d.rid AND k.dup_rn = 1
-      GROUP BY d.cid, d.contact_id, d.collected_at) ok
-""",
-        f"""
-UPDATE lg_decision SET
-  {FLAG["duplicate"]} = CASE WHEN k.dup_rn > 1 THEN 1 ELSE 0 END,
-  {FLAG["over_limit"]} = CASE WHEN k.dup_rn = 1 AND r.crank > :limit THEN 1 ELSE 0 END,
-  eligible = CASE WHEN k.dup_rn = 1 AND r.crank <= :limit THEN 1 ELSE 0 END
-FROM lg_cand k LEFT JOIN lg_ranked r ON r.cid = k.cid
-WHERE lg_decision.rid = k.rid
+UPDATE lg_decision SET {FLAG["duplicate"]} = 1 WHERE rid IN (
+  SELECT rid FROM (
+    SELECT d.rid, ROW_NUMBER() OVER (
+      PARTITION BY d.channel, d.dkey ORDER BY d.collected_at DESC, d.contact_id{collate}) AS rn
+    FROM lg_decision d JOIN lg_dupkey k ON k.channel = d.channel AND k.dkey = d.dkey
+    WHERE {_clean(before_dup, "d")}
+  ) x WHERE rn > 1
+)
 """,
     ]
+    if limited:
+        before_limit = CODES[:-1]
+        steps += [
+            f"""
+INSERT INTO lg_ranked (cid, crank)
+SELECT cid, ROW_NUMBER() OVER (ORDER BY collected_at DESC, contact_id{collate})
+FROM (SELECT cid, contact_id, collected_at FROM lg_decision WHERE {_clean(before_limit)}
+      GROUP BY cid, contact_id, collected_at) ok
+""",
+            f"""
+UPDATE lg_decision SET {FLAG["over_limit"]} = 1
+WHERE {_clean(before_limit)} AND cid IN (SELECT cid FROM lg_ranked WHERE crank > :limit)
+""",
+        ]
+    return steps
 
 
 def reasons_sql(alias: str = "") -> str:
@@ -458,19 +482,18 @@ def _tables(conn: Connection, plan: Plan) -> list[str]:
         f"PRIMARY KEY (cid, channel)){no_rowid}",
         f"CREATE TEMP TABLE lg_bloctel (phone_e164 TEXT PRIMARY KEY, listed INTEGER){no_rowid}",
         f"CREATE TEMP TABLE lg_decision ({rid}, cid INTEGER, contact_id TEXT, channel TEXT, "
-        f"coordinate TEXT, dkey TEXT, collected_at BIGINT, {flags}, "
-        "eligible INTEGER NOT NULL DEFAULT 0)",
+        f"coordinate TEXT, dkey TEXT, collected_at BIGINT, {flags})",
         "CREATE TEMP TABLE lg_numbers (cid INTEGER, coordinate TEXT, dkey TEXT, status TEXT, "
         "line_type TEXT, french INTEGER, supp INTEGER, bloctel INTEGER)",
-        "CREATE TEMP TABLE lg_cand (rid INTEGER PRIMARY KEY, cid INTEGER, collected_at BIGINT, "
-        "dup_rn BIGINT)",
+        "CREATE TEMP TABLE lg_dupkey (channel TEXT, dkey TEXT, "
+        f"PRIMARY KEY (channel, dkey)){no_rowid}",
         "CREATE TEMP TABLE lg_ranked (cid INTEGER PRIMARY KEY, crank BIGINT)",
     ]
 
 
 _TEMP = (
     "lg_ranked",
-    "lg_cand",
+    "lg_dupkey",
     "lg_decision",
     "lg_numbers",
     "lg_bloctel",
@@ -496,7 +519,7 @@ def run_pipeline(conn: Connection, plan: Plan) -> None:
     if any(ch in NUMBER_CHANNELS for ch in plan.order.channels):
         steps += [*_bloctel_steps(conn, params), _numbers_sql()]
     steps += [_rows_sql(plan, ch) for ch in plan.order.channels]
-    steps += _final_steps(_collate(conn))
+    steps += _final_steps(_collate(conn), plan.order.limit is not None)
     for sql in steps:
         used = {k: v for k, v in params.items() if f":{k}" in sql}
         conn.execute(text(sql), used)
