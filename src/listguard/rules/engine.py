@@ -4,8 +4,8 @@ The pipeline runs inside the caller's transaction and leaves its result in the
 temporary table ``lg_decision`` (one row per contact, channel and coordinate,
 one 0/1 column per reason code; a row is eligible when it has none:
 ``ELIGIBLE``). Each step is SQL built by pure code and executed here, in the
-registry's own database (SQLite or PostgreSQL): no contact is looked at in Python. The base is never written:
-only temporary tables are.
+registry's own database (SQLite or PostgreSQL): no contact is looked at in
+Python. The base is never written: only temporary tables are.
 
 Steps (``cid`` is the contact's internal integer key):
   lg_ev        events dated on or before D, resolved to contacts (an event that
