@@ -128,6 +128,12 @@ def test_rent_writes_the_delivery_folder(base: Path) -> None:
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
     notice = (folder / "notice.txt").read_text(encoding="utf-8")
     assert "Partenaire P1" in notice and "Offre de test" in notice and "un mois" in notice
+    import sqlite3
+
+    with sqlite3.connect(base / "reg.db") as db:
+        recorded = db.execute("SELECT out_dir, contacts_delivered FROM deliveries").fetchall()
+        ledger = db.execute("SELECT COUNT(DISTINCT contact_id) FROM ledger").fetchone()
+    assert recorded == [(str(folder.resolve()), 2)] and ledger == (2,)
     # a delivery is never overwritten
     assert "not empty" in user_error(base, "rent", "order.toml", "--out", "delivery")
 

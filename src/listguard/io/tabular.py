@@ -145,15 +145,15 @@ class TabularFile:
                     buf[i].append(_cell_text(v))
                 line += 1
                 if len(buf[0]) >= batch_rows:
-                    yield self._xlsx_frame(buf, first, line)
+                    yield self._xlsx_frame(buf, first)
                     buf = [[] for _ in range(width)]
                     first = line
             if buf[0]:
-                yield self._xlsx_frame(buf, first, line)
+                yield self._xlsx_frame(buf, first)
         finally:
             wb.close()
 
-    def _xlsx_frame(self, buf: list[list[str]], first: int, _end: int) -> Batch:
+    def _xlsx_frame(self, buf: list[list[str]], first: int) -> Batch:
         frame = pl.DataFrame(
             dict(zip(self.columns, buf, strict=True)), schema=dict.fromkeys(self.columns, pl.String)
         )

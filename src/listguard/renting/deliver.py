@@ -188,9 +188,11 @@ def rent(
             plan = make_plan(conn, order, settings.rules)
             run_pipeline(conn, plan)
             step("writing decisions")
-            report = _deliver(conn, plan, tmp, settings, sep, step)
-            tmp.rename(out) if not out.exists() else _move_into(tmp, out)
-            report.out = out
+            report = _deliver(conn, plan, tmp, out, settings, sep, step)
+            if out.exists():  # an empty folder made beforehand
+                _move_into(tmp, out)
+            else:
+                tmp.rename(out)
         return report
     finally:
         if tmp.exists():
@@ -207,6 +209,7 @@ def _deliver(
     conn: Connection,
     plan: Plan,
     tmp: Path,
+    out: Path,
     settings: Settings,
     sep: str,
     step: Callable[[str], None],
@@ -228,7 +231,7 @@ def _deliver(
             packs="|".join(plan.applied.ids),
             partner_list_version=version,
             created_at=created,
-            out_dir=str(tmp.parent / tmp.name),
+            out_dir=str(out.resolve()),
             contacts_delivered=0,
         )
         .returning(schema.deliveries.c.id)
@@ -365,7 +368,7 @@ def _deliver(
     )
     return DeliveryReport(
         delivery_id=delivery_id,
-        out=tmp,
+        out=out,
         packs=plan.applied.ids,
         contacts_delivered=n,
         counts=counts,
