@@ -259,3 +259,42 @@ def test_events_partners_suppression(engine: Engine, tmp_path: Path) -> None:
         ),
     )
     assert (supp.rows_new, supp.rows_rejected) == (1, 2)
+
+
+def test_line_numbers_stay_true_after_rows_that_cannot_be_split(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "contact_id;collected_at;partners_email\n"
+        "C1;2026-01-10;consent\n"
+        "C2;2026-01-10;consent;extra\n"  # line 3: one field too many
+        "C3;2026-01-10;oui\n"  # line 4: unknown choice
+        "C4\n"  # line 5: too few fields
+        "C5;2026-02-30;consent\n",  # line 6: impossible date
+        encoding="utf-8",
+    )
+    report = import_file(engine, "contacts", path)
+    assert (report.rows_read, report.rows_new, report.rows_rejected) == (5, 1, 4)
+    rejects = _rejects(report.rejects_path)  # type: ignore[arg-type]
+    assert [(r["line"], r["column"]) for r in rejects] == [
+        ("3", ""),
+        ("4", "partners_email"),
+        ("5", ""),
+        ("6", "collected_at"),
+    ]
+
+
+def test_xlsx_line_numbers_count_empty_rows(engine: Engine, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["contact_id", "collected_at"])
+    ws.append(["C1", "2026-01-10"])
+    ws.append([None, None])  # an empty row of the sheet
+    ws.append(["C2", "31/02/2026"])
+    wb.save(tmp_path / "c.xlsx")
+    report = import_file(engine, "contacts", tmp_path / "c.xlsx")
+    rejects = _rejects(report.rejects_path)  # type: ignore[arg-type]
+    assert [(r["line"], r["column"]) for r in rejects] == [("4", "collected_at")]

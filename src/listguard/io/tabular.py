@@ -67,8 +67,11 @@ class TabularFile:
         assert self.encoding and self.delimiter
         bad = self.bad_rows
 
+        skipped: list[int] = []  # data-row indices of the rows that could not be split
+
         def on_invalid(row: Any) -> str:
             line = (row.number or 0) if row.number is not None else 0
+            skipped.append(line - 2)
             bad.append(
                 BadRow(
                     line,
@@ -99,22 +102,28 @@ class TabularFile:
             reader = pacsv.open_csv(
                 str(self.path), read_options=read, parse_options=parse, convert_options=convert
             )
-            line = 2
+            done = 0  # rows yielded so far
             pending: pl.DataFrame | None = None
             for record_batch in reader:
                 frame = pl.from_arrow(record_batch)
                 assert isinstance(frame, pl.DataFrame)
                 pending = frame if pending is None else pl.concat([pending, frame])
                 while pending.height >= batch_rows:
-                    yield self._numbered(pending.head(batch_rows), line)
-                    line += batch_rows
+                    head = pending.head(batch_rows)
+                    yield self._lined(head, _csv_lines(done, head.height, skipped))
+                    done += batch_rows
                     pending = pending.slice(batch_rows)
             if pending is not None and pending.height:
-                yield self._numbered(pending, line)
+                yield self._lined(pending, _csv_lines(done, pending.height, skipped))
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise FileFormatError(
                 f"cannot read the file as {self.encoding} CSV: {exc}", where=str(self.path)
             ) from None
+
+    @staticmethod
+    def _lined(frame: pl.DataFrame, lines: list[int]) -> Batch:
+        frame = frame.with_columns(pl.Series("_line", lines, dtype=pl.Int64))
+        return Batch(frame, lines[0] if lines else 0)
 
     @staticmethod
     def _numbered(frame: pl.DataFrame, first_line: int) -> Batch:
@@ -134,30 +143,28 @@ class TabularFile:
             next(rows, None)
             width = len(self.columns)
             buf: list[list[str]] = [[] for _ in range(width)]
-            line = 2
-            first = 2
-            for row in rows:
+            lines: list[int] = []
+            for line, row in enumerate(rows, start=2):
                 values = list(row[:width]) + [None] * (width - len(row))
                 if all(v is None or v == "" for v in values):
-                    line += 1
-                    continue
+                    continue  # an empty row of the sheet is not a record
                 for i, v in enumerate(values):
                     buf[i].append(_cell_text(v))
-                line += 1
-                if len(buf[0]) >= batch_rows:
-                    yield self._xlsx_frame(buf, first)
+                lines.append(line)
+                if len(lines) >= batch_rows:
+                    yield self._xlsx_frame(buf, lines)
                     buf = [[] for _ in range(width)]
-                    first = line
-            if buf[0]:
-                yield self._xlsx_frame(buf, first)
+                    lines = []
+            if lines:
+                yield self._xlsx_frame(buf, lines)
         finally:
             wb.close()
 
-    def _xlsx_frame(self, buf: list[list[str]], first: int) -> Batch:
+    def _xlsx_frame(self, buf: list[list[str]], lines: list[int]) -> Batch:
         frame = pl.DataFrame(
             dict(zip(self.columns, buf, strict=True)), schema=dict.fromkeys(self.columns, pl.String)
         )
-        return self._numbered(frame, first)
+        return self._lined(frame, lines)
 
     # -- Parquet ---------------------------------------------------------------
     def _parquet_batches(self, batch_rows: int) -> Iterator[Batch]:
@@ -172,6 +179,21 @@ class TabularFile:
             frame = frame.with_columns([_text_expr(c, frame.schema[c]) for c in self.columns])
             yield self._numbered(frame, line)
             line += frame.height
+
+
+def _csv_lines(done: int, n: int, skipped: list[int]) -> list[int]:
+    """File line numbers of the good rows ``done .. done + n`` of a CSV (header on line 1).
+
+    ``skipped`` holds the data-row indices of rows the parser could not split; the
+    k-th good row sits after every skipped row whose index, less the skipped rows
+    before it, is at most k.
+    """
+    import numpy as np
+
+    k = np.arange(done, done + n, dtype=np.int64)
+    marks = np.sort(np.asarray(skipped, dtype=np.int64)) - np.arange(len(skipped), dtype=np.int64)
+    lines: list[int] = (k + 2 + np.searchsorted(marks, k, side="right")).tolist()
+    return lines
 
 
 def _text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
