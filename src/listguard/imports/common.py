@@ -148,6 +148,7 @@ class Kind:
 
     name: str
     required: tuple[str, ...]
+    known: tuple[str, ...]  # every column of the format; absent ones arrive empty
     processor: Callable[[TabularFile], Process]
 
 
@@ -171,7 +172,7 @@ def run_import(
     def batches() -> Iterator[Batch]:
         for batch in tab.batches():
             report.rows_read += batch.frame.height
-            yield batch
+            yield Batch(with_columns_of(batch.frame, kind.known), batch.first_line)
             report.rows_read += len(tab.bad_rows)  # rows the CSV parser could not split
             rejects.add_bad_rows(tab)
             if progress:

@@ -26,7 +26,6 @@ from listguard.imports.common import (
     count_versions,
     keep_valid,
     text_or_null,
-    with_columns_of,
 )
 from listguard.io.dates import parse_dates_iso, parse_instants
 from listguard.io.prefetch import prefetch
@@ -142,7 +141,6 @@ def _checks(frame: pl.DataFrame, dup_ids: pl.Series) -> list[Check]:
 
 
 def _prepare(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
-    frame = with_columns_of(frame, KNOWN)
     audience = pl.col("audience").str.strip_chars().str.to_lowercase()
     country = pl.col("country").str.strip_chars().str.to_uppercase()
     return frame.with_columns(
@@ -288,4 +286,4 @@ def _processor(tab: TabularFile) -> Process:
     return process
 
 
-KIND = Kind("contacts", REQUIRED, _processor)
+KIND = Kind("contacts", REQUIRED, KNOWN, _processor)

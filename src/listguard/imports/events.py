@@ -24,7 +24,6 @@ from listguard.imports.common import (
     blank,
     keep_valid,
     text_or_null,
-    with_columns_of,
 )
 from listguard.io.dates import parse_instants
 from listguard.io.tabular import Batch, TabularFile
@@ -53,7 +52,6 @@ def event_key_expr() -> pl.Expr:
 
 
 def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
-    frame = with_columns_of(frame, KNOWN)
     low = {c: pl.col(c).str.strip_chars().str.to_lowercase() for c in ("event", "channel", "via")}
     scope = pl.col("scope").str.strip_chars()
     scope = (
@@ -180,4 +178,4 @@ def _processor(tab: TabularFile) -> Process:
     return process
 
 
-KIND = Kind("events", REQUIRED, _processor)
+KIND = Kind("events", REQUIRED, KNOWN, _processor)

@@ -24,7 +24,6 @@ from listguard.imports.common import (
     count_versions,
     keep_valid,
     text_or_null,
-    with_columns_of,
 )
 from listguard.io.dates import parse_instants
 from listguard.io.tabular import Batch, TabularFile
@@ -63,7 +62,6 @@ def _processor(tab: TabularFile) -> Process:
         accepted = 0
         for batch in batches:
             frame = batch.frame
-            frame = with_columns_of(frame, KNOWN)
             sector = pl.col("sector").str.strip_chars().str.to_lowercase()
             frame = frame.with_columns(
                 pl.when(sector == "").then(pl.lit("commercial")).otherwise(sector).alias("_sector"),
@@ -145,4 +143,4 @@ def _processor(tab: TabularFile) -> Process:
     return process
 
 
-KIND = Kind("partners", REQUIRED, _processor)
+KIND = Kind("partners", REQUIRED, KNOWN, _processor)

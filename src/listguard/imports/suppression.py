@@ -22,7 +22,6 @@ from listguard.imports.common import (
     Rejects,
     blank,
     keep_valid,
-    with_columns_of,
 )
 from listguard.imports.contacts import address_key_expr
 from listguard.io.dates import parse_instants
@@ -45,7 +44,6 @@ def _processor(tab: TabularFile) -> Process:
         now = now_ts()
         for batch in batches:
             frame = batch.frame
-            frame = with_columns_of(frame, KNOWN)
             phones = normalise_phones(frame["phone"])
             emails = normalise_emails(frame["email"])
             frame = frame.with_columns(
@@ -125,4 +123,4 @@ def _processor(tab: TabularFile) -> Process:
     return process
 
 
-KIND = Kind("suppression", ("list",), _processor)
+KIND = Kind("suppression", ("list",), KNOWN, _processor)
