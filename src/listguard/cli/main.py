@@ -125,28 +125,24 @@ RejectsOpt = Annotated[
 FileArg = Annotated[Path, typer.Argument(help="CSV, XLSX or Parquet file.")]
 
 
-@import_app.command("contacts")
-def import_contacts_cmd(ctx: typer.Context, file: FileArg, rejects: RejectsOpt = None) -> None:
-    """Import the owner's base; bad rows go to the rejects file."""
-    _import(ctx, "contacts", file, rejects)
+IMPORT_HELP = {
+    "contacts": "Import the owner's base; bad rows go to the rejects file.",
+    "events": "Import consents, oppositions, list notices, interactions, erasures.",
+    "partners": "Import partners and their listing dates.",
+    "suppression": "Import suppression lists.",
+}
 
 
-@import_app.command("events")
-def import_events_cmd(ctx: typer.Context, file: FileArg, rejects: RejectsOpt = None) -> None:
-    """Import consents, oppositions, list notices, interactions, erasures."""
-    _import(ctx, "events", file, rejects)
+def _import_command(kind: str) -> None:
+    def command(ctx: typer.Context, file: FileArg, rejects: RejectsOpt = None) -> None:
+        _import(ctx, kind, file, rejects)
+
+    command.__doc__ = IMPORT_HELP[kind]
+    import_app.command(kind)(command)
 
 
-@import_app.command("partners")
-def import_partners_cmd(ctx: typer.Context, file: FileArg, rejects: RejectsOpt = None) -> None:
-    """Import partners and their listing dates."""
-    _import(ctx, "partners", file, rejects)
-
-
-@import_app.command("suppression")
-def import_suppression_cmd(ctx: typer.Context, file: FileArg, rejects: RejectsOpt = None) -> None:
-    """Import suppression lists."""
-    _import(ctx, "suppression", file, rejects)
+for _kind in IMPORT_HELP:
+    _import_command(_kind)
 
 
 @bloctel_app.command("export")
