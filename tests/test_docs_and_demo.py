@@ -42,5 +42,8 @@ def test_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     reasons = set(after["counts"]["phone"]["excluded_by_reason"])
     assert {"no_consent", "bloctel_listed", "invalid_coordinate"} <= reasons
     assert (out / "input" / "contacts.rejects.csv").exists()
-    # a second run rebuilds the demo's own folder
+    # a second run rebuilds the demo's own folder from scratch: same seed, same deliveries
     run_demo(None, Settings(), 600, out, seed=7)
+    again = json.loads((out / "delivery-2026-11-28" / "manifest.json").read_text("utf-8"))
+    assert again["delivery_id"] == after["delivery_id"]
+    assert again["counts"] == after["counts"]
