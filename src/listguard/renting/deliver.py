@@ -12,35 +12,48 @@ import json
 import secrets
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+import pyarrow as pa
 from sqlalchemy import Connection, Engine, insert, text, update
 
 from listguard import __version__
 from listguard.config import Settings
 from listguard.db import schema
+from listguard.db.arrow import staged
 from listguard.db.engine import check_initialised
 from listguard.errors import InputError
 from listguard.io.tabular import file_sha256
 from listguard.renting.notice import notice_text
 from listguard.renting.order import Order
 from listguard.renting.partner_list import partner_list_version
-from listguard.rules.engine import ELIGIBLE, FLAG, Plan, make_plan, run_pipeline
+from listguard.rules.engine import (
+    ELIGIBLE,
+    POSTAL_FIELDS,
+    Plan,
+    decide,
+    make_plan,
+    order_key,
+    spell,
+)
 from listguard.rules.reasons import CODES
 from listguard.timeutil import now_ts, to_iso
 
-POSTAL_FIELDS = (
-    "civility",
-    "first_name",
-    "last_name",
-    "company",
-    *schema.ADDRESS_COLUMNS,
-    "country",
-)
+if TYPE_CHECKING:
+    import duckdb
+
 FETCH = 100_000
+LEDGER_STAGE = pa.schema(
+    [
+        ("contact_id", pa.string()),
+        ("channel", pa.string()),
+        ("coordinate", pa.string()),
+        ("n", pa.int64()),
+    ]
+)
 
 
 @dataclass
@@ -54,47 +67,30 @@ class DeliveryReport:
     rows: int = 0
 
 
-def _agg(conn: Connection, expr: str) -> str:
-    if conn.dialect.name == "postgresql":
-        return f"string_agg({expr}, '|')"
-    return f"group_concat({expr}, '|')"
-
-
-def _write_rows(
-    conn: Connection, sql: str, params: dict[str, Any], path: Path, header: list[str], sep: str
-) -> int:
-    """Stream the rows of ``sql`` (text columns) to a CSV, UTF-8 with BOM, chunk by chunk."""
-    return _stream_csv(conn, sql, params, path, header, sep, lambda frame: frame)
-
-
-def _stream_csv(
-    conn: Connection,
+def _write_csv(
+    db: duckdb.DuckDBPyConnection,
     sql: str,
     params: dict[str, Any],
     path: Path,
-    columns: list[str],
     sep: str,
-    shape: Callable[[pl.DataFrame], pl.DataFrame],
-    schema_: dict[str, Any] | None = None,
+    order: str | None = None,
 ) -> int:
-    result = conn.execute(text(sql), params)
-    cursor = result.cursor  # plain tuples: no per-row objects of the ORM layer
-    schema_ = schema_ or dict.fromkeys(columns, pl.String)
-    rows = 0
-    with path.open("wb") as f:
-        f.write("\ufeff".encode())
-        first = True
-        while True:
-            chunk = cursor.fetchmany(FETCH)
-            frame = shape(pl.DataFrame(chunk, schema=schema_, orient="row"))
-            if first or frame.height:
-                frame.write_csv(f, separator=sep, include_header=first, line_terminator="\r\n")
-            rows += frame.height
-            first = False
-            if not chunk:
-                break
-    result.close()
-    return rows
+    """The rows of ``sql`` as a CSV (UTF-8 with BOM, CRLF), written by DuckDB's own
+    parallel writer, sorted on ``sql``'s column ``order`` (left out of the file);
+    returns the number of rows."""
+    columns = db.sql(sql, params=params).columns
+    first = columns[0]
+    dropped = ", ".join(f'"{c}"' for c in (first, order) if c)
+    # the byte order mark is the first character of the file, so of the first header
+    query = f'SELECT "{first}" AS "\ufeff{first}", * EXCLUDE ({dropped}) FROM ({sql})'
+    if order:
+        query += f' ORDER BY "{order}"'
+    quote = sep.replace("'", "''")
+    written = db.execute(
+        f"COPY ({query}) TO '{path}' (FORMAT csv, HEADER, DELIMITER '{quote}', NEW_LINE '\r\n')",
+        params,
+    ).fetchall()
+    return int(written[0][0])  # COPY reports the rows it wrote
 
 
 @dataclass
@@ -115,40 +111,53 @@ class DecisionCounts:
                 per[code] = per.get(code, 0) + n
 
 
-def _write_decisions(conn: Connection, path: Path, sep: str) -> tuple[int, DecisionCounts]:
-    """``decisions.csv``; the reasons of a row travel as one bit mask, spelled out here,
-    and counted on the way."""
-    mask = " + ".join(f"{FLAG[c]} * {1 << i}" for i, c in enumerate(CODES))
-    spelled: dict[int, str] = {}
+def _write_decisions(
+    db: duckdb.DuckDBPyConnection, path: Path, sep: str
+) -> tuple[int, DecisionCounts]:
+    """``decisions.csv`` (channel by channel in the order's order, then contact by contact
+    in the base's order) and the count of each reason. The few distinct masks are
+    counted and spelled out first; the file joins their spelling."""
     counts = DecisionCounts()
-
-    def shape(frame: pl.DataFrame) -> pl.DataFrame:
-        for channel, m, n in frame.group_by("channel", "mask").len().iter_rows():
-            counts.add(channel, m, n)
-            if m not in spelled:
-                spelled[m] = "|".join(c for i, c in enumerate(CODES) if m >> i & 1)
-        return frame.select(
-            "contact_id",
-            "channel",
-            "coordinate",
-            pl.when(pl.col("mask") == 0)
-            .then(pl.lit("eligible"))
-            .otherwise(pl.lit("excluded"))
-            .alias("decision"),
-            pl.col("mask").replace_strict(spelled, return_dtype=pl.String).alias("reasons"),
-        )
-
-    rows = _stream_csv(
-        conn,
-        f"SELECT contact_id, channel, coordinate, {mask} FROM lg_decision ORDER BY rid",
+    masks = db.execute("SELECT channel, mask, count(*) FROM lg_decision GROUP BY ALL").fetchall()
+    for channel, mask, n in masks:
+        counts.add(channel, int(mask), int(n))
+    distinct = sorted({int(m) for _, m, _ in masks})
+    spelled = pa.table(
+        {"mask": pa.array(distinct, pa.int64()), "reasons": [spell(m) or None for m in distinct]}
+    )
+    db.register("lg_spelled", spelled)
+    rows = _write_csv(
+        db,
+        "SELECT d.contact_id, d.channel, d.coordinate, "
+        "CASE WHEN d.mask = 0 THEN 'eligible' ELSE 'excluded' END AS decision, s.reasons, "
+        f"{order_key('d')} AS lg_order FROM lg_decision d JOIN lg_spelled s ON s.mask = d.mask",
         {},
         path,
-        ["contact_id", "channel", "coordinate", "mask"],
         sep,
-        shape,
-        {"contact_id": pl.String, "channel": pl.String, "coordinate": pl.String, "mask": pl.Int64},
+        order="lg_order",
     )
     return rows, counts
+
+
+def _number_contacts(db: duckdb.DuckDBPyConnection) -> int:
+    """``lg_elig`` (the eligible rows) and ``lg_refs``: each delivered contact's rank ``n``
+    in a random permutation of this delivery (a secret affine map modulo a prime), the
+    base of its ``contact_ref``, which so reveals nothing of the owner's id."""
+    modulus = 2_147_483_647
+    db.execute(
+        "CREATE TEMP TABLE lg_elig AS SELECT cid, contact_id, ch, channel, pos, coordinate "
+        f"FROM lg_decision WHERE {ELIGIBLE}"
+    )
+    db.execute(
+        "CREATE TEMP TABLE lg_refs AS SELECT cid, ROW_NUMBER() OVER ("
+        "ORDER BY (cid * $mul + $add) % $mod, cid) AS n FROM (SELECT DISTINCT cid FROM lg_elig)",
+        {
+            "mul": secrets.randbelow(modulus - 2) + 2,
+            "add": secrets.randbelow(modulus),
+            "mod": modulus,
+        },
+    )
+    return int(db.execute("SELECT count(*) FROM lg_refs").fetchall()[0][0])
 
 
 def _prepare_out(out: Path) -> Path:
@@ -180,19 +189,35 @@ def rent(
             where="order",
         )
     step = progress or (lambda _msg: None)
-    sep = settings.output.csv_delimiter
     tmp = _prepare_out(out)
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             step("deciding")
             plan = make_plan(conn, order, settings.rules)
-            run_pipeline(conn, plan)
-            step("writing decisions")
-            report = _deliver(conn, plan, tmp, out, settings, sep, step)
-            if out.exists():  # an empty folder made beforehand
-                _move_into(tmp, out)
-            else:
-                tmp.rename(out)
+            db = decide(conn, plan)
+            try:
+                n = _number_contacts(db)
+                step("recording the ledger")
+                # in contact_id order, so that the ledger's index grows at its end
+                ledger = db.sql(
+                    "SELECT e.contact_id, e.channel, e.coordinate, r.n "
+                    "FROM lg_elig e JOIN lg_refs r ON r.cid = e.cid ORDER BY e.contact_id"
+                ).to_arrow_reader(FETCH)
+                # staged before the transaction's first write; committed before it is left
+                with staged(conn, "ledger", ledger, LEDGER_STAGE) as stage:
+                    try:
+                        report = _deliver(conn, db, plan, stage, n, tmp, out, settings, step)
+                        step("delivering")
+                        if out.exists():  # an empty folder made beforehand
+                            _move_into(tmp, out)
+                        else:
+                            tmp.rename(out)
+                        conn.commit()
+                    except BaseException:
+                        conn.rollback()
+                        raise
+            finally:
+                db.close()
         return report
     finally:
         if tmp.exists():
@@ -207,17 +232,18 @@ def _move_into(tmp: Path, out: Path) -> None:
 
 def _deliver(
     conn: Connection,
+    db: duckdb.DuckDBPyConnection,
     plan: Plan,
+    stage: str,
+    n: int,
     tmp: Path,
     out: Path,
     settings: Settings,
-    sep: str,
     step: Callable[[str], None],
 ) -> DeliveryReport:
     order = plan.order
     dend = plan.params["dend"]
-    decisions_rows, tally = _write_decisions(conn, tmp / "decisions.csv", sep)
-    counts, eligible = tally.excluded, tally.eligible
+    sep = settings.output.csv_delimiter
     version, version_start = partner_list_version(conn, dend)
     created = now_ts()
     delivery_id = conn.execute(
@@ -236,55 +262,31 @@ def _deliver(
         )
         .returning(schema.deliveries.c.id)
     ).scalar_one()
-    step("recording the ledger")
-    # contact_ref: the rank of each delivered contact in a random permutation of this
-    # delivery (a secret affine map modulo a prime), so it reveals nothing of the owner's id
-    modulus = 2_147_483_647
-    conn.execute(text("DROP TABLE IF EXISTS lg_elig"))
-    conn.execute(
-        text(
-            "CREATE TEMP TABLE lg_elig AS SELECT cid, contact_id, channel, coordinate "
-            f"FROM lg_decision WHERE {ELIGIBLE}"
+    prefix = f"D{delivery_id}-"
+    # the registry records the ledger while DuckDB writes the files beside it
+    with ThreadPoolExecutor(1) as pool:
+        recorded = pool.submit(
+            conn.execute,
+            text(
+                "INSERT INTO ledger (delivery_id, contact_id, channel, coordinate, contact_ref) "
+                f"SELECT :did, contact_id, channel, coordinate, :prefix || CAST(n AS TEXT) "
+                f"FROM {stage}"
+            ),
+            {"did": delivery_id, "prefix": prefix},
         )
-    )
-    conn.execute(text("CREATE INDEX lg_elig_cid ON lg_elig (cid)"))
-    conn.execute(text("DROP TABLE IF EXISTS lg_refs"))
-    conn.execute(
-        text("CREATE TEMP TABLE lg_refs (cid INTEGER PRIMARY KEY, n BIGINT, contact_ref TEXT)")
-    )
-    conn.execute(
-        text(
-            "INSERT INTO lg_refs (cid, n, contact_ref) SELECT cid, rn, :prefix || CAST(rn AS TEXT) "
-            "FROM (SELECT cid, ROW_NUMBER() OVER ("
-            "ORDER BY (CAST(cid AS BIGINT) * :mul + :add) % :mod, cid) AS rn "
-            "FROM (SELECT DISTINCT cid FROM lg_elig) e) x"
-        ),
-        {
-            "prefix": f"D{delivery_id}-",
-            "mul": secrets.randbelow(modulus - 2) + 2,
-            "add": secrets.randbelow(modulus),
-            "mod": modulus,
-        },
-    )
-    n = int(conn.execute(text("SELECT COUNT(*) FROM lg_refs")).scalar_one())
-    conn.execute(
-        text(
-            "INSERT INTO ledger (delivery_id, contact_id, channel, coordinate, contact_ref) "
-            "SELECT :did, d.contact_id, d.channel, d.coordinate, r.contact_ref "
-            "FROM lg_elig d JOIN lg_refs r ON r.cid = d.cid"
-        ),
-        {"did": delivery_id},
-    )
-    step("writing the partner's file")
-    header, fields, source = _contacts_query(conn, order)
-    _write_rows(
-        conn,
-        f"SELECT {', '.join(fields)} {source}",
-        {"source": settings.owner.name},
-        tmp / "contacts.csv",
-        header,
-        sep,
-    )
+        step("writing decisions")
+        decisions_rows, tally = _write_decisions(db, tmp / "decisions.csv", sep)
+        step("writing the partner's file")
+        _write_csv(
+            db,
+            _contacts_sql(order),
+            {"prefix": prefix, "source": settings.owner.name},
+            tmp / "contacts.csv",
+            sep,
+            order="lg_order",
+        )
+        recorded.result()
+    counts, eligible = tally.excluded, tally.eligible
     (tmp / "notice.txt").write_text(
         notice_text(settings.owner, plan.partner, order), encoding="utf-8"
     )
@@ -377,28 +379,29 @@ def _deliver(
     )
 
 
-def _contacts_query(conn: Connection, order: Order) -> tuple[list[str], list[str], str]:
-    """(header, field expressions, FROM ...) of the partner's ``contacts.csv``."""
-    header = ["contact_ref"]
-    fields = ["r.contact_ref"]
+def _contacts_sql(order: Order) -> str:
+    """The partner's ``contacts.csv``: one row per delivered contact, in ``contact_ref``
+    order, with its eligible coordinates (several of a channel joined by ``|``)."""
+    fields = ["$prefix || CAST(r.n AS TEXT) AS contact_ref"]
     joins = []
     for ch in order.channels:
         alias = f"e_{ch}"
         joins.append(
-            f"LEFT JOIN (SELECT cid, {_agg(conn, 'coordinate')} AS coords FROM lg_elig "
-            f"WHERE channel = '{ch}' GROUP BY cid) {alias} "
+            f"LEFT JOIN (SELECT cid, string_agg(coordinate, '|' ORDER BY pos, coordinate) "
+            f"AS coords FROM lg_elig WHERE channel = '{ch}' GROUP BY cid) {alias} "
             f"ON {alias}.cid = r.cid"
         )
         if ch == "postal":
-            header += list(POSTAL_FIELDS)
-            fields += [f"CASE WHEN {alias}.cid IS NOT NULL THEN c.{f} END" for f in POSTAL_FIELDS]
+            fields += [
+                f"CASE WHEN {alias}.cid IS NOT NULL THEN c.{f} END AS {f}" for f in POSTAL_FIELDS
+            ]
         else:
-            header.append(ch)
-            fields.append(f"{alias}.coords")
-    header.append("source")
-    fields.append("CAST(:source AS TEXT)")
-    source = "FROM lg_refs r JOIN contacts c ON c.id = r.cid " + " ".join(joins) + " ORDER BY r.n"
-    return header, fields, source
+            fields.append(f"{alias}.coords AS {ch}")
+    fields += ["CAST($source AS TEXT) AS source", "r.n AS lg_order"]
+    return (
+        f"SELECT {', '.join(fields)} FROM lg_refs r JOIN contacts c ON c.cid = r.cid "
+        + " ".join(joins)
+    )
 
 
 def _sha_text(body: str) -> str:

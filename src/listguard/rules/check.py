@@ -11,7 +11,7 @@ from listguard.db.engine import check_initialised
 from listguard.db.schema import CHANNELS
 from listguard.errors import InputError
 from listguard.renting.order import Order
-from listguard.rules.engine import make_plan, reasons_sql, run_pipeline
+from listguard.rules.engine import decide, make_plan, spell
 from listguard.rules.packs import CALL_PURPOSES
 from listguard.rules.reasons import BY_CODE, split_reasons
 from listguard.timeutil import today
@@ -67,14 +67,18 @@ def explain(
         ).scalars()
         ids = tuple(sorted({contact_id, *peers}))
         plan = make_plan(conn, order, settings.rules, contact_ids=ids)
-        run_pipeline(conn, plan)
-        rows = conn.execute(
-            text(
-                f"SELECT coordinate, {reasons_sql()} FROM lg_decision "
-                "WHERE contact_id = :c ORDER BY coordinate"
-            ),
-            {"c": contact_id},
-        ).all()
+        db = decide(conn, plan)
+        try:
+            rows = [
+                (coordinate, spell(mask) or None)
+                for coordinate, mask in db.execute(
+                    "SELECT coordinate, mask FROM lg_decision "
+                    "WHERE contact_id = $c ORDER BY pos, coordinate",
+                    {"c": contact_id},
+                ).fetchall()
+            ]
+        finally:
+            db.close()
         tx.rollback()
     applied = plan.applied
     lines = [

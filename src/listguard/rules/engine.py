@@ -1,49 +1,57 @@
-"""The eligibility engine: ``shared/spec/rules.md`` as one set-based pipeline of SQL.
+"""The eligibility engine: ``shared/spec/rules.md`` as one set-based relational pipeline.
 
-The pipeline runs inside the caller's transaction and leaves its result in the
-temporary table ``lg_decision`` (one row per contact, channel and coordinate,
-one 0/1 column per reason code; a row is eligible when it has none:
-``ELIGIBLE``). Each step is SQL built by pure code and executed here, in the
-registry's own database (SQLite or PostgreSQL): no contact is looked at in
-Python. The base is never written: only temporary tables are.
+The registry holds the facts; the decision is computed by DuckDB over Arrow
+extracts of them (ADR 0006): the rows an order can concern are read from the
+registry in one snapshot (``fetch_arrow``), and the pipeline below runs in an
+in-process DuckDB database, columnar and on every core, whatever the registry
+(SQLite or PostgreSQL). Each step is SQL built by pure code; no contact is
+looked at in Python. The registry is only read.
+
+Extracts (filtered in the registry): ``contacts`` (the base of the order:
+collected on or before D, in the segment), ``events`` (dated on or before D),
+``suppressions`` (active on D for this partner), ``bloctel`` (results of the
+screenings of the validity window).
 
 Steps (``cid`` is the contact's internal integer key):
-  lg_ev        events dated on or before D, resolved to contacts (an event that
-               names an email or phone covers every contact holding it)
+  lg_ev        events resolved to contacts (an event that names an email or phone
+               covers every contact holding it)
   lg_person    per contact of the base: last activity, when the partner list was
                last seen (L), and the person-level facts decided once
   lg_choice    per contact and channel: the latest consent/opposition for this partner
   lg_bloctel   per number: the latest screening result within the validity period
   lg_numbers   every number of every contact, with its status, suppression and
                Bloctel result, once for the phone, automated_call and sms channels
-  lg_decision  per coordinate: every reason flag but ``duplicate`` and ``over_limit``
-  lg_dupkey    the coordinates held by several otherwise eligible rows; those rows
-               are ranked and all but the first get ``duplicate``
-  lg_ranked    with a limit: the contacts with a deliverable coordinate, ranked, and
-               the rows of those past the limit get ``over_limit``
+  lg_rows      per coordinate: every reason flag but ``duplicate`` and ``over_limit``
+  lg_decision  the same rows with ``duplicate`` (all but the first of the otherwise
+               eligible rows sharing a coordinate) and ``over_limit``
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 from sqlalchemy import Connection, text
 
 from listguard.config import RuleSettings
+from listguard.db.arrow import Query, fetch_arrow
+from listguard.db.schema import ADDRESS_COLUMNS
 from listguard.errors import InputError
 from listguard.renting.order import Order
 from listguard.rules.packs import OPT_IN, PHONE_CHANNELS, Applied, applicable_packs
 from listguard.rules.reasons import CODES
 from listguard.timeutil import day_end, day_start, years_before
 
+if TYPE_CHECKING:
+    import duckdb
+
 # numbers of the French national plan (metropolitan France and the overseas departments),
 # the ones Bloctel screens
 FRENCH_PREFIXES = ("+33", "+262", "+590", "+594", "+596")
 NUMBER_CHANNELS = ("phone", "automated_call", "sms")
-FLAG = {code: f"f_{code}" for code in CODES}
-_PERSON_FLAGS = CODES[3:10]  # retention_expired .. opposed
+BIT = {code: 1 << i for i, code in enumerate(CODES)}  # a row's reasons: one bit each
 
 
 @dataclass(frozen=True)
@@ -134,8 +142,8 @@ def make_plan(
     return Plan(order, applied, partner, params, contact_ids)
 
 
-def _collate(conn: Connection) -> str:
-    return ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
+POSTAL_FIELDS = ("civility", "first_name", "last_name", "company", *ADDRESS_COLUMNS, "country")
+_S, _I = pa.string(), pa.int64()
 
 
 def _base_where(plan: Plan, alias: str = "c") -> tuple[str, dict[str, Any]]:
@@ -160,145 +168,191 @@ def _base_where(plan: Plan, alias: str = "c") -> tuple[str, dict[str, Any]]:
     return " AND ".join(where), params
 
 
+def _contact_fields(channels: tuple[str, ...]) -> list[tuple[str, pa.DataType]]:
+    """The columns of the contacts extract: what the order's channels need, no more
+    (and the keys that resolve events naming an email or a number)."""
+    names = ["contact_id", "audience", "email_norm", "phone_e164", "mobile_e164"]
+    names += [f"partners_{ch}" for ch in channels]
+    if "email" in channels:
+        names += ["email", "email_status"]
+    if any(ch in NUMBER_CHANNELS for ch in channels):
+        names += ["phone", "phone_type", "mobile", "mobile_type"]
+    if "postal" in channels:
+        names += [*POSTAL_FIELDS, "address_status", "address_key", "recipient_key"]
+    return [("collected_at", _I), *((name, _S) for name in names)]
+
+
+def _extracts(plan: Plan) -> dict[str, Query]:
+    """The registry's rows the order can concern, filtered where they are stored."""
+    p = plan.params
+    base, seg_params = _base_where(plan)
+    fields = _contact_fields(plan.order.channels)
+    queries = {
+        "contacts": Query(
+            f"SELECT c.id AS cid, {', '.join(f'c.{name}' for name, _ in fields)} "
+            f"FROM contacts c WHERE {base}",
+            pa.schema([("cid", _I), *fields]),
+            {"dend": p["dend"], **seg_params},
+            split=("c.id", "SELECT min(id), max(id) FROM contacts"),
+        ),
+        "events": Query(
+            "SELECT contact_id, email_norm, phone_e164, event, channel, scope, partner_id, "
+            "at AS ts FROM events WHERE at <= :dend",
+            pa.schema(
+                [
+                    *((name, _S) for name in ("contact_id", "email_norm", "phone_e164")),
+                    *((name, _S) for name in ("event", "channel", "scope", "partner_id")),
+                    ("ts", _I),
+                ]
+            ),
+            {"dend": p["dend"]},
+        ),
+        "suppressions": Query(
+            "SELECT DISTINCT kind, value FROM suppressions WHERE added_at <= :dend "
+            "AND (partner_id IS NULL OR partner_id = :partner)",
+            pa.schema([("kind", _S), ("value", _S)]),
+            {"dend": p["dend"], "partner": p["partner"]},
+        ),
+    }
+    if any(ch in NUMBER_CHANNELS for ch in plan.order.channels):
+        queries["bloctel"] = Query(
+            "SELECT r.phone_e164, r.listed, s.screened_at, s.id FROM bloctel_results r "
+            "JOIN bloctel_screenings s ON s.id = r.screening_id "
+            "WHERE s.screened_at >= :bloctel_from AND s.screened_at <= :dend",
+            pa.schema([("phone_e164", _S), ("listed", _I), ("screened_at", _I), ("id", _I)]),
+            {"bloctel_from": p["bloctel_from"], "dend": p["dend"]},
+        )
+    return queries
+
+
 def _b(cond: bool) -> str:
-    return "1 = 1" if cond else "1 = 0"
+    return "TRUE" if cond else "FALSE"
 
 
 def _disclosure(plan: Plan) -> tuple[str, str]:
     """(listed at L and not removed before D, category disclosed at L) as SQL on y.seen_at."""
-    listed = "(:listed_from <= y.seen_at AND :listed_until > :dend)"
+    listed = "($listed_from <= y.seen_at AND $listed_until > $dend)"
     parts = []
     for i, (_start, end) in enumerate(plan.partner.category_intervals):
-        cond = f"y.seen_at >= :cat_from{i}"
+        cond = f"y.seen_at >= $cat_from{i}"
         if end is not None:
-            cond += f" AND y.seen_at < :cat_until{i}"
+            cond += f" AND y.seen_at < $cat_until{i}"
         parts.append(f"({cond})")
-    category = "(" + " OR ".join(parts) + ")" if parts else "1 = 0"
+    category = "(" + " OR ".join(parts) + ")" if parts else "FALSE"
     return listed, category
 
 
-def _person_sql(plan: Plan, base: str) -> str:
-    """Per contact of the base: the facts every channel shares, decided once."""
-    listed, category = _disclosure(plan)
-    choices = ", ".join(f"c.partners_{ch}" for ch in plan.order.channels)
-    return f"""
-INSERT INTO lg_person
-SELECT y.*,
-  CASE WHEN y.last_activity < :retention_cutoff THEN 1 ELSE 0 END,
-  CASE WHEN {listed} THEN 1 ELSE 0 END,
-  CASE WHEN {category} THEN 1 ELSE 0 END
-FROM (
-  SELECT c.id, c.contact_id, c.collected_at, c.audience, {choices},
-    CASE WHEN a.last_at > c.collected_at THEN a.last_at ELSE c.collected_at END AS last_activity,
-    CASE WHEN a.seen_at > c.collected_at THEN a.seen_at ELSE c.collected_at END AS seen_at
-  FROM contacts c LEFT JOIN (
-    SELECT cid,
-      MAX(CASE WHEN event IN ('consent', 'interaction') THEN at END) AS last_at,
-      MAX(CASE WHEN event = 'informed_partner_list'
-                OR (event = 'consent' AND scope <> 'own') THEN at END) AS seen_at
-    FROM lg_ev GROUP BY cid
-  ) a ON a.cid = c.id
-  WHERE {base}
-) y
-"""
-
-
 def _ev_sql() -> str:
-    """Events dated on or before D, each resolved to the contacts it covers."""
-    cols = "e.event, e.channel, e.scope, e.partner_id, e.at"
-    named = "e.contact_id IS NULL AND e.at <= :dend"
+    """Events resolved to the contacts of the base they cover."""
+    cols = "e.event, e.channel, e.scope, e.partner_id, e.ts"
+    named = "e.contact_id IS NULL"
     return f"""
-INSERT INTO lg_ev (cid, event, channel, scope, partner_id, at)
-SELECT c.id, {cols} FROM events e JOIN contacts c ON c.contact_id = e.contact_id
- WHERE e.at <= :dend
+CREATE TEMP TABLE lg_ev AS
+SELECT c.cid, {cols} FROM events e JOIN contacts c ON c.contact_id = e.contact_id
 UNION ALL
-SELECT c.id, {cols} FROM events e JOIN contacts c ON c.email_norm = e.email_norm
+SELECT c.cid, {cols} FROM events e JOIN contacts c ON c.email_norm = e.email_norm
  WHERE {named} AND e.email_norm IS NOT NULL
 UNION ALL
-SELECT c.id, {cols} FROM events e JOIN contacts c ON c.phone_e164 = e.phone_e164
+SELECT c.cid, {cols} FROM events e JOIN contacts c ON c.phone_e164 = e.phone_e164
  WHERE {named} AND e.email_norm IS NULL
 UNION ALL
-SELECT c.id, {cols} FROM events e JOIN contacts c ON c.mobile_e164 = e.phone_e164
+SELECT c.cid, {cols} FROM events e JOIN contacts c ON c.mobile_e164 = e.phone_e164
  WHERE {named} AND e.email_norm IS NULL
    AND (c.phone_e164 IS NULL OR c.phone_e164 <> c.mobile_e164)
 """
 
 
-def _choice_sql(channel: str) -> str:
-    """The latest consent or opposition of each person for this channel and partner."""
+def _person_sql(plan: Plan) -> str:
+    """Per contact of the base: the facts every channel shares, decided once."""
+    listed, category = _disclosure(plan)
+    choices = ", ".join(f"c.partners_{ch}" for ch in plan.order.channels)
     return f"""
-INSERT INTO lg_choice (cid, channel, event, at)
-SELECT cid, '{channel}', event, at FROM (
-  SELECT cid, event, at, ROW_NUMBER() OVER (
-    PARTITION BY cid
-    ORDER BY at DESC, CASE WHEN event = 'consent' THEN 1 ELSE 0 END) AS rn
-  FROM lg_ev
-  WHERE event IN ('consent', 'opposition', 'erasure')
-    AND channel IN ('{channel}', 'all')
-    AND (scope IN ('partners', 'all') OR partner_id = :partner OR event = 'erasure')
-) x WHERE rn = 1
+CREATE TEMP TABLE lg_person AS
+SELECT y.*,
+  y.last_activity < $retention_cutoff AS p_retention,
+  coalesce({listed}, FALSE) AS d_listed,
+  coalesce({category}, FALSE) AS d_category
+FROM (
+  SELECT c.cid, c.contact_id, c.collected_at, c.audience, {choices},
+    greatest(c.collected_at, coalesce(a.last_at, c.collected_at)) AS last_activity,
+    greatest(c.collected_at, coalesce(a.seen_at, c.collected_at)) AS seen_at
+  FROM contacts c LEFT JOIN (
+    SELECT cid,
+      max(CASE WHEN event IN ('consent', 'interaction') THEN ts END) AS last_at,
+      max(CASE WHEN event = 'informed_partner_list'
+                OR (event = 'consent' AND scope <> 'own') THEN ts END) AS seen_at
+    FROM lg_ev GROUP BY cid
+  ) a ON a.cid = c.cid
+) y
 """
 
 
-def _bloctel_steps(conn: Connection, params: dict[str, Any]) -> list[str]:
-    """The latest valid result of each number: the screenings of the validity window are
-    read from the newest, and a number keeps the first result it gets."""
-    ids = conn.execute(
-        text(
-            "SELECT id FROM bloctel_screenings WHERE screened_at >= :bloctel_from "
-            "AND screened_at <= :dend ORDER BY screened_at DESC, id DESC"
-        ),
-        {"bloctel_from": params["bloctel_from"], "dend": params["dend"]},
-    ).scalars()
-    return [
-        "INSERT INTO lg_bloctel (phone_e164, listed) SELECT phone_e164, listed "
-        f"FROM bloctel_results WHERE screening_id = {int(sid)} "
-        "ON CONFLICT (phone_e164) DO NOTHING"
-        for sid in ids
-    ]
+def _choice_sql(channels: tuple[str, ...]) -> str:
+    """The latest consent or opposition of each person, per channel, for this partner
+    (an opposition wins over a consent of the same instant)."""
+    arms = "\nUNION ALL\n".join(
+        f"""SELECT cid, '{ch}' AS channel, event, ts FROM lg_ev
+  WHERE event IN ('consent', 'opposition', 'erasure') AND channel IN ('{ch}', 'all')
+    AND (scope IN ('partners', 'all') OR partner_id = $partner OR event = 'erasure')"""
+        for ch in channels
+    )
+    return f"""
+CREATE TEMP TABLE lg_choice AS
+SELECT cid, channel, event, ts FROM ({arms}) x
+QUALIFY ROW_NUMBER() OVER (
+  PARTITION BY cid, channel ORDER BY ts DESC, CASE WHEN event = 'consent' THEN 1 ELSE 0 END) = 1
+"""
 
 
-_SUPPRESSED = """CASE WHEN {status} = 'valid' AND EXISTS (
-    SELECT 1 FROM suppressions s WHERE s.kind = '{kind}' AND s.value = {key}
-      AND s.added_at <= :dend AND (s.partner_id IS NULL OR s.partner_id = :partner)
-  ) THEN 1 ELSE 0 END"""
+_BLOCTEL_SQL = """
+CREATE TEMP TABLE lg_bloctel AS
+SELECT phone_e164, listed FROM bloctel
+QUALIFY ROW_NUMBER() OVER (PARTITION BY phone_e164 ORDER BY screened_at DESC, id DESC) = 1
+"""
+
+_SUPPRESSED = """({status} = 'valid' AND EXISTS (
+    SELECT 1 FROM suppressions s WHERE s.kind = '{kind}' AND s.value = {key}))"""
 _PERSON = "p.cid, p.contact_id, p.collected_at, p.audience, p.p_retention, p.d_listed, p.d_category"
 
 
 def _numbers_sql() -> str:
     """Every number of the persons of ``lg_person``, once for all phone channels.
 
-    A row per distinct number of a contact (``phone`` and ``mobile``), and a
+    A row per distinct number of a contact (``phone`` then ``mobile``), and a
     ``missing`` row for a contact without any; each with its status, line type,
     whether Bloctel screens it, suppression and latest valid Bloctel result.
     """
-    source = "FROM lg_person p JOIN contacts c ON c.id = p.cid"
+    source = "FROM lg_person p JOIN contacts c ON c.cid = p.cid"
 
-    def number(col: str, extra: str) -> str:
-        french = " OR ".join(f"c.{col}_e164 LIKE '{p}%'" for p in FRENCH_PREFIXES)
+    def number(col: str, pos: int, extra: str) -> str:
+        french = " OR ".join(f"starts_with(c.{col}_e164, '{p}')" for p in FRENCH_PREFIXES)
         return (
-            f"SELECT p.cid, coalesce(c.{col}_e164, c.{col}) AS coordinate, c.{col}_e164 AS dkey, "
+            f"SELECT p.cid, {pos} AS pos, coalesce(c.{col}_e164, c.{col}) AS coordinate, "
+            f"c.{col}_e164 AS dkey, "
             f"CASE WHEN c.{col}_e164 IS NULL THEN 'invalid' ELSE 'valid' END AS status, "
-            f"c.{col}_type AS line_type, CASE WHEN {french} THEN 1 ELSE 0 END AS french "
+            f"c.{col}_type AS line_type, coalesce({french}, FALSE) AS french "
             f"{source} WHERE c.{col} IS NOT NULL{extra}"
         )
 
     union = "\nUNION ALL\n".join(
         [
-            number("phone", ""),
+            number("phone", 0, ""),
             number(
                 "mobile",
-                " AND NOT (c.phone IS NOT NULL AND (c.mobile_e164 = c.phone_e164 "
-                "OR (c.mobile_e164 IS NULL AND c.phone_e164 IS NULL AND c.mobile = c.phone)))",
+                1,
+                " AND NOT (c.phone IS NOT NULL AND coalesce(c.mobile_e164 = c.phone_e164 "
+                "OR (c.mobile_e164 IS NULL AND c.phone_e164 IS NULL AND c.mobile = c.phone), "
+                "FALSE))",
             ),
-            "SELECT p.cid, '' AS coordinate, NULL AS dkey, 'missing' AS status, "
-            f"NULL AS line_type, 0 AS french {source} WHERE c.phone IS NULL AND c.mobile IS NULL",
+            "SELECT p.cid, 2 AS pos, '' AS coordinate, NULL AS dkey, 'missing' AS status, "
+            f"NULL AS line_type, FALSE AS french {source} "
+            "WHERE c.phone IS NULL AND c.mobile IS NULL",
         ]
     )
     supp = _SUPPRESSED.format(status="k.status", kind="phone", key="k.dkey")
     return f"""
-INSERT INTO lg_numbers (cid, coordinate, dkey, status, line_type, french, supp, bloctel)
-SELECT k.cid, k.coordinate, k.dkey, k.status, k.line_type, k.french, {supp}, b.listed
+CREATE TEMP TABLE lg_numbers AS
+SELECT k.*, {supp} AS supp, b.listed AS bloctel
 FROM ({union}) k
 LEFT JOIN lg_bloctel b ON b.phone_e164 = k.dkey
 """
@@ -307,28 +361,28 @@ LEFT JOIN lg_bloctel b ON b.phone_e164 = k.dkey
 def _coordinates(channel: str) -> str:
     """Every coordinate of ``channel`` for the persons of ``lg_person``, with their facts.
 
-    Columns: the person's facts, choice, coordinate, dkey (compared for
-    ``duplicate``), status (valid, invalid, missing), line_type, french (a number
-    Bloctel screens), supp (on an active suppression list), bloctel (latest result).
+    Columns: the person's facts, choice, pos (order of the coordinate within the
+    contact), coordinate, dkey (compared for ``duplicate``), status (valid,
+    invalid, missing), line_type, french (a number Bloctel screens), supp (on an
+    active suppression list), bloctel (latest result).
     """
     person = f"{_PERSON}, p.partners_{channel} AS choice"
-    if channel in ("phone", "automated_call", "sms"):
+    if channel in NUMBER_CHANNELS:
         return (
-            f"SELECT {person}, n.coordinate, n.dkey, n.status, n.line_type, n.french, n.supp, "
-            "n.bloctel FROM lg_numbers n JOIN lg_person p ON p.cid = n.cid"
+            f"SELECT {person}, n.pos, n.coordinate, n.dkey, n.status, n.line_type, n.french, "
+            "n.supp, n.bloctel FROM lg_numbers n JOIN lg_person p ON p.cid = n.cid"
         )
-    source = "FROM lg_person p JOIN contacts c ON c.id = p.cid"
+    source = "FROM lg_person p JOIN contacts c ON c.cid = p.cid"
     if channel == "postal":
         display = (
-            "rtrim(coalesce(c.address_line2 || ', ', '') || coalesce(c.address_line3 || ', ', '')"
-            " || coalesce(c.address_line4 || ', ', '') || coalesce(c.address_line5 || ', ', '')"
-            " || coalesce(c.postal_code || ' ', '') || coalesce(c.city, ''), ', ')"
+            "concat_ws(', ', c.address_line2, c.address_line3, c.address_line4, "
+            "c.address_line5, nullif(concat_ws(' ', c.postal_code, c.city), ''))"
         )
         supp = _SUPPRESSED.format(status="c.address_status", kind="address", key="c.address_key")
         return (
-            f"SELECT {person}, {display} AS coordinate, c.recipient_key AS dkey, "
-            f"c.address_status AS status, CAST(NULL AS TEXT) AS line_type, 0 AS french, "
-            f"{supp} AS supp, CAST(NULL AS INTEGER) AS bloctel {source}"
+            f"SELECT {person}, 0 AS pos, {display} AS coordinate, c.recipient_key AS dkey, "
+            f"c.address_status AS status, CAST(NULL AS TEXT) AS line_type, FALSE AS french, "
+            f"{supp} AS supp, CAST(NULL AS BIGINT) AS bloctel {source}"
         )
     status = (
         "CASE WHEN c.email IS NULL THEN 'missing' WHEN c.email_status = 'valid' "
@@ -336,9 +390,9 @@ def _coordinates(channel: str) -> str:
     )
     supp = _SUPPRESSED.format(status=status, kind="email", key="c.email_norm")
     return (
-        f"SELECT {person}, coalesce(c.email_norm, c.email, '') AS coordinate, "
+        f"SELECT {person}, 0 AS pos, coalesce(c.email_norm, c.email, '') AS coordinate, "
         f"c.email_norm AS dkey, {status} AS status, CAST(NULL AS TEXT) AS line_type, "
-        f"0 AS french, {supp} AS supp, CAST(NULL AS INTEGER) AS bloctel {source}"
+        f"FALSE AS french, {supp} AS supp, CAST(NULL AS BIGINT) AS bloctel {source}"
     )
 
 
@@ -350,176 +404,136 @@ def _flags(plan: Plan, channel: str) -> dict[str, str]:
     present = "x.status <> 'missing'"
     valid = "x.status = 'valid'"
     exempt = f"({_b(applied.bloctel_exempt_purpose)} OR x.audience = 'b2b')"
-    screened = f"{valid} AND {_b(phone_channel)} AND x.french = 1 AND NOT {exempt}"
-    cutoff = f":consent_cutoff_{channel}" if has_max_age else "NULL"
+    screened = f"{valid} AND {_b(phone_channel)} AND x.french AND NOT {exempt}"
+    cutoff = f"$consent_cutoff_{channel}" if has_max_age else "NULL"
     return {
         "missing_coordinate": "x.status = 'missing'",
         "invalid_coordinate": "x.status = 'invalid'",
         "wrong_line_type": f"{valid} AND {_b(channel == 'sms')} AND "
         "coalesce(x.line_type, '') <> 'mobile'",
-        "retention_expired": f"{present} AND x.p_retention = 1",
-        "no_information_proof": f"{present} AND x.optin = 0 AND x.state IS NULL",
-        "objected_at_collection": f"{present} AND x.optin = 0 AND x.state = 'objection'",
-        "no_consent": f"{present} AND x.optin = 1 AND coalesce(x.state, '') "
+        "retention_expired": f"{present} AND x.p_retention",
+        "no_information_proof": f"{present} AND NOT x.optin AND x.state IS NULL",
+        "objected_at_collection": f"{present} AND NOT x.optin AND x.state = 'objection'",
+        "no_consent": f"{present} AND x.optin AND coalesce(x.state, '') "
         "NOT IN ('consent', 'opposed')",
-        "consent_expired": f"{present} AND x.optin = 1 AND x.state = 'consent' AND "
+        "consent_expired": f"{present} AND x.optin AND x.state = 'consent' AND "
         f"{_b(has_max_age)} AND x.consent_at < {cutoff}",
-        "partner_not_disclosed": f"{present} AND ((x.optin = 1 AND x.d_listed = 0) OR "
-        "(x.optin = 0 AND x.d_category = 0))",
+        "partner_not_disclosed": f"{present} AND ((x.optin AND NOT x.d_listed) OR "
+        "(NOT x.optin AND NOT x.d_category))",
         "opposed": f"{present} AND x.state = 'opposed'",
-        "suppressed": f"{valid} AND x.supp = 1",
+        "suppressed": f"{valid} AND x.supp",
         "bloctel_unscreened": f"{screened} AND {_b(applied.bloctel_required)} "
         "AND x.bloctel IS NULL",
         "bloctel_listed": f"{screened} AND x.bloctel = 1",
     }
 
 
-def _rows_sql(plan: Plan, channel: str) -> str:
+def _rows_sql(plan: Plan, channel: str, index: int) -> str:
     """One decision row per coordinate of ``channel``, with every reason flag it can have
     before ``duplicate`` and ``over_limit``."""
     b2c_in = plan.applied.regime(channel, "b2c") == OPT_IN
     b2b_in = plan.applied.regime(channel, "b2b") == OPT_IN
-    flags = _flags(plan, channel)
-    flag_sql = ",\n  ".join(f"CASE WHEN {cond} THEN 1 ELSE 0 END" for cond in flags.values())
-    columns = ", ".join(FLAG[code] for code in flags)
+    mask = "\n  + ".join(
+        f"CASE WHEN {cond} THEN {BIT[code]} ELSE 0 END"
+        for code, cond in _flags(plan, channel).items()
+    )
     return f"""
-INSERT INTO lg_decision (cid, contact_id, channel, coordinate, dkey, collected_at, {columns})
-SELECT x.cid, x.contact_id, '{channel}', x.coordinate, x.dkey, x.collected_at,
-  {flag_sql}
+SELECT x.cid, x.contact_id, {index} AS ch, '{channel}' AS channel, x.pos, x.coordinate, x.dkey,
+  x.collected_at,
+  {mask} AS mask
 FROM (
   SELECT k.*,
     CASE WHEN h.event = 'consent' THEN 'consent' WHEN h.event IS NOT NULL THEN 'opposed'
          ELSE k.choice END AS state,
-    CASE WHEN h.event = 'consent' THEN h.at ELSE k.collected_at END AS consent_at,
-    CASE WHEN (k.audience = 'b2b' AND {_b(b2b_in)}) OR (k.audience <> 'b2b' AND {_b(b2c_in)})
-         THEN 1 ELSE 0 END AS optin
+    CASE WHEN h.event = 'consent' THEN h.ts ELSE k.collected_at END AS consent_at,
+    (k.audience = 'b2b' AND {_b(b2b_in)}) OR (k.audience <> 'b2b' AND {_b(b2c_in)}) AS optin
   FROM ({_coordinates(channel)}) k
   LEFT JOIN lg_choice h ON h.cid = k.cid AND h.channel = '{channel}'
 ) x
 """
 
 
-def _clean(codes: tuple[str, ...], alias: str = "") -> str:
-    """SQL: the row has none of ``codes``."""
-    a = f"{alias}." if alias else ""
-    return "(" + " + ".join(f"{a}{FLAG[c]}" for c in codes) + ") = 0"
-
-
 # a row is eligible when it has no reason at all
-ELIGIBLE = _clean(CODES)
+ELIGIBLE = "mask = 0"
 
 
-def _final_steps(collate: str, limited: bool) -> list[str]:
+def order_key(alias: str = "") -> str:
+    """SQL: a row's place in files: channel by channel in the order's order, then contact
+    by contact in the base's order, then the contact's coordinates (one integer sorts
+    fastest)."""
+    a = f"{alias}." if alias else ""
+    return f"({a}ch * 4294967296 + {a}cid) * 4 + {a}pos"
+
+
+def spell(mask: int) -> str:
+    """The ``|``-separated reason codes of a bit mask."""
+    return "|".join(code for code in CODES if mask & BIT[code])
+
+
+def _final_steps(limited: bool) -> list[str]:
     """``duplicate``, then ``over_limit``, among the rows that have no other reason.
 
-    Only the coordinates that occur more than once are ranked, and contacts are
-    ranked only when the order has a limit, so the common case sorts little.
+    ``duplicate``: of the otherwise eligible rows sharing a coordinate in a
+    channel, all but the most recently collected (then the smallest contact_id,
+    byte order). Only the coordinates held more than once are looked at.
+    ``over_limit``: the otherwise eligible rows of the contacts ranked past the
+    limit, most recently collected first (then the smallest contact_id).
     """
-    before_dup = CODES[:-2]
+    # when these run, a row's mask holds every reason but these two: 0 is "otherwise eligible"
     steps = [
-        f"""
-INSERT INTO lg_dupkey (channel, dkey)
-SELECT channel, dkey FROM lg_decision WHERE {_clean(before_dup)} AND dkey IS NOT NULL
-GROUP BY channel, dkey HAVING COUNT(*) > 1
+        """
+CREATE TEMP TABLE lg_keep AS
+SELECT r.ch, r.dkey, first(r.cid ORDER BY r.collected_at DESC, r.contact_id) AS keep
+FROM lg_decision r
+WHERE r.mask = 0 AND r.dkey IS NOT NULL AND (r.ch, r.dkey) IN (
+  SELECT (r.ch, r.dkey) FROM lg_decision r WHERE r.mask = 0 AND r.dkey IS NOT NULL
+  GROUP BY ALL HAVING count(*) > 1)
+GROUP BY ALL
 """,
         f"""
-UPDATE lg_decision SET {FLAG["duplicate"]} = 1 WHERE rid IN (
-  SELECT rid FROM (
-    SELECT d.rid, ROW_NUMBER() OVER (
-      PARTITION BY d.channel, d.dkey ORDER BY d.collected_at DESC, d.contact_id{collate}) AS rn
-    FROM lg_decision d JOIN lg_dupkey k ON k.channel = d.channel AND k.dkey = d.dkey
-    WHERE {_clean(before_dup, "d")}
-  ) x WHERE rn > 1
-)
+UPDATE lg_decision r SET mask = {BIT["duplicate"]} FROM lg_keep k
+WHERE k.ch = r.ch AND k.dkey = r.dkey AND k.keep <> r.cid AND r.mask = 0
 """,
     ]
     if limited:
-        before_limit = CODES[:-1]
-        steps += [
-            f"""
-INSERT INTO lg_ranked (cid, crank)
-SELECT cid, ROW_NUMBER() OVER (ORDER BY collected_at DESC, contact_id{collate})
-FROM (SELECT cid, contact_id, collected_at FROM lg_decision WHERE {_clean(before_limit)}
-      GROUP BY cid, contact_id, collected_at) ok
-""",
-            f"""
-UPDATE lg_decision SET {FLAG["over_limit"]} = 1
-WHERE {_clean(before_limit)} AND cid IN (SELECT cid FROM lg_ranked WHERE crank > :limit)
-""",
-        ]
+        steps.append(f"""
+UPDATE lg_decision r SET mask = {BIT["over_limit"]} FROM (
+  SELECT cid, ROW_NUMBER() OVER (ORDER BY collected_at DESC, contact_id) AS crank
+  FROM (SELECT DISTINCT cid, contact_id, collected_at FROM lg_decision WHERE mask = 0) ok
+) k
+WHERE k.cid = r.cid AND k.crank > $limit AND r.mask = 0
+""")
     return steps
 
 
-def reasons_sql(alias: str = "") -> str:
-    """SQL text of the ``|``-separated reason codes of a ``lg_decision`` row (null if none)."""
-    a = f"{alias}." if alias else ""
-    parts = " || ".join(f"CASE WHEN {a}{FLAG[c]} = 1 THEN '{c}|' ELSE '' END" for c in CODES)
-    return f"nullif(rtrim({parts}, '|'), '')"
+def _duck_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if f"${k}" in sql}
 
 
-def _tables(conn: Connection, plan: Plan) -> list[str]:
-    """The temporary tables of the pipeline, created empty with their keys.
+def decide(conn: Connection, plan: Plan, *, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
+    """Decide every coordinate of the order; the result is the table ``lg_decision``
+    (one row per contact, channel and coordinate; ``ch`` is the channel's position in
+    the order, ``pos`` the coordinate's within the contact, so ``order_key`` is unique;
+    ``mask``: its reasons, one bit each) of the returned DuckDB connection, beside the extracts it
+    was computed from."""
+    import tempfile
 
-    ``INTEGER PRIMARY KEY`` is SQLite's rowid itself (one B-tree search per join);
-    ``WITHOUT ROWID`` keeps a text key in the table's own B-tree.
-    """
-    sqlite = conn.dialect.name == "sqlite"
-    rid = (
-        "rid INTEGER PRIMARY KEY"
-        if sqlite
-        else "rid INTEGER GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
-    )
-    no_rowid = " WITHOUT ROWID" if sqlite else ""
-    choices = ", ".join(f"partners_{ch} TEXT" for ch in plan.order.channels)
-    flags = ", ".join(f"{FLAG[c]} INTEGER NOT NULL DEFAULT 0" for c in CODES)
-    return [
-        "CREATE TEMP TABLE lg_ev (cid INTEGER, event TEXT, channel TEXT, scope TEXT, "
-        "partner_id TEXT, at BIGINT)",
-        "CREATE TEMP TABLE lg_person (cid INTEGER PRIMARY KEY, contact_id TEXT, "
-        f"collected_at BIGINT, audience TEXT, {choices}, last_activity BIGINT, seen_at BIGINT, "
-        "p_retention INTEGER, d_listed INTEGER, d_category INTEGER)",
-        "CREATE TEMP TABLE lg_choice (cid INTEGER, channel TEXT, event TEXT, at BIGINT, "
-        f"PRIMARY KEY (cid, channel)){no_rowid}",
-        f"CREATE TEMP TABLE lg_bloctel (phone_e164 TEXT PRIMARY KEY, listed INTEGER){no_rowid}",
-        f"CREATE TEMP TABLE lg_decision ({rid}, cid INTEGER, contact_id TEXT, channel TEXT, "
-        f"coordinate TEXT, dkey TEXT, collected_at BIGINT, {flags})",
-        "CREATE TEMP TABLE lg_numbers (cid INTEGER, coordinate TEXT, dkey TEXT, status TEXT, "
-        "line_type TEXT, french INTEGER, supp INTEGER, bloctel INTEGER)",
-        "CREATE TEMP TABLE lg_dupkey (channel TEXT, dkey TEXT, "
-        f"PRIMARY KEY (channel, dkey)){no_rowid}",
-        "CREATE TEMP TABLE lg_ranked (cid INTEGER PRIMARY KEY, crank BIGINT)",
-    ]
+    import duckdb
 
-
-_TEMP = (
-    "lg_ranked",
-    "lg_dupkey",
-    "lg_decision",
-    "lg_numbers",
-    "lg_bloctel",
-    "lg_choice",
-    "lg_person",
-    "lg_ev",
-)
-
-
-def run_pipeline(conn: Connection, plan: Plan) -> None:
-    """Decide every coordinate of the order; the result is in ``lg_decision``."""
-    base, seg_params = _base_where(plan)
-    params = {**plan.params, **seg_params}
-    for t in _TEMP:
-        conn.execute(text(f"DROP TABLE IF EXISTS {t}"))
-    steps = _tables(conn, plan)
+    tables = fetch_arrow(conn, _extracts(plan))
+    db = duckdb.connect(config={"memory_limit": memory_limit})
+    db.execute(f"SET temp_directory = '{tempfile.gettempdir()}/listguard-duckdb'")
+    for name, table in tables.items():
+        db.register(name, table)
+    channels = plan.order.channels
+    steps = [_ev_sql(), _person_sql(plan), _choice_sql(channels)]
+    if any(ch in NUMBER_CHANNELS for ch in channels):
+        steps += [_BLOCTEL_SQL, _numbers_sql()]
+    rows = "\nUNION ALL\n".join(_rows_sql(plan, ch, i) for i, ch in enumerate(channels))
     steps += [
-        _ev_sql(),
-        "CREATE INDEX lg_ev_cid ON lg_ev (cid)",
-        _person_sql(plan, base),
-        *[_choice_sql(ch) for ch in plan.order.channels],
+        f"CREATE TEMP TABLE lg_decision AS {rows}",
+        *_final_steps(plan.order.limit is not None),
     ]
-    if any(ch in NUMBER_CHANNELS for ch in plan.order.channels):
-        steps += [*_bloctel_steps(conn, params), _numbers_sql()]
-    steps += [_rows_sql(plan, ch) for ch in plan.order.channels]
-    steps += _final_steps(_collate(conn), plan.order.limit is not None)
     for sql in steps:
-        used = {k: v for k, v in params.items() if f":{k}" in sql}
-        conn.execute(text(sql), used)
+        db.execute(sql, _duck_params(sql, plan.params))
+    return db
