@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -121,33 +122,50 @@ def test_reimport_is_idempotent_and_changes_are_versioned(engine: Engine, tmp_pa
     with engine.connect() as conn:
         versions = conn.execute(
             text(
-                "SELECT version, partners_email FROM contact_versions "
+                "SELECT version, partners_email FROM contact_history "
                 "WHERE contact_id = 'C1' ORDER BY version"
             )
         ).all()
+        superseded = conn.execute(
+            text("SELECT version FROM contact_versions WHERE contact_id = 'C1'")
+        ).all()
     assert [tuple(v) for v in versions] == [(1, "consent"), (2, "objection")]
+    assert [tuple(v) for v in superseded] == [(1,)]  # the current version is the row itself
 
 
+@pytest.mark.parametrize("phase", ["staging", "merge"])
 def test_interrupted_import_leaves_the_registry_as_it_was(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phase: str
 ) -> None:
+    from listguard.db.arrow import Scratch
+
     import_file(engine, "contacts", write_csv(tmp_path / "a.csv", [contact("C0")]))
     rows = [contact(f"C{i}", email=f"c{i}@example.com") for i in range(1, 2500)]
     path = write_csv(tmp_path / "c.csv", rows)
-    real = contacts_module.insert_rows  # type: ignore[attr-defined]
     calls = {"n": 0}
+    if phase == "staging":  # the second batch never reaches the scratch table
+        real_append = Scratch.append
 
-    def failing(*args: object, **kwargs: object) -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:
+        def append(self: Scratch, *args: Any) -> None:
+            calls["n"] += 1
+            if calls["n"] == 3:  # batch 2's contacts (each batch stages contacts and ids)
+                raise KeyboardInterrupt
+            real_append(self, *args)
+
+        monkeypatch.setattr(Scratch, "append", append)
+    else:  # the contacts are written, then the process stops before the commit
+        real_upsert = contacts_module.upsert_versioned  # type: ignore[attr-defined]
+
+        def upsert(*args: Any, **kwargs: Any) -> None:
+            calls["n"] += 1
+            real_upsert(*args, **kwargs)
             raise KeyboardInterrupt
-        real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(contacts_module, "insert_rows", failing)
+        monkeypatch.setattr(contacts_module, "upsert_versioned", upsert)
     monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 1000)
     with pytest.raises(KeyboardInterrupt):
         import_file(engine, "contacts", path)
-    assert calls["n"] == 2
+    assert calls["n"] >= 1
     assert _count(engine, "contacts") == 1
     assert _count(engine, "imports") == 1
     assert not (tmp_path / "c.rejects.csv").exists()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -141,24 +141,95 @@ def _sql_type(t: pa.DataType) -> str:
     return "TEXT"
 
 
+class Scratch:
+    """A scratch SQLite file filled by ADBC before any transaction of the registry begins
+    (tables created by their first ``append``), then made readable to a registry
+    connection by ``attached``. Nothing in it needs recovering: no journal, no sync."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="listguard-stage-"))
+        self.path = self.folder / "stage.db"
+        self.schemas: dict[str, pa.Schema] = {}
+        self._created: set[str] = set()
+        self._db: Any = None
+
+    def append(self, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
+        import adbc_driver_sqlite.dbapi as adbc
+
+        if self._db is None:
+            self._db = adbc.connect(str(self.path), autocommit=True)
+            with self._db.cursor() as cur:
+                cur.execute("PRAGMA journal_mode=OFF")
+                cur.execute("PRAGMA synchronous=OFF")
+        schema = self.schemas.setdefault(name, data.schema)
+        if not data.schema.equals(schema):
+            data = data.cast(schema)
+        with self._db.cursor() as cur:
+            cur.adbc_ingest(name, data, mode="append" if name in self._created else "create")
+        self._created.add(name)
+
+    def close_writer(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> Scratch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close_writer()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def attached(conn: Connection, scratch: Scratch) -> Iterator[Callable[[str], str]]:
+    """The tables of ``scratch`` readable from ``conn``; yields the name each table has there.
+
+    SQLite: the file is attached, which is refused inside a transaction: enter this
+    before the transaction's first write, and commit or roll back before leaving
+    it. PostgreSQL: each table is copied into a temporary table of the transaction.
+    """
+    scratch.close_writer()  # ADBC's SQLite lets go of the file before Python's opens it
+    if _sqlite_path(conn) is not None:
+        dbapi: Any = conn.connection.driver_connection
+        if dbapi.in_transaction:
+            raise RuntimeError("attached() must be entered before the transaction's first write")
+        conn.exec_driver_sql(f"ATTACH DATABASE '{scratch.path}' AS {STAGE_SCHEMA}")
+        try:
+            yield lambda name: f"{STAGE_SCHEMA}.{name}"
+        finally:
+            if dbapi.in_transaction:
+                dbapi.rollback()
+            conn.exec_driver_sql(f"DETACH DATABASE {STAGE_SCHEMA}")
+    elif conn.dialect.name == "postgresql":
+        for name, schema in scratch.schemas.items():
+            _copy_pg(conn, f"{STAGE_SCHEMA}_{name}", _scratch_reader(scratch, name, schema))
+        yield lambda name: f"{STAGE_SCHEMA}_{name}"
+    else:
+        raise RuntimeError(f"staging is not available on {conn.dialect.name}")
+
+
+def _scratch_reader(scratch: Scratch, name: str, schema: pa.Schema) -> pa.RecordBatchReader:
+    import adbc_driver_sqlite.dbapi as adbc
+
+    from listguard.db.sqlite_read import read_table
+
+    if not scratch.path.exists():
+        return pa.RecordBatchReader.from_batches(schema, [])
+    with adbc.connect(str(scratch.path)) as db, db.cursor() as cur:
+        table = read_table(cur, name, Query(f"SELECT * FROM {name}", schema))
+    return pa.RecordBatchReader.from_batches(schema, table.to_batches())
+
+
 @contextmanager
 def staged(
     conn: Connection, name: str, batches: pa.Table | Iterable[pa.RecordBatch], schema: pa.Schema
 ) -> Iterator[str]:
-    """``batches`` readable from ``conn`` under the returned table name.
-
-    On SQLite, enter this before the transaction's first write, and commit or
-    roll back before leaving it.
-    """
-    reader = _reader(batches, schema)
-    path = _sqlite_path(conn)
-    if path is not None:
-        with _staged_sqlite(conn, name, reader) as table:
-            yield table
-    elif conn.dialect.name == "postgresql":
-        yield _staged_pg(conn, name, reader)
-    else:
-        raise RuntimeError(f"staging is not available on {conn.dialect.name}")
+    """``batches`` readable from ``conn`` under the returned table name (see ``attached``)."""
+    with Scratch() as scratch:
+        scratch.append(name, _reader(batches, schema))
+        with attached(conn, scratch) as table:
+            yield table(name)
 
 
 def _reader(
@@ -169,35 +240,7 @@ def _reader(
     return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in batches))
 
 
-@contextmanager
-def _staged_sqlite(conn: Connection, name: str, reader: pa.RecordBatchReader) -> Iterator[str]:
-    import adbc_driver_sqlite.dbapi as adbc
-
-    folder = Path(tempfile.mkdtemp(prefix="listguard-stage-"))
-    scratch = folder / "stage.db"
-    try:
-        with adbc.connect(str(scratch), autocommit=True) as db, db.cursor() as cur:
-            cur.execute("PRAGMA journal_mode=OFF")  # a scratch file: nothing to recover
-            cur.execute("PRAGMA synchronous=OFF")
-            cur.adbc_ingest(name, reader, mode="create")
-        dbapi: Any = conn.connection.driver_connection
-        if dbapi.in_transaction:
-            raise RuntimeError("staged() must be entered before the transaction's first write")
-        conn.exec_driver_sql(f"ATTACH DATABASE '{scratch}' AS {STAGE_SCHEMA}")
-        try:
-            yield f"{STAGE_SCHEMA}.{name}"
-        finally:
-            if dbapi.in_transaction:
-                dbapi.rollback()
-            conn.exec_driver_sql(f"DETACH DATABASE {STAGE_SCHEMA}")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _staged_pg(conn: Connection, name: str, reader: pa.RecordBatchReader) -> str:
-    import pyarrow.csv as pacsv
-
-    table = f"{STAGE_SCHEMA}_{name}"
+def _copy_pg(conn: Connection, table: str, reader: pa.RecordBatchReader) -> None:
     cols = ", ".join(f"{f.name} {_sql_type(f.type)}" for f in reader.schema)
     dbapi: Any = conn.connection.driver_connection
     with dbapi.cursor() as cur:
@@ -213,7 +256,6 @@ def _staged_pg(conn: Connection, name: str, reader: pa.RecordBatchReader) -> str
                     write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"),
                 )
                 copy.write(out.getvalue())
-    return table
 
 
-__all__ = ["Query", "fetch_arrow", "staged"]
+__all__ = ["Query", "Scratch", "attached", "fetch_arrow", "staged"]

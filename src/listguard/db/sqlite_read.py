@@ -112,18 +112,15 @@ def read_parallel(
 
         def run(db: Any, lane: list[tuple[str, int, Query]]) -> list[tuple[str, int, T]]:
             with db.cursor() as cur:
-                return [
-                    (name, part, keep(name, part, _read(cur, name, q))) for name, part, q in lane
-                ]
+                return [(n, part, keep(n, part, read_table(cur, n, q))) for n, part, q in lane]
 
         with ThreadPoolExecutor(len(readers)) as pool:
             done = [r for rs in pool.map(run, readers, lanes) for r in rs]
     finally:
         for db in readers:
             db.close()
-    return {
-        name: [t for n, _, t in sorted(done, key=lambda d: d[1]) if n == name] for name in queries
-    }
+    ordered = sorted(done, key=lambda d: d[1])
+    return {name: [kept for n, _, kept in ordered if n == name] for name in queries}
 
 
 def _tasks(db: Any, queries: Mapping[str, Query]) -> list[tuple[str, int, Query, int]]:
@@ -152,7 +149,7 @@ def _tasks(db: Any, queries: Mapping[str, Query]) -> list[tuple[str, int, Query,
     return tasks
 
 
-def _read(cur: Any, name: str, q: Query) -> pa.Table:
+def read_table(cur: Any, name: str, q: Query) -> pa.Table:
     sql, values = qmark(q.sql, q.params or {})
     # ADBC infers each column's type from the first rows it reads, and a column that
     # starts with NULLs would be taken for an integer: a first row of the right types,

@@ -1,10 +1,16 @@
-"""What every import shares: checks that become rejects, the report, the transaction.
+"""What every import shares: checks that become rejects, the report, the two phases.
 
 A check is a boolean expression over a batch that is true on a bad row; each
 true value becomes one reject (line, column, value, message). Rows with at
-least one reject are left out; every other row is written. The whole import is
-one transaction: interrupted, it leaves the registry as it was. The rejects
-file is written beside the input (or where asked) once the import committed.
+least one reject are left out; every other row is written.
+
+An import runs in two phases. Staging reads the file batch by batch, checks
+and normalises each batch (the next one in a thread while the current one is
+written) and writes the good rows to a scratch table, without touching the
+registry. Merging then writes them into the registry with set-based SQL, in
+one transaction: interrupted in either phase, the import leaves the registry
+as it was. The rejects file is written beside the input (or where asked) once
+the import committed.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy import Connection, Engine, Table, insert, text, update
 
 from listguard.db import schema
 from listguard.io.csvout import CsvWriter
@@ -85,12 +91,17 @@ class Rejects:
 
     def __init__(self) -> None:
         self._parts: list[pl.DataFrame] = []
-        self.lines = 0
 
     def add(self, frame: pl.DataFrame) -> None:
         if frame.height:
             self._parts.append(frame)
-            self.lines += frame["line"].n_unique()
+
+    @property
+    def lines(self) -> int:
+        """How many lines have at least one reject."""
+        if not self._parts:
+            return 0
+        return pl.concat([p.select("line") for p in self._parts])["line"].n_unique()
 
     def add_bad_rows(self, tab: TabularFile) -> None:
         if tab.bad_rows:
@@ -139,17 +150,46 @@ def text_or_null(col: str) -> pl.Expr:
     return pl.when(s == "").then(pl.lit(None, dtype=pl.String)).otherwise(s).alias(col)
 
 
-Process = Callable[[Connection, Iterator[Batch], ImportReport, Rejects], None]
+Stage = Callable[[Batch, Rejects], dict[str, pl.DataFrame]]
+Merge = Callable[["MergeContext"], None]
+
+
+@dataclass
+class MergeContext:
+    """What a merge step gets: the transaction, the staged tables and the report."""
+
+    conn: Connection
+    table: Callable[[str], str]  # a staged table's name in ``conn``
+    report: ImportReport
+    rejects: Rejects
+    now: int
+
+    @property
+    def import_id(self) -> int:
+        assert self.report.import_id is not None
+        return self.report.import_id
+
+    def distinct(self) -> str:
+        return "IS NOT" if self.conn.dialect.name == "sqlite" else "IS DISTINCT FROM"
+
+
+@dataclass(frozen=True)
+class Steps:
+    """What one kind does with a checked file: the tables each batch stages (its good
+    rows, normalised), and the merge of the staged tables into the registry."""
+
+    stage: Stage
+    merge: Merge
 
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of import: its required columns and how it writes a checked file."""
+    """One kind of import: its columns and its steps for an opened file."""
 
     name: str
     required: tuple[str, ...]
     known: tuple[str, ...]  # every column of the format; absent ones arrive empty
-    processor: Callable[[TabularFile], Process]
+    steps: Callable[[TabularFile], Steps]
 
 
 def run_import(
@@ -161,61 +201,130 @@ def run_import(
     progress: Callable[[int], None] | None = None,
     delimiter: str = ";",
 ) -> ImportReport:
-    """Import ``path`` in one transaction; write its rejects once the import committed."""
+    """Import ``path``: stage it, merge it in one transaction, then write its rejects."""
+    from listguard.db.arrow import Scratch, attached
+    from listguard.io.prefetch import prefetch
+
     tab = open_tabular(path)
     require_columns(tab, kind.required)
-    process = kind.processor(tab)
+    steps = kind.steps(tab)
     report = ImportReport(kind=kind.name, path=tab.path)
     rejects = Rejects()
     digest = file_sha256(tab.path)
+    started = now_ts()
 
-    def batches() -> Iterator[Batch]:
+    def staged_batches() -> Iterator[dict[str, pl.DataFrame]]:
         for batch in tab.batches():
-            report.rows_read += batch.frame.height
-            yield Batch(with_columns_of(batch.frame, kind.known), batch.first_line)
-            report.rows_read += len(tab.bad_rows)  # rows the CSV parser could not split
-            rejects.add_bad_rows(tab)
+            report.rows_read += batch.frame.height + len(tab.bad_rows)
+            rejects.add_bad_rows(tab)  # rows the CSV parser could not split
+            yield steps.stage(
+                Batch(with_columns_of(batch.frame, kind.known), batch.first_line), rejects
+            )
             if progress:
                 progress(batch.frame.height)
         report.rows_read += len(tab.bad_rows)
         rejects.add_bad_rows(tab)
 
-    with engine.begin() as conn:
-        import_id = conn.execute(
-            insert(schema.imports)
-            .values(
-                kind=kind.name, file_name=str(tab.path), file_sha256=digest, started_at=now_ts()
-            )
-            .returning(schema.imports.c.id)
-        ).scalar_one()
-        report.import_id = import_id
-        process(conn, batches(), report, rejects)
-        report.rows_rejected = rejects.lines
-        conn.execute(
-            update(schema.imports)
-            .where(schema.imports.c.id == import_id)
-            .values(
-                finished_at=now_ts(),
-                rows_read=report.rows_read,
-                rows_new=report.rows_new,
-                rows_changed=report.rows_changed,
-                rows_unchanged=report.rows_unchanged,
-                rows_rejected=report.rows_rejected,
-            )
-        )
+    with Scratch() as scratch:
+        for tables in prefetch(staged_batches()):
+            for name, frame in tables.items():
+                scratch.append(name, frame.to_arrow())
+        with engine.connect() as conn, attached(conn, scratch) as table:
+            try:
+                report.import_id = conn.execute(
+                    insert(schema.imports)
+                    .values(
+                        kind=kind.name,
+                        file_name=str(tab.path),
+                        file_sha256=digest,
+                        started_at=started,
+                    )
+                    .returning(schema.imports.c.id)
+                ).scalar_one()
+                steps.merge(MergeContext(conn, table, report, rejects, started))
+                report.rows_rejected = rejects.lines
+                conn.execute(
+                    update(schema.imports)
+                    .where(schema.imports.c.id == report.import_id)
+                    .values(
+                        finished_at=now_ts(),
+                        rows_read=report.rows_read,
+                        rows_new=report.rows_new,
+                        rows_changed=report.rows_changed,
+                        rows_unchanged=report.rows_unchanged,
+                        rows_rejected=report.rows_rejected,
+                    )
+                )
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
     target = rejects_path or default_rejects_path(tab.path)
     report.rejects_path = rejects.write(target, delimiter)
     return report
 
 
-def count_versions(conn: Connection, table: Table, import_id: int) -> tuple[int, int]:
-    """(new, changed) rows written by ``import_id`` in a versioned table."""
-    from sqlalchemy import case, func
+def upsert_versioned(
+    ctx: MergeContext,
+    table: Table,
+    versions: Table,
+    key: str,
+    fields: tuple[str, ...],
+    compared: tuple[str, ...],
+    staged: str,
+    where: str = "1 = 1",
+) -> None:
+    """Merge the staged rows of a versioned table: a row whose ``compared`` values
+    differ from the stored ones first has its stored version copied to ``versions``,
+    then is updated with ``version`` + 1; a new row is inserted at version 1; an
+    unchanged row is not written. Rows go in key order, so that the key's index
+    grows at its end. Counts ``rows_new``, ``rows_changed`` and ``rows_unchanged``."""
+    conn, name = ctx.conn, table.name
+    differs = " OR ".join(f"t.{c} {ctx.distinct()} s.{c}" for c in compared)
+    stored = ("import_id", "recorded_at", "version")
+    all_cols = ", ".join((key, *fields, *stored))
+    changed = conn.execute(
+        text(
+            f"INSERT INTO {versions.name} ({all_cols}) "
+            f"SELECT {', '.join(f't.{c}' for c in (key, *fields, *stored))} "
+            f"FROM {name} t JOIN {staged} s ON s.{key} = t.{key} WHERE ({where}) AND ({differs})"
+        )
+    ).rowcount
+    staged_count = conn.execute(text(f"SELECT COUNT(*) FROM {staged} s WHERE {where}")).scalar_one()
+    sets = ", ".join(f"{c} = excluded.{c}" for c in (*fields, "import_id", "recorded_at"))
+    ex_differs = " OR ".join(f"{name}.{c} {ctx.distinct()} excluded.{c}" for c in compared)
+    before = conn.execute(text(f"SELECT COUNT(*) FROM {name}")).scalar_one()
+    conn.execute(
+        text(
+            f"INSERT INTO {name} ({all_cols}) "
+            f"SELECT s.{key}, {', '.join(f's.{c}' for c in fields)}, :import_id, :now, 1 "
+            f"FROM {staged} s WHERE {where} "
+            f"ON CONFLICT ({key}) DO UPDATE SET {sets}, version = {name}.version + 1 "
+            f"WHERE {ex_differs}"
+        ),
+        {"import_id": ctx.import_id, "now": ctx.now},
+    )
+    after = conn.execute(text(f"SELECT COUNT(*) FROM {name}")).scalar_one()
+    ctx.report.rows_new = int(after) - int(before)
+    ctx.report.rows_changed = int(changed)
+    ctx.report.rows_unchanged = int(staged_count) - ctx.report.rows_new - ctx.report.rows_changed
 
-    new, changed = conn.execute(
-        select(
-            func.coalesce(func.sum(case((table.c.version == 1, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((table.c.version > 1, 1), else_=0)), 0),
-        ).where(table.c.import_id == import_id)
-    ).one()
-    return int(new), int(changed)
+
+def merge_new(ctx: MergeContext, table: Table, key: str, staged: str) -> None:
+    """Merge staged rows into an append-only ``table``: a row whose ``key`` is already
+    recorded (or appears earlier in the file) is not written again. Counts ``rows_new``
+    and ``rows_unchanged``."""
+    stamps = {"import_id": ctx.import_id, "recorded_at": ctx.now}
+    stamped = [c.name for c in table.columns if c.name in stamps]
+    cols = [c.name for c in table.columns if c.name != "id" and c.name not in stamps]
+    staged_count = ctx.conn.execute(text(f"SELECT COUNT(*) FROM {staged}")).scalar_one()
+    new = ctx.conn.execute(
+        text(
+            f"INSERT INTO {table.name} ({', '.join(cols + stamped)}) "
+            f"SELECT {', '.join(cols + [':' + c for c in stamped])} FROM {staged} WHERE 1 = 1 "
+            f"ON CONFLICT ({key}) DO NOTHING"
+        ),
+        {c: stamps[c] for c in stamped},
+    ).rowcount
+    ctx.report.rows_new = int(new)
+    ctx.report.rows_unchanged = int(staged_count) - int(new)

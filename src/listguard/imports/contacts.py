@@ -1,41 +1,40 @@
 """Import of the owner's base (``contacts`` format).
 
-A first pass reads only ``contact_id`` to find ids that appear more than once
-(every such row is rejected: none of them can be recorded faithfully). The
-second pass validates, normalises and upserts batch by batch, all in one
-transaction; every contact row that the import created or changed is then
-copied to ``contact_versions`` in one statement, so history is complete.
+Staging checks and normalises each batch, and stages the good rows and, for
+every line, its ``contact_id``. The merge first rejects every line whose
+``contact_id`` appears on several lines of the file (none of them can be
+recorded faithfully), then upserts the others: a contact that changed has its
+previous version copied to ``contact_versions`` first (``contact_history``
+shows every version).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import polars as pl
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
 from listguard.db import schema
-from listguard.db.bulk import insert_rows
 from listguard.imports.common import (
     Check,
-    ImportReport,
     Kind,
-    Process,
+    MergeContext,
     Rejects,
+    Steps,
     blank,
-    count_versions,
+    empty_rejects,
     keep_valid,
     text_or_null,
+    upsert_versioned,
 )
 from listguard.io.dates import parse_dates_iso, parse_instants
-from listguard.io.prefetch import prefetch
 from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.civility import normalise_civilities
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
 from listguard.normalise.postal import address_status_expr, normalise_postal_code_expr
-from listguard.timeutil import now_ts
 
+# the stored fields the file decides (the import adds import_id, recorded_at and version)
+FIELDS = tuple(c for c in schema.CONTACT_FIELDS if c not in ("import_id", "recorded_at", "version"))
 CHOICE_COLUMNS = tuple(f"{scope}_{ch}" for scope in ("partners", "own") for ch in schema.CHANNELS)
 TEXT_COLUMNS = (
     "first_name",
@@ -94,14 +93,12 @@ def address_key_expr() -> pl.Expr:
     return _key("address_line4", "address_line5", "postal_code", "city")
 
 
-def _checks(frame: pl.DataFrame, dup_ids: pl.Series) -> list[Check]:
+DUPLICATE_ID = "this contact_id appears on several lines of the file: none of them is imported"
+
+
+def _checks() -> list[Check]:
     checks = [
         Check("contact_id", blank("contact_id"), "contact_id is required"),
-        Check(
-            "contact_id",
-            pl.col("contact_id").str.strip_chars().is_in(dup_ids.implode()),
-            "this contact_id appears on several lines of the file: none of them is imported",
-        ),
         Check("collected_at", blank("collected_at"), "collected_at is required"),
         Check(
             "collected_at",
@@ -151,7 +148,7 @@ def _prepare(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
     )
 
 
-def _normalise(frame: pl.DataFrame, extra: list[str], import_id: int, now: int) -> pl.DataFrame:
+def _normalise(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
     phones = normalise_phones(frame["phone"])
     mobiles = normalise_phones(frame["mobile"])
     emails = normalise_emails(frame["email"])
@@ -189,9 +186,6 @@ def _normalise(frame: pl.DataFrame, extra: list[str], import_id: int, now: int) 
         .otherwise(pl.lit("invalid"))
         .alias("email_status"),
         attributes.alias("attributes"),
-        pl.lit(import_id).alias("import_id"),
-        pl.lit(now).alias("recorded_at"),
-        pl.lit(1).alias("version"),
     )
     out = out.with_columns(
         address_status_expr().alias("address_status"),
@@ -207,7 +201,7 @@ def _normalise(frame: pl.DataFrame, extra: list[str], import_id: int, now: int) 
                 [
                     pl.col("civility_norm").fill_null(""),
                     _key("first_name", "last_name", "company"),
-                    address_key_expr(),
+                    pl.col("address_key"),  # the key just computed, not computed again
                 ],
                 separator="|",
             ).alias("recipient_key"),
@@ -215,75 +209,59 @@ def _normalise(frame: pl.DataFrame, extra: list[str], import_id: int, now: int) 
         .rename({"civility": "civility_raw"})
         .rename({"civility_norm": "civility"})
     )
-    return out.select("contact_id", *schema.CONTACT_FIELDS)
+    return out.select("contact_id", *FIELDS)
 
 
-def _duplicate_ids(tab: TabularFile) -> pl.Series:
-    parts = []
-    for batch in tab.batches():
-        parts.append(batch.frame.select(pl.col("contact_id").str.strip_chars()))
-    tab.bad_rows.clear()  # reported by the main pass
-    if not parts:
-        return pl.Series("contact_id", [], dtype=pl.String)
-    ids = pl.concat(parts)
-    return (
-        ids.filter(pl.col("contact_id") != "")
-        .group_by("contact_id")
-        .len()
-        .filter(pl.col("len") > 1)["contact_id"]
-    )
-
-
-def _processor(tab: TabularFile) -> Process:
+def _steps(tab: TabularFile) -> Steps:
     extra = [c for c in tab.columns if c not in KNOWN]
-    dup_ids = _duplicate_ids(tab)
+    checks = _checks()
 
-    def process(
-        conn: Connection, batches: Iterator[Batch], report: ImportReport, rejects: Rejects
-    ) -> None:
-        now = now_ts()
-        import_id = report.import_id
-        assert import_id is not None
-        accepted = 0
+    def stage(batch: Batch, rejects: Rejects) -> dict[str, pl.DataFrame]:
+        frame = _prepare(batch.frame, extra)
+        ids = frame.select(
+            pl.col("_line").alias("line"), pl.col("contact_id").str.strip_chars()
+        ).filter(pl.col("contact_id") != "")
+        good = keep_valid(frame, checks, rejects)
+        return {"contacts": _normalise(good, extra), "ids": ids}
 
-        def checked() -> Iterator[pl.DataFrame]:
-            nonlocal accepted
-            for batch in batches:
-                frame = _prepare(batch.frame, extra)
-                good = keep_valid(frame, _checks(frame, dup_ids), rejects)
-                accepted += good.height
-                yield _normalise(good, extra, import_id, now)
-
+    def merge(ctx: MergeContext) -> None:
+        conn, ids = ctx.conn, ctx.table("ids")
+        dup = f"SELECT contact_id FROM {ids} GROUP BY contact_id HAVING COUNT(*) > 1"
+        lines = conn.execute(
+            text(f"SELECT line, contact_id FROM {ids} WHERE contact_id IN ({dup})")
+        ).all()
+        if lines:
+            ctx.rejects.add(
+                pl.DataFrame(
+                    {
+                        "line": [int(r[0]) for r in lines],
+                        "column": "contact_id",
+                        "value": [r[1] for r in lines],
+                        "message": DUPLICATE_ID,
+                    },
+                    schema=empty_rejects().schema,
+                )
+            )
         # into an empty registry, look-up indexes are built once at the end (sorted, fast)
         first_load = conn.execute(text("SELECT 1 FROM contacts LIMIT 1")).first() is None
         deferred = [i for i in schema.contacts.indexes if not i.unique] if first_load else []
         for index in deferred:
             index.drop(conn)
-        for rows in prefetch(checked()):
-            insert_rows(
-                conn,
-                "contacts",
-                rows,
-                conflict=("contact_id",),
-                update=[c for c in schema.CONTACT_FIELDS if c != "version"],
-                compare=COMPARED,
-                bump_version=True,
-            )
+        upsert_versioned(
+            ctx,
+            schema.contacts,
+            schema.contact_versions,
+            "contact_id",
+            FIELDS,
+            COMPARED,
+            ctx.table("contacts"),
+            where=f"s.contact_id NOT IN ({dup})",
+        )
         for index in deferred:
             index.create(conn)
-        cols = ", ".join(("contact_id", *schema.CONTACT_FIELDS))
-        conn.execute(
-            text(
-                f"INSERT INTO contact_versions ({cols}) SELECT {cols} FROM contacts "
-                "WHERE import_id = :import_id"
-            ),
-            {"import_id": report.import_id},
-        )
-        report.rows_new, report.rows_changed = count_versions(conn, schema.contacts, import_id)
-        report.rows_unchanged = accepted - report.rows_new - report.rows_changed
-        report.unknown_columns = extra
+        ctx.report.unknown_columns = extra
 
-    return process
+    return Steps(stage, merge)
 
 
-KIND = Kind("contacts", REQUIRED, KNOWN, _processor)
+KIND = Kind("contacts", REQUIRED, KNOWN, _steps)

@@ -8,28 +8,24 @@ same event imported twice is recorded once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import polars as pl
-from sqlalchemy import Connection, func, select
 
 from listguard.db import schema
-from listguard.db.bulk import insert_rows
 from listguard.imports.common import (
     Check,
-    ImportReport,
     Kind,
-    Process,
+    MergeContext,
     Rejects,
+    Steps,
     blank,
     keep_valid,
+    merge_new,
     text_or_null,
 )
 from listguard.io.dates import parse_instants
 from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
-from listguard.timeutil import now_ts
 
 EVENTS = ("consent", "opposition", "informed_partner_list", "interaction", "erasure")
 CHANNEL_VALUES = (*schema.CHANNELS, "all")
@@ -123,7 +119,7 @@ def _checks() -> list[Check]:
     ]
 
 
-def _rows(frame: pl.DataFrame, import_id: int, now: int) -> pl.DataFrame:
+def _rows(frame: pl.DataFrame) -> pl.DataFrame:
     by_id = ~blank("contact_id")
     out = frame.select(
         text_or_null("contact_id"),
@@ -149,33 +145,20 @@ def _rows(frame: pl.DataFrame, import_id: int, now: int) -> pl.DataFrame:
         .alias("via"),
         text_or_null("detail"),
     )
-    return out.with_columns(
-        event_key_expr(),
-        pl.lit(import_id).alias("import_id"),
-        pl.lit(now).alias("recorded_at"),
-    )
+    return out.with_columns(event_key_expr())
 
 
-def _processor(tab: TabularFile) -> Process:
+def _steps(tab: TabularFile) -> Steps:
+    checks = _checks()
 
-    def process(
-        conn: Connection, batches: Iterator[Batch], report: ImportReport, rejects: Rejects
-    ) -> None:
-        assert report.import_id is not None
-        now = now_ts()
-        for batch in batches:
-            frame = _prepare(batch.frame)
-            good = keep_valid(frame, _checks(), rejects)
-            insert_rows(conn, "events", _rows(good, report.import_id, now), conflict=("event_key",))
-        new = conn.execute(
-            select(func.count())
-            .select_from(schema.events)
-            .where(schema.events.c.import_id == report.import_id)
-        ).scalar_one()
-        report.rows_new = int(new)
-        report.rows_unchanged = report.rows_read - report.rows_new - rejects.lines
+    def stage(batch: Batch, rejects: Rejects) -> dict[str, pl.DataFrame]:
+        frame = _prepare(batch.frame)
+        return {"events": _rows(keep_valid(frame, checks, rejects))}
 
-    return process
+    def merge(ctx: MergeContext) -> None:
+        merge_new(ctx, schema.events, "event_key", ctx.table("events"))
+
+    return Steps(stage, merge)
 
 
-KIND = Kind("events", REQUIRED, KNOWN, _processor)
+KIND = Kind("events", REQUIRED, KNOWN, _steps)

@@ -1,33 +1,28 @@
 """Import of partners and their listing dates.
 
 Partner ids are never reused: a row with a known id is the same partner, and a
-changed row becomes a new version (every version is kept in
-``partner_versions``; the published partner list is derived from them).
+changed row becomes a new version (its previous version is kept in
+``partner_versions``; ``partner_history`` shows every version).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import polars as pl
-from sqlalchemy import Connection, text
 
 from listguard.db import schema
-from listguard.db.bulk import insert_rows
 from listguard.imports.common import (
     Check,
-    ImportReport,
     Kind,
-    Process,
+    MergeContext,
     Rejects,
+    Steps,
     blank,
-    count_versions,
     keep_valid,
     text_or_null,
+    upsert_versioned,
 )
 from listguard.io.dates import parse_instants
 from listguard.io.tabular import Batch, TabularFile
-from listguard.timeutil import now_ts
 
 SECTORS = ("commercial", "press", "public_service", "polling", "non_profit")
 KNOWN = (
@@ -52,95 +47,76 @@ def _day(col: str) -> pl.Expr:
     return parse_instants(pl.col(col).str.strip_chars().str.slice(0, 10))
 
 
-def _processor(tab: TabularFile) -> Process:
+def _steps(tab: TabularFile) -> Steps:
 
-    def process(
-        conn: Connection, batches: Iterator[Batch], report: ImportReport, rejects: Rejects
-    ) -> None:
-        assert report.import_id is not None
-        now = now_ts()
-        accepted = 0
-        for batch in batches:
-            frame = batch.frame
-            sector = pl.col("sector").str.strip_chars().str.to_lowercase()
-            frame = frame.with_columns(
-                pl.when(sector == "").then(pl.lit("commercial")).otherwise(sector).alias("_sector"),
-                _day("listed_from").alias("_from"),
-                _day("listed_until").alias("_until"),
-                pl.col("partner_id").str.strip_chars().alias("partner_id"),
-            )
-            dup = frame.group_by("partner_id").len().filter(pl.col("len") > 1)["partner_id"]
-            checks = [
-                Check("partner_id", blank("partner_id"), "partner_id is required"),
-                Check(
-                    "partner_id",
-                    pl.col("partner_id").is_in(dup.implode()),
-                    "this partner_id appears on several lines of the file",
-                ),
-                Check("name", blank("name"), "name is required"),
-                Check("category", blank("category"), "category is required"),
-                Check(
-                    "sector",
-                    ~pl.col("_sector").is_in(list(SECTORS)),
-                    f"sector must be one of {', '.join(SECTORS)}",
-                ),
-                Check(
-                    "listed_from",
-                    ~blank("listed_from") & pl.col("_from").is_null(),
-                    "listed_from is not a real date",
-                ),
-                Check(
-                    "listed_until",
-                    ~blank("listed_until") & pl.col("_until").is_null(),
-                    "listed_until is not a real date",
-                ),
-                Check(
-                    "listed_until",
-                    pl.col("_until").is_not_null()
-                    & (pl.col("_from").is_null() | (pl.col("_until") < pl.col("_from"))),
-                    "listed_until is before listed_from",
-                ),
-            ]
-            good = keep_valid(frame, checks, rejects)
-            accepted += good.height
-            rows = good.select(
+    def stage(batch: Batch, rejects: Rejects) -> dict[str, pl.DataFrame]:
+        frame = batch.frame
+        sector = pl.col("sector").str.strip_chars().str.to_lowercase()
+        frame = frame.with_columns(
+            pl.when(sector == "").then(pl.lit("commercial")).otherwise(sector).alias("_sector"),
+            _day("listed_from").alias("_from"),
+            _day("listed_until").alias("_until"),
+            pl.col("partner_id").str.strip_chars().alias("partner_id"),
+        )
+        dup = frame.group_by("partner_id").len().filter(pl.col("len") > 1)["partner_id"]
+        checks = [
+            Check("partner_id", blank("partner_id"), "partner_id is required"),
+            Check(
                 "partner_id",
-                text_or_null("name"),
-                text_or_null("legal_name"),
-                text_or_null("category"),
-                text_or_null("privacy_policy_url"),
-                pl.col("_sector").alias("sector"),
-                pl.col("_from").alias("listed_from"),
-                pl.col("_until").alias("listed_until"),
-                text_or_null("notify_url"),
-                text_or_null("notify_email"),
-                pl.lit(report.import_id).alias("import_id"),
-                pl.lit(now).alias("recorded_at"),
-                pl.lit(1).alias("version"),
-            )
-            insert_rows(
-                conn,
-                "partners",
-                rows,
-                conflict=("partner_id",),
-                update=[c for c in FIELDS if c != "version"],
-                compare=COMPARED,
-                bump_version=True,
-            )
-        cols = ", ".join(("partner_id", *FIELDS))
-        conn.execute(
-            text(
-                f"INSERT INTO partner_versions ({cols}) SELECT {cols} FROM partners "
-                "WHERE import_id = :i"
+                pl.col("partner_id").is_in(dup.implode()),
+                "this partner_id appears on several lines of the file",
             ),
-            {"i": report.import_id},
+            Check("name", blank("name"), "name is required"),
+            Check("category", blank("category"), "category is required"),
+            Check(
+                "sector",
+                ~pl.col("_sector").is_in(list(SECTORS)),
+                f"sector must be one of {', '.join(SECTORS)}",
+            ),
+            Check(
+                "listed_from",
+                ~blank("listed_from") & pl.col("_from").is_null(),
+                "listed_from is not a real date",
+            ),
+            Check(
+                "listed_until",
+                ~blank("listed_until") & pl.col("_until").is_null(),
+                "listed_until is not a real date",
+            ),
+            Check(
+                "listed_until",
+                pl.col("_until").is_not_null()
+                & (pl.col("_from").is_null() | (pl.col("_until") < pl.col("_from"))),
+                "listed_until is before listed_from",
+            ),
+        ]
+        good = keep_valid(frame, checks, rejects)
+        rows = good.select(
+            "partner_id",
+            text_or_null("name"),
+            text_or_null("legal_name"),
+            text_or_null("category"),
+            text_or_null("privacy_policy_url"),
+            pl.col("_sector").alias("sector"),
+            pl.col("_from").alias("listed_from"),
+            pl.col("_until").alias("listed_until"),
+            text_or_null("notify_url"),
+            text_or_null("notify_email"),
         )
-        report.rows_new, report.rows_changed = count_versions(
-            conn, schema.partners, report.import_id
+        return {"partners": rows}
+
+    def merge(ctx: MergeContext) -> None:
+        upsert_versioned(
+            ctx,
+            schema.partners,
+            schema.partner_versions,
+            "partner_id",
+            COMPARED,
+            COMPARED,
+            ctx.table("partners"),
         )
-        report.rows_unchanged = accepted - report.rows_new - report.rows_changed
 
-    return process
+    return Steps(stage, merge)
 
 
-KIND = Kind("partners", REQUIRED, KNOWN, _processor)
+KIND = Kind("partners", REQUIRED, KNOWN, _steps)

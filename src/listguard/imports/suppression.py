@@ -7,21 +7,18 @@ normalised coordinates when rules are evaluated.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import polars as pl
-from sqlalchemy import Connection, func, select
 
 from listguard.db import schema
-from listguard.db.bulk import insert_rows
 from listguard.imports.common import (
     Check,
-    ImportReport,
     Kind,
-    Process,
+    MergeContext,
     Rejects,
+    Steps,
     blank,
     keep_valid,
+    merge_new,
 )
 from listguard.imports.contacts import address_key_expr
 from listguard.io.dates import parse_instants
@@ -35,92 +32,81 @@ ADDRESS = schema.ADDRESS_COLUMNS
 KNOWN = ("list", "email", "phone", *ADDRESS, "added_at")
 
 
-def _processor(tab: TabularFile) -> Process:
+def _steps(tab: TabularFile) -> Steps:
+    now = now_ts()  # an entry without added_at is added by this import
 
-    def process(
-        conn: Connection, batches: Iterator[Batch], report: ImportReport, rejects: Rejects
-    ) -> None:
-        assert report.import_id is not None
-        now = now_ts()
-        for batch in batches:
-            frame = batch.frame
-            phones = normalise_phones(frame["phone"])
-            emails = normalise_emails(frame["email"])
-            frame = frame.with_columns(
-                pl.col("list").str.strip_chars().alias("_list"),
-                phones["e164"].alias("_phone"),
-                emails["email"].alias("_email"),
-                parse_instants(pl.col("added_at")).alias("_added"),
-                normalise_postal_code_expr().alias("postal_code"),
-            ).with_columns(
-                pl.when(blank("address_line4") & blank("address_line5"))
-                .then(pl.lit(None, dtype=pl.String))
-                .otherwise(address_key_expr())
-                .alias("_address")
-            )
-            checks = [
-                Check(
-                    "list",
-                    blank("list"),
-                    "list is required (deceased, undeliverable, robinson, partner:<id> or a name)",
-                ),
-                Check(
-                    "email",
-                    ~blank("email") & pl.col("_email").is_null(),
-                    "not a valid email address",
-                ),
-                Check(
-                    "phone",
-                    ~blank("phone") & pl.col("_phone").is_null(),
-                    "not a valid phone number",
-                ),
-                Check(
-                    "email",
-                    blank("email") & blank("phone") & pl.col("_address").is_null(),
-                    "the row names no coordinate: give an email, a phone or an address "
-                    "(line 4 or 5)",
-                ),
-                Check(
-                    "added_at",
-                    ~blank("added_at") & pl.col("_added").is_null(),
-                    "added_at is not a real date",
-                ),
-            ]
-            good = keep_valid(frame, checks, rejects)
-            added = pl.col("_added").fill_null(now)
-            partner = (
-                pl.when(pl.col("_list").str.starts_with("partner:"))
-                .then(pl.col("_list").str.slice(8))
-                .otherwise(pl.lit(None, dtype=pl.String))
-            )
-            entries = pl.concat(
-                [
-                    good.filter(pl.col(col).is_not_null()).select(
-                        pl.col("_list").alias("list"),
-                        partner.alias("partner_id"),
-                        pl.lit(kind).alias("kind"),
-                        pl.col(col).alias("value"),
-                        added.alias("added_at"),
-                        pl.lit(report.import_id).alias("import_id"),
-                    )
-                    for kind, col in (
-                        ("email", "_email"),
-                        ("phone", "_phone"),
-                        ("address", "_address"),
-                    )
-                ]
-            )
-            insert_rows(conn, "suppressions", entries, conflict=("list", "kind", "value"))
-        report.rows_new = int(
-            conn.execute(
-                select(func.count())
-                .select_from(schema.suppressions)
-                .where(schema.suppressions.c.import_id == report.import_id)
-            ).scalar_one()
+    def stage(batch: Batch, rejects: Rejects) -> dict[str, pl.DataFrame]:
+        frame = batch.frame
+        phones = normalise_phones(frame["phone"])
+        emails = normalise_emails(frame["email"])
+        frame = frame.with_columns(
+            pl.col("list").str.strip_chars().alias("_list"),
+            phones["e164"].alias("_phone"),
+            emails["email"].alias("_email"),
+            parse_instants(pl.col("added_at")).alias("_added"),
+            normalise_postal_code_expr().alias("postal_code"),
+        ).with_columns(
+            pl.when(blank("address_line4") & blank("address_line5"))
+            .then(pl.lit(None, dtype=pl.String))
+            .otherwise(address_key_expr())
+            .alias("_address")
         )
-        report.rows_unchanged = max(report.rows_read - rejects.lines - report.rows_new, 0)
+        checks = [
+            Check(
+                "list",
+                blank("list"),
+                "list is required (deceased, undeliverable, robinson, partner:<id> or a name)",
+            ),
+            Check(
+                "email",
+                ~blank("email") & pl.col("_email").is_null(),
+                "not a valid email address",
+            ),
+            Check(
+                "phone",
+                ~blank("phone") & pl.col("_phone").is_null(),
+                "not a valid phone number",
+            ),
+            Check(
+                "email",
+                blank("email") & blank("phone") & pl.col("_address").is_null(),
+                "the row names no coordinate: give an email, a phone or an address (line 4 or 5)",
+            ),
+            Check(
+                "added_at",
+                ~blank("added_at") & pl.col("_added").is_null(),
+                "added_at is not a real date",
+            ),
+        ]
+        good = keep_valid(frame, checks, rejects)
+        added = pl.col("_added").fill_null(now)
+        partner = (
+            pl.when(pl.col("_list").str.starts_with("partner:"))
+            .then(pl.col("_list").str.slice(8))
+            .otherwise(pl.lit(None, dtype=pl.String))
+        )
+        entries = pl.concat(
+            [
+                good.filter(pl.col(col).is_not_null()).select(
+                    pl.col("_list").alias("list"),
+                    partner.alias("partner_id"),
+                    pl.lit(kind).alias("kind"),
+                    pl.col(col).alias("value"),
+                    added.alias("added_at"),
+                )
+                for kind, col in (
+                    ("email", "_email"),
+                    ("phone", "_phone"),
+                    ("address", "_address"),
+                )
+            ]
+        )
+        return {"suppressions": entries}
 
-    return process
+    def merge(ctx: MergeContext) -> None:
+        merge_new(ctx, schema.suppressions, "list, kind, value", ctx.table("suppressions"))
+
+    return Steps(stage, merge)
 
 
-KIND = Kind("suppression", ("list",), KNOWN, _processor)
+KIND = Kind("suppression", ("list",), KNOWN, _steps)
