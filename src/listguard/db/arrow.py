@@ -45,7 +45,12 @@ def _sqlite_path(conn: Connection) -> str | None:
 
 
 def fetch_arrow(conn: Connection, queries: Mapping[str, Query]) -> dict[str, pa.Table]:
-    """Run ``queries`` in one snapshot of the registry; each result as an Arrow table."""
+    """Run ``queries`` in one snapshot of the registry; each result as an Arrow table.
+
+    PostgreSQL: ``conn``'s transaction must be a snapshot (``one_snapshot``).
+    SQLite: the readers take the write lock for a moment, so ``conn`` must not
+    hold a write transaction.
+    """
     path = _sqlite_path(conn)
     if path is not None:
         return _fetch_sqlite(path, queries)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from listguard.errors import InputError
@@ -42,6 +42,15 @@ def make_engine(url: str | None = None) -> Engine:
     except (ArgumentError, ImportError) as exc:
         raise InputError(f"cannot use database URL {url!r}: {exc}") from None
     return engine
+
+
+def one_snapshot(conn: Connection) -> Connection:
+    """``conn`` reading one snapshot of the registry for its whole transaction (call it
+    before the first statement). PostgreSQL reads committed data statement by
+    statement unless asked; SQLite's transactions are snapshots already."""
+    if conn.dialect.name == "postgresql":
+        return conn.execution_options(isolation_level="REPEATABLE READ")
+    return conn
 
 
 def check_initialised(engine: Engine) -> None:

@@ -26,7 +26,7 @@ from listguard.imports.common import (
     text_or_null,
     upsert_versioned,
 )
-from listguard.io.dates import parse_dates_iso, parse_instants
+from listguard.io.dates import parse_dates_iso, parse_instants_of
 from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.civility import normalise_civilities
 from listguard.normalise.email import normalise_emails
@@ -141,7 +141,7 @@ def _prepare(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
     audience = pl.col("audience").str.strip_chars().str.to_lowercase()
     country = pl.col("country").str.strip_chars().str.to_uppercase()
     return frame.with_columns(
-        parse_instants(pl.col("collected_at")).alias("_collected_ts"),
+        parse_instants_of(frame["collected_at"]).alias("_collected_ts"),
         pl.when(audience == "").then(pl.lit("b2c")).otherwise(audience).alias("_audience"),
         pl.when(country == "").then(pl.lit("FR")).otherwise(country).alias("_country"),
         parse_dates_iso(pl.col("birth_date")).alias("_birth"),

@@ -22,7 +22,7 @@ from listguard.imports.common import (
     merge_new,
     text_or_null,
 )
-from listguard.io.dates import parse_instants
+from listguard.io.dates import parse_instants_of
 from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
@@ -67,7 +67,7 @@ def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
         .alias("_channel"),
         pl.when((scope == "") & default_all).then(pl.lit("all")).otherwise(scope).alias("_scope"),
         low["via"].alias("_via"),
-        parse_instants(pl.col("at")).alias("_at"),
+        parse_instants_of(frame["at"]).alias("_at"),
         phones["e164"].alias("_phone"),
         emails["email"].alias("_email"),
     )

@@ -34,6 +34,14 @@ def parse_instants(col: pl.Expr) -> pl.Expr:
     return pl.when(shaped).then(epoch).otherwise(pl.lit(None, dtype=pl.Int64))
 
 
+def parse_instants_of(values: pl.Series) -> pl.Series:
+    """``parse_instants`` of a column, computed once per distinct value (a base holds far
+    fewer distinct dates than rows)."""
+    distinct = values.unique()
+    parsed = pl.DataFrame({"v": distinct}).select(parse_instants(pl.col("v")))["v"]
+    return values.replace_strict(distinct, parsed, default=None, return_dtype=pl.Int64)
+
+
 def parse_dates_iso(col: pl.Expr) -> pl.Expr:
     """A calendar date as ``YYYY-MM-DD`` text (birth dates); null when unreadable."""
     s = col.str.strip_chars().str.replace(r"^(\d{2})/(\d{2})/(\d{4})$", "$3-$2-$1")

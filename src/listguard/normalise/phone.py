@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
 
 import polars as pl
 
@@ -54,22 +53,29 @@ def _patterns() -> dict[str, tuple[int, dict[str, str]]]:
     return {r: (int(v["country_code"]), dict(v["types"])) for r, v in data.items()}
 
 
-def _classify(nsn: pl.Expr, regions: tuple[str, ...]) -> pl.Expr:
-    """'<country code>|<line type>' of the first region whose patterns match ``nsn``."""
+def _classify(nsn: pl.Series, regions: tuple[str, ...]) -> pl.Series:
+    """'<country code>|<line type>' of the first region whose patterns match each number.
+
+    The patterns are tried in order, each only on the numbers no earlier pattern
+    matched, so that most numbers meet one or two regexes instead of all of them."""
     pats = _patterns()
-    chain: Any = None
+    frame = pl.DataFrame({"i": pl.int_range(nsn.len(), eager=True), "v": nsn}).filter(
+        pl.col("v").is_not_null()
+    )
+    found = []
     for region in regions:
         cc, types = pats[region]
         for lib_type, pattern in types.items():
             line_type = _TYPE_MAP.get(lib_type)
-            if line_type is None:
+            if line_type is None or frame.height == 0:
                 continue
-            cond = nsn.str.contains(f"^(?:{pattern})$")
-            value = pl.lit(f"{cc}|{line_type}")
-            chain = pl.when(cond).then(value) if chain is None else chain.when(cond).then(value)
-    assert chain is not None
-    result: pl.Expr = chain.otherwise(pl.lit(None, dtype=pl.String))
-    return result
+            match = frame["v"].str.contains(f"^(?:{pattern})$")
+            found.append(frame.filter(match).select("i", pl.lit(f"{cc}|{line_type}").alias("cls")))
+            frame = frame.filter(~match)
+    every = pl.DataFrame({"i": pl.int_range(nsn.len(), eager=True)})
+    if not found:
+        return pl.Series("cls", [None] * nsn.len(), dtype=pl.String)
+    return every.join(pl.concat(found), on="i", how="left", maintain_order="left")["cls"]
 
 
 def _foreign(values: pl.Series) -> pl.DataFrame:
@@ -151,18 +157,14 @@ def normalise_phones(values: pl.Series) -> pl.DataFrame:
     )
     df = df.with_columns(intl.alias("_intl"), national.alias("_nat"))
     i = pl.col("_intl")
-    cc_exprs = []
+    classes = [_classify(df["_nat"], _FRENCH_PLAN).alias("_nat_cls")]
     for cc, regions in _CC_REGIONS.items():
         rest = i.str.slice(len(cc))
         # a trunk zero written after the country code (+33 06...) is dropped
         nsn = pl.when(rest.str.starts_with("0")).then(rest.str.slice(1)).otherwise(rest)
-        cc_exprs.append(
-            pl.when(i.str.starts_with(cc)).then(_classify(nsn, regions)).alias(f"_cc{cc}")
-        )
-    df = df.with_columns(
-        _classify(pl.col("_nat"), _FRENCH_PLAN).alias("_nat_cls"),
-        *cc_exprs,
-    )
+        numbers = df.select(pl.when(i.str.starts_with(cc)).then(nsn)).to_series()
+        classes.append(_classify(numbers, regions).alias(f"_cc{cc}"))
+    df = df.with_columns(classes)
     cc_cls = pl.coalesce(pl.col("_nat_cls"), *[pl.col(f"_cc{cc}") for cc in _CC_REGIONS])
     df = df.with_columns(cc_cls.alias("_cls"))
     # the national significant number once the plan is known

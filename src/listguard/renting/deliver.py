@@ -24,7 +24,7 @@ from listguard import __version__
 from listguard.config import Settings
 from listguard.db import schema
 from listguard.db.arrow import staged
-from listguard.db.engine import check_initialised
+from listguard.db.engine import check_initialised, one_snapshot
 from listguard.errors import InputError
 from listguard.io.tabular import file_sha256
 from listguard.renting.notice import notice_text
@@ -191,7 +191,8 @@ def rent(
     step = progress or (lambda _msg: None)
     tmp = _prepare_out(out)
     try:
-        with engine.connect() as conn:
+        with engine.connect() as raw:
+            conn = one_snapshot(raw)
             step("deciding")
             plan = make_plan(conn, order, settings.rules)
             db = decide(conn, plan)

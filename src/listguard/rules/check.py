@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Engine, text
 
 from listguard.config import Settings
-from listguard.db.engine import check_initialised
+from listguard.db.engine import check_initialised, one_snapshot
 from listguard.db.schema import CHANNELS
 from listguard.errors import InputError
 from listguard.renting.order import Order
@@ -42,7 +42,8 @@ def explain(
         as_of=day,
         call_purpose=call_purpose,
     )
-    with engine.connect() as conn, conn.begin() as tx:
+    with engine.connect() as raw, one_snapshot(raw).begin() as tx:
+        conn = tx.connection
         row = conn.execute(
             text(
                 "SELECT contact_id, email_norm, phone_e164, mobile_e164, recipient_key, "
