@@ -316,3 +316,37 @@ def test_xlsx_line_numbers_count_empty_rows(engine: Engine, tmp_path: Path) -> N
     report = import_file(engine, "contacts", tmp_path / "c.xlsx")
     rejects = _rejects(report.rejects_path)  # type: ignore[arg-type]
     assert [(r["line"], r["column"]) for r in rejects] == [("4", "collected_at")]
+
+
+@pytest.mark.parametrize(
+    ("kind", "header"),
+    [
+        ("contacts", "contact_id;collected_at"),
+        ("events", "event;at"),
+        ("partners", "partner_id;name;category"),
+        ("suppression", "list"),
+    ],
+)
+def test_a_file_without_rows_imports_nothing(
+    any_engine: Engine, tmp_path: Path, kind: str, header: str
+) -> None:
+    path = tmp_path / f"{kind}.csv"
+    path.write_text(header + "\n", encoding="utf-8")
+    report = import_file(any_engine, kind, path)
+    assert (report.rows_read, report.rows_new, report.rows_rejected) == (0, 0, 0)
+    assert _count(any_engine, "imports") == 1
+
+
+def test_merge_rejects_every_line_of_a_repeated_id_and_keeps_the_rest(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    rows = [contact("C1"), contact("C2"), contact("C1", email="other@example.com"), contact("C3")]
+    report = import_file(any_engine, "contacts", write_csv(tmp_path / "c.csv", rows))
+    assert (report.rows_new, report.rows_rejected) == (2, 2)
+    assert report.rejects_path is not None
+    rejects = pl.read_csv(report.rejects_path, separator=";", infer_schema=False)
+    assert rejects["line"].to_list() == ["2", "4"]
+    assert set(rejects["message"]) == {contacts_module.DUPLICATE_ID}
+    with any_engine.connect() as conn:
+        ids = conn.execute(text("SELECT contact_id FROM contacts ORDER BY contact_id")).scalars()
+        assert list(ids) == ["C2", "C3"]

@@ -208,22 +208,25 @@ def attached(conn: Connection, scratch: Scratch) -> Iterator[Callable[[str], str
             conn.exec_driver_sql(f"DETACH DATABASE {STAGE_SCHEMA}")
     elif conn.dialect.name == "postgresql":
         for name, schema in scratch.schemas.items():
-            _copy_pg(conn, f"{STAGE_SCHEMA}_{name}", _scratch_reader(scratch, name, schema))
+            with _scratch_reader(scratch, name, schema) as reader:
+                _copy_pg(conn, f"{STAGE_SCHEMA}_{name}", reader)
         yield lambda name: f"{STAGE_SCHEMA}_{name}"
     else:
         raise RuntimeError(f"staging is not available on {conn.dialect.name}")
 
 
-def _scratch_reader(scratch: Scratch, name: str, schema: pa.Schema) -> pa.RecordBatchReader:
+@contextmanager
+def _scratch_reader(
+    scratch: Scratch, name: str, schema: pa.Schema
+) -> Iterator[pa.RecordBatchReader]:
+    """The rows of a scratch table, batch by batch (memory stays bounded by a batch)."""
     import adbc_driver_sqlite.dbapi as adbc
 
-    from listguard.db.sqlite_read import read_table
+    from listguard.db.sqlite_read import read_batches
 
-    if not scratch.path.exists():
-        return pa.RecordBatchReader.from_batches(schema, [])
     with adbc.connect(str(scratch.path)) as db, db.cursor() as cur:
-        table = read_table(cur, name, Query(f"SELECT * FROM {name}", schema))
-    return pa.RecordBatchReader.from_batches(schema, table.to_batches())
+        batches = read_batches(cur, name, Query(f"SELECT * FROM {name}", schema))
+        yield pa.RecordBatchReader.from_batches(schema, batches)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ library, pyarrow and ADBC, so that the child starts fast.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -149,17 +149,27 @@ def _tasks(db: Any, queries: Mapping[str, Query]) -> list[tuple[str, int, Query,
     return tasks
 
 
-def read_table(cur: Any, name: str, q: Query) -> pa.Table:
+def read_batches(cur: Any, name: str, q: Query) -> Iterator[pa.RecordBatch]:
+    """The rows of ``q`` as record batches of ``q.schema``, as ADBC reads them."""
     sql, values = qmark(q.sql, q.params or {})
     # ADBC infers each column's type from the first rows it reads, and a column that
     # starts with NULLs would be taken for an integer: a first row of the right types,
     # dropped below, settles them
     first = ", ".join(f"{_literal(f.type)} AS {f.name}" for f in q.schema)
     cur.execute(f"SELECT 0 AS lg_first, {first} UNION ALL SELECT 1, * FROM ({sql})", values)
-    table = cur.fetch_arrow_table()
-    if table.num_rows == 0 or table.column(0)[0].as_py() != 0:
-        raise RuntimeError(f"reading {name}: the typing row did not come first")
-    return table.slice(1).drop_columns(["lg_first"]).cast(q.schema)
+    reader = cur.fetch_record_batch()
+    typed = False
+    for batch in reader:
+        if not typed:
+            if batch.num_rows == 0 or batch.column(0)[0].as_py() != 0:
+                raise RuntimeError(f"reading {name}: the typing row did not come first")
+            batch = batch.slice(1)
+            typed = True
+        yield batch.drop_columns(["lg_first"]).cast(q.schema)
+
+
+def read_table(cur: Any, name: str, q: Query) -> pa.Table:
+    return pa.Table.from_batches(list(read_batches(cur, name, q)), schema=q.schema)
 
 
 if __name__ == "__main__":

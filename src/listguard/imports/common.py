@@ -214,6 +214,9 @@ def run_import(
     started = now_ts()
 
     def staged_batches() -> Iterator[dict[str, pl.DataFrame]]:
+        # a file without rows still stages its (empty) tables: the merge reads them
+        empty = pl.DataFrame(schema={**dict.fromkeys(tab.columns, pl.String), "_line": pl.Int64})
+        yield steps.stage(Batch(with_columns_of(empty, kind.known), 2), rejects)
         for batch in tab.batches():
             report.rows_read += batch.frame.height + len(tab.bad_rows)
             rejects.add_bad_rows(tab)  # rows the CSV parser could not split
