@@ -1,21 +1,32 @@
 """Recording an opposition (one service function for every route).
 
 The opposition is an event in the registry: it takes effect for every later
-rental at once. Forwarding it to the partners that already hold the contact
-(outbox, transports, acknowledgements) is not part of this module yet.
+rental at once. In the same transaction, a message is queued for every
+partner whose deliveries hold a covered coordinate (``propagation``), and the
+opposition is written to the audit log.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 from sqlalchemy import Engine, text
 
+from listguard import audit
 from listguard.db.bulk import insert_rows
 from listguard.errors import InputError
 from listguard.imports.events import CHANNEL_VALUES, VIAS, event_key_expr
 from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
+from listguard.propagation import enqueue
 from listguard.timeutil import now_ts
+
+
+@dataclass(frozen=True)
+class Recorded:
+    covered: int  # contacts of the base it covers now
+    messages: int  # messages queued for partners holding a covered coordinate
 
 
 def record_opposition(
@@ -29,8 +40,9 @@ def record_opposition(
     phone: str | None = None,
     detail: str | None = None,
     at: int | None = None,
-) -> int:
-    """Record an opposition; returns how many contacts of the base it covers now."""
+    retention_years: int = 3,
+) -> Recorded:
+    """Record an opposition and queue its messages to the partners, in one transaction."""
     if channel not in CHANNEL_VALUES:
         raise InputError(
             f"unknown channel {channel!r}: expected one of {', '.join(CHANNEL_VALUES)}"
@@ -67,8 +79,19 @@ def record_opposition(
     }
     frame = pl.DataFrame([row], schema={k: pl.Int64 if k == "at" else pl.String for k in row})
     frame = frame.with_columns(event_key_expr(), pl.lit(now_ts()).alias("recorded_at"))
+    key = frame["event_key"][0]
     with engine.begin() as conn:
         insert_rows(conn, "events", frame, conflict=("event_key",))
+        event_id = conn.execute(
+            text("SELECT id FROM events WHERE event_key = :k"), {"k": key}
+        ).scalar_one()
+        audit.append(
+            conn,
+            "opposition_recorded",
+            contact_id or email_norm or phone_e164,
+            {"event": int(event_id), "channel": channel, "scope": scope, "via": via},
+        )
+        messages = enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention_years)
         covered = conn.execute(
             text(
                 "SELECT COUNT(*) FROM contacts WHERE contact_id = :c OR email_norm = :e "
@@ -76,4 +99,4 @@ def record_opposition(
             ),
             {"c": contact_id, "e": email_norm, "p": phone_e164},
         ).scalar_one()
-    return int(covered)
+    return Recorded(int(covered), messages)

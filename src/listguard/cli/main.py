@@ -239,16 +239,126 @@ def oppose(
     c: Context = ctx.obj
     if sum(x is not None for x in (contact, email, phone)) != 1:
         raise InputError("name the person with exactly one of --contact, --email or --phone")
-    n = record_opposition(
-        c.engine(),
+    engine = c.engine()
+    recorded = record_opposition(
+        engine,
         channel=channel,
         scope=scope,
         via=via,
         contact_id=contact,
         email=email,
         phone=phone,
+        retention_years=c.settings().rules.retention_years,
     )
-    print(f"opposition recorded ({channel}, {scope}); it covers {n} contact(s) in the base")
+    print(
+        f"opposition recorded ({channel}, {scope}); it covers {recorded.covered} contact(s) "
+        f"in the base; {recorded.messages} message(s) queued for the partners holding them"
+    )
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Send what is due, then exit.")] = False,
+    drop_folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--drop-folder",
+            help="Folder of CSV files for partners without a webhook (one sub-folder each).",
+        ),
+    ] = None,
+    poll: Annotated[float, typer.Option(help="Seconds between rounds.")] = 1.0,
+) -> None:
+    """Send the queued messages to the partners (webhooks, file drop), with retries."""
+    import signal
+    import threading
+
+    from listguard.propagation import (
+        FileDropTransport,
+        Transports,
+        WebhookTransport,
+        run_forever,
+        run_once,
+    )
+
+    c: Context = ctx.obj
+    engine = c.engine()
+    webhook = WebhookTransport()
+    transports = Transports(
+        webhook=webhook, file_drop=FileDropTransport(drop_folder) if drop_folder else None
+    )
+    try:
+        if once:
+            report = run_once(engine, transports)
+            print(
+                f"{report.sent} sent, {report.retried} to retry, {report.failed} failed, "
+                f"{report.waiting} waiting for a transport"
+            )
+            for line in report.errors:
+                err(f"  {line}")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        print("worker running; Ctrl-C to stop")
+        try:
+            run_forever(engine, transports, stop, poll)
+        except KeyboardInterrupt:
+            stop.set()
+    finally:
+        webhook.close()
+
+
+oppositions_app = typer.Typer(help="Messages forwarding oppositions to partners.")
+app.add_typer(oppositions_app, name="oppositions")
+
+
+@oppositions_app.command("status")
+def oppositions_status(
+    ctx: typer.Context,
+    overdue_hours: Annotated[
+        float, typer.Option(help="Not acknowledged after this many hours: overdue.")
+    ] = 24.0,
+) -> None:
+    """Messages per partner and status, and how many are overdue."""
+    from listguard.propagation import status
+
+    c: Context = ctx.obj
+    lines = status(c.engine(), int(overdue_hours * 3600))
+    if not lines:
+        print("no message queued")
+        return
+    print(f"{'partner':<12} {'status':<13} {'messages':>8} {'overdue':>8}")
+    for line in lines:
+        print(f"{line.partner_id:<12} {line.status:<13} {line.messages:>8} {line.overdue:>8}")
+
+
+audit_app = typer.Typer(help="The hash-chained audit log.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Check that no entry of the audit log was altered or removed."""
+    from listguard.audit import verify
+
+    c: Context = ctx.obj
+    result = verify(c.engine())
+    if result.ok:
+        print(f"audit log intact: {result.entries} entries")
+        return
+    raise InputError(f"audit log broken: {result.problem} ({result.entries} entries check out)")
+
+
+@app.command("partner-secret")
+def partner_secret_command(
+    ctx: typer.Context, partner: Annotated[str, typer.Argument(help="Partner id.")]
+) -> None:
+    """Print the key the partner's webhooks are signed with (made on first use)."""
+    from listguard.propagation import partner_secret
+
+    c: Context = ctx.obj
+    with c.engine().begin() as conn:
+        print(partner_secret(conn, partner))
 
 
 @app.command()

@@ -242,4 +242,72 @@ ledger = Table(
     Column("coordinate", Text, nullable=False),
     Column("contact_ref", String(32), nullable=False),
     Index("ix_ledger_contact_id", "contact_id"),
+    Index("ix_ledger_coordinate", "coordinate"),
+)
+
+MESSAGE_STATES = ("pending", "sent", "acknowledged", "failed")
+
+# the transactional outbox: one message per opposition (or erasure) and partner that holds
+# a covered coordinate, written in the transaction that records the opposition
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    Column("partner_id", Text, ForeignKey("partners.partner_id"), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("next_attempt_at", BigInteger),
+    Column("sent_at", BigInteger),
+    Column("acknowledged_at", BigInteger),
+    Column("transport", String(16)),
+    Column("last_error", Text),
+    UniqueConstraint("event_id", "partner_id", name="uq_outbox_event_partner"),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+# what a message tells its partner: the delivered coordinates it covers, by the partner's
+# own reference of the contact
+outbox_items = Table(
+    "outbox_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", Integer, ForeignKey("outbox.id"), nullable=False),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False),
+    Column("contact_ref", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("coordinate", Text, nullable=False),
+    Index("ix_outbox_items_message", "message_id"),
+)
+
+# the key each partner's webhooks are signed with (made on first use, shown to the owner)
+partner_secrets = Table(
+    "partner_secrets",
+    metadata,
+    Column("partner_id", Text, ForeignKey("partners.partner_id"), primary_key=True),
+    Column("secret", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# append-only, hash-chained: each entry's hash covers its content and the previous hash
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("subject", Text),
+    Column("detail", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# the chain's last hash, one row: updating it serialises writers of the log
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("last_id", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
 )

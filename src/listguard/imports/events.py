@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from listguard import audit
 from listguard.db import schema
 from listguard.imports.common import (
     Check,
@@ -26,6 +27,7 @@ from listguard.io.dates import parse_instants_of
 from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
+from listguard.propagation import enqueue
 
 EVENTS = ("consent", "opposition", "informed_partner_list", "interaction", "erasure")
 CHANNEL_VALUES = (*schema.CHANNELS, "all")
@@ -157,6 +159,16 @@ def _steps(tab: TabularFile) -> Steps:
 
     def merge(ctx: MergeContext) -> None:
         merge_new(ctx, schema.events, "event_key", ctx.table("events"))
+        # oppositions and erasures travel to the partners holding the person, in this
+        # transaction; deliveries of the last three years (the longest retention) count
+        messages = enqueue(ctx.conn, "e.import_id = :import_id", {"import_id": ctx.import_id}, 3)
+        audit.append(
+            ctx.conn,
+            "events_imported",
+            None,
+            {"import": ctx.import_id, "new": ctx.report.rows_new, "messages": messages},
+            ctx.now,
+        )
 
     return Steps(stage, merge)
 

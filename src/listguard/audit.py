@@ -1,0 +1,98 @@
+"""The audit log: append-only, each entry's hash covering its content and the previous hash.
+
+Every opposition, message to a partner, acknowledgement and rights request is
+appended here, in the transaction of the change it records. Altering or
+removing any entry breaks the chain from that entry on, which ``verify``
+reports. The chain's head (last id and hash) is one row that every writer
+updates first, so writers take turns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, text
+
+from listguard.db import schema
+from listguard.timeutil import now_ts
+
+GENESIS = "0" * 64
+
+
+def _digest(
+    prev: str, entry_id: int, at: int, action: str, subject: str | None, detail: str
+) -> str:
+    body = json.dumps([prev, entry_id, at, action, subject, detail], ensure_ascii=False)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def append(
+    conn: Connection,
+    action: str,
+    subject: str | None,
+    detail: dict[str, Any],
+    at: int | None = None,
+) -> int:
+    """Append one entry in ``conn``'s transaction; returns its id."""
+    # the write comes first: it takes the lock before the head is read
+    conn.execute(text("UPDATE audit_head SET last_id = last_id WHERE id = 1"))
+    head = conn.execute(select(schema.audit_head).where(schema.audit_head.c.id == 1)).one()
+    entry_id = int(head.last_id) + 1
+    when = at if at is not None else now_ts()
+    body = json.dumps(detail, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    digest = _digest(head.hash, entry_id, when, action, subject, body)
+    conn.execute(
+        schema.audit_log.insert().values(
+            id=entry_id,
+            at=when,
+            action=action,
+            subject=subject,
+            detail=body,
+            prev_hash=head.hash,
+            hash=digest,
+        )
+    )
+    conn.execute(
+        schema.audit_head.update()
+        .where(schema.audit_head.c.id == 1)
+        .values(last_id=entry_id, hash=digest)
+    )
+    return entry_id
+
+
+@dataclass
+class Verification:
+    entries: int
+    problem: str | None = None  # the first break found, None when the chain is whole
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def verify(engine: Engine) -> Verification:
+    """Recompute the chain from the first entry; report the first entry that does not fit."""
+    prev, expected, count = GENESIS, 1, 0
+    with engine.connect() as conn:
+        rows = conn.execute(select(schema.audit_log).order_by(schema.audit_log.c.id))
+        for row in rows:
+            if row.id != expected:
+                return Verification(count, f"entry {expected} is missing (next is {row.id})")
+            if row.prev_hash != prev:
+                return Verification(count, f"entry {row.id} does not follow entry {row.id - 1}")
+            digest = _digest(prev, row.id, row.at, row.action, row.subject, row.detail)
+            if digest != row.hash:
+                return Verification(count, f"entry {row.id} was altered")
+            prev, expected, count = row.hash, expected + 1, count + 1
+        head = conn.execute(select(schema.audit_head).where(schema.audit_head.c.id == 1)).one()
+    if head.last_id != count or head.hash != prev:
+        return Verification(
+            count, f"entries after {count} were removed (the log ended at {head.last_id})"
+        )
+    return Verification(count)
+
+
+__all__ = ["Verification", "append", "verify"]

@@ -1,0 +1,219 @@
+"""Oppositions travel to the partners that hold the person: outbox, webhooks, audit log."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from listguard.audit import verify
+from listguard.imports import import_file
+from listguard.oppositions import record_opposition
+from listguard.propagation import (
+    MAX_ATTEMPTS,
+    SIGNATURE_HEADER,
+    FileDropTransport,
+    Transports,
+    WebhookTransport,
+    acknowledge,
+    partner_secret,
+    run_once,
+    verify_signature,
+)
+from listguard.timeutil import now_ts
+from tests.scenario import Scenario, contact, partner, write_csv
+
+
+class Partner(BaseHTTPRequestHandler):
+    """A partner's endpoint on loopback: records each request, answers from a script."""
+
+    answers: list[int]
+    received: list[tuple[dict[str, str], bytes]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((dict(self.headers), body))
+        code = self.answers.pop(0) if self.answers else 200
+        self.send_response(code)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def endpoint() -> Iterator[type[Partner]]:
+    handler = type("Handler", (Partner,), {"answers": [], "received": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    handler.url = f"http://127.0.0.1:{server.server_address[1]}/listguard"  # type: ignore[attr-defined]
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+def _base(engine: Engine, tmp_path: Path, url: str = "") -> Scenario:
+    sc = Scenario(
+        engine,
+        tmp_path,
+        contacts=[
+            contact("C1", email="c1@example.com"),
+            contact(
+                "C2",
+                email="c2@example.com",
+                mobile="",
+                first_name="Jean",
+                address_line4="3 rue Neuve",
+            ),
+        ],
+        partners=[partner("P1", notify_url=url), partner("P2", notify_url=url)],
+    )
+    sc.load()
+    sc.rent(partner="P1", channels=("email", "sms"), out="d1")
+    sc.rent(partner="P2", channels=("postal",), out="d2")
+    return sc
+
+
+def _messages(engine: Engine) -> list[tuple[str, str, int]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT o.partner_id, o.status, count(i.id) FROM outbox o "
+                "JOIN outbox_items i ON i.message_id = o.id "
+                "GROUP BY o.id, o.partner_id, o.status ORDER BY o.id"
+            )
+        ).all()
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+def test_an_opposition_reaches_exactly_the_partners_holding_a_covered_coordinate(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    _base(any_engine, tmp_path)
+    # email: only P1 received an email of C1 (P2 got postal addresses)
+    email = record_opposition(any_engine, channel="email", contact_id="C1")
+    assert (email.covered, email.messages) == (1, 1)
+    assert _messages(any_engine) == [("P1", "pending", 1)]
+    # every channel, named by the number: P1 (its sms) and P2 (its postal address)
+    every = record_opposition(any_engine, channel="all", phone="06 12 34 56 78")
+    assert every.messages == 2
+    assert _messages(any_engine)[1:] == [("P1", "pending", 2), ("P2", "pending", 1)]
+    # the owner's own prospecting only: nothing to forward
+    assert record_opposition(any_engine, channel="all", contact_id="C2", scope="own").messages == 0
+    # a partner-specific opposition goes to that partner only
+    assert (
+        record_opposition(any_engine, channel="all", contact_id="C2", scope="partner:P2").messages
+        == 1
+    )
+    assert verify(any_engine).ok
+
+
+def test_an_imported_opposition_is_queued_in_the_same_import(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    _base(any_engine, tmp_path)
+    events = [
+        {
+            "contact_id": "",
+            "email": "C2@Example.com",
+            "event": "opposition",
+            "channel": "email",
+            "at": "2026-11-29",
+        },
+        {
+            "contact_id": "C1",
+            "event": "consent",
+            "channel": "email",
+            "scope": "partners",
+            "at": "2026-11-29",
+        },
+    ]
+    report = import_file(any_engine, "events", write_csv(tmp_path / "ev.csv", events))
+    assert report.rows_new == 2
+    assert _messages(any_engine) == [("P1", "pending", 1)]
+
+
+def test_the_worker_signs_retries_and_records_delivery(
+    any_engine: Engine, tmp_path: Path, endpoint: type[Partner]
+) -> None:
+    url: str = endpoint.url  # type: ignore[attr-defined]
+    _base(any_engine, tmp_path, url)
+    record_opposition(any_engine, channel="email", contact_id="C1")
+    endpoint.answers = [503]  # the partner is down at first
+    webhook = WebhookTransport(timeout=5)
+    transports = Transports(webhook=webhook)
+    now = now_ts()
+    first = run_once(any_engine, transports, now=now)
+    assert (first.sent, first.retried) == (0, 1)
+    assert run_once(any_engine, transports, now=now + 1).sent == 0  # not due yet
+    later = run_once(any_engine, transports, now=now + 3600)
+    webhook.close()
+    assert later.sent == 1
+    assert _messages(any_engine) == [("P1", "sent", 1)]
+    (h1, b1), (h2, b2) = endpoint.received
+    assert b1 == b2 and h1["Idempotency-Key"] == h2["Idempotency-Key"]
+    with any_engine.begin() as conn:
+        secret = partner_secret(conn, "P1")
+    assert verify_signature(secret, h2[SIGNATURE_HEADER], b2, now + 3600)
+    assert not verify_signature(secret, h2[SIGNATURE_HEADER], b2 + b" ", now + 3600)
+    assert not verify_signature(secret, h2[SIGNATURE_HEADER], b2, now + 3600 + 301)
+    payload = json.loads(b2)
+    assert payload["type"] == "opposition"
+    assert [c["coordinate"] for c in payload["contacts"]] == ["c1@example.com"]
+    assert payload["contacts"][0]["contact_ref"].startswith("D1-")
+    assert acknowledge(any_engine, h2["Idempotency-Key"])
+    assert not acknowledge(any_engine, "lg-1-forged")
+    assert _messages(any_engine) == [("P1", "acknowledged", 1)]
+    assert verify(any_engine).ok
+
+
+def test_a_message_that_keeps_failing_is_parked_not_dropped(
+    engine: Engine, tmp_path: Path, endpoint: type[Partner]
+) -> None:
+    _base(engine, tmp_path, endpoint.url)  # type: ignore[attr-defined]
+    record_opposition(engine, channel="email", contact_id="C1")
+    endpoint.answers = [500] * MAX_ATTEMPTS
+    webhook = WebhookTransport(timeout=5)
+    clock = now_ts()
+    for _ in range(MAX_ATTEMPTS):
+        run_once(engine, Transports(webhook=webhook), now=clock)
+        clock += 10 * 3600  # past the longest backoff (6 h, times 1.5 at most)
+    webhook.close()
+    assert _messages(engine) == [("P1", "failed", 1)]
+    with engine.connect() as conn:
+        error = conn.execute(text("SELECT last_error FROM outbox")).scalar_one()
+    assert "HTTP 500" in error
+
+
+def test_file_drop_writes_one_csv_per_message(engine: Engine, tmp_path: Path) -> None:
+    _base(engine, tmp_path)  # no webhook URL: the file drop serves both partners
+    record_opposition(engine, channel="all", contact_id="C1")
+    report = run_once(engine, Transports(file_drop=FileDropTransport(tmp_path / "drop")))
+    assert report.sent == 2
+    files = sorted(
+        p.relative_to(tmp_path / "drop").parts[0] for p in (tmp_path / "drop").rglob("*.csv")
+    )
+    assert files == ["P1", "P2"]
+    text_p2 = next((tmp_path / "drop" / "P2").glob("*.csv")).read_text("utf-8-sig")
+    assert "postal" in text_p2 and "opposition" in text_p2
+
+
+def test_audit_verify_finds_an_altered_or_removed_entry(engine: Engine, tmp_path: Path) -> None:
+    _base(engine, tmp_path)
+    for contact_id in ("C1", "C2"):
+        record_opposition(engine, channel="all", contact_id=contact_id)
+    assert verify(engine).ok and verify(engine).entries >= 4
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET detail = '{}' WHERE id = 2"))
+    result = verify(engine)
+    assert not result.ok and result.problem == "entry 2 was altered"
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE id = 2"))
+    assert verify(engine).problem == "entry 2 is missing (next is 3)"
