@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from listguard.cli.reference import render
-from listguard.config import OutputSettings, Owner, RuleSettings
+from listguard.config import NotifySettings, OutputSettings, Owner, RuleSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +20,7 @@ def test_cli_reference_is_generated_from_the_commands() -> None:
 
 def test_every_setting_is_documented() -> None:
     doc = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
-    for cls in (Owner, RuleSettings, OutputSettings):
+    for cls in (Owner, RuleSettings, OutputSettings, NotifySettings):
         for f in dataclasses.fields(cls):
             assert f"\n{f.name} = " in doc, f"setting {f.name} is not in docs/configuration.md"
 

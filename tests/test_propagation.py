@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -217,3 +218,82 @@ def test_audit_verify_finds_an_altered_or_removed_entry(engine: Engine, tmp_path
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_log WHERE id = 2"))
     assert verify(engine).problem == "entry 2 is missing (next is 3)"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, list[Any]]]:
+    """A real SMTP server on loopback that keeps what it receives."""
+    from aiosmtpd.controller import Controller
+
+    received: list[Any] = []
+
+    class Keep:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    with socket.socket() as probe:  # a free port (the controller checks it by connecting)
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, received
+    controller.stop()
+
+
+def test_partners_without_a_webhook_get_one_email_digest_per_interval(
+    engine: Engine, tmp_path: Path, smtp: tuple[int, list[Any]]
+) -> None:
+    import email
+    from email import policy
+
+    from listguard.config import NotifySettings
+    from listguard.propagation import EmailDigest
+
+    port, received = smtp
+    sc = Scenario(
+        engine,
+        tmp_path,
+        contacts=[contact("C1", email="c1@example.com"), contact("C2", email="c2@example.com")],
+        partners=[partner("P1", notify_email="dpo@partner.example")],
+    )
+    sc.load()
+    sc.rent(partner="P1", channels=("email",), out="d1")
+    record_opposition(engine, channel="email", contact_id="C1")
+    record_opposition(engine, channel="email", contact_id="C2")
+    settings = NotifySettings(
+        smtp_host="127.0.0.1", smtp_port=port, sender="oppositions@owner.example"
+    )
+    transports = Transports(email=EmailDigest(settings, "Éditions Exemple"))
+    clock = now_ts()
+    assert run_once(engine, transports, now=clock).sent == 2
+    assert len(received) == 1  # both in one digest
+    mail = email.message_from_bytes(received[0].content, policy=policy.default)
+    assert received[0].rcpt_tos == ["dpo@partner.example"]
+    attachment = next(mail.iter_attachments()).get_content()
+    assert "c1@example.com" in attachment and "c2@example.com" in attachment
+    # a third one within the hour waits for the next digest, then goes
+    record_opposition(engine, channel="all", email="c1@example.com")
+    assert run_once(engine, transports, now=clock + 60).sent == 0
+    assert run_once(engine, transports, now=clock + 3600).sent == 1
+    assert len(received) == 2
+    assert _messages(engine) == [("P1", "sent", 1)] * 3
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[notify]\nsmtp_host = "mail.example"\n', "sender is required"),
+        ('[notify]\nsmtp_port = "25"\n', "must be a whole number"),
+        ("[notify]\nsmtp_starttls = 1\n", "must be true or false"),
+        ("[notify]\nsmtp_pasword = 1\n", "unknown setting(s) smtp_pasword"),
+    ],
+)
+def test_bad_email_settings_are_named(tmp_path: Path, body: str, message: str) -> None:
+    from listguard.config import load_settings
+    from listguard.errors import InputError
+
+    path = tmp_path / "cfg.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(path)

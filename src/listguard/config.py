@@ -39,10 +39,24 @@ class OutputSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """How messages reach partners by email (the digest of their pending oppositions)."""
+
+    smtp_host: str = ""  # empty: no email is sent
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password_env: str = ""  # the name of the environment variable holding the password
+    sender: str = ""
+    digest_minutes: int = 60  # at most one digest per partner in this many minutes
+
+
+@dataclass(frozen=True)
 class Settings:
     owner: Owner = field(default_factory=Owner)
     rules: RuleSettings = field(default_factory=RuleSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
 
 LEGAL_MAXIMA = {"retention_years": 3, "bloctel_validity_days": 30}
@@ -54,13 +68,10 @@ def _section(cls: type[Any], data: dict[str, Any], where: str) -> Any:
     if unknown:
         raise InputError(f"unknown setting(s) {', '.join(unknown)}", where=where)
     for key, value in data.items():
-        expected = int if known[key] == "int" else str
-        if not isinstance(value, expected) or isinstance(value, bool):
-            raise InputError(
-                f"setting {key!r} must be {'a whole number' if expected is int else 'text'}, "
-                f"got {value!r}",
-                where=where,
-            )
+        expected = {"int": int, "bool": bool}.get(str(known[key]), str)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            kind = {int: "a whole number", bool: "true or false"}.get(expected, "text")
+            raise InputError(f"setting {key!r} must be {kind}, got {value!r}", where=where)
     return cls(**data)
 
 
@@ -76,12 +87,19 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise InputError("configuration file not found", where=str(p)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not a valid TOML file: {exc}", where=str(p)) from None
-    unknown = sorted(set(raw) - {"owner", "rules", "output"})
+    unknown = sorted(set(raw) - {"owner", "rules", "output", "notify"})
     if unknown:
         raise InputError(f"unknown section(s) {', '.join(unknown)}", where=str(p))
     owner = _section(Owner, raw.get("owner", {}), f"{p} [owner]")
     rules = _section(RuleSettings, raw.get("rules", {}), f"{p} [rules]")
     output = _section(OutputSettings, raw.get("output", {}), f"{p} [output]")
+    notify = _section(NotifySettings, raw.get("notify", {}), f"{p} [notify]")
+    if notify.smtp_host and not notify.sender:
+        raise InputError(
+            "sender is required to send email (smtp_host is set)", where=f"{p} [notify]"
+        )
+    if notify.digest_minutes < 1:
+        raise InputError("digest_minutes must be at least 1", where=f"{p} [notify]")
     for key, maximum in LEGAL_MAXIMA.items():
         value = getattr(rules, key)
         if not 0 < value <= maximum:
@@ -101,4 +119,4 @@ def load_settings(path: str | Path | None = None) -> Settings:
         )
     if output.csv_delimiter not in (";", ",", "\t", "|"):
         raise InputError("csv_delimiter must be one of ; , | or a tab", where=f"{p} [output]")
-    return Settings(owner=owner, rules=rules, output=output)
+    return Settings(owner=owner, rules=rules, output=output, notify=notify)

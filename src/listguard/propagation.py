@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, select, text
 
 from listguard import audit
+from listguard.config import NotifySettings
 from listguard.db import schema
 from listguard.errors import InputError
 from listguard.timeutil import day_start, now_ts, to_iso, years_before
@@ -203,20 +204,13 @@ class WebhookTransport:
         self._client.close()
 
 
-class FileDropTransport:
-    """A CSV file per message in ``folder/<partner_id>/``, written whole then renamed into
-    place (named by the idempotency key, so a repeat replaces it)."""
-
-    name = "file"
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def send(self, endpoint: Endpoint, message: Message, now: int) -> None:
+def messages_csv(messages: list[Message]) -> str:
+    """The messages as one CSV (UTF-8 text, ``;``): one line per coordinate."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["message", "type", "occurred_at", "contact_ref", "channel", "coordinate"])
+    for message in messages:
         payload = json.loads(message.body)
-        out = io.StringIO()
-        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-        writer.writerow(["message", "type", "occurred_at", "contact_ref", "channel", "coordinate"])
         for item in payload["contacts"]:
             writer.writerow(
                 [
@@ -228,27 +222,94 @@ class FileDropTransport:
                     item["coordinate"],
                 ]
             )
+    return out.getvalue()
+
+
+class FileDropTransport:
+    """A CSV file per message in ``folder/<partner_id>/``, written whole then renamed into
+    place (named by the idempotency key, so a repeat replaces it)."""
+
+    name = "file"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def send(self, endpoint: Endpoint, message: Message, now: int) -> None:
+        body = messages_csv([message])
         target = self.folder / endpoint.partner_id
         try:
             target.mkdir(parents=True, exist_ok=True)
             tmp = target / f".{message.key}.partial"
-            tmp.write_text("\ufeff" + out.getvalue(), encoding="utf-8")
+            tmp.write_text("\ufeff" + body, encoding="utf-8")
             os.replace(tmp, target / f"{message.key}.csv")
         except OSError as exc:
             raise TransportError(f"cannot write to {target}: {exc}") from None
 
 
+class EmailDigest:
+    """One email per partner with every message due for it (text and a CSV attachment),
+    at most one every ``interval`` seconds."""
+
+    name = "email"
+
+    def __init__(self, settings: NotifySettings, owner: str) -> None:
+        self.settings = settings
+        self.owner = owner
+        self.interval = settings.digest_minutes * 60
+
+    def send_digest(self, endpoint: Endpoint, messages: list[Message], now: int) -> None:
+        import smtplib
+        from email.message import EmailMessage
+
+        assert endpoint.notify_email is not None
+        lines = messages_csv(messages)
+        mail = EmailMessage()
+        mail["From"] = self.settings.sender
+        mail["To"] = endpoint.notify_email
+        mail["Subject"] = f"Oppositions à appliquer ({self.owner}) : {len(messages)} message(s)"
+        mail.set_content(
+            f"Bonjour,\n\n{self.owner} vous transmet {len(messages)} opposition(s) ou "
+            "demande(s) d'effacement concernant des contacts que vous avez reçus de sa part "
+            "(RGPD, art. 19 et 21). Merci de ne plus utiliser les coordonnées ci-dessous "
+            "et de confirmer leur prise en compte.\n\n"
+            "Chaque ligne du fichier joint donne la référence du contact dans votre livraison "
+            "(contact_ref), le canal et la coordonnée.\n\n"
+            + "\n".join(f"- {m.key}" for m in messages)
+            + "\n"
+        )
+        mail.add_attachment(
+            ("\ufeff" + lines).encode("utf-8"),
+            maintype="text",
+            subtype="csv",
+            filename=f"oppositions-{endpoint.partner_id}.csv",
+        )
+        password = os.environ.get(self.settings.smtp_password_env, "")
+        try:
+            with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=30) as smtp:
+                if self.settings.smtp_starttls:
+                    smtp.starttls()
+                if self.settings.smtp_username:
+                    smtp.login(self.settings.smtp_username, password)
+                smtp.send_message(mail)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TransportError(f"SMTP {self.settings.smtp_host}: {exc}") from None
+
+
 @dataclass
 class Transports:
-    """Which transport serves a partner: a webhook where it gave a URL, else the file drop
-    where one is configured. Partners reachable only by email wait (listed by ``status``)."""
+    """Which transport serves a partner: a webhook where it gave a URL, else an email
+    digest where it gave an address (and SMTP is configured), else the file drop where
+    one is configured. Partners none of them reaches wait (listed by ``status``)."""
 
     webhook: Transport | None = None
     file_drop: Transport | None = None
+    email: EmailDigest | None = None
 
-    def for_endpoint(self, endpoint: Endpoint) -> Transport | None:
+    def for_endpoint(self, endpoint: Endpoint) -> Transport | EmailDigest | None:
         if endpoint.notify_url and self.webhook is not None:
             return self.webhook
+        if endpoint.notify_email and self.email is not None:
+            return self.email
         return self.file_drop
 
 
@@ -341,6 +402,7 @@ def run_once(
             {"now": clock, "n": limit},
         ).all()
         conn.rollback()
+    by_email: dict[str, list[Any]] = {}
     for row in due:
         with engine.begin() as conn:
             endpoint = Endpoint(
@@ -351,11 +413,14 @@ def run_once(
                 partner_secret(conn, row.partner_id),
             )
             transport = transports.for_endpoint(endpoint)
+            if isinstance(transport, EmailDigest):
+                by_email.setdefault(row.partner_id, []).append(row)
+                continue
             message = _message(conn, row)
             attempts = int(row.attempts) + 1
             if transport is None:
                 report.waiting += 1
-                error = "no transport reaches this partner (email digests are not sent yet)"
+                error = "no transport reaches this partner (no URL, email server or drop folder)"
                 _retry(conn, row.id, attempts - 1, clock, error, None)
                 continue
             try:
@@ -398,7 +463,83 @@ def run_once(
                 {"message": message.key, "transport": transport.name, "attempts": attempts},
                 clock,
             )
+    if transports.email is not None:
+        for partner_id, rows in by_email.items():
+            _send_digest(engine, transports.email, partner_id, rows, clock, report)
     return report
+
+
+def _send_digest(
+    engine: Engine,
+    digest: EmailDigest,
+    partner_id: str,
+    rows: list[Any],
+    clock: int,
+    report: WorkerReport,
+) -> None:
+    """One email with every message due for the partner, unless it had one less than
+    ``digest.interval`` ago (then they wait for the next one)."""
+    ids = [int(r.id) for r in rows]
+    marks = ", ".join(f":m{i}" for i in range(len(ids)))
+    bound = {f"m{i}": v for i, v in enumerate(ids)}
+    with engine.begin() as conn:
+        last = conn.execute(
+            text(
+                "SELECT max(sent_at) FROM outbox WHERE partner_id = :p AND transport = 'email' "
+                "AND sent_at IS NOT NULL"
+            ),
+            {"p": partner_id},
+        ).scalar_one()
+        if last is not None and clock - int(last) < digest.interval:
+            conn.execute(
+                text(f"UPDATE outbox SET next_attempt_at = :next WHERE id IN ({marks})"),
+                {**bound, "next": int(last) + digest.interval},
+            )
+            return
+        row0 = rows[0]
+        endpoint = Endpoint(
+            partner_id,
+            row0.name,
+            row0.notify_url,
+            row0.notify_email,
+            partner_secret(conn, partner_id),
+        )
+        messages = [_message(conn, r) for r in rows]
+        try:
+            digest.send_digest(endpoint, messages, clock)
+        except TransportError as exc:
+            report.errors.append(f"{partner_id}: {exc}")
+            for r in rows:
+                attempts = int(r.attempts) + 1
+                if attempts >= MAX_ATTEMPTS:
+                    report.failed += 1
+                    conn.execute(
+                        text(
+                            "UPDATE outbox SET status = 'failed', attempts = :a, last_error = :e, "
+                            "transport = 'email', next_attempt_at = NULL WHERE id = :i"
+                        ),
+                        {"a": attempts, "e": str(exc), "i": r.id},
+                    )
+                else:
+                    report.retried += 1
+                    _retry(conn, int(r.id), attempts, clock, str(exc), "email")
+            return
+        conn.execute(
+            text(
+                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = :now, "
+                f"transport = 'email', last_error = NULL, next_attempt_at = NULL "
+                f"WHERE id IN ({marks})"
+            ),
+            {**bound, "now": clock},
+        )
+        report.sent += len(rows)
+        audit.append(
+            conn,
+            "digest_sent",
+            partner_id,
+            {"messages": [m.key for m in messages], "to": endpoint.notify_email},
+            clock,
+        )
 
 
 def _retry(

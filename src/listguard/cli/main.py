@@ -269,11 +269,12 @@ def worker(
     ] = None,
     poll: Annotated[float, typer.Option(help="Seconds between rounds.")] = 1.0,
 ) -> None:
-    """Send the queued messages to the partners (webhooks, file drop), with retries."""
+    """Send the queued messages to the partners (webhooks, email digests, file drop)."""
     import signal
     import threading
 
     from listguard.propagation import (
+        EmailDigest,
         FileDropTransport,
         Transports,
         WebhookTransport,
@@ -283,9 +284,14 @@ def worker(
 
     c: Context = ctx.obj
     engine = c.engine()
+    settings = c.settings()
     webhook = WebhookTransport()
     transports = Transports(
-        webhook=webhook, file_drop=FileDropTransport(drop_folder) if drop_folder else None
+        webhook=webhook,
+        file_drop=FileDropTransport(drop_folder) if drop_folder else None,
+        email=EmailDigest(settings.notify, settings.owner.name)
+        if settings.notify.smtp_host
+        else None,
     )
     try:
         if once:
