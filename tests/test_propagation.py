@@ -297,3 +297,25 @@ def test_bad_email_settings_are_named(tmp_path: Path, body: str, message: str) -
     path.write_text(body, encoding="utf-8")
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_settings(path)
+
+
+def test_a_partner_down_then_back_gets_everything_in_order(
+    engine: Engine, tmp_path: Path, endpoint: type[Partner]
+) -> None:
+    _base(engine, tmp_path, endpoint.url)  # type: ignore[attr-defined]
+    for channel, scope in (("email", "all"), ("sms", "all"), ("email", "partner:P1")):
+        record_opposition(engine, channel=channel, contact_id="C1", scope=scope)
+    endpoint.answers = [503]
+    webhook = WebhookTransport(timeout=5)
+    clock = now_ts()
+    first = run_once(engine, Transports(webhook=webhook), now=clock)
+    assert (first.sent, first.retried) == (0, 1)
+    assert len(endpoint.received) == 1  # the later messages were held, not tried
+    # an hour later (by the clock, not by waiting) the partner answers again
+    again = run_once(engine, Transports(webhook=webhook), now=clock + 3600)
+    webhook.close()
+    assert again.sent == 3
+    keys = [h["Idempotency-Key"] for h, _ in endpoint.received]
+    order = [int(k.split("-")[1]) for k in keys]
+    assert order == [1, 1, 2, 3]  # the failed first one again, then the others, in order
+    assert [s for _, s, _ in _messages(engine)] == ["sent"] * 3

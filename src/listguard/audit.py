@@ -20,6 +20,13 @@ from listguard.db import schema
 from listguard.timeutil import now_ts
 
 GENESIS = "0" * 64
+_TAKE_HEAD = text("UPDATE audit_head SET last_id = last_id WHERE id = 1")
+_READ_HEAD = text("SELECT last_id, hash FROM audit_head WHERE id = 1")
+_INSERT = text(
+    "INSERT INTO audit_log (id, at, action, subject, detail, prev_hash, hash) "
+    "VALUES (:id, :at, :action, :subject, :detail, :prev, :hash)"
+)
+_MOVE_HEAD = text("UPDATE audit_head SET last_id = :id, hash = :hash WHERE id = 1")
 
 
 def _digest(
@@ -38,28 +45,25 @@ def append(
 ) -> int:
     """Append one entry in ``conn``'s transaction; returns its id."""
     # the write comes first: it takes the lock before the head is read
-    conn.execute(text("UPDATE audit_head SET last_id = last_id WHERE id = 1"))
-    head = conn.execute(select(schema.audit_head).where(schema.audit_head.c.id == 1)).one()
+    conn.execute(_TAKE_HEAD)
+    head = conn.execute(_READ_HEAD).one()
     entry_id = int(head.last_id) + 1
     when = at if at is not None else now_ts()
     body = json.dumps(detail, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     digest = _digest(head.hash, entry_id, when, action, subject, body)
     conn.execute(
-        schema.audit_log.insert().values(
-            id=entry_id,
-            at=when,
-            action=action,
-            subject=subject,
-            detail=body,
-            prev_hash=head.hash,
-            hash=digest,
-        )
+        _INSERT,
+        {
+            "id": entry_id,
+            "at": when,
+            "action": action,
+            "subject": subject,
+            "detail": body,
+            "prev": head.hash,
+            "hash": digest,
+        },
     )
-    conn.execute(
-        schema.audit_head.update()
-        .where(schema.audit_head.c.id == 1)
-        .values(last_id=entry_id, hash=digest)
-    )
+    conn.execute(_MOVE_HEAD, {"id": entry_id, "hash": digest})
     return entry_id
 
 
