@@ -311,11 +311,14 @@ def test_a_partner_down_then_back_gets_everything_in_order(
     first = run_once(engine, Transports(webhook=webhook), now=clock)
     assert (first.sent, first.retried) == (0, 1)
     assert len(endpoint.received) == 1  # the later messages were held, not tried
+    # one more, before the retry is due: it does not overtake the waiting ones
+    record_opposition(engine, channel="sms", contact_id="C1", scope="partner:P1", via="letter")
+    assert run_once(engine, Transports(webhook=webhook), now=clock + 5).sent == 0
     # an hour later (by the clock, not by waiting) the partner answers again
     again = run_once(engine, Transports(webhook=webhook), now=clock + 3600)
     webhook.close()
-    assert again.sent == 3
+    assert again.sent == 4
     keys = [h["Idempotency-Key"] for h, _ in endpoint.received]
     order = [int(k.split("-")[1]) for k in keys]
-    assert order == [1, 1, 2, 3]  # the failed first one again, then the others, in order
-    assert [s for _, s, _ in _messages(engine)] == ["sent"] * 3
+    assert order == [1, 1, 2, 3, 4]  # the failed first one again, then the others, in order
+    assert [s for _, s, _ in _messages(engine)] == ["sent"] * 4

@@ -425,7 +425,11 @@ def run_once(
             text(
                 "SELECT o.id, o.partner_id, o.attempts, p.name, p.notify_url, p.notify_email "
                 "FROM outbox o JOIN partners p ON p.partner_id = o.partner_id "
-                "WHERE o.status = 'pending' AND o.next_attempt_at <= :now ORDER BY o.id LIMIT :n"
+                "WHERE o.status = 'pending' AND o.next_attempt_at <= :now "
+                # a partner's messages go in order: none overtakes an earlier one still waiting
+                "AND NOT EXISTS (SELECT 1 FROM outbox b WHERE b.partner_id = o.partner_id "
+                "AND b.status = 'pending' AND b.id < o.id AND b.next_attempt_at > :now) "
+                "ORDER BY o.id LIMIT :n"
             ),
             {"now": clock, "n": limit},
         ).all()
