@@ -338,6 +338,42 @@ def oppositions_status(
         print(f"{line.partner_id:<12} {line.status:<13} {line.messages:>8} {line.overdue:>8}")
 
 
+rights_app = typer.Typer(help="The rights of the person (GDPR).")
+app.add_typer(rights_app, name="rights")
+
+
+@rights_app.command("access")
+def rights_access(
+    ctx: typer.Context,
+    contact: Annotated[str | None, typer.Option("--contact", help="Contact id.")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="Email address.")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="Phone number.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text (French) or json.")] = "text",
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+) -> None:
+    """Everything held about a person: data, versions, choices, deliveries (art. 15)."""
+    import json
+
+    from listguard.rights import access_report, access_text
+
+    c: Context = ctx.obj
+    if sum(x is not None for x in (contact, email, phone)) != 1:
+        raise InputError("name the person with exactly one of --contact, --email or --phone")
+    if fmt not in ("text", "json"):
+        raise InputError(f"unknown format {fmt!r}: expected text or json")
+    report = access_report(c.engine(), contact_id=contact, email=email, phone=phone)
+    body = (
+        json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+        if fmt == "json"
+        else access_text(report, c.settings().owner.name)
+    )
+    if out is None:
+        print(body, end="")
+    else:
+        out.write_text(body, encoding="utf-8")
+        print(f"access report written to {out}")
+
+
 audit_app = typer.Typer(help="The hash-chained audit log.")
 app.add_typer(audit_app, name="audit")
 

@@ -1,0 +1,273 @@
+"""The rights of the person: what the owner holds about them (GDPR art. 15).
+
+``access_report`` gathers, for a person named by contact id, email or phone,
+every contact record that holds it (current data and every earlier version,
+with the import that brought each), the events concerning them (consents,
+oppositions, notices), every delivery of their coordinates to a partner, the
+messages that forwarded their oppositions, and the suppression entries that
+name their coordinates. The request is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, text
+
+from listguard import audit
+from listguard.db import schema
+from listguard.errors import InputError
+from listguard.normalise.email import normalise_email
+from listguard.normalise.phone import normalise_phone
+from listguard.timeutil import to_iso
+
+_PERSONAL = (
+    "civility",
+    "first_name",
+    "last_name",
+    "company",
+    *schema.ADDRESS_COLUMNS,
+    "country",
+    "phone",
+    "mobile",
+    "email",
+    "birth_date",
+)
+_CHOICES = tuple(f"{scope}_{ch}" for scope in ("partners", "own") for ch in schema.CHANNELS)
+
+
+def _rows(conn: Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
+    statement = text(sql)
+    for name, value in params.items():
+        if isinstance(value, list):
+            statement = statement.bindparams(bindparam(name, expanding=True))
+    return [dict(r._mapping) for r in conn.execute(statement, params)]
+
+
+def _when(value: Any) -> str | None:
+    return to_iso(int(value)) if value is not None else None
+
+
+def access_report(
+    engine: Engine,
+    *,
+    contact_id: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+) -> dict[str, Any]:
+    """Everything held about the person, as a JSON-ready dict."""
+    email_norm = phone_e164 = None
+    if email is not None:
+        email_norm, valid = normalise_email(email)
+        if not valid:
+            raise InputError(f"{email!r} is not a valid email address")
+    if phone is not None:
+        phone_e164, _ = normalise_phone(phone)
+        if phone_e164 is None:
+            raise InputError(f"{phone!r} is not a valid phone number")
+    if contact_id is None and email_norm is None and phone_e164 is None:
+        raise InputError("name the person by contact id, email or phone")
+    with engine.begin() as conn:
+        contacts = _rows(
+            conn,
+            "SELECT * FROM contacts WHERE contact_id = :c OR email_norm = :e "
+            "OR phone_e164 = :p OR mobile_e164 = :p ORDER BY contact_id",
+            c=contact_id,
+            e=email_norm,
+            p=phone_e164,
+        )
+        ids = [c["contact_id"] for c in contacts] or [""]
+        emails = sorted({c["email_norm"] for c in contacts if c["email_norm"]} | {email_norm or ""})
+        numbers = {c[k] for c in contacts for k in ("phone_e164", "mobile_e164") if c[k]}
+        phones = sorted(numbers | {phone_e164 or ""})
+        versions = _rows(
+            conn,
+            "SELECT h.*, i.file_name, i.file_sha256 FROM contact_history h "
+            "JOIN imports i ON i.id = h.import_id WHERE h.contact_id IN :ids "
+            "ORDER BY h.contact_id, h.version",
+            ids=ids,
+        )
+        events = _rows(
+            conn,
+            "SELECT id, contact_id, email_norm, phone_e164, event, channel, scope, at, via "
+            "FROM events WHERE contact_id IN :ids OR email_norm IN :emails "
+            "OR phone_e164 IN :phones ORDER BY at, id",
+            ids=ids,
+            emails=emails,
+            phones=phones,
+        )
+        deliveries = _rows(
+            conn,
+            "SELECT d.id AS delivery_id, d.partner_id, p.name AS partner_name, d.created_at, "
+            "l.contact_id, l.channel, l.coordinate, l.contact_ref FROM ledger l "
+            "JOIN deliveries d ON d.id = l.delivery_id "
+            "JOIN partners p ON p.partner_id = d.partner_id "
+            "WHERE l.contact_id IN :ids OR l.coordinate IN :emails OR l.coordinate IN :phones "
+            "ORDER BY d.created_at, d.id, l.channel",
+            ids=ids,
+            emails=emails,
+            phones=phones,
+        )
+        messages = _rows(
+            conn,
+            "SELECT o.id, o.event_id, o.partner_id, o.status, o.created_at, o.sent_at, "
+            "o.acknowledged_at FROM outbox o WHERE o.event_id IN :events ORDER BY o.id",
+            events=[int(e["id"]) for e in events] or [0],
+        )
+        suppressions = _rows(
+            conn,
+            "SELECT list, partner_id, kind, value, added_at FROM suppressions "
+            "WHERE (kind = 'email' AND value IN :emails) OR (kind = 'phone' AND value IN :phones) "
+            "ORDER BY added_at",
+            emails=emails,
+            phones=phones,
+        )
+        audit.append(
+            conn,
+            "access_request",
+            contact_id or email_norm or phone_e164,
+            {"contacts": [c["contact_id"] for c in contacts]},
+        )
+    return {
+        "request": {"contact_id": contact_id, "email": email_norm, "phone": phone_e164},
+        "contacts": [
+            {
+                "contact_id": c["contact_id"],
+                "data": {k: c[k] for k in _PERSONAL if c[k] is not None},
+                "collected_at": _when(c["collected_at"]),
+                "source": c["collection_source"],
+                "notice_version": c["notice_version"],
+                "choices_at_collection": {k: c[k] for k in _CHOICES if c[k] is not None},
+                "other_data": json.loads(c["attributes"]) if c["attributes"] else {},
+                "versions": [
+                    {
+                        "version": v["version"],
+                        "recorded_at": _when(v["recorded_at"]),
+                        "file": v["file_name"],
+                        "file_sha256": v["file_sha256"],
+                        "data": {k: v[k] for k in _PERSONAL if v[k] is not None},
+                    }
+                    for v in versions
+                    if v["contact_id"] == c["contact_id"]
+                ],
+            }
+            for c in contacts
+        ],
+        "events": [
+            {
+                "event": e["event"],
+                "channel": e["channel"],
+                "scope": e["scope"],
+                "at": _when(e["at"]),
+                "via": e["via"],
+                "names": e["contact_id"] or e["email_norm"] or e["phone_e164"],
+            }
+            for e in events
+        ],
+        "deliveries": [
+            {
+                "partner_id": d["partner_id"],
+                "partner": d["partner_name"],
+                "delivered_at": _when(d["created_at"]),
+                "delivery": d["delivery_id"],
+                "contact_id": d["contact_id"],
+                "channel": d["channel"],
+                "coordinate": d["coordinate"],
+            }
+            for d in deliveries
+        ],
+        "messages_to_partners": [
+            {
+                "partner_id": m["partner_id"],
+                "status": m["status"],
+                "queued_at": _when(m["created_at"]),
+                "sent_at": _when(m["sent_at"]),
+                "acknowledged_at": _when(m["acknowledged_at"]),
+            }
+            for m in messages
+        ],
+        "suppression_lists": [
+            {
+                "list": s["list"],
+                "kind": s["kind"],
+                "value": s["value"],
+                "since": _when(s["added_at"]),
+            }
+            for s in suppressions
+        ],
+    }
+
+
+_LABELS = {
+    "civility": "Civilité",
+    "first_name": "Prénom",
+    "last_name": "Nom",
+    "company": "Société",
+    "address_line2": "Adresse (ligne 2)",
+    "address_line3": "Adresse (ligne 3)",
+    "address_line4": "Adresse (ligne 4)",
+    "address_line5": "Adresse (ligne 5)",
+    "postal_code": "Code postal",
+    "city": "Commune",
+    "country": "Pays",
+    "phone": "Téléphone",
+    "mobile": "Mobile",
+    "email": "Courriel",
+    "birth_date": "Date de naissance",
+}
+_EVENTS = {
+    "consent": "consentement",
+    "opposition": "opposition",
+    "erasure": "demande d'effacement",
+    "informed_partner_list": "information sur la liste des partenaires",
+    "interaction": "échange",
+}
+
+
+def access_text(report: dict[str, Any], owner: str) -> str:
+    """The report as a document in French, for the person."""
+    out = [
+        f"Réponse de {owner} à votre demande d'accès (RGPD, article 15)",
+        "",
+    ]
+    if not report["contacts"] and not report["events"] and not report["deliveries"]:
+        out.append("Nous ne détenons aucune donnée vous concernant sous cet identifiant.")
+        return "\n".join(out) + "\n"
+    for c in report["contacts"]:
+        out += [f"Fiche {c['contact_id']}", ""]
+        out += [f"  {_LABELS.get(k, k)} : {v}" for k, v in c["data"].items()]
+        out.append(
+            f"  Collectée le {c['collected_at'][:10]}"
+            + (f" (source : {c['source']})" if c["source"] else "")
+        )
+        if c["other_data"]:
+            out += [f"  {k} : {v}" for k, v in c["other_data"].items()]
+        if len(c["versions"]) > 1:
+            out.append(f"  Versions successives : {len(c['versions'])}")
+        out.append("")
+    if report["events"]:
+        out += ["Vos choix et nos échanges", ""]
+        out += [
+            f"  {e['at'][:10]} : {_EVENTS.get(e['event'], e['event'])} ({e['channel']})"
+            for e in report["events"]
+        ]
+        out.append("")
+    if report["deliveries"]:
+        out += ["Partenaires à qui vos coordonnées ont été louées", ""]
+        out += [
+            f"  {d['delivered_at'][:10]} : {d['partner']} ({d['channel']} : {d['coordinate']})"
+            for d in report["deliveries"]
+        ]
+        out.append("")
+    if report["messages_to_partners"]:
+        out += ["Transmission de vos oppositions aux partenaires", ""]
+        out += [
+            f"  {m['partner_id']} : {m['status']} (le {(m['sent_at'] or m['queued_at'])[:10]})"
+            for m in report["messages_to_partners"]
+        ]
+        out.append("")
+    return "\n".join(out)
+
+
+__all__ = ["access_report", "access_text"]

@@ -1,0 +1,84 @@
+"""The person's right of access: everything held about them, with its sources."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from listguard.audit import verify
+from listguard.oppositions import record_opposition
+from listguard.rights import access_report, access_text
+from tests.scenario import Scenario, contact, partner, write_csv
+
+
+def test_access_report_gathers_data_versions_choices_and_deliveries(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    from listguard.imports import import_file
+
+    sc = Scenario(
+        any_engine,
+        tmp_path,
+        contacts=[
+            contact("C1", email="marie@example.com", loyalty="gold"),
+            contact(
+                "C9", email="other@example.com", first_name="Jean", address_line4="3 rue Neuve"
+            ),
+        ],
+        partners=[partner("P1")],
+    )
+    sc.load()
+    sc.rent(partner="P1", channels=("email",), out="d1")
+    import_file(
+        any_engine,
+        "contacts",
+        write_csv(tmp_path / "c2.csv", [contact("C1", email="marie@example.com", city="Lyon")]),
+    )
+    record_opposition(any_engine, channel="email", email="Marie@Example.com")
+    report = access_report(any_engine, email="MARIE@example.com")
+    assert [c["contact_id"] for c in report["contacts"]] == ["C1"]
+    c1 = report["contacts"][0]
+    assert c1["data"]["city"] == "Lyon" and c1["other_data"] == {}
+    assert [v["version"] for v in c1["versions"]] == [1, 2]
+    assert c1["versions"][0]["data"]["city"] == "Paris"
+    assert all(v["file_sha256"] for v in c1["versions"])
+    assert [(d["partner_id"], d["coordinate"]) for d in report["deliveries"]] == [
+        ("P1", "marie@example.com")
+    ]
+    assert [e["event"] for e in report["events"]] == ["opposition"]
+    assert [m["partner_id"] for m in report["messages_to_partners"]] == ["P1"]
+    assert "other@example.com" not in str(report)  # nothing about anybody else
+    text = access_text(report, "Éditions Exemple")
+    assert "Partenaires à qui vos coordonnées ont été louées" in text
+    assert "marie@example.com" in text
+    assert verify(any_engine).ok
+
+
+def test_access_for_an_unknown_person_says_so(engine: Engine) -> None:
+    report = access_report(engine, phone="06 00 00 00 01")
+    assert report["contacts"] == [] and report["deliveries"] == []
+    assert "aucune donnée" in access_text(report, "X")
+
+
+def test_access_from_the_command_line(tmp_path: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "listguard", "--db", f"sqlite:///{tmp_path / 'r.db'}", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+
+    assert cli("init").returncode == 0
+    assert (
+        cli("import", "contacts", str(write_csv(tmp_path / "c.csv", [contact("C1")]))).returncode
+        == 0
+    )
+    shown = cli("rights", "access", "--contact", "C1", "--format", "json")
+    assert shown.returncode == 0 and '"contact_id": "C1"' in shown.stdout
+    bad = cli("rights", "access", "--email", "not-an-email")
+    assert bad.returncode == 1 and "not a valid email address" in bad.stderr
+    assert "Traceback" not in bad.stderr
