@@ -31,6 +31,7 @@ import pyarrow.csv as pacsv
 from sqlalchemy import Connection
 
 from listguard.db.sqlite_read import PARAM, Query
+from listguard.errors import ListguardError
 
 STAGE_SCHEMA = "lg_stage"
 
@@ -82,9 +83,12 @@ def _fetch_sqlite(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table
             capture_output=True,
             check=False,
         )
-        if child.returncode != 0:
+        if child.returncode != 0:  # the registry is locked too long, unreadable...
             message = child.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise RuntimeError(f"reading the registry {path}: {message[-1] if message else '?'}")
+            raise ListguardError(
+                f"cannot read the registry: {message[-1] if message else 'unknown error'}",
+                where=path,
+            )
         files: dict[str, list[str]] = pickle.loads(child.stdout)
         # memory-mapped: the pages stay readable after the files are removed below
         return {
@@ -99,9 +103,9 @@ def _pg_params(sql: str) -> str:
     return PARAM.sub(lambda m: f"%({m.group(1)})s", sql.replace("%", "%%"))
 
 
-def _csv_table(data: bytes, schema: pa.Schema) -> pa.Table:
+def _csv_table(data: Any, schema: pa.Schema) -> pa.Table:
     return pacsv.read_csv(
-        io.BytesIO(data),
+        data,
         read_options=pacsv.ReadOptions(column_names=schema.names),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
@@ -114,17 +118,21 @@ def _csv_table(data: bytes, schema: pa.Schema) -> pa.Table:
 
 
 def _fetch_pg(conn: Connection, q: Query) -> pa.Table:
+    """COPY's CSV goes through a temporary file, so that only the Arrow table is held."""
     dbapi: Any = conn.connection.driver_connection
-    buf = bytearray()
-    with (
-        dbapi.cursor() as cur,
-        cur.copy(f"COPY ({_pg_params(q.sql)}) TO STDOUT (FORMAT csv)", q.params or None) as copy,
-    ):
-        for block in copy:
-            buf += block
-    if not buf:
-        return q.schema.empty_table()
-    return _csv_table(bytes(buf), q.schema)
+    with tempfile.TemporaryFile() as spool:
+        with (
+            dbapi.cursor() as cur,
+            cur.copy(
+                f"COPY ({_pg_params(q.sql)}) TO STDOUT (FORMAT csv)", q.params or None
+            ) as copy,
+        ):
+            for block in copy:
+                spool.write(block)
+        if spool.tell() == 0:
+            return q.schema.empty_table()
+        spool.seek(0)
+        return _csv_table(spool, q.schema)
 
 
 def _fetch_rows(conn: Connection, q: Query) -> pa.Table:
