@@ -322,3 +322,28 @@ def test_a_partner_down_then_back_gets_everything_in_order(
     order = [int(k.split("-")[1]) for k in keys]
     assert order == [1, 1, 2, 3, 4]  # the failed first one again, then the others, in order
     assert [s for _, s, _ in _messages(engine)] == ["sent"] * 4
+
+
+def test_the_running_worker_delivers_what_arrives_and_stops_when_told(
+    engine: Engine, tmp_path: Path
+) -> None:
+    import time
+
+    from listguard.propagation import run_forever
+
+    _base(engine, tmp_path)
+    stop = threading.Event()
+    transports = Transports(file_drop=FileDropTransport(tmp_path / "drop"))
+    worker = threading.Thread(target=run_forever, args=(engine, transports, stop, 0.05))
+    worker.start()
+    try:
+        record_opposition(engine, channel="email", contact_id="C1")
+        deadline = time.monotonic() + 10
+        while not list((tmp_path / "drop").rglob("*.csv")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert [p.parent.name for p in (tmp_path / "drop").rglob("*.csv")] == ["P1"]
+    assert _messages(engine) == [("P1", "sent", 1)]

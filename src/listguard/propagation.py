@@ -26,7 +26,7 @@ import os
 import random
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -606,12 +606,27 @@ def _record(
 
 
 def run_forever(
-    engine: Engine, transports: Transports, stop: threading.Event, poll: float = 1.0
+    engine: Engine,
+    transports: Transports,
+    stop: threading.Event,
+    poll: float = 1.0,
+    warn: Callable[[str], None] | None = None,
 ) -> None:
-    """Send what is due, then wait ``poll`` seconds, until ``stop`` is set."""
+    """Send what is due, then wait ``poll`` seconds, until ``stop`` is set. A round that
+    the database refuses (locked by a long import, the server restarting) is reported
+    and tried again after a pause: nothing of it was recorded, nothing is lost."""
+    from sqlalchemy.exc import OperationalError
+
+    pause = poll
     while not stop.is_set():
-        run_once(engine, transports)
-        stop.wait(poll)
+        try:
+            run_once(engine, transports)
+            pause = poll
+        except OperationalError as exc:
+            pause = min(max(pause * 2, 1.0), 60.0)
+            if warn is not None:
+                warn(f"database unavailable, trying again in {pause:.0f} s: {exc.orig}")
+        stop.wait(pause)
 
 
 def acknowledge(engine: Engine, key: str, at: int | None = None) -> bool:

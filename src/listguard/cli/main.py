@@ -307,7 +307,7 @@ def worker(
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         print("worker running; Ctrl-C to stop")
         try:
-            run_forever(engine, transports, stop, poll)
+            run_forever(engine, transports, stop, poll, warn=err)
         except KeyboardInterrupt:
             stop.set()
     finally:
