@@ -347,3 +347,32 @@ def test_the_running_worker_delivers_what_arrives_and_stops_when_told(
     assert not worker.is_alive()
     assert [p.parent.name for p in (tmp_path / "drop").rglob("*.csv")] == ["P1"]
     assert _messages(engine) == [("P1", "sent", 1)]
+
+
+def test_a_worker_stopped_before_recording_sends_again_with_the_same_keys(
+    engine: Engine, tmp_path: Path, endpoint: type[Partner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import listguard.propagation as propagation
+
+    _base(engine, tmp_path, endpoint.url)  # type: ignore[attr-defined]
+    for channel, scope in (("email", "all"), ("sms", "all")):
+        record_opposition(engine, channel=channel, contact_id="C1", scope=scope)
+
+    def killed(*args: Any) -> None:
+        raise KeyboardInterrupt  # the process dies after sending, before recording
+
+    webhook = WebhookTransport(timeout=5)
+    with monkeypatch.context() as patch:
+        patch.setattr(propagation, "_record", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run_once(engine, Transports(webhook=webhook))
+    assert len(endpoint.received) == 2
+    assert [s for _, s, _ in _messages(engine)] == ["pending", "pending"]
+    assert run_once(engine, Transports(webhook=webhook)).sent == 2  # the restarted worker
+    keys = [h["Idempotency-Key"] for h, _ in endpoint.received]
+    assert keys[:2] == keys[2:]  # the repeats carry the same keys: harmless to the partner
+    for key in set(keys):
+        assert acknowledge(engine, key)
+    assert run_once(engine, Transports(webhook=webhook)).sent == 0  # nothing acknowledged again
+    webhook.close()
+    assert len(endpoint.received) == 4
