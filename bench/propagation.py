@@ -121,13 +121,15 @@ def main() -> None:
 
         keys = conn.execute(
             text(
-                "SELECT o.id, e.event_key, e.contact_id FROM outbox o "
+                "SELECT o.id, o.event_id, o.created_at, e.contact_id FROM outbox o "
                 "JOIN events e ON e.id = o.event_id"
             )
         ).all()
     latencies = []
-    for message_id, event_key, contact_id in keys:
-        key = f"lg-{message_id}-{event_key[:16]}"
+    from listguard.propagation import _key
+
+    for message_id, event_id, created_at, contact_id in keys:
+        key = _key(int(message_id), int(event_id), int(created_at))
         if key in received:
             latencies.append(received[key] - recorded[int(contact_id[1:])])
     for server in servers:

@@ -166,6 +166,8 @@ def test_the_worker_signs_retries_and_records_delivery(
     assert not verify_signature(secret, h2[SIGNATURE_HEADER], b2 + b" ", now + 3600)
     assert not verify_signature(secret, h2[SIGNATURE_HEADER], b2, now + 3600 + 301)
     payload = json.loads(b2)
+    # the partner learns its own reference and the coordinate, never the owner's contact id
+    assert b"C1" not in b2 and "C1" not in h2["Idempotency-Key"]
     assert payload["type"] == "opposition"
     assert [c["coordinate"] for c in payload["contacts"]] == ["c1@example.com"]
     assert payload["contacts"][0]["contact_ref"].startswith("D1-")

@@ -338,7 +338,8 @@ def _messages(conn: Connection, ids: list[int]) -> dict[int, Message]:
         return {}
     heads = conn.execute(
         text(
-            "SELECT o.id, o.partner_id, e.event, e.channel, e.at, e.event_key FROM outbox o "
+            "SELECT o.id, o.partner_id, o.event_id, o.created_at, e.event, e.channel, e.at "
+            "FROM outbox o "
             "JOIN events e ON e.id = o.event_id WHERE o.id IN :ids"
         ).bindparams(bindparam("ids", expanding=True)),
         {"ids": ids},
@@ -356,7 +357,7 @@ def _messages(conn: Connection, ids: list[int]) -> dict[int, Message]:
         )
     out = {}
     for h in heads:
-        key = _key(int(h.id), h.event_key)
+        key = _key(int(h.id), int(h.event_id), int(h.created_at))
         payload = {
             "type": h.event,
             "message_id": key,
@@ -369,8 +370,11 @@ def _messages(conn: Connection, ids: list[int]) -> dict[int, Message]:
     return out
 
 
-def _key(message_id: int, event_key: str) -> str:
-    return f"lg-{message_id}-{event_key[:16]}"
+def _key(message_id: int, event_id: int, created_at: int) -> str:
+    """The message's idempotency key: its id and a digest of what identifies it in the
+    registry, nothing of the person (the event's own key holds their identifiers)."""
+    digest = hashlib.sha256(f"{message_id}:{event_id}:{created_at}".encode()).hexdigest()
+    return f"lg-{message_id}-{digest[:16]}"
 
 
 def backoff(attempts: int) -> int:
@@ -639,12 +643,14 @@ def acknowledge(engine: Engine, key: str, at: int | None = None) -> bool:
     with engine.begin() as conn:
         row = conn.execute(
             text(
-                "SELECT o.id, o.partner_id, o.status, e.event_key FROM outbox o "
-                "JOIN events e ON e.id = o.event_id WHERE o.id = :i"
+                "SELECT o.id, o.partner_id, o.status, o.event_id, o.created_at FROM outbox o "
+                "WHERE o.id = :i"
             ),
             {"i": message_id},
         ).first()
-        if row is None or not hmac.compare_digest(_key(row.id, row.event_key), key):
+        if row is None or not hmac.compare_digest(
+            _key(int(row.id), int(row.event_id), int(row.created_at)), key
+        ):
             return False
         if row.status != "acknowledged":
             conn.execute(
