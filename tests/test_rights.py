@@ -82,3 +82,69 @@ def test_access_from_the_command_line(tmp_path: Path) -> None:
     bad = cli("rights", "access", "--email", "not-an-email")
     assert bad.returncode == 1 and "not a valid email address" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_erasure_tells_the_partners_deletes_the_data_and_refuses_a_reimport(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    from listguard.imports import import_file
+    from listguard.rights import erase
+
+    sc = Scenario(
+        any_engine,
+        tmp_path,
+        contacts=[
+            contact("C1", email="marie@example.com"),
+            contact(
+                "C9", email="other@example.com", first_name="Jean", address_line4="3 rue Neuve"
+            ),
+        ],
+        partners=[partner("P1")],
+    )
+    sc.load()
+    sc.rent(partner="P1", channels=("email", "sms"), out="d1")
+    record_opposition(any_engine, channel="sms", contact_id="C1")
+    done = erase(any_engine, email="Marie@Example.com")
+    assert (done.contacts, done.messages) == (1, 1)
+    with any_engine.connect() as conn:
+
+        def one(sql: str) -> object:
+            return conn.execute(text(sql)).scalar_one()
+
+        assert one("SELECT count(*) FROM contacts WHERE contact_id = 'C1'") == 0
+        assert one("SELECT count(*) FROM contact_history WHERE contact_id = 'C1'") == 0
+        # what happened stays, not who: no event names the person any more
+        assert (
+            one(
+                "SELECT count(*) FROM events "
+                "WHERE contact_id = 'C1' OR email_norm = 'marie@example.com'"
+            )
+            == 0
+        )
+        assert one("SELECT count(*) FROM events WHERE event IN ('opposition', 'erasure')") == 2
+        assert one("SELECT count(*) FROM ledger WHERE coordinate = 'marie@example.com'") == 0
+        assert one("SELECT count(*) FROM ledger WHERE coordinate = 'erased'") == 2
+        assert one("SELECT count(*) FROM ledger WHERE contact_id = 'C9'") == 1
+        # the erasure message still tells P1 which of its contacts to erase
+        items = conn.execute(
+            text(
+                "SELECT i.coordinate FROM outbox_items i JOIN outbox o ON o.id = i.message_id "
+                "JOIN events e ON e.id = o.event_id WHERE e.event = 'erasure' ORDER BY 1"
+            )
+        ).scalars()
+        assert sorted(items) == ["+33612345678", "marie@example.com"]
+    assert access_report(any_engine, contact_id="C1")["contacts"] == []
+    # the same person comes back in a file, by id or by email: refused, with the reason
+    rows = [
+        contact("C1", email="marie@example.com"),
+        contact("C7", email="MARIE@example.com", mobile="", first_name="M"),
+        contact("C8", email="new@example.com", mobile="", first_name="N", address_line4="9 rue"),
+    ]
+    report = import_file(any_engine, "contacts", write_csv(tmp_path / "again.csv", rows))
+    assert (report.rows_new, report.rows_rejected) == (1, 2)
+    assert report.rejects_path is not None
+    rejects = report.rejects_path.read_text("utf-8-sig")
+    assert rejects.count("asked to be erased") == 2
+    assert verify(any_engine).ok

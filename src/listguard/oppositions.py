@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from listguard import audit
 from listguard.db.bulk import insert_rows
@@ -53,43 +53,23 @@ def record_opposition(
         raise InputError(f"unknown scope {scope!r}: expected own, partners, all or partner:<id>")
     if via not in VIAS and not via.startswith("partner:"):
         raise InputError(f"unknown via {via!r}: expected one of {', '.join(VIAS)} or partner:<id>")
-    email_norm = phone_e164 = None
-    if contact_id is None and email is not None:
-        email_norm, valid = normalise_email(email)
-        if not valid:
-            raise InputError(f"{email!r} is not a valid email address")
-    elif contact_id is None and phone is not None:
-        phone_e164, _ = normalise_phone(phone)
-        if phone_e164 is None:
-            raise InputError(f"{phone!r} is not a valid phone number")
-    elif contact_id is None:
-        raise InputError("name the person by contact id, email or phone")
-    when = at if at is not None else now_ts()
-    row = {
-        "contact_id": contact_id,
-        "email_norm": email_norm,
-        "phone_e164": phone_e164,
-        "event": "opposition",
-        "channel": channel,
-        "scope": scope,
-        "partner_id": scope[8:] if scope.startswith("partner:") else None,
-        "at": when,
-        "via": via,
-        "detail": detail,
-    }
-    frame = pl.DataFrame([row], schema={k: pl.Int64 if k == "at" else pl.String for k in row})
-    frame = frame.with_columns(event_key_expr(), pl.lit(now_ts()).alias("recorded_at"))
-    key = frame["event_key"][0]
+    email_norm, phone_e164 = person_keys(contact_id, email, phone)
     with engine.begin() as conn:
-        insert_rows(conn, "events", frame, conflict=("event_key",))
-        event_id = conn.execute(
-            text("SELECT id FROM events WHERE event_key = :k"), {"k": key}
-        ).scalar_one()
+        event_id = record_event(
+            conn,
+            "opposition",
+            channel=channel,
+            scope=scope,
+            via=via,
+            keys=(contact_id, email_norm, phone_e164),
+            detail=detail,
+            at=at,
+        )
         audit.append(
             conn,
             "opposition_recorded",
             contact_id or email_norm or phone_e164,
-            {"event": int(event_id), "channel": channel, "scope": scope, "via": via},
+            {"event": event_id, "channel": channel, "scope": scope, "via": via},
         )
         messages = enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention_years)
         covered = conn.execute(
@@ -100,3 +80,59 @@ def record_opposition(
             {"c": contact_id, "e": email_norm, "p": phone_e164},
         ).scalar_one()
     return Recorded(int(covered), messages)
+
+
+def person_keys(
+    contact_id: str | None, email: str | None, phone: str | None
+) -> tuple[str | None, str | None]:
+    """(normalised email, E.164 number) naming a person given by contact id, email or
+    phone; a contact id takes precedence. Refuses what cannot name anybody."""
+    if contact_id is not None:
+        return None, None
+    if email is not None:
+        email_norm, valid = normalise_email(email)
+        if not valid:
+            raise InputError(f"{email!r} is not a valid email address")
+        return email_norm, None
+    if phone is not None:
+        phone_e164, _ = normalise_phone(phone)
+        if phone_e164 is None:
+            raise InputError(f"{phone!r} is not a valid phone number")
+        return None, phone_e164
+    raise InputError("name the person by contact id, email or phone")
+
+
+def record_event(
+    conn: Connection,
+    event: str,
+    *,
+    channel: str,
+    scope: str,
+    via: str,
+    keys: tuple[str | None, str | None, str | None],
+    detail: str | None = None,
+    at: int | None = None,
+) -> int:
+    """Record one event naming a person by (contact id, email, number); returns its id
+    (the same event recorded twice is one event)."""
+    contact_id, email_norm, phone_e164 = keys
+    row = {
+        "contact_id": contact_id,
+        "email_norm": email_norm,
+        "phone_e164": phone_e164,
+        "event": event,
+        "channel": channel,
+        "scope": scope,
+        "partner_id": scope[8:] if scope.startswith("partner:") else None,
+        "at": at if at is not None else now_ts(),
+        "via": via,
+        "detail": detail,
+    }
+    frame = pl.DataFrame([row], schema={k: pl.Int64 if k == "at" else pl.String for k in row})
+    frame = frame.with_columns(event_key_expr(), pl.lit(now_ts()).alias("recorded_at"))
+    insert_rows(conn, "events", frame, conflict=("event_key",))
+    return int(
+        conn.execute(
+            text("SELECT id FROM events WHERE event_key = :k"), {"k": frame["event_key"][0]}
+        ).scalar_one()
+    )

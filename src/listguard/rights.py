@@ -1,4 +1,4 @@
-"""The rights of the person: what the owner holds about them (GDPR art. 15).
+"""The rights of the person: access (GDPR art. 15) and erasure (art. 17, 19).
 
 ``access_report`` gathers, for a person named by contact id, email or phone,
 every contact record that holds it (current data and every earlier version,
@@ -10,17 +10,19 @@ name their coordinates. The request is written to the audit log.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from listguard import audit
 from listguard.db import schema
-from listguard.errors import InputError
-from listguard.normalise.email import normalise_email
-from listguard.normalise.phone import normalise_phone
-from listguard.timeutil import to_iso
+from listguard.oppositions import person_keys, record_event
+from listguard.propagation import enqueue
+from listguard.timeutil import now_ts, to_iso
 
 _PERSONAL = (
     "civility",
@@ -57,17 +59,7 @@ def access_report(
     phone: str | None = None,
 ) -> dict[str, Any]:
     """Everything held about the person, as a JSON-ready dict."""
-    email_norm = phone_e164 = None
-    if email is not None:
-        email_norm, valid = normalise_email(email)
-        if not valid:
-            raise InputError(f"{email!r} is not a valid email address")
-    if phone is not None:
-        phone_e164, _ = normalise_phone(phone)
-        if phone_e164 is None:
-            raise InputError(f"{phone!r} is not a valid phone number")
-    if contact_id is None and email_norm is None and phone_e164 is None:
-        raise InputError("name the person by contact id, email or phone")
+    email_norm, phone_e164 = person_keys(contact_id, email, phone)
     with engine.begin() as conn:
         contacts = _rows(
             conn,
@@ -270,4 +262,143 @@ def access_text(report: dict[str, Any], owner: str) -> str:
     return "\n".join(out)
 
 
-__all__ = ["access_report", "access_text"]
+ERASURE_SECRET = "erasure"
+
+
+def erasure_secret(conn: Connection, *, create: bool) -> str | None:
+    """The key erasure digests are made with (made with the first erasure)."""
+    secret = conn.execute(
+        text("SELECT secret FROM registry_secrets WHERE name = :n"), {"n": ERASURE_SECRET}
+    ).scalar_one_or_none()
+    if secret is None and create:
+        secret = secrets.token_hex(32)
+        conn.execute(
+            text("INSERT INTO registry_secrets (name, secret, created_at) VALUES (:n, :s, :t)"),
+            {"n": ERASURE_SECRET, "s": secret, "t": now_ts()},
+        )
+    return None if secret is None else str(secret)
+
+
+def erasure_digest(secret: str, kind: str, value: str) -> str:
+    """The keyed digest kept of an erased identifier (``kind``: contact_id, email, phone).
+    DuckDB's ``sha256`` computes the same over the text ``secret:kind:value``."""
+    return hashlib.sha256(f"{secret}:{kind}:{value}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Erased:
+    contacts: int  # contact records deleted
+    messages: int  # erasure messages queued for the partners that received them
+
+
+def erase(
+    engine: Engine,
+    *,
+    contact_id: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    via: str = "api",
+    retention_years: int = 3,
+) -> Erased:
+    """Erase a person (GDPR art. 17), in one transaction.
+
+    An ``erasure`` event is recorded and forwarded, like an opposition, to every
+    partner that received the person's coordinates (the messages keep the
+    coordinates the partners must find until they are sent). Then the contact
+    records and their versions are deleted; the events naming the person keep
+    what happened but lose who (identifiers, free text and content key); the
+    ledger keeps which partner got which channel under which reference, not the
+    coordinate. Only keyed digests of the identifiers remain (``erased``), so
+    that an import of the same person is refused.
+    """
+    email_norm, phone_e164 = person_keys(contact_id, email, phone)
+    with engine.begin() as conn:
+        found = conn.execute(
+            text(
+                "SELECT contact_id, email_norm, phone_e164, mobile_e164 FROM contacts "
+                "WHERE contact_id = :c OR email_norm = :e OR phone_e164 = :p OR mobile_e164 = :p"
+            ),
+            {"c": contact_id, "e": email_norm, "p": phone_e164},
+        ).all()
+        ids: list[str] = sorted(
+            {str(r.contact_id) for r in found} | ({contact_id} if contact_id else set())
+        )
+        emails: list[str] = sorted(
+            {str(r.email_norm) for r in found if r.email_norm}
+            | ({email_norm} if email_norm else set())
+        )
+        phones: list[str] = sorted(
+            {str(n) for r in found for n in (r.phone_e164, r.mobile_e164) if n}
+            | ({phone_e164} if phone_e164 else set())
+        )
+        event_id = record_event(
+            conn,
+            "erasure",
+            channel="all",
+            scope="all",
+            via=via,
+            keys=(contact_id, email_norm, phone_e164),
+        )
+        messages = enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention_years)
+        secret = erasure_secret(conn, create=True)
+        assert secret is not None
+        now = now_ts()
+        digests = [
+            {"k": kind, "d": erasure_digest(secret, kind, value), "t": now}
+            for kind, values in (("contact_id", ids), ("email", emails), ("phone", phones))
+            for value in values
+        ]
+        conn.execute(
+            text(
+                "INSERT INTO erased (kind, digest, erased_at) VALUES (:k, :d, :t) "
+                "ON CONFLICT (kind, digest) DO NOTHING"
+            ),
+            digests,
+        )
+        named = {"ids": ids or [""], "emails": emails or [""], "phones": phones or [""]}
+        events = _rows(
+            conn,
+            "SELECT id, event_key FROM events WHERE contact_id IN :ids "
+            "OR email_norm IN :emails OR phone_e164 IN :phones",
+            **named,
+        )
+        if events:
+            conn.execute(
+                text(
+                    "UPDATE events SET contact_id = NULL, email_norm = NULL, phone_e164 = NULL, "
+                    "detail = NULL, event_key = :key WHERE id = :id"
+                ),
+                [
+                    {
+                        "id": e["id"],
+                        "key": "erased:" + erasure_digest(secret, "event", e["event_key"]),
+                    }
+                    for e in events
+                ],
+            )
+        ledger = text(
+            "UPDATE ledger SET contact_id = 'erased', coordinate = 'erased' "
+            "WHERE contact_id IN :ids OR coordinate IN :emails OR coordinate IN :phones"
+        ).bindparams(
+            bindparam("ids", expanding=True),
+            bindparam("emails", expanding=True),
+            bindparam("phones", expanding=True),
+        )
+        conn.execute(ledger, named)
+        for table in ("contact_versions", "contacts"):
+            conn.execute(
+                text(f"DELETE FROM {table} WHERE contact_id IN :ids").bindparams(
+                    bindparam("ids", expanding=True)
+                ),
+                {"ids": named["ids"]},
+            )
+        audit.append(
+            conn,
+            "erasure",
+            str(digests[0]["d"]) if digests else None,
+            {"contacts": len(found), "messages": messages, "identifiers": len(digests)},
+        )
+    return Erased(len(found), messages)
+
+
+__all__ = ["Erased", "access_report", "access_text", "erase", "erasure_digest"]

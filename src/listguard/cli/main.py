@@ -374,6 +374,34 @@ def rights_access(
         print(f"access report written to {out}")
 
 
+@rights_app.command("erase")
+def rights_erase(
+    ctx: typer.Context,
+    contact: Annotated[str | None, typer.Option("--contact", help="Contact id.")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="Email address.")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="Phone number.")] = None,
+    via: Annotated[str, typer.Option(help="How the request was received.")] = "api",
+) -> None:
+    """Erase a person: tell the partners, delete their data, refuse them on import (art. 17)."""
+    from listguard.rights import erase
+
+    c: Context = ctx.obj
+    if sum(x is not None for x in (contact, email, phone)) != 1:
+        raise InputError("name the person with exactly one of --contact, --email or --phone")
+    done = erase(
+        c.engine(),
+        contact_id=contact,
+        email=email,
+        phone=phone,
+        via=via,
+        retention_years=c.settings().rules.retention_years,
+    )
+    print(
+        f"erased: {done.contacts} contact record(s) deleted; {done.messages} message(s) queued "
+        "for the partners that received them"
+    )
+
+
 audit_app = typer.Typer(help="The hash-chained audit log.")
 app.add_typer(audit_app, name="audit")
 

@@ -311,3 +311,22 @@ audit_head = Table(
     Column("last_id", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# keys the registry makes for itself (e.g. the one erasure digests are keyed with)
+registry_secrets = Table(
+    "registry_secrets",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("secret", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# the persons who asked to be erased: a keyed digest of each identifier, nothing else, so
+# that a later import of the same person is refused
+erased = Table(
+    "erased",
+    metadata,
+    Column("kind", String(12), primary_key=True),  # contact_id | email | phone
+    Column("digest", String(64), primary_key=True),
+    Column("erased_at", BigInteger, nullable=False),
+)

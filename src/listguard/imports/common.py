@@ -189,7 +189,7 @@ class Kind:
     name: str
     required: tuple[str, ...]
     known: tuple[str, ...]  # every column of the format; absent ones arrive empty
-    steps: Callable[[TabularFile], Steps]
+    steps: Callable[[TabularFile, Engine], Steps]  # the engine: to read what steps need
 
 
 def run_import(
@@ -207,7 +207,7 @@ def run_import(
 
     tab = open_tabular(path)
     require_columns(tab, kind.required)
-    steps = kind.steps(tab)
+    steps = kind.steps(tab, engine)
     report = ImportReport(kind=kind.name, path=tab.path)
     rejects = Rejects()
     digest = file_sha256(tab.path)

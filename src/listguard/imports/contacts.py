@@ -10,8 +10,11 @@ shows every version).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
-from sqlalchemy import text
+import pyarrow as pa
+from sqlalchemy import Engine, text
 
 from listguard.db import schema
 from listguard.imports.common import (
@@ -93,6 +96,7 @@ def address_key_expr() -> pl.Expr:
     return _key("address_line4", "address_line5", "postal_code", "city")
 
 
+ERASED_MESSAGE = "this person asked to be erased: not imported again"
 DUPLICATE_ID = "this contact_id appears on several lines of the file: none of them is imported"
 
 
@@ -209,12 +213,58 @@ def _normalise(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
         .rename({"civility": "civility_raw"})
         .rename({"civility_norm": "civility"})
     )
-    return out.select("contact_id", *FIELDS)
+    return out.select("_line", "contact_id", *FIELDS)
 
 
-def _steps(tab: TabularFile) -> Steps:
+def _erased_filter(engine: Engine) -> Callable[[pl.DataFrame], pl.Series] | None:
+    """A test of normalised rows against the persons erased from the registry (their keyed
+    digests), or None when nobody was erased. The digests are computed by DuckDB, column
+    by column."""
+    from listguard.rights import erasure_secret
+
+    with engine.connect() as conn:
+        secret = erasure_secret(conn, create=False)
+        if secret is None:
+            return None
+        digests = conn.execute(text("SELECT kind, digest FROM erased")).all()
+    table = pa.table(
+        {"kind": [d[0] for d in digests], "digest": [d[1] for d in digests]},
+        schema=pa.schema([("kind", pa.string()), ("digest", pa.string())]),
+    )
+
+    def hit(rows: pl.DataFrame) -> pl.Series:
+        import duckdb
+
+        db = duckdb.connect()
+        try:
+            db.register("erased", table)
+            db.register("batch", rows.select(*_ERASABLE).to_arrow())
+            tests = " OR ".join(
+                f"coalesce(sha256($s || ':{kind}:' || {col}) IN "
+                f"(SELECT digest FROM erased WHERE kind = '{kind}'), FALSE)"
+                for col, kind in _ERASABLE.items()
+            )
+            flags = db.execute(f"SELECT {tests} FROM batch", {"s": secret}).fetchall()
+        finally:
+            db.close()
+        return pl.Series("erased", [f[0] for f in flags], dtype=pl.Boolean)
+
+    return hit
+
+
+# the identifiers of a normalised contact row that an erasure keeps digests of
+_ERASABLE = {
+    "contact_id": "contact_id",
+    "email_norm": "email",
+    "phone_e164": "phone",
+    "mobile_e164": "phone",
+}
+
+
+def _steps(tab: TabularFile, engine: Engine) -> Steps:
     extra = [c for c in tab.columns if c not in KNOWN]
     checks = _checks()
+    erased = _erased_filter(engine)
 
     def stage(batch: Batch, rejects: Rejects) -> dict[str, pl.DataFrame]:
         frame = _prepare(batch.frame, extra)
@@ -222,7 +272,19 @@ def _steps(tab: TabularFile) -> Steps:
             pl.col("_line").alias("line"), pl.col("contact_id").str.strip_chars()
         ).filter(pl.col("contact_id") != "")
         good = keep_valid(frame, checks, rejects)
-        return {"contacts": _normalise(good, extra), "ids": ids}
+        rows = _normalise(good, extra)
+        if erased is not None and rows.height:
+            hit = erased(rows)
+            rejects.add(
+                rows.filter(hit).select(
+                    pl.col("_line").alias("line"),
+                    pl.lit("contact_id").alias("column"),
+                    pl.col("contact_id").alias("value"),
+                    pl.lit(ERASED_MESSAGE).alias("message"),
+                )
+            )
+            rows = rows.filter(~hit)
+        return {"contacts": rows.drop("_line"), "ids": ids}
 
     def merge(ctx: MergeContext) -> None:
         conn, ids = ctx.conn, ctx.table("ids")

@@ -9,6 +9,7 @@ same event imported twice is recorded once.
 from __future__ import annotations
 
 import polars as pl
+from sqlalchemy import Engine
 
 from listguard import audit
 from listguard.db import schema
@@ -150,7 +151,7 @@ def _rows(frame: pl.DataFrame) -> pl.DataFrame:
     return out.with_columns(event_key_expr())
 
 
-def _steps(tab: TabularFile) -> Steps:
+def _steps(tab: TabularFile, _engine: Engine) -> Steps:
     checks = _checks()
 
     def stage(batch: Batch, rejects: Rejects) -> dict[str, pl.DataFrame]:

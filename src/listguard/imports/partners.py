@@ -8,6 +8,7 @@ changed row becomes a new version (its previous version is kept in
 from __future__ import annotations
 
 import polars as pl
+from sqlalchemy import Engine
 
 from listguard.db import schema
 from listguard.imports.common import (
@@ -47,7 +48,7 @@ def _day(col: str) -> pl.Expr:
     return parse_instants(pl.col(col).str.strip_chars().str.slice(0, 10))
 
 
-def _steps(tab: TabularFile) -> Steps:
+def _steps(tab: TabularFile, _engine: Engine) -> Steps:
 
     def stage(batch: Batch, rejects: Rejects) -> dict[str, pl.DataFrame]:
         frame = batch.frame

@@ -8,6 +8,7 @@ normalised coordinates when rules are evaluated.
 from __future__ import annotations
 
 import polars as pl
+from sqlalchemy import Engine
 
 from listguard.db import schema
 from listguard.imports.common import (
@@ -32,7 +33,7 @@ ADDRESS = schema.ADDRESS_COLUMNS
 KNOWN = ("list", "email", "phone", *ADDRESS, "added_at")
 
 
-def _steps(tab: TabularFile) -> Steps:
+def _steps(tab: TabularFile, _engine: Engine) -> Steps:
     now = now_ts()  # an entry without added_at is added by this import
 
     def stage(batch: Batch, rejects: Rejects) -> dict[str, pl.DataFrame]:
