@@ -136,6 +136,18 @@ def test_erasure_tells_the_partners_deletes_the_data_and_refuses_a_reimport(
         ).scalars()
         assert sorted(items) == ["+33612345678", "marie@example.com"]
     assert access_report(any_engine, contact_id="C1")["contacts"] == []
+    # once the partner has acknowledged the erasure, its message forgets the coordinates
+    from listguard.propagation import FileDropTransport, Transports, acknowledge, run_once
+
+    run_once(any_engine, Transports(file_drop=FileDropTransport(tmp_path / "drop")))
+    erasure_file = next(f for f in (tmp_path / "drop").rglob("*.csv") if "erasure" in f.read_text())
+    assert "marie@example.com" in erasure_file.read_text("utf-8-sig")
+    assert acknowledge(any_engine, erasure_file.stem)
+    with any_engine.connect() as conn:
+        kept = conn.execute(
+            text("SELECT count(*) FROM outbox_items WHERE coordinate = 'marie@example.com'")
+        ).scalar_one()
+    assert kept == 0
     # the same person comes back in a file, by id or by email: refused, with the reason
     rows = [
         contact("C1", email="marie@example.com"),

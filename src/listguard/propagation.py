@@ -660,6 +660,14 @@ def acknowledge(engine: Engine, key: str, at: int | None = None) -> bool:
                 {"at": when, "i": message_id},
             )
             audit.append(conn, "message_acknowledged", row.partner_id, {"message": key}, when)
+            # an erased person's coordinates were kept only for the partner to act on
+            conn.execute(
+                text(
+                    "UPDATE outbox_items SET coordinate = 'erased' WHERE message_id = :i "
+                    "AND EXISTS (SELECT 1 FROM events e WHERE e.id = :e AND e.event = 'erasure')"
+                ),
+                {"i": message_id, "e": row.event_id},
+            )
     return True
 
 

@@ -385,6 +385,15 @@ def erase(
             bindparam("phones", expanding=True),
         )
         conn.execute(ledger, named)
+        # messages the partners already acknowledged need the coordinates no more
+        conn.execute(
+            text(
+                "UPDATE outbox_items SET coordinate = 'erased' "
+                "WHERE (coordinate IN :emails OR coordinate IN :phones) AND message_id IN "
+                "(SELECT id FROM outbox WHERE status = 'acknowledged')"
+            ).bindparams(bindparam("emails", expanding=True), bindparam("phones", expanding=True)),
+            {"emails": named["emails"], "phones": named["phones"]},
+        )
         for table in ("contact_versions", "contacts"):
             conn.execute(
                 text(f"DELETE FROM {table} WHERE contact_id IN :ids").bindparams(
