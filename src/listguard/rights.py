@@ -241,7 +241,8 @@ def access_text(report: dict[str, Any], owner: str) -> str:
     if report["events"]:
         out += ["Vos choix et nos échanges", ""]
         out += [
-            f"  {e['at'][:10]} : {_EVENTS.get(e['event'], e['event'])} ({e['channel']})"
+            f"  {e['at'][:10]} : {_EVENTS.get(e['event'], e['event'])} "
+            f"({'tous canaux' if e['channel'] == 'all' else e['channel']})"
             for e in report["events"]
         ]
         out.append("")

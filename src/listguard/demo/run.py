@@ -6,11 +6,15 @@ import datetime as dt
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from listguard.config import Owner, Settings
 from listguard.errors import InputError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 MARKER = ".listguard-demo"
 
@@ -137,8 +141,42 @@ def run_demo(db: str | None, settings: Settings, n: int, out: Path, seed: int) -
             f"({time.perf_counter() - t0:.1f} s)"
         )
         print_counts(order.channels, delivery.counts, delivery.eligible)
+    objector = _opposition_travels(engine, out, console)
     console.print()
     console.print(f"done in {time.perf_counter() - started:.1f} s. Explore:")
     console.print(f"  listguard --db {url} check C0000001 --partner P0003 --channel phone")
     console.print("  each delivery folder holds contacts.csv and notice.txt (for the partner),")
     console.print("  decisions.csv and manifest.json (kept by the owner)")
+    console.print(f"  listguard --db {url} oppositions status")
+    if objector:
+        console.print(f"  listguard --db {url} rights access --contact {objector}")
+
+
+def _opposition_travels(engine: Engine, out: Path, console: Any) -> str | None:
+    """After the rentals, a person delivered to the partner objects: the opposition is
+    recorded, the message to the partner queued, and sent to its drop folder."""
+    from sqlalchemy import text
+
+    from listguard.audit import verify
+    from listguard.oppositions import record_opposition
+    from listguard.propagation import FileDropTransport, Transports, run_once
+
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT l.contact_id FROM ledger l JOIN deliveries d ON d.id = l.delivery_id "
+                "WHERE l.channel = 'email' ORDER BY d.id DESC, l.contact_id LIMIT 1"
+            )
+        ).first()
+    if row is None:
+        return None
+    recorded = record_opposition(engine, channel="all", contact_id=row[0], via="web_form")
+    drop = out / "partner-drop"
+    sent = run_once(engine, Transports(file_drop=FileDropTransport(drop)))
+    console.print()
+    console.print(
+        f"{row[0]} objects after being rented: {recorded.messages} message(s) queued for the "
+        f"partners holding the contact, {sent.sent} sent to {drop}/ (a webhook where the "
+        f"partner gives a URL); audit log intact: {verify(engine).ok}"
+    )
+    return str(row[0])
