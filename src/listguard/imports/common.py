@@ -280,8 +280,8 @@ def upsert_versioned(
     """Merge the staged rows of a versioned table: a row whose ``compared`` values
     differ from the stored ones first has its stored version copied to ``versions``,
     then is updated with ``version`` + 1; a new row is inserted at version 1; an
-    unchanged row is not written. Rows go in key order, so that the key's index
-    grows at its end. Counts ``rows_new``, ``rows_changed`` and ``rows_unchanged``."""
+    unchanged row is not written. Counts ``rows_new``, ``rows_changed`` and
+    ``rows_unchanged``."""
     conn, name = ctx.conn, table.name
     differs = " OR ".join(f"t.{c} {ctx.distinct()} s.{c}" for c in compared)
     stored = ("import_id", "recorded_at", "version")
@@ -296,8 +296,7 @@ def upsert_versioned(
     staged_count = conn.execute(text(f"SELECT COUNT(*) FROM {staged} s WHERE {where}")).scalar_one()
     sets = ", ".join(f"{c} = excluded.{c}" for c in (*fields, "import_id", "recorded_at"))
     ex_differs = " OR ".join(f"{name}.{c} {ctx.distinct()} excluded.{c}" for c in compared)
-    before = conn.execute(text(f"SELECT COUNT(*) FROM {name}")).scalar_one()
-    conn.execute(
+    written = conn.execute(
         text(
             f"INSERT INTO {name} ({all_cols}) "
             f"SELECT s.{key}, {', '.join(f's.{c}' for c in fields)}, :import_id, :now, 1 "
@@ -306,9 +305,8 @@ def upsert_versioned(
             f"WHERE {ex_differs}"
         ),
         {"import_id": ctx.import_id, "now": ctx.now},
-    )
-    after = conn.execute(text(f"SELECT COUNT(*) FROM {name}")).scalar_one()
-    ctx.report.rows_new = int(after) - int(before)
+    ).rowcount  # rows inserted, and rows updated (exactly the changed ones)
+    ctx.report.rows_new = int(written) - int(changed)
     ctx.report.rows_changed = int(changed)
     ctx.report.rows_unchanged = int(staged_count) - ctx.report.rows_new - ctx.report.rows_changed
 

@@ -244,10 +244,12 @@ def _erased_filter(engine: Engine) -> Callable[[pl.DataFrame], pl.Series] | None
                 f"(SELECT digest FROM erased WHERE kind = '{kind}'), FALSE)"
                 for col, kind in _ERASABLE.items()
             )
-            flags = db.execute(f"SELECT {tests} FROM batch", {"s": secret}).fetchall()
+            flags = db.sql(f"SELECT {tests} AS erased FROM batch", params={"s": secret})
+            column = pl.from_arrow(flags.to_arrow_table())
         finally:
             db.close()
-        return pl.Series("erased", [f[0] for f in flags], dtype=pl.Boolean)
+        assert isinstance(column, pl.DataFrame)
+        return column.to_series()
 
     return hit
 
