@@ -350,3 +350,33 @@ def test_merge_rejects_every_line_of_a_repeated_id_and_keeps_the_rest(
     with any_engine.connect() as conn:
         ids = conn.execute(text("SELECT contact_id FROM contacts ORDER BY contact_id")).scalars()
         assert list(ids) == ["C2", "C3"]
+
+
+def test_one_event_keys_as_a_whole_file_does() -> None:
+    import polars as pl
+
+    from listguard.imports.events import KEY_FIELDS, event_key, event_key_expr
+
+    rows = [
+        {"contact_id": "C1", "event": "opposition", "channel": "all", "scope": "all", "at": 1},
+        {
+            "email_norm": "élodie@exemple.fr",
+            "event": "consent",
+            "channel": "email",
+            "scope": "partner:P2",
+            "at": 1_764_000_000,
+            "via": "web_form",
+            "detail": "a;b",
+        },
+        {
+            "phone_e164": "+33612345678",
+            "event": "erasure",
+            "channel": "all",
+            "scope": "all",
+            "at": 0,
+            "detail": "",
+        },
+    ]
+    columns = {c: pl.String for c in (*KEY_FIELDS, "detail")} | {"at": pl.Int64}
+    frame = pl.DataFrame([{c: r.get(c) for c in columns} for r in rows], schema=columns)
+    assert frame.select(event_key_expr())["event_key"].to_list() == [event_key(r) for r in rows]

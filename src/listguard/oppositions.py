@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import polars as pl
 from sqlalchemy import Connection, Engine, text
 
 from listguard import audit
-from listguard.db.bulk import insert_rows
 from listguard.errors import InputError
-from listguard.imports.events import CHANNEL_VALUES, VIAS, event_key_expr
+from listguard.imports.events import CHANNEL_VALUES, VIAS, event_key
 from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
 from listguard.propagation import enqueue
 from listguard.timeutil import now_ts
+
+# the contacts a person named by (contact id :c, email :e, number :p) covers
+HOLDING = "contact_id = :c OR email_norm = :e OR phone_e164 = :p OR mobile_e164 = :p"
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,7 @@ def record_opposition(
         )
         messages = enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention_years)
         covered = conn.execute(
-            text(
-                "SELECT COUNT(*) FROM contacts WHERE contact_id = :c OR email_norm = :e "
-                "OR phone_e164 = :p OR mobile_e164 = :p"
-            ),
+            text(f"SELECT COUNT(*) FROM contacts WHERE {HOLDING}"),
             {"c": contact_id, "e": email_norm, "p": phone_e164},
         ).scalar_one()
     return Recorded(int(covered), messages)
@@ -128,11 +126,15 @@ def record_event(
         "via": via,
         "detail": detail,
     }
-    frame = pl.DataFrame([row], schema={k: pl.Int64 if k == "at" else pl.String for k in row})
-    frame = frame.with_columns(event_key_expr(), pl.lit(now_ts()).alias("recorded_at"))
-    insert_rows(conn, "events", frame, conflict=("event_key",))
-    return int(
-        conn.execute(
-            text("SELECT id FROM events WHERE event_key = :k"), {"k": frame["event_key"][0]}
-        ).scalar_one()
-    )
+    key = event_key(row)
+    conn.execute(_INSERT_EVENT, {**row, "event_key": key, "recorded_at": now_ts()})
+    return int(conn.execute(_EVENT_ID, {"k": key}).scalar_one())
+
+
+_INSERT_EVENT = text(
+    "INSERT INTO events (contact_id, email_norm, phone_e164, event, channel, scope, partner_id, "
+    "at, via, detail, event_key, recorded_at) VALUES (:contact_id, :email_norm, :phone_e164, "
+    ":event, :channel, :scope, :partner_id, :at, :via, :detail, :event_key, :recorded_at) "
+    "ON CONFLICT (event_key) DO NOTHING"
+)
+_EVENT_ID = text("SELECT id FROM events WHERE event_key = :k")

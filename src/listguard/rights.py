@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 
 from listguard import audit
 from listguard.db import schema
-from listguard.oppositions import person_keys, record_event
+from listguard.oppositions import HOLDING, person_keys, record_event
 from listguard.propagation import enqueue
 from listguard.timeutil import now_ts, to_iso
 
@@ -63,8 +63,7 @@ def access_report(
     with engine.begin() as conn:
         contacts = _rows(
             conn,
-            "SELECT * FROM contacts WHERE contact_id = :c OR email_norm = :e "
-            "OR phone_e164 = :p OR mobile_e164 = :p ORDER BY contact_id",
+            f"SELECT * FROM contacts WHERE {HOLDING} ORDER BY contact_id",
             c=contact_id,
             e=email_norm,
             p=phone_e164,
@@ -316,8 +315,8 @@ def erase(
     with engine.begin() as conn:
         found = conn.execute(
             text(
-                "SELECT contact_id, email_norm, phone_e164, mobile_e164 FROM contacts "
-                "WHERE contact_id = :c OR email_norm = :e OR phone_e164 = :p OR mobile_e164 = :p"
+                f"SELECT contact_id, email_norm, phone_e164, mobile_e164 FROM contacts "
+                f"WHERE {HOLDING}"
             ),
             {"c": contact_id, "e": email_norm, "p": phone_e164},
         ).all()

@@ -223,6 +223,11 @@ def check(
     print(explain(c.engine(), c.settings(), contact_id, partner, channel, day, call_purpose))
 
 
+def _one_person(contact: str | None, email: str | None, phone: str | None) -> None:
+    if sum(x is not None for x in (contact, email, phone)) != 1:
+        raise InputError("name the person with exactly one of --contact, --email or --phone")
+
+
 @app.command()
 def oppose(
     ctx: typer.Context,
@@ -237,8 +242,7 @@ def oppose(
     from listguard.oppositions import record_opposition
 
     c: Context = ctx.obj
-    if sum(x is not None for x in (contact, email, phone)) != 1:
-        raise InputError("name the person with exactly one of --contact, --email or --phone")
+    _one_person(contact, email, phone)
     engine = c.engine()
     recorded = record_opposition(
         engine,
@@ -357,8 +361,7 @@ def rights_access(
     from listguard.rights import access_report, access_text
 
     c: Context = ctx.obj
-    if sum(x is not None for x in (contact, email, phone)) != 1:
-        raise InputError("name the person with exactly one of --contact, --email or --phone")
+    _one_person(contact, email, phone)
     if fmt not in ("text", "json"):
         raise InputError(f"unknown format {fmt!r}: expected text or json")
     report = access_report(c.engine(), contact_id=contact, email=email, phone=phone)
@@ -386,8 +389,7 @@ def rights_erase(
     from listguard.rights import erase
 
     c: Context = ctx.obj
-    if sum(x is not None for x in (contact, email, phone)) != 1:
-        raise InputError("name the person with exactly one of --contact, --email or --phone")
+    _one_person(contact, email, phone)
     done = erase(
         c.engine(),
         contact_id=contact,

@@ -8,6 +8,8 @@ same event imported twice is recorded once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 from sqlalchemy import Engine
 
@@ -48,6 +50,11 @@ def event_key_expr() -> pl.Expr:
         [pl.col(c).cast(pl.String).fill_null("") for c in (*KEY_FIELDS, "detail")],
         separator="\x1f",
     ).alias("event_key")
+
+
+def event_key(row: Mapping[str, object]) -> str:
+    """``event_key_expr`` of one event given as a mapping (the single-event path)."""
+    return "\x1f".join("" if row.get(c) is None else str(row[c]) for c in (*KEY_FIELDS, "detail"))
 
 
 def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
