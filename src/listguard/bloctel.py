@@ -22,7 +22,7 @@ from sqlalchemy import Engine, insert, select, text
 
 from listguard.config import RuleSettings
 from listguard.db import schema
-from listguard.db.bulk import insert_rows
+from listguard.db.arrow import staged
 from listguard.errors import FileFormatError, InputError
 from listguard.io.tabular import file_sha256, open_tabular
 from listguard.normalise.phone import normalise_phones
@@ -127,33 +127,43 @@ def import_result(engine: Engine, path: Path, screened_at: dt.date) -> Screening
     digest = file_sha256(path)
     at = day_start(screened_at)
     rows = results.group_by("phone_e164").agg(pl.col("listed").max()).sort("phone_e164")
-    with engine.begin() as conn:
+    listed = int(rows["listed"].sum())
+    numbers = rows.select("phone_e164", pl.col("listed").cast(pl.Int64)).to_arrow()
+    # the results go in by one INSERT ... SELECT from a staged table, not row by row
+    with engine.connect() as conn, staged(conn, "bloctel", numbers, numbers.schema) as table:
         existing = conn.execute(
             select(schema.bloctel_screenings.c.id).where(
                 schema.bloctel_screenings.c.file_sha256 == digest,
                 schema.bloctel_screenings.c.screened_at == at,
             )
         ).scalar()
-        listed = int(rows["listed"].sum())
         if existing is not None:
+            conn.rollback()
             return ScreeningReport(int(existing), screened_at, rows.height, listed, already=True)
-        sid = conn.execute(
-            insert(schema.bloctel_screenings)
-            .values(
-                screened_at=at,
-                file_name=str(path),
-                file_sha256=digest,
-                imported_at=now_ts(),
-                numbers=rows.height,
-                listed=listed,
+        try:
+            sid = conn.execute(
+                insert(schema.bloctel_screenings)
+                .values(
+                    screened_at=at,
+                    file_name=str(path),
+                    file_sha256=digest,
+                    imported_at=now_ts(),
+                    numbers=rows.height,
+                    listed=listed,
+                )
+                .returning(schema.bloctel_screenings.c.id)
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO bloctel_results (screening_id, phone_e164, listed) "
+                    f"SELECT :sid, phone_e164, listed FROM {table}"
+                ),
+                {"sid": sid},
             )
-            .returning(schema.bloctel_screenings.c.id)
-        ).scalar_one()
-        insert_rows(
-            conn,
-            "bloctel_results",
-            rows.select(pl.lit(sid).alias("screening_id"), "phone_e164", "listed"),
-        )
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
     return ScreeningReport(int(sid), screened_at, rows.height, listed)
 
 
