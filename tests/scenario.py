@@ -108,6 +108,8 @@ class Scenario:
         call_purpose: str = "commercial",
         limit: int | None = None,
         rules: RuleSettings | None = None,
+        settings: Settings | None = None,
+        seeds: int = 0,
         out: str = "out",
     ) -> tuple[DeliveryReport, list[dict[str, str]]]:
         day = dt.date.fromisoformat(as_of)
@@ -120,8 +122,9 @@ class Scenario:
         ).replace("'", '"')
         if limit is not None:
             body += f"limit = {limit}\n"
+        body += f"seeds = {seeds}\n"
         order = parse_order(body)
-        settings = Settings(rules=rules or RuleSettings())
+        settings = settings or Settings(rules=rules or RuleSettings())
         target = self.tmp / out
         report = rent(self.engine, order, target, settings)
         with (target / "decisions.csv").open(encoding="utf-8-sig") as f:

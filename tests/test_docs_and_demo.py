@@ -42,6 +42,8 @@ def test_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     reasons = set(after["counts"]["phone"]["excluded_by_reason"])
     assert {"no_consent", "bloctel_listed", "invalid_coordinate"} <= reasons
     assert (out / "input" / "contacts.rejects.csv").exists()
+    # the second order plants three of the owner's control addresses
+    assert after["seeds"] == {"planted": 3, "seed_ids": ["T01", "T02", "T03"]}
     # an opposition after the rentals reached the partner's drop folder
     assert len(list((out / "partner-drop").rglob("*.csv"))) >= 1
     # a second run rebuilds the demo's own folder from scratch: same seed, same deliveries

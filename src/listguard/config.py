@@ -52,11 +52,19 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class SeedSettings:
+    """Control addresses planted in rented files (``seeds`` in an order)."""
+
+    file: str = ""  # the seed pool; a relative path is read from the config file's folder
+
+
+@dataclass(frozen=True)
 class Settings:
     owner: Owner = field(default_factory=Owner)
     rules: RuleSettings = field(default_factory=RuleSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    seeds: SeedSettings = field(default_factory=SeedSettings)
 
 
 LEGAL_MAXIMA = {"retention_years": 3, "bloctel_validity_days": 30}
@@ -87,13 +95,16 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise InputError("configuration file not found", where=str(p)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not a valid TOML file: {exc}", where=str(p)) from None
-    unknown = sorted(set(raw) - {"owner", "rules", "output", "notify"})
+    unknown = sorted(set(raw) - {"owner", "rules", "output", "notify", "seeds"})
     if unknown:
         raise InputError(f"unknown section(s) {', '.join(unknown)}", where=str(p))
     owner = _section(Owner, raw.get("owner", {}), f"{p} [owner]")
     rules = _section(RuleSettings, raw.get("rules", {}), f"{p} [rules]")
     output = _section(OutputSettings, raw.get("output", {}), f"{p} [output]")
     notify = _section(NotifySettings, raw.get("notify", {}), f"{p} [notify]")
+    seeds = _section(SeedSettings, raw.get("seeds", {}), f"{p} [seeds]")
+    if seeds.file:
+        seeds = SeedSettings(file=str((p.parent / seeds.file).resolve()))
     if notify.smtp_host and not notify.sender:
         raise InputError(
             "sender is required to send email (smtp_host is set)", where=f"{p} [notify]"
@@ -119,4 +130,4 @@ def load_settings(path: str | Path | None = None) -> Settings:
         )
     if output.csv_delimiter not in (";", ",", "\t", "|"):
         raise InputError("csv_delimiter must be one of ; , | or a tab", where=f"{p} [output]")
-    return Settings(owner=owner, rules=rules, output=output, notify=notify)
+    return Settings(owner=owner, rules=rules, output=output, notify=notify, seeds=seeds)

@@ -421,6 +421,36 @@ def audit_verify(ctx: typer.Context) -> None:
     raise InputError(f"audit log broken: {result.problem} ({result.entries} entries check out)")
 
 
+seeds_app = typer.Typer(help="Control addresses planted in rented files.")
+app.add_typer(seeds_app, name="seeds")
+
+
+@seeds_app.command("trace")
+def seeds_trace(
+    ctx: typer.Context,
+    what: Annotated[
+        str, typer.Argument(help="A seed_id, or a seed's email, phone number or name as received.")
+    ],
+) -> None:
+    """List the deliveries that carried a seed: the partners a misuse points at."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from listguard.renting.seeds import trace
+
+    c: Context = ctx.obj
+    with c.engine().connect() as conn:
+        found = trace(conn, what)
+    if not found:
+        raise InputError("no delivery carried a seed matching this", where=what)
+    table = Table("delivery", "partner", "delivered on", "seed", "contact_ref", "matched on")
+    for t in found:
+        table.add_row(
+            str(t.delivery_id), t.partner_id, t.delivered_on, t.seed_id, t.contact_ref, t.matched
+        )
+    Console().print(table)
+
+
 @app.command("partner-secret")
 def partner_secret_command(
     ctx: typer.Context, partner: Annotated[str, typer.Argument(help="Partner id.")]

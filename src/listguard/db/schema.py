@@ -245,6 +245,17 @@ ledger = Table(
     Index("ix_ledger_coordinate", "coordinate"),
 )
 
+# the control addresses planted in each delivery, as they were written in the file, so
+# that mail reaching a seed can be traced to the deliveries that carried it
+delivery_seeds = Table(
+    "delivery_seeds",
+    metadata,
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), primary_key=True),
+    Column("seed_id", Text, primary_key=True),
+    Column("contact_ref", String(32), nullable=False),
+    Column("planted", Text, nullable=False),  # JSON: the row's fields as delivered
+)
+
 MESSAGE_STATES = ("pending", "sent", "acknowledged", "failed")
 
 # the transactional outbox: one message per opposition (or erasure) and partner that holds

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from listguard.config import Owner, Settings
+from listguard.config import Owner, SeedSettings, Settings
 from listguard.errors import InputError
 
 if TYPE_CHECKING:
@@ -39,9 +40,18 @@ campaign_start = 2026-12-01
 campaign_end = 2027-01-31
 as_of = 2026-11-28
 limit = 40000
+seeds = 3                     # control addresses of demo/seeds.csv planted in the file
 """,
 }
 SCREENINGS = (dt.date(2026, 6, 12), dt.date(2026, 11, 25))
+# the owner's control addresses (a team member's home, dedicated mailboxes and lines)
+SEEDS = """\
+seed_id;civility;first_name;last_name;address_line4;postal_code;city;phone;sms;email
+T01;Madame;Claire;Témoin;8 rue des Lilas;33000;Bordeaux;05 56 00 00 01;;temoin@editions.example.com
+T02;;;;;;;;06 00 00 00 02;controle-1@editions.example.com
+T03;;;;;;;01 40 00 00 03;;controle-2@editions.example.com
+T04;Monsieur;Paul;Témoin;3 place du Marché;59000;Lille;;;controle-3@editions.example.com
+"""
 
 
 def _prepare(out: Path) -> None:
@@ -81,8 +91,11 @@ def run_demo(db: str | None, settings: Settings, n: int, out: Path, seed: int) -
                     raise InputError(
                         f"the registry {url!r} already holds contacts: the demo needs an empty one"
                     )
+    (out / "seeds.csv").write_text(SEEDS, encoding="utf-8")
+    settings = replace(settings, seeds=SeedSettings(file=str(out / "seeds.csv")))
     if settings.owner.name == Owner().name:
-        settings = Settings(
+        settings = replace(
+            settings,
             owner=Owner(
                 name="Éditions Exemple",
                 legal_name="Éditions Exemple SAS",
@@ -90,8 +103,6 @@ def run_demo(db: str | None, settings: Settings, n: int, out: Path, seed: int) -
                 privacy_policy_url="https://editions.example.com/confidentialite",
                 rights_contact="dpo@editions.example.com",
             ),
-            rules=settings.rules,
-            output=settings.output,
         )
     started = time.perf_counter()
     console.print(f"[bold]listguard demo[/bold]: {n:,} contacts, files in {out}/")
@@ -139,6 +150,7 @@ def run_demo(db: str | None, settings: Settings, n: int, out: Path, seed: int) -
             f"[bold]{name}[/bold] -> {order.partner}, rule pack(s) {', '.join(delivery.packs)}: "
             f"{delivery.contacts_delivered:,} contacts delivered in {target}/ "
             f"({time.perf_counter() - t0:.1f} s)"
+            + (f", with {order.seeds} seeds of {out / 'seeds.csv'}" if order.seeds else "")
         )
         print_counts(order.channels, delivery.counts, delivery.eligible)
     objector = _opposition_travels(engine, out, console)
@@ -148,6 +160,7 @@ def run_demo(db: str | None, settings: Settings, n: int, out: Path, seed: int) -
     console.print("  each delivery folder holds contacts.csv and notice.txt (for the partner),")
     console.print("  decisions.csv and manifest.json (kept by the owner)")
     console.print(f"  listguard --db {url} oppositions status")
+    console.print(f"  listguard --db {url} seeds trace controle-1@editions.example.com")
     if objector:
         console.print(f"  listguard --db {url} rights access --contact {objector}")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,7 @@ from listguard.db.arrow import staged
 from listguard.db.engine import check_initialised, one_snapshot
 from listguard.errors import InputError
 from listguard.io.tabular import file_sha256
+from listguard.renting import seeds
 from listguard.renting.notice import notice_text
 from listguard.renting.order import Order
 from listguard.renting.partner_list import partner_list_version
@@ -139,25 +140,34 @@ def _write_decisions(
     return rows, counts
 
 
-def _number_contacts(db: duckdb.DuckDBPyConnection) -> int:
-    """``lg_elig`` (the eligible rows) and ``lg_refs``: each delivered contact's rank ``n``
-    in a random permutation of this delivery (a secret affine map modulo a prime), the
-    base of its ``contact_ref``, which so reveals nothing of the owner's id."""
+def _number_contacts(
+    db: duckdb.DuckDBPyConnection, order: Order, chosen: Sequence[seeds.Seed]
+) -> int:
+    """``lg_elig`` (the eligible rows), ``lg_seeds`` (the seeds planted, numbered past
+    every contact) and ``lg_refs``: each delivered contact's or seed's rank ``n`` in a
+    random permutation of this delivery (a secret affine map modulo a prime), the base
+    of its ``contact_ref``, which so reveals nothing of the owner's id and sets the
+    seeds among the contacts. Returns the number of contacts (seeds not counted)."""
     modulus = 2_147_483_647
     db.execute(
         "CREATE TEMP TABLE lg_elig AS SELECT cid, contact_id, ch, channel, pos, coordinate "
         f"FROM lg_decision WHERE {ELIGIBLE}"
     )
+    first = int(db.execute("SELECT coalesce(max(cid), 0) + 1 FROM contacts").fetchall()[0][0])
+    db.register("lg_seeds_in", seeds.seed_table(chosen, order.channels, first))
+    db.execute("CREATE TEMP TABLE lg_seeds AS SELECT * FROM lg_seeds_in")
+    db.unregister("lg_seeds_in")
     db.execute(
         "CREATE TEMP TABLE lg_refs AS SELECT cid, ROW_NUMBER() OVER ("
-        "ORDER BY (cid * $mul + $add) % $mod, cid) AS n FROM (SELECT DISTINCT cid FROM lg_elig)",
+        "ORDER BY (cid * $mul + $add) % $mod, cid) AS n FROM "
+        "(SELECT DISTINCT cid FROM lg_elig UNION ALL SELECT cid FROM lg_seeds)",
         {
             "mul": secrets.randbelow(modulus - 2) + 2,
             "add": secrets.randbelow(modulus),
             "mod": modulus,
         },
     )
-    return int(db.execute("SELECT count(*) FROM lg_refs").fetchall()[0][0])
+    return int(db.execute("SELECT count(*) FROM lg_refs").fetchall()[0][0]) - len(chosen)
 
 
 def _prepare_out(out: Path) -> Path:
@@ -183,11 +193,7 @@ def rent(
 ) -> DeliveryReport:
     """Decide ``order``, write the delivery folder at ``out`` and record the delivery."""
     check_initialised(engine)
-    if order.seeds:
-        raise InputError(
-            "seeds: planting control addresses is not available yet; set seeds = 0",
-            where="order",
-        )
+    pool = _seed_pool(order, settings)
     step = progress or (lambda _msg: None)
     tmp = _prepare_out(out)
     try:
@@ -195,9 +201,10 @@ def rent(
             conn = one_snapshot(raw)
             step("deciding")
             plan = make_plan(conn, order, settings.rules)
+            chosen = seeds.choose(conn, pool, order.channels, order.seeds, "order: seeds")
             db = decide(conn, plan)
             try:
-                n = _number_contacts(db)
+                n = _number_contacts(db, order, chosen)
                 step("recording the ledger")
                 # in contact_id order, so that the ledger's index grows at its end
                 ledger = db.sql(
@@ -223,6 +230,43 @@ def rent(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _seed_pool(order: Order, settings: Settings) -> list[seeds.Seed]:
+    if not order.seeds:
+        return []
+    if not settings.seeds.file:
+        raise InputError(
+            f"seeds = {order.seeds}, but no seed file is configured: set [seeds] file in the "
+            "configuration (see docs/configuration.md), or seeds = 0",
+            where="order",
+        )
+    return seeds.load_seeds(settings.seeds.file)
+
+
+def _record_seeds(
+    conn: Connection, db: duckdb.DuckDBPyConnection, delivery_id: int, prefix: str
+) -> list[str]:
+    """Each planted seed in ``delivery_seeds``, with its fields as written; its ids."""
+    planted = db.sql(
+        "SELECT r.n, s.* EXCLUDE (cid) FROM lg_seeds s JOIN lg_refs r USING (cid) "
+        "ORDER BY s.seed_id"
+    ).to_arrow_table()
+    rows = []
+    for rec in planted.to_pylist():  # a handful of rows: the seeds of one order
+        n, sid = rec.pop("n"), rec.pop("seed_id")
+        fields = {k: v for k, v in rec.items() if v is not None}
+        rows.append(
+            {
+                "delivery_id": delivery_id,
+                "seed_id": sid,
+                "contact_ref": f"{prefix}{n}",
+                "planted": json.dumps(fields, ensure_ascii=False, sort_keys=True),
+            }
+        )
+    if rows:
+        conn.execute(insert(schema.delivery_seeds), rows)
+    return [r["seed_id"] for r in rows]
 
 
 def _move_into(tmp: Path, out: Path) -> None:
@@ -287,6 +331,7 @@ def _deliver(
             order="lg_order",
         )
         recorded.result()
+    planted = _record_seeds(conn, db, delivery_id, prefix)
     counts, eligible = tally.excluded, tally.eligible
     (tmp / "notice.txt").write_text(
         notice_text(settings.owner, plan.partner, order), encoding="utf-8"
@@ -356,6 +401,7 @@ def _deliver(
             for ch in order.channels
         },
         "contacts_delivered": n,
+        "seeds": {"planted": len(planted), "seed_ids": planted},
         "decision_rows": decisions_rows,
         "files": {
             name: file_sha256(tmp / name)
@@ -399,9 +445,16 @@ def _contacts_sql(order: Order) -> str:
         else:
             fields.append(f"{alias}.coords AS {ch}")
     fields += ["CAST($source AS TEXT) AS source", "r.n AS lg_order"]
+    # the seeds' rows, shaped alike (lg_seeds has a column per field of the file)
+    seed_fields = ["$prefix || CAST(r.n AS TEXT)"]
+    seed_fields += [f"s.{f}" for f in POSTAL_FIELDS] if "postal" in order.channels else []
+    seed_fields += [f"s.{ch}" for ch in order.channels if ch != "postal"]
+    seed_fields += ["CAST($source AS TEXT)", "r.n"]
     return (
         f"SELECT {', '.join(fields)} FROM lg_refs r JOIN contacts c ON c.cid = r.cid "
         + " ".join(joins)
+        + f" UNION ALL SELECT {', '.join(seed_fields)} FROM lg_refs r JOIN lg_seeds s "
+        "ON s.cid = r.cid"
     )
 
 
