@@ -116,6 +116,33 @@ def test_an_opposition_reaches_exactly_the_partners_holding_a_covered_coordinate
     assert verify(any_engine).ok
 
 
+def test_a_coordinate_delivered_before_the_contact_changed_it_is_still_forwarded(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    from listguard.rights import access_report, erase
+
+    _base(any_engine, tmp_path)
+    # C1 changes email after P1 received the old one; then the old address objects
+    moved = [contact("C1", email="c1.new@example.com")]
+    import_file(any_engine, "contacts", write_csv(tmp_path / "moved.csv", moved))
+    old = record_opposition(any_engine, channel="email", email="c1@example.com")
+    assert (old.covered, old.messages) == (0, 1)
+    with any_engine.connect() as conn:
+        items = conn.execute(text("SELECT channel, coordinate FROM outbox_items")).all()
+    assert [tuple(i) for i in items] == [("email", "c1@example.com")]
+    # the person's access report shows that delivery, and erasure scrubs it
+    report = access_report(any_engine, email="c1@example.com")
+    assert [(d["partner_id"], d["coordinate"]) for d in report["deliveries"]] == [
+        ("P1", "c1@example.com")
+    ]
+    erase(any_engine, email="c1@example.com")
+    with any_engine.connect() as conn:
+        left = conn.execute(
+            text("SELECT count(*) FROM ledger WHERE coordinate = 'c1@example.com'")
+        ).scalar_one()
+    assert left == 0
+
+
 def test_an_imported_opposition_is_queued_in_the_same_import(
     any_engine: Engine, tmp_path: Path
 ) -> None:

@@ -23,6 +23,24 @@ from listguard.timeutil import now_ts
 # the contacts a person named by (contact id :c, email :e, number :p) covers
 HOLDING = "contact_id = :c OR email_norm = :e OR phone_e164 = :p OR mobile_e164 = :p"
 
+# the ledger rows of a person: delivered from their contacts (ids :ids), or a coordinate of
+# theirs (:emails, :phones) delivered from a contact that had it, now or in a superseded
+# version (a ledger coordinate always comes from the contact's own record)
+_HAD = "\nUNION\n".join(
+    f"SELECT contact_id FROM {table} WHERE {column} IN :{values}"
+    for table in ("contacts", "contact_versions")
+    for column, values in (
+        ("email_norm", "emails"),
+        ("phone_e164", "phones"),
+        ("mobile_e164", "phones"),
+    )
+)
+PERSON_LEDGER = (
+    "(l.contact_id IN :ids OR (l.contact_id IN ("
+    + _HAD
+    + ") AND (l.coordinate IN :emails OR l.coordinate IN :phones)))"
+)
+
 
 @dataclass(frozen=True)
 class Recorded:

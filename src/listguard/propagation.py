@@ -47,6 +47,9 @@ SIGNATURE_HEADER = "Listguard-Signature"
 REPLAY_WINDOW = 300  # seconds a signature stays acceptable
 
 
+_SUPERSEDED_ON = "l.contact_id = x.contact_id AND l.coordinate = x.v"
+
+
 def enqueue(
     conn: Connection, events_where: str, params: Mapping[str, Any], retention_years: int
 ) -> int:
@@ -66,6 +69,15 @@ def enqueue(
             ("c.mobile_e164 = e.phone_e164", " AND e.contact_id IS NULL"),
         )
     )
+    superseded = "\nUNION\n".join(
+        f"SELECT e.id AS event_id, v.contact_id, {key} AS v FROM events e "
+        f"JOIN contact_versions v ON v.{column} = {key} WHERE {selected} AND e.contact_id IS NULL"
+        for column, key in (
+            ("email_norm", "e.email_norm"),
+            ("phone_e164", "e.phone_e164"),
+            ("mobile_e164", "e.phone_e164"),
+        )
+    )
     delivered = (
         "SELECT x.event_id, d.partner_id, l.delivery_id, l.contact_ref, l.channel, l.coordinate "
         "FROM {source} JOIN ledger l ON {on} JOIN deliveries d ON d.id = l.delivery_id "
@@ -76,12 +88,9 @@ def enqueue(
     items = "\nUNION\n".join(
         [
             delivered.format(source=f"({covered}) x", on="l.contact_id = x.contact_id"),
-            # a coordinate delivered before the contact changed it is still covered
-            delivered.format(
-                source=f"(SELECT e.id AS event_id, coalesce(e.email_norm, e.phone_e164) AS v "
-                f"FROM events e WHERE {selected} AND e.contact_id IS NULL) x",
-                on="l.coordinate = x.v",
-            ),
+            # a coordinate delivered before the contact changed it is still covered: the
+            # superseded versions that had it name the contact
+            delivered.format(source=f"({superseded}) x", on=_SUPERSEDED_ON),
         ]
     )
     last = conn.execute(text("SELECT coalesce(max(id), 0) FROM outbox")).scalar_one()

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 
 from listguard import audit
 from listguard.db import schema
-from listguard.oppositions import HOLDING, person_keys, record_event
+from listguard.oppositions import HOLDING, PERSON_LEDGER, person_keys, record_event
 from listguard.propagation import enqueue
 from listguard.timeutil import now_ts, to_iso
 
@@ -94,8 +94,7 @@ def access_report(
             "l.contact_id, l.channel, l.coordinate, l.contact_ref FROM ledger l "
             "JOIN deliveries d ON d.id = l.delivery_id "
             "JOIN partners p ON p.partner_id = d.partner_id "
-            "WHERE l.contact_id IN :ids OR l.coordinate IN :emails OR l.coordinate IN :phones "
-            "ORDER BY d.created_at, d.id, l.channel",
+            f"WHERE {PERSON_LEDGER} ORDER BY d.created_at, d.id, l.channel",
             ids=ids,
             emails=emails,
             phones=phones,
@@ -377,8 +376,8 @@ def erase(
                 ],
             )
         ledger = text(
-            "UPDATE ledger SET contact_id = 'erased', coordinate = 'erased' "
-            "WHERE contact_id IN :ids OR coordinate IN :emails OR coordinate IN :phones"
+            "UPDATE ledger SET contact_id = 'erased', coordinate = 'erased' WHERE id IN "
+            f"(SELECT l.id FROM ledger l WHERE {PERSON_LEDGER})"
         ).bindparams(
             bindparam("ids", expanding=True),
             bindparam("emails", expanding=True),

@@ -53,6 +53,18 @@ def one_snapshot(conn: Connection) -> Connection:
     return conn
 
 
+def bulk_insert(conn: Connection) -> str:
+    """The start of a large ``INSERT ... SELECT`` in a transaction that may have written
+    already. SQLite would otherwise keep a statement journal: a temporary copy of every
+    page the statement changes, so that the statement alone can be undone after a
+    constraint error, as large as the change itself. Here any error undoes the whole
+    transaction, so the copy is useless; foreign keys are then checked at commit."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # until the transaction ends
+        return "INSERT OR ROLLBACK INTO"
+    return "INSERT INTO"
+
+
 def check_initialised(engine: Engine) -> None:
     """Refuse to work on a registry that ``listguard init`` has not created or upgraded."""
     from listguard.db.migrate import current_revision, head_revision

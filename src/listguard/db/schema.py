@@ -120,6 +120,10 @@ contact_versions = Table(
     Column("contact_id", Text, nullable=False),
     *_contact_columns(),
     UniqueConstraint("contact_id", "version", name="uq_contact_versions_contact_version"),
+    # a coordinate delivered before the contact changed it is found through these
+    Index("ix_contact_versions_email_norm", "email_norm"),
+    Index("ix_contact_versions_phone_e164", "phone_e164"),
+    Index("ix_contact_versions_mobile_e164", "mobile_e164"),
 )
 
 events = Table(
@@ -241,8 +245,9 @@ ledger = Table(
     Column("channel", String(16), nullable=False),
     Column("coordinate", Text, nullable=False),
     Column("contact_ref", String(32), nullable=False),
+    # looked up by contact only: a coordinate here always comes from the contact's own
+    # record, current or superseded (contact_versions is indexed by email and number)
     Index("ix_ledger_contact_id", "contact_id"),
-    Index("ix_ledger_coordinate", "coordinate"),
 )
 
 # the control addresses planted in each delivery, as they were written in the file, so
