@@ -23,6 +23,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, Table, insert, text, update
 
 from listguard.db import schema
+from listguard.db.engine import bulk_insert
 from listguard.io.csvout import CsvWriter
 from listguard.io.tabular import Batch, TabularFile, file_sha256, open_tabular, require_columns
 from listguard.timeutil import now_ts
@@ -288,7 +289,7 @@ def upsert_versioned(
     all_cols = ", ".join((key, *fields, *stored))
     changed = conn.execute(
         text(
-            f"INSERT INTO {versions.name} ({all_cols}) "
+            f"{bulk_insert(conn)} {versions.name} ({all_cols}) "
             f"SELECT {', '.join(f't.{c}' for c in (key, *fields, *stored))} "
             f"FROM {name} t JOIN {staged} s ON s.{key} = t.{key} WHERE ({where}) AND ({differs})"
         )
@@ -298,7 +299,7 @@ def upsert_versioned(
     ex_differs = " OR ".join(f"{name}.{c} {ctx.distinct()} excluded.{c}" for c in compared)
     written = conn.execute(
         text(
-            f"INSERT INTO {name} ({all_cols}) "
+            f"{bulk_insert(conn)} {name} ({all_cols}) "
             f"SELECT s.{key}, {', '.join(f's.{c}' for c in fields)}, :import_id, :now, 1 "
             f"FROM {staged} s WHERE {where} "
             f"ON CONFLICT ({key}) DO UPDATE SET {sets}, version = {name}.version + 1 "
@@ -321,7 +322,7 @@ def merge_new(ctx: MergeContext, table: Table, key: str, staged: str) -> None:
     staged_count = ctx.conn.execute(text(f"SELECT COUNT(*) FROM {staged}")).scalar_one()
     new = ctx.conn.execute(
         text(
-            f"INSERT INTO {table.name} ({', '.join(cols + stamped)}) "
+            f"{bulk_insert(ctx.conn)} {table.name} ({', '.join(cols + stamped)}) "
             f"SELECT {', '.join(cols + [':' + c for c in stamped])} FROM {staged} WHERE 1 = 1 "
             f"ON CONFLICT ({key}) DO NOTHING"
         ),

@@ -24,7 +24,7 @@ from listguard import __version__
 from listguard.config import Settings
 from listguard.db import schema
 from listguard.db.arrow import staged
-from listguard.db.engine import check_initialised, one_snapshot
+from listguard.db.engine import bulk_insert, check_initialised, one_snapshot
 from listguard.errors import InputError
 from listguard.io.tabular import file_sha256
 from listguard.renting import seeds
@@ -313,7 +313,8 @@ def _deliver(
         recorded = pool.submit(
             conn.execute,
             text(
-                "INSERT INTO ledger (delivery_id, contact_id, channel, coordinate, contact_ref) "
+                f"{bulk_insert(conn)} ledger (delivery_id, contact_id, channel, coordinate, "
+                "contact_ref) "
                 f"SELECT :did, contact_id, channel, coordinate, :prefix || CAST(n AS TEXT) "
                 f"FROM {stage}"
             ),
