@@ -6,6 +6,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+from sqlalchemy import text
+
 from listguard.cli.reference import render
 from listguard.config import NotifySettings, OutputSettings, Owner, RuleSettings
 
@@ -42,6 +44,15 @@ def test_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     reasons = set(after["counts"]["phone"]["excluded_by_reason"])
     assert {"no_consent", "bloctel_listed", "invalid_coordinate"} <= reasons
     assert (out / "input" / "contacts.rejects.csv").exists()
+    # the demo leaves what `serve` needs: its settings and an admin account
+    from listguard.config import load_settings
+    from listguard.db.engine import make_engine
+
+    served = load_settings(out / "listguard.toml")
+    assert served.owner.name == "Éditions Exemple" and served.seeds.file
+    with make_engine(f"sqlite:///{out / 'listguard.db'}").connect() as conn:
+        hashed = conn.execute(text("SELECT password_hash FROM accounts")).scalar_one()
+    assert hashed.startswith("$argon2id$")
     # the second order plants three of the owner's control addresses
     assert after["seeds"] == {"planted": 3, "seed_ids": ["T01", "T02", "T03"]}
     # an opposition after the rentals reached the partner's drop folder

@@ -59,12 +59,22 @@ class SeedSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """``listguard serve``."""
+
+    public_url: str = ""  # the address persons reach, for links (e.g. https://donnees.exemple.fr)
+    deliveries_dir: str = "deliveries"  # where rentals delivered from the back office go
+    form_rate_per_minute: int = 30  # per client, on the public forms and the sign-in
+
+
+@dataclass(frozen=True)
 class Settings:
     owner: Owner = field(default_factory=Owner)
     rules: RuleSettings = field(default_factory=RuleSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     seeds: SeedSettings = field(default_factory=SeedSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
 
 LEGAL_MAXIMA = {"retention_years": 3, "bloctel_validity_days": 30}
@@ -95,7 +105,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise InputError("configuration file not found", where=str(p)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not a valid TOML file: {exc}", where=str(p)) from None
-    unknown = sorted(set(raw) - {"owner", "rules", "output", "notify", "seeds"})
+    unknown = sorted(set(raw) - {"owner", "rules", "output", "notify", "seeds", "web"})
     if unknown:
         raise InputError(f"unknown section(s) {', '.join(unknown)}", where=str(p))
     owner = _section(Owner, raw.get("owner", {}), f"{p} [owner]")
@@ -103,6 +113,13 @@ def load_settings(path: str | Path | None = None) -> Settings:
     output = _section(OutputSettings, raw.get("output", {}), f"{p} [output]")
     notify = _section(NotifySettings, raw.get("notify", {}), f"{p} [notify]")
     seeds = _section(SeedSettings, raw.get("seeds", {}), f"{p} [seeds]")
+    web = _section(WebSettings, raw.get("web", {}), f"{p} [web]")
+    if web.deliveries_dir:
+        web = WebSettings(
+            public_url=web.public_url.rstrip("/"),
+            deliveries_dir=str((p.parent / web.deliveries_dir).resolve()),
+            form_rate_per_minute=web.form_rate_per_minute,
+        )
     if seeds.file:
         seeds = SeedSettings(file=str((p.parent / seeds.file).resolve()))
     if notify.smtp_host and not notify.sender:
@@ -130,4 +147,4 @@ def load_settings(path: str | Path | None = None) -> Settings:
         )
     if output.csv_delimiter not in (";", ",", "\t", "|"):
         raise InputError("csv_delimiter must be one of ; , | or a tab", where=f"{p} [output]")
-    return Settings(owner=owner, rules=rules, output=output, notify=notify, seeds=seeds)
+    return Settings(owner=owner, rules=rules, output=output, notify=notify, seeds=seeds, web=web)

@@ -341,7 +341,7 @@ def partner_secret(conn: Connection, partner_id: str) -> str:
     return str(secret)
 
 
-def _messages(conn: Connection, ids: list[int]) -> dict[int, Message]:
+def load_messages(conn: Connection, ids: list[int]) -> dict[int, Message]:
     """The messages ``ids`` as they are sent, read in two set-based queries."""
     if not ids:
         return {}
@@ -461,7 +461,7 @@ def run_once(
             )
             for pid, rows in by_partner.items()
         }
-        messages = _messages(conn, [int(r.id) for r in due])
+        messages = load_messages(conn, [int(r.id) for r in due])
     attempts = {int(r.id): int(r.attempts) for r in due}
     outcomes: dict[str, _Outcome] = {}
     work = []
@@ -642,8 +642,11 @@ def run_forever(
         stop.wait(pause)
 
 
-def acknowledge(engine: Engine, key: str, at: int | None = None) -> bool:
-    """Record the partner's acknowledgement of the message ``key``; False if unknown."""
+def acknowledge(
+    engine: Engine, key: str, at: int | None = None, partner_id: str | None = None
+) -> bool:
+    """Record the partner's acknowledgement of the message ``key``; False if unknown (or,
+    given ``partner_id``, addressed to another partner)."""
     try:
         message_id = int(key.split("-")[1])
     except (IndexError, ValueError):
@@ -660,6 +663,8 @@ def acknowledge(engine: Engine, key: str, at: int | None = None) -> bool:
         if row is None or not hmac.compare_digest(
             _key(int(row.id), int(row.event_id), int(row.created_at)), key
         ):
+            return False
+        if partner_id is not None and row.partner_id != partner_id:
             return False
         if row.status != "acknowledged":
             conn.execute(
@@ -716,6 +721,7 @@ __all__ = [
     "WebhookTransport",
     "acknowledge",
     "enqueue",
+    "load_messages",
     "run_once",
     "sign",
     "status",

@@ -264,18 +264,26 @@ def access_text(report: dict[str, Any], owner: str) -> str:
 ERASURE_SECRET = "erasure"
 
 
+def registry_secret(conn: Connection, name: str, *, create: bool) -> str | None:
+    """A key the registry made for itself (``name``: erasure, links...), made on first
+    use when ``create``; two first uses at once agree on the one written first."""
+    query = text("SELECT secret FROM registry_secrets WHERE name = :n")
+    secret = conn.execute(query, {"n": name}).scalar_one_or_none()
+    if secret is None and create:
+        conn.execute(
+            text(
+                "INSERT INTO registry_secrets (name, secret, created_at) VALUES (:n, :s, :t) "
+                "ON CONFLICT (name) DO NOTHING"
+            ),
+            {"n": name, "s": secrets.token_hex(32), "t": now_ts()},
+        )
+        secret = conn.execute(query, {"n": name}).scalar_one()
+    return None if secret is None else str(secret)
+
+
 def erasure_secret(conn: Connection, *, create: bool) -> str | None:
     """The key erasure digests are made with (made with the first erasure)."""
-    secret = conn.execute(
-        text("SELECT secret FROM registry_secrets WHERE name = :n"), {"n": ERASURE_SECRET}
-    ).scalar_one_or_none()
-    if secret is None and create:
-        secret = secrets.token_hex(32)
-        conn.execute(
-            text("INSERT INTO registry_secrets (name, secret, created_at) VALUES (:n, :s, :t)"),
-            {"n": ERASURE_SECRET, "s": secret, "t": now_ts()},
-        )
-    return None if secret is None else str(secret)
+    return registry_secret(conn, ERASURE_SECRET, create=create)
 
 
 def erasure_digest(secret: str, kind: str, value: str) -> str:

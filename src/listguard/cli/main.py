@@ -464,6 +464,136 @@ def partner_secret_command(
 
 
 @app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    propagate: Annotated[
+        bool,
+        typer.Option(
+            help="Send queued oppositions to the partners from the server (one worker "
+            "process only; with several, run `listguard worker` beside it)."
+        ),
+    ] = True,
+) -> None:
+    """Start the web application: public pages, back office, API."""
+    import os
+
+    import uvicorn
+
+    from listguard.db.engine import database_url
+
+    c: Context = ctx.obj
+    c.engine()  # refuses a registry that is not initialised
+    c.settings()  # refuses bad settings before starting
+    if workers < 1:
+        raise InputError("--workers must be at least 1")
+    os.environ["LISTGUARD_DATABASE_URL"] = database_url(c.db)
+    if c.config:
+        os.environ["LISTGUARD_CONFIG"] = str(Path(c.config).resolve())
+    os.environ["LISTGUARD_SERVE_PROPAGATE"] = "1" if propagate and workers == 1 else "0"
+    print(f"listguard serving on http://{host}:{port}/ (back office: /admin, API: /api/docs)")
+    uvicorn.run(
+        "listguard.web.server:from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,  # request lines hold addresses and links: no personal data in logs
+    )
+
+
+accounts_app = typer.Typer(help="Accounts of the owner's team (back office).")
+app.add_typer(accounts_app, name="accounts")
+
+
+@accounts_app.command("add")
+def accounts_add(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The person's email, used to sign in.")],
+    role: Annotated[str, typer.Option(help="admin or operator.")] = "operator",
+) -> None:
+    """Add an account; the password is asked twice (or read from LISTGUARD_PASSWORD)."""
+    import os
+
+    from listguard.accounts import add_account
+
+    c: Context = ctx.obj
+    password = os.environ.get("LISTGUARD_PASSWORD") or typer.prompt(
+        "password", hide_input=True, confirmation_prompt=True
+    )
+    account = add_account(c.engine(), email, password, role)
+    print(f"account {account.email} ({account.role}) added")
+
+
+key_app = typer.Typer(help="API keys for partners and the owner's systems.")
+app.add_typer(key_app, name="api-key")
+
+
+@key_app.command("create")
+def api_key_create(
+    ctx: typer.Context,
+    partner: Annotated[
+        str | None, typer.Option(help="The partner the key is for (a partner key).")
+    ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="A scope to grant (repeat); default: every scope of the role."),
+    ] = None,
+    label: Annotated[str, typer.Option(help="What the key is for.")] = "",
+) -> None:
+    """Create a key; it is printed once and only its hash is kept."""
+    from listguard.accounts import create_api_key
+
+    c: Context = ctx.obj
+    key, grant = create_api_key(
+        c.engine(),
+        role="partner" if partner else "machine",
+        partner_id=partner,
+        scopes=tuple(scope) if scope else None,
+        label=label,
+    )
+    print(key)
+    err(f"scopes: {' '.join(sorted(grant.scopes))} (keep the key: it is not shown again)")
+
+
+@key_app.command("revoke")
+def api_key_revoke(
+    ctx: typer.Context,
+    prefix: Annotated[str, typer.Argument(help="The key's prefix (lg_<prefix>_...).")],
+) -> None:
+    """Revoke a key at once."""
+    from listguard.accounts import revoke_api_key
+
+    c: Context = ctx.obj
+    if not revoke_api_key(c.engine(), prefix):
+        raise InputError("no live key with this prefix", where=prefix)
+    print(f"key {prefix} revoked")
+
+
+@app.command("unsubscribe-link")
+def unsubscribe_link(
+    ctx: typer.Context,
+    contact: Annotated[str | None, typer.Option(help="The owner's contact id (preferred).")] = None,
+    email: Annotated[str | None, typer.Option(help="An email address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="A phone number.")] = None,
+    channel: Annotated[str, typer.Option(help="The channel to stop.")] = "email",
+    scope: Annotated[str, typer.Option(help="own, partners or all.")] = "all",
+) -> None:
+    """Print a signed one-click unsubscribe link (RFC 8058) for a mailing."""
+    from listguard.links import Unsubscribe, make_token
+
+    c: Context = ctx.obj
+    settings = c.settings()
+    with c.engine().begin() as conn:
+        token = make_token(conn, Unsubscribe(channel, scope, contact, email, phone))
+    base = settings.web.public_url or "http://127.0.0.1:8000"
+    print(f"{base}/desinscription/{token}")
+
+
+@app.command()
 def demo(
     ctx: typer.Context,
     contacts: Annotated[int, typer.Option("--contacts", help="Size of the sample base.")] = 100_000,

@@ -346,3 +346,47 @@ erased = Table(
     Column("digest", String(64), primary_key=True),
     Column("erased_at", BigInteger, nullable=False),
 )
+
+
+ROLES = ("admin", "operator")  # accounts of the owner's team
+KEY_ROLES = ("partner", "machine")  # API keys: a partner's, or the owner's systems'
+
+# the owner's team: password hashed with argon2, never stored
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", Text, nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("disabled_at", BigInteger),
+)
+
+# signed-in sessions: the cookie holds a random token, the registry only its SHA-256
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+# API keys ("lg_<prefix>_<secret>"): looked up by prefix, checked against the SHA-256 of
+# the whole key (a random 256-bit key needs no slow hash); scoped and revocable
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("partner_id", Text, ForeignKey("partners.partner_id")),
+    Column("scopes", Text, nullable=False),  # space-separated
+    Column("label", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+    Column("last_used_at", BigInteger),
+)

@@ -154,8 +154,15 @@ def run_demo(db: str | None, settings: Settings, n: int, out: Path, seed: int) -
         )
         print_counts(order.channels, delivery.counts, delivery.eligible)
     objector = _opposition_travels(engine, out, console)
+    config, password, key = _web_access(engine, settings, out)
     console.print()
     console.print(f"done in {time.perf_counter() - started:.1f} s. Explore:")
+    console.print(f"  listguard --db {url} --config {config} serve")
+    console.print(
+        "  then open http://127.0.0.1:8000/ (public pages) and /admin, signed in as "
+        f"[bold]{DEMO_ADMIN}[/bold] with password [bold]{password}[/bold]"
+    )
+    console.print(f"  partner P0003's API key (see /api/docs): {key}")
     console.print(f"  listguard --db {url} check C0000001 --partner P0003 --channel phone")
     console.print("  each delivery folder holds contacts.csv and notice.txt (for the partner),")
     console.print("  decisions.csv and manifest.json (kept by the owner)")
@@ -163,6 +170,33 @@ def run_demo(db: str | None, settings: Settings, n: int, out: Path, seed: int) -
     console.print(f"  listguard --db {url} seeds trace controle-1@editions.example.com")
     if objector:
         console.print(f"  listguard --db {url} rights access --contact {objector}")
+
+
+DEMO_ADMIN = "admin@demo.example"
+
+
+def _toml_text(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _web_access(engine: Engine, settings: Settings, out: Path) -> tuple[Path, str, str]:
+    """The demo's settings file (for ``serve``), an admin account with a fresh password,
+    and an API key for the partner of the sample orders."""
+    import secrets
+
+    from listguard.accounts import add_account, create_api_key
+
+    owner = settings.owner
+    lines = ["[owner]"]
+    for name in ("name", "legal_name", "address", "privacy_policy_url", "rights_contact"):
+        lines.append(f"{name} = {_toml_text(getattr(owner, name))}")
+    lines += ["", "[seeds]", 'file = "seeds.csv"', "", "[web]", 'deliveries_dir = "deliveries"']
+    config = out / "listguard.toml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    password = secrets.token_urlsafe(12)
+    add_account(engine, DEMO_ADMIN, password, "admin")
+    key, _ = create_api_key(engine, role="partner", partner_id="P0003", label="demo")
+    return config, password, key
 
 
 def _opposition_travels(engine: Engine, out: Path, console: Any) -> str | None:

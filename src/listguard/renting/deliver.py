@@ -111,6 +111,29 @@ class DecisionCounts:
             if mask >> i & 1:
                 per[code] = per.get(code, 0) + n
 
+    @classmethod
+    def of(cls, db: duckdb.DuckDBPyConnection) -> DecisionCounts:
+        """The counts of ``lg_decision`` (one row per channel and distinct mask)."""
+        counts = cls()
+        for channel, mask, n in db.execute(
+            "SELECT channel, mask, count(*) FROM lg_decision GROUP BY ALL"
+        ).fetchall():
+            counts.add(channel, int(mask), int(n))
+        return counts
+
+    def per_channel(self, channels: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """As the manifest tells them: coordinates, eligible, excluded by reason."""
+        return {
+            ch: {
+                "coordinates": self.rows.get(ch, 0),
+                "eligible": self.eligible.get(ch, 0),
+                "excluded_by_reason": {
+                    c: self.excluded[ch][c] for c in CODES if self.excluded.get(ch, {}).get(c)
+                },
+            }
+            for ch in channels
+        }
+
 
 def _write_decisions(
     db: duckdb.DuckDBPyConnection, path: Path, sep: str
@@ -118,11 +141,10 @@ def _write_decisions(
     """``decisions.csv`` (channel by channel in the order's order, then contact by contact
     in the base's order) and the count of each reason. The few distinct masks are
     counted and spelled out first; the file joins their spelling."""
-    counts = DecisionCounts()
-    masks = db.execute("SELECT channel, mask, count(*) FROM lg_decision GROUP BY ALL").fetchall()
-    for channel, mask, n in masks:
-        counts.add(channel, int(mask), int(n))
-    distinct = sorted({int(m) for _, m, _ in masks})
+    counts = DecisionCounts.of(db)
+    distinct = sorted(
+        {int(m) for (m,) in db.execute("SELECT DISTINCT mask FROM lg_decision").fetchall()}
+    )
     spelled = pa.table(
         {"mask": pa.array(distinct, pa.int64()), "reasons": [spell(m) or None for m in distinct]}
     )
@@ -391,16 +413,7 @@ def _deliver(
             "since": to_iso(version_start)[:10] if version_start else None,
         },
         "bloctel_screening_dates": screenings,
-        "counts": {
-            ch: {
-                "coordinates": tally.rows.get(ch, 0),
-                "eligible": eligible.get(ch, 0),
-                "excluded_by_reason": {
-                    c: counts.get(ch, {}).get(c, 0) for c in CODES if counts.get(ch, {}).get(c)
-                },
-            }
-            for ch in order.channels
-        },
+        "counts": tally.per_channel(order.channels),
         "contacts_delivered": n,
         "seeds": {"planted": len(planted), "seed_ids": planted},
         "decision_rows": decisions_rows,

@@ -1,0 +1,268 @@
+"""Who may use the web application: the owner's team (accounts, sessions) and the
+partners' and owner's systems (API keys).
+
+Passwords are hashed with argon2id (``argon2-cffi``'s defaults, RFC 9106's second
+recommended profile). A session cookie holds a random token; the registry keeps only
+its SHA-256, with the session's CSRF token. An API key is ``lg_<prefix>_<secret>``:
+looked up by its prefix and checked against the SHA-256 of the whole key; a random
+256-bit secret needs no slow hash. Keys carry a role (``partner`` bound to one partner,
+or ``machine`` for the owner's own systems), scopes, and can be revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from listguard import audit
+from listguard.db import schema
+from listguard.errors import InputError
+from listguard.timeutil import now_ts
+
+SESSION_SECONDS = 8 * 3600
+MIN_PASSWORD = 12
+# what each kind of key may do; a key is given a subset
+SCOPES = {
+    "partner": ("deliveries:read", "oppositions:read", "oppositions:ack"),
+    "machine": ("oppositions:write", "collections:write", "sms:stop"),
+}
+
+
+def _sha(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    email: str
+    role: str
+
+
+def add_account(engine: Engine, email: str, password: str, role: str) -> Account:
+    """A new account of the owner's team."""
+    from argon2 import PasswordHasher
+
+    email = email.strip().lower()
+    if "@" not in email:
+        raise InputError(f"{email!r} is not an email address")
+    if role not in schema.ROLES:
+        raise InputError(f"unknown role {role!r}: expected one of {', '.join(schema.ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise InputError(f"the password must have at least {MIN_PASSWORD} characters")
+    now = now_ts()
+    with engine.begin() as conn:
+        if conn.execute(
+            select(schema.accounts.c.id).where(schema.accounts.c.email == email)
+        ).first():
+            raise InputError(f"an account {email} exists already")
+        account_id = conn.execute(
+            insert(schema.accounts)
+            .values(
+                email=email,
+                password_hash=PasswordHasher().hash(password),
+                role=role,
+                created_at=now,
+            )
+            .returning(schema.accounts.c.id)
+        ).scalar_one()
+        audit.append(conn, "account_added", email, {"role": role}, now)
+    return Account(int(account_id), email, role)
+
+
+def authenticate(engine: Engine, email: str, password: str) -> Account | None:
+    """The account if the password is right (and the account enabled), else None. The
+    hash is computed even for an unknown email, so timing does not tell which it was."""
+    from argon2 import PasswordHasher
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    ph = PasswordHasher()
+    a = schema.accounts
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(a.c.id, a.c.email, a.c.role, a.c.password_hash, a.c.disabled_at).where(
+                a.c.email == email.strip().lower()
+            )
+        ).first()
+    stored = row.password_hash if row is not None else _DUMMY_HASH.get()
+    try:
+        ph.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None or row.disabled_at is not None:
+        return None
+    return Account(int(row.id), str(row.email), str(row.role))
+
+
+class _Dummy:
+    """A hash to verify against when the email is unknown (made once)."""
+
+    value: str | None = None
+
+    def get(self) -> str:
+        if self.value is None:
+            from argon2 import PasswordHasher
+
+            self.value = PasswordHasher().hash(secrets.token_urlsafe(16))
+        return self.value
+
+
+_DUMMY_HASH = _Dummy()
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str  # for the cookie only; never stored
+    csrf: str
+    account: Account
+
+
+def open_session(engine: Engine, account: Account) -> Session:
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    now = now_ts()
+    with engine.begin() as conn:
+        conn.execute(
+            insert(schema.web_sessions).values(
+                token_hash=_sha(token),
+                account_id=account.id,
+                csrf=csrf,
+                created_at=now,
+                expires_at=now + SESSION_SECONDS,
+            )
+        )
+        audit.append(conn, "signed_in", account.email, {}, now)
+    return Session(token, csrf, account)
+
+
+def session_of(engine: Engine, token: str | None) -> Session | None:
+    """The live session of a cookie's token, if any."""
+    if not token:
+        return None
+    s, a = schema.web_sessions, schema.accounts
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(s.c.csrf, s.c.expires_at, a.c.id, a.c.email, a.c.role, a.c.disabled_at)
+            .join_from(s, a, a.c.id == s.c.account_id)
+            .where(s.c.token_hash == _sha(token))
+        ).first()
+    if row is None or row.expires_at < now_ts() or row.disabled_at is not None:
+        return None
+    return Session(token, str(row.csrf), Account(int(row.id), str(row.email), str(row.role)))
+
+
+def close_session(engine: Engine, token: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            schema.web_sessions.delete().where(schema.web_sessions.c.token_hash == _sha(token))
+        )
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: int
+    role: str
+    partner_id: str | None
+    scopes: frozenset[str]
+    label: str
+
+
+def create_api_key(
+    engine: Engine,
+    *,
+    role: str,
+    partner_id: str | None = None,
+    scopes: tuple[str, ...] | None = None,
+    label: str = "",
+) -> tuple[str, ApiKey]:
+    """A new key (shown once: only its hash is kept) and what it may do."""
+    if role not in SCOPES:
+        raise InputError(f"unknown key role {role!r}: expected one of {', '.join(SCOPES)}")
+    if (role == "partner") != (partner_id is not None):
+        raise InputError("a partner key names its partner (--partner); a machine key does not")
+    chosen = tuple(scopes) if scopes else SCOPES[role]
+    unknown = sorted(set(chosen) - set(SCOPES[role]))
+    if unknown:
+        raise InputError(
+            f"scope(s) {', '.join(unknown)} do not exist for a {role} key: "
+            f"expected among {', '.join(SCOPES[role])}"
+        )
+    prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    key = f"lg_{prefix}_{secret}"
+    now = now_ts()
+    with engine.begin() as conn:
+        if (
+            partner_id is not None
+            and not conn.execute(
+                select(schema.partners.c.partner_id).where(
+                    schema.partners.c.partner_id == partner_id
+                )
+            ).first()
+        ):
+            raise InputError(f"unknown partner {partner_id!r}")
+        key_id = conn.execute(
+            insert(schema.api_keys)
+            .values(
+                prefix=prefix,
+                key_hash=_sha(key),
+                role=role,
+                partner_id=partner_id,
+                scopes=" ".join(chosen),
+                label=label,
+                created_at=now,
+            )
+            .returning(schema.api_keys.c.id)
+        ).scalar_one()
+        audit.append(
+            conn, "api_key_created", partner_id or role, {"key": prefix, "scopes": chosen}, now
+        )
+    return key, ApiKey(int(key_id), role, partner_id, frozenset(chosen), label)
+
+
+def check_api_key(conn: Connection, key: str) -> ApiKey | None:
+    """The key's grant if ``key`` is a live key, else None."""
+    parts = key.split("_")
+    if len(parts) < 3 or parts[0] != "lg":
+        return None
+    k = schema.api_keys
+    row = conn.execute(
+        select(k.c.id, k.c.key_hash, k.c.role, k.c.partner_id, k.c.scopes, k.c.label).where(
+            k.c.prefix == parts[1], k.c.revoked_at.is_(None)
+        )
+    ).first()
+    if row is None or not hmac.compare_digest(str(row.key_hash), _sha(key)):
+        return None
+    return ApiKey(
+        int(row.id), str(row.role), row.partner_id, frozenset(str(row.scopes).split()), row.label
+    )
+
+
+def revoke_api_key(engine: Engine, prefix: str) -> bool:
+    now = now_ts()
+    with engine.begin() as conn:
+        done = conn.execute(
+            update(schema.api_keys)
+            .where(schema.api_keys.c.prefix == prefix, schema.api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        ).rowcount
+        if done:
+            audit.append(conn, "api_key_revoked", prefix, {}, now)
+    return bool(done)
+
+
+__all__ = [
+    "Account",
+    "ApiKey",
+    "Session",
+    "add_account",
+    "authenticate",
+    "check_api_key",
+    "close_session",
+    "create_api_key",
+    "open_session",
+    "revoke_api_key",
+    "session_of",
+]

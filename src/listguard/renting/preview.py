@@ -1,0 +1,40 @@
+"""The counts of an order before it is delivered: what renting would deliver, per
+channel and reason, computed exactly as renting does, and nothing recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+from listguard.config import Settings
+from listguard.db.engine import check_initialised, one_snapshot
+from listguard.renting.deliver import DecisionCounts
+from listguard.renting.order import Order
+from listguard.rules.engine import ELIGIBLE, decide, make_plan
+
+
+def preview(engine: Engine, order: Order, settings: Settings) -> dict[str, Any]:
+    """``{"packs": [...], "contacts": n, "channels": {channel: {"coordinates",
+    "eligible", "excluded_by_reason"}}}``."""
+    check_initialised(engine)
+    with engine.connect() as raw:
+        conn = one_snapshot(raw)
+        plan = make_plan(conn, order, settings.rules)
+        db = decide(conn, plan)
+        try:
+            tally = DecisionCounts.of(db)
+            contacts = db.execute(
+                f"SELECT count(DISTINCT cid) FROM lg_decision WHERE {ELIGIBLE}"
+            ).fetchall()[0][0]
+        finally:
+            db.close()
+        conn.rollback()
+    return {
+        "packs": list(plan.applied.ids),
+        "contacts": int(contacts),
+        "channels": tally.per_channel(order.channels),
+    }
+
+
+__all__ = ["preview"]

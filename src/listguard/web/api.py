@@ -1,0 +1,243 @@
+"""The API: the owner's systems record oppositions (forms, SMS STOP); partners fetch
+their deliveries and the oppositions that concern them, and acknowledge them.
+
+Every route takes an API key (``Authorization: Bearer lg_...``) with the scope it
+needs; a partner's key sees that partner's data only, and anything else answers 404,
+as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from sqlalchemy import text, update
+
+from listguard.accounts import ApiKey, check_api_key
+from listguard.db import schema
+from listguard.errors import InputError
+from listguard.oppositions import record_opposition
+from listguard.propagation import acknowledge, load_messages
+from listguard.timeutil import now_ts, to_iso
+from listguard.web.app import Web, web
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+bearer = HTTPBearer(auto_error=False)
+W = Annotated[Web, Depends(web)]
+PARTNER_FILES = ("contacts.csv", "notice.txt")  # the owner's own files stay with the owner
+STOP_WORDS = re.compile(r"^\s*(stop|arret|arrêt|desabonner|désabonner|unsubscribe)\b", re.I)
+
+
+def _key(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> ApiKey:
+    w: Web = request.app.state.web
+    if credentials is None:
+        raise HTTPException(401, "an API key is required (Authorization: Bearer lg_...)")
+    with w.engine.begin() as conn:
+        grant = check_api_key(conn, credentials.credentials)
+        if grant is not None:
+            conn.execute(
+                update(schema.api_keys)
+                .where(schema.api_keys.c.id == grant.id)
+                .values(last_used_at=now_ts())
+            )
+    if grant is None:
+        raise HTTPException(401, "unknown or revoked API key")
+    return grant
+
+
+def scope(needed: str) -> Any:
+    def check(grant: Annotated[ApiKey, Depends(_key)]) -> ApiKey:
+        if needed not in grant.scopes:
+            raise HTTPException(403, f"this key lacks the scope {needed}")
+        return grant
+
+    return Depends(check)
+
+
+class OppositionIn(BaseModel):
+    channel: Literal["all", "postal", "phone", "automated_call", "sms", "email"]
+    scope: str = Field("all", pattern=r"^(own|partners|all|partner:[A-Za-z0-9_.-]{1,64})$")
+    contact_id: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=320)
+    phone: str | None = Field(None, max_length=40)
+    via: Literal["web_form", "email_link", "letter", "phone", "api"] = "api"
+
+
+class Recorded(BaseModel):
+    covered: int = Field(description="contacts of the base the opposition covers now")
+    messages: int = Field(description="messages queued for the partners holding them")
+
+
+@router.post("/oppositions", status_code=201, response_model=Recorded)
+def post_opposition(
+    body: OppositionIn, w: W, _: Annotated[ApiKey, scope("oppositions:write")]
+) -> Recorded:
+    """Record an opposition (a form of the owner's, a letter keyed in, a call)."""
+    named = [v for v in (body.contact_id, body.email, body.phone) if v]
+    if len(named) != 1:
+        raise HTTPException(422, "name the person by exactly one of contact_id, email, phone")
+    try:
+        done = record_opposition(
+            w.engine,
+            channel=body.channel,
+            scope=body.scope,
+            via=body.via,
+            contact_id=body.contact_id,
+            email=body.email,
+            phone=body.phone,
+            retention_years=w.settings.rules.retention_years,
+        )
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return Recorded(covered=done.covered, messages=done.messages)
+
+
+class StopOut(BaseModel):
+    stopped: bool
+    messages: int = 0
+
+
+@router.post("/sms/stop", response_model=StopOut)
+def sms_stop(
+    w: W,
+    _: Annotated[ApiKey, scope("sms:stop")],
+    sender: Annotated[str, Form(alias="from", max_length=40)],
+    body: Annotated[str, Form(alias="text", max_length=2000)] = "",
+) -> StopOut:
+    """An SMS provider's inbound webhook: a reply STOP (or ARRET) from a number is an
+    opposition to SMS for that number, towards the owner and every partner."""
+    if not STOP_WORDS.match(body):
+        return StopOut(stopped=False)
+    try:
+        done = record_opposition(
+            w.engine,
+            channel="sms",
+            scope="all",
+            via="sms_stop",
+            phone=sender,
+            retention_years=w.settings.rules.retention_years,
+        )
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return StopOut(stopped=True, messages=done.messages)
+
+
+class DeliveryOut(BaseModel):
+    delivery_id: int
+    delivered_at: str
+    channels: list[str]
+    contacts_delivered: int
+    files: list[str]
+
+
+def _deliveries(w: Web, partner_id: str, delivery_id: int | None = None) -> list[Any]:
+    where = "partner_id = :p" + (" AND id = :d" if delivery_id is not None else "")
+    with w.engine.connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT id, created_at, channels, contacts_delivered, out_dir "
+                    f"FROM deliveries WHERE {where} ORDER BY id"
+                ),
+                {"p": partner_id, "d": delivery_id},
+            )
+        )
+
+
+@router.get("/partner/deliveries", response_model=list[DeliveryOut])
+def partner_deliveries(
+    w: W, grant: Annotated[ApiKey, scope("deliveries:read")]
+) -> list[DeliveryOut]:
+    """The partner's own deliveries."""
+    assert grant.partner_id is not None
+    return [
+        DeliveryOut(
+            delivery_id=int(r.id),
+            delivered_at=to_iso(int(r.created_at)),
+            channels=str(r.channels).split("|"),
+            contacts_delivered=int(r.contacts_delivered),
+            files=list(PARTNER_FILES),
+        )
+        for r in _deliveries(w, grant.partner_id)
+    ]
+
+
+@router.get("/partner/deliveries/{delivery_id}/{name}")
+def partner_file(
+    delivery_id: int,
+    name: Literal["contacts.csv", "notice.txt"],
+    w: W,
+    grant: Annotated[ApiKey, scope("deliveries:read")],
+) -> Response:
+    """One file of a delivery: the contacts, or the notice to give each person."""
+    assert grant.partner_id is not None
+    rows = _deliveries(w, grant.partner_id, delivery_id)
+    if not rows:
+        raise HTTPException(404, "no such delivery")
+    path = Path(rows[0].out_dir) / name
+    if not path.is_file():
+        raise HTTPException(410, "this delivery's files are no longer kept by the owner")
+    media = "text/csv; charset=utf-8" if name.endswith(".csv") else "text/plain; charset=utf-8"
+    return FileResponse(path, media_type=media, filename=f"delivery-{delivery_id}-{name}")
+
+
+class OppositionMessage(BaseModel):
+    message_id: str
+    status: str
+    queued_at: str
+    content: dict[str, Any]
+
+
+@router.get("/partner/oppositions", response_model=list[OppositionMessage])
+def partner_oppositions(
+    w: W,
+    grant: Annotated[ApiKey, scope("oppositions:read")],
+    pending: bool = True,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> list[OppositionMessage]:
+    """The oppositions and erasures concerning the partner's contacts, oldest first:
+    by default those not acknowledged yet. Each must be applied, then acknowledged."""
+    assert grant.partner_id is not None
+    where = "partner_id = :p" + (" AND status <> 'acknowledged'" if pending else "")
+    with w.engine.connect() as conn:
+        heads = conn.execute(
+            text(f"SELECT id, status, created_at FROM outbox WHERE {where} ORDER BY id LIMIT :n"),
+            {"p": grant.partner_id, "n": limit},
+        ).all()
+        bodies = load_messages(conn, [int(h.id) for h in heads])
+    return [
+        OppositionMessage(
+            message_id=bodies[int(h.id)].key,
+            status=str(h.status),
+            queued_at=to_iso(int(h.created_at)),
+            content=json.loads(bodies[int(h.id)].body),
+        )
+        for h in heads
+    ]
+
+
+class Ack(BaseModel):
+    acknowledged: bool
+
+
+@router.post("/partner/oppositions/{message_id}/ack", response_model=Ack)
+def partner_ack(
+    message_id: Annotated[str, PathParam(max_length=64)],
+    w: W,
+    grant: Annotated[ApiKey, scope("oppositions:ack")],
+) -> Ack:
+    """The partner has applied the message to its own files."""
+    assert grant.partner_id is not None
+    if not acknowledge(w.engine, message_id, partner_id=grant.partner_id):
+        raise HTTPException(404, "no such message for this partner")
+    return Ack(acknowledged=True)

@@ -1,0 +1,208 @@
+"""``listguard serve``: one web application for the persons (public pages), the owner's
+team (back office) and the partners (API).
+
+Pages are rendered on the server (Jinja2), in French by default (``?lang=en`` switches
+to English and is remembered in a cookie). Handlers are plain functions: FastAPI runs
+them in its thread pool, each with its own registry connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from listguard import __version__
+from listguard.config import Settings
+from listguard.web.i18n import LANGS, text_for
+
+HERE = Path(__file__).parent
+FORM_TOKEN_SECONDS = 2 * 3600
+
+
+class RateLimit:
+    """At most ``per_minute`` requests per client in any minute (a sliding window kept in
+    memory, per process). Clients are told apart by a keyed digest of their address, so
+    no address is kept."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+        self._key = secrets.token_bytes(16)
+
+    def allow(self, client: str) -> bool:
+        if self.per_minute <= 0:
+            return True
+        who = hmac.new(self._key, client.encode(), hashlib.sha256).hexdigest()[:24]
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits.setdefault(who, deque())
+            while hits and hits[0] <= now - 60:
+                hits.popleft()
+            if len(hits) >= self.per_minute:
+                return False
+            hits.append(now)
+            if len(self._hits) > 100_000:  # forget idle clients
+                self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - 60}
+            return True
+
+
+class Web:
+    """What every handler needs: the registry, the settings, the templates."""
+
+    def __init__(self, engine: Engine, settings: Settings, rate_per_minute: int) -> None:
+        from listguard.rights import registry_secret
+
+        self.engine = engine
+        self.settings = settings
+        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+        # the registry's, so that every worker process accepts the forms of the others
+        with engine.begin() as conn:
+            self.form_secret = str(registry_secret(conn, "forms", create=True)).encode()
+        self.rate = RateLimit(rate_per_minute)
+
+    def lang(self, request: Request) -> str:
+        asked = request.query_params.get("lang") or request.cookies.get("lang")
+        return asked if asked in LANGS else "fr"
+
+    def form_token(self) -> str:
+        """A signed, dated token for public forms (no session needed)."""
+        stamp = str(int(time.time()))
+        mac = hmac.new(self.form_secret, stamp.encode(), hashlib.sha256).hexdigest()[:32]
+        return f"{stamp}.{mac}"
+
+    def form_token_ok(self, token: str) -> bool:
+        stamp, _, mac = token.partition(".")
+        if not stamp.isdigit():
+            return False
+        expected = hmac.new(self.form_secret, stamp.encode(), hashlib.sha256).hexdigest()[:32]
+        fresh = 0 <= time.time() - int(stamp) <= FORM_TOKEN_SECONDS
+        return fresh and hmac.compare_digest(expected, mac)
+
+    def page(
+        self, request: Request, name: str, status_code: int = 200, **context: Any
+    ) -> HTMLResponse:
+        lang = self.lang(request)
+        owner = self.settings.owner.name
+
+        def t(key: str, **values: str) -> str:
+            return text_for(lang, key, owner=owner, **values)
+
+        response = self.templates.TemplateResponse(
+            request,
+            name,
+            {"t": t, "lang": lang, "owner": self.settings.owner, **context},
+            status_code=status_code,
+        )
+        if request.query_params.get("lang") in LANGS:
+            response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
+        return response
+
+
+def web(request: Request) -> Web:
+    state: Web = request.app.state.web
+    return state
+
+
+@contextlib.contextmanager
+def _propagating(engine: Engine, settings: Settings) -> Iterator[None]:
+    """The propagation worker in a thread of the server, for as long as it runs."""
+    from listguard.propagation import EmailDigest, Transports, WebhookTransport, run_forever
+
+    webhook = WebhookTransport()
+    transports = Transports(
+        webhook=webhook,
+        email=EmailDigest(settings.notify, settings.owner.name)
+        if settings.notify.smtp_host
+        else None,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_forever, args=(engine, transports, stop), name="propagation", daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        webhook.close()
+
+
+def create_app(
+    engine: Engine,
+    settings: Settings,
+    *,
+    rate_per_minute: int | None = None,
+    propagate: bool = False,
+) -> FastAPI:
+    """The application; ``propagate`` also sends the queued messages to the partners
+    from a thread of the server (one process only: with several, run ``listguard worker``)."""
+    from listguard.web import admin, api, public
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        with _propagating(engine, settings) if propagate else contextlib.nullcontext():
+            yield
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="listguard",
+        version=__version__,
+        description="Oppositions from the owner's systems; deliveries and messages for partners.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    rate = settings.web.form_rate_per_minute if rate_per_minute is None else rate_per_minute
+    app.state.web = Web(engine, settings, rate)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(public.router)
+    app.include_router(api.router)
+    app.include_router(admin.router)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if not request.url.path.startswith("/api/docs"):
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                "form-action 'self'; frame-ancestors 'none'",
+            )
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.headers and "Location" in exc.headers:  # a page that needs signing in
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        w = web(request)
+        message = (
+            text_for(w.lang(request), "not_found") if exc.status_code == 404 else str(exc.detail)
+        )
+        return w.page(request, "error.html", status_code=exc.status_code, message=message)
+
+    return app
+
+
+__all__ = ["RateLimit", "Web", "create_app", "web"]

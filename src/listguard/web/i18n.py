@@ -1,0 +1,132 @@
+"""The words of the web pages, in French (the default) and English."""
+
+from __future__ import annotations
+
+LANGS = ("fr", "en")
+
+_TEXT: dict[str, tuple[str, str]] = {
+    # key: (French, English)
+    "skip": ("Aller au contenu", "Skip to content"),
+    "home": ("Accueil", "Home"),
+    "partners": ("Nos partenaires", "Our partners"),
+    "object": ("S'opposer", "Object"),
+    "rights": ("Vos droits", "Your rights"),
+    "other_lang": ("English", "Français"),
+    "home_title": ("Vos données et nos partenaires", "Your data and our partners"),
+    "home_intro": (
+        "{owner} peut transmettre vos coordonnées à des partenaires pour de la prospection, "
+        "dans le respect de vos choix. Vous pouvez à tout moment consulter la liste de ces "
+        "partenaires et vous opposer, sans frais et sans justification.",
+        "{owner} may pass your contact details to partners for marketing, within the choices "
+        "you made. You can see the list of these partners and object at any time, free of "
+        "charge and without giving a reason.",
+    ),
+    "partners_title": ("Liste de nos partenaires", "List of our partners"),
+    "partners_intro": (
+        "Les organismes ci-dessous peuvent recevoir vos coordonnées, selon les choix que "
+        "vous avez faits pour chaque canal.",
+        "The organisations below may receive your contact details, according to the choices "
+        "you made for each channel.",
+    ),
+    "version": ("Version {n} du {date}", "Version {n} of {date}"),
+    "version_past": (
+        "Version archivée {n} du {date}. La liste en vigueur est ici :",
+        "Archived version {n} of {date}. The list in force is here:",
+    ),
+    "current_list": ("liste actuelle", "current list"),
+    "name": ("Nom", "Name"),
+    "category": ("Catégorie", "Category"),
+    "since": ("Partenaire depuis", "Partner since"),
+    "policy": ("Politique de confidentialité", "Privacy policy"),
+    "categories": ("Catégories de partenaires", "Categories of partners"),
+    "past_versions": ("Versions précédentes", "Previous versions"),
+    "as_json": ("Cette liste au format JSON", "This list as JSON"),
+    "no_partner": ("Aucun partenaire.", "No partner."),
+    "object_title": ("Vous opposer à la prospection", "Object to marketing"),
+    "object_intro": (
+        "Indiquez l'adresse email ou le numéro de téléphone concerné, puis ce à quoi vous vous "
+        "opposez. Votre opposition est prise en compte immédiatement et transmise aux "
+        "partenaires qui ont reçu vos coordonnées.",
+        "Give the email address or phone number concerned, then what you object to. Your "
+        "objection takes effect at once and is passed on to the partners that received "
+        "your contact details.",
+    ),
+    "email": ("Adresse email", "Email address"),
+    "phone": ("Numéro de téléphone", "Phone number"),
+    "either": (
+        "Indiquez l'un ou l'autre, ou les deux.",
+        "Give one or the other, or both.",
+    ),
+    "channel": ("Pour quel canal ?", "For which channel?"),
+    "ch_all": ("Tous les canaux", "Every channel"),
+    "ch_postal": ("Courrier", "Post"),
+    "ch_phone": ("Appels téléphoniques", "Phone calls"),
+    "ch_automated_call": ("Appels automatisés", "Automated calls"),
+    "ch_sms": ("SMS", "Text messages"),
+    "ch_email": ("Emails", "Emails"),
+    "scope": ("Envers qui ?", "Towards whom?"),
+    "sc_all": ("{owner} et ses partenaires", "{owner} and its partners"),
+    "sc_partners": ("Les partenaires seulement", "The partners only"),
+    "sc_own": ("{owner} seulement", "{owner} only"),
+    "submit_object": ("Enregistrer mon opposition", "Record my objection"),
+    "object_done_title": ("Votre opposition est enregistrée", "Your objection is recorded"),
+    "object_done": (
+        "Elle prend effet immédiatement. Les partenaires qui ont reçu vos coordonnées en "
+        "sont informés.",
+        "It takes effect at once. The partners that received your contact details are told.",
+    ),
+    "need_identifier": (
+        "Indiquez une adresse email ou un numéro de téléphone.",
+        "Give an email address or a phone number.",
+    ),
+    "bad_email": ("Cette adresse email n'est pas valide.", "This email address is not valid."),
+    "bad_phone": ("Ce numéro n'est pas valide.", "This phone number is not valid."),
+    "bad_form": (
+        "Le formulaire a expiré : rechargez la page et recommencez.",
+        "The form expired: reload the page and try again.",
+    ),
+    "too_many": (
+        "Trop de demandes depuis votre connexion : réessayez dans une minute.",
+        "Too many requests from your connection: try again in a minute.",
+    ),
+    "unsub_title": ("Désinscription", "Unsubscribe"),
+    "unsub_ask": (
+        "Confirmez-vous ne plus recevoir de prospection par {channel} ?",
+        "Do you confirm you no longer want marketing by {channel}?",
+    ),
+    "unsub_button": ("Me désinscrire", "Unsubscribe me"),
+    "unsub_done": (
+        "C'est fait : vous ne recevrez plus de prospection par {channel}.",
+        "Done: you will receive no more marketing by {channel}.",
+    ),
+    "bad_link": (
+        "Ce lien n'est pas valide. Vous pouvez vous opposer avec le formulaire :",
+        "This link is not valid. You can object with the form:",
+    ),
+    "rights_title": ("Vos droits", "Your rights"),
+    "rights_intro": (
+        "Vous pouvez accéder à vos données, les faire rectifier ou effacer, et vous opposer "
+        "à leur utilisation. Écrivez à {contact} ; nous répondons dans un délai d'un mois. "
+        "Vous pouvez aussi adresser une réclamation à la CNIL (www.cnil.fr).",
+        "You can access your data, have it corrected or erased, and object to its use. "
+        "Write to {contact}; we answer within one month. You can also complain to the CNIL "
+        "(www.cnil.fr).",
+    ),
+    "not_found": ("Page introuvable.", "Page not found."),
+    "login": ("Connexion", "Sign in"),
+    "password": ("Mot de passe", "Password"),
+    "sign_in": ("Se connecter", "Sign in"),
+    "sign_out": ("Se déconnecter", "Sign out"),
+    "bad_login": ("Email ou mot de passe incorrect.", "Wrong email or password."),
+}
+
+
+def text_for(lang: str, key: str, **values: str) -> str:
+    pair = _TEXT.get(key)
+    if pair is None:
+        return key
+    template = pair[1] if lang == "en" else pair[0]
+    return template.format(**values) if values else template
+
+
+__all__ = ["LANGS", "text_for"]

@@ -1,0 +1,201 @@
+"""The owner's public pages: the partner list (HTML and JSON), the opposition form,
+one-click unsubscribe links, and how to exercise one's rights."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+
+from listguard.errors import InputError
+from listguard.links import read_token
+from listguard.normalise.email import normalise_email
+from listguard.normalise.phone import normalise_phone
+from listguard.oppositions import record_opposition
+from listguard.renting.partner_list import list_versions, published_list
+from listguard.timeutil import now_ts, to_iso
+from listguard.web.app import Web, web
+
+router = APIRouter(include_in_schema=False)
+CHANNELS = ("all", "postal", "phone", "automated_call", "sms", "email")
+SCOPES = ("all", "partners", "own")
+W = Annotated[Web, Depends(web)]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, w: W) -> Response:
+    return w.page(request, "home.html")
+
+
+@router.get("/partenaires", response_class=HTMLResponse)
+def partners_page(request: Request, w: W, version: int | None = None) -> Response:
+    with w.engine.connect() as conn:
+        now = now_ts()
+        listing = published_list(conn, now, version)
+        versions = list_versions(conn, now)
+    if listing is None:
+        raise HTTPException(404)
+    return w.page(
+        request,
+        "partners.html",
+        listing=listing,
+        versions=[(n, to_iso(d)[:10]) for n, d in reversed(versions)],
+    )
+
+
+def _json_list(w: Web, version: int | None) -> dict[str, Any]:
+    with w.engine.connect() as conn:
+        listing = published_list(conn, now_ts(), version)
+        versions = list_versions(conn, now_ts())
+    if listing is None:
+        raise HTTPException(404, "no such version of the partner list")
+    listing["owner"] = w.settings.owner.name
+    listing["versions"] = [
+        {"version": n, "last_updated": to_iso(d), "url": f"/partners/v{n}.json"}
+        for n, d in versions
+    ]
+    return listing
+
+
+@router.get("/partners.json")
+def partners_json(w: W) -> JSONResponse:
+    """The list in force; a cache may keep it a few minutes."""
+    return JSONResponse(_json_list(w, None), headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/partners/v{version}.json")
+def partners_version_json(version: int, w: W) -> JSONResponse:
+    """An archived version: it never changes, so it may be cached for good."""
+    return JSONResponse(
+        _json_list(w, version), headers={"Cache-Control": "public, max-age=31536000, immutable"}
+    )
+
+
+@router.get("/opposition", response_class=HTMLResponse)
+def opposition_form(request: Request, w: W) -> Response:
+    return w.page(
+        request,
+        "opposition.html",
+        token=w.form_token(),
+        channels=CHANNELS,
+        scopes=SCOPES,
+        errors=[],
+        values={"channel": "all", "scope": "all"},
+    )
+
+
+@router.post("/opposition", response_class=HTMLResponse)
+def opposition_submit(
+    request: Request,
+    w: W,
+    token: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
+    channel: Annotated[str, Form()] = "all",
+    scope: Annotated[str, Form()] = "all",
+) -> Response:
+    lang = w.lang(request)
+    values = {"email": email, "phone": phone, "channel": channel, "scope": scope}
+
+    def again(status: int, *errors: str) -> Response:
+        return w.page(
+            request,
+            "opposition.html",
+            status_code=status,
+            token=w.form_token(),
+            channels=CHANNELS,
+            scopes=SCOPES,
+            errors=list(errors),
+            values=values,
+        )
+
+    from listguard.web.i18n import text_for
+
+    if not w.rate.allow(_client(request)):
+        return again(429, text_for(lang, "too_many"))
+    if not w.form_token_ok(token):
+        return again(400, text_for(lang, "bad_form"))
+    if channel not in CHANNELS or scope not in SCOPES:
+        return again(400, text_for(lang, "bad_form"))
+    errors = []
+    if not email.strip() and not phone.strip():
+        errors.append(text_for(lang, "need_identifier"))
+    if email.strip() and not normalise_email(email)[1]:
+        errors.append(text_for(lang, "bad_email"))
+    if phone.strip() and normalise_phone(phone)[0] is None:
+        errors.append(text_for(lang, "bad_phone"))
+    if errors:
+        return again(422, *errors)
+    retention = w.settings.rules.retention_years
+    for named in ({"email": email.strip()}, {"phone": phone.strip()}):
+        if any(named.values()):
+            record_opposition(
+                w.engine,
+                channel=channel,
+                scope=scope,
+                via="web_form",
+                retention_years=retention,
+                email=named.get("email"),
+                phone=named.get("phone"),
+            )
+    return w.page(request, "opposition_done.html")
+
+
+def _unsubscribe(request: Request, w: Web, token: str) -> Any:
+    with w.engine.connect() as conn:
+        asked = read_token(conn, token)
+    if asked is None:
+        raise HTTPException(404)
+    return asked
+
+
+@router.get("/desinscription/{token}", response_class=HTMLResponse)
+def unsubscribe_page(request: Request, token: str, w: W) -> Response:
+    """The page a person reaches by clicking the link: it asks before acting (a mail
+    scanner that follows links must not unsubscribe anybody)."""
+    try:
+        asked = _unsubscribe(request, w, token)
+    except HTTPException:
+        return w.page(request, "unsubscribe.html", status_code=404, asked=None)
+    return w.page(request, "unsubscribe.html", asked=asked, token=token, done=False)
+
+
+@router.post("/desinscription/{token}")
+def unsubscribe(
+    request: Request,
+    token: str,
+    w: W,
+    one_click: Annotated[str | None, Form(alias="List-Unsubscribe")] = None,
+) -> Response:
+    """RFC 8058 one-click (the mail client POSTs ``List-Unsubscribe=One-Click``), or the
+    page's button: either way the opposition is recorded at once."""
+    try:
+        asked = _unsubscribe(request, w, token)
+    except HTTPException:
+        return w.page(request, "unsubscribe.html", status_code=404, asked=None)
+    try:
+        record_opposition(
+            w.engine,
+            channel=asked.channel,
+            scope=asked.scope,
+            via="email_link",
+            contact_id=asked.contact_id,
+            email=asked.email,
+            phone=asked.phone,
+            retention_years=w.settings.rules.retention_years,
+        )
+    except InputError as exc:
+        raise HTTPException(400, str(exc)) from None
+    if one_click == "One-Click":  # a mail client's POST wants no page, only success
+        return PlainTextResponse("unsubscribed\n")
+    return w.page(request, "unsubscribe.html", asked=asked, token=token, done=True)
+
+
+@router.get("/droits", response_class=HTMLResponse)
+def rights_page(request: Request, w: W) -> Response:
+    return w.page(request, "rights.html")

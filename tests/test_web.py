@@ -1,0 +1,271 @@
+"""The web application through a real server on loopback: public pages, opposition
+routes, the partner API and its isolation, the back office and its protections."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from listguard.accounts import add_account, create_api_key, revoke_api_key
+from listguard.config import Owner, Settings, WebSettings
+from listguard.links import Unsubscribe, make_token
+from listguard.oppositions import record_opposition
+from listguard.web.app import create_app
+from tests.scenario import Scenario, contact, partner
+from tests.web_server import serving
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Site:
+    url: str
+    engine: Engine
+    tmp: Path
+    machine: str  # a key of the owner's systems
+    p1: str  # partner P1's key
+    p2: str  # partner P2's key
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, follow_redirects=False, timeout=30)
+
+
+def _settings(tmp: Path, rate: int = 1000) -> Settings:
+    return Settings(
+        owner=Owner(name="Éditions Exemple", rights_contact="dpo@editions.example.com"),
+        web=WebSettings(deliveries_dir=str(tmp / "deliveries"), form_rate_per_minute=rate),
+    )
+
+
+@pytest.fixture
+def site(engine: Engine, tmp_path: Path) -> Iterator[Site]:
+    sc = Scenario(
+        engine,
+        tmp_path,
+        contacts=[
+            contact("C1", email="c1@example.com"),
+            contact("C2", email="c2@example.com", mobile="", address_line4="3 rue Neuve"),
+        ],
+        partners=[
+            partner("P1", privacy_policy_url="https://p1.example.com/vie-privee"),
+            partner("P2", listed_from="2026-03-01"),
+        ],
+    )
+    sc.load()
+    sc.rent(partner="P1", channels=("email", "sms"), out="d1")
+    sc.rent(partner="P2", channels=("postal",), out="d2")
+    add_account(engine, "admin@example.com", PASSWORD, "admin")
+    machine, _ = create_api_key(engine, role="machine", label="forms")
+    p1, _ = create_api_key(engine, role="partner", partner_id="P1")
+    p2, _ = create_api_key(engine, role="partner", partner_id="P2")
+    app = create_app(engine, _settings(tmp_path))
+    with serving(app) as url:
+        yield Site(url, engine, tmp_path, machine, p1, p2)
+
+
+def _token(page: str, name: str = "token") -> str:
+    found = re.search(rf'name="{name}" value="([^"]+)"', page)
+    assert found, f"no {name} in the page"
+    return found.group(1)
+
+
+def _events(engine: Engine) -> list[tuple[str, str, str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT event, channel, scope, via FROM events ORDER BY id")).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def test_public_partner_list_in_both_languages_and_as_versioned_json(site: Site) -> None:
+    with site.client() as c:
+        fr = c.get("/partenaires")
+        assert fr.status_code == 200 and 'lang="fr"' in fr.text
+        assert "Partenaire P1" in fr.text and "https://p1.example.com/vie-privee" in fr.text
+        assert "Version 2 du 2026-03-01" in fr.text  # P2 joining made version 2
+        en = c.get("/partenaires?lang=en")
+        assert 'lang="en"' in en.text and "List of our partners" in en.text
+        assert c.get("/").text.count('lang="en"') >= 1  # the choice is remembered
+        current = c.get("/partners.json").json()
+        assert (current["version"], current["current"]) == (2, True)
+        assert [p["id"] for p in current["partners"]] == ["P1", "P2"]
+        assert [v["url"] for v in current["versions"]] == [
+            "/partners/v1.json",
+            "/partners/v2.json",
+        ]
+        first = c.get("/partners/v1.json")
+        assert "immutable" in first.headers["cache-control"]
+        assert [p["id"] for p in first.json()["partners"]] == ["P1"]
+        assert c.get("/partners/v3.json").status_code == 404
+        archived = c.get("/partenaires?version=1&lang=fr")
+        assert "Version archivée 1" in archived.text and "Partenaire P2" not in archived.text
+        assert fr.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in fr.headers["content-security-policy"]
+
+
+def test_a_person_objects_through_the_form(site: Site) -> None:
+    with site.client() as c:
+        form = c.get("/opposition").text
+        assert '<label for="email">' in form
+        done = c.post(
+            "/opposition",
+            data={
+                "token": _token(form),
+                "email": " C1@Example.com ",
+                "channel": "email",
+                "scope": "all",
+            },
+        )
+        assert done.status_code == 200 and "Votre opposition est enregistrée" in done.text
+        assert _events(site.engine)[-1] == ("opposition", "email", "all", "web_form")
+        with site.engine.connect() as conn:
+            queued = conn.execute(text("SELECT partner_id FROM outbox")).scalars().all()
+        assert queued == ["P1"]  # the only partner that received C1's email
+        # mistakes are said next to the form, which keeps what was typed
+        bad = c.post(
+            "/opposition",
+            data={"token": _token(form), "email": "not-an-email", "channel": "all"},
+        )
+        assert bad.status_code == 422 and "pas valide" in bad.text
+        assert 'value="not-an-email"' in bad.text
+        assert c.post("/opposition", data={"email": "c2@example.com"}).status_code == 400
+    assert len(_events(site.engine)) == 1
+
+
+def test_public_forms_are_rate_limited(engine: Engine, tmp_path: Path) -> None:
+    Scenario(engine, tmp_path).load()
+    app = create_app(engine, _settings(tmp_path, rate=2))
+    with serving(app) as url, httpx.Client(base_url=url) as c:
+        token = _token(c.get("/opposition").text)
+        codes = [
+            c.post("/opposition", data={"token": token, "email": "c1@example.com"}).status_code
+            for _ in range(3)
+        ]
+    assert codes == [200, 200, 429]
+
+
+def test_one_click_unsubscribe_links(site: Site) -> None:
+    with site.engine.begin() as conn:
+        token = make_token(conn, Unsubscribe("email", "all", contact_id="C1"))
+    with site.client() as c:
+        page = c.get(f"/desinscription/{token}")
+        assert page.status_code == 200 and "Me désinscrire" in page.text
+        assert _events(site.engine) == []  # following the link records nothing
+        # RFC 8058: the mail client POSTs List-Unsubscribe=One-Click
+        one = c.post(f"/desinscription/{token}", data={"List-Unsubscribe": "One-Click"})
+        assert one.status_code == 200 and one.text == "unsubscribed\n"
+        assert _events(site.engine) == [("opposition", "email", "all", "email_link")]
+        forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+        assert c.get(f"/desinscription/{forged}").status_code == 404
+        assert c.post(f"/desinscription/{forged}").status_code == 404
+    assert len(_events(site.engine)) == 1
+
+
+def test_api_keys_scopes_and_revocation(site: Site) -> None:
+    body = {"email": "c2@example.com", "channel": "all", "scope": "all"}
+    with site.client() as c:
+        assert c.post("/api/v1/oppositions", json=body).status_code == 401
+        wrong = {"Authorization": "Bearer lg_000000000000_nope"}
+        assert c.post("/api/v1/oppositions", json=body, headers=wrong).status_code == 401
+        as_partner = {"Authorization": f"Bearer {site.p1}"}
+        assert c.post("/api/v1/oppositions", json=body, headers=as_partner).status_code == 403
+        machine = {"Authorization": f"Bearer {site.machine}"}
+        made = c.post("/api/v1/oppositions", json=body, headers=machine)
+        # C2 went to P1 (email) and P2 (postal): one message each
+        assert made.status_code == 201 and made.json() == {"covered": 1, "messages": 2}
+        both = {**body, "phone": "0612345678"}
+        assert c.post("/api/v1/oppositions", json=both, headers=machine).status_code == 422
+        # an SMS provider's webhook: STOP from a number
+        stop = c.post(
+            "/api/v1/sms/stop", data={"from": "+33612345678", "text": "STOP"}, headers=machine
+        )
+        assert stop.json()["stopped"] is True
+        chat = c.post(
+            "/api/v1/sms/stop", data={"from": "+33612345678", "text": "merci"}, headers=machine
+        )
+        assert chat.json() == {"stopped": False, "messages": 0}
+        assert _events(site.engine)[-1] == ("opposition", "sms", "all", "sms_stop")
+        revoke_api_key(site.engine, site.machine.split("_")[1])
+        assert c.post("/api/v1/oppositions", json=body, headers=machine).status_code == 401
+
+
+def test_a_partner_sees_only_its_own_deliveries_and_messages(site: Site) -> None:
+    record_opposition(site.engine, channel="all", contact_id="C1")  # P1 (email, sms), P2 (postal)
+    p1 = {"Authorization": f"Bearer {site.p1}"}
+    p2 = {"Authorization": f"Bearer {site.p2}"}
+    with site.client() as c:
+        mine = c.get("/api/v1/partner/deliveries", headers=p1).json()
+        assert [d["delivery_id"] for d in mine] == [1]
+        got = c.get("/api/v1/partner/deliveries/1/contacts.csv", headers=p1)
+        assert got.status_code == 200 and got.text.startswith("\ufeffcontact_ref")
+        assert c.get("/api/v1/partner/deliveries/1/notice.txt", headers=p1).status_code == 200
+        # the owner's own files are not the partner's; another partner's are not found
+        assert c.get("/api/v1/partner/deliveries/1/decisions.csv", headers=p1).status_code == 422
+        assert c.get("/api/v1/partner/deliveries/1/contacts.csv", headers=p2).status_code == 404
+        assert c.get("/api/v1/partner/deliveries/1/contacts.csv").status_code == 401
+        for1 = c.get("/api/v1/partner/oppositions", headers=p1).json()
+        for2 = c.get("/api/v1/partner/oppositions", headers=p2).json()
+        assert len(for1) == len(for2) == 1
+        assert {x["channel"] for x in for1[0]["content"]["contacts"]} == {"email", "sms"}
+        assert {x["channel"] for x in for2[0]["content"]["contacts"]} == {"postal"}
+        key1 = for1[0]["message_id"]
+        # P2 cannot acknowledge P1's message; P1 can, once and again (idempotent)
+        assert c.post(f"/api/v1/partner/oppositions/{key1}/ack", headers=p2).status_code == 404
+        for _ in range(2):
+            ack = c.post(f"/api/v1/partner/oppositions/{key1}/ack", headers=p1)
+            assert ack.json() == {"acknowledged": True}
+        assert c.get("/api/v1/partner/oppositions", headers=p1).json() == []
+        assert len(c.get("/api/v1/partner/oppositions?pending=false", headers=p1).json()) == 1
+        assert len(c.get("/api/v1/partner/oppositions", headers=p2).json()) == 1
+
+
+def _sign_in(c: httpx.Client, password: str = PASSWORD) -> httpx.Response:
+    token = _token(c.get("/admin/login").text)
+    return c.post(
+        "/admin/login", data={"email": "Admin@Example.com", "password": password, "token": token}
+    )
+
+
+def test_back_office_sign_in_dashboard_and_csrf(site: Site) -> None:
+    record_opposition(site.engine, channel="email", contact_id="C1")
+    with site.client() as c:
+        assert c.get("/admin").headers["location"] == "/admin/login"
+        assert _sign_in(c, "wrong password!").status_code == 401
+        signed = _sign_in(c)
+        assert signed.status_code == 303 and signed.headers["location"] == "/admin"
+        cookie = signed.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+        board = c.get("/admin")
+        assert board.status_code == 200
+        assert re.search(r'id="pending"><span class="n">1</span>', board.text)
+        assert "P1" in c.get("/admin/oppositions").text
+        # a form without the session's token is refused, with it accepted
+        assert c.post("/admin/logout", data={"csrf": "forged"}).status_code == 403
+        csrf = _token(board.text, "csrf")
+        assert c.post("/admin/logout", data={"csrf": csrf}).status_code == 303
+        assert c.get("/admin").status_code == 303
+
+
+def test_an_operator_previews_then_delivers_a_rental(site: Site) -> None:
+    order = (
+        'partner = "P1"\nchannels = ["email"]\npurpose = "Offre"\n'
+        "campaign_start = 2026-12-01\ncampaign_end = 2026-12-31\nas_of = 2026-11-28\n"
+    )
+    with site.client() as c:
+        _sign_in(c)
+        csrf = _token(c.get("/admin/rentals").text, "csrf")
+        bad = c.post("/admin/rentals", data={"csrf": csrf, "order": "partner = 3"})
+        assert bad.status_code == 422 and "required" in bad.text
+        shown = c.post("/admin/rentals", data={"csrf": csrf, "order": order})
+        assert shown.status_code == 200 and 'id="preview-total"><strong>2</strong>' in shown.text
+        with site.engine.connect() as conn:
+            before = conn.execute(text("SELECT count(*) FROM deliveries")).scalar_one()
+        assert before == 2  # a preview records nothing
+        done = c.post("/admin/rentals", data={"csrf": csrf, "order": order, "action": "deliver"})
+        assert done.status_code == 303 and done.headers["location"] == "/admin?delivered=3"
+    delivered = list((site.tmp / "deliveries").glob("delivery-P1-*"))
+    assert len(delivered) == 1 and (delivered[0] / "manifest.json").exists()
