@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from listguard.db.engine import make_engine
 from listguard.db.migrate import upgrade
+from tests.web_server import Site, served_site
 
 PG_URL = os.environ.get("LISTGUARD_TEST_POSTGRES_URL")
 
@@ -68,3 +69,10 @@ def any_engine(
         yield from _sqlite_engine(sqlite_template, tmp_path)
     else:
         yield from _pg_engine()
+
+
+@pytest.fixture
+def site(engine: Engine, tmp_path: Path) -> Iterator[Site]:
+    """The web application served on loopback over a small registry (``web_server``)."""
+    with served_site(engine, tmp_path) as served:
+        yield served

@@ -4,75 +4,17 @@ routes, the partner API and its isolation, the back office and its protections."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import Engine, text
 
-from listguard.accounts import add_account, create_api_key, revoke_api_key
-from listguard.config import Owner, Settings, WebSettings
+from listguard.accounts import revoke_api_key
 from listguard.links import Unsubscribe, make_token
 from listguard.oppositions import record_opposition
 from listguard.web.app import create_app
-from tests.scenario import Scenario, contact, partner
-from tests.web_server import serving
-
-PASSWORD = "correct horse battery"
-
-
-@dataclass
-class Site:
-    url: str
-    engine: Engine
-    tmp: Path
-    machine: str  # a key of the owner's systems
-    p1: str  # partner P1's key
-    p2: str  # partner P2's key
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, follow_redirects=False, timeout=30)
-
-
-def _settings(tmp: Path, rate: int = 1000) -> Settings:
-    return Settings(
-        owner=Owner(name="Éditions Exemple", rights_contact="dpo@editions.example.com"),
-        web=WebSettings(deliveries_dir=str(tmp / "deliveries"), form_rate_per_minute=rate),
-    )
-
-
-@pytest.fixture
-def site(engine: Engine, tmp_path: Path) -> Iterator[Site]:
-    sc = Scenario(
-        engine,
-        tmp_path,
-        contacts=[
-            contact("C1", email="c1@example.com"),
-            contact("C2", email="c2@example.com", mobile="", address_line4="3 rue Neuve"),
-        ],
-        partners=[
-            partner("P1", privacy_policy_url="https://p1.example.com/vie-privee"),
-            partner("P2", listed_from="2026-03-01"),
-        ],
-    )
-    sc.load()
-    sc.rent(partner="P1", channels=("email", "sms"), out="d1")
-    sc.rent(partner="P2", channels=("postal",), out="d2")
-    add_account(engine, "admin@example.com", PASSWORD, "admin")
-    machine, _ = create_api_key(engine, role="machine", label="forms")
-    p1, _ = create_api_key(engine, role="partner", partner_id="P1")
-    p2, _ = create_api_key(engine, role="partner", partner_id="P2")
-    app = create_app(engine, _settings(tmp_path))
-    with serving(app) as url:
-        yield Site(url, engine, tmp_path, machine, p1, p2)
-
-
-def _token(page: str, name: str = "token") -> str:
-    found = re.search(rf'name="{name}" value="([^"]+)"', page)
-    assert found, f"no {name} in the page"
-    return found.group(1)
+from tests.scenario import Scenario
+from tests.web_server import PASSWORD, Site, form_token, serving, web_settings
 
 
 def _events(engine: Engine) -> list[tuple[str, str, str, str]]:
@@ -114,7 +56,7 @@ def test_a_person_objects_through_the_form(site: Site) -> None:
         done = c.post(
             "/opposition",
             data={
-                "token": _token(form),
+                "token": form_token(form),
                 "email": " C1@Example.com ",
                 "channel": "email",
                 "scope": "all",
@@ -128,7 +70,7 @@ def test_a_person_objects_through_the_form(site: Site) -> None:
         # mistakes are said next to the form, which keeps what was typed
         bad = c.post(
             "/opposition",
-            data={"token": _token(form), "email": "not-an-email", "channel": "all"},
+            data={"token": form_token(form), "email": "not-an-email", "channel": "all"},
         )
         assert bad.status_code == 422 and "pas valide" in bad.text
         assert 'value="not-an-email"' in bad.text
@@ -138,9 +80,9 @@ def test_a_person_objects_through_the_form(site: Site) -> None:
 
 def test_public_forms_are_rate_limited(engine: Engine, tmp_path: Path) -> None:
     Scenario(engine, tmp_path).load()
-    app = create_app(engine, _settings(tmp_path, rate=2))
+    app = create_app(engine, web_settings(tmp_path, rate=2))
     with serving(app) as url, httpx.Client(base_url=url) as c:
-        token = _token(c.get("/opposition").text)
+        token = form_token(c.get("/opposition").text)
         codes = [
             c.post("/opposition", data={"token": token, "email": "c1@example.com"}).status_code
             for _ in range(3)
@@ -224,7 +166,7 @@ def test_a_partner_sees_only_its_own_deliveries_and_messages(site: Site) -> None
 
 
 def _sign_in(c: httpx.Client, password: str = PASSWORD) -> httpx.Response:
-    token = _token(c.get("/admin/login").text)
+    token = form_token(c.get("/admin/login").text)
     return c.post(
         "/admin/login", data={"email": "Admin@Example.com", "password": password, "token": token}
     )
@@ -245,7 +187,7 @@ def test_back_office_sign_in_dashboard_and_csrf(site: Site) -> None:
         assert "P1" in c.get("/admin/oppositions").text
         # a form without the session's token is refused, with it accepted
         assert c.post("/admin/logout", data={"csrf": "forged"}).status_code == 403
-        csrf = _token(board.text, "csrf")
+        csrf = form_token(board.text, "csrf")
         assert c.post("/admin/logout", data={"csrf": csrf}).status_code == 303
         assert c.get("/admin").status_code == 303
 
@@ -257,7 +199,7 @@ def test_an_operator_previews_then_delivers_a_rental(site: Site) -> None:
     )
     with site.client() as c:
         _sign_in(c)
-        csrf = _token(c.get("/admin/rentals").text, "csrf")
+        csrf = form_token(c.get("/admin/rentals").text, "csrf")
         bad = c.post("/admin/rentals", data={"csrf": csrf, "order": "partner = 3"})
         assert bad.status_code == 422 and "required" in bad.text
         shown = c.post("/admin/rentals", data={"csrf": csrf, "order": order})

@@ -1,0 +1,116 @@
+"""The pages in a real browser (headless Chromium, Debian's package, driven by
+Playwright) against the real server: a person objects, the team sees it, an operator
+previews and delivers a rental. Screenshots of the main pages are saved as artefacts
+in ``$LISTGUARD_ARTEFACTS`` (default ``.artefacts/``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.web_server import PASSWORD, Site
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None and os.environ.get("LISTGUARD_REQUIRE_BROWSER") == "1":
+    raise RuntimeError("Chromium is required (LISTGUARD_REQUIRE_BROWSER=1) but not installed")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (CI installs Debian's chromium)"
+)
+ARTEFACTS = Path(os.environ.get("LISTGUARD_ARTEFACTS", Path(__file__).parents[1] / ".artefacts"))
+
+if CHROMIUM is not None:
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            # no calls home: the machine's network is closed, and tests must not depend on it
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="fr-FR")
+    yield context.new_page()
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, site: Site) -> None:
+    page.goto(f"{site.url}/admin")
+    expect(page).to_have_url(f"{site.url}/admin/login")
+    page.get_by_label("Adresse email").fill("admin@example.com")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("heading", name="Tableau de bord")).to_be_visible()
+
+
+def test_a_person_objects_and_the_dashboard_shows_it_pending(site: Site, page: Page) -> None:
+    page.goto(f"{site.url}/partenaires")
+    expect(page.get_by_role("row", name="Partenaire P1")).to_be_visible()
+    shot(page, "partner-list")
+    page.get_by_role("link", name="S'opposer").click()
+    page.get_by_label("Adresse email").fill("c1@example.com")
+    page.get_by_label("Emails").check()
+    shot(page, "opposition-form")
+    page.get_by_role("button", name="Enregistrer mon opposition").click()
+    expect(page.get_by_role("status")).to_contain_text("prend effet immédiatement")
+    shot(page, "opposition-recorded")
+    sign_in(page, site)
+    expect(page.locator("#pending .n")).to_have_text("1")
+    expect(page.locator("#propagation")).to_contain_text("P1")
+    shot(page, "dashboard")
+
+
+def test_an_operator_previews_and_delivers_a_rental(site: Site, page: Page) -> None:
+    sign_in(page, site)
+    page.get_by_role("link", name="Locations").click()
+    page.get_by_label("Commande").fill(
+        'partner = "P1"\nchannels = ["email", "sms"]\npurpose = "Offre"\n'
+        "campaign_start = 2026-12-01\ncampaign_end = 2026-12-31\nas_of = 2026-11-28\n"
+    )
+    page.get_by_role("button", name="Prévisualiser").click()
+    expect(page.locator("#preview-total")).to_contain_text("2 contacts")
+    shot(page, "rental-preview")
+    page.get_by_role("button", name="Livrer (2 contacts)").click()
+    expect(page.locator("#deliveries tbody tr").first).to_contain_text("P1")
+    assert len(list((site.tmp / "deliveries").glob("delivery-P1-*"))) == 1
+
+
+def test_public_pages_fit_a_phone_and_work_with_the_keyboard(site: Site, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="fr-FR")
+    phone = context.new_page()
+    try:
+        for path in ("/", "/partenaires", "/opposition"):
+            phone.goto(f"{site.url}{path}")
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 360, f"{path} is {width}px wide on a 360px screen"
+        shot(phone, "opposition-form-phone")
+        # the first Tab reaches the skip link, which leads to the content
+        phone.keyboard.press("Tab")
+        expect(phone.locator(".skip")).to_be_focused()
+        phone.goto(f"{site.url}/partenaires?lang=en")
+        expect(phone.get_by_role("heading", name="List of our partners")).to_be_visible()
+    finally:
+        context.close()
