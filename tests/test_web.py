@@ -120,7 +120,7 @@ def test_api_keys_scopes_and_revocation(site: Site) -> None:
         # C2 went to P1 (email) and P2 (postal): one message each
         assert made.status_code == 201 and made.json() == {"covered": 1, "messages": 2}
         both = {**body, "phone": "0612345678"}
-        assert c.post("/api/v1/oppositions", json=both, headers=machine).status_code == 422
+        assert c.post("/api/v1/oppositions", json=both, headers=machine).status_code == 400
         # an SMS provider's webhook: STOP from a number
         stop = c.post(
             "/api/v1/sms/stop", data={"from": "+33612345678", "text": "STOP"}, headers=machine

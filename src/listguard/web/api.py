@@ -28,7 +28,18 @@ from listguard.propagation import acknowledge, load_messages
 from listguard.timeutil import now_ts, to_iso
 from listguard.web.app import Web, web
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+
+class Problem(BaseModel):
+    detail: str
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The request names nobody, or nobody valid"},
+    401: {"model": Problem, "description": "No API key, or an unknown or revoked one"},
+    403: {"model": Problem, "description": "The key lacks the scope of this route"},
+    404: {"model": Problem, "description": "Not found (or another partner's)"},
+}
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=_ERRORS)
 bearer = HTTPBearer(auto_error=False)
 W = Annotated[Web, Depends(web)]
 PARTNER_FILES = ("contacts.csv", "notice.txt")  # the owner's own files stay with the owner
@@ -85,7 +96,7 @@ def post_opposition(
     """Record an opposition (a form of the owner's, a letter keyed in, a call)."""
     named = [v for v in (body.contact_id, body.email, body.phone) if v]
     if len(named) != 1:
-        raise HTTPException(422, "name the person by exactly one of contact_id, email, phone")
+        raise HTTPException(400, "name the person by exactly one of contact_id, email, phone")
     try:
         done = record_opposition(
             w.engine,
@@ -98,7 +109,7 @@ def post_opposition(
             retention_years=w.settings.rules.retention_years,
         )
     except InputError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(400, str(exc)) from None
     return Recorded(covered=done.covered, messages=done.messages)
 
 
@@ -128,7 +139,7 @@ def sms_stop(
             retention_years=w.settings.rules.retention_years,
         )
     except InputError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(400, str(exc)) from None
     return StopOut(stopped=True, messages=done.messages)
 
 
@@ -172,9 +183,15 @@ def partner_deliveries(
     ]
 
 
-@router.get("/partner/deliveries/{delivery_id}/{name}")
+@router.get(
+    "/partner/deliveries/{delivery_id}/{name}",
+    responses={
+        200: {"content": {"text/csv": {}, "text/plain": {}}, "description": "The file"},
+        410: {"model": Problem, "description": "The owner no longer keeps the files"},
+    },
+)
 def partner_file(
-    delivery_id: int,
+    delivery_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
     name: Literal["contacts.csv", "notice.txt"],
     w: W,
     grant: Annotated[ApiKey, scope("deliveries:read")],
