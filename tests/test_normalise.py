@@ -114,3 +114,22 @@ def test_dates(raw: str, iso: str | None) -> None:
 
     ts = pl.DataFrame({"d": [raw]}).select(parse_instants(pl.col("d")))["d"][0]
     assert (to_iso(ts) if ts is not None else None) == iso
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.sampled_from(list("abcXYZ019.-_+@ \t!'é\u00fcİß\u0130\u2003\x1c")),
+            max_size=30,
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_one_email_is_normalised_as_a_batch_would_be(values: list[str]) -> None:
+    """The single-address path (web forms, the API) agrees with the batch path."""
+    from listguard.normalise.email import normalise_emails
+
+    batch = normalise_emails(pl.Series(values, dtype=pl.String)).rows()
+    assert [normalise_email(v) for v in values] == batch

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from listguard import audit
 from listguard.db import schema
+from listguard.db.engine import writing
 from listguard.errors import InputError
 from listguard.timeutil import now_ts
 
@@ -55,7 +56,7 @@ def add_account(engine: Engine, email: str, password: str, role: str) -> Account
     if len(password) < MIN_PASSWORD:
         raise InputError(f"the password must have at least {MIN_PASSWORD} characters")
     now = now_ts()
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         if conn.execute(
             select(schema.accounts.c.id).where(schema.accounts.c.email == email)
         ).first():
@@ -124,7 +125,7 @@ class Session:
 def open_session(engine: Engine, account: Account) -> Session:
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = now_ts()
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(
             insert(schema.web_sessions).values(
                 token_hash=_sha(token),
@@ -155,7 +156,7 @@ def session_of(engine: Engine, token: str | None) -> Session | None:
 
 
 def close_session(engine: Engine, token: str) -> None:
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(
             schema.web_sessions.delete().where(schema.web_sessions.c.token_hash == _sha(token))
         )
@@ -168,6 +169,7 @@ class ApiKey:
     partner_id: str | None
     scopes: frozenset[str]
     label: str
+    last_used_at: int | None = None
 
 
 def create_api_key(
@@ -193,7 +195,7 @@ def create_api_key(
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     key = f"lg_{prefix}_{secret}"
     now = now_ts()
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         if (
             partner_id is not None
             and not conn.execute(
@@ -229,20 +231,25 @@ def check_api_key(conn: Connection, key: str) -> ApiKey | None:
         return None
     k = schema.api_keys
     row = conn.execute(
-        select(k.c.id, k.c.key_hash, k.c.role, k.c.partner_id, k.c.scopes, k.c.label).where(
-            k.c.prefix == parts[1], k.c.revoked_at.is_(None)
-        )
+        select(
+            k.c.id, k.c.key_hash, k.c.role, k.c.partner_id, k.c.scopes, k.c.label, k.c.last_used_at
+        ).where(k.c.prefix == parts[1], k.c.revoked_at.is_(None))
     ).first()
     if row is None or not hmac.compare_digest(str(row.key_hash), _sha(key)):
         return None
     return ApiKey(
-        int(row.id), str(row.role), row.partner_id, frozenset(str(row.scopes).split()), row.label
+        int(row.id),
+        str(row.role),
+        row.partner_id,
+        frozenset(str(row.scopes).split()),
+        row.label,
+        row.last_used_at,
     )
 
 
 def revoke_api_key(engine: Engine, prefix: str) -> bool:
     now = now_ts()
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         done = conn.execute(
             update(schema.api_keys)
             .where(schema.api_keys.c.prefix == prefix, schema.api_keys.c.revoked_at.is_(None))

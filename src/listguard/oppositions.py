@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, text
 
 from listguard import audit
+from listguard.db.engine import writing
 from listguard.errors import InputError
 from listguard.imports.events import CHANNEL_VALUES, VIAS, event_key
 from listguard.normalise.email import normalise_email
@@ -73,7 +74,7 @@ def record_opposition(
     if via not in VIAS and not via.startswith("partner:"):
         raise InputError(f"unknown via {via!r}: expected one of {', '.join(VIAS)} or partner:<id>")
     email_norm, phone_e164 = person_keys(contact_id, email, phone)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         event_id = record_event(
             conn,
             "opposition",

@@ -36,6 +36,7 @@ from sqlalchemy import Connection, Engine, bindparam, select, text
 from listguard import audit
 from listguard.config import NotifySettings
 from listguard.db import schema
+from listguard.db.engine import writing
 from listguard.errors import InputError
 from listguard.timeutil import day_start, now_ts, to_iso, years_before
 
@@ -307,6 +308,17 @@ class Transports:
     file_drop: Transport | None = None
     email: EmailDigest | None = None
 
+    def reaches(self, partner: str = "p") -> str:
+        """SQL on ``partners`` (as ``partner``): the partners some transport reaches."""
+        if self.file_drop is not None:
+            return "1 = 1"
+        ways = []
+        if self.webhook is not None:
+            ways.append(f"coalesce({partner}.notify_url, '') <> ''")
+        if self.email is not None:
+            ways.append(f"coalesce({partner}.notify_email, '') <> ''")
+        return " OR ".join(ways) or "1 = 0"
+
     def for_endpoint(self, endpoint: Endpoint) -> Transport | EmailDigest | None:
         if endpoint.notify_url and self.webhook is not None:
             return self.webhook
@@ -433,16 +445,30 @@ def run_once(
 
     clock = now if now is not None else now_ts()
     report = WorkerReport()
-    with engine.begin() as conn:
+    # a partner's messages go in order: none overtakes an earlier one still waiting for
+    # its retry (each partner's first such message bars the later ones; one pass, not a
+    # look-up per message)
+    is_due = (
+        "FROM outbox o JOIN partners p ON p.partner_id = o.partner_id "
+        "LEFT JOIN (SELECT partner_id, min(id) AS first_id FROM outbox "
+        "WHERE status = 'pending' AND next_attempt_at > :now GROUP BY partner_id) w "
+        "ON w.partner_id = o.partner_id "
+        "WHERE o.status = 'pending' AND o.next_attempt_at <= :now "
+        "AND (w.first_id IS NULL OR o.id < w.first_id) "
+    )
+    reach = transports.reaches("p")
+    with engine.connect() as conn:  # reading only: writers are not held up
+        # messages no transport reaches stay pending, untouched, until one does (or the
+        # partner pulls them through the API): counted, not loaded round after round
+        report.waiting = int(
+            conn.execute(
+                text(f"SELECT count(*) {is_due} AND NOT ({reach})"), {"now": clock}
+            ).scalar_one()
+        )
         due = conn.execute(
             text(
                 "SELECT o.id, o.partner_id, o.attempts, p.name, p.notify_url, p.notify_email "
-                "FROM outbox o JOIN partners p ON p.partner_id = o.partner_id "
-                "WHERE o.status = 'pending' AND o.next_attempt_at <= :now "
-                # a partner's messages go in order: none overtakes an earlier one still waiting
-                "AND NOT EXISTS (SELECT 1 FROM outbox b WHERE b.partner_id = o.partner_id "
-                "AND b.status = 'pending' AND b.id < o.id AND b.next_attempt_at > :now) "
-                "ORDER BY o.id LIMIT :n"
+                f"{is_due} AND ({reach}) ORDER BY o.id LIMIT :n"
             ),
             {"now": clock, "n": limit},
         ).all()
@@ -451,6 +477,8 @@ def run_once(
         by_partner: dict[str, list[Any]] = {}
         for row in due:
             by_partner.setdefault(row.partner_id, []).append(row)
+        messages = load_messages(conn, [int(r.id) for r in due])
+    with writing(engine) as conn:  # a partner's secret is made on first use
         endpoints = {
             pid: Endpoint(
                 pid,
@@ -461,7 +489,6 @@ def run_once(
             )
             for pid, rows in by_partner.items()
         }
-        messages = load_messages(conn, [int(r.id) for r in due])
     attempts = {int(r.id): int(r.attempts) for r in due}
     outcomes: dict[str, _Outcome] = {}
     work = []
@@ -493,7 +520,7 @@ def run_once(
         futures = {pid: pool.submit(job) for pid, job in work}
         for pid, future in futures.items():
             outcomes[pid] = future.result()
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         for pid, outcome in outcomes.items():
             _record(conn, pid, outcome, messages, attempts, clock, report)
     return report
@@ -652,7 +679,7 @@ def acknowledge(
     except (IndexError, ValueError):
         return False
     when = at if at is not None else now_ts()
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = conn.execute(
             text(
                 "SELECT o.id, o.partner_id, o.status, o.event_id, o.created_at FROM outbox o "

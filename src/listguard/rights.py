@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 
 from listguard import audit
 from listguard.db import schema
+from listguard.db.engine import writing
 from listguard.oppositions import HOLDING, PERSON_LEDGER, person_keys, record_event
 from listguard.propagation import enqueue
 from listguard.timeutil import now_ts, to_iso
@@ -319,7 +320,7 @@ def erase(
     that an import of the same person is refused.
     """
     email_norm, phone_e164 = person_keys(contact_id, email, phone)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         found = conn.execute(
             text(
                 f"SELECT contact_id, email_norm, phone_e164, mobile_e164 FROM contacts "

@@ -8,6 +8,7 @@ normalised form; the value as given stays in the registry.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import polars as pl
@@ -69,7 +70,28 @@ def normalise_emails(values: pl.Series) -> pl.DataFrame:
     )
 
 
+# Unicode White_Space, what Polars' strip_chars removes (Python's isspace adds U+001C..1F)
+_WHITE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+_WHITE += "\u2028\u2029\u202f\u205f\u3000"
+_ASCII_RE = re.compile(_ASCII_EMAIL)
+_UNICODE_RE = re.compile(_UNICODE_SHAPE)
+
+
 def normalise_email(value: str | None) -> tuple[str | None, bool | None]:
-    """The scalar form of :func:`normalise_emails`: ``(email, valid)``."""
-    row = normalise_emails(pl.Series([value], dtype=pl.String)).row(0)
-    return row[0], row[1]
+    """The scalar form of :func:`normalise_emails`: ``(email, valid)``, the same rules
+    in plain Python (one address, as a web form sends it, needs no data frame)."""
+    if value is None:
+        return None, None
+    s = value.strip(_WHITE).lower()
+    if not s:
+        return None, None
+    if len(s.encode("utf-8")) > 254:
+        return None, False
+    if s.isascii():
+        return (s, True) if _ASCII_RE.search(s) else (None, False)
+    if not _UNICODE_RE.search(s):
+        return None, False
+    idn = _idn_domains(pl.Series([s.split("@")[-1]], dtype=pl.String))["_idn"][0]
+    if idn is None:
+        return None, False
+    return f"{s.split('@')[0]}@{idn}", True

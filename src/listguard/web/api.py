@@ -22,6 +22,7 @@ from sqlalchemy import text, update
 
 from listguard.accounts import ApiKey, check_api_key
 from listguard.db import schema
+from listguard.db.engine import writing
 from listguard.errors import InputError
 from listguard.oppositions import record_opposition
 from listguard.propagation import acknowledge, load_messages
@@ -53,13 +54,15 @@ def _key(
     w: Web = request.app.state.web
     if credentials is None:
         raise HTTPException(401, "an API key is required (Authorization: Bearer lg_...)")
-    with w.engine.begin() as conn:
+    with w.engine.connect() as conn:
         grant = check_api_key(conn, credentials.credentials)
-        if grant is not None:
+    now = now_ts()
+    if grant is not None and (grant.last_used_at or 0) < now - 60:  # to the minute: no write
+        with writing(w.engine) as conn:  # per request
             conn.execute(
                 update(schema.api_keys)
                 .where(schema.api_keys.c.id == grant.id)
-                .values(last_used_at=now_ts())
+                .values(last_used_at=now)
             )
     if grant is None:
         raise HTTPException(401, "unknown or revoked API key")
@@ -67,7 +70,7 @@ def _key(
 
 
 def scope(needed: str) -> Any:
-    def check(grant: Annotated[ApiKey, Depends(_key)]) -> ApiKey:
+    async def check(grant: Annotated[ApiKey, Depends(_key)]) -> ApiKey:
         if needed not in grant.scopes:
             raise HTTPException(403, f"this key lacks the scope {needed}")
         return grant

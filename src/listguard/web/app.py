@@ -114,7 +114,8 @@ class Web:
         return response
 
 
-def web(request: Request) -> Web:
+async def web(request: Request) -> Web:
+    """The application's state (async: no I/O, so no trip through the thread pool)."""
     state: Web = request.app.state.web
     return state
 
@@ -196,7 +197,7 @@ def create_app(
             return Response(status_code=exc.status_code, headers=exc.headers)
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        w = web(request)
+        w: Web = request.app.state.web
         message = (
             text_for(w.lang(request), "not_found") if exc.status_code == 404 else str(exc.detail)
         )

@@ -1,0 +1,198 @@
+"""The public opposition form and the opposition API under a steady load, on SQLite.
+
+    python -m bench.web_load [--contacts 100000] [--rate 300] [--seconds 20] [--workers 1]
+
+Builds a demo registry of ``--contacts`` contacts (with its rentals, so oppositions
+have partners to reach), starts ``listguard serve`` in its own process, and sends
+``--rate`` requests per second for ``--seconds`` from another process (an open loop:
+each request leaves at its scheduled time whether or not earlier ones were answered,
+and its latency counts from that time, so a slow server cannot hide its queue). Two
+runs: POST /opposition (the public form, as a browser posts it) and POST
+/api/v1/oppositions (a machine key). Every request records a real opposition and
+queues its messages. The form's per-client limit is switched off for the run: the
+load comes from one address. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import OUT
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def _load(
+    url: str, rate: int, seconds: float, make: Any, emails: list[str]
+) -> tuple[list[float], dict[int, int], float]:
+    import httpx
+
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    total = int(rate * seconds)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        start = time.perf_counter() + 0.2
+
+        async def one(i: int) -> None:
+            due = start + i / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            method, path, kwargs = make(emails[i % len(emails)])
+            try:
+                r = await client.request(method, path, **kwargs)
+                code = r.status_code
+            except httpx.HTTPError:
+                code = 0
+            latencies.append(time.perf_counter() - due)
+            codes[code] = codes.get(code, 0) + 1
+
+        await asyncio.gather(*(one(i) for i in range(total)))
+        elapsed = time.perf_counter() - start
+    return latencies, codes, total / elapsed
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--rate", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--port", type=int, default=8799)
+    parser.add_argument("--keep", action="store_true", help="Reuse the registry of the last run.")
+    parser.add_argument("--profile", action="store_true", help="py-spy records the server.")
+    args = parser.parse_args()
+
+    import httpx
+
+    folder = OUT / "web_load"
+    exe = [sys.executable, "-m", "listguard"]
+    demo = folder / "demo"
+    if not args.keep:
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run(
+            [*exe, "demo", "--contacts", str(args.contacts), "--out", str(demo)],
+            check=True,
+            capture_output=True,
+        )
+    config = demo / "listguard.toml"
+    settings = config.read_text(encoding="utf-8")
+    if "form_rate_per_minute" not in settings:
+        settings = settings.replace("[web]\n", "[web]\nform_rate_per_minute = 0\n")
+        config.write_text(settings, encoding="utf-8")
+    db = f"sqlite:///{demo / 'listguard.db'}"
+    key = subprocess.run(
+        [*exe, "--db", db, "api-key", "create", "--scope", "oppositions:write"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    import sqlite3
+
+    with sqlite3.connect(demo / "listguard.db") as reg:
+        emails = [
+            r[0]
+            for r in reg.execute("SELECT email_norm FROM contacts WHERE email_status = 'valid'")
+        ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    spy = (
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "-o",
+            str(folder / "profile.txt"),
+            "-f",
+            "raw",
+            "--",
+        ]
+        if args.profile
+        else []
+    )
+    server = subprocess.Popen(
+        [
+            *spy,
+            *exe,
+            "--db",
+            db,
+            "--config",
+            str(config),
+            "serve",
+            "--port",
+            str(args.port),
+            "--workers",
+            str(args.workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(200):
+            try:
+                form = httpx.get(f"{url}/opposition", timeout=2).text
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the server did not start")
+        found = re.search(r'name="token" value="([^"]+)"', form)
+        assert found
+        token = found.group(1)
+
+        def form_post(email: str) -> tuple[str, str, dict[str, Any]]:
+            data = {"token": token, "email": email, "channel": "email", "scope": "all"}
+            return "POST", "/opposition", {"data": data}
+
+        def api_post(email: str) -> tuple[str, str, dict[str, Any]]:
+            body = {"email": email, "channel": "sms", "scope": "partners"}
+            return (
+                "POST",
+                "/api/v1/oppositions",
+                {"json": body, "headers": {"Authorization": f"Bearer {key}"}},
+            )
+
+        rows = []
+        runs = [("public form POST /opposition", form_post), ("API POST", api_post)]
+        if os.environ.get("BENCH_API_FIRST"):
+            runs.reverse()
+        for label, make in runs:
+            cpu = _cpu_seconds(server.pid)
+            lat, codes, reached = asyncio.run(_load(url, args.rate, args.seconds, make, emails))
+            per = (_cpu_seconds(server.pid) - cpu) / max(1, sum(codes.values())) * 1000
+            rows.append(
+                f"| {label} | {args.rate}/s for {args.seconds:.0f} s | {reached:.0f}/s | "
+                f"{_percentile(lat, 0.5) * 1000:.1f} ms | {_percentile(lat, 0.99) * 1000:.1f} ms | "
+                f"{', '.join(f'{c}: {n}' for c, n in sorted(codes.items()))} | {per:.2f} ms |"
+            )
+    finally:
+        server.send_signal(2 if args.profile else 15)
+        server.wait(timeout=60)
+    print(
+        f"SQLite registry of {args.contacts:,} contacts, `listguard serve --workers "
+        f"{args.workers}`, load generator in another process on loopback\n"
+    )
+    print("| route | offered | reached | p50 | p99 | responses | server CPU per request |")
+    print("|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
