@@ -7,11 +7,13 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import Engine, text
 
 from listguard.accounts import revoke_api_key
 from listguard.links import Unsubscribe, make_token
 from listguard.oppositions import record_opposition
+from listguard.timeutil import now_ts
 from listguard.web.app import create_app
 from tests.scenario import Scenario
 from tests.web_server import PASSWORD, Site, form_token, serving, web_settings
@@ -90,7 +92,7 @@ def test_public_forms_are_rate_limited(engine: Engine, tmp_path: Path) -> None:
     assert codes == [200, 200, 429]
 
 
-def test_one_click_unsubscribe_links(site: Site) -> None:
+def test_one_click_unsubscribe_links(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     with site.engine.begin() as conn:
         token = make_token(conn, Unsubscribe("email", "all", contact_id="C1"))
     with site.client() as c:
@@ -101,9 +103,18 @@ def test_one_click_unsubscribe_links(site: Site) -> None:
         one = c.post(f"/desinscription/{token}", data={"List-Unsubscribe": "One-Click"})
         assert one.status_code == 200 and one.text == "unsubscribed\n"
         assert _events(site.engine) == [("opposition", "email", "all", "email_link")]
+        # the link says nothing of the person; altered or expired, it records nothing
+        assert "C1" not in token and "c1" not in token.lower()
         forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
         assert c.get(f"/desinscription/{forged}").status_code == 404
         assert c.post(f"/desinscription/{forged}").status_code == 404
+        assert c.get("/desinscription/not-a-token").status_code == 404
+        with site.engine.begin() as conn:
+            old = make_token(conn, Unsubscribe("email", "all", email="c2@example.com"), days=1)
+        later = now_ts() + 2 * 86400  # two days later, in the server (a thread of this process)
+        monkeypatch.setattr("listguard.web.public.now_ts", lambda: later)
+        assert c.post(f"/desinscription/{old}").status_code == 410
+        assert "expiré" in c.get(f"/desinscription/{old}").text
     assert len(_events(site.engine)) == 1
 
 
@@ -122,15 +133,17 @@ def test_api_keys_scopes_and_revocation(site: Site) -> None:
         both = {**body, "phone": "0612345678"}
         assert c.post("/api/v1/oppositions", json=both, headers=machine).status_code == 400
         # an SMS provider's webhook: STOP from a number
-        stop = c.post(
-            "/api/v1/sms/stop", data={"from": "+33612345678", "text": "STOP"}, headers=machine
-        )
-        assert stop.json()["stopped"] is True
-        chat = c.post(
-            "/api/v1/sms/stop", data={"from": "+33612345678", "text": "merci"}, headers=machine
-        )
-        assert chat.json() == {"stopped": False, "messages": 0}
+        sms = {"from": "06 12 34 56 78", "received_at": "2026-11-27T18:05:00+01:00"}
+        for text_ in ("merci", "Stopper la pub ?", "Arrêtez-vous ici"):
+            chat = c.post("/api/v1/sms/stop", json={**sms, "text": text_}, headers=machine)
+            assert chat.json() == {"stopped": False, "messages": 0}, text_
+        assert c.post("/api/v1/sms/stop", json={"text": "STOP"}, headers=machine).is_error
+        stop = c.post("/api/v1/sms/stop", json={**sms, "text": " Désabonnement"}, headers=machine)
+        assert stop.json() == {"stopped": True, "messages": 1}  # P1 got C1's mobile by sms
         assert _events(site.engine)[-1] == ("opposition", "sms", "all", "sms_stop")
+        with site.engine.connect() as conn:
+            at = conn.execute(text("SELECT at FROM events WHERE via = 'sms_stop'")).scalar_one()
+        assert at == 1795799100  # when it was received, not when it was posted
         revoke_api_key(site.engine, site.machine.split("_")[1])
         assert c.post("/api/v1/oppositions", json=body, headers=machine).status_code == 401
 

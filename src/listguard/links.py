@@ -1,18 +1,18 @@
 """Signed links a person follows to object: one-click unsubscribe (RFC 8058).
 
-A link names the person (the owner's contact id, else an email or a number), the
-channel and the scope, signed with a key the registry makes for itself; nothing else
-is stored. The owner puts it in its own mailings (``List-Unsubscribe`` and
-``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` headers, and a link in the body).
-A contact id is preferred: the link then carries no coordinate of the person.
+A link carries, encrypted and authenticated (AES-256-GCM, with a key the registry
+makes for itself), who the person is (the owner's contact id, else an email or a
+number), the channel, the scope and an expiry date: it reveals nothing to whoever
+reads it, cannot be forged or altered, and nothing is stored per link. The owner puts
+it in its own mailings (``List-Unsubscribe`` and ``List-Unsubscribe-Post:
+List-Unsubscribe=One-Click`` headers, and a link in the body).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -20,8 +20,10 @@ from sqlalchemy import Connection
 from listguard.errors import InputError
 from listguard.imports.events import CHANNEL_VALUES
 from listguard.rights import registry_secret
+from listguard.timeutil import now_ts
 
 LINK_SECRET = "links"
+DEFAULT_DAYS = 400  # a mailing's link keeps working for more than a year
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Unsubscribe:
     contact_id: str | None = None
     email: str | None = None
     phone: str | None = None
+    expires_at: int | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -41,11 +44,16 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(secret: str, payload: str) -> str:
-    return _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()[:18])
+def _cipher(conn: Connection, *, create: bool) -> object | None:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    secret = registry_secret(conn, LINK_SECRET, create=create)
+    return None if secret is None else AESGCM(bytes.fromhex(secret))
 
 
-def make_token(conn: Connection, request: Unsubscribe) -> str:
+def make_token(conn: Connection, request: Unsubscribe, days: int = DEFAULT_DAYS) -> str:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     if request.channel not in CHANNEL_VALUES:
         raise InputError(
             f"unknown channel {request.channel!r}: expected one of {', '.join(CHANNEL_VALUES)}"
@@ -56,24 +64,29 @@ def make_token(conn: Connection, request: Unsubscribe) -> str:
     who = {k: v for k, v in who.items() if v}
     if len(who) != 1:
         raise InputError("a link names the person by one of contact id, email or phone")
-    body = {**who, "ch": request.channel, "s": request.scope}
-    payload = _b64(json.dumps(body, separators=(",", ":"), sort_keys=True).encode("utf-8"))
-    secret = registry_secret(conn, LINK_SECRET, create=True)
-    assert secret is not None
-    return f"{payload}.{_mac(secret, payload)}"
+    if days < 1:
+        raise InputError("a link must be valid at least one day")
+    body = {**who, "ch": request.channel, "s": request.scope, "x": now_ts() + days * 86400}
+    plain = json.dumps(body, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    cipher = _cipher(conn, create=True)
+    assert isinstance(cipher, AESGCM)
+    nonce = secrets.token_bytes(12)
+    return _b64(nonce + cipher.encrypt(nonce, plain, b"unsubscribe"))
 
 
 def read_token(conn: Connection, token: str) -> Unsubscribe | None:
-    """What a link asks, or None if it was not made by this registry."""
-    payload, _, mac = token.partition(".")
-    secret = registry_secret(conn, LINK_SECRET, create=False)
-    if not payload or not mac or secret is None:
-        return None
-    if not hmac.compare_digest(_mac(secret, payload), mac):
+    """What a link asks, or None if this registry did not make it (or it was altered).
+    An expired link is returned with its ``expires_at`` in the past."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    cipher = _cipher(conn, create=False)
+    if not isinstance(cipher, AESGCM) or len(token) > 1000:
         return None
     try:
-        body = json.loads(_unb64(payload))
-    except ValueError:
+        raw = _unb64(token)
+        body = json.loads(cipher.decrypt(raw[:12], raw[12:], b"unsubscribe"))
+    except (ValueError, InvalidTag):
         return None
     return Unsubscribe(
         channel=str(body["ch"]),
@@ -81,7 +94,8 @@ def read_token(conn: Connection, token: str) -> Unsubscribe | None:
         contact_id=body.get("c"),
         email=body.get("e"),
         phone=body.get("p"),
+        expires_at=int(body["x"]),
     )
 
 
-__all__ = ["Unsubscribe", "make_token", "read_token"]
+__all__ = ["DEFAULT_DAYS", "Unsubscribe", "make_token", "read_token"]

@@ -581,14 +581,16 @@ def unsubscribe_link(
     phone: Annotated[str | None, typer.Option(help="A phone number.")] = None,
     channel: Annotated[str, typer.Option(help="The channel to stop.")] = "email",
     scope: Annotated[str, typer.Option(help="own, partners or all.")] = "all",
+    days: Annotated[int, typer.Option(help="Days the link stays valid.")] = 400,
 ) -> None:
-    """Print a signed one-click unsubscribe link (RFC 8058) for a mailing."""
+    """Print a one-click unsubscribe link (RFC 8058) for a mailing: encrypted and
+    signed, it reveals nothing and expires."""
     from listguard.links import Unsubscribe, make_token
 
     c: Context = ctx.obj
     settings = c.settings()
     with c.engine().begin() as conn:
-        token = make_token(conn, Unsubscribe(channel, scope, contact, email, phone))
+        token = make_token(conn, Unsubscribe(channel, scope, contact, email, phone), days)
     base = settings.web.public_url or "http://127.0.0.1:8000"
     print(f"{base}/desinscription/{token}")
 

@@ -8,12 +8,13 @@ as if it did not exist.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -44,7 +45,11 @@ router = APIRouter(prefix="/api/v1", tags=["api"], responses=_ERRORS)
 bearer = HTTPBearer(auto_error=False)
 W = Annotated[Web, Depends(web)]
 PARTNER_FILES = ("contacts.csv", "notice.txt")  # the owner's own files stay with the owner
-STOP_WORDS = re.compile(r"^\s*(stop|arret|arrêt|desabonner|désabonner|unsubscribe)\b", re.I)
+# the first word of the reply: STOP, STOP SMS, ARRET, ARRÊT, désabonnement, désabonner...
+STOP_WORDS = re.compile(
+    r"^\W*(stop|arr[eê]t|d[eé]sabonn(e|er|ement)|d[eé]sinscri(re|ption)|unsubscribe)\b",
+    re.IGNORECASE,
+)
 
 
 def _key(
@@ -116,29 +121,42 @@ def post_opposition(
     return Recorded(covered=done.covered, messages=done.messages)
 
 
+class InboundSms(BaseModel):
+    """What an SMS provider posts for a reply received."""
+
+    from_number: str = Field(alias="from", max_length=40, examples=["+33612345678"])
+    text: str = Field(max_length=2000, examples=["STOP"])
+    received_at: dt.datetime | None = Field(
+        None, description="When the reply was received (ISO 8601); default: now"
+    )
+
+
 class StopOut(BaseModel):
     stopped: bool
     messages: int = 0
 
 
 @router.post("/sms/stop", response_model=StopOut)
-def sms_stop(
-    w: W,
-    _: Annotated[ApiKey, scope("sms:stop")],
-    sender: Annotated[str, Form(alias="from", max_length=40)],
-    body: Annotated[str, Form(alias="text", max_length=2000)] = "",
-) -> StopOut:
-    """An SMS provider's inbound webhook: a reply STOP (or ARRET) from a number is an
-    opposition to SMS for that number, towards the owner and every partner."""
-    if not STOP_WORDS.match(body):
+def sms_stop(body: InboundSms, w: W, _: Annotated[ApiKey, scope("sms:stop")]) -> StopOut:
+    """An SMS provider's inbound webhook: a reply STOP (or ARRET, STOP SMS,
+    désabonnement...) from a number is an opposition to SMS for that number, towards
+    the owner and every partner, dated when it was received."""
+    if not STOP_WORDS.match(body.text):
         return StopOut(stopped=False)
+    at = None
+    if body.received_at is not None:
+        received = body.received_at
+        if received.tzinfo is None:
+            raise HTTPException(400, "received_at needs its offset (e.g. +01:00 or Z)")
+        at = int(received.timestamp())
     try:
         done = record_opposition(
             w.engine,
             channel="sms",
             scope="all",
             via="sms_stop",
-            phone=sender,
+            phone=body.from_number,
+            at=at,
             retention_years=w.settings.rules.retention_years,
         )
     except InputError as exc:

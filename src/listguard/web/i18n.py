@@ -103,6 +103,10 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Ce lien n'est pas valide. Vous pouvez vous opposer avec le formulaire :",
         "This link is not valid. You can object with the form:",
     ),
+    "expired_link": (
+        "Ce lien a expiré. Vous pouvez vous opposer avec le formulaire :",
+        "This link has expired. You can object with the form:",
+    ),
     "rights_title": ("Vos droits", "Your rights"),
     "rights_intro": (
         "Vous pouvez accéder à vos données, les faire rectifier ou effacer, et vous opposer "

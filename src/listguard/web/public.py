@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from listguard.errors import InputError
-from listguard.links import read_token
+from listguard.links import Unsubscribe, read_token
 from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
 from listguard.oppositions import record_opposition
@@ -146,22 +146,25 @@ def opposition_submit(
     return w.page(request, "opposition_done.html")
 
 
-def _unsubscribe(request: Request, w: Web, token: str) -> Any:
+def _link(request: Request, w: Web, token: str) -> tuple[Unsubscribe | None, Response | None]:
+    """The link's request, or the page saying it is not valid (404) or expired (410).
+    Neither says whether the person is in the base."""
     with w.engine.connect() as conn:
         asked = read_token(conn, token)
     if asked is None:
-        raise HTTPException(404)
-    return asked
+        return None, w.page(request, "unsubscribe.html", status_code=404, asked=None)
+    if asked.expires_at is not None and asked.expires_at < now_ts():
+        return None, w.page(request, "unsubscribe.html", status_code=410, asked=None, expired=True)
+    return asked, None
 
 
 @router.get("/desinscription/{token}", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str, w: W) -> Response:
     """The page a person reaches by clicking the link: it asks before acting (a mail
     scanner that follows links must not unsubscribe anybody)."""
-    try:
-        asked = _unsubscribe(request, w, token)
-    except HTTPException:
-        return w.page(request, "unsubscribe.html", status_code=404, asked=None)
+    asked, refused = _link(request, w, token)
+    if refused is not None:
+        return refused
     return w.page(request, "unsubscribe.html", asked=asked, token=token, done=False)
 
 
@@ -174,10 +177,9 @@ def unsubscribe(
 ) -> Response:
     """RFC 8058 one-click (the mail client POSTs ``List-Unsubscribe=One-Click``), or the
     page's button: either way the opposition is recorded at once."""
-    try:
-        asked = _unsubscribe(request, w, token)
-    except HTTPException:
-        return w.page(request, "unsubscribe.html", status_code=404, asked=None)
+    asked, refused = _link(request, w, token)
+    if refused is not None or asked is None:
+        return refused or Response(status_code=404)
     try:
         record_opposition(
             w.engine,
