@@ -178,6 +178,32 @@ def test_a_partner_sees_only_its_own_deliveries_and_messages(site: Site) -> None
         assert len(c.get("/api/v1/partner/oppositions", headers=p2).json()) == 1
 
 
+def test_a_partner_reports_an_opposition_it_received(site: Site) -> None:
+    p1 = {"Authorization": f"Bearer {site.p1}"}
+    p2 = {"Authorization": f"Bearer {site.p2}"}
+    with site.client() as c:
+        refs = c.get("/api/v1/partner/deliveries/1/contacts.csv", headers=p1).text.splitlines()
+        ref = refs[1].split(";")[0]  # the first contact of P1's file
+        # another partner cannot name P1's contacts by their references
+        one = {"contact_ref": ref, "channel": "all"}
+        assert c.post("/api/v1/partner/oppositions", json=one, headers=p2).status_code == 404
+        bogus = {"contact_ref": "D1-999999", "channel": "all"}
+        assert c.post("/api/v1/partner/oppositions", json=bogus, headers=p1).status_code == 404
+        made = c.post("/api/v1/partner/oppositions", json=one, headers=p1)
+        assert made.status_code == 201 and made.json()["covered"] == 1
+        # towards P1 only: nothing to forward to the others
+        assert made.json()["messages"] == 1
+        everyone = {"email": "c2@example.com", "scope": "all"}
+        assert c.post("/api/v1/partner/oppositions", json=everyone, headers=p1).json() == {
+            "covered": 1,
+            "messages": 2,
+        }
+    assert _events(site.engine)[-2:] == [
+        ("opposition", "all", "partner:P1", "partner:P1"),
+        ("opposition", "all", "all", "partner:P1"),
+    ]
+
+
 def _sign_in(c: httpx.Client, password: str = PASSWORD) -> httpx.Response:
     token = form_token(c.get("/admin/login").text)
     return c.post(

@@ -28,7 +28,7 @@ SESSION_SECONDS = 8 * 3600
 MIN_PASSWORD = 12
 # what each kind of key may do; a key is given a subset
 SCOPES = {
-    "partner": ("deliveries:read", "oppositions:read", "oppositions:ack"),
+    "partner": ("deliveries:read", "oppositions:read", "oppositions:ack", "oppositions:report"),
     "machine": ("oppositions:write", "collections:write", "sms:stop"),
 }
 

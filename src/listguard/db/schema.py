@@ -232,6 +232,9 @@ deliveries = Table(
     Column("out_dir", Text, nullable=False),
     Column("contacts_delivered", Integer, nullable=False),
     Column("manifest_sha256", String(64)),
+    # the ledger ids this delivery wrote (one transaction, so one unbroken range)
+    Column("ledger_first_id", Integer),
+    Column("ledger_last_id", Integer),
 )
 
 # which coordinate went to which partner under which delivery (one row per delivered

@@ -330,6 +330,7 @@ def _deliver(
         .returning(schema.deliveries.c.id)
     ).scalar_one()
     prefix = f"D{delivery_id}-"
+    before = conn.execute(text("SELECT coalesce(max(id), 0) FROM ledger")).scalar_one()
     # the registry records the ledger while DuckDB writes the files beside it
     with ThreadPoolExecutor(1) as pool:
         recorded = pool.submit(
@@ -427,7 +428,14 @@ def _deliver(
     conn.execute(
         update(schema.deliveries)
         .where(schema.deliveries.c.id == delivery_id)
-        .values(contacts_delivered=n, manifest_sha256=_sha_text(body))
+        .values(
+            contacts_delivered=n,
+            manifest_sha256=_sha_text(body),
+            ledger_first_id=before + 1,
+            ledger_last_id=conn.execute(
+                text("SELECT coalesce(max(id), 0) FROM ledger")
+            ).scalar_one(),
+        )
     )
     return DeliveryReport(
         delivery_id=delivery_id,

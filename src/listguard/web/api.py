@@ -264,6 +264,70 @@ def partner_oppositions(
     ]
 
 
+class PartnerReport(BaseModel):
+    """An opposition a person made to the partner, reported back to the owner."""
+
+    contact_ref: str | None = Field(
+        None, max_length=32, description="The contact's reference in one of your deliveries"
+    )
+    email: str | None = Field(None, max_length=320)
+    phone: str | None = Field(None, max_length=40)
+    channel: Literal["all", "postal", "phone", "automated_call", "sms", "email"] = "all"
+    scope: Literal["partner", "all"] = Field(
+        "partner",
+        description="partner: the person objects to your prospecting only (the owner stops "
+        "renting them to you); all: to the owner's and every partner's",
+    )
+
+
+def _delivery_of(contact_ref: str) -> int:
+    """The delivery id of a reference ``D<delivery>-<n>`` (0 for anything else)."""
+    head = contact_ref[1:].split("-", 1)[0]
+    return int(head) if contact_ref.startswith("D") and head.isdigit() and len(head) < 10 else 0
+
+
+@router.post("/partner/oppositions", status_code=201, response_model=Recorded)
+def partner_report(
+    body: PartnerReport, w: W, grant: Annotated[ApiKey, scope("oppositions:report")]
+) -> Recorded:
+    """Report an opposition received by the partner: by the ``contact_ref`` of one of
+    its deliveries, or by email or phone. It is recorded like any other (``via`` names
+    the partner) and forwarded to the other partners concerned."""
+    assert grant.partner_id is not None
+    named = [v for v in (body.contact_ref, body.email, body.phone) if v]
+    if len(named) != 1:
+        raise HTTPException(400, "name the person by exactly one of contact_ref, email, phone")
+    contact_id = None
+    if body.contact_ref:
+        with w.engine.connect() as conn:
+            contact_id = conn.execute(
+                text(
+                    # the delivery named by the reference's prefix, its own rows only
+                    "SELECT l.contact_id FROM deliveries d JOIN ledger l "
+                    "ON l.id BETWEEN d.ledger_first_id AND d.ledger_last_id "
+                    "WHERE d.id = :d AND d.partner_id = :p AND l.contact_ref = :r "
+                    "AND l.contact_id <> 'erased'"
+                ),
+                {"d": _delivery_of(body.contact_ref), "p": grant.partner_id, "r": body.contact_ref},
+            ).scalar()
+        if contact_id is None:
+            raise HTTPException(404, "no such contact_ref in your deliveries")
+    try:
+        done = record_opposition(
+            w.engine,
+            channel=body.channel,
+            scope=f"partner:{grant.partner_id}" if body.scope == "partner" else "all",
+            via=f"partner:{grant.partner_id}",
+            contact_id=contact_id,
+            email=body.email,
+            phone=body.phone,
+            retention_years=w.settings.rules.retention_years,
+        )
+    except InputError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return Recorded(covered=done.covered, messages=done.messages)
+
+
 class Ack(BaseModel):
     acknowledged: bool
 
