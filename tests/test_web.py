@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from listguard.accounts import revoke_api_key
+from listguard.accounts import add_account, revoke_api_key
 from listguard.links import Unsubscribe, make_token
 from listguard.oppositions import record_opposition
 from listguard.timeutil import now_ts
@@ -224,11 +224,25 @@ def test_back_office_sign_in_dashboard_and_csrf(site: Site) -> None:
         assert board.status_code == 200
         assert re.search(r'id="pending"><span class="n">1</span>', board.text)
         assert "P1" in c.get("/admin/oppositions").text
+        audit = c.get("/admin/audit")
+        assert "Chaîne intacte" in audit.text and "signed_in" in audit.text
         # a form without the session's token is refused, with it accepted
         assert c.post("/admin/logout", data={"csrf": "forged"}).status_code == 403
         csrf = form_token(board.text, "csrf")
         assert c.post("/admin/logout", data={"csrf": csrf}).status_code == 303
         assert c.get("/admin").status_code == 303
+
+
+def test_an_operator_cannot_read_the_audit_log(site: Site) -> None:
+    add_account(site.engine, "operator@example.com", PASSWORD, "operator")
+    with site.client() as c:
+        token = form_token(c.get("/admin/login").text)
+        c.post(
+            "/admin/login",
+            data={"email": "operator@example.com", "password": PASSWORD, "token": token},
+        )
+        assert c.get("/admin").status_code == 200
+        assert c.get("/admin/audit").status_code == 403
 
 
 def test_an_operator_previews_then_delivers_a_rental(site: Site) -> None:

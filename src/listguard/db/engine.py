@@ -33,24 +33,50 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
-_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS: dict[str, tuple[threading.Lock, int | None]] = {}
 _WRITERS_LOCK = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> tuple[threading.Lock, int | None]:
+    """This process's lock for the registry, and an open lock file beside the database
+    that processes take turns on (None for an in-memory database)."""
+    key = str(engine.url)
+    with _WRITERS_LOCK:
+        if key not in _WRITERS:
+            fd = None
+            path = engine.url.database
+            if path and path != ":memory:" and hasattr(os, "O_CLOEXEC"):
+                fd = os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            _WRITERS[key] = (threading.Lock(), fd)
+        return _WRITERS[key]
 
 
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
-    """A write transaction (``engine.begin()``). On SQLite, the threads of one process
-    take turns on a lock first: SQLite lets one writer in at a time and makes the others
-    poll with growing sleeps (up to 100 ms), which under many concurrent short writes
-    (a web server's) costs far more than the writes themselves."""
+    """A write transaction (``engine.begin()``). On SQLite, writers take turns first:
+    the threads of a process on a lock, the processes on an advisory lock of a file
+    beside the database. SQLite lets one writer in at a time and makes the others poll
+    with growing sleeps (up to 100 ms), which under many short concurrent writes (a
+    web server's) costs far more than the writes; a waiter on these locks is woken as
+    soon as the writer before it is done."""
     if engine.dialect.name != "sqlite":
         with engine.begin() as conn:
             yield conn
         return
-    with _WRITERS_LOCK:
-        lock = _WRITERS.setdefault(str(engine.url), threading.Lock())
-    with lock, engine.begin() as conn:
-        yield conn
+    lock, fd = _writer_lock(engine)
+    with lock:
+        if fd is not None:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            with engine.begin() as conn:
+                yield conn
+        finally:
+            if fd is not None:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def make_engine(url: str | None = None) -> Engine:

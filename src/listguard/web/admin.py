@@ -257,3 +257,36 @@ def rental_action(
     return w.page(
         request, "admin/rentals.html", session=session, order=order, preview=counts, error=None
     )
+
+
+def admin_only(session: S) -> Session:
+    if session.account.role != "admin":
+        raise HTTPException(403, "this page is for the owner's admins")
+    return session
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_log(request: Request, session: Annotated[Session, Depends(admin_only)], w: W) -> Response:
+    """The last entries of the hash-chained audit log, and whether the chain is whole."""
+    from listguard.audit import verify
+
+    with w.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, at, action, subject, detail FROM audit_log ORDER BY id DESC LIMIT 200")
+        ).all()
+    return w.page(
+        request,
+        "admin/audit.html",
+        session=session,
+        check=verify(w.engine),
+        entries=[
+            {
+                "id": r.id,
+                "at": to_iso(int(r.at))[:19].replace("T", " "),
+                "action": r.action,
+                "subject": r.subject or "",
+                "detail": r.detail,
+            }
+            for r in rows
+        ],
+    )
