@@ -21,7 +21,8 @@ from listguard.accounts import Session, authenticate, close_session, open_sessio
 from listguard.errors import ListguardError
 from listguard.propagation import status
 from listguard.timeutil import day_start, now_ts, to_iso
-from listguard.web.app import Web, web
+from listguard.web.app import Web, client_of, web
+from listguard.web.i18n import text_for
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 COOKIE = "lg_session"
@@ -56,10 +57,7 @@ def login(
     password: Annotated[str, Form()] = "",
     token: Annotated[str, Form()] = "",
 ) -> Response:
-    from listguard.web.i18n import text_for
-
-    host = request.client.host if request.client else "unknown"
-    if not w.rate.allow("login:" + host) or not w.form_token_ok(token):
+    if not w.rate.allow("login:" + client_of(request)) or not w.form_token_ok(token):
         account = None
     else:
         account = authenticate(w.engine, email, password)

@@ -114,6 +114,12 @@ class Web:
         return response
 
 
+def client_of(request: Request) -> str:
+    """The client's address (behind a local reverse proxy, the one it forwards: uvicorn
+    trusts ``X-Forwarded-For`` from 127.0.0.1)."""
+    return request.client.host if request.client else "unknown"
+
+
 async def web(request: Request) -> Web:
     """The application's state (async: no I/O, so no trip through the thread pool)."""
     state: Web = request.app.state.web

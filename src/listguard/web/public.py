@@ -15,16 +15,13 @@ from listguard.normalise.phone import normalise_phone
 from listguard.oppositions import record_opposition
 from listguard.renting.partner_list import list_versions, published_list
 from listguard.timeutil import now_ts, to_iso
-from listguard.web.app import Web, web
+from listguard.web.app import Web, client_of, web
+from listguard.web.i18n import text_for
 
 router = APIRouter(include_in_schema=False)
 CHANNELS = ("all", "postal", "phone", "automated_call", "sms", "email")
 SCOPES = ("all", "partners", "own")
 W = Annotated[Web, Depends(web)]
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -114,9 +111,7 @@ def opposition_submit(
             values=values,
         )
 
-    from listguard.web.i18n import text_for
-
-    if not w.rate.allow(_client(request)):
+    if not w.rate.allow(client_of(request)):
         return again(429, text_for(lang, "too_many"))
     if not w.form_token_ok(token):
         return again(400, text_for(lang, "bad_form"))
