@@ -83,6 +83,28 @@ def scope(needed: str) -> Any:
     return Depends(check)
 
 
+class Recorded(BaseModel):
+    covered: int = Field(description="contacts of the base the opposition covers now")
+    messages: int = Field(description="messages queued for the partners holding them")
+
+
+def _record(w: Web, **request: Any) -> Recorded:
+    """``record_opposition`` for a route: a person nobody can be (a bad email...) is
+    the client's mistake (400), not the server's."""
+    try:
+        done = record_opposition(
+            w.engine, retention_years=w.settings.rules.retention_years, **request
+        )
+    except InputError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return Recorded(covered=done.covered, messages=done.messages)
+
+
+def _one_of(names: str, *values: str | None) -> None:
+    if sum(1 for v in values if v) != 1:
+        raise HTTPException(400, f"name the person by exactly one of {names}")
+
+
 class OppositionIn(BaseModel):
     channel: Literal["all", "postal", "phone", "automated_call", "sms", "email"]
     scope: str = Field("all", pattern=r"^(own|partners|all|partner:[A-Za-z0-9_.-]{1,64})$")
@@ -92,33 +114,21 @@ class OppositionIn(BaseModel):
     via: Literal["web_form", "email_link", "letter", "phone", "api"] = "api"
 
 
-class Recorded(BaseModel):
-    covered: int = Field(description="contacts of the base the opposition covers now")
-    messages: int = Field(description="messages queued for the partners holding them")
-
-
 @router.post("/oppositions", status_code=201, response_model=Recorded)
 def post_opposition(
     body: OppositionIn, w: W, _: Annotated[ApiKey, scope("oppositions:write")]
 ) -> Recorded:
     """Record an opposition (a form of the owner's, a letter keyed in, a call)."""
-    named = [v for v in (body.contact_id, body.email, body.phone) if v]
-    if len(named) != 1:
-        raise HTTPException(400, "name the person by exactly one of contact_id, email, phone")
-    try:
-        done = record_opposition(
-            w.engine,
-            channel=body.channel,
-            scope=body.scope,
-            via=body.via,
-            contact_id=body.contact_id,
-            email=body.email,
-            phone=body.phone,
-            retention_years=w.settings.rules.retention_years,
-        )
-    except InputError as exc:
-        raise HTTPException(400, str(exc)) from None
-    return Recorded(covered=done.covered, messages=done.messages)
+    _one_of("contact_id, email, phone", body.contact_id, body.email, body.phone)
+    return _record(
+        w,
+        channel=body.channel,
+        scope=body.scope,
+        via=body.via,
+        contact_id=body.contact_id,
+        email=body.email,
+        phone=body.phone,
+    )
 
 
 class InboundSms(BaseModel):
@@ -149,18 +159,7 @@ def sms_stop(body: InboundSms, w: W, _: Annotated[ApiKey, scope("sms:stop")]) ->
         if received.tzinfo is None:
             raise HTTPException(400, "received_at needs its offset (e.g. +01:00 or Z)")
         at = int(received.timestamp())
-    try:
-        done = record_opposition(
-            w.engine,
-            channel="sms",
-            scope="all",
-            via="sms_stop",
-            phone=body.from_number,
-            at=at,
-            retention_years=w.settings.rules.retention_years,
-        )
-    except InputError as exc:
-        raise HTTPException(400, str(exc)) from None
+    done = _record(w, channel="sms", scope="all", via="sms_stop", phone=body.from_number, at=at)
     return StopOut(stopped=True, messages=done.messages)
 
 
@@ -294,9 +293,7 @@ def partner_report(
     its deliveries, or by email or phone. It is recorded like any other (``via`` names
     the partner) and forwarded to the other partners concerned."""
     assert grant.partner_id is not None
-    named = [v for v in (body.contact_ref, body.email, body.phone) if v]
-    if len(named) != 1:
-        raise HTTPException(400, "name the person by exactly one of contact_ref, email, phone")
+    _one_of("contact_ref, email, phone", body.contact_ref, body.email, body.phone)
     contact_id = None
     if body.contact_ref:
         with w.engine.connect() as conn:
@@ -312,20 +309,15 @@ def partner_report(
             ).scalar()
         if contact_id is None:
             raise HTTPException(404, "no such contact_ref in your deliveries")
-    try:
-        done = record_opposition(
-            w.engine,
-            channel=body.channel,
-            scope=f"partner:{grant.partner_id}" if body.scope == "partner" else "all",
-            via=f"partner:{grant.partner_id}",
-            contact_id=contact_id,
-            email=body.email,
-            phone=body.phone,
-            retention_years=w.settings.rules.retention_years,
-        )
-    except InputError as exc:
-        raise HTTPException(400, str(exc)) from None
-    return Recorded(covered=done.covered, messages=done.messages)
+    return _record(
+        w,
+        channel=body.channel,
+        scope=f"partner:{grant.partner_id}" if body.scope == "partner" else "all",
+        via=f"partner:{grant.partner_id}",
+        contact_id=contact_id,
+        email=body.email,
+        phone=body.phone,
+    )
 
 
 class Ack(BaseModel):
