@@ -11,6 +11,7 @@ or ``machine`` for the owner's own systems), scopes, and can be revoked.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -89,7 +90,7 @@ def authenticate(engine: Engine, email: str, password: str) -> Account | None:
                 a.c.email == email.strip().lower()
             )
         ).first()
-    stored = row.password_hash if row is not None else _DUMMY_HASH.get()
+    stored = row.password_hash if row is not None else _dummy_hash()
     try:
         ph.verify(stored, password)
     except (VerificationError, InvalidHashError):
@@ -99,20 +100,12 @@ def authenticate(engine: Engine, email: str, password: str) -> Account | None:
     return Account(int(row.id), str(row.email), str(row.role))
 
 
-class _Dummy:
+@functools.cache
+def _dummy_hash() -> str:
     """A hash to verify against when the email is unknown (made once)."""
+    from argon2 import PasswordHasher
 
-    value: str | None = None
-
-    def get(self) -> str:
-        if self.value is None:
-            from argon2 import PasswordHasher
-
-            self.value = PasswordHasher().hash(secrets.token_urlsafe(16))
-        return self.value
-
-
-_DUMMY_HASH = _Dummy()
+    return PasswordHasher().hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)

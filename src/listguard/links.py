@@ -14,6 +14,7 @@ import base64
 import json
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
@@ -21,6 +22,9 @@ from listguard.errors import InputError
 from listguard.imports.events import CHANNEL_VALUES
 from listguard.rights import registry_secret
 from listguard.timeutil import now_ts
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 LINK_SECRET = "links"
 DEFAULT_DAYS = 400  # a mailing's link keeps working for more than a year
@@ -44,7 +48,7 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _cipher(conn: Connection, *, create: bool) -> object | None:
+def _cipher(conn: Connection, *, create: bool) -> AESGCM | None:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     secret = registry_secret(conn, LINK_SECRET, create=create)
@@ -52,8 +56,6 @@ def _cipher(conn: Connection, *, create: bool) -> object | None:
 
 
 def make_token(conn: Connection, request: Unsubscribe, days: int = DEFAULT_DAYS) -> str:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     if request.channel not in CHANNEL_VALUES:
         raise InputError(
             f"unknown channel {request.channel!r}: expected one of {', '.join(CHANNEL_VALUES)}"
@@ -69,7 +71,7 @@ def make_token(conn: Connection, request: Unsubscribe, days: int = DEFAULT_DAYS)
     body = {**who, "ch": request.channel, "s": request.scope, "x": now_ts() + days * 86400}
     plain = json.dumps(body, separators=(",", ":"), sort_keys=True).encode("utf-8")
     cipher = _cipher(conn, create=True)
-    assert isinstance(cipher, AESGCM)
+    assert cipher is not None  # made just now if it did not exist
     nonce = secrets.token_bytes(12)
     return _b64(nonce + cipher.encrypt(nonce, plain, b"unsubscribe"))
 
@@ -78,10 +80,9 @@ def read_token(conn: Connection, token: str) -> Unsubscribe | None:
     """What a link asks, or None if this registry did not make it (or it was altered).
     An expired link is returned with its ``expires_at`` in the past."""
     from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     cipher = _cipher(conn, create=False)
-    if not isinstance(cipher, AESGCM) or len(token) > 1000:
+    if cipher is None or len(token) > 1000:
         return None
     try:
         raw = _unb64(token)

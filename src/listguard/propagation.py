@@ -494,11 +494,9 @@ def run_once(
     work = []
     for pid, rows in by_partner.items():
         transport = transports.for_endpoint(endpoints[pid])
+        assert transport is not None  # only partners a transport reaches were selected
         ids = [int(r.id) for r in rows]
-        if transport is None:
-            outcomes[pid] = _Outcome(held=ids, error=_NO_TRANSPORT)
-            report.waiting += len(ids)
-        elif isinstance(transport, EmailDigest):
+        if isinstance(transport, EmailDigest):
             work.append(
                 (
                     pid,
@@ -524,9 +522,6 @@ def run_once(
         for pid, outcome in outcomes.items():
             _record(conn, pid, outcome, messages, attempts, clock, report)
     return report
-
-
-_NO_TRANSPORT = "no transport reaches this partner (no URL, email server or drop folder)"
 
 
 def _in_order(

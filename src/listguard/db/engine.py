@@ -13,6 +13,11 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from listguard.errors import InputError
 
+try:
+    import fcntl  # advisory file locks between processes (not on Windows)
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
 DEFAULT_URL = "sqlite:///listguard.db"
 
 
@@ -45,7 +50,7 @@ def _writer_lock(engine: Engine) -> tuple[threading.Lock, int | None]:
         if key not in _WRITERS:
             fd = None
             path = engine.url.database
-            if path and path != ":memory:" and hasattr(os, "O_CLOEXEC"):
+            if path and path != ":memory:" and fcntl is not None:
                 fd = os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             _WRITERS[key] = (threading.Lock(), fd)
         return _WRITERS[key]
@@ -66,16 +71,12 @@ def writing(engine: Engine) -> Iterator[Connection]:
     lock, fd = _writer_lock(engine)
     with lock:
         if fd is not None:
-            import fcntl
-
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             with engine.begin() as conn:
                 yield conn
         finally:
             if fd is not None:
-                import fcntl
-
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
 

@@ -92,6 +92,11 @@ def logout(session: S, w: W, csrf: Annotated[str, Form()] = "") -> Response:
     return response
 
 
+def _minute(at: int, *, seconds: bool = False) -> str:
+    """An instant as the team reads it: ``2026-11-28 12:38`` (Paris time)."""
+    return to_iso(int(at))[: 19 if seconds else 16].replace("T", " ")
+
+
 def _scalar(conn: Any, sql: str, **params: Any) -> Any:
     return conn.execute(text(sql), params).scalar()
 
@@ -151,7 +156,7 @@ def dashboard(request: Request, session: S, w: W) -> Response:
             {
                 "id": d.id,
                 "partner": f"{d.partner_id} {d.name}",
-                "at": to_iso(int(d.created_at))[:16].replace("T", " "),
+                "at": _minute(d.created_at),
                 "channels": str(d.channels).replace("|", ", "),
                 "contacts": int(d.contacts_delivered),
                 "packs": str(d.packs).replace("|", ", "),
@@ -184,7 +189,7 @@ def oppositions(request: Request, session: S, w: W) -> Response:
         events=[
             {
                 "id": r.id,
-                "at": to_iso(int(r.at))[:16].replace("T", " "),
+                "at": _minute(r.at),
                 "event": r.event,
                 "channel": r.channel,
                 "scope": r.scope,
@@ -280,7 +285,7 @@ def audit_log(request: Request, session: Annotated[Session, Depends(admin_only)]
         entries=[
             {
                 "id": r.id,
-                "at": to_iso(int(r.at))[:19].replace("T", " "),
+                "at": _minute(r.at, seconds=True),
                 "action": r.action,
                 "subject": r.subject or "",
                 "detail": r.detail,
