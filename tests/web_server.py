@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from listguard.accounts import add_account, create_api_key
 from listguard.config import Owner, Settings, WebSettings
-from listguard.web.app import create_app
+from listguard.web.app import Web, create_app
 from tests.scenario import Scenario, contact, partner
 
 
@@ -62,6 +62,7 @@ class Site:
     machine: str  # a key of the owner's systems
     p1: str  # partner P1's key
     p2: str  # partner P2's key
+    web: Web  # the application's state
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, follow_redirects=False, timeout=30)
@@ -95,8 +96,9 @@ def served_site(engine: Engine, tmp_path: Path) -> Iterator[Site]:
     machine, _ = create_api_key(engine, role="machine", label="forms")
     p1, _ = create_api_key(engine, role="partner", partner_id="P1")
     p2, _ = create_api_key(engine, role="partner", partner_id="P2")
-    with serving(create_app(engine, web_settings(tmp_path))) as url:
-        yield Site(url, engine, tmp_path, machine, p1, p2)
+    app = create_app(engine, web_settings(tmp_path))
+    with serving(app) as url:
+        yield Site(url, engine, tmp_path, machine, p1, p2, app.state.web)
 
 
 def form_token(page: str, name: str = "token") -> str:

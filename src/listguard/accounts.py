@@ -29,7 +29,13 @@ SESSION_SECONDS = 8 * 3600
 MIN_PASSWORD = 12
 # what each kind of key may do; a key is given a subset
 SCOPES = {
-    "partner": ("deliveries:read", "oppositions:read", "oppositions:ack", "oppositions:report"),
+    "partner": (
+        "deliveries:read",
+        "oppositions:read",
+        "oppositions:ack",
+        "oppositions:report",
+        "endpoint:write",
+    ),
     "machine": ("oppositions:write", "collections:write", "sms:stop"),
 }
 

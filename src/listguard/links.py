@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
+from listguard.db.keys import registry_secret
 from listguard.errors import InputError
 from listguard.imports.events import CHANNEL_VALUES
-from listguard.rights import registry_secret
 from listguard.timeutil import now_ts
 
 if TYPE_CHECKING:

@@ -34,18 +34,21 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, bindparam, select, text
 
 from listguard import audit
-from listguard.config import NotifySettings
+from listguard.config import NotifySettings, Settings
 from listguard.db import schema
 from listguard.db.engine import writing
+from listguard.db.keys import registry_secret
 from listguard.errors import InputError
 from listguard.timeutil import day_start, now_ts, to_iso, years_before
 
-PROPAGATED = ("opposition", "erasure")
+PROPAGATED = ("opposition", "erasure", "rectification")
 MAX_ATTEMPTS = 12
 BACKOFF_BASE = 30  # seconds before the first retry
 BACKOFF_CAP = 6 * 3600
 SIGNATURE_HEADER = "Listguard-Signature"
 REPLAY_WINDOW = 300  # seconds a signature stays acceptable
+ACK_SECRET = "acks"  # the registry key acknowledgement links are signed with
+ACK_PATH = "/accuse-reception"
 
 
 _SUPERSEDED_ON = "l.contact_id = x.contact_id AND l.coordinate = x.v"
@@ -58,7 +61,10 @@ def enqueue(
     how many messages were written."""
     now = now_ts()
     since = day_start(years_before(dt.datetime.fromtimestamp(now, dt.UTC).date(), retention_years))
-    selected = f"e.event IN ('opposition', 'erasure') AND e.scope <> 'own' AND ({events_where})"
+    selected = (
+        "e.event IN ('opposition', 'erasure', 'rectification') AND e.scope <> 'own' "
+        f"AND ({events_where})"
+    )
     # the contacts each event covers (by id, email or number), then what was delivered
     covered = "\nUNION\n".join(
         f"SELECT e.id AS event_id, c.contact_id FROM events e JOIN contacts c ON {on} "
@@ -139,6 +145,7 @@ class Endpoint:
     notify_url: str | None
     notify_email: str | None
     secret: str
+    hashed: bool = False  # file drops carry keyed hashes of the coordinates, not them
 
 
 @dataclass(frozen=True)
@@ -207,14 +214,41 @@ class WebhookTransport:
         self._client.close()
 
 
-def messages_csv(messages: list[Message]) -> str:
-    """The messages as one CSV (UTF-8 text, ``;``): one line per coordinate."""
+def coordinate_hash(secret: str, coordinate: str) -> str:
+    """A keyed hash of a coordinate (HMAC-SHA256 with the partner's secret, hex), as
+    written in the file drops of a partner that asked for hashes: it finds its own
+    records by hashing its coordinates the same way; whoever reads the file without the
+    key learns nothing."""
+    return hmac.new(secret.encode(), coordinate.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def messages_csv(messages: list[Message], hash_key: str | None = None) -> str:
+    """The messages as one CSV (UTF-8 text, ``;``): one line per coordinate; with
+    ``hash_key``, a column ``coordinate_sha256`` of keyed hashes instead of the
+    coordinates (and of the corrected values)."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["message", "type", "occurred_at", "contact_ref", "channel", "coordinate"])
+    coordinate = "coordinate" if hash_key is None else "coordinate_sha256"
+    writer.writerow(
+        [
+            "message",
+            "type",
+            "occurred_at",
+            "contact_ref",
+            "channel",
+            coordinate,
+            "corrected",
+            "ack_url",
+        ]
+    )
     for message in messages:
         payload = json.loads(message.body)
         for item in payload["contacts"]:
+            value = item["coordinate"]
+            corrected = item.get("corrected") or {}
+            if hash_key is not None:
+                value = coordinate_hash(hash_key, value)
+                corrected = {k: coordinate_hash(hash_key, v) for k, v in corrected.items()}
             writer.writerow(
                 [
                     message.key,
@@ -222,7 +256,9 @@ def messages_csv(messages: list[Message]) -> str:
                     payload["occurred_at"],
                     item["contact_ref"],
                     item["channel"],
-                    item["coordinate"],
+                    value,
+                    json.dumps(corrected, ensure_ascii=False, sort_keys=True) if corrected else "",
+                    payload.get("ack_url", ""),
                 ]
             )
     return out.getvalue()
@@ -238,7 +274,7 @@ class FileDropTransport:
         self.folder = folder
 
     def send(self, endpoint: Endpoint, message: Message, now: int) -> None:
-        body = messages_csv([message])
+        body = messages_csv([message], endpoint.secret if endpoint.hashed else None)
         target = self.folder / endpoint.partner_id
         try:
             target.mkdir(parents=True, exist_ok=True)
@@ -276,8 +312,9 @@ class EmailDigest:
             "(RGPD, art. 19 et 21). Merci de ne plus utiliser les coordonnées ci-dessous "
             "et de confirmer leur prise en compte.\n\n"
             "Chaque ligne du fichier joint donne la référence du contact dans votre livraison "
-            "(contact_ref), le canal et la coordonnée.\n\n"
-            + "\n".join(f"- {m.key}" for m in messages)
+            "(contact_ref), le canal et la coordonnée. Le lien de chaque message confirme "
+            "sa prise en compte.\n\n"
+            + "\n".join(f"- {m.key} {json.loads(m.body).get('ack_url', '')}" for m in messages)
             + "\n"
         )
         mail.add_attachment(
@@ -307,6 +344,22 @@ class Transports:
     webhook: Transport | None = None
     file_drop: Transport | None = None
     email: EmailDigest | None = None
+    ack_base: str = ""  # the public address of the owner's site: messages carry ack links
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, webhook: Transport | None, drop_folder: Path | None = None
+    ) -> Transports:
+        """The transports the settings configure: the given webhook, an email digest
+        where SMTP is set, the file drop to ``drop_folder``; ack links on the public URL."""
+        return cls(
+            webhook=webhook,
+            file_drop=FileDropTransport(drop_folder) if drop_folder else None,
+            email=EmailDigest(settings.notify, settings.owner.name)
+            if settings.notify.smtp_host
+            else None,
+            ack_base=settings.web.public_url,
+        )
 
     def reaches(self, partner: str = "p") -> str:
         """SQL on ``partners`` (as ``partner``): the partners some transport reaches."""
@@ -353,8 +406,129 @@ def partner_secret(conn: Connection, partner_id: str) -> str:
     return str(secret)
 
 
-def load_messages(conn: Connection, ids: list[int]) -> dict[int, Message]:
-    """The messages ``ids`` as they are sent, read in two set-based queries."""
+def ack_signature(secret: str, key: str) -> str:
+    """What proves an acknowledgement link was made by the registry for message ``key``."""
+    return hmac.new(secret.encode(), f"ack:{key}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def ack_url(base: str, secret: str, key: str) -> str:
+    """The link a partner follows (GET: a page with a button) or posts to (POST: done)
+    to acknowledge message ``key``, without an API key."""
+    return f"{base}{ACK_PATH}/{key}?s={ack_signature(secret, key)}"
+
+
+def check_ack_signature(conn: Connection, key: str, signature: str) -> bool:
+    secret = registry_secret(conn, ACK_SECRET, create=False)
+    return secret is not None and hmac.compare_digest(ack_signature(secret, key), signature)
+
+
+@dataclass(frozen=True)
+class PartnerEndpoint:
+    notify_url: str | None
+    notify_email: str | None
+    file_identifiers: str  # clear | hashed
+
+
+_UNCHANGED: Any = object()
+
+
+def check_notify_url(url: str) -> str:
+    """A webhook address: HTTPS, or HTTP on this machine (tests, a local relay)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and local)):
+        raise InputError(f"{url!r} is not a webhook address: https://... expected")
+    return url
+
+
+def get_endpoint(conn: Connection, partner_id: str) -> PartnerEndpoint:
+    row = conn.execute(
+        text(
+            "SELECT p.notify_url, p.notify_email, s.file_identifiers FROM partners p "
+            "LEFT JOIN partner_settings s ON s.partner_id = p.partner_id "
+            "WHERE p.partner_id = :p"
+        ),
+        {"p": partner_id},
+    ).first()
+    if row is None:
+        raise InputError(f"unknown partner {partner_id!r}")
+    return PartnerEndpoint(row.notify_url, row.notify_email, row.file_identifiers or "clear")
+
+
+def set_endpoint(
+    engine: Engine,
+    partner_id: str,
+    *,
+    notify_url: str | None = _UNCHANGED,
+    notify_email: str | None = _UNCHANGED,
+    file_identifiers: str = _UNCHANGED,
+    by: str = "api",
+) -> PartnerEndpoint:
+    """Change where (and how) a partner receives its messages; what is not given stays.
+    A changed address makes a new version of the partner (the previous one is kept);
+    the change is in the audit log. An empty value removes the address."""
+    from listguard.normalise.email import normalise_email
+
+    if notify_url is not _UNCHANGED and notify_url:
+        notify_url = check_notify_url(notify_url)
+    if notify_email is not _UNCHANGED and notify_email:
+        normalised, valid = normalise_email(notify_email)
+        if not valid:
+            raise InputError(f"{notify_email!r} is not a valid email address")
+        notify_email = normalised
+    if file_identifiers is not _UNCHANGED and file_identifiers not in schema.FILE_IDENTIFIERS:
+        raise InputError(
+            f"file_identifiers {file_identifiers!r}: expected "
+            + " or ".join(schema.FILE_IDENTIFIERS)
+        )
+    now = now_ts()
+    with writing(engine) as conn:
+        before = get_endpoint(conn, partner_id)
+        changes = {
+            k: v or None
+            for k, v in (("notify_url", notify_url), ("notify_email", notify_email))
+            if v is not _UNCHANGED and (v or None) != getattr(before, k)
+        }
+        if changes:
+            fields = [c.name for c in schema.partner_versions.columns if c.name != "id"]
+            cols = ", ".join(fields)
+            conn.execute(
+                text(
+                    f"INSERT INTO partner_versions ({cols}) SELECT {cols} FROM partners "
+                    "WHERE partner_id = :p"
+                ),
+                {"p": partner_id},
+            )
+            sets = ", ".join(f"{k} = :{k}" for k in changes)
+            conn.execute(
+                text(
+                    f"UPDATE partners SET {sets}, import_id = NULL, recorded_at = :now, "
+                    "version = version + 1 WHERE partner_id = :p"
+                ),
+                {**changes, "now": now, "p": partner_id},
+            )
+        if file_identifiers is not _UNCHANGED and file_identifiers != before.file_identifiers:
+            conn.execute(
+                text(
+                    "INSERT INTO partner_settings (partner_id, file_identifiers, updated_at) "
+                    "VALUES (:p, :f, :now) ON CONFLICT (partner_id) DO UPDATE SET "
+                    "file_identifiers = excluded.file_identifiers, updated_at = excluded.updated_at"
+                ),
+                {"p": partner_id, "f": file_identifiers, "now": now},
+            )
+            changes["file_identifiers"] = file_identifiers
+        if changes:
+            audit.append(conn, "partner_endpoint", partner_id, {**changes, "by": by}, now)
+        return get_endpoint(conn, partner_id)
+
+
+def load_messages(
+    conn: Connection, ids: list[int], ack_base: str = "", ack_secret: str | None = None
+) -> dict[int, Message]:
+    """The messages ``ids`` as they are sent, read in two set-based queries; with
+    ``ack_base`` and ``ack_secret``, each carries its signed acknowledgement link."""
     if not ids:
         return {}
     heads = conn.execute(
@@ -365,27 +539,34 @@ def load_messages(conn: Connection, ids: list[int]) -> dict[int, Message]:
         ).bindparams(bindparam("ids", expanding=True)),
         {"ids": ids},
     ).all()
-    items: dict[int, list[dict[str, str]]] = {i: [] for i in ids}
-    for message_id, contact_ref, channel, coordinate in conn.execute(
+    items: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for message_id, contact_ref, channel, coordinate, corrected in conn.execute(
         text(
-            "SELECT message_id, contact_ref, channel, coordinate FROM outbox_items "
+            "SELECT message_id, contact_ref, channel, coordinate, corrected FROM outbox_items "
             "WHERE message_id IN :ids ORDER BY message_id, contact_ref, channel, coordinate"
         ).bindparams(bindparam("ids", expanding=True)),
         {"ids": ids},
     ):
-        items[message_id].append(
-            {"contact_ref": contact_ref, "channel": channel, "coordinate": coordinate}
-        )
+        item: dict[str, Any] = {
+            "contact_ref": contact_ref,
+            "channel": channel,
+            "coordinate": coordinate,
+        }
+        if corrected:
+            item["corrected"] = json.loads(corrected)
+        items[message_id].append(item)
     out = {}
     for h in heads:
         key = _key(int(h.id), int(h.event_id), int(h.created_at))
-        payload = {
+        payload: dict[str, Any] = {
             "type": h.event,
             "message_id": key,
             "occurred_at": to_iso(int(h.at)),
             "channel": h.channel,
             "contacts": items[int(h.id)],
         }
+        if ack_base and ack_secret:
+            payload["ack_url"] = ack_url(ack_base, ack_secret, key)
         body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
         out[int(h.id)] = Message(int(h.id), key, h.partner_id, body)
     return out
@@ -467,7 +648,9 @@ def run_once(
         )
         due = conn.execute(
             text(
-                "SELECT o.id, o.partner_id, o.attempts, p.name, p.notify_url, p.notify_email "
+                "SELECT o.id, o.partner_id, o.attempts, p.name, p.notify_url, p.notify_email, "
+                "(SELECT s.file_identifiers FROM partner_settings s "
+                "WHERE s.partner_id = o.partner_id) AS identifiers "
                 f"{is_due} AND ({reach}) ORDER BY o.id LIMIT :n"
             ),
             {"now": clock, "n": limit},
@@ -477,8 +660,7 @@ def run_once(
         by_partner: dict[str, list[Any]] = {}
         for row in due:
             by_partner.setdefault(row.partner_id, []).append(row)
-        messages = load_messages(conn, [int(r.id) for r in due])
-    with writing(engine) as conn:  # a partner's secret is made on first use
+    with writing(engine) as conn:  # a partner's secret (and the ack key) made on first use
         endpoints = {
             pid: Endpoint(
                 pid,
@@ -486,9 +668,12 @@ def run_once(
                 rows[0].notify_url,
                 rows[0].notify_email,
                 partner_secret(conn, pid),
+                hashed=rows[0].identifiers == "hashed",
             )
             for pid, rows in by_partner.items()
         }
+        ack_secret = registry_secret(conn, ACK_SECRET, create=True) if transports.ack_base else None
+        messages = load_messages(conn, [int(r.id) for r in due], transports.ack_base, ack_secret)
     attempts = {int(r.id): int(r.attempts) for r in due}
     outcomes: dict[str, _Outcome] = {}
     work = []
@@ -575,7 +760,9 @@ def _record(
     if outcome.sent:
         conn.execute(
             text(
-                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = :now, "
+                # a partner may acknowledge before the send is recorded: that stays
+                "UPDATE outbox SET status = CASE WHEN status = 'acknowledged' THEN status "
+                "ELSE 'sent' END, attempts = attempts + 1, sent_at = :now, "
                 "transport = :t, last_error = NULL, next_attempt_at = NULL WHERE id IN :ids"
             ).bindparams(bindparam("ids", expanding=True)),
             {"now": now, "t": outcome.transport, "ids": outcome.sent},
@@ -696,11 +883,15 @@ def acknowledge(
                 {"at": when, "i": message_id},
             )
             audit.append(conn, "message_acknowledged", row.partner_id, {"message": key}, when)
-            # an erased person's coordinates were kept only for the partner to act on
+            # an erased person's coordinates were kept only for the partner to act on:
+            # once it has, no message to it keeps them (nor an earlier opposition's)
             conn.execute(
                 text(
-                    "UPDATE outbox_items SET coordinate = 'erased' WHERE message_id = :i "
-                    "AND EXISTS (SELECT 1 FROM events e WHERE e.id = :e AND e.event = 'erasure')"
+                    "UPDATE outbox_items SET coordinate = 'erased', corrected = NULL "
+                    "WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = :e "
+                    "AND e.event = 'erasure') AND EXISTS (SELECT 1 FROM outbox_items a "
+                    "WHERE a.message_id = :i AND a.delivery_id = outbox_items.delivery_id "
+                    "AND a.contact_ref = outbox_items.contact_ref)"
                 ),
                 {"i": message_id, "e": row.event_id},
             )
@@ -739,12 +930,18 @@ __all__ = [
     "Endpoint",
     "FileDropTransport",
     "Message",
+    "PartnerEndpoint",
     "Transports",
     "WebhookTransport",
+    "ack_url",
     "acknowledge",
+    "check_ack_signature",
+    "coordinate_hash",
     "enqueue",
+    "get_endpoint",
     "load_messages",
     "run_once",
+    "set_endpoint",
     "sign",
     "status",
     "verify_signature",

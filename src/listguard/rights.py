@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from listguard import audit
 from listguard.db import schema
 from listguard.db.engine import writing
+from listguard.db.keys import registry_secret
 from listguard.oppositions import HOLDING, PERSON_LEDGER, person_keys, record_event
 from listguard.propagation import enqueue
 from listguard.timeutil import now_ts, to_iso
@@ -263,23 +263,6 @@ def access_text(report: dict[str, Any], owner: str) -> str:
 
 
 ERASURE_SECRET = "erasure"
-
-
-def registry_secret(conn: Connection, name: str, *, create: bool) -> str | None:
-    """A key the registry made for itself (``name``: erasure, links...), made on first
-    use when ``create``; two first uses at once agree on the one written first."""
-    query = text("SELECT secret FROM registry_secrets WHERE name = :n")
-    secret = conn.execute(query, {"n": name}).scalar_one_or_none()
-    if secret is None and create:
-        conn.execute(
-            text(
-                "INSERT INTO registry_secrets (name, secret, created_at) VALUES (:n, :s, :t) "
-                "ON CONFLICT (name) DO NOTHING"
-            ),
-            {"n": name, "s": secrets.token_hex(32), "t": now_ts()},
-        )
-        secret = conn.execute(query, {"n": name}).scalar_one()
-    return None if secret is None else str(secret)
 
 
 def erasure_secret(conn: Connection, *, create: bool) -> str | None:

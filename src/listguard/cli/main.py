@@ -277,26 +277,12 @@ def worker(
     import signal
     import threading
 
-    from listguard.propagation import (
-        EmailDigest,
-        FileDropTransport,
-        Transports,
-        WebhookTransport,
-        run_forever,
-        run_once,
-    )
+    from listguard.propagation import Transports, WebhookTransport, run_forever, run_once
 
     c: Context = ctx.obj
     engine = c.engine()
-    settings = c.settings()
     webhook = WebhookTransport()
-    transports = Transports(
-        webhook=webhook,
-        file_drop=FileDropTransport(drop_folder) if drop_folder else None,
-        email=EmailDigest(settings.notify, settings.owner.name)
-        if settings.notify.smtp_host
-        else None,
-    )
+    transports = Transports.from_settings(c.settings(), webhook, drop_folder)
     try:
         if once:
             report = run_once(engine, transports)
@@ -461,6 +447,90 @@ def partner_secret_command(
     c: Context = ctx.obj
     with c.engine().begin() as conn:
         print(partner_secret(conn, partner))
+
+
+@app.command("partner-endpoint")
+def partner_endpoint_command(
+    ctx: typer.Context,
+    partner: Annotated[str, typer.Argument(help="Partner id.")],
+    url: Annotated[
+        str | None, typer.Option("--url", help="Webhook address (https://...; '' removes it).")
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option("--email", help="Digest address ('' removes it).")
+    ] = None,
+    file_identifiers: Annotated[
+        str | None,
+        typer.Option(help="In file drops: clear coordinates, or keyed hashes (hashed)."),
+    ] = None,
+) -> None:
+    """Show, or change, where and how a partner receives its messages (the partner can
+    do the same through the API). A change makes a new version of the partner."""
+    from listguard.propagation import get_endpoint, set_endpoint
+
+    c: Context = ctx.obj
+    changes: dict[str, Any] = {"notify_url": url, "notify_email": email}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if file_identifiers is not None:
+        changes["file_identifiers"] = file_identifiers
+    if changes:
+        now = set_endpoint(c.engine(), partner, by="cli", **changes)
+    else:
+        with c.engine().connect() as conn:
+            now = get_endpoint(conn, partner)
+    print(f"notify_url:       {now.notify_url or '-'}")
+    print(f"notify_email:     {now.notify_email or '-'}")
+    print(f"file_identifiers: {now.file_identifiers}")
+
+
+inbound_app = typer.Typer(
+    help="The partner side: messages received from owners that run listguard."
+)
+app.add_typer(inbound_app, name="inbound")
+
+
+@inbound_app.command("add")
+def inbound_add(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="A short name for the owner (in the URL).")],
+    secret_env: Annotated[
+        str,
+        typer.Option(help="Environment variable holding the signing key the owner gave."),
+    ],
+    list_name: Annotated[
+        str | None,
+        typer.Option("--list", help="Suppression list (default opposition:<source>)."),
+    ] = None,
+) -> None:
+    """Accept an owner's signed messages at /api/v1/inbound/<source> of `serve`."""
+    import os
+
+    from listguard.inbound import add_source
+
+    c: Context = ctx.obj
+    secret = os.environ.get(secret_env, "")
+    if not secret:
+        raise InputError(f"the environment variable {secret_env} is empty or not set")
+    chosen = add_source(c.engine(), source, secret, list_name)
+    settings = c.settings()
+    base = settings.web.public_url or "http://127.0.0.1:8000"
+    print(f"source {source}: oppositions go to the list {chosen}")
+    print(f"give the owner this webhook address: {base}/api/v1/inbound/{source}")
+
+
+@inbound_app.command("ack")
+def inbound_ack(ctx: typer.Context) -> None:
+    """Tell the owners the messages applied but not acknowledged yet (their server was
+    unreachable when they were received)."""
+    from listguard.inbound import acknowledge_pending
+
+    c: Context = ctx.obj
+    report = acknowledge_pending(c.engine())
+    print(f"{report.acknowledged} acknowledged, {report.failed} failed")
+    for line in report.errors or []:
+        err(f"  {line}")
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -297,7 +297,21 @@ outbox_items = Table(
     Column("contact_ref", String(32), nullable=False),
     Column("channel", String(16), nullable=False),
     Column("coordinate", Text, nullable=False),
+    # a rectification: the corrected values the partner received on this channel (JSON)
+    Column("corrected", Text),
     Index("ix_outbox_items_message", "message_id"),
+)
+
+FILE_IDENTIFIERS = ("clear", "hashed")
+
+# what a partner chose for itself (through the API or the owner): the form of the
+# identifiers in file drops (clear, or keyed hashes with its own secret)
+partner_settings = Table(
+    "partner_settings",
+    metadata,
+    Column("partner_id", Text, ForeignKey("partners.partner_id"), primary_key=True),
+    Column("file_identifiers", String(8), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 # the key each partner's webhooks are signed with (made on first use, shown to the owner)
@@ -392,4 +406,40 @@ api_keys = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
     Column("last_used_at", BigInteger),
+)
+
+# the partner side: the owners whose signed messages this registry receives, the key
+# each signs with, and the suppression list their oppositions go to
+inbound_sources = Table(
+    "inbound_sources",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("secret", String(128), nullable=False),
+    Column("list", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# every message received from a source, once (its idempotency key), and whether the
+# source was told it was applied
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("source", String(64), ForeignKey("inbound_sources.source"), primary_key=True),
+    Column("message_key", String(64), primary_key=True),
+    Column("type", String(16), nullable=False),
+    Column("coordinates", Integer, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("ack_url", Text),
+    Column("acked_at", BigInteger),
+    Column("ack_error", Text),
+)
+
+# inputs refused by the web application, counted per day, route and reason
+refusals = Table(
+    "refusals",
+    metadata,
+    Column("day", BigInteger, primary_key=True),
+    Column("route", String(40), primary_key=True),
+    Column("reason", String(40), primary_key=True),
+    Column("count", Integer, nullable=False),
 )

@@ -138,6 +138,13 @@ def dashboard(request: Request, session: S, w: W) -> Response:
                 "JOIN partners p ON p.partner_id = d.partner_id ORDER BY d.id DESC LIMIT 10"
             )
         ).all()
+        refusals = conn.execute(
+            text(
+                "SELECT route, reason, sum(count) AS n FROM refusals WHERE day >= :s "
+                "GROUP BY route, reason ORDER BY n DESC, route, reason LIMIT 20"
+            ),
+            {"s": now - 7 * 86400},
+        ).all()
     lines = status(w.engine, now=now)
     pending = sum(x.messages for x in lines if x.status in ("pending", "sent", "failed"))
     overdue = sum(x.overdue for x in lines)
@@ -152,6 +159,7 @@ def dashboard(request: Request, session: S, w: W) -> Response:
         pending=pending,
         overdue=overdue,
         lines=lines,
+        refusals=[{"route": r.route, "reason": r.reason, "n": int(r.n)} for r in refusals],
         deliveries=[
             {
                 "id": d.id,

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -26,7 +26,14 @@ from listguard.db import schema
 from listguard.db.engine import writing
 from listguard.errors import InputError
 from listguard.oppositions import record_opposition
-from listguard.propagation import acknowledge, load_messages
+from listguard.propagation import (
+    SIGNATURE_HEADER,
+    acknowledge,
+    get_endpoint,
+    load_messages,
+    partner_secret,
+    set_endpoint,
+)
 from listguard.timeutil import now_ts, to_iso
 from listguard.web.app import Web, web
 
@@ -58,6 +65,7 @@ def _key(
 ) -> ApiKey:
     w: Web = request.app.state.web
     if credentials is None:
+        w.refused(request, "no_api_key")
         raise HTTPException(401, "an API key is required (Authorization: Bearer lg_...)")
     with w.engine.connect() as conn:
         grant = check_api_key(conn, credentials.credentials)
@@ -70,6 +78,7 @@ def _key(
                 .values(last_used_at=now)
             )
     if grant is None:
+        w.refused(request, "bad_api_key")
         raise HTTPException(401, "unknown or revoked API key")
     return grant
 
@@ -97,6 +106,8 @@ def _record(w: Web, **request: Any) -> Recorded:
         )
     except InputError as exc:
         raise HTTPException(400, str(exc)) from None
+    if not done.covered:  # recorded all the same: it applies if the person comes later
+        w.refusals.add("(recorded)", "covers_no_contact")
     return Recorded(covered=done.covered, messages=done.messages)
 
 
@@ -151,7 +162,8 @@ def sms_stop(body: InboundSms, w: W, _: Annotated[ApiKey, scope("sms:stop")]) ->
     """An SMS provider's inbound webhook: a reply STOP (or ARRET, STOP SMS,
     désabonnement...) from a number is an opposition to SMS for that number, towards
     the owner and every partner, dated when it was received."""
-    if not STOP_WORDS.match(body.text):
+    if not STOP_WORDS.match(body.text):  # answered, changes nothing, counted
+        w.refusals.add("/api/v1/sms/stop", "not_a_stop_word")
         return StopOut(stopped=False)
     at = None
     if body.received_at is not None:
@@ -335,3 +347,105 @@ def partner_ack(
     if not acknowledge(w.engine, message_id, partner_id=grant.partner_id):
         raise HTTPException(404, "no such message for this partner")
     return Ack(acknowledged=True)
+
+
+class EndpointOut(BaseModel):
+    notify_url: str | None = Field(description="Where messages are posted (webhook)")
+    notify_email: str | None = Field(description="Where the email digest goes")
+    file_identifiers: Literal["clear", "hashed"] = Field(
+        description="In file drops: the coordinates, or keyed hashes of them"
+    )
+    signing_secret: str = Field(
+        description="The key webhooks are signed with (HMAC-SHA256) and file-drop hashes "
+        "are keyed with"
+    )
+
+
+class EndpointIn(BaseModel):
+    """Fields left out stay as they are; an empty string removes an address."""
+
+    notify_url: str | None = Field(None, max_length=2000, examples=["https://crm.example/hook"])
+    notify_email: str | None = Field(None, max_length=320)
+    file_identifiers: Literal["clear", "hashed"] | None = None
+
+
+def _endpoint_out(w: Web, partner_id: str) -> EndpointOut:
+    with writing(w.engine) as conn:  # the secret is made on first use
+        secret = partner_secret(conn, partner_id)
+        now = get_endpoint(conn, partner_id)
+    return EndpointOut(
+        notify_url=now.notify_url,
+        notify_email=now.notify_email,
+        file_identifiers="hashed" if now.file_identifiers == "hashed" else "clear",
+        signing_secret=secret,
+    )
+
+
+@router.get("/partner/endpoint", response_model=EndpointOut)
+def partner_endpoint(w: W, grant: Annotated[ApiKey, scope("oppositions:read")]) -> EndpointOut:
+    """Where and how the partner receives its messages, and the key they are signed with."""
+    assert grant.partner_id is not None
+    return _endpoint_out(w, grant.partner_id)
+
+
+@router.put("/partner/endpoint", response_model=EndpointOut)
+def put_partner_endpoint(
+    body: EndpointIn, w: W, grant: Annotated[ApiKey, scope("endpoint:write")]
+) -> EndpointOut:
+    """Change where the partner receives its messages (webhook URL, digest address) or
+    asks for keyed hashes in file drops. The change is versioned and audited."""
+    assert grant.partner_id is not None
+    given = body.model_fields_set
+    changes: dict[str, Any] = {
+        k: getattr(body, k) for k in ("notify_url", "notify_email") if k in given
+    }
+    if "file_identifiers" in given and body.file_identifiers is not None:
+        changes["file_identifiers"] = body.file_identifiers
+    try:
+        set_endpoint(w.engine, grant.partner_id, by=f"partner:{grant.partner_id}", **changes)
+    except InputError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return _endpoint_out(w, grant.partner_id)
+
+
+class InboundOut(BaseModel):
+    message_id: str
+    type: str
+    applied: int = Field(description="coordinates put on the suppression list, or persons erased")
+    repeat: bool = Field(description="already received: nothing applied again")
+
+
+@router.post(
+    "/inbound/{source}",
+    response_model=InboundOut,
+    tags=["partner side"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def inbound(
+    source: Annotated[str, PathParam(max_length=64)],
+    request: Request,
+    w: W,
+    background: BackgroundTasks,
+) -> InboundOut:
+    """The partner side: an owner's signed webhook (header ``Listguard-Signature``),
+    applied to this registry's suppression list (or erasing the person), then
+    acknowledged to the owner through the message's link once answered."""
+    from starlette.concurrency import run_in_threadpool
+
+    from listguard.inbound import Refused, acknowledge_pending, receive
+
+    body = await request.body()
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    try:
+        got = await run_in_threadpool(receive, w.engine, source, body, signature)
+    except Refused as exc:
+        w.refused(request, exc.reason)
+        raise HTTPException(exc.status, str(exc)) from None
+    if not got.repeat:
+        background.add_task(acknowledge_pending, w.engine, source, got.key)
+    return InboundOut(message_id=got.key, type=got.type, applied=got.applied, repeat=got.repeat)

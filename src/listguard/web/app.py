@@ -14,7 +14,7 @@ import hmac
 import secrets
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -62,11 +62,59 @@ class RateLimit:
             return True
 
 
+class Refusals:
+    """Inputs the application refused (4xx answers), counted in memory per route and
+    reason and added to the registry's ``refusals`` table by ``flush`` (every few
+    seconds, and when the server stops): an attack costs no write per request."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, route: str, reason: str) -> None:
+        with self._lock:
+            self._counts[(route[:40], reason[:40])] += 1
+
+    def flush(self) -> None:
+        from sqlalchemy import text
+
+        from listguard.db.engine import writing
+
+        with self._lock:
+            counts, self._counts = self._counts, Counter()
+        if not counts:
+            return
+        day = int(time.time()) // 86400 * 86400
+        try:
+            with writing(self.engine) as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO refusals (day, route, reason, count) VALUES (:d, :r, :w, :n) "
+                        "ON CONFLICT (day, route, reason) DO UPDATE "
+                        "SET count = refusals.count + excluded.count"
+                    ),
+                    [{"d": day, "r": r, "w": w, "n": n} for (r, w), n in counts.items()],
+                )
+        except Exception:  # the registry is busy: the counts wait for the next flush
+            with self._lock:
+                self._counts.update(counts)
+            raise
+
+    def run(self, stop: threading.Event, every: float = 5.0) -> None:
+        from sqlalchemy.exc import OperationalError
+
+        while not stop.wait(every):
+            with contextlib.suppress(OperationalError):
+                self.flush()
+        self.flush()
+
+
 class Web:
     """What every handler needs: the registry, the settings, the templates."""
 
     def __init__(self, engine: Engine, settings: Settings, rate_per_minute: int) -> None:
-        from listguard.rights import registry_secret
+        from listguard.db.keys import registry_secret
 
         self.engine = engine
         self.settings = settings
@@ -75,6 +123,11 @@ class Web:
         with engine.begin() as conn:
             self.form_secret = str(registry_secret(conn, "forms", create=True)).encode()
         self.rate = RateLimit(rate_per_minute)
+        self.refusals = Refusals(engine)
+
+    def refused(self, request: Request, reason: str) -> None:
+        """Name why the request is refused (counted with its route when answered 4xx)."""
+        request.state.refusal = reason
 
     def lang(self, request: Request) -> str:
         asked = request.query_params.get("lang") or request.cookies.get("lang")
@@ -129,15 +182,10 @@ async def web(request: Request) -> Web:
 @contextlib.contextmanager
 def _propagating(engine: Engine, settings: Settings) -> Iterator[None]:
     """The propagation worker in a thread of the server, for as long as it runs."""
-    from listguard.propagation import EmailDigest, Transports, WebhookTransport, run_forever
+    from listguard.propagation import Transports, WebhookTransport, run_forever
 
     webhook = WebhookTransport()
-    transports = Transports(
-        webhook=webhook,
-        email=EmailDigest(settings.notify, settings.owner.name)
-        if settings.notify.smtp_host
-        else None,
-    )
+    transports = Transports.from_settings(settings, webhook)
     stop = threading.Event()
     thread = threading.Thread(
         target=run_forever, args=(engine, transports, stop), name="propagation", daemon=True
@@ -163,9 +211,18 @@ def create_app(
     from listguard.web import admin, api, public
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        with _propagating(engine, settings) if propagate else contextlib.nullcontext():
-            yield
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        counting = threading.Thread(
+            target=app.state.web.refusals.run, args=(stop,), name="refusals", daemon=True
+        )
+        counting.start()
+        try:
+            with _propagating(engine, settings) if propagate else contextlib.nullcontext():
+                yield
+        finally:
+            stop.set()
+            counting.join(timeout=30)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -186,6 +243,12 @@ def create_app(
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
+        if 400 <= response.status_code < 500:
+            route = request.scope.get("route")
+            request.app.state.web.refusals.add(
+                getattr(route, "path", "(no route)"),
+                getattr(request.state, "refusal", None) or str(response.status_code),
+            )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
@@ -212,4 +275,4 @@ def create_app(
     return app
 
 
-__all__ = ["RateLimit", "Web", "create_app", "web"]
+__all__ = ["RateLimit", "Refusals", "Web", "create_app", "web"]

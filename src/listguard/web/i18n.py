@@ -89,6 +89,20 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Trop de demandes depuis votre connexion : réessayez dans une minute.",
         "Too many requests from your connection: try again in a minute.",
     ),
+    "ack_title": ("Accusé de réception", "Acknowledgement"),
+    "ack_ask": (
+        "Confirmez-vous avoir appliqué le message {message} à vos fichiers ?",
+        "Do you confirm you have applied message {message} to your files?",
+    ),
+    "ack_button": ("Confirmer la prise en compte", "Confirm it is applied"),
+    "ack_done": (
+        "Merci : la prise en compte du message {message} est enregistrée.",
+        "Thank you: message {message} is recorded as applied.",
+    ),
+    "ack_bad": (
+        "Ce lien d'accusé de réception n'est pas valide.",
+        "This acknowledgement link is not valid.",
+    ),
     "unsub_title": ("Désinscription", "Unsubscribe"),
     "unsub_ask": (
         "Confirmez-vous ne plus recevoir de prospection par {channel} ?",

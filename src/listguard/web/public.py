@@ -13,6 +13,7 @@ from listguard.links import Unsubscribe, read_token
 from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
 from listguard.oppositions import record_opposition
+from listguard.propagation import acknowledge, check_ack_signature
 from listguard.renting.partner_list import list_versions, published_list
 from listguard.timeutil import now_ts, to_iso
 from listguard.web.app import Web, client_of, web
@@ -147,8 +148,10 @@ def _link(request: Request, w: Web, token: str) -> tuple[Unsubscribe | None, Res
     with w.engine.connect() as conn:
         asked = read_token(conn, token)
     if asked is None:
+        w.refused(request, "bad_unsubscribe_link")
         return None, w.page(request, "unsubscribe.html", status_code=404, asked=None)
     if asked.expires_at is not None and asked.expires_at < now_ts():
+        w.refused(request, "expired_unsubscribe_link")
         return None, w.page(request, "unsubscribe.html", status_code=410, asked=None, expired=True)
     return asked, None
 
@@ -191,6 +194,42 @@ def unsubscribe(
     if one_click == "One-Click":  # a mail client's POST wants no page, only success
         return PlainTextResponse("unsubscribed\n")
     return w.page(request, "unsubscribe.html", asked=asked, token=token, done=True)
+
+
+def _ack_valid(w: Web, key: str, signature: str) -> bool:
+    with w.engine.connect() as conn:
+        return len(key) <= 64 and check_ack_signature(conn, key, signature)
+
+
+@router.get("/accuse-reception/{key}", response_class=HTMLResponse)
+def ack_page(request: Request, key: str, w: W, s: str = "") -> Response:
+    """The acknowledgement link of a message, followed by a person at the partner: it
+    asks before acting (a mail scanner following links acknowledges nothing)."""
+    valid = _ack_valid(w, key, s)
+    return w.page(
+        request,
+        "ack.html",
+        status_code=200 if valid else 404,
+        valid=valid,
+        done=False,
+        key=key,
+        signature=s,
+    )
+
+
+@router.post("/accuse-reception/{key}")
+def ack(request: Request, key: str, w: W, s: str = "") -> Response:
+    """The partner has applied the message: the page's button, or a partner's system
+    posting to the link it received (it then gets JSON)."""
+    wants_json = "json" in request.headers.get("accept", "")
+    if not _ack_valid(w, key, s) or not acknowledge(w.engine, key):
+        w.refused(request, "bad_ack_link")
+        if wants_json:
+            return JSONResponse({"detail": "not a valid acknowledgement link"}, 404)
+        return w.page(request, "ack.html", status_code=404, valid=False, key=key)
+    if wants_json:
+        return JSONResponse({"acknowledged": True})
+    return w.page(request, "ack.html", valid=True, done=True, key=key)
 
 
 @router.get("/droits", response_class=HTMLResponse)

@@ -1,0 +1,294 @@
+"""The partner side: a registry that rents from an owner running listguard receives the
+owner's messages (oppositions, erasures, rectifications), applies them, and tells the
+owner they are applied.
+
+A *source* is an owner whose signed webhooks this registry accepts: its name, the
+signing key the owner gave (``GET /api/v1/partner/endpoint`` on the owner's side) and
+the suppression list its oppositions go to. ``receive`` checks the signature (HMAC-
+SHA256 over timestamp and body, within the replay window), records the message once
+(its idempotency key) and applies it in the same transaction:
+
+- an opposition puts each coordinate on the source's suppression list, so that none is
+  used again (every later rental of this registry excludes them);
+- an erasure erases the person here too (their records, keeping keyed digests only, so
+  that they are not imported again); nothing of them goes on a list;
+- a rectification is recorded with its corrected values, for the partner to apply.
+
+Then ``acknowledge_pending`` posts to the acknowledgement link each message carries;
+one that cannot be told now is told later (``listguard inbound ack``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, text
+
+from listguard import audit
+from listguard.db.engine import writing
+from listguard.errors import InputError
+from listguard.propagation import verify_signature
+from listguard.timeutil import now_ts
+
+SOURCE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+TYPES = ("opposition", "erasure", "rectification")
+KIND_OF = {
+    "email": "email",
+    "phone": "phone",
+    "automated_call": "phone",
+    "sms": "phone",
+    "postal": "address",
+}
+MAX_ITEMS = 100_000
+
+
+class Refused(Exception):
+    """A message refused: ``status`` is the HTTP answer, ``reason`` a short code."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Received:
+    key: str
+    type: str
+    applied: int  # coordinates put on the list (or persons erased)
+    repeat: bool  # already received: nothing applied again
+
+
+def add_source(engine: Engine, source: str, secret: str, list_name: str | None = None) -> str:
+    """Accept the messages of ``source`` signed with ``secret``; returns the list name.
+    Adding it again replaces its key (the owner made a new one)."""
+    if not SOURCE_NAME.match(source):
+        raise InputError(f"source {source!r}: letters, digits, '.', '_' or '-' (at most 64)")
+    if len(secret) < 16 or len(secret) > 128:
+        raise InputError("the signing key is 16 to 128 characters (the owner's, as given)")
+    chosen = list_name or f"opposition:{source}"
+    with writing(engine) as conn:
+        conn.execute(
+            text(
+                "INSERT INTO inbound_sources (source, secret, list, created_at) "
+                "VALUES (:s, :k, :l, :t) ON CONFLICT (source) DO UPDATE "
+                "SET secret = excluded.secret, list = excluded.list"
+            ),
+            {"s": source, "k": secret, "l": chosen, "t": now_ts()},
+        )
+        audit.append(conn, "inbound_source", source, {"list": chosen})
+    return chosen
+
+
+def _address_key(display: str) -> str:
+    """The key of an address as the owner wrote it (upper case, no accents or
+    punctuation), compared with this registry's address keys."""
+    plain = unicodedata.normalize("NFKD", display.upper())
+    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
+    return re.sub(r"[^A-Z0-9]+", " ", plain).strip()
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Refused(400, "malformed_body", "the body is not JSON") from None
+    if not isinstance(message, dict):
+        raise Refused(400, "malformed_body", "the body is not a JSON object")
+    key, kind, contacts = message.get("message_id"), message.get("type"), message.get("contacts")
+    if not isinstance(key, str) or not 1 <= len(key) <= 64:
+        raise Refused(400, "malformed_body", "message_id: a text of 1 to 64 characters")
+    if kind not in TYPES:
+        raise Refused(400, "malformed_body", f"type: one of {', '.join(TYPES)}")
+    if not isinstance(contacts, list) or len(contacts) > MAX_ITEMS:
+        raise Refused(400, "malformed_body", "contacts: a list")
+    for i, item in enumerate(contacts):
+        if (
+            not isinstance(item, dict)
+            or item.get("channel") not in KIND_OF
+            or not isinstance(item.get("coordinate"), str)
+            or not isinstance(item.get("contact_ref", ""), str)
+        ):
+            raise Refused(
+                400, "malformed_body", f"contacts[{i}]: contact_ref, channel and coordinate"
+            )
+    ack = message.get("ack_url")
+    if ack is not None and not (isinstance(ack, str) and ack.startswith(("https://", "http://"))):
+        raise Refused(400, "malformed_body", "ack_url: an http(s) address")
+    return message
+
+
+def receive(
+    engine: Engine, source: str, body: bytes, signature: str, now: int | None = None
+) -> Received:
+    """Check, record and apply one message; raises ``Refused`` (and changes nothing)
+    for an unknown source, a bad or stale signature or a malformed body."""
+    clock = now if now is not None else now_ts()
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT secret, list FROM inbound_sources WHERE source = :s"), {"s": source}
+        ).first()
+    if row is None:
+        raise Refused(404, "unknown_source", "no such source")
+    if not verify_signature(str(row.secret), signature, body, clock):
+        raise Refused(401, "bad_signature", "bad or expired signature")
+    message = _parse(body)
+    key, kind, items = message["message_id"], message["type"], message["contacts"]
+    erased: list[dict[str, str | None]] = []
+    with writing(engine) as conn:
+        seen = conn.execute(
+            text("SELECT 1 FROM inbound_messages WHERE source = :s AND message_key = :k"),
+            {"s": source, "k": key},
+        ).first()
+        if seen is not None:
+            return Received(key, kind, 0, repeat=True)
+        applied = 0
+        if kind == "opposition":
+            entries = [
+                {
+                    "l": row.list,
+                    "k": KIND_OF[i["channel"]],
+                    "v": _address_key(i["coordinate"])
+                    if i["channel"] == "postal"
+                    else i["coordinate"],
+                    "t": clock,
+                }
+                for i in items
+                if i["coordinate"] and i["coordinate"] != "erased"
+            ]
+            if entries:
+                applied = conn.execute(
+                    text(
+                        "INSERT INTO suppressions (list, kind, value, added_at) "
+                        "VALUES (:l, :k, :v, :t) ON CONFLICT (list, kind, value) DO NOTHING"
+                    ),
+                    entries,
+                ).rowcount
+        elif kind == "erasure":
+            erased = _erasures(conn, items)
+        _record(conn, source, key, kind, len(items), clock, message.get("ack_url"))
+    for person in erased:  # each in its own transaction, after the message is recorded
+        _erase(engine, source, person)
+    return Received(key, kind, applied if kind != "erasure" else len(erased), repeat=False)
+
+
+def _erasures(conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, str | None]]:
+    """The persons an erasure names here: by the owner's reference (the contact id this
+    registry gave the delivered row, if it imported the delivery as is), email, number."""
+    people: list[dict[str, str | None]] = []
+    for item in items:
+        if item["coordinate"] in ("", "erased"):
+            continue
+        kind = KIND_OF[item["channel"]]
+        if kind == "email":
+            people.append({"email": item["coordinate"]})
+        elif kind == "phone":
+            people.append({"phone": item["coordinate"]})
+    refs = sorted({i["contact_ref"] for i in items if i.get("contact_ref")})
+    if refs:
+        known = conn.execute(
+            text("SELECT contact_id FROM contacts WHERE contact_id IN :r").bindparams(
+                bindparam("r", expanding=True)
+            ),
+            {"r": refs},
+        ).scalars()
+        people += [{"contact_id": str(c)} for c in known]
+    unique = {json.dumps(p, sort_keys=True): p for p in people}
+    return list(unique.values())
+
+
+def _erase(engine: Engine, source: str, person: dict[str, str | None]) -> None:
+    from listguard.rights import erase
+
+    erase(
+        engine,
+        contact_id=person.get("contact_id"),
+        email=person.get("email"),
+        phone=person.get("phone"),
+        via=f"source:{source}",
+    )
+
+
+def _record(
+    conn: Connection,
+    source: str,
+    key: str,
+    kind: str,
+    coordinates: int,
+    now: int,
+    ack_url: str | None,
+) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO inbound_messages (source, message_key, type, coordinates, "
+            "received_at, ack_url) VALUES (:s, :k, :t, :c, :now, :a)"
+        ),
+        {"s": source, "k": key, "t": kind, "c": coordinates, "now": now, "a": ack_url},
+    )
+    audit.append(conn, "inbound_message", source, {"message": key, "type": kind}, now)
+
+
+@dataclass
+class AckReport:
+    acknowledged: int = 0
+    failed: int = 0
+    errors: list[str] | None = None
+
+
+def acknowledge_pending(
+    engine: Engine, source: str | None = None, key: str | None = None, timeout: float = 10.0
+) -> AckReport:
+    """Post to the acknowledgement link of every message received and applied but not
+    acknowledged yet (or only ``source``'s message ``key``)."""
+    import httpx
+
+    where = "acked_at IS NULL AND ack_url IS NOT NULL"
+    if source is not None:
+        where += " AND source = :s"
+    if key is not None:
+        where += " AND message_key = :k"
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                f"SELECT source, message_key, ack_url FROM inbound_messages WHERE {where} "
+                "ORDER BY received_at"
+            ),
+            {"s": source, "k": key},
+        ).all()
+    report = AckReport(errors=[])
+    assert report.errors is not None
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        for r in rows:
+            error = None
+            try:
+                response = client.post(r.ack_url, headers={"Accept": "application/json"})
+                if not response.is_success:
+                    error = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            with writing(engine) as conn:
+                conn.execute(
+                    text(
+                        "UPDATE inbound_messages SET acked_at = :at, ack_error = :e "
+                        "WHERE source = :s AND message_key = :k"
+                    ),
+                    {
+                        "at": None if error else now_ts(),
+                        "e": error,
+                        "s": r.source,
+                        "k": r.message_key,
+                    },
+                )
+            if error:
+                report.failed += 1
+                report.errors.append(f"{r.source} {r.message_key}: {error}")
+            else:
+                report.acknowledged += 1
+    return report
+
+
+__all__ = ["Received", "Refused", "acknowledge_pending", "add_source", "receive"]
