@@ -23,6 +23,7 @@ from listguard.propagation import (
     Transports,
     WebhookTransport,
     acknowledge,
+    load_messages,
     partner_secret,
     run_once,
     verify_signature,
@@ -405,3 +406,87 @@ def test_a_worker_stopped_before_recording_sends_again_with_the_same_keys(
     assert run_once(engine, Transports(webhook=webhook)).sent == 0  # nothing acknowledged again
     webhook.close()
     assert len(endpoint.received) == 4
+
+
+def test_a_worker_killed_mid_run_loses_nothing_and_repeats_nothing_acknowledged(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The real worker process, killed with SIGKILL while partners answer slowly, then
+    restarted: every message arrives; none arrives again once acknowledged."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    acked: set[str] = set()
+    received: list[str] = []
+    violations: list[str] = []
+    lock = threading.Lock()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            key = self.headers["Idempotency-Key"]
+            with lock:
+                if key in acked:
+                    violations.append(key)
+                received.append(key)
+                n = len(received)
+            time.sleep(0.05)
+            if n % 2:  # every other message is acknowledged at once, through the owner
+                assert acknowledge(engine, key)
+                with lock:
+                    acked.add(key)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    _base(engine, tmp_path, url)
+    now = now_ts()
+    for i in range(30):
+        record_opposition(engine, channel="all", contact_id="C1", at=now - i)
+    with engine.connect() as conn:
+        queued = conn.execute(text("SELECT count(*) FROM outbox")).scalar_one()
+    assert queued == 60  # P1 and P2 each hold a coordinate of C1
+    db = f"sqlite:///{tmp_path / 'registry.db'}"
+    command = [sys.executable, "-m", "listguard", "--db", db, "worker", "--poll", "0.1"]
+    worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while len(received) < 12 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        problems = worker.stderr.read().decode() if worker.stderr else ""
+        if worker.stderr:
+            worker.stderr.close()
+    assert len(received) >= 12, problems
+    assert len(set(received)) < 60  # killed mid-run
+    restarted = subprocess.run(
+        [*command[:-3], "worker", "--once"], capture_output=True, text=True, timeout=120
+    )
+    assert restarted.returncode == 0, restarted.stderr
+    for _ in range(5):  # rounds of up to 1,000; retries are not due yet
+        if _messages(engine) and all(s != "pending" for _, s, _ in _messages(engine)):
+            break
+        subprocess.run([*command[:-3], "worker", "--once"], capture_output=True, timeout=120)
+    server.shutdown()
+    server.server_close()
+    with engine.connect() as conn:
+        keys = {
+            m.key
+            for m in load_messages(
+                conn, [int(i) for i in conn.execute(text("SELECT id FROM outbox")).scalars()]
+            ).values()
+        }
+    assert set(received) == keys  # everything delivered
+    assert violations == []  # nothing sent again after its acknowledgement
+    assert {s for _, s, _ in _messages(engine)} <= {"sent", "acknowledged"}
+    assert verify(engine).ok
