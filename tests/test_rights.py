@@ -160,3 +160,54 @@ def test_erasure_tells_the_partners_deletes_the_data_and_refuses_a_reimport(
     rejects = report.rejects_path.read_text("utf-8-sig")
     assert rejects.count("asked to be erased") == 2
     assert verify(any_engine).ok
+
+
+def test_rectification_corrects_the_contact_and_tells_each_partner_what_it_received(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    import json
+
+    import pytest
+    from sqlalchemy import text
+
+    from listguard.errors import InputError
+    from listguard.propagation import load_messages
+    from listguard.rights import rectify
+    from tests.test_propagation import _base
+
+    _base(any_engine, tmp_path)  # C1 rented to P1 (email, sms) and to P2 (postal)
+    with pytest.raises(InputError, match="email"):
+        rectify(any_engine, "C1", {"email": "not an address"})
+    with pytest.raises(InputError, match="password"):
+        rectify(any_engine, "C1", {"password": "x"})
+    with pytest.raises(InputError, match="no contact"):
+        rectify(any_engine, "C404", {"last_name": "X"})
+    done = rectify(any_engine, "C1", {"last_name": "Durand", "email": " Marie.Durand@Example.com"})
+    assert set(done.changed) >= {"last_name", "email", "email_norm", "recipient_key"}
+    assert done.messages == 2
+    with any_engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT last_name, email_norm, version FROM contacts WHERE contact_id = 'C1'")
+        ).one()
+        kept = conn.execute(
+            text("SELECT last_name, email_norm FROM contact_versions WHERE contact_id = 'C1'")
+        ).all()
+        ids = [int(i) for i in conn.execute(text("SELECT id FROM outbox ORDER BY id")).scalars()]
+        messages = load_messages(conn, ids)
+    assert tuple(row) == ("Durand", "marie.durand@example.com", 2)
+    assert [tuple(k) for k in kept] == [("Exemple", "c1@example.com")]
+    bodies = {m.partner_id: json.loads(m.body) for m in messages.values()}
+    assert bodies["P1"]["type"] == "rectification"
+    p1 = {i["channel"]: i for i in bodies["P1"]["contacts"]}
+    assert p1["email"]["coordinate"] == "c1@example.com"  # what the partner holds
+    assert p1["email"]["corrected"] == {
+        "email": "marie.durand@example.com",
+        "last_name": "Durand",
+    }
+    assert p1["sms"]["corrected"] == {"last_name": "Durand"}
+    assert [i["corrected"] for i in bodies["P2"]["contacts"]] == [{"last_name": "Durand"}]
+    # an address correction concerns the partner that received the address only
+    moved = rectify(any_engine, "C1", {"address_line4": "12 avenue Foch"})
+    assert moved.messages == 1
+    assert rectify(any_engine, "C1", {"address_line4": "12 avenue Foch"}).changed == ()
+    assert verify(any_engine).ok

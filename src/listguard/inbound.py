@@ -12,7 +12,8 @@ SHA256 over timestamp and body, within the replay window), records the message o
   used again (every later rental of this registry excludes them);
 - an erasure erases the person here too (their records, keeping keyed digests only, so
   that they are not imported again); nothing of them goes on a list;
-- a rectification is recorded with its corrected values, for the partner to apply.
+- a rectification is recorded with its corrected values (``inbound_messages.body``),
+  for the partner to apply to its own records.
 
 Then ``acknowledge_pending`` posts to the acknowledgement link each message carries;
 one that cannot be told now is told later (``listguard inbound ack``).
@@ -170,7 +171,8 @@ def receive(
                 ).rowcount
         elif kind == "erasure":
             erased = _erasures(conn, items)
-        _record(conn, source, key, kind, len(items), clock, message.get("ack_url"))
+        kept = body.decode("utf-8") if kind == "rectification" else None
+        _record(conn, source, key, kind, len(items), clock, message.get("ack_url"), kept)
     for person in erased:  # each in its own transaction, after the message is recorded
         _erase(engine, source, person)
     return Received(key, kind, applied if kind != "erasure" else len(erased), repeat=False)
@@ -221,13 +223,14 @@ def _record(
     coordinates: int,
     now: int,
     ack_url: str | None,
+    body: str | None,
 ) -> None:
     conn.execute(
         text(
             "INSERT INTO inbound_messages (source, message_key, type, coordinates, "
-            "received_at, ack_url) VALUES (:s, :k, :t, :c, :now, :a)"
+            "received_at, ack_url, body) VALUES (:s, :k, :t, :c, :now, :a, :b)"
         ),
-        {"s": source, "k": key, "t": kind, "c": coordinates, "now": now, "a": ack_url},
+        {"s": source, "k": key, "t": kind, "c": coordinates, "now": now, "a": ack_url, "b": body},
     )
     audit.append(conn, "inbound_message", source, {"message": key, "type": kind}, now)
 

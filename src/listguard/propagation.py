@@ -55,10 +55,14 @@ _SUPERSEDED_ON = "l.contact_id = x.contact_id AND l.coordinate = x.v"
 
 
 def enqueue(
-    conn: Connection, events_where: str, params: Mapping[str, Any], retention_years: int
+    conn: Connection,
+    events_where: str,
+    params: Mapping[str, Any],
+    retention_years: int,
+    channels: tuple[str, ...] | None = None,
 ) -> int:
     """Outbox messages for the events of ``events_where`` (SQL on ``events e``); returns
-    how many messages were written."""
+    how many messages were written. ``channels``: only coordinates delivered on these."""
     now = now_ts()
     since = day_start(years_before(dt.datetime.fromtimestamp(now, dt.UTC).date(), retention_years))
     selected = (
@@ -92,6 +96,10 @@ def enqueue(
         "WHERE d.created_at >= :since AND (e.channel = 'all' OR e.channel = l.channel) "
         "AND (e.partner_id IS NULL OR e.partner_id = d.partner_id)"
     )
+    if channels is not None:
+        delivered += " AND l.channel IN ({})".format(
+            ", ".join(f"'{c}'" for c in channels if c in schema.CHANNELS) or "''"
+        )
     items = "\nUNION\n".join(
         [
             delivered.format(source=f"({covered}) x", on="l.contact_id = x.contact_id"),

@@ -21,6 +21,7 @@ from listguard import audit
 from listguard.db import schema
 from listguard.db.engine import writing
 from listguard.db.keys import registry_secret
+from listguard.errors import InputError
 from listguard.oppositions import HOLDING, PERSON_LEDGER, person_keys, record_event
 from listguard.propagation import enqueue
 from listguard.timeutil import now_ts, to_iso
@@ -211,6 +212,7 @@ _EVENTS = {
     "consent": "consentement",
     "opposition": "opposition",
     "erasure": "demande d'effacement",
+    "rectification": "rectification",
     "informed_partner_list": "information sur la liste des partenaires",
     "interaction": "échange",
 }
@@ -401,4 +403,170 @@ def erase(
     return Erased(len(found), messages)
 
 
-__all__ = ["Erased", "access_report", "access_text", "erase", "erasure_digest"]
+# what a person may have corrected (GDPR art. 16), and which of it each channel's
+# recipients received: names and company with every channel, the rest with its own
+RECTIFIABLE = (
+    "civility",
+    "first_name",
+    "last_name",
+    "company",
+    *schema.ADDRESS_COLUMNS,
+    "country",
+    "phone",
+    "mobile",
+    "email",
+    "birth_date",
+)
+_NAMES = ("civility", "first_name", "last_name", "company")
+_RECEIVED = {
+    "postal": (*_NAMES, *schema.ADDRESS_COLUMNS, "country"),
+    "email": (*_NAMES, "email_norm"),
+    "phone": (*_NAMES, "phone_e164", "mobile_e164"),
+    "automated_call": (*_NAMES, "phone_e164", "mobile_e164"),
+    "sms": (*_NAMES, "mobile_e164"),
+}
+_SHOWN = {"email_norm": "email", "phone_e164": "phone", "mobile_e164": "mobile"}
+
+
+@dataclass(frozen=True)
+class Rectified:
+    changed: tuple[str, ...]  # the stored fields that changed
+    messages: int  # rectification messages queued for the partners that received them
+
+
+def rectify(
+    engine: Engine,
+    contact_id: str,
+    changes: dict[str, str],
+    *,
+    via: str = "letter",
+    retention_years: int = 3,
+) -> Rectified:
+    """Correct a person's data (GDPR art. 16) and tell every partner that received it
+    (art. 19), in one transaction.
+
+    The corrected row is checked and normalised exactly as an import would; it becomes
+    a new version of the contact (the previous one is kept). A ``rectification`` event
+    is recorded and, for each partner whose deliveries hold the person on a channel
+    where something it received changed, a message gives the new values under the
+    partner's own reference (``corrected``).
+    """
+    from listguard.imports.contacts import FIELDS, KNOWN, normalise_row
+
+    unknown = sorted(set(changes) - set(RECTIFIABLE))
+    if unknown:
+        raise InputError(
+            f"cannot rectify {', '.join(unknown)}: expected among {', '.join(RECTIFIABLE)}"
+        )
+    if not changes:
+        raise InputError("nothing to rectify: give at least one field=value")
+    with writing(engine) as conn:
+        found = conn.execute(
+            text("SELECT * FROM contacts WHERE contact_id = :c"), {"c": contact_id}
+        ).first()
+        if found is None:
+            raise InputError(f"no contact {contact_id!r} in the registry")
+        old = dict(found._mapping)
+        raw = {c: "" if old.get(c) is None else str(old[c]) for c in KNOWN if c in old}
+        raw["civility"] = old["civility_given"] or old["civility"] or ""
+        raw["collected_at"] = to_iso(int(old["collected_at"]))
+        raw.update(json.loads(old["attributes"]) if old["attributes"] else {})
+        raw.update(changes)
+        new = normalise_row(raw)
+        # an import keeps an invalid coordinate (flagged); a correction must be usable
+        for given, normalised in (
+            ("email", "email_norm"),
+            ("phone", "phone_e164"),
+            ("mobile", "mobile_e164"),
+        ):
+            unusable = new[normalised] is None or (
+                given == "email" and new.get("email_status") == "invalid"
+            )
+            if changes.get(given, "").strip() and unusable:
+                raise InputError(f"{changes[given]!r} is not a valid {given}", where=given)
+        changed = tuple(f for f in FIELDS if f in new and new[f] != old.get(f))
+        if not changed:
+            return Rectified((), 0)
+        now = now_ts()
+        import_id = conn.execute(
+            text(
+                "INSERT INTO imports (kind, file_name, file_sha256, started_at, finished_at, "
+                "rows_read, rows_new, rows_changed, rows_unchanged, rows_rejected) "
+                "VALUES ('rectification', :f, :h, :t, :t, 1, 0, 1, 0, 0) RETURNING id"
+            ),
+            {
+                "f": f"rectification of {contact_id} ({via})",
+                "h": hashlib.sha256(json.dumps(changes, sort_keys=True).encode()).hexdigest(),
+                "t": now,
+            },
+        ).scalar_one()
+        stored = [c.name for c in schema.contact_versions.columns if c.name != "id"]
+        conn.execute(
+            text(
+                f"INSERT INTO contact_versions ({', '.join(stored)}) "
+                f"SELECT {', '.join(stored)} FROM contacts WHERE contact_id = :c"
+            ),
+            {"c": contact_id},
+        )
+        conn.execute(
+            text(
+                f"UPDATE contacts SET {', '.join(f'{f} = :{f}' for f in changed)}, "
+                "import_id = :import_id, recorded_at = :now, version = version + 1 "
+                "WHERE contact_id = :contact_id"
+            ),
+            {
+                **{f: new[f] for f in changed},
+                "import_id": import_id,
+                "now": now,
+                "contact_id": contact_id,
+            },
+        )
+        corrected = {
+            channel: {_SHOWN.get(f, f): new[f] for f in fields if f in changed}
+            for channel, fields in _RECEIVED.items()
+        }
+        channels = tuple(ch for ch, values in corrected.items() if values)
+        event_id = record_event(
+            conn,
+            "rectification",
+            channel="all",
+            scope="all",
+            via=via,
+            keys=(contact_id, None, None),
+            detail=",".join(changed),
+        )
+        last = conn.execute(text("SELECT coalesce(max(id), 0) FROM outbox")).scalar_one()
+        messages = enqueue(
+            conn, "e.id = :event_id", {"event_id": event_id}, retention_years, channels
+        )
+        for channel in channels:
+            conn.execute(
+                text(
+                    "UPDATE outbox_items SET corrected = :v WHERE message_id > :last "
+                    "AND channel = :ch"
+                ),
+                {
+                    "v": json.dumps(corrected[channel], ensure_ascii=False, sort_keys=True),
+                    "last": last,
+                    "ch": channel,
+                },
+            )
+        audit.append(
+            conn,
+            "rectification",
+            contact_id,
+            {"fields": list(changed), "messages": messages, "via": via},
+            now,
+        )
+    return Rectified(changed, messages)
+
+
+__all__ = [
+    "Erased",
+    "Rectified",
+    "access_report",
+    "access_text",
+    "erase",
+    "erasure_digest",
+    "rectify",
+]

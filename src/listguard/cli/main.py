@@ -390,6 +390,44 @@ def rights_erase(
     )
 
 
+@rights_app.command("rectify")
+def rights_rectify(
+    ctx: typer.Context,
+    contact: Annotated[str, typer.Option("--contact", help="Contact id.")],
+    values: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="FIELD=VALUE...", help="Corrected values, e.g. last_name=Dupont email=..."
+        ),
+    ],
+    via: Annotated[str, typer.Option(help="How the request was received.")] = "letter",
+) -> None:
+    """Correct a person's data and tell the partners that received it (art. 16 and 19)."""
+    from listguard.rights import rectify
+
+    c: Context = ctx.obj
+    changes: dict[str, str] = {}
+    for value in values:
+        field, sep, new = value.partition("=")
+        if not sep or not field.strip():
+            raise InputError(f"{value!r}: expected FIELD=VALUE")
+        changes[field.strip()] = new
+    done = rectify(
+        c.engine(),
+        contact,
+        changes,
+        via=via,
+        retention_years=c.settings().rules.retention_years,
+    )
+    if not done.changed:
+        print("nothing changed: the registry already holds these values")
+        return
+    print(
+        f"rectified: {', '.join(done.changed)}; {done.messages} message(s) queued for the "
+        "partners that received them"
+    )
+
+
 audit_app = typer.Typer(help="The hash-chained audit log.")
 app.add_typer(audit_app, name="audit")
 

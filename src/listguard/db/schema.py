@@ -432,6 +432,7 @@ inbound_messages = Table(
     Column("ack_url", Text),
     Column("acked_at", BigInteger),
     Column("ack_error", Text),
+    Column("body", Text),  # a rectification's corrected values, for the partner to apply
 )
 
 # inputs refused by the web application, counted per day, route and reason

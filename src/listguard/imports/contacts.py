@@ -11,12 +11,14 @@ shows every version).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
 from sqlalchemy import Engine, text
 
 from listguard.db import schema
+from listguard.errors import InputError
 from listguard.imports.common import (
     Check,
     Kind,
@@ -26,6 +28,7 @@ from listguard.imports.common import (
     blank,
     empty_rejects,
     keep_valid,
+    rejects_of,
     text_or_null,
     upsert_versioned,
 )
@@ -214,6 +217,24 @@ def _normalise(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
         .rename({"civility_norm": "civility"})
     )
     return out.select("_line", "contact_id", *FIELDS)
+
+
+def normalise_row(raw: dict[str, str]) -> dict[str, Any]:
+    """One contact row of the contacts format (text values; unknown keys are extra
+    attributes), checked and normalised exactly as an import does; a bad value raises
+    ``InputError`` naming the column."""
+    extra = [c for c in raw if c not in KNOWN]
+    frame = pl.DataFrame(
+        {"_line": [1], **{c: [raw.get(c, "")] for c in (*KNOWN, *extra)}},
+        schema={"_line": pl.Int64, **{c: pl.String for c in (*KNOWN, *extra)}},
+    )
+    prepared = _prepare(frame, extra)
+    bad = rejects_of(prepared, _checks())
+    if bad.height:
+        first = bad.row(0, named=True)
+        raise InputError(f"{first['value']!r}: {first['message']}", where=str(first["column"]))
+    row: dict[str, Any] = _normalise(prepared, extra).row(0, named=True)
+    return {k: v for k, v in row.items() if k != "_line"}
 
 
 def _erased_filter(engine: Engine) -> Callable[[pl.DataFrame], pl.Series] | None:

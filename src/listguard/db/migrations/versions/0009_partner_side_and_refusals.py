@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("ack_url", sa.Text(), nullable=True),
         sa.Column("acked_at", sa.BigInteger(), nullable=True),
         sa.Column("ack_error", sa.Text(), nullable=True),
+        sa.Column("body", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["source"], ["inbound_sources.source"]),
         sa.PrimaryKeyConstraint("source", "message_key"),
     )
