@@ -704,6 +704,43 @@ def unsubscribe_link(
 
 
 @app.command()
+def rnvp(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV, XLSX or Parquet file of addresses.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for addresses.csv.")],
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="SOURCE=COLUMN",
+            help="Read a column under a contacts-format name (address for one free-text "
+            "field), e.g. --map Adresse=address --map CP=postal_code.",
+        ),
+    ] = None,
+    id_column: Annotated[str, typer.Option("--id", help="Column naming each row.")] = "contact_id",
+) -> None:
+    """Restructure postal addresses to AFNOR NF Z10-011 (six lines of at most 38
+    characters, postal code and city checked against La Poste's base), with a status
+    per address: valid, corrected, doubtful or invalid."""
+    from listguard.processing.addresses import restructure_file
+
+    c: Context = ctx.obj
+    with progress_rows("restructuring addresses") as advance:
+        report = restructure_file(
+            file,
+            out,
+            map_ or [],
+            id_column,
+            c.settings().output.csv_delimiter,
+            progress=advance,
+        )
+    print(f"{report.rows} address(es) written to {report.out}")
+    for title, counts in (("status", report.statuses), ("reason", report.reasons)):
+        for name, n in counts.most_common():
+            print(f"  {title} {name}: {n} ({n / max(1, report.rows):.1%})")
+
+
+@app.command()
 def demo(
     ctx: typer.Context,
     contacts: Annotated[int, typer.Option("--contacts", help="Size of the sample base.")] = 100_000,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import os
 import secrets
 import threading
 import time
@@ -32,6 +33,7 @@ from listguard.web.i18n import LANGS, text_for
 
 HERE = Path(__file__).parent
 FORM_TOKEN_SECONDS = 2 * 3600
+HANDLER_THREADS = int(os.environ.get("LISTGUARD_HANDLER_THREADS", "4"))
 
 
 class RateLimit:
@@ -108,6 +110,50 @@ class Refusals:
             with contextlib.suppress(OperationalError):
                 self.flush()
         self.flush()
+
+
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+_CSP = (
+    b"content-security-policy",
+    b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    b"form-action 'self'; frame-ancestors 'none'",
+)
+
+
+class _Headers:
+    """Security headers on every answer (the API's interactive docs load their own
+    scripts: no CSP there), and every 4xx answer counted with its route and reason. A
+    plain ASGI middleware: it costs a dictionary look-up per answer, not a task."""
+
+    def __init__(self, app: Any, refusals: Refusals) -> None:
+        self.app = app
+        self.refusals = refusals
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope["path"].startswith("/api/docs")
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [h for h in _SECURITY_HEADERS if h[0] not in present]
+                if not docs and _CSP[0] not in present:
+                    extra.append(_CSP)
+                message["headers"] = [*message.get("headers", []), *extra]
+                status = message["status"]
+                if 400 <= status < 500:
+                    route = scope.get("route")
+                    reason = scope.get("state", {}).get("refusal")
+                    self.refusals.add(getattr(route, "path", "(no route)"), reason or str(status))
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 class Web:
@@ -212,6 +258,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        # handlers run in a few threads: with one registry writer at a time and the GIL,
+        # more threads only add switching; requests beyond them wait in the event loop
+        anyio.to_thread.current_default_thread_limiter().total_tokens = HANDLER_THREADS
         stop = threading.Event()
         counting = threading.Thread(
             target=app.state.web.refusals.run, args=(stop,), name="refusals", daemon=True
@@ -240,25 +291,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(admin.router)
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        if 400 <= response.status_code < 500:
-            route = request.scope.get("route")
-            request.app.state.web.refusals.add(
-                getattr(route, "path", "(no route)"),
-                getattr(request.state, "refusal", None) or str(response.status_code),
-            )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if not request.url.path.startswith("/api/docs"):
-            response.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                "form-action 'self'; frame-ancestors 'none'",
-            )
-        return response
+    app.add_middleware(_Headers, refusals=app.state.web.refusals)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -1,0 +1,98 @@
+"""Reading a file of any layout for processing: its columns mapped onto the contacts
+format (``--map SOURCE=contacts_column``), its rows in batches with their line numbers
+and their id (``--id COLUMN``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from listguard.errors import InputError
+from listguard.io.tabular import TabularFile, open_tabular
+
+
+def parse_maps(options: Sequence[str], allowed: Sequence[str]) -> dict[str, str]:
+    """``["Adresse=address", "CP=postal_code"]`` as {source: target}; a target must be
+    one of ``allowed``."""
+    out: dict[str, str] = {}
+    for option in options:
+        source, sep, target = option.partition("=")
+        source, target = source.strip().lower(), target.strip().lower()
+        if not sep or not source or not target:
+            raise InputError(f"--map {option!r}: expected SOURCE_COLUMN=contacts_column")
+        if target not in allowed:
+            raise InputError(
+                f"--map {option!r}: {target!r} is not a column this command reads; "
+                f"expected one of {', '.join(allowed)}"
+            )
+        out[source] = target
+    return out
+
+
+@dataclass
+class MappedFile:
+    """A file whose columns are read under their contacts-format names."""
+
+    tab: TabularFile
+    maps: dict[str, str]
+    id_column: str
+    used: list[str]  # the contacts-format columns found
+
+    def batches(self, batch_rows: int = 100_000) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
+        """(the mapped columns, the ids) per batch; a row without id gets its line number."""
+        for batch in self.tab.batches(batch_rows):
+            frame = batch.frame
+            ids = (
+                frame[self.id_column].fill_null("").str.strip_chars()
+                if self.id_column in frame.columns
+                else pl.Series(self.id_column, [""] * frame.height)
+            )
+            ids = (
+                pl.DataFrame({"id": ids, "line": frame["_line"]})
+                .select(
+                    pl.when(pl.col("id") == "")
+                    .then(pl.lit("line ") + pl.col("line").cast(pl.String))
+                    .otherwise(pl.col("id"))
+                    .alias(self.id_column)
+                )
+                .to_series()
+            )
+            renamed = frame.select(
+                [pl.col(src).alias(dst) for src, dst in self.maps.items() if src in frame.columns]
+                + [
+                    pl.col(c)
+                    for c in self.used
+                    if c in frame.columns and c not in self.maps.values()
+                ]
+            )
+            yield renamed, ids
+
+
+def open_mapped(
+    path: Path, maps: dict[str, str], id_column: str, wanted: Sequence[str]
+) -> MappedFile:
+    """Open ``path`` and check that at least one of ``wanted`` is there (under its own
+    name or mapped); a mapped source column that is absent is an error."""
+    tab = open_tabular(path)
+    missing = [src for src in maps if src not in tab.columns]
+    if missing:
+        raise InputError(
+            f"--map names column(s) {', '.join(missing)} that the file does not have; "
+            f"it has {', '.join(tab.columns)}",
+            where=str(path),
+        )
+    targets = set(maps.values())
+    used = [c for c in wanted if c in targets or c in tab.columns]
+    if not used:
+        raise InputError(
+            f"no usable column: expected some of {', '.join(wanted)} (or --map SOURCE=column); "
+            f"the file has {', '.join(tab.columns)}",
+            where=str(path),
+        )
+    return MappedFile(tab, maps, id_column.strip().lower(), used)
+
+
+__all__ = ["MappedFile", "open_mapped", "parse_maps"]

@@ -1,0 +1,209 @@
+"""Postal addresses restructured to NF Z10-011: lines, capitals, abbreviations only when
+needed, postal code and city checked and corrected against La Poste's base, a status
+for every address, however bad the input."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from listguard.normalise.rnvp import INPUT, LINE_MAX, STATUSES, restructure, shorten
+from tests.test_cli import ok, user_error
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def one(**address: Any) -> dict[str, Any]:
+    frame = pl.DataFrame(
+        {k: [v] for k, v in address.items()}, schema=dict.fromkeys(address, pl.String)
+    )
+    row: dict[str, Any] = restructure(frame).row(0, named=True)
+    return row
+
+
+def test_parts_go_to_their_lines_in_capitals_without_punctuation() -> None:
+    row = one(
+        civility="Madame",
+        first_name="Marie",
+        last_name="Exemple",
+        address_line2="Bât. B, 3e étage",
+        address_line4="12, rue de l'Église",
+        postal_code="75002",
+        city="Paris",
+    )
+    assert row["line1"] == "Madame Marie Exemple"
+    assert (row["line2"], row["line3"]) == ("3e étage", "Bât. B")  # lines 2, 3 keep case
+    assert row["line4"] == "12 RUE DE L EGLISE"
+    assert row["line6"] == "75002 PARIS"
+    assert (row["insee"], row["status"]) == ("75102", "valid")
+    assert row["changes"] == "lines_moved"
+
+
+def test_a_free_text_address_and_a_po_box() -> None:
+    row = one(address="chez M. Martin | 5 r. Victor Hugo | BP 12 | 38000 Grenoble")
+    assert (row["line2"], row["line4"], row["line5"]) == (
+        "chez M. Martin",
+        "5 R VICTOR HUGO",
+        "BP 12",
+    )
+    assert (row["line6"], row["status"]) == ("38000 GRENOBLE", "valid")
+    company = one(
+        company="ACME",
+        first_name="Jean",
+        last_name="Dupont",
+        address_line4="BP 123",
+        postal_code="69003",
+        city="Lyon Cedex 03",
+    )
+    assert (company["line1"], company["line2"]) == ("ACME", "Jean Dupont")
+    assert company["line5"] == "BP 123" and company["line6"] == "69003 LYON CEDEX 03"
+
+
+def test_a_street_label_is_abbreviated_only_when_it_does_not_fit() -> None:
+    short = one(address_line4="12 avenue du Général Leclerc", postal_code="75014", city="Paris")
+    assert short["line4"] == "12 AVENUE DU GENERAL LECLERC" and short["changes"] is None
+    long = one(
+        address_line4="12 boulevard du Maréchal Jean-Marie de Lattre de Tassigny",
+        postal_code="75016",
+        city="Paris",
+    )
+    assert len(long["line4"]) <= LINE_MAX
+    assert long["line4"].startswith("12 BD ") and "TASSIGNY" in long["line4"]
+    assert (long["status"], long["changes"]) == ("corrected", "line4_abbreviated")
+    assert shorten("RUE DE LA PAIX") == ("RUE DE LA PAIX", True)
+
+
+def test_postal_code_and_city_are_corrected_where_the_evidence_is_clear() -> None:
+    typo = one(address_line4="5 rue Victor Hugo", postal_code="38000", city="Grenble")
+    assert (typo["city"], typo["status"], typo["changes"]) == (
+        "GRENOBLE",
+        "corrected",
+        "city_corrected",
+    )
+    no_code = one(address_line4="1 place de la Mairie", city="Mont-Bonvillers")
+    assert (no_code["postal_code"], no_code["changes"]) == ("54111", "postal_code_added")
+    lost_zero = one(
+        address_line4="1 rue de la Gare", postal_code="1400", city="Châtillon-sur-Chalaronne"
+    )
+    assert lost_zero["postal_code"] == "01400" and lost_zero["status"] == "valid"
+    saint = one(address_line4="2 rue Haute", postal_code="01450", city="Saint-Alban")
+    assert saint["line6"] == "01450 ST ALBAN" and saint["status"] == "valid"
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ({}, "empty"),
+        ({"address_line4": "  ", "city": ""}, "empty"),
+        (
+            {"address_line4": "3 rue Neuve", "postal_code": "00000", "city": "Nulle-Part"},
+            "unknown_postal_code_and_city",
+        ),
+        ({"postal_code": "75002", "city": "Paris"}, "no_street_locality_or_po_box"),
+    ],
+)
+def test_what_cannot_be_an_address_is_invalid_with_its_reason(
+    address: dict[str, str], reason: str
+) -> None:
+    row = one(**{"address_line4": None, **address})
+    assert (row["status"], row["reason"]) == ("invalid", reason)
+
+
+def test_absurd_input_gets_a_status_and_never_a_line_too_long() -> None:
+    frame = pl.DataFrame(
+        {
+            "address_line4": [
+                "9" * 10_000,
+                "Улица Ленина 5",
+                "東京都千代田区",
+                "12 rue " + "très " * 40,
+                None,
+            ],
+            "postal_code": ["75002", "75002", "", "75002", "ABCDE"],
+            "city": ["Paris", "Paris", "東京", "Paris", "?!"],
+        }
+    )
+    out = restructure(frame)
+    assert out.height == frame.height
+    assert set(out["status"]) <= set(STATUSES)
+    for line in ("line1", "line2", "line3", "line4", "line5", "line6"):
+        assert (out[line].str.len_chars().fill_null(0) <= LINE_MAX).all()
+    assert out["status"][3] == "doubtful" and out["reason"][3] == "line_too_long"
+    assert out["status"][4] == "invalid"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries({c: st.one_of(st.none(), st.text(max_size=60)) for c in INPUT}),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_input_gives_one_row_each_with_a_status(rows: list[dict[str, str | None]]) -> None:
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(INPUT, pl.String))
+    out = restructure(frame)
+    assert out.height == frame.height
+    assert set(out["status"]) <= set(STATUSES)
+    for line in ("line1", "line2", "line3", "line4", "line5", "line6"):
+        assert (out[line].str.len_chars().fill_null(0) <= LINE_MAX).all()
+
+
+def test_real_addresses_of_a_commune_are_all_valid() -> None:
+    """The Base Adresse Locale of Mont-Bonvillers (54084), every address of it."""
+    bal = pl.read_csv(
+        SHARED / "ban" / "bal_sample_mont-bonvillers_54084.csv", separator=";", infer_schema=False
+    )
+    frame = bal.select(
+        pl.concat_str(
+            [pl.col("numero"), pl.col("suffixe").fill_null(""), pl.col("voie_nom")], separator=" "
+        ).alias("address_line4"),
+        pl.lit("54111").alias("postal_code"),
+        pl.col("commune_nom").alias("city"),
+    )
+    out = restructure(frame)
+    assert out["status"].to_list() == ["valid"] * bal.height
+
+
+def test_the_rnvp_command_maps_columns_and_writes_every_row(tmp_path: Path) -> None:
+    source = tmp_path / "clients.csv"
+    source.write_text(
+        "Ref;Adresse;CP;Ville\nA1;12 rue de la Paix;75002;Paris\nA2;;;\n"
+        "A3;5 r. Victor Hugo;38000;Grenble\n",
+        encoding="utf-8",
+    )
+    ok(
+        tmp_path,
+        "rnvp",
+        str(source),
+        "--out",
+        str(tmp_path / "out"),
+        "--id",
+        "Ref",
+        "--map",
+        "Adresse=address",
+        "--map",
+        "CP=postal_code",
+        "--map",
+        "Ville=city",
+    )
+    with (tmp_path / "out" / "addresses.csv").open(encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f, delimiter=";"))
+    assert [(r["ref"], r["status"]) for r in rows] == [
+        ("A1", "valid"),
+        ("A2", "invalid"),
+        ("A3", "corrected"),
+    ]
+    bad = user_error(
+        tmp_path, "rnvp", str(source), "--out", str(tmp_path / "x"), "--map", "Adresse=street"
+    )
+    assert "'street' is not a column" in bad
+    useless = user_error(tmp_path, "rnvp", str(source), "--out", str(tmp_path / "x"))
+    assert "no usable column" in useless
+    assert not (tmp_path / "x" / "addresses.csv").exists()
