@@ -56,6 +56,22 @@ def main() -> None:
         pl.lit("54111").alias("postal_code"),
         pl.col("commune_nom").alias("city"),
     )
+    import random
+    import string
+
+    rng = random.Random(2026)
+    garbage = pl.DataFrame(
+        {
+            "address_line4": [
+                f"{rng.randint(1, 99)} rue {''.join(rng.choices(string.ascii_lowercase, k=8))}"
+                for _ in range(20_000)
+            ],
+            "postal_code": [f"{rng.randint(1000, 98999):05d}" for _ in range(20_000)],
+            "city": [
+                "".join(rng.choices(string.ascii_uppercase + " ", k=12)) for _ in range(20_000)
+            ],
+        }
+    )
     restructure(free.head(10))  # reference data loaded once, as in a long file
     print("| sample | rows | time | rows/s | statuses |")
     print("|---|---|---|---|---|")
@@ -63,6 +79,7 @@ def main() -> None:
         ("town halls, one free-text field", free),
         ("town halls, separate columns", columns),
         ("Base Adresse Locale of Mont-Bonvillers", bal),
+        ("made-up postal codes and cities, all different (every row searched)", garbage),
     ):
         t = time.perf_counter()
         out = restructure(frame)

@@ -207,3 +207,27 @@ def test_the_rnvp_command_maps_columns_and_writes_every_row(tmp_path: Path) -> N
     useless = user_error(tmp_path, "rnvp", str(source), "--out", str(tmp_path / "x"))
     assert "no usable column" in useless
     assert not (tmp_path / "x" / "addresses.csv").exists()
+
+
+def test_civility_from_the_first_name_and_departement_from_the_commune() -> None:
+    from listguard.normalise.reference import enrich
+
+    frame = pl.DataFrame(
+        {
+            "civility": [None, None, "Mr", None, None],
+            "first_name": ["Hélène", "Jean-Pierre", "Marie", "Dominique", "Zzyzx"],
+            "insee": ["75102", "2A004", None, "97411", None],
+            "postal_code": ["75002", "20000", "38000", "97400", "20000"],
+        }
+    )
+    out = enrich(frame).rows(named=True)
+    assert [(r["civility"], r["civility_source"]) for r in out] == [
+        ("MME", "first_name"),
+        ("M", "first_name"),  # a compound name, by its first part when needed
+        ("M", "given"),  # a given civility is kept, even against the first name
+        (None, None),  # DOMINIQUE: too mixed to propose
+        (None, None),  # unknown
+    ]
+    assert 0.5 < out[3]["civility_confidence"] < 0.9 and out[0]["civility_confidence"] > 0.9
+    assert [r["departement"] for r in out] == ["75", "2A", "38", "974", None]
+    assert out[1]["region_name"] == "Corse" and out[3]["region_name"] == "La Réunion"

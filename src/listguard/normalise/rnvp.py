@@ -233,6 +233,19 @@ def _by_city() -> dict[str, list[tuple[str, str, str, str]]]:
     return out
 
 
+@cache
+def _by_departement() -> dict[str, tuple[list[str], list[tuple[str, str, str, str]]]]:
+    """The first two digits of a postal code -> (city keys, their rows), for a fuzzy
+    search among one département's cities."""
+    out: dict[str, tuple[list[str], list[tuple[str, str, str, str]]]] = {}
+    for ck, rows in _by_city().items():
+        for c in rows:
+            keys, found = out.setdefault(c[0][:2], ([], []))
+            keys.append(ck)
+            found.append(c)
+    return out
+
+
 @dataclass(frozen=True)
 class _Place:
     postal_code: str
@@ -287,11 +300,11 @@ def _resolve(code: str, ck: str) -> _Place:
         return _Place(
             code, ck, "", "", "doubtful" if code else "invalid", "", "postal_code_ambiguous"
         )
-    if code[:2].isdigit():  # a misspelt city in the département of the code
-        same = [(ck2, c) for ck2, rows in by_city.items() for c in rows if c[0][:2] == code[:2]]
-        found = process.extractOne(ck, [s[0] for s in same], scorer=fuzz.ratio, score_cutoff=88)
+    same = _by_departement().get(code[:2], ([], []))
+    if same[0]:  # a misspelt city in the département of the code
+        found = process.extractOne(ck, same[0], scorer=fuzz.ratio, score_cutoff=88)
         if found is not None:
-            c = same[found[2]][1]
+            c = same[1][found[2]]
             return _Place(c[0], c[1], c[2], c[3], "corrected", "postal_code_city_corrected", "")
     return _Place(code, ck, "", "", "invalid", "", "unknown_postal_code_and_city")
 
@@ -646,8 +659,8 @@ def restructure(frame: pl.DataFrame) -> pl.DataFrame:
     changes: list[pl.Expr] = []
     truncated: list[pl.Series] = []
     fitted = {}
-    for line in ("1", "2", "3", "4", "5"):
-        text, abbreviated, cut = _fit(out[f"line{line}"], upper=line in "45")
+    for line in ("1", "2", "3", "4", "5", "6"):
+        text, abbreviated, cut = _fit(out[f"line{line}"], upper=line in "456")
         fitted[f"line{line}"] = text
         changes.append(pl.when(pl.lit(abbreviated)).then(pl.lit(f"line{line}_abbreviated")))
         truncated.append(cut)

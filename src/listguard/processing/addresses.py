@@ -7,7 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
 from listguard.io.csvout import CsvWriter
+from listguard.normalise.reference import COLUMNS as ENRICHED
+from listguard.normalise.reference import enrich
 from listguard.normalise.rnvp import INPUT, OUTPUT, restructure
 from listguard.processing.files import open_mapped, parse_maps
 
@@ -30,17 +34,28 @@ def restructure_file(
     progress: Callable[[int], None] | None = None,
 ) -> AddressReport:
     """Write ``out_dir/addresses.csv``: the id, the six lines and the checked postal code,
-    city and INSEE code, status, changes and reason of every row, in the file's order.
+    city and INSEE code, status, changes and reason of every row, in the file's order,
+    then the civility (given, or from the first name) and the département and région.
     Streams the file; the output appears whole or not at all."""
     mapped = open_mapped(path, parse_maps(maps, INPUT), id_column, INPUT)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "addresses.csv"
     report = AddressReport(out=target)
-    writer = CsvWriter(target, [mapped.id_column, *OUTPUT], delimiter)
+    writer = CsvWriter(target, [mapped.id_column, *OUTPUT, *ENRICHED], delimiter)
     try:
         for frame, ids in mapped.batches():
             done = restructure(frame)
-            writer.write_rows(done.insert_column(0, ids).iter_rows())
+            extra = enrich(
+                pl.concat(
+                    [
+                        frame.select([c for c in ("civility", "first_name") if c in frame.columns]),
+                        done.select("insee", "postal_code"),
+                    ],
+                    how="horizontal",
+                )
+            )
+            rows = pl.concat([done.insert_column(0, ids), extra], how="horizontal")
+            writer.write_rows(rows.iter_rows())
             report.rows += frame.height
             report.statuses.update(done["status"].to_list())
             report.reasons.update(r for r in done["reason"].to_list() if r)
