@@ -740,6 +740,86 @@ def rnvp(
             print(f"  {title} {name}: {n} ({n / max(1, report.rows):.1%})")
 
 
+_MAP_HELP = (
+    "Read a column under a contacts-format name, e.g. --map Prenom=first_name --map CP=postal_code."
+)
+
+
+def _linkage(
+    ctx: typer.Context,
+    files: list[Path],
+    out: Path,
+    maps: list[str] | None,
+    id_column: str,
+    threshold: float,
+    compare: list[str] | None,
+) -> None:
+    from listguard.processing.linkage import link_files
+
+    c: Context = ctx.obj
+    with progress_rows("reading") as advance:
+        report = link_files(
+            files,
+            out,
+            maps=maps or [],
+            id_column=id_column,
+            threshold=threshold,
+            compare=compare or [],
+            delimiter=c.settings().output.csv_delimiter,
+            progress=advance,
+        )
+    print(
+        f"{report.records} record(s): {report.pairs} pair(s) at probability >= {threshold}, "
+        f"{report.clusters} cluster(s) of {report.in_clusters} record(s); "
+        f"{out / 'pairs.csv'}, {out / 'clusters.csv'} ({report.seconds:.1f} s)"
+    )
+
+
+@app.command()
+def dedupe(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV, XLSX or Parquet file of contacts.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for pairs.csv and clusters.csv.")],
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", metavar="SOURCE=COLUMN", help=_MAP_HELP)
+    ] = None,
+    id_column: Annotated[str, typer.Option("--id", help="Column naming each row.")] = "contact_id",
+    threshold: Annotated[
+        float, typer.Option(help="Match probability above which two rows are one person.")
+    ] = 0.9,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(help="Another identifier column to compare (customer number...)."),
+    ] = None,
+) -> None:
+    """Find the rows of a file that are the same person written differently: pairs
+    with their match probability and the fields that agreed, and clusters."""
+    _linkage(ctx, [file], out, map_, id_column, threshold, compare)
+
+
+@app.command()
+def link(
+    ctx: typer.Context,
+    file_a: Annotated[Path, typer.Argument(help="First file.")],
+    file_b: Annotated[Path, typer.Argument(help="Second file.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for pairs.csv and clusters.csv.")],
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", metavar="SOURCE=COLUMN", help=_MAP_HELP)
+    ] = None,
+    id_column: Annotated[str, typer.Option("--id", help="Column naming each row.")] = "contact_id",
+    threshold: Annotated[
+        float, typer.Option(help="Match probability above which two rows are one person.")
+    ] = 0.9,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(help="Another identifier column to compare (customer number...)."),
+    ] = None,
+) -> None:
+    """Find the persons of file A that are in file B: pairs (id_a from A, id_b from
+    B) with their match probability and the fields that agreed, and clusters."""
+    _linkage(ctx, [file_a, file_b], out, map_, id_column, threshold, compare)
+
+
 @app.command()
 def demo(
     ctx: typer.Context,

@@ -1,0 +1,320 @@
+"""Deduplication and linkage of contact files: the same person written differently.
+
+A Fellegi-Sunter model (splink, on DuckDB in this process) over fields listguard
+normalises first: names in capitals without accents or punctuation, compared with
+Jaro-Winkler and with first and last names swapped; the birth date as digits
+(a typo is one or two edits); the email as normalised for the rules; one phone
+number in E.164 (the mobile, else the other); the street line, the locality, the
+postal code and the city; and any other identifier the user names (``--compare``:
+a customer number, a social security number), compared with edit distance.
+
+Only fields that some row fills take part. Candidate pairs come from several
+blocking passes (same first and last name; same last name and birth date; same
+first name and birth date; same postal code and last name or first name; same
+birth date and postal code; same email; same number; swapped names; same street
+and postal code; each ``--compare`` field), so that the cost grows with the file,
+not with its square. The model is trained without labels: the chance that two
+fields agree by accident (``u``) from random pairs, the chance that they agree for
+the same person (``m``) by expectation maximisation within three blocks.
+
+Pairs above the threshold (a match probability, 0.9 by default) are written with
+the fields that agreed; clusters are the connected groups of such pairs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from listguard.errors import InputError
+from listguard.io.csvout import CsvWriter
+from listguard.processing.files import MappedFile, open_mapped, parse_maps
+
+READ = (
+    "first_name",
+    "last_name",
+    "birth_date",
+    "email",
+    "phone",
+    "mobile",
+    "address_line4",
+    "address_line5",
+    "postal_code",
+    "city",
+)
+DEFAULT_THRESHOLD = 0.9
+_COMPARED = ("first", "last", "dob", "email", "tel", "street", "locality", "postcode", "city")
+
+
+def _key(col: str) -> pl.Expr:
+    return (
+        pl.col(col)
+        .fill_null("")
+        .str.to_uppercase()
+        .str.normalize("NFKD")
+        .str.replace_all(r"\p{Mn}", "")
+        .str.replace_all(r"[^A-Z0-9]+", " ")
+        .str.strip_chars()
+    )
+
+
+def _null_if_blank(e: pl.Expr) -> pl.Expr:
+    return pl.when(e == "").then(None).otherwise(e)
+
+
+def prepare(frame: pl.DataFrame, ids: pl.Series, extra: Sequence[str]) -> pl.DataFrame:
+    """The compared fields of a batch: ``unique_id`` and the normalised columns."""
+    from listguard.io.dates import parse_dates_iso
+    from listguard.normalise.email import normalise_emails
+    from listguard.normalise.phone import normalise_phones
+
+    n = frame.height
+
+    def col(name: str) -> pl.Series:
+        if name in frame.columns:
+            return frame[name].cast(pl.String)
+        return pl.Series(name, [None] * n, pl.String)
+
+    base = pl.DataFrame({c: col(c) for c in (*READ, *extra)})
+    mobiles = normalise_phones(base["mobile"])["e164"]
+    phones = normalise_phones(base["phone"])["e164"]
+    return base.select(
+        pl.Series("unique_id", ids.cast(pl.String)),
+        *[
+            _null_if_blank(_key(c)).alias(a)
+            for c, a in (("first_name", "first"), ("last_name", "last"))
+        ],
+        pl.coalesce(
+            parse_dates_iso(pl.col("birth_date")).str.replace_all("-", ""),
+            pl.col("birth_date").str.strip_chars().str.extract(r"^(\d{8})$"),
+        ).alias("dob"),
+        normalise_emails(base["email"])["email"].alias("email"),
+        pl.coalesce(mobiles, phones).alias("tel"),
+        _null_if_blank(_key("address_line4")).alias("street"),
+        _null_if_blank(_key("address_line5")).alias("locality"),
+        _null_if_blank(pl.col("postal_code").fill_null("").str.replace_all(r"\s", "")).alias(
+            "postcode"
+        ),
+        _null_if_blank(_key("city")).alias("city"),
+        *[_null_if_blank(_key(c)).alias(f"x_{c}") for c in extra],
+    )
+
+
+def _model(
+    data: pl.DataFrame, link_type: Literal["link_only", "dedupe_only"]
+) -> tuple[Any, set[str]]:
+    """splink's settings for the fields the data fills."""
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    filled = {c for c in data.columns if c != "unique_id" and data[c].null_count() < data.height}
+    comparisons: list[Any] = []
+    if {"first", "last"} <= filled:
+        comparisons.append(cl.ForenameSurnameComparison("first", "last"))
+    else:
+        comparisons += [
+            cl.JaroWinklerAtThresholds(c, [0.92, 0.88]) for c in ("first", "last") if c in filled
+        ]
+    fuzzy: dict[str, Callable[[str], Any]] = {
+        "dob": lambda c: cl.LevenshteinAtThresholds(c, [1, 2]),
+        "email": lambda c: cl.EmailComparison(c),
+        "tel": lambda c: cl.LevenshteinAtThresholds(c, [1, 2]),
+        "street": lambda c: cl.JaroWinklerAtThresholds(c, [0.9, 0.8]),
+        "locality": lambda c: cl.JaroWinklerAtThresholds(c, [0.9]),
+        "postcode": lambda c: cl.LevenshteinAtThresholds(c, [1]),
+        "city": lambda c: cl.JaroWinklerAtThresholds(c, [0.9]),
+    }
+    comparisons += [make(c) for c, make in fuzzy.items() if c in filled]
+    extras = sorted(c for c in filled if c.startswith("x_"))
+    comparisons += [cl.LevenshteinAtThresholds(c, [1, 2]) for c in extras]
+    if len(comparisons) < 2:
+        raise InputError(
+            "too few fields to compare: give at least two of names, birth date, email, "
+            "phone, address (or --compare COLUMN)"
+        )
+    passes = [
+        ("first", "last"),
+        ("last", "dob"),
+        ("first", "dob"),
+        ("postcode", "last"),
+        ("postcode", "first"),
+        ("dob", "postcode"),
+        ("email",),
+        ("tel",),
+        ("street", "postcode"),
+        *[(c,) for c in extras],
+    ]
+    rules: list[Any] = [block_on(*p) for p in passes if set(p) <= filled]
+    if {"first", "last"} <= filled:
+        rules.append("l.first = r.last and l.last = r.first")
+    if not rules:
+        raise InputError("no field to find candidate pairs with: names, birth date, email or phone")
+    return SettingsCreator(
+        link_type=link_type,
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=rules,
+        retain_intermediate_calculation_columns=True,  # the weights: which fields agreed
+        retain_matching_columns=False,
+    ), filled
+
+
+@dataclass
+class LinkageReport:
+    records: int = 0
+    pairs: int = 0
+    clusters: int = 0  # of two records or more
+    in_clusters: int = 0
+    seconds: float = 0.0
+
+
+def _read(
+    mapped: MappedFile, extra: Sequence[str], progress: Callable[[int], None] | None
+) -> pl.DataFrame:
+    parts = []
+    for frame, ids in mapped.batches():
+        parts.append(prepare(frame, ids, extra))
+        if progress is not None:
+            progress(frame.height)
+    data = (
+        pl.concat(parts)
+        if parts
+        else prepare(pl.DataFrame(), pl.Series([], dtype=pl.String), extra)
+    )
+    dup = data["unique_id"].is_duplicated()
+    if dup.any():
+        first = data.filter(dup)["unique_id"][0]
+        raise InputError(
+            f"the id {first!r} names several rows: ids must be unique (--id COLUMN)",
+            where=str(mapped.tab.path),
+        )
+    return data
+
+
+def link_files(
+    paths: Sequence[Path],
+    out_dir: Path,
+    *,
+    maps: Sequence[str] = (),
+    id_column: str = "contact_id",
+    threshold: float = DEFAULT_THRESHOLD,
+    compare: Sequence[str] = (),
+    delimiter: str = ";",
+    progress: Callable[[int], None] | None = None,
+) -> LinkageReport:
+    """Deduplicate one file, or link two: ``pairs.csv`` and ``clusters.csv`` in
+    ``out_dir``."""
+    import time
+
+    if not 0 < threshold < 1:
+        raise InputError(f"--threshold {threshold}: a match probability between 0 and 1")
+    started = time.perf_counter()
+    extra = [c.strip().lower() for c in compare]
+    mapped = [
+        open_mapped(p, parse_maps(maps, (*READ, *extra)), id_column, (*READ, *extra)) for p in paths
+    ]
+    for m in mapped:
+        missing = [c for c in extra if c not in m.tab.columns and c not in m.maps.values()]
+        if missing:
+            raise InputError(
+                f"--compare {', '.join(missing)}: no such column", where=str(m.tab.path)
+            )
+    frames = [_read(m, extra, progress) for m in mapped]
+    report = LinkageReport(records=sum(f.height for f in frames))
+    pairs, clusters = _predict(frames, threshold)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writers = [
+        (out_dir / "pairs.csv", ["id_a", "id_b", "probability", "agreed"], pairs),
+        (out_dir / "clusters.csv", clusters.columns, clusters),
+    ]
+    for path, header, rows in writers:
+        writer = CsvWriter(path, header, delimiter)
+        try:
+            writer.write_rows(rows.iter_rows())
+        except BaseException:
+            writer.discard()
+            raise
+        writer.close()
+    sizes = clusters.group_by("cluster_id").len()
+    report.pairs = pairs.height
+    report.clusters = sizes.filter(pl.col("len") > 1).height
+    report.in_clusters = int(sizes.filter(pl.col("len") > 1)["len"].sum())
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _predict(frames: Sequence[pl.DataFrame], threshold: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(pairs: id_a, id_b, probability, agreed; clusters: id[, file], cluster_id)."""
+    from splink import Linker, block_on
+    from splink.backends.duckdb import DuckDBAPI
+
+    link = len(frames) == 2
+    both = pl.concat(frames)
+    settings, filled = _model(both, "link_only" if link else "dedupe_only")
+    if both.height < 2:
+        empty = pl.DataFrame(
+            schema={
+                "id_a": pl.String,
+                "id_b": pl.String,
+                "probability": pl.Float64,
+                "agreed": pl.String,
+            }
+        )
+        return empty, pl.DataFrame({"id": both["unique_id"], "cluster_id": both["unique_id"]})
+    api = DuckDBAPI()
+    tables = [
+        api.register(f.to_arrow(), dataset_display_name=name)
+        for f, name in zip(frames, ("a", "b"), strict=False)
+    ]
+    linker = Linker(tables if link else tables[0], settings, log_level=logging.ERROR)
+    sure: list[Any] = [
+        block_on(*p) for p in (("first", "last", "dob"), ("email",), ("tel",)) if set(p) <= filled
+    ]
+    if sure:  # how many pairs are matches at all: from the pairs that surely are
+        try:
+            linker.training.estimate_probability_two_random_records_match(sure, recall=0.7)
+        except Exception:  # too few such pairs: splink's prior stays
+            logging.getLogger(__name__).debug("prior not estimated")
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=2026)
+    for block in (("first", "last"), ("dob",), ("postcode",), ("email",), ("tel",)):
+        if set(block) <= filled:
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(block_on(*block))
+            except Exception:  # a block with too few pairs to learn from: the others teach
+                logging.getLogger(__name__).debug("no EM on %s", block)
+    predicted = linker.inference.predict(threshold_match_probability=threshold)
+    rel = predicted.as_duckdbpyrelation()
+    # a field "agreed" when its comparison weighed for the match (a positive weight)
+    weights = [c for c in rel.columns if c.startswith("mw_") and not c.startswith("mw_tf_adj_")]
+    agreed = (
+        "concat_ws(';', "
+        + ", ".join(f"CASE WHEN {w} > 0 THEN '{w[3:]}' END" for w in weights)
+        + ")"
+        if weights
+        else "''"
+    )
+    pairs = pl.from_arrow(
+        rel.select(
+            "unique_id_l AS id_a, unique_id_r AS id_b, "
+            f"round(match_probability, 4) AS probability, {agreed} AS agreed"
+        ).arrow()
+    )
+    assert isinstance(pairs, pl.DataFrame)
+    clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(predicted, threshold)
+    crel = clustered.as_duckdbpyrelation()
+    cols = (
+        "unique_id AS id, source_dataset AS file, cluster_id"
+        if link
+        else "unique_id AS id, cluster_id"
+    )
+    clusters = pl.from_arrow(crel.select(cols).arrow())
+    assert isinstance(clusters, pl.DataFrame)
+    order = ["id", "file", "cluster_id"] if link else ["id", "cluster_id"]
+    return pairs.sort("id_a", "id_b"), clusters.select(order).sort(order[:-1])
+
+
+__all__ = ["DEFAULT_THRESHOLD", "LinkageReport", "link_files", "prepare"]

@@ -1,0 +1,173 @@
+"""Deduplication and linkage of files: the same person written differently is found,
+with the fields that agreed; bad input is refused with a clear message."""
+
+from __future__ import annotations
+
+import csv
+import random
+import unicodedata
+from pathlib import Path
+
+import pytest
+from faker import Faker
+
+from listguard.errors import InputError
+from listguard.processing.linkage import link_files
+from tests.test_cli import ok, user_error
+
+HEADER = [
+    "contact_id",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "email",
+    "mobile",
+    "address_line4",
+    "postal_code",
+    "city",
+]
+
+
+def _plain(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _typo(text: str, rng: random.Random) -> str:
+    i = rng.randrange(1, len(text) - 1)
+    return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+
+
+ERRORS = ("accents", "typo", "swapped", "moved", "abbreviated", "exact")
+
+
+def _base(tmp: Path, persons: int = 1500) -> tuple[Path, dict[tuple[str, str], str]]:
+    """A French file with known duplicates of each kind; returns it and {pair: kind}."""
+    fake = Faker("fr_FR")
+    fake.seed_instance(7)
+    rng = random.Random(7)
+    rows, truth = [], {}
+    for n in range(persons):
+        first, last = fake.first_name(), fake.last_name()
+        row = {
+            "contact_id": f"C{n:05d}",
+            "first_name": first,
+            "last_name": last,
+            "birth_date": fake.date_of_birth(minimum_age=18, maximum_age=90).isoformat(),
+            "email": f"{_plain(first).lower()}.{_plain(last).lower()}{n}@exemple.fr".replace(
+                " ", ""
+            ),
+            "mobile": f"06{rng.randrange(10**8):08d}",
+            "address_line4": f"{rng.randint(1, 120)} rue {fake.last_name()}",
+            "postal_code": fake.postcode(),
+            "city": fake.city(),
+        }
+        rows.append(row)
+        if n % 5:
+            continue
+        kind = ERRORS[(n // 5) % len(ERRORS)]
+        dup = {**row, "contact_id": f"D{n:05d}"}
+        if kind == "accents":
+            dup.update(first_name=_plain(first).upper(), last_name=_plain(last).upper())
+        elif kind == "typo":
+            dup.update(last_name=_typo(last, rng), email="")
+        elif kind == "swapped":
+            dup.update(first_name=last, last_name=first)
+        elif kind == "moved":  # new address, same mobile and email
+            dup.update(
+                address_line4=f"{rng.randint(1, 99)} avenue {fake.last_name()}",
+                postal_code=fake.postcode(),
+                city=fake.city(),
+            )
+        elif kind == "abbreviated":
+            dup.update(address_line4=row["address_line4"].replace("rue", "r."), mobile="")
+        rows.append(dup)
+        truth[(row["contact_id"], dup["contact_id"])] = kind
+    path = tmp / "base.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, HEADER, delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path, truth
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig") as f:
+        return list(csv.DictReader(f, delimiter=";"))
+
+
+def test_duplicates_of_every_kind_are_found_without_false_pairs(tmp_path: Path) -> None:
+    path, truth = _base(tmp_path)
+    report = link_files([path], tmp_path / "out")
+    found = {
+        tuple(sorted((r["id_a"], r["id_b"]))): r for r in _read(tmp_path / "out" / "pairs.csv")
+    }
+    true_pairs = {tuple(sorted(p)) for p in truth}
+    hits = set(found) & true_pairs
+    precision = len(hits) / len(found)
+    assert precision >= 0.98, sorted(set(found) - true_pairs)[:5]
+    for kind in ERRORS:
+        of_kind = {tuple(sorted(p)) for p, k in truth.items() if k == kind}
+        recall = len(of_kind & hits) / len(of_kind)
+        assert recall >= 0.9, (kind, recall, sorted(of_kind - hits)[:3])
+    # the fields that agreed are named; the moved person matched on mobile and email
+    moved = next(tuple(sorted(p)) for p, k in truth.items() if k == "moved")
+    assert {"tel", "email"} <= set(found[moved]["agreed"].split(";"))
+    assert "street" not in found[moved]["agreed"].split(";")
+    clusters = {r["id"]: r["cluster_id"] for r in _read(tmp_path / "out" / "clusters.csv")}
+    assert len(clusters) == report.records
+    a, b = next(iter(hits))
+    assert clusters[a] == clusters[b]
+
+
+def test_two_files_are_linked_and_each_id_is_named_with_its_file(tmp_path: Path) -> None:
+    path, truth = _base(tmp_path, persons=600)
+    rows = _read(path)
+    originals = [r for r in rows if r["contact_id"].startswith("C")]
+    duplicates = [r for r in rows if r["contact_id"].startswith("D")]
+    for name, part in (("a.csv", originals), ("b.csv", duplicates)):
+        with (tmp_path / name).open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, HEADER, delimiter=";")
+            writer.writeheader()
+            writer.writerows(part)
+    ok(
+        tmp_path,
+        "link",
+        str(tmp_path / "a.csv"),
+        str(tmp_path / "b.csv"),
+        "--out",
+        str(tmp_path / "l"),
+    )
+    pairs = _read(tmp_path / "l" / "pairs.csv")
+    assert pairs and all(p["id_a"].startswith("C") and p["id_b"].startswith("D") for p in pairs)
+    found = {(p["id_a"], p["id_b"]) for p in pairs}
+    assert len(found & set(truth)) / len(truth) >= 0.9
+    clusters = _read(tmp_path / "l" / "clusters.csv")
+    assert {c["file"] for c in clusters} == {"a", "b"}
+
+
+def test_another_layout_is_read_through_maps_and_bad_input_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "clients.csv"
+    source.write_text(
+        "Ref;Prenom;Nom;Naissance;Carte\n1;Marie;Dupont;1980-05-12;A1\n"
+        "2;Marie;Dupond;1980-05-12;A1\n3;Jean;Martin;1975-01-01;B2\n1;Paul;Petit;1990-01-01;C3\n",
+        encoding="utf-8",
+    )
+    maps = ["--map", "Prenom=first_name", "--map", "Nom=last_name", "--map", "Naissance=birth_date"]
+    duplicated = user_error(
+        tmp_path, "dedupe", str(source), "--out", str(tmp_path / "o"), "--id", "Ref", *maps
+    )
+    assert "'1' names several rows" in duplicated
+    assert "no such column" in user_error(
+        tmp_path, "dedupe", str(source), "--out", str(tmp_path / "o"), *maps, "--compare", "nope"
+    )
+    assert "between 0 and 1" in user_error(
+        tmp_path, "dedupe", str(source), "--out", str(tmp_path / "o"), *maps, "--threshold", "1.5"
+    )
+    assert "no usable column" in user_error(
+        tmp_path, "dedupe", str(source), "--out", str(tmp_path / "o")
+    )
+    assert not (tmp_path / "o" / "pairs.csv").exists()
+    names_only = tmp_path / "names.csv"
+    names_only.write_text("contact_id;last_name\n1;Dupont\n2;Dupond\n", encoding="utf-8")
+    with pytest.raises(InputError, match="too few fields"):
+        link_files([names_only], tmp_path / "o")
