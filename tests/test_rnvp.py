@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from listguard.normalise.rnvp import INPUT, LINE_MAX, STATUSES, restructure, shorten
 from tests.test_cli import ok, user_error
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def one(**address: Any) -> dict[str, Any]:
@@ -158,7 +158,7 @@ def test_any_input_gives_one_row_each_with_a_status(rows: list[dict[str, str | N
 def test_real_addresses_of_a_commune_are_all_valid() -> None:
     """The Base Adresse Locale of Mont-Bonvillers (54084), every address of it."""
     bal = pl.read_csv(
-        SHARED / "ban" / "bal_sample_mont-bonvillers_54084.csv", separator=";", infer_schema=False
+        DATA / "bal_sample_mont-bonvillers_54084.csv", separator=";", infer_schema=False
     )
     frame = bal.select(
         pl.concat_str(
