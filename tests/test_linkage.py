@@ -4,90 +4,19 @@ with the fields that agreed; bad input is refused with a clear message."""
 from __future__ import annotations
 
 import csv
-import random
-import unicodedata
 from pathlib import Path
 
 import pytest
-from faker import Faker
 
+from listguard.demo.duplicates import ERRORS, HEADER, write_duplicates
 from listguard.errors import InputError
 from listguard.processing.linkage import link_files
 from tests.test_cli import ok, user_error
 
-HEADER = [
-    "contact_id",
-    "first_name",
-    "last_name",
-    "birth_date",
-    "email",
-    "mobile",
-    "address_line4",
-    "postal_code",
-    "city",
-]
-
-
-def _plain(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
-def _typo(text: str, rng: random.Random) -> str:
-    i = rng.randrange(1, len(text) - 1)
-    return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
-
-
-ERRORS = ("accents", "typo", "swapped", "moved", "abbreviated", "exact")
-
 
 def _base(tmp: Path, persons: int = 1500) -> tuple[Path, dict[tuple[str, str], str]]:
-    """A French file with known duplicates of each kind; returns it and {pair: kind}."""
-    fake = Faker("fr_FR")
-    fake.seed_instance(7)
-    rng = random.Random(7)
-    rows, truth = [], {}
-    for n in range(persons):
-        first, last = fake.first_name(), fake.last_name()
-        row = {
-            "contact_id": f"C{n:05d}",
-            "first_name": first,
-            "last_name": last,
-            "birth_date": fake.date_of_birth(minimum_age=18, maximum_age=90).isoformat(),
-            "email": f"{_plain(first).lower()}.{_plain(last).lower()}{n}@exemple.fr".replace(
-                " ", ""
-            ),
-            "mobile": f"06{rng.randrange(10**8):08d}",
-            "address_line4": f"{rng.randint(1, 120)} rue {fake.last_name()}",
-            "postal_code": fake.postcode(),
-            "city": fake.city(),
-        }
-        rows.append(row)
-        if n % 5:
-            continue
-        kind = ERRORS[(n // 5) % len(ERRORS)]
-        dup = {**row, "contact_id": f"D{n:05d}"}
-        if kind == "accents":
-            dup.update(first_name=_plain(first).upper(), last_name=_plain(last).upper())
-        elif kind == "typo":
-            dup.update(last_name=_typo(last, rng), email="")
-        elif kind == "swapped":
-            dup.update(first_name=last, last_name=first)
-        elif kind == "moved":  # new address, same mobile and email
-            dup.update(
-                address_line4=f"{rng.randint(1, 99)} avenue {fake.last_name()}",
-                postal_code=fake.postcode(),
-                city=fake.city(),
-            )
-        elif kind == "abbreviated":
-            dup.update(address_line4=row["address_line4"].replace("rue", "r."), mobile="")
-        rows.append(dup)
-        truth[(row["contact_id"], dup["contact_id"])] = kind
     path = tmp / "base.csv"
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, HEADER, delimiter=";")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path, truth
+    return path, write_duplicates(path, persons)
 
 
 def _read(path: Path) -> list[dict[str, str]]:

@@ -821,6 +821,27 @@ def link(
 
 
 @app.command()
+def profile(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV, XLSX or Parquet file of contacts.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for profile.html and .json.")],
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", metavar="SOURCE=COLUMN", help=_MAP_HELP)
+    ] = None,
+) -> None:
+    """A quality report of a file: completeness and validity per field, phone line
+    types, email domains (mistyped, disposable), address statuses, exact duplicates."""
+    from listguard.processing.profile import profile_file
+
+    with progress_rows("profiling") as advance:
+        report = profile_file(file, out, map_ or [], progress=advance)
+    print(f"{report['rows']} row(s): {out / 'profile.html'}, {out / 'profile.json'}")
+    for name, f in report["fields"].items():
+        valid = f", {f['valid_share_of_filled']:.1%} valid" if "valid_share_of_filled" in f else ""
+        print(f"  {name}: {f['filled_share']:.1%} filled{valid}")
+
+
+@app.command()
 def demo(
     ctx: typer.Context,
     contacts: Annotated[int, typer.Option("--contacts", help="Size of the sample base.")] = 100_000,

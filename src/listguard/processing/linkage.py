@@ -105,14 +105,52 @@ def prepare(frame: pl.DataFrame, ids: pl.Series, extra: Sequence[str]) -> pl.Dat
     )
 
 
-def _model(
-    data: pl.DataFrame, link_type: Literal["link_only", "dedupe_only"]
-) -> tuple[Any, set[str]]:
-    """splink's settings for the fields the data fills."""
-    import splink.comparison_library as cl
-    from splink import SettingsCreator, block_on
+PASSES = (
+    ("first", "last"),
+    ("last", "dob"),
+    ("first", "dob"),
+    ("postcode", "last"),
+    ("postcode", "first"),
+    ("dob", "postcode"),
+    ("email",),
+    ("tel",),
+    ("street", "postcode"),
+)
+BLOCK_MAX = 100  # a blocking value shared by more rows than this finds no pairs by itself
 
-    filled = {c for c in data.columns if c != "unique_id" and data[c].null_count() < data.height}
+
+def filled_fields(data: pl.DataFrame) -> set[str]:
+    return {c for c in data.columns if c != "unique_id" and data[c].null_count() < data.height}
+
+
+def blocking_keys(data: pl.DataFrame, filled: set[str]) -> tuple[pl.DataFrame, list[str]]:
+    """One key column per blocking pass the data allows (``bk<i>``), null where the
+    value is missing or shared by more than ``BLOCK_MAX`` rows: a switchboard number,
+    a placeholder email, a very common name in a small town would otherwise make a
+    block of millions of pairs, while the other passes still find those persons."""
+    extras = sorted(c for c in filled if c.startswith("x_"))
+    passes = [p for p in (*PASSES, *[(c,) for c in extras]) if set(p) <= filled]
+    columns, names = [], []
+    for i, fields in enumerate(passes):
+        key = pl.concat_str([pl.col(f) for f in fields], separator="|")
+        small = pl.len().over(list(fields)) <= BLOCK_MAX
+        columns.append(pl.when(small).then(key).alias(f"bk{i}"))
+        names.append(f"bk{i}")
+        if fields == ("first", "last"):  # the same names, swapped
+            swapped = pl.concat_str([pl.col("last"), pl.col("first")], separator="|")
+            columns.append(pl.when(small).then(swapped).alias(f"bk{i}_swapped"))
+            names.append(f"bk{i}_swapped")
+    return data.with_columns(columns), names
+
+
+def _model(
+    data: pl.DataFrame, link_type: Literal["link_only", "dedupe_only"], keys: list[str]
+) -> tuple[Any, set[str]]:
+    """splink's settings for the fields the data fills, blocking on ``keys``."""
+    import splink.comparison_library as cl
+    from splink import SettingsCreator
+
+    filled = filled_fields(data)
     comparisons: list[Any] = []
     if {"first", "last"} <= filled:
         comparisons.append(cl.ForenameSurnameComparison("first", "last"))
@@ -137,21 +175,9 @@ def _model(
             "too few fields to compare: give at least two of names, birth date, email, "
             "phone, address (or --compare COLUMN)"
         )
-    passes = [
-        ("first", "last"),
-        ("last", "dob"),
-        ("first", "dob"),
-        ("postcode", "last"),
-        ("postcode", "first"),
-        ("dob", "postcode"),
-        ("email",),
-        ("tel",),
-        ("street", "postcode"),
-        *[(c,) for c in extras],
-    ]
-    rules: list[Any] = [block_on(*p) for p in passes if set(p) <= filled]
-    if {"first", "last"} <= filled:
-        rules.append("l.first = r.last and l.last = r.first")
+    rules: list[Any] = [f"l.{k} = r.{k}" for k in keys if not k.endswith("_swapped")]
+    if "bk0_swapped" in keys:
+        rules.append("l.bk0 = r.bk0_swapped")
     if not rules:
         raise InputError("no field to find candidate pairs with: names, birth date, email or phone")
     return SettingsCreator(
@@ -249,12 +275,21 @@ def link_files(
 
 def _predict(frames: Sequence[pl.DataFrame], threshold: float) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(pairs: id_a, id_b, probability, agreed; clusters: id[, file], cluster_id)."""
-    from splink import Linker, block_on
+    import tempfile
+
+    import duckdb
+    from splink import Linker
     from splink.backends.duckdb import DuckDBAPI
 
     link = len(frames) == 2
     both = pl.concat(frames)
-    settings, filled = _model(both, "link_only" if link else "dedupe_only")
+    with_keys, keys = blocking_keys(both, filled_fields(both))
+    settings, filled = _model(both, "link_only" if link else "dedupe_only", keys)
+    frames = (
+        [with_keys.head(frames[0].height), with_keys.tail(frames[1].height)]
+        if link
+        else [with_keys]
+    )
     if both.height < 2:
         empty = pl.DataFrame(
             schema={
@@ -265,14 +300,26 @@ def _predict(frames: Sequence[pl.DataFrame], threshold: float) -> tuple[pl.DataF
             }
         )
         return empty, pl.DataFrame({"id": both["unique_id"], "cluster_id": both["unique_id"]})
-    api = DuckDBAPI()
+    spill = tempfile.TemporaryDirectory(prefix="listguard-linkage-")
+    con = duckdb.connect(
+        config={
+            "memory_limit": "2GB",  # beyond, DuckDB spills to disk
+            "temp_directory": spill.name,
+            "preserve_insertion_order": False,
+        }
+    )
+    api = DuckDBAPI(connection=con)
     tables = [
         api.register(f.to_arrow(), dataset_display_name=name)
         for f, name in zip(frames, ("a", "b"), strict=False)
     ]
     linker = Linker(tables if link else tables[0], settings, log_level=logging.ERROR)
+    by_fields = dict(zip([p for p in PASSES if set(p) <= filled], keys_of(keys), strict=False))
     sure: list[Any] = [
-        block_on(*p) for p in (("first", "last", "dob"), ("email",), ("tel",)) if set(p) <= filled
+        f"l.{by_fields[p]} = r.{by_fields[p]}"
+        + (" AND l.dob = r.dob" if p == ("first", "last") else "")
+        for p in (("first", "last"), ("email",), ("tel",))
+        if p in by_fields and (p != ("first", "last") or "dob" in filled)
     ]
     if sure:  # how many pairs are matches at all: from the pairs that surely are
         try:
@@ -280,10 +327,12 @@ def _predict(frames: Sequence[pl.DataFrame], threshold: float) -> tuple[pl.DataF
         except Exception:  # too few such pairs: splink's prior stays
             logging.getLogger(__name__).debug("prior not estimated")
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=2026)
-    for block in (("first", "last"), ("dob",), ("postcode",), ("email",), ("tel",)):
-        if set(block) <= filled:
+    for block in (("first", "last"), ("last", "dob"), ("dob", "postcode"), ("email",), ("tel",)):
+        if block in by_fields:
             try:
-                linker.training.estimate_parameters_using_expectation_maximisation(block_on(*block))
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    f"l.{by_fields[block]} = r.{by_fields[block]}"
+                )
             except Exception:  # a block with too few pairs to learn from: the others teach
                 logging.getLogger(__name__).debug("no EM on %s", block)
     predicted = linker.inference.predict(threshold_match_probability=threshold)
@@ -314,7 +363,15 @@ def _predict(frames: Sequence[pl.DataFrame], threshold: float) -> tuple[pl.DataF
     clusters = pl.from_arrow(crel.select(cols).arrow())
     assert isinstance(clusters, pl.DataFrame)
     order = ["id", "file", "cluster_id"] if link else ["id", "cluster_id"]
-    return pairs.sort("id_a", "id_b"), clusters.select(order).sort(order[:-1])
+    result = pairs.sort("id_a", "id_b"), clusters.select(order).sort(order[:-1])
+    con.close()
+    spill.cleanup()
+    return result
+
+
+def keys_of(keys: list[str]) -> list[str]:
+    """The key columns of the passes, in order (without the swapped names' key)."""
+    return [k for k in keys if not k.endswith("_swapped")]
 
 
 __all__ = ["DEFAULT_THRESHOLD", "LinkageReport", "link_files", "prepare"]
