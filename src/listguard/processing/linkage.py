@@ -160,7 +160,9 @@ def _model(
         ]
     fuzzy: dict[str, Callable[[str], Any]] = {
         "dob": lambda c: cl.LevenshteinAtThresholds(c, [1, 2]),
-        "email": lambda c: cl.EmailComparison(c),
+        # exact only: jean.martin@ at another provider, or jean.martin46@, is often
+        # another person
+        "email": lambda c: cl.ExactMatch(c),
         "tel": lambda c: cl.LevenshteinAtThresholds(c, [1, 2]),
         "street": lambda c: cl.JaroWinklerAtThresholds(c, [0.9, 0.8]),
         "locality": lambda c: cl.JaroWinklerAtThresholds(c, [0.9]),
