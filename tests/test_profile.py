@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from listguard.processing.profile import profile_file, suggest_domain
 from tests.test_cli import ok, user_error
 
@@ -75,3 +77,27 @@ def test_the_profile_command(tmp_path: Path) -> None:
         tmp_path, "profile", str(source), "--out", str(tmp_path / "q")
     )
     assert not (tmp_path / "q").exists()
+
+
+def test_the_registry_itself_is_profiled_in_batches(engine: Engine, tmp_path: Path) -> None:
+    from listguard.processing.profile import profile_base
+    from tests.scenario import Scenario, contact, partner
+
+    Scenario(
+        engine,
+        tmp_path,
+        contacts=[
+            contact("C1", email="c1@gmial.com"),
+            contact("C2", email="c2@example.com", mobile="0699"),
+            contact("C3", email="c3@example.com", civility=""),
+        ],
+        partners=[partner("P1")],
+    ).load()
+    report = profile_base(engine, tmp_path / "base", batch_rows=2)  # two batches
+    assert report["rows"] == 3
+    assert report["fields"]["mobile"]["valid"] == 2
+    assert report["fields"]["civility"]["filled"] == 2
+    assert report["email_domains"]["mistyped"][0]["domain"] == "gmial.com"
+    assert (tmp_path / "base" / "profile.html").exists()
+    both = user_error(tmp_path, "profile", "clients.csv", "--base", "--out", str(tmp_path / "x"))
+    assert "not both" in both

@@ -823,18 +823,30 @@ def link(
 @app.command()
 def profile(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV, XLSX or Parquet file of contacts.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for profile.html and .json.")],
+    file: Annotated[
+        Path | None, typer.Argument(help="CSV, XLSX or Parquet file of contacts.")
+    ] = None,
+    base: Annotated[
+        bool, typer.Option("--base", help="Report on the registry's contacts instead.")
+    ] = False,
     map_: Annotated[
         list[str] | None, typer.Option("--map", metavar="SOURCE=COLUMN", help=_MAP_HELP)
     ] = None,
 ) -> None:
-    """A quality report of a file: completeness and validity per field, phone line
-    types, email domains (mistyped, disposable), address statuses, exact duplicates."""
-    from listguard.processing.profile import profile_file
+    """A quality report of a file, or of the registry's contacts (--base):
+    completeness and validity per field, phone line types, email domains (mistyped,
+    disposable), address statuses, exact duplicates."""
+    from listguard.processing.profile import profile_base, profile_file
 
+    if (file is None) == (not base):
+        raise InputError("give a file, or --base for the registry's contacts (not both)")
     with progress_rows("profiling") as advance:
-        report = profile_file(file, out, map_ or [], progress=advance)
+        if file is not None:
+            report = profile_file(file, out, map_ or [], progress=advance)
+        else:
+            c: Context = ctx.obj
+            report = profile_base(c.engine(), out, progress=advance)
     print(f"{report['rows']} row(s): {out / 'profile.html'}, {out / 'profile.json'}")
     for name, f in report["fields"].items():
         valid = f", {f['valid_share_of_filled']:.1%} valid" if "valid_share_of_filled" in f else ""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from sqlalchemy import Engine
 
 from listguard.processing.files import open_mapped, parse_maps
 
@@ -257,10 +258,52 @@ def profile_file(
         if progress is not None:
             progress(frame.height)
     report = counts.result(path)
+    _write(report, out_dir)
+    return report
+
+
+REGISTRY_LABEL = "registre listguard"
+
+
+def profile_base(
+    engine: Engine,
+    out_dir: Path,
+    progress: Callable[[int], None] | None = None,
+    batch_rows: int = 100_000,
+) -> dict[str, Any]:
+    """The same report for the registry's current contacts, read in batches by id."""
+    from sqlalchemy import text
+
+    columns = [c for c in READ if c != "civility"]
+    select = ", ".join(["id", "coalesce(civility_given, civility) AS civility", *columns])
+    counts = _Counts(READ)
+    last = 0
+    with engine.connect() as conn:
+        while True:
+            rows = conn.execute(
+                text(f"SELECT {select} FROM contacts WHERE id > :last ORDER BY id LIMIT :n"),
+                {"last": last, "n": batch_rows},
+            ).all()
+            if not rows:
+                break
+            last = int(rows[-1][0])
+            frame = pl.DataFrame(
+                [r[1:] for r in rows],
+                schema=dict.fromkeys(("civility", *columns), pl.String),
+                orient="row",
+            )
+            counts.add(frame)
+            if progress is not None:
+                progress(frame.height)
+    report = counts.result(Path(REGISTRY_LABEL))
+    _write(report, out_dir)
+    return report
+
+
+def _write(report: dict[str, Any], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     _atomic(out_dir / "profile.json", json.dumps(report, ensure_ascii=False, indent=2))
     _atomic(out_dir / "profile.html", render(report))
-    return report
 
 
 def _atomic(path: Path, text: str) -> None:
@@ -280,4 +323,4 @@ def render(report: dict[str, Any]) -> str:
     )
 
 
-__all__ = ["POPULAR_DOMAINS", "profile_file", "render", "suggest_domain"]
+__all__ = ["POPULAR_DOMAINS", "profile_base", "profile_file", "render", "suggest_domain"]
