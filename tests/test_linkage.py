@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from listguard.demo.duplicates import ERRORS, HEADER, write_duplicates
 from listguard.errors import InputError
@@ -100,3 +101,31 @@ def test_another_layout_is_read_through_maps_and_bad_input_is_refused(tmp_path: 
     names_only.write_text("contact_id;last_name\n1;Dupont\n2;Dupond\n", encoding="utf-8")
     with pytest.raises(InputError, match="too few fields"):
         link_files([names_only], tmp_path / "o")
+
+
+def test_the_registry_is_deduplicated_and_its_clusters_kept(engine: Engine, tmp_path: Path) -> None:
+    import polars as pl
+    from sqlalchemy import text
+
+    from listguard.imports import import_file
+    from listguard.processing.linkage import dedupe_base
+
+    path, truth = _base(tmp_path, persons=600)
+    base = pl.read_csv(path, separator=";", infer_schema=False).with_columns(
+        pl.lit("2026-01-10").alias("collected_at")
+    )
+    base.write_csv(tmp_path / "contacts.csv", separator=";")
+    import_file(engine, "contacts", tmp_path / "contacts.csv")
+    report = dedupe_base(engine, tmp_path / "dup")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT contact_id, cluster_id FROM contact_clusters")).all()
+    stored: dict[str, str] = {str(r[0]): str(r[1]) for r in rows}
+    assert report.in_clusters == len(stored) >= 2 * len(truth) * 0.9
+    together = len([a for a, b in truth if a in stored and stored.get(a) == stored.get(b)])
+    assert together >= 0.9 * len(truth)
+    # computed again, the clusters replace the previous ones
+    dedupe_base(engine, tmp_path / "dup")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM contact_clusters")).scalar_one() == len(
+            stored
+        )

@@ -555,3 +555,53 @@ def test_contacts_collected_after_d_do_not_exist(any_engine: Engine, tmp_path: P
     sc.load()
     _, rows = sc.rent(channels=("email",))
     assert [r["contact_id"] for r in rows] == ["C1"]
+
+
+def test_a_person_held_as_several_contacts_is_one_person(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    """Contacts in one cluster (``dedupe --base``): the strictest choice of any of them
+    applies to all, and the person is delivered once per channel."""
+    from sqlalchemy import text
+
+    sc = Scenario(any_engine, tmp_path)
+    sc.contacts = [
+        # the same person: moved house, another email, objected to email the second time
+        contact("C1", email="marie@example.com", collected_at="2026-01-10"),
+        contact(
+            "C2",
+            email="marie.exemple@example.org",
+            address_line4="3 rue Neuve",
+            mobile="07 51 22 33 44",
+            partners_email="objection",
+            collected_at="2026-02-10",
+        ),
+        contact("C3", first_name="Luc", email="luc@example.com", mobile="07 55 66 77 88"),
+    ]
+    sc.screenings = []
+    sc.load()
+    _, before = sc.rent(channels=("email", "postal", "sms"), out="before")
+    got = {(r["contact_id"], r["channel"]): r["reasons"] for r in before}
+    assert got[("C1", "email")] == "" and got[("C2", "email")] == "no_consent"
+    assert got[("C1", "postal")] == got[("C2", "postal")] == ""
+    with any_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO contact_clusters (contact_id, cluster_id, computed_at) "
+                "VALUES ('C1', 'C1', 0), ('C2', 'C1', 0)"
+            )
+        )
+    _, after = sc.rent(channels=("email", "postal", "sms"), out="after")
+    got = {(r["contact_id"], r["channel"]): r["reasons"] for r in after}
+    # the objection made on one record applies to the other (email is opt-in: no consent)
+    assert got[("C1", "email")] == got[("C2", "email")] == "no_consent"
+    # consent on both for SMS: the person once, the most recent record
+    assert got[("C2", "sms")] == "" and got[("C1", "sms")] == "duplicate"
+    assert got[("C2", "postal")] == "" and got[("C1", "postal")] == "duplicate"
+    # nobody else is touched
+    assert got[("C3", "email")] == got[("C3", "sms")] == got[("C3", "postal")] == ""
+    from listguard.config import Settings
+    from listguard.rules.check import explain
+
+    told = explain(any_engine, Settings(), "C1", "P1", "email", dt.date(2026, 11, 28))
+    assert "one person with C2" in told and "no_consent" in told

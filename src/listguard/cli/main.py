@@ -778,8 +778,18 @@ def _linkage(
 @app.command()
 def dedupe(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV, XLSX or Parquet file of contacts.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for pairs.csv and clusters.csv.")],
+    file: Annotated[
+        Path | None, typer.Argument(help="CSV, XLSX or Parquet file of contacts.")
+    ] = None,
+    base: Annotated[
+        bool,
+        typer.Option(
+            "--base",
+            help="Deduplicate the registry's contacts and keep the clusters: the rules "
+            "then treat each as one person.",
+        ),
+    ] = False,
     map_: Annotated[
         list[str] | None, typer.Option("--map", metavar="SOURCE=COLUMN", help=_MAP_HELP)
     ] = None,
@@ -792,9 +802,30 @@ def dedupe(
         typer.Option(help="Another identifier column to compare (customer number...)."),
     ] = None,
 ) -> None:
-    """Find the rows of a file that are the same person written differently: pairs
-    with their match probability and the fields that agreed, and clusters."""
-    _linkage(ctx, [file], out, map_, id_column, threshold, compare)
+    """Find the rows of a file (or the registry's contacts, --base) that are the same
+    person written differently: pairs with their match probability and the fields that
+    agreed, and clusters."""
+    if (file is None) == (not base):
+        raise InputError("give a file, or --base for the registry's contacts (not both)")
+    if file is not None:
+        _linkage(ctx, [file], out, map_, id_column, threshold, compare)
+        return
+    from listguard.processing.linkage import dedupe_base
+
+    c: Context = ctx.obj
+    with progress_rows("reading the registry") as advance:
+        report = dedupe_base(
+            c.engine(),
+            out,
+            threshold=threshold,
+            delimiter=c.settings().output.csv_delimiter,
+            progress=advance,
+        )
+    print(
+        f"{report.records} contact(s): {report.clusters} person(s) held as several contacts "
+        f"({report.in_clusters} contacts), kept for the rules; {out / 'pairs.csv'}, "
+        f"{out / 'clusters.csv'} ({report.seconds:.1f} s)"
+    )
 
 
 @app.command()

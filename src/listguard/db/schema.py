@@ -444,3 +444,14 @@ refusals = Table(
     Column("reason", String(40), primary_key=True),
     Column("count", Integer, nullable=False),
 )
+
+# the persons the registry holds more than once: each contact of a cluster of two or
+# more (``listguard dedupe --base``); the rules treat a cluster as one person
+contact_clusters = Table(
+    "contact_clusters",
+    metadata,
+    Column("contact_id", Text, primary_key=True),
+    Column("cluster_id", Text, nullable=False),
+    Column("computed_at", BigInteger, nullable=False),
+    Index("ix_contact_clusters_cluster_id", "cluster_id"),
+)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
+from sqlalchemy import Engine
 
 from listguard.errors import InputError
 from listguard.io.csvout import CsvWriter
@@ -252,8 +253,21 @@ def link_files(
                 f"--compare {', '.join(missing)}: no such column", where=str(m.tab.path)
             )
     frames = [_read(m, extra, progress) for m in mapped]
-    report = LinkageReport(records=sum(f.height for f in frames))
     pairs, clusters = _predict(frames, threshold)
+    return _written(pairs, clusters, out_dir, delimiter, sum(f.height for f in frames), started)
+
+
+def _written(
+    pairs: pl.DataFrame,
+    clusters: pl.DataFrame,
+    out_dir: Path,
+    delimiter: str,
+    records: int,
+    started: float,
+) -> LinkageReport:
+    """Write ``pairs.csv`` and ``clusters.csv``, each whole or not at all; the counts."""
+    import time
+
     out_dir.mkdir(parents=True, exist_ok=True)
     writers = [
         (out_dir / "pairs.csv", ["id_a", "id_b", "probability", "agreed"], pairs),
@@ -267,11 +281,88 @@ def link_files(
             writer.discard()
             raise
         writer.close()
-    sizes = clusters.group_by("cluster_id").len()
-    report.pairs = pairs.height
-    report.clusters = sizes.filter(pl.col("len") > 1).height
-    report.in_clusters = int(sizes.filter(pl.col("len") > 1)["len"].sum())
-    report.seconds = time.perf_counter() - started
+    sizes = clusters.group_by("cluster_id").len().filter(pl.col("len") > 1)
+    return LinkageReport(
+        records=records,
+        pairs=pairs.height,
+        clusters=sizes.height,
+        in_clusters=int(sizes["len"].sum()),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def dedupe_base(
+    engine: Engine,
+    out_dir: Path,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    delimiter: str = ";",
+    progress: Callable[[int], None] | None = None,
+    batch_rows: int = 100_000,
+) -> LinkageReport:
+    """The registry's current contacts deduplicated: the files as for a file, and the
+    clusters of two or more contacts stored in ``contact_clusters`` (replacing the
+    previous ones, in one transaction), where the rules treat each as one person."""
+    import time
+
+    from sqlalchemy import text
+
+    from listguard import audit
+    from listguard.db.engine import writing
+    from listguard.timeutil import now_ts
+
+    if not 0 < threshold < 1:
+        raise InputError(f"--threshold {threshold}: a match probability between 0 and 1")
+    started = time.perf_counter()
+    parts, last = [], 0
+    with engine.connect() as conn:
+        while True:
+            rows = conn.execute(
+                text(
+                    f"SELECT id, contact_id, {', '.join(READ)} FROM contacts WHERE id > :last "
+                    "ORDER BY id LIMIT :n"
+                ),
+                {"last": last, "n": batch_rows},
+            ).all()
+            if not rows:
+                break
+            last = int(rows[-1][0])
+            frame = pl.DataFrame(
+                [r[1:] for r in rows],
+                schema=dict.fromkeys(("contact_id", *READ), pl.String),
+                orient="row",
+            )
+            parts.append(prepare(frame, frame["contact_id"], []))
+            if progress is not None:
+                progress(frame.height)
+    if not parts:
+        raise InputError("the registry holds no contact to deduplicate")
+    data = pl.concat(parts)
+    pairs, clusters = _predict([data], threshold)
+    report = _written(pairs, clusters, out_dir, delimiter, data.height, started)
+    grouped = clusters.filter(pl.len().over("cluster_id") > 1)
+    now = now_ts()
+    with writing(engine) as conn:
+        conn.execute(text("DELETE FROM contact_clusters"))
+        if grouped.height:
+            conn.execute(
+                text(
+                    "INSERT INTO contact_clusters (contact_id, cluster_id, computed_at) "
+                    "VALUES (:i, :c, :t)"
+                ),
+                [{"i": i, "c": c, "t": now} for i, c in grouped.iter_rows()],
+            )
+        audit.append(
+            conn,
+            "clusters_computed",
+            None,
+            {
+                "threshold": threshold,
+                "clusters": report.clusters,
+                "contacts": report.in_clusters,
+            },
+            now,
+        )
     return report
 
 
@@ -376,4 +467,4 @@ def keys_of(keys: list[str]) -> list[str]:
     return [k for k in keys if not k.endswith("_swapped")]
 
 
-__all__ = ["DEFAULT_THRESHOLD", "LinkageReport", "link_files", "prepare"]
+__all__ = ["DEFAULT_THRESHOLD", "LinkageReport", "dedupe_base", "link_files", "prepare"]

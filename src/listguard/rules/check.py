@@ -66,7 +66,20 @@ def explain(
                 "r": row.recipient_key,
             },
         ).scalars()
-        ids = tuple(sorted({contact_id, *peers}))
+        # the other records of the same person (``dedupe --base``) share its choices
+        same = (
+            conn.execute(
+                text(
+                    "SELECT contact_id FROM contact_clusters WHERE contact_id <> :c "
+                    "AND cluster_id = (SELECT cluster_id FROM contact_clusters "
+                    "WHERE contact_id = :c)"
+                ),
+                {"c": contact_id},
+            )
+            .scalars()
+            .all()
+        )
+        ids = tuple(sorted({contact_id, *peers, *same}))
         plan = make_plan(conn, order, settings.rules, contact_ids=ids)
         db = decide(conn, plan)
         try:
@@ -88,6 +101,11 @@ def explain(
         f"rule packs: {', '.join(applied.ids)}; regime for this contact: "
         f"{applied.regime(channel, row.audience)}",
     ]
+    if same:
+        lines.append(
+            f"one person with {', '.join(sorted(same))} (dedupe --base): the strictest choice "
+            "of these records applies to each, and the person is delivered once"
+        )
     if not rows:
         lines.append("the contact was collected after the delivery date: it does not exist yet")
         return "\n".join(lines)

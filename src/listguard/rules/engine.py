@@ -18,6 +18,8 @@ Steps (``cid`` is the contact's internal integer key):
   lg_person    per contact of the base: last activity, when the partner list was
                last seen (L), and the person-level facts decided once
   lg_choice    per contact and channel: the latest consent/opposition for this partner
+  lg_state     (when some contacts are the same person) per contact and channel: the
+               strictest choice of the person's contacts
   lg_bloctel   per number: the latest screening result within the validity period
   lg_numbers   every number of every contact, with its status, suppression and
                Bloctel result, once for the phone, automated_call and sms channels
@@ -189,9 +191,10 @@ def _extracts(plan: Plan) -> dict[str, Query]:
     fields = _contact_fields(plan.order.channels)
     queries = {
         "contacts": Query(
-            f"SELECT c.id AS cid, {', '.join(f'c.{name}' for name, _ in fields)} "
-            f"FROM contacts c WHERE {base}",
-            pa.schema([("cid", _I), *fields]),
+            f"SELECT c.id AS cid, {', '.join(f'c.{name}' for name, _ in fields)}, "
+            "k.cluster_id FROM contacts c "
+            f"LEFT JOIN contact_clusters k ON k.contact_id = c.contact_id WHERE {base}",
+            pa.schema([("cid", _I), *fields, ("cluster_id", _S)]),
             {"dend": p["dend"], **seg_params},
             split=("c.id", "SELECT min(id), max(id) FROM contacts"),
         ),
@@ -273,7 +276,7 @@ SELECT y.*,
   coalesce({listed}, FALSE) AS d_listed,
   coalesce({category}, FALSE) AS d_category
 FROM (
-  SELECT c.cid, c.contact_id, c.collected_at, c.audience, {choices},
+  SELECT c.cid, c.contact_id, c.collected_at, c.audience, c.cluster_id, {choices},
     greatest(c.collected_at, coalesce(a.last_at, c.collected_at)) AS last_activity,
     greatest(c.collected_at, coalesce(a.seen_at, c.collected_at)) AS seen_at
   FROM contacts c LEFT JOIN (
@@ -304,6 +307,40 @@ QUALIFY ROW_NUMBER() OVER (
 """
 
 
+# the strictest choice first: an opposition, an objection at collection, no information,
+# informed, consent
+_STRICTNESS = (
+    "CASE state WHEN 'opposed' THEN 0 WHEN 'objection' THEN 1 WHEN 'informed' THEN 3 "
+    "WHEN 'consent' THEN 4 ELSE 2 END"
+)
+
+
+def _state_sql(channels: tuple[str, ...]) -> str:
+    """Per contact and channel, the choice that applies (a later consent or opposition
+    over the one made at collection), and when consent was given. A person the
+    registry holds as several contacts (a cluster) is one person: each of its contacts
+    takes the strictest choice of them all (an objection or opposition on any record
+    applies to every record; consent holds only where every record gives it) and the
+    oldest consent (for its maximum age)."""
+    arms = "\nUNION ALL\n".join(
+        f"""SELECT p.cid, p.cluster_id, '{ch}' AS channel,
+  CASE WHEN h.event = 'consent' THEN 'consent' WHEN h.event IS NOT NULL THEN 'opposed'
+       ELSE p.partners_{ch} END AS state,
+  CASE WHEN h.event = 'consent' THEN h.ts ELSE p.collected_at END AS consent_at
+FROM lg_person p LEFT JOIN lg_choice h ON h.cid = p.cid AND h.channel = '{ch}'"""
+        for ch in channels
+    )
+    return f"""
+CREATE TEMP TABLE lg_state AS
+SELECT cid, channel,
+  CASE WHEN cluster_id IS NULL THEN state
+       ELSE arg_min(state, {_STRICTNESS}) OVER (PARTITION BY cluster_id, channel) END AS state,
+  CASE WHEN cluster_id IS NULL THEN consent_at
+       ELSE min(consent_at) OVER (PARTITION BY cluster_id, channel) END AS consent_at
+FROM ({arms}) s
+"""
+
+
 _BLOCTEL_SQL = """
 CREATE TEMP TABLE lg_bloctel AS
 SELECT phone_e164, listed FROM bloctel
@@ -312,7 +349,10 @@ QUALIFY ROW_NUMBER() OVER (PARTITION BY phone_e164 ORDER BY screened_at DESC, id
 
 _SUPPRESSED = """({status} = 'valid' AND EXISTS (
     SELECT 1 FROM suppressions s WHERE s.kind = '{kind}' AND s.value = {key}))"""
-_PERSON = "p.cid, p.contact_id, p.collected_at, p.audience, p.p_retention, p.d_listed, p.d_category"
+_PERSON = (
+    "p.cid, p.contact_id, p.collected_at, p.audience, p.cluster_id, p.p_retention, "
+    "p.d_listed, p.d_category"
+)
 
 
 def _numbers_sql() -> str:
@@ -428,27 +468,35 @@ def _flags(plan: Plan, channel: str) -> dict[str, str]:
     }
 
 
-def _rows_sql(plan: Plan, channel: str, index: int) -> str:
+def _rows_sql(plan: Plan, channel: str, index: int, clustered: bool = False) -> str:
     """One decision row per coordinate of ``channel``, with every reason flag it can have
-    before ``duplicate`` and ``over_limit``."""
+    before ``duplicate`` and ``over_limit``. ``clustered``: some contacts are the same
+    person (``lg_state`` holds their merged choices)."""
     b2c_in = plan.applied.regime(channel, "b2c") == OPT_IN
     b2b_in = plan.applied.regime(channel, "b2b") == OPT_IN
     mask = "\n  + ".join(
         f"CASE WHEN {cond} THEN {BIT[code]} ELSE 0 END"
         for code, cond in _flags(plan, channel).items()
     )
+    if clustered:
+        state = "s.state, s.consent_at"
+        join = f"LEFT JOIN lg_state s ON s.cid = k.cid AND s.channel = '{channel}'"
+    else:
+        state = (
+            "CASE WHEN h.event = 'consent' THEN 'consent' WHEN h.event IS NOT NULL "
+            "THEN 'opposed' ELSE k.choice END AS state,\n"
+            "    CASE WHEN h.event = 'consent' THEN h.ts ELSE k.collected_at END AS consent_at"
+        )
+        join = f"LEFT JOIN lg_choice h ON h.cid = k.cid AND h.channel = '{channel}'"
     return f"""
 SELECT x.cid, x.contact_id, {index} AS ch, '{channel}' AS channel, x.pos, x.coordinate, x.dkey,
-  x.collected_at,
+  x.collected_at, x.cluster_id,
   {mask} AS mask
 FROM (
-  SELECT k.*,
-    CASE WHEN h.event = 'consent' THEN 'consent' WHEN h.event IS NOT NULL THEN 'opposed'
-         ELSE k.choice END AS state,
-    CASE WHEN h.event = 'consent' THEN h.ts ELSE k.collected_at END AS consent_at,
+  SELECT k.*, {state},
     (k.audience = 'b2b' AND {_b(b2b_in)}) OR (k.audience <> 'b2b' AND {_b(b2c_in)}) AS optin
   FROM ({_coordinates(channel)}) k
-  LEFT JOIN lg_choice h ON h.cid = k.cid AND h.channel = '{channel}'
+  {join}
 ) x
 """
 
@@ -470,7 +518,7 @@ def spell(mask: int) -> str:
     return "|".join(code for code in CODES if mask & BIT[code])
 
 
-def _final_steps(limited: bool) -> list[str]:
+def _final_steps(limited: bool, clustered: bool = False) -> list[str]:
     """``duplicate``, then ``over_limit``, among the rows that have no other reason.
 
     ``duplicate``: of the otherwise eligible rows sharing a coordinate in a
@@ -495,6 +543,18 @@ UPDATE lg_decision r SET mask = {BIT["duplicate"]} FROM lg_keep k
 WHERE k.ch = r.ch AND k.dkey = r.dkey AND k.keep <> r.cid AND r.mask = 0
 """,
     ]
+    if clustered:  # one person under several contacts is delivered once per channel
+        steps += [
+            """
+CREATE TEMP TABLE lg_keep_person AS
+SELECT ch, cluster_id, first(cid ORDER BY collected_at DESC, contact_id) AS keep
+FROM lg_decision WHERE mask = 0 AND cluster_id IS NOT NULL GROUP BY ALL
+""",
+            f"""
+UPDATE lg_decision r SET mask = {BIT["duplicate"]} FROM lg_keep_person k
+WHERE k.ch = r.ch AND k.cluster_id = r.cluster_id AND k.keep <> r.cid AND r.mask = 0
+""",
+        ]
     if limited:
         steps.append(f"""
 UPDATE lg_decision r SET mask = {BIT["over_limit"]} FROM (
@@ -526,13 +586,17 @@ def decide(conn: Connection, plan: Plan, *, memory_limit: str = "1GB") -> duckdb
     for name, table in tables.items():
         db.register(name, table)
     channels = plan.order.channels
+    people = tables["contacts"]
+    clustered = people.num_rows > 0 and people.column("cluster_id").null_count < people.num_rows
     steps = [_ev_sql(), _person_sql(plan), _choice_sql(channels)]
+    if clustered:
+        steps.append(_state_sql(channels))
     if any(ch in NUMBER_CHANNELS for ch in channels):
         steps += [_BLOCTEL_SQL, _numbers_sql()]
-    rows = "\nUNION ALL\n".join(_rows_sql(plan, ch, i) for i, ch in enumerate(channels))
+    rows = "\nUNION ALL\n".join(_rows_sql(plan, ch, i, clustered) for i, ch in enumerate(channels))
     steps += [
         f"CREATE TEMP TABLE lg_decision AS {rows}",
-        *_final_steps(plan.order.limit is not None),
+        *_final_steps(plan.order.limit is not None, clustered),
     ]
     for sql in steps:
         db.execute(sql, _duck_params(sql, plan.params))
