@@ -106,8 +106,18 @@ def test_erasure_tells_the_partners_deletes_the_data_and_refuses_a_reimport(
     sc.load()
     sc.rent(partner="P1", channels=("email", "sms"), out="d1")
     record_opposition(any_engine, channel="sms", contact_id="C1")
+    with any_engine.begin() as conn:  # found to be the same person as C9 (dedupe --base)
+        conn.execute(
+            text(
+                "INSERT INTO contact_clusters (contact_id, cluster_id, computed_at) "
+                "VALUES ('C1', 'C1', 0), ('C9', 'C1', 0)"
+            )
+        )
     done = erase(any_engine, email="Marie@Example.com")
     assert (done.contacts, done.messages) == (1, 1)
+    with any_engine.connect() as conn:
+        kept = conn.execute(text("SELECT contact_id FROM contact_clusters")).scalars().all()
+    assert kept == ["C9"]  # nothing of the erased person's id stays
     with any_engine.connect() as conn:
 
         def one(sql: str) -> object:

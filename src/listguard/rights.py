@@ -387,7 +387,7 @@ def erase(
             ).bindparams(bindparam("emails", expanding=True), bindparam("phones", expanding=True)),
             {"emails": named["emails"], "phones": named["phones"]},
         )
-        for table in ("contact_versions", "contacts"):
+        for table in ("contact_versions", "contact_clusters", "contacts"):
             conn.execute(
                 text(f"DELETE FROM {table} WHERE contact_id IN :ids").bindparams(
                     bindparam("ids", expanding=True)
