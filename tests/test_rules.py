@@ -605,3 +605,29 @@ def test_a_person_held_as_several_contacts_is_one_person(
 
     told = explain(any_engine, Settings(), "C1", "P1", "email", dt.date(2026, 11, 28))
     assert "one person with C2" in told and "no_consent" in told
+
+
+def test_in_a_cluster_no_information_on_one_record_is_no_information(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    """Postal is opt-out: one record informed, the other with no choice recorded: the
+    person cannot be shown to have been informed."""
+    from sqlalchemy import text
+
+    sc = Scenario(any_engine, tmp_path)
+    sc.contacts = [
+        contact("C1", partners_postal="informed"),
+        contact("C2", partners_postal="", address_line4="3 rue Neuve", email="m@example.org"),
+    ]
+    sc.screenings = []
+    sc.load()
+    with any_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO contact_clusters (contact_id, cluster_id, computed_at) "
+                "VALUES ('C1', 'C2', 0), ('C2', 'C2', 0)"
+            )
+        )
+    _, rows = sc.rent(channels=("postal",))
+    got = {r["contact_id"]: r["reasons"] for r in rows}
+    assert got == {"C1": "no_information_proof", "C2": "no_information_proof"}

@@ -334,7 +334,9 @@ FROM lg_person p LEFT JOIN lg_choice h ON h.cid = p.cid AND h.channel = '{ch}'""
 CREATE TEMP TABLE lg_state AS
 SELECT cid, channel,
   CASE WHEN cluster_id IS NULL THEN state
-       ELSE arg_min(state, {_STRICTNESS}) OVER (PARTITION BY cluster_id, channel) END AS state,
+       -- "no choice recorded" is a choice here: arg_min would skip a NULL
+       ELSE nullif(arg_min(coalesce(state, '-'), {_STRICTNESS}) OVER (
+         PARTITION BY cluster_id, channel), '-') END AS state,
   CASE WHEN cluster_id IS NULL THEN consent_at
        ELSE min(consent_at) OVER (PARTITION BY cluster_id, channel) END AS consent_at
 FROM ({arms}) s
