@@ -49,6 +49,7 @@ def test_access_report_gathers_data_versions_choices_and_deliveries(
         ("P1", "marie@example.com")
     ]
     assert [e["event"] for e in report["events"]] == ["opposition"]
+    assert c1["same_person_as"] == []
     assert [m["partner_id"] for m in report["messages_to_partners"]] == ["P1"]
     assert "other@example.com" not in str(report)  # nothing about anybody else
     text = access_text(report, "Éditions Exemple")
@@ -113,6 +114,9 @@ def test_erasure_tells_the_partners_deletes_the_data_and_refuses_a_reimport(
                 "VALUES ('C1', 'C1', 0), ('C9', 'C1', 0)"
             )
         )
+    told = access_report(any_engine, contact_id="C9")
+    assert told["contacts"][0]["same_person_as"] == ["C1"]
+    assert "même personne que la ou les fiches C1" in access_text(told, "Éditions Exemple")
     done = erase(any_engine, email="Marie@Example.com")
     assert (done.contacts, done.messages) == (1, 1)
     with any_engine.connect() as conn:

@@ -107,6 +107,15 @@ def access_report(
             "o.acknowledged_at FROM outbox o WHERE o.event_id IN :events ORDER BY o.id",
             events=[int(e["id"]) for e in events] or [0],
         )
+        same: dict[str, list[str]] = {}
+        for row in _rows(
+            conn,
+            "SELECT a.contact_id AS one, b.contact_id AS other FROM contact_clusters a "
+            "JOIN contact_clusters b ON b.cluster_id = a.cluster_id "
+            "AND b.contact_id <> a.contact_id WHERE a.contact_id IN :ids ORDER BY 1, 2",
+            ids=ids,
+        ):
+            same.setdefault(str(row["one"]), []).append(str(row["other"]))
         suppressions = _rows(
             conn,
             "SELECT list, partner_id, kind, value, added_at FROM suppressions "
@@ -132,6 +141,8 @@ def access_report(
                 "notice_version": c["notice_version"],
                 "choices_at_collection": {k: c[k] for k in _CHOICES if c[k] is not None},
                 "other_data": json.loads(c["attributes"]) if c["attributes"] else {},
+                # other records found to be the same person (dedupe --base)
+                "same_person_as": same.get(c["contact_id"], []),
                 "versions": [
                     {
                         "version": v["version"],
@@ -229,6 +240,13 @@ def access_text(report: dict[str, Any], owner: str) -> str:
         return "\n".join(out) + "\n"
     for c in report["contacts"]:
         out += [f"Fiche {c['contact_id']}", ""]
+        if c["same_person_as"]:
+            out += [
+                "Reconnue comme la même personne que la ou les fiches "
+                f"{', '.join(c['same_person_as'])} : le choix le plus restrictif de ces "
+                "fiches s'applique à chacune.",
+                "",
+            ]
         out += [f"  {_LABELS.get(k, k)} : {v}" for k, v in c["data"].items()]
         out.append(
             f"  Collectée le {c['collected_at'][:10]}"
