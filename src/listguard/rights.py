@@ -423,18 +423,7 @@ def erase(
 
 # what a person may have corrected (GDPR art. 16), and which of it each channel's
 # recipients received: names and company with every channel, the rest with its own
-RECTIFIABLE = (
-    "civility",
-    "first_name",
-    "last_name",
-    "company",
-    *schema.ADDRESS_COLUMNS,
-    "country",
-    "phone",
-    "mobile",
-    "email",
-    "birth_date",
-)
+RECTIFIABLE = _PERSONAL
 _NAMES = ("civility", "first_name", "last_name", "company")
 _RECEIVED = {
     "postal": (*_NAMES, *schema.ADDRESS_COLUMNS, "country"),

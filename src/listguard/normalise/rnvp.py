@@ -449,24 +449,21 @@ def _classify(parts: pl.DataFrame) -> pl.DataFrame:
 
 
 def _fit(values: pl.Series, upper: bool) -> tuple[pl.Series, pl.Series, pl.Series]:
-    """The lines made to fit: (text, abbreviated?, truncated?)."""
-    out, abbreviated, truncated = [], [], []
-    for v in values.to_list():
-        if v is None or len(v) <= LINE_MAX:
-            out.append(v)
-            abbreviated.append(False)
-            truncated.append(False)
-            continue
-        label = v if upper else v.upper()
-        short, fits = shorten(label)
-        out.append(short if upper else v[:LINE_MAX].rstrip())
-        abbreviated.append(upper and fits)
-        truncated.append(not fits or not upper)
-    return (
-        pl.Series(out, dtype=pl.String),
-        pl.Series(abbreviated, dtype=pl.Boolean),
-        pl.Series(truncated, dtype=pl.Boolean),
-    )
+    """The lines made to fit: (text, abbreviated?, truncated?). Only the few lines
+    longer than ``LINE_MAX`` go through Python; the others are kept as they are."""
+    long = (values.str.len_chars() > LINE_MAX).fill_null(False)
+    out = values.clone()
+    abbreviated = pl.Series([False] * values.len(), dtype=pl.Boolean)
+    truncated = abbreviated.clone()
+    where = long.arg_true()
+    if where.len():
+        fitted = [
+            shorten(v) if upper else (v[:LINE_MAX].rstrip(), False) for v in values.filter(long)
+        ]
+        out = out.scatter(where, [f[0] for f in fitted])
+        abbreviated = abbreviated.scatter(where, [upper and f[1] for f in fitted])
+        truncated = truncated.scatter(where, [not f[1] for f in fitted])
+    return out, abbreviated, truncated
 
 
 def restructure(frame: pl.DataFrame) -> pl.DataFrame:
