@@ -19,6 +19,7 @@ from importlib import resources
 import polars as pl
 
 from listguard.normalise.civility import normalise_civilities
+from listguard.normalise.text import text_key
 
 CIVILITY_CONFIDENCE = 0.9
 COLUMNS = (
@@ -46,18 +47,6 @@ def _departements() -> pl.DataFrame:
         return pl.read_csv(f, infer_schema=False)
 
 
-def _name_key(col: str) -> pl.Expr:
-    return (
-        pl.col(col)
-        .fill_null("")
-        .str.to_uppercase()
-        .str.normalize("NFKD")
-        .str.replace_all(r"\p{Mn}", "")
-        .str.replace_all(r"[^A-Z]+", " ")
-        .str.strip_chars()
-    )
-
-
 def enrich(frame: pl.DataFrame) -> pl.DataFrame:
     """The ``COLUMNS`` for each row of ``frame`` (text columns among ``civility``,
     ``first_name``, ``insee``, ``postal_code``), in order."""
@@ -70,8 +59,8 @@ def enrich(frame: pl.DataFrame) -> pl.DataFrame:
     names = _first_names().select("first_name", "share_female")
     keyed = base.with_columns(
         normalise_civilities(base["civility"]).alias("_given"),
-        _name_key("first_name").alias("_whole"),
-        _name_key("first_name").str.split(" ").list.first().alias("_first"),
+        text_key("first_name", keep="A-Z").alias("_whole"),
+        text_key("first_name", keep="A-Z").str.split(" ").list.first().alias("_first"),
     )
     keyed = keyed.join(
         names.rename({"first_name": "_whole", "share_female": "_sw"}), on="_whole", how="left"

@@ -41,6 +41,8 @@ from importlib import resources
 
 import polars as pl
 
+from listguard.normalise.text import text_key
+
 LINE_MAX = 38
 STATUSES = ("valid", "corrected", "doubtful", "invalid")
 OUTPUT = (
@@ -159,21 +161,6 @@ def _street_types() -> tuple[str, ...]:
     return tuple(sorted(names, key=len, reverse=True))
 
 
-def _key_expr(col: str | pl.Expr) -> pl.Expr:
-    """Upper case, no accents, letters and digits only, single spaces."""
-    e = pl.col(col) if isinstance(col, str) else col
-    return (
-        e.fill_null("")
-        .str.to_uppercase()
-        .str.normalize("NFKD")
-        .str.replace_all(r"\p{Mn}", "")
-        .str.replace_all("Œ", "OE")
-        .str.replace_all("Æ", "AE")
-        .str.replace_all(r"[^A-Z0-9]+", " ")
-        .str.strip_chars()
-    )
-
-
 def _city_key(e: pl.Expr) -> pl.Expr:
     """A city compared with La Poste's spellings: SAINT, SAINTE written out."""
     return (
@@ -200,7 +187,7 @@ def _reference() -> pl.DataFrame:
         keyed.append(
             base.filter(pl.col(source) != "").select(
                 "postal_code",
-                _city_key(_key_expr(source)).alias("ck"),
+                _city_key(text_key(source)).alias("ck"),
                 "libelle",
                 (pl.col("ligne_5") if via else pl.lit("")).alias("ligne_5"),
                 "insee",
@@ -393,7 +380,7 @@ def _parts(base: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.col("text").str.replace_all(r"\s+", " ").str.strip_chars())
         .filter(pl.col("text") != "")
         .sort("_row", "src", maintain_order=True)
-        .with_columns(_key_expr("text").alias("key"))
+        .with_columns(text_key("text").alias("key"))
         .filter(pl.col("key") != "")
     )
     lone = pl.col("key").str.contains(_NUMBER_ONLY)
@@ -502,7 +489,7 @@ def restructure(frame: pl.DataFrame) -> pl.DataFrame:
     wide = wide.join(written_pc, on="_row", how="left")
     # line 6: the postal code and city, from their columns or from the lines
     code_in = pl.col("postal_code").fill_null("").str.replace_all(r"\s", "").str.strip_chars()
-    city_key = _key_expr("city")
+    city_key = text_key("city")
     city_pc = city_key.str.extract(_POSTAL_CITY, 1).str.replace(" ", "")
     six = base.join(wide, on="_row", how="left").with_columns(
         pl.when(code_in.str.contains(r"^\d{4}$"))

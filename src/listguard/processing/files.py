@@ -4,11 +4,12 @@ and their id (``--id COLUMN``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+from sqlalchemy import Engine
 
 from listguard.errors import InputError
 from listguard.io.tabular import TabularFile, open_tabular
@@ -95,4 +96,31 @@ def open_mapped(
     return MappedFile(tab, maps, id_column.strip().lower(), used)
 
 
-__all__ = ["MappedFile", "open_mapped", "parse_maps"]
+def registry_contacts(
+    engine: Engine, columns: Mapping[str, str], batch_rows: int = 100_000
+) -> Iterator[pl.DataFrame]:
+    """The registry's current contacts in batches of ``batch_rows`` (by id, one short
+    read each), as text columns named as ``columns`` says ({name: SQL expression})."""
+    from sqlalchemy import text
+
+    select = ", ".join(f"{sql} AS {name}" for name, sql in columns.items())
+    schema = dict.fromkeys(columns, pl.String)
+    last = 0
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(f"SELECT id, {select} FROM contacts WHERE id > :last ORDER BY id LIMIT :n"),
+                {"last": last, "n": batch_rows},
+            ).all()
+        if not rows:
+            return
+        last = int(rows[-1][0])
+        yield pl.DataFrame([r[1:] for r in rows], schema=schema, orient="row")
+
+
+def check_threshold(threshold: float) -> None:
+    if not 0 < threshold < 1:
+        raise InputError(f"--threshold {threshold}: a match probability between 0 and 1")
+
+
+__all__ = ["MappedFile", "check_threshold", "open_mapped", "parse_maps", "registry_contacts"]

@@ -34,7 +34,14 @@ from sqlalchemy import Engine
 
 from listguard.errors import InputError
 from listguard.io.csvout import CsvWriter
-from listguard.processing.files import MappedFile, open_mapped, parse_maps
+from listguard.normalise.text import text_key
+from listguard.processing.files import (
+    MappedFile,
+    check_threshold,
+    open_mapped,
+    parse_maps,
+    registry_contacts,
+)
 
 READ = (
     "first_name",
@@ -50,18 +57,6 @@ READ = (
 )
 DEFAULT_THRESHOLD = 0.9
 _COMPARED = ("first", "last", "dob", "email", "tel", "street", "locality", "postcode", "city")
-
-
-def _key(col: str) -> pl.Expr:
-    return (
-        pl.col(col)
-        .fill_null("")
-        .str.to_uppercase()
-        .str.normalize("NFKD")
-        .str.replace_all(r"\p{Mn}", "")
-        .str.replace_all(r"[^A-Z0-9]+", " ")
-        .str.strip_chars()
-    )
 
 
 def _null_if_blank(e: pl.Expr) -> pl.Expr:
@@ -87,7 +82,7 @@ def prepare(frame: pl.DataFrame, ids: pl.Series, extra: Sequence[str]) -> pl.Dat
     return base.select(
         pl.Series("unique_id", ids.cast(pl.String)),
         *[
-            _null_if_blank(_key(c)).alias(a)
+            _null_if_blank(text_key(c)).alias(a)
             for c, a in (("first_name", "first"), ("last_name", "last"))
         ],
         pl.coalesce(
@@ -96,13 +91,13 @@ def prepare(frame: pl.DataFrame, ids: pl.Series, extra: Sequence[str]) -> pl.Dat
         ).alias("dob"),
         normalise_emails(base["email"])["email"].alias("email"),
         pl.coalesce(mobiles, phones).alias("tel"),
-        _null_if_blank(_key("address_line4")).alias("street"),
-        _null_if_blank(_key("address_line5")).alias("locality"),
+        _null_if_blank(text_key("address_line4")).alias("street"),
+        _null_if_blank(text_key("address_line5")).alias("locality"),
         _null_if_blank(pl.col("postal_code").fill_null("").str.replace_all(r"\s", "")).alias(
             "postcode"
         ),
-        _null_if_blank(_key("city")).alias("city"),
-        *[_null_if_blank(_key(c)).alias(f"x_{c}") for c in extra],
+        _null_if_blank(text_key("city")).alias("city"),
+        *[_null_if_blank(text_key(c)).alias(f"x_{c}") for c in extra],
     )
 
 
@@ -239,8 +234,7 @@ def link_files(
     ``out_dir``."""
     import time
 
-    if not 0 < threshold < 1:
-        raise InputError(f"--threshold {threshold}: a match probability between 0 and 1")
+    check_threshold(threshold)
     started = time.perf_counter()
     extra = [c.strip().lower() for c in compare]
     mapped = [
@@ -311,30 +305,14 @@ def dedupe_base(
     from listguard.db.engine import writing
     from listguard.timeutil import now_ts
 
-    if not 0 < threshold < 1:
-        raise InputError(f"--threshold {threshold}: a match probability between 0 and 1")
+    check_threshold(threshold)
     started = time.perf_counter()
-    parts, last = [], 0
-    with engine.connect() as conn:
-        while True:
-            rows = conn.execute(
-                text(
-                    f"SELECT id, contact_id, {', '.join(READ)} FROM contacts WHERE id > :last "
-                    "ORDER BY id LIMIT :n"
-                ),
-                {"last": last, "n": batch_rows},
-            ).all()
-            if not rows:
-                break
-            last = int(rows[-1][0])
-            frame = pl.DataFrame(
-                [r[1:] for r in rows],
-                schema=dict.fromkeys(("contact_id", *READ), pl.String),
-                orient="row",
-            )
-            parts.append(prepare(frame, frame["contact_id"], []))
-            if progress is not None:
-                progress(frame.height)
+    parts = []
+    columns = {c: c for c in ("contact_id", *READ)}
+    for frame in registry_contacts(engine, columns, batch_rows):
+        parts.append(prepare(frame, frame["contact_id"], []))
+        if progress is not None:
+            progress(frame.height)
     if not parts:
         raise InputError("the registry holds no contact to deduplicate")
     data = pl.concat(parts)

@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
-from listguard.processing.files import open_mapped, parse_maps
+from listguard.processing.files import open_mapped, parse_maps, registry_contacts
 
 READ = (
     "civility",
@@ -272,29 +272,12 @@ def profile_base(
     batch_rows: int = 100_000,
 ) -> dict[str, Any]:
     """The same report for the registry's current contacts, read in batches by id."""
-    from sqlalchemy import text
-
-    columns = [c for c in READ if c != "civility"]
-    select = ", ".join(["id", "coalesce(civility_given, civility) AS civility", *columns])
+    columns = {c: c for c in READ} | {"civility": "coalesce(civility_given, civility)"}
     counts = _Counts(READ)
-    last = 0
-    with engine.connect() as conn:
-        while True:
-            rows = conn.execute(
-                text(f"SELECT {select} FROM contacts WHERE id > :last ORDER BY id LIMIT :n"),
-                {"last": last, "n": batch_rows},
-            ).all()
-            if not rows:
-                break
-            last = int(rows[-1][0])
-            frame = pl.DataFrame(
-                [r[1:] for r in rows],
-                schema=dict.fromkeys(("civility", *columns), pl.String),
-                orient="row",
-            )
-            counts.add(frame)
-            if progress is not None:
-                progress(frame.height)
+    for frame in registry_contacts(engine, columns, batch_rows):
+        counts.add(frame)
+        if progress is not None:
+            progress(frame.height)
     report = counts.result(Path(REGISTRY_LABEL))
     _write(report, out_dir)
     return report

@@ -1,0 +1,24 @@
+"""Text compared as a key: capitals, no accents, no punctuation, single spaces."""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def text_key(col: str | pl.Expr, keep: str = "A-Z0-9") -> pl.Expr:
+    """``col`` in capitals without accents (Œ and Æ written out), every run of characters
+    outside ``keep`` (a regex class body) made one space, trimmed; "" for null."""
+    e = pl.col(col) if isinstance(col, str) else col
+    return (
+        e.fill_null("")
+        .str.to_uppercase()
+        .str.normalize("NFKD")
+        .str.replace_all(r"\p{Mn}", "")
+        .str.replace_all("Œ", "OE")
+        .str.replace_all("Æ", "AE")
+        .str.replace_all(f"[^{keep}]+", " ")
+        .str.strip_chars()
+    )
+
+
+__all__ = ["text_key"]
