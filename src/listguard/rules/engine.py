@@ -315,6 +315,16 @@ _STRICTNESS = (
 )
 
 
+def _state_columns(choice: str, collected_at: str) -> str:
+    """SQL: ``state`` (a later consent or opposition of ``lg_choice h`` over the choice
+    made at collection) and ``consent_at``."""
+    return (
+        "CASE WHEN h.event = 'consent' THEN 'consent' WHEN h.event IS NOT NULL THEN 'opposed' "
+        f"ELSE {choice} END AS state, "
+        f"CASE WHEN h.event = 'consent' THEN h.ts ELSE {collected_at} END AS consent_at"
+    )
+
+
 def _state_sql(channels: tuple[str, ...]) -> str:
     """Per contact and channel, the choice that applies (a later consent or opposition
     over the one made at collection), and when consent was given. A person the
@@ -324,9 +334,7 @@ def _state_sql(channels: tuple[str, ...]) -> str:
     oldest consent (for its maximum age)."""
     arms = "\nUNION ALL\n".join(
         f"""SELECT p.cid, p.cluster_id, '{ch}' AS channel,
-  CASE WHEN h.event = 'consent' THEN 'consent' WHEN h.event IS NOT NULL THEN 'opposed'
-       ELSE p.partners_{ch} END AS state,
-  CASE WHEN h.event = 'consent' THEN h.ts ELSE p.collected_at END AS consent_at
+  {_state_columns(f"p.partners_{ch}", "p.collected_at")}
 FROM lg_person p LEFT JOIN lg_choice h ON h.cid = p.cid AND h.channel = '{ch}'"""
         for ch in channels
     )
@@ -484,11 +492,7 @@ def _rows_sql(plan: Plan, channel: str, index: int, clustered: bool = False) -> 
         state = "s.state, s.consent_at"
         join = f"LEFT JOIN lg_state s ON s.cid = k.cid AND s.channel = '{channel}'"
     else:
-        state = (
-            "CASE WHEN h.event = 'consent' THEN 'consent' WHEN h.event IS NOT NULL "
-            "THEN 'opposed' ELSE k.choice END AS state,\n"
-            "    CASE WHEN h.event = 'consent' THEN h.ts ELSE k.collected_at END AS consent_at"
-        )
+        state = _state_columns("k.choice", "k.collected_at")
         join = f"LEFT JOIN lg_choice h ON h.cid = k.cid AND h.channel = '{channel}'"
     return f"""
 SELECT x.cid, x.contact_id, {index} AS ch, '{channel}' AS channel, x.pos, x.coordinate, x.dkey,
