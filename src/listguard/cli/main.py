@@ -703,21 +703,34 @@ def unsubscribe_link(
     print(f"{base}/desinscription/{token}")
 
 
+# the options the processing commands share
+Maps = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        metavar="SOURCE=COLUMN",
+        help="Read a column under a contacts-format name, e.g. --map Prenom=first_name "
+        "--map CP=postal_code (for rnvp, address is one free-text field).",
+    ),
+]
+IdColumn = Annotated[str, typer.Option("--id", help="Column naming each row.")]
+Threshold = Annotated[
+    float, typer.Option(help="Match probability above which two rows are one person.")
+]
+Compare = Annotated[
+    list[str] | None,
+    typer.Option(help="Another identifier column to compare (customer number...)."),
+]
+PairsOut = Annotated[Path, typer.Option("--out", help="Folder for pairs.csv and clusters.csv.")]
+
+
 @app.command()
 def rnvp(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV, XLSX or Parquet file of addresses.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for addresses.csv.")],
-    map_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--map",
-            metavar="SOURCE=COLUMN",
-            help="Read a column under a contacts-format name (address for one free-text "
-            "field), e.g. --map Adresse=address --map CP=postal_code.",
-        ),
-    ] = None,
-    id_column: Annotated[str, typer.Option("--id", help="Column naming each row.")] = "contact_id",
+    map_: Maps = None,
+    id_column: IdColumn = "contact_id",
 ) -> None:
     """Restructure postal addresses to AFNOR NF Z10-011 (six lines of at most 38
     characters, postal code and city checked against La Poste's base), with a status
@@ -738,11 +751,6 @@ def rnvp(
     for title, counts in (("status", report.statuses), ("reason", report.reasons)):
         for name, n in counts.most_common():
             print(f"  {title} {name}: {n} ({n / max(1, report.rows):.1%})")
-
-
-_MAP_HELP = (
-    "Read a column under a contacts-format name, e.g. --map Prenom=first_name --map CP=postal_code."
-)
 
 
 def _linkage(
@@ -778,7 +786,7 @@ def _linkage(
 @app.command()
 def dedupe(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", help="Folder for pairs.csv and clusters.csv.")],
+    out: PairsOut,
     file: Annotated[
         Path | None, typer.Argument(help="CSV, XLSX or Parquet file of contacts.")
     ] = None,
@@ -790,17 +798,10 @@ def dedupe(
             "then treat each as one person.",
         ),
     ] = False,
-    map_: Annotated[
-        list[str] | None, typer.Option("--map", metavar="SOURCE=COLUMN", help=_MAP_HELP)
-    ] = None,
-    id_column: Annotated[str, typer.Option("--id", help="Column naming each row.")] = "contact_id",
-    threshold: Annotated[
-        float, typer.Option(help="Match probability above which two rows are one person.")
-    ] = 0.9,
-    compare: Annotated[
-        list[str] | None,
-        typer.Option(help="Another identifier column to compare (customer number...)."),
-    ] = None,
+    map_: Maps = None,
+    id_column: IdColumn = "contact_id",
+    threshold: Threshold = 0.9,
+    compare: Compare = None,
 ) -> None:
     """Find the rows of a file (or the registry's contacts, --base) that are the same
     person written differently: pairs with their match probability and the fields that
@@ -833,18 +834,11 @@ def link(
     ctx: typer.Context,
     file_a: Annotated[Path, typer.Argument(help="First file.")],
     file_b: Annotated[Path, typer.Argument(help="Second file.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for pairs.csv and clusters.csv.")],
-    map_: Annotated[
-        list[str] | None, typer.Option("--map", metavar="SOURCE=COLUMN", help=_MAP_HELP)
-    ] = None,
-    id_column: Annotated[str, typer.Option("--id", help="Column naming each row.")] = "contact_id",
-    threshold: Annotated[
-        float, typer.Option(help="Match probability above which two rows are one person.")
-    ] = 0.9,
-    compare: Annotated[
-        list[str] | None,
-        typer.Option(help="Another identifier column to compare (customer number...)."),
-    ] = None,
+    out: PairsOut,
+    map_: Maps = None,
+    id_column: IdColumn = "contact_id",
+    threshold: Threshold = 0.9,
+    compare: Compare = None,
 ) -> None:
     """Find the persons of file A that are in file B: pairs (id_a from A, id_b from
     B) with their match probability and the fields that agreed, and clusters."""
@@ -861,9 +855,7 @@ def profile(
     base: Annotated[
         bool, typer.Option("--base", help="Report on the registry's contacts instead.")
     ] = False,
-    map_: Annotated[
-        list[str] | None, typer.Option("--map", metavar="SOURCE=COLUMN", help=_MAP_HELP)
-    ] = None,
+    map_: Maps = None,
 ) -> None:
     """A quality report of a file, or of the registry's contacts (--base):
     completeness and validity per field, phone line types, email domains (mistyped,
