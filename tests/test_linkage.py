@@ -97,6 +97,13 @@ def test_another_layout_is_read_through_maps_and_bad_input_is_refused(tmp_path: 
         tmp_path, "dedupe", str(source), "--out", str(tmp_path / "o")
     )
     assert not (tmp_path / "o" / "pairs.csv").exists()
+    # a row the CSV reader cannot split is never dropped silently
+    broken = tmp_path / "broken.csv"
+    broken.write_text(
+        "contact_id;first_name;last_name\n1;Marie;Durand\n2;Jean;Dupont;extra\n", encoding="utf-8"
+    )
+    with pytest.raises(InputError, match="line 3: this row has 4 fields"):
+        link_files([broken], tmp_path / "o")
     names_only = tmp_path / "names.csv"
     names_only.write_text("contact_id;last_name\n1;Dupont\n2;Dupond\n", encoding="utf-8")
     with pytest.raises(InputError, match="too few fields"):

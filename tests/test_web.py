@@ -156,7 +156,10 @@ def test_a_partner_sees_only_its_own_deliveries_and_messages(site: Site) -> None
     p2 = {"Authorization": f"Bearer {site.p2}"}
     with site.client() as c:
         mine = c.get("/api/v1/partner/deliveries", headers=p1).json()
-        assert [d["delivery_id"] for d in mine] == [1]
+        assert [(d["delivery_id"], d["kind"]) for d in mine] == [(1, "rental")]
+        assert mine[0]["files"] == ["contacts.csv", "notice.txt"]
+        # a rental has no enriched client file
+        assert c.get("/api/v1/partner/deliveries/1/enriched.csv", headers=p1).status_code == 404
         got = c.get("/api/v1/partner/deliveries/1/contacts.csv", headers=p1)
         assert got.status_code == 200 and got.text.startswith("\ufeffcontact_ref")
         assert c.get("/api/v1/partner/deliveries/1/notice.txt", headers=p1).status_code == 200

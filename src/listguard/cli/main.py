@@ -846,6 +846,101 @@ def link(
 
 
 @app.command()
+def enrich(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The partner's client file (CSV, XLSX, Parquet).")],
+    partner: Annotated[str, typer.Option("--partner", help="The partner whose file it is.")],
+    out: Annotated[Path, typer.Option("--out", help="Delivery folder to create.")],
+    channel: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--channel",
+            help="A channel to append (repeat): postal, phone, automated_call, sms, email.",
+        ),
+    ] = None,
+    purpose: Annotated[
+        str | None, typer.Option(help="The campaign's purpose (told to each person).")
+    ] = None,
+    order_file: Annotated[
+        Path | None,
+        typer.Option("--order", metavar="ORDER.toml", help="An order instead of the options."),
+    ] = None,
+    as_of: Annotated[str | None, typer.Option(help="Delivery date (default: today).")] = None,
+    campaign_start: Annotated[
+        str | None, typer.Option(help="First day of the campaign (default: the delivery date).")
+    ] = None,
+    campaign_end: Annotated[
+        str | None,
+        typer.Option(help="Last day of the campaign (default: 30 days after its start)."),
+    ] = None,
+    call_purpose: Annotated[str, typer.Option(help="commercial, press, ...")] = "commercial",
+    map_: Maps = None,
+    id_column: IdColumn = "contact_id",
+    threshold: Threshold = 0.9,
+) -> None:
+    """Match a partner's client file against the base and append the coordinates this
+    partner may lawfully receive (the rules of renting; recorded in the ledger), with a
+    match probability per row and a match-rate report."""
+    from listguard.processing.enrich import enrich as do_enrich
+    from listguard.processing.enrich import make_order
+    from listguard.renting.order import load_order
+    from listguard.timeutil import today
+
+    c: Context = ctx.obj
+    if order_file is not None:
+        if channel or purpose or as_of or campaign_start or campaign_end:
+            raise InputError(
+                "give either --order, or --channel and --purpose (with the dates): not both"
+            )
+        order = load_order(order_file)
+        if order.partner != partner:
+            raise InputError(
+                f"the order is for partner {order.partner!r}, not {partner!r}",
+                where=str(order_file),
+            )
+    else:
+        if not channel or not purpose:
+            raise InputError("name the channels (--channel) and the --purpose, or give --order")
+        order = make_order(
+            partner,
+            channel,
+            purpose,
+            as_of=_date(as_of, "--as-of") if as_of else today(),
+            campaign_start=_date(campaign_start, "--campaign-start") if campaign_start else None,
+            campaign_end=_date(campaign_end, "--campaign-end") if campaign_end else None,
+            call_purpose=call_purpose,
+        )
+    with progress_steps("enriching") as step:
+        report = do_enrich(
+            c.engine(),
+            file,
+            out,
+            c.settings(),
+            order,
+            maps=map_ or [],
+            id_column=id_column,
+            threshold=threshold,
+            step=step,
+        )
+    m = report.match
+
+    def pct(n: int) -> str:
+        return f"{n / m.rows:.1%}" if m.rows else "0%"
+
+    print(
+        f"{m.rows} row(s): {m.matched} matched ({pct(m.matched)}), {m.ambiguous} ambiguous "
+        f"(nothing appended), {m.unmatched} not found; {m.enriched} row(s) enriched "
+        f"({pct(m.enriched)}): " + ", ".join(f"{ch} {n}" for ch, n in m.appended.items())
+    )
+    d = report.delivery
+    print(
+        f"delivery {d.delivery_id} to {order.partner} ({', '.join(d.packs)}): "
+        f"{d.out / 'enriched.csv'} ({report.seconds:.1f} s)"
+    )
+    print_counts(order.channels, d.counts, d.eligible)
+
+
+@app.command()
 def profile(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="Folder for profile.html and .json.")],

@@ -235,6 +235,8 @@ deliveries = Table(
     # the ledger ids this delivery wrote (one transaction, so one unbroken range)
     Column("ledger_first_id", Integer),
     Column("ledger_last_id", Integer),
+    # "rental" (an order: contacts.csv) or "enrichment" (a client file: enriched.csv)
+    Column("kind", Text, nullable=False, server_default="rental"),
 )
 
 # which coordinate went to which partner under which delivery (one row per delivered

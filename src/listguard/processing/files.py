@@ -42,25 +42,45 @@ class MappedFile:
     id_column: str
     used: list[str]  # the contacts-format columns found
 
-    def batches(self, batch_rows: int = 100_000) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
-        """(the mapped columns, the ids) per batch; a row without id gets its line number."""
+    def ids(self, frame: pl.DataFrame) -> pl.Series:
+        """The id of each row of a batch read from the file; a row without one gets its
+        line number."""
+        ids = (
+            frame[self.id_column].fill_null("").str.strip_chars()
+            if self.id_column in frame.columns
+            else pl.Series(self.id_column, [""] * frame.height)
+        )
+        return (
+            pl.DataFrame({"id": ids, "line": frame["_line"]})
+            .select(
+                pl.when(pl.col("id") == "")
+                .then(pl.lit("line ") + pl.col("line").cast(pl.String))
+                .otherwise(pl.col("id"))
+                .alias(self.id_column)
+            )
+            .to_series()
+        )
+
+    def raw_batches(self, batch_rows: int = 100_000) -> Iterator[pl.DataFrame]:
+        """The file's batches as read (every column, and ``_line``). A row the CSV
+        reader could not split stops the command with its line: a processed file
+        never loses a row silently."""
         for batch in self.tab.batches(batch_rows):
-            frame = batch.frame
-            ids = (
-                frame[self.id_column].fill_null("").str.strip_chars()
-                if self.id_column in frame.columns
-                else pl.Series(self.id_column, [""] * frame.height)
+            self._no_bad_rows()
+            yield batch.frame
+        self._no_bad_rows()
+
+    def _no_bad_rows(self) -> None:
+        bad = self.tab.bad_rows
+        if bad:
+            more = f" (and {len(bad) - 1} other row(s))" if len(bad) > 1 else ""
+            raise InputError(
+                f"line {bad[0].line}: {bad[0].message}{more}", where=str(self.tab.path)
             )
-            ids = (
-                pl.DataFrame({"id": ids, "line": frame["_line"]})
-                .select(
-                    pl.when(pl.col("id") == "")
-                    .then(pl.lit("line ") + pl.col("line").cast(pl.String))
-                    .otherwise(pl.col("id"))
-                    .alias(self.id_column)
-                )
-                .to_series()
-            )
+
+    def batches(self, batch_rows: int = 100_000) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
+        """(the mapped columns, the ids) per batch."""
+        for frame in self.raw_batches(batch_rows):
             renamed = frame.select(
                 [pl.col(src).alias(dst) for src, dst in self.maps.items() if src in frame.columns]
                 + [
@@ -69,7 +89,7 @@ class MappedFile:
                     if c in frame.columns and c not in self.maps.values()
                 ]
             )
-            yield renamed, ids
+            yield renamed, self.ids(frame)
 
 
 def open_mapped(

@@ -196,7 +196,7 @@ class LinkageReport:
     seconds: float = 0.0
 
 
-def _read(
+def read_file(
     mapped: MappedFile, extra: Sequence[str], progress: Callable[[int], None] | None
 ) -> pl.DataFrame:
     parts = []
@@ -246,7 +246,7 @@ def link_files(
             raise InputError(
                 f"--compare {', '.join(missing)}: no such column", where=str(m.tab.path)
             )
-    frames = [_read(m, extra, progress) for m in mapped]
+    frames = [read_file(m, extra, progress) for m in mapped]
     pairs, clusters = _predict(frames, threshold)
     return _written(pairs, clusters, out_dir, delimiter, sum(f.height for f in frames), started)
 
@@ -285,6 +285,30 @@ def _written(
     )
 
 
+def registry_frame(
+    engine: Engine,
+    progress: Callable[[int], None] | None = None,
+    batch_rows: int = 100_000,
+) -> pl.DataFrame:
+    """The compared fields of the registry's current contacts (``unique_id`` is the
+    contact_id)."""
+    parts = []
+    columns = {c: c for c in ("contact_id", *READ)}
+    for frame in registry_contacts(engine, columns, batch_rows):
+        parts.append(prepare(frame, frame["contact_id"], []))
+        if progress is not None:
+            progress(frame.height)
+    if not parts:
+        raise InputError("the registry holds no contact")
+    return pl.concat(parts)
+
+
+def link_pairs(a: pl.DataFrame, b: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """The pairs of a row of ``a`` and a row of ``b`` (prepared) at ``threshold`` or
+    above: ``id_a``, ``id_b``, ``probability``, ``agreed``."""
+    return _predict([a, b], threshold)[0]
+
+
 def dedupe_base(
     engine: Engine,
     out_dir: Path,
@@ -307,15 +331,7 @@ def dedupe_base(
 
     check_threshold(threshold)
     started = time.perf_counter()
-    parts = []
-    columns = {c: c for c in ("contact_id", *READ)}
-    for frame in registry_contacts(engine, columns, batch_rows):
-        parts.append(prepare(frame, frame["contact_id"], []))
-        if progress is not None:
-            progress(frame.height)
-    if not parts:
-        raise InputError("the registry holds no contact to deduplicate")
-    data = pl.concat(parts)
+    data = registry_frame(engine, progress, batch_rows)
     pairs, clusters = _predict([data], threshold)
     report = _written(pairs, clusters, out_dir, delimiter, data.height, started)
     grouped = clusters.filter(pl.len().over("cluster_id") > 1)
@@ -445,4 +461,13 @@ def keys_of(keys: list[str]) -> list[str]:
     return [k for k in keys if not k.endswith("_swapped")]
 
 
-__all__ = ["DEFAULT_THRESHOLD", "LinkageReport", "dedupe_base", "link_files", "prepare"]
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "LinkageReport",
+    "dedupe_base",
+    "link_files",
+    "link_pairs",
+    "prepare",
+    "read_file",
+    "registry_frame",
+]

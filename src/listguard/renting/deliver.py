@@ -205,6 +205,21 @@ def _prepare_out(out: Path) -> Path:
     return tmp
 
 
+@dataclass
+class Output:
+    """What a delivery gives the partner: a rental's ``contacts.csv`` or an enrichment's
+    ``enriched.csv``. ``number`` creates ``lg_elig`` (the eligible rows), ``lg_seeds``
+    and ``lg_refs`` (each delivered contact's rank ``n``) and returns the number of
+    persons delivered; ``write`` writes the partner's file (and any file for the
+    owner) into the folder and returns their names."""
+
+    kind: str
+    partner_file: str
+    number: Callable[[Connection, duckdb.DuckDBPyConnection, Order], int]
+    write: Callable[[duckdb.DuckDBPyConnection, Path, dict[str, Any], str], list[str]]
+    manifest: dict[str, Any] = field(default_factory=dict)  # sections added to the manifest
+
+
 def rent(
     engine: Engine,
     order: Order,
@@ -216,17 +231,50 @@ def rent(
     """Decide ``order``, write the delivery folder at ``out`` and record the delivery."""
     check_initialised(engine)
     pool = _seed_pool(order, settings)
+
+    def number(conn: Connection, db: duckdb.DuckDBPyConnection, order: Order) -> int:
+        chosen = seeds.choose(conn, pool, order.channels, order.seeds, "order: seeds")
+        return _number_contacts(db, order, chosen)
+
+    def write(
+        db: duckdb.DuckDBPyConnection, folder: Path, params: dict[str, Any], sep: str
+    ) -> list[str]:
+        _write_csv(db, _contacts_sql(order), params, folder / "contacts.csv", sep, "lg_order")
+        return ["contacts.csv"]
+
+    return deliver(
+        engine,
+        order,
+        out,
+        settings,
+        Output("rental", "contacts.csv", number, write),
+        progress=progress,
+    )
+
+
+def deliver(
+    engine: Engine,
+    order: Order,
+    out: Path,
+    settings: Settings,
+    output: Output,
+    *,
+    only: pa.Array | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> DeliveryReport:
+    """Decide ``order`` (on the contacts ``only`` names, when given), write the
+    delivery folder at ``out`` and record the delivery and its ledger."""
+    check_initialised(engine)
     step = progress or (lambda _msg: None)
     tmp = _prepare_out(out)
     try:
         with engine.connect() as raw:
             conn = one_snapshot(raw)
             step("deciding")
-            plan = make_plan(conn, order, settings.rules)
-            chosen = seeds.choose(conn, pool, order.channels, order.seeds, "order: seeds")
+            plan = make_plan(conn, order, settings.rules, only=only)
             db = decide(conn, plan)
             try:
-                n = _number_contacts(db, order, chosen)
+                n = output.number(conn, db, order)
                 step("recording the ledger")
                 # in contact_id order, so that the ledger's index grows at its end
                 ledger = db.sql(
@@ -236,7 +284,9 @@ def rent(
                 # staged before the transaction's first write; committed before it is left
                 with staged(conn, "ledger", ledger, LEDGER_STAGE) as stage:
                     try:
-                        report = _deliver(conn, db, plan, stage, n, tmp, out, settings, step)
+                        report = _deliver(
+                            conn, db, plan, stage, n, tmp, out, settings, step, output
+                        )
                         step("delivering")
                         if out.exists():  # an empty folder made beforehand
                             _move_into(tmp, out)
@@ -307,6 +357,7 @@ def _deliver(
     out: Path,
     settings: Settings,
     step: Callable[[str], None],
+    output: Output,
 ) -> DeliveryReport:
     order = plan.order
     dend = plan.params["dend"]
@@ -326,6 +377,7 @@ def _deliver(
             created_at=created,
             out_dir=str(out.resolve()),
             contacts_delivered=0,
+            kind=output.kind,
         )
         .returning(schema.deliveries.c.id)
     ).scalar_one()
@@ -346,14 +398,7 @@ def _deliver(
         step("writing decisions")
         decisions_rows, tally = _write_decisions(db, tmp / "decisions.csv", sep)
         step("writing the partner's file")
-        _write_csv(
-            db,
-            _contacts_sql(order),
-            {"prefix": prefix, "source": settings.owner.name},
-            tmp / "contacts.csv",
-            sep,
-            order="lg_order",
-        )
+        written = output.write(db, tmp, {"prefix": prefix, "source": settings.owner.name}, sep)
         recorded.result()
     planted = _record_seeds(conn, db, delivery_id, prefix)
     counts, eligible = tally.excluded, tally.eligible
@@ -373,6 +418,7 @@ def _deliver(
     ]
     manifest: dict[str, Any] = {
         "format_version": 1,
+        "kind": output.kind,
         "software": {"name": "listguard", "version": __version__},
         "delivery_id": delivery_id,
         "created_at": to_iso(created),
@@ -418,9 +464,9 @@ def _deliver(
         "contacts_delivered": n,
         "seeds": {"planted": len(planted), "seed_ids": planted},
         "decision_rows": decisions_rows,
+        **output.manifest,
         "files": {
-            name: file_sha256(tmp / name)
-            for name in ("contacts.csv", "notice.txt", "decisions.csv")
+            name: file_sha256(tmp / name) for name in (*written, "notice.txt", "decisions.csv")
         },
     }
     body = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
@@ -486,4 +532,4 @@ def _sha_text(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-__all__ = ["DeliveryReport", "rent"]
+__all__ = ["DeliveryReport", "Output", "deliver", "rent"]

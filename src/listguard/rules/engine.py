@@ -75,7 +75,8 @@ class Plan:
     applied: Applied
     partner: PartnerFacts
     params: dict[str, Any] = field(default_factory=dict)
-    contact_ids: tuple[str, ...] = ()  # restricts the base (``check``)
+    contact_ids: tuple[str, ...] = ()  # restricts the base to a few contacts (``check``)
+    only: pa.Array | None = None  # restricts the base to these contact ids (``enrich``)
 
 
 def partner_facts(conn: Connection, partner_id: str) -> PartnerFacts:
@@ -116,7 +117,11 @@ def partner_facts(conn: Connection, partner_id: str) -> PartnerFacts:
 
 
 def make_plan(
-    conn: Connection, order: Order, settings: RuleSettings, contact_ids: tuple[str, ...] = ()
+    conn: Connection,
+    order: Order,
+    settings: RuleSettings,
+    contact_ids: tuple[str, ...] = (),
+    only: pa.Array | None = None,
 ) -> Plan:
     applied = applicable_packs(
         order.as_of, order.campaign_start, order.campaign_end, settings, order.call_purpose
@@ -141,7 +146,7 @@ def make_plan(
         days = applied.consent_max_age_days(ch)
         if days is not None:
             params[f"consent_cutoff_{ch}"] = day_start(last_day - dt.timedelta(days=days))
-    return Plan(order, applied, partner, params, contact_ids)
+    return Plan(order, applied, partner, params, contact_ids, only)
 
 
 POSTAL_FIELDS = ("civility", "first_name", "last_name", "company", *ADDRESS_COLUMNS, "country")
@@ -587,6 +592,11 @@ def decide(conn: Connection, plan: Plan, *, memory_limit: str = "1GB") -> duckdb
     import duckdb
 
     tables = fetch_arrow(conn, _extracts(plan))
+    if plan.only is not None:
+        import pyarrow.compute as pc
+
+        people = tables["contacts"]
+        tables["contacts"] = people.filter(pc.is_in(people["contact_id"], value_set=plan.only))
     db = duckdb.connect(config={"memory_limit": memory_limit})
     db.execute(f"SET temp_directory = '{tempfile.gettempdir()}/listguard-duckdb'")
     for name, table in tables.items():

@@ -51,7 +51,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/api/v1", tags=["api"], responses=_ERRORS)
 bearer = HTTPBearer(auto_error=False)
 W = Annotated[Web, Depends(web)]
-PARTNER_FILES = ("contacts.csv", "notice.txt")  # the owner's own files stay with the owner
+# per kind of delivery, the files that are the partner's (the owner's own stay with the owner)
+PARTNER_FILES = {
+    "rental": ("contacts.csv", "notice.txt"),
+    "enrichment": ("enriched.csv", "notice.txt"),
+}
 # the first word of the reply: STOP, STOP SMS, ARRET, ARRÊT, désabonnement, désabonner...
 STOP_WORDS = re.compile(
     r"^\W*(stop|arr[eê]t|d[eé]sabonn(e|er|ement)|d[eé]sinscri(re|ption)|unsubscribe)\b",
@@ -177,6 +181,7 @@ def sms_stop(body: InboundSms, w: W, _: Annotated[ApiKey, scope("sms:stop")]) ->
 
 class DeliveryOut(BaseModel):
     delivery_id: int
+    kind: Literal["rental", "enrichment"]
     delivered_at: str
     channels: list[str]
     contacts_delivered: int
@@ -189,7 +194,7 @@ def _deliveries(w: Web, partner_id: str, delivery_id: int | None = None) -> list
         return list(
             conn.execute(
                 text(
-                    "SELECT id, created_at, channels, contacts_delivered, out_dir "
+                    "SELECT id, kind, created_at, channels, contacts_delivered, out_dir "
                     f"FROM deliveries WHERE {where} ORDER BY id"
                 ),
                 {"p": partner_id, "d": delivery_id},
@@ -206,10 +211,11 @@ def partner_deliveries(
     return [
         DeliveryOut(
             delivery_id=int(r.id),
+            kind=r.kind,
             delivered_at=to_iso(int(r.created_at)),
             channels=str(r.channels).split("|"),
             contacts_delivered=int(r.contacts_delivered),
-            files=list(PARTNER_FILES),
+            files=list(PARTNER_FILES[r.kind]),
         )
         for r in _deliveries(w, grant.partner_id)
     ]
@@ -224,15 +230,18 @@ def partner_deliveries(
 )
 def partner_file(
     delivery_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
-    name: Literal["contacts.csv", "notice.txt"],
+    name: Literal["contacts.csv", "enriched.csv", "notice.txt"],
     w: W,
     grant: Annotated[ApiKey, scope("deliveries:read")],
 ) -> Response:
-    """One file of a delivery: the contacts, or the notice to give each person."""
+    """One file of a delivery: the contacts (a rental) or the enriched client file (an
+    enrichment), or the notice to give each person."""
     assert grant.partner_id is not None
     rows = _deliveries(w, grant.partner_id, delivery_id)
     if not rows:
         raise HTTPException(404, "no such delivery")
+    if name not in PARTNER_FILES[rows[0].kind]:
+        raise HTTPException(404, f"a delivery of kind {rows[0].kind} has no {name}")
     path = Path(rows[0].out_dir) / name
     if not path.is_file():
         raise HTTPException(410, "this delivery's files are no longer kept by the owner")
