@@ -299,6 +299,8 @@ def test_the_command_line(tmp_path: Path) -> None:
         "id",
         "--as-of",
         "2026-11-28",
+        "--threshold",
+        "0.5",  # two contacts teach the model little
         *maps,
     )
     assert "2 row(s): 1 matched (50.0%)" in said and "sms 1" in said

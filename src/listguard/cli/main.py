@@ -876,7 +876,13 @@ def enrich(
     call_purpose: Annotated[str, typer.Option(help="commercial, press, ...")] = "commercial",
     map_: Maps = None,
     id_column: IdColumn = "contact_id",
-    threshold: Threshold = 0.9,
+    threshold: Annotated[
+        float,
+        typer.Option(
+            help="Match probability a row must reach (higher than dedupe's: a false "
+            "match gives a stranger someone's coordinates)."
+        ),
+    ] = 0.99,
 ) -> None:
     """Match a partner's client file against the base and append the coordinates this
     partner may lawfully receive (the rules of renting; recorded in the ledger), with a

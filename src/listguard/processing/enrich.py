@@ -40,7 +40,6 @@ from listguard.db.engine import check_initialised
 from listguard.errors import InputError
 from listguard.processing.files import MappedFile, check_threshold, open_mapped, parse_maps
 from listguard.processing.linkage import (
-    DEFAULT_THRESHOLD,
     READ,
     link_pairs,
     read_file,
@@ -56,6 +55,8 @@ if TYPE_CHECKING:
 
 PREFIX = "appended_"  # the columns enrich adds to the client's file
 CAMPAIGN_DAYS = 30  # the campaign assumed when none is given: consents are aged over it
+# higher than deduplication's: a false match here gives a stranger someone's coordinates
+DEFAULT_THRESHOLD = 0.99
 
 
 @dataclass
@@ -313,8 +314,7 @@ def _writer(
     ) -> list[str]:
         """``enriched.csv`` (the client file streamed again, each batch joined with what
         is appended) and ``matches.csv`` (the owner's record of every row's match)."""
-        found = pl.from_arrow(db.sql(_appended_sql(channels), params=params).arrow())
-        assert isinstance(found, pl.DataFrame)
+        found = db.sql(_appended_sql(channels), params=params).pl()
         appended = found.rename({"client_id": "lg_client_id"})
         report.enriched = appended.height
         for ch in channels:
@@ -347,4 +347,12 @@ def _writer(
     return write
 
 
-__all__ = ["CAMPAIGN_DAYS", "EnrichReport", "MatchReport", "enrich", "make_order", "resolve"]
+__all__ = [
+    "CAMPAIGN_DAYS",
+    "DEFAULT_THRESHOLD",
+    "EnrichReport",
+    "MatchReport",
+    "enrich",
+    "make_order",
+    "resolve",
+]

@@ -140,7 +140,10 @@ def blocking_keys(data: pl.DataFrame, filled: set[str]) -> tuple[pl.DataFrame, l
 
 
 def _model(
-    data: pl.DataFrame, link_type: Literal["link_only", "dedupe_only"], keys: list[str]
+    data: pl.DataFrame,
+    link_type: Literal["link_only", "dedupe_only"],
+    keys: list[str],
+    keep_fields: bool = False,
 ) -> tuple[Any, set[str]]:
     """splink's settings for the fields the data fills, blocking on ``keys``."""
     import splink.comparison_library as cl
@@ -183,7 +186,7 @@ def _model(
         comparisons=comparisons,
         blocking_rules_to_generate_predictions=rules,
         retain_intermediate_calculation_columns=True,  # the weights: which fields agreed
-        retain_matching_columns=False,
+        retain_matching_columns=keep_fields,
     ), filled
 
 
@@ -305,8 +308,30 @@ def registry_frame(
 
 def link_pairs(a: pl.DataFrame, b: pl.DataFrame, threshold: float) -> pl.DataFrame:
     """The pairs of a row of ``a`` and a row of ``b`` (prepared) at ``threshold`` or
-    above: ``id_a``, ``id_b``, ``probability``, ``agreed``."""
-    return _predict([a, b], threshold)[0]
+    above whose names agree (``names_agree_sql``): ``id_a``, ``id_b``, ``probability``,
+    ``agreed``."""
+    return _predict([a, b], threshold, names_agree=True)[0]
+
+
+# Two rows name the same person only if their names agree: each of first and last name
+# close (Jaro-Winkler 0.88, or missing on a side), or the two swapped. The model alone
+# weighs an address agreement so heavily (street, postal code and town are not
+# independent) that a relative or a neighbour at the same address reaches any
+# threshold; for a match that discloses coordinates, that is a stranger's.
+def _close(a: str, b: str) -> str:
+    return f"coalesce(jaro_winkler_similarity({a}, {b}) >= 0.88, TRUE)"
+
+
+def names_agree_sql(filled: set[str]) -> str | None:
+    """SQL on splink's predictions: the names of the pair agree (of the names filled)."""
+    if {"first", "last"} <= filled:
+        return (
+            f"(({_close('first_l', 'first_r')} AND {_close('last_l', 'last_r')}) "
+            "OR (jaro_winkler_similarity(first_l, last_r) >= 0.88 "
+            "AND jaro_winkler_similarity(last_l, first_r) >= 0.88))"
+        )
+    name = "first" if "first" in filled else "last" if "last" in filled else None
+    return _close(f"{name}_l", f"{name}_r") if name else None
 
 
 def dedupe_base(
@@ -360,8 +385,11 @@ def dedupe_base(
     return report
 
 
-def _predict(frames: Sequence[pl.DataFrame], threshold: float) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(pairs: id_a, id_b, probability, agreed; clusters: id[, file], cluster_id)."""
+def _predict(
+    frames: Sequence[pl.DataFrame], threshold: float, names_agree: bool = False
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(pairs: id_a, id_b, probability, agreed; clusters: id[, file], cluster_id).
+    ``names_agree``: the pairs are only those whose names agree (not the clusters)."""
     import tempfile
 
     import duckdb
@@ -371,7 +399,7 @@ def _predict(frames: Sequence[pl.DataFrame], threshold: float) -> tuple[pl.DataF
     link = len(frames) == 2
     both = pl.concat(frames)
     with_keys, keys = blocking_keys(both, filled_fields(both))
-    settings, filled = _model(both, "link_only" if link else "dedupe_only", keys)
+    settings, filled = _model(both, "link_only" if link else "dedupe_only", keys, names_agree)
     frames = (
         [with_keys.head(frames[0].height), with_keys.tail(frames[1].height)]
         if link
@@ -424,6 +452,9 @@ def _predict(frames: Sequence[pl.DataFrame], threshold: float) -> tuple[pl.DataF
                 logging.getLogger(__name__).debug("no EM on %s", block)
     predicted = linker.inference.predict(threshold_match_probability=threshold)
     rel = predicted.as_duckdbpyrelation()
+    gate = names_agree_sql(filled) if names_agree else None
+    if gate:
+        rel = rel.filter(gate)
     # a field "agreed" when its comparison weighed for the match (a positive weight)
     weights = [c for c in rel.columns if c.startswith("mw_") and not c.startswith("mw_tf_adj_")]
     agreed = (
@@ -433,13 +464,10 @@ def _predict(frames: Sequence[pl.DataFrame], threshold: float) -> tuple[pl.DataF
         if weights
         else "''"
     )
-    pairs = pl.from_arrow(
-        rel.select(
-            "unique_id_l AS id_a, unique_id_r AS id_b, "
-            f"round(match_probability, 4) AS probability, {agreed} AS agreed"
-        ).arrow()
-    )
-    assert isinstance(pairs, pl.DataFrame)
+    pairs = rel.select(
+        "unique_id_l AS id_a, unique_id_r AS id_b, "
+        f"round(match_probability, 4) AS probability, {agreed} AS agreed"
+    ).pl()
     clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(predicted, threshold)
     crel = clustered.as_duckdbpyrelation()
     cols = (
@@ -447,8 +475,7 @@ def _predict(frames: Sequence[pl.DataFrame], threshold: float) -> tuple[pl.DataF
         if link
         else "unique_id AS id, cluster_id"
     )
-    clusters = pl.from_arrow(crel.select(cols).arrow())
-    assert isinstance(clusters, pl.DataFrame)
+    clusters = crel.select(cols).pl()
     order = ["id", "file", "cluster_id"] if link else ["id", "cluster_id"]
     result = pairs.sort("id_a", "id_b"), clusters.select(order).sort(order[:-1])
     con.close()
