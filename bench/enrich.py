@@ -126,7 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=100_000)
-    parser.add_argument("--threshold", default="0.9")
+    parser.add_argument("--threshold", default=None, help="default: the command's (0.99)")
     args = parser.parse_args()
     folder = OUT / f"enrich-{args.contacts}"
     db = f"sqlite:///{folder / 'registry.db'}"
@@ -161,8 +161,7 @@ def main() -> None:
         "client_ref",
         "--as-of",
         "2026-11-28",
-        "--threshold",
-        args.threshold,
+        *(["--threshold", args.threshold] if args.threshold else []),
         db=db,
     )
     clusters: dict[str, str] = {}

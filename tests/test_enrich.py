@@ -88,7 +88,25 @@ def _read_generated(path: Path, persons: int) -> dict[str, Any]:
         {**r, "email": "x" + r["email"], "mobile": "07" + r["mobile"][2:]}
         for r in _read(strangers_path)
     ]
-    client = [duplicates[d] for _c, d in sorted(truth_pairs)] + strangers
+    # a person the base knows by name and address only, and a namesake of theirs in the
+    # same town, on another street, whom the client knows by email and number
+    known = {
+        **{k: "" for k in originals[0]},
+        "contact_id": "X-name-and-place",
+        "first_name": "Gaëtan",
+        "last_name": "Rocher",
+        "address_line4": "4 rue du Moulin",
+        "postal_code": "35000",
+        "city": "Rennes",
+    }
+    originals.append(known)
+    namesake = {
+        **known,
+        "address_line4": "2 impasse des Tilleuls",
+        "email": "gaetan.rocher@example.net",
+        "mobile": "0700000001",
+    }
+    client = [duplicates[d] for _c, d in sorted(truth_pairs)] + strangers + [namesake]
     truth = {f"R{i}": c for i, (c, _d) in enumerate(sorted(truth_pairs))}
     return {"base": originals, "client": client, "truth": truth}
 
@@ -126,7 +144,9 @@ def test_a_client_file_gets_only_its_own_persons_lawful_coordinates(
         if r["appended_email"] and r["appended_email"] != case.base[case.truth[ref]]["email"]
     ]
     assert not wrong
-    assert all(ref in case.truth for ref in given)  # strangers get nothing
+    # strangers get nothing, nor the namesake living in the same town (the last row)
+    assert all(ref in case.truth for ref in given)
+    assert rows[-1]["appended_contact_ref"] == "" and rows[-1]["ref"] not in case.truth
     true_refs = set(case.truth)
     assert len(given) >= 0.85 * len(true_refs)
     for ref, r in given.items():

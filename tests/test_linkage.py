@@ -136,3 +136,39 @@ def test_the_registry_is_deduplicated_and_its_clusters_kept(engine: Engine, tmp_
         assert conn.execute(text("SELECT count(*) FROM contact_clusters")).scalar_one() == len(
             stored
         )
+
+
+def test_two_persons_of_one_household_are_not_one_person(tmp_path: Path) -> None:
+    """A spouse or a child: same surname, same address, same landline, another first
+    name and email. The model alone joins them (the address outweighs the first name)."""
+    from rapidfuzz.distance import JaroWinkler
+
+    path, truth = _base(tmp_path, persons=800)
+    rows = _read(path)
+    names = ["Ophélie", "Baptiste", "Ghislaine", "Anatole", "Bérénice", "Kévin"]
+    household = []
+    for i, r in enumerate(r for r in rows if r["contact_id"].startswith("C")):
+        if i >= 150:
+            break
+        other = next(
+            n for n in names if JaroWinkler.similarity(n.upper(), r["first_name"].upper()) < 0.8
+        )
+        household.append(
+            {
+                **r,
+                "contact_id": f"H{i}",
+                "first_name": other,
+                "email": f"h{i}@foyer.example",
+                "birth_date": "",
+            }
+        )
+    with (tmp_path / "all.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, HEADER, delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows + household)
+    link_files([tmp_path / "all.csv"], tmp_path / "out")
+    pairs = _read(tmp_path / "out" / "pairs.csv")
+    assert not [p for p in pairs if "H" in p["id_a"][0] + p["id_b"][0]]
+    # and the duplicates are still found
+    found = {tuple(sorted((p["id_a"], p["id_b"]))) for p in pairs}
+    assert len(found & {tuple(sorted(p)) for p in truth}) >= 0.95 * len(truth)

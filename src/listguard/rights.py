@@ -116,6 +116,19 @@ def access_report(
             ids=ids,
         ):
             same.setdefault(str(row["one"]), []).append(str(row["other"]))
+        collections: dict[str, list[dict[str, Any]]] = {}
+        for row in _rows(
+            conn,
+            "SELECT contact_id, outcome, collected_at, received_at, collection_source, "
+            "notice_version, notice_sha256, partner_list_version, choices, ip, user_agent "
+            "FROM collection_proofs WHERE contact_id IN :ids ORDER BY collected_at, id",
+            ids=ids,
+        ):
+            proof = {k: v for k, v in row.items() if k != "contact_id"}
+            proof["collected_at"] = _when(proof["collected_at"])
+            proof["received_at"] = _when(proof["received_at"])
+            proof["choices"] = json.loads(proof["choices"])
+            collections.setdefault(str(row["contact_id"]), []).append(proof)
         suppressions = _rows(
             conn,
             "SELECT list, partner_id, kind, value, added_at FROM suppressions "
@@ -143,6 +156,8 @@ def access_report(
                 "other_data": json.loads(c["attributes"]) if c["attributes"] else {},
                 # other records found to be the same person (dedupe --base)
                 "same_person_as": same.get(c["contact_id"], []),
+                # forms submitted through the collection API, with their proof
+                "collections": collections.get(c["contact_id"], []),
                 "versions": [
                     {
                         "version": v["version"],
@@ -256,6 +271,13 @@ def access_text(report: dict[str, Any], owner: str) -> str:
             out += [f"  {k} : {v}" for k, v in c["other_data"].items()]
         if len(c["versions"]) > 1:
             out.append(f"  Versions successives : {len(c['versions'])}")
+        for f in c["collections"]:
+            out.append(
+                f"  Formulaire du {f['collected_at'][:10]} (mentions {f['notice_version']}"
+                + (f", adresse IP {f['ip']}" if f["ip"] else "")
+                + ") : "
+                + ", ".join(f"{k} {v}" for k, v in f["choices"].items())
+            )
         out.append("")
     if report["events"]:
         out += ["Vos choix et nos échanges", ""]
@@ -405,7 +427,7 @@ def erase(
             ).bindparams(bindparam("emails", expanding=True), bindparam("phones", expanding=True)),
             {"emails": named["emails"], "phones": named["phones"]},
         )
-        for table in ("contact_versions", "contact_clusters", "contacts"):
+        for table in ("contact_versions", "contact_clusters", "collection_proofs", "contacts"):
             conn.execute(
                 text(f"DELETE FROM {table} WHERE contact_id IN :ids").bindparams(
                     bindparam("ids", expanding=True)

@@ -703,6 +703,55 @@ def unsubscribe_link(
     print(f"{base}/desinscription/{token}")
 
 
+@app.command("collection-form")
+def collection_form(
+    ctx: typer.Context,
+    channel: Annotated[
+        list[str], typer.Option("--channel", help="A channel the form collects (repeat).")
+    ],
+    audience: Annotated[str, typer.Option(help="b2c or b2b.")] = "b2c",
+    as_of: Annotated[
+        str | None, typer.Option(help="The day the rules are taken from (default: today).")
+    ] = None,
+    notice_version: Annotated[
+        str, typer.Option(help="Your identifier of this information text.")
+    ] = "",
+    out: Annotated[Path | None, typer.Option(help="Write the fragment to this file.")] = None,
+) -> None:
+    """Print the HTML fragment a collection form needs for these channels: the
+    information text and distinct, unticked boxes for the owner and for its partners
+    (to object where informing is enough, to accept where consent is required)."""
+    from listguard.collection import form_fragment
+    from listguard.renting.partner_list import partner_list_version
+    from listguard.timeutil import now_ts, today
+
+    if audience not in ("b2c", "b2b"):
+        raise InputError(f"--audience {audience!r}: expected b2c or b2b")
+    c: Context = ctx.obj
+    settings = c.settings()
+    if not settings.web.public_url:
+        print(
+            "warning: [web] public_url is not set: the links to the partner list and the "
+            "opposition page are relative, valid only on pages listguard serves",
+            file=sys.stderr,
+        )
+    with c.engine().connect() as conn:
+        version, _start = partner_list_version(conn, now_ts())
+    fragment, digest = form_fragment(
+        settings,
+        channel,
+        as_of=_date(as_of, "--as-of") if as_of else today(),
+        audience=audience,
+        partner_list_version=version or None,
+        notice_version=notice_version,
+    )
+    if out is None:
+        print(fragment, end="")
+    else:
+        out.write_text(fragment, encoding="utf-8")
+        print(f"{out}: partner list version {version}, notice text sha256 {digest}")
+
+
 # the options the processing commands share
 Maps = Annotated[
     list[str] | None,

@@ -457,3 +457,26 @@ contact_clusters = Table(
     Column("computed_at", BigInteger, nullable=False),
     Index("ix_contact_clusters_cluster_id", "cluster_id"),
 )
+
+
+# the evidence of a collection recorded through the API (``listguard.collection``): what
+# the form showed (notice version and text hash, partner list version) and what the
+# person chose, when, from where; one row per idempotency key
+collection_proofs = Table(
+    "collection_proofs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("idempotency_key", Text, nullable=False, unique=True),
+    Column("body_sha256", String(64), nullable=False),
+    Column("contact_id", Text, nullable=False, index=True),
+    Column("outcome", Text, nullable=False),  # "created" or "events" (a contact already held)
+    Column("collected_at", BigInteger, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("collection_source", Text),
+    Column("notice_version", Text, nullable=False),
+    Column("notice_sha256", String(64)),
+    Column("partner_list_version", Integer),
+    Column("choices", Text, nullable=False),  # JSON {partners_email: consent, ...}
+    Column("ip", Text),
+    Column("user_agent", Text),
+)

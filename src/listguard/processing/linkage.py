@@ -143,7 +143,6 @@ def _model(
     data: pl.DataFrame,
     link_type: Literal["link_only", "dedupe_only"],
     keys: list[str],
-    keep_fields: bool = False,
 ) -> tuple[Any, set[str]]:
     """splink's settings for the fields the data fills, blocking on ``keys``."""
     import splink.comparison_library as cl
@@ -186,7 +185,7 @@ def _model(
         comparisons=comparisons,
         blocking_rules_to_generate_predictions=rules,
         retain_intermediate_calculation_columns=True,  # the weights: which fields agreed
-        retain_matching_columns=keep_fields,
+        retain_matching_columns=True,  # the names and identifiers, for the gates
     ), filled
 
 
@@ -308,30 +307,72 @@ def registry_frame(
 
 def link_pairs(a: pl.DataFrame, b: pl.DataFrame, threshold: float) -> pl.DataFrame:
     """The pairs of a row of ``a`` and a row of ``b`` (prepared) at ``threshold`` or
-    above whose names agree (``names_agree_sql``): ``id_a``, ``id_b``, ``probability``,
-    ``agreed``."""
-    return _predict([a, b], threshold, names_agree=True)[0]
+    above that identify one person (``identifies_sql``): ``id_a``, ``id_b``,
+    ``probability``, ``agreed``."""
+    return _predict([a, b], threshold, identify=True)[0]
 
 
-# Two rows name the same person only if their names agree: each of first and last name
-# close (Jaro-Winkler 0.88, or missing on a side), or the two swapped. The model alone
-# weighs an address agreement so heavily (street, postal code and town are not
-# independent) that a relative or a neighbour at the same address reaches any
-# threshold; for a match that discloses coordinates, that is a stranger's.
+# The model alone weighs a place so heavily (street, postal code and town are not
+# independent) that a spouse or a child at the same address reaches any threshold on the
+# surname and the address. Two rows whose first names differ (and are not the names
+# swapped) are one person only if something personal agrees as well: the email, the birth
+# date (one typo allowed) or an identifier given with --compare; not the number, which
+# a household shares.
 def _close(a: str, b: str) -> str:
     return f"coalesce(jaro_winkler_similarity({a}, {b}) >= 0.88, TRUE)"
 
 
-def names_agree_sql(filled: set[str]) -> str | None:
-    """SQL on splink's predictions: the names of the pair agree (of the names filled)."""
+def _swapped(filled: set[str]) -> str:
     if {"first", "last"} <= filled:
         return (
-            f"(({_close('first_l', 'first_r')} AND {_close('last_l', 'last_r')}) "
-            "OR (jaro_winkler_similarity(first_l, last_r) >= 0.88 "
-            "AND jaro_winkler_similarity(last_l, first_r) >= 0.88))"
+            "coalesce(jaro_winkler_similarity(first_l, last_r) >= 0.88 "
+            "AND jaro_winkler_similarity(last_l, first_r) >= 0.88, FALSE)"
         )
-    name = "first" if "first" in filled else "last" if "last" in filled else None
-    return _close(f"{name}_l", f"{name}_r") if name else None
+    return "FALSE"
+
+
+def not_household_sql(filled: set[str]) -> str:
+    """SQL on splink's predictions (with the compared fields kept): not two persons of
+    one household (see above)."""
+    if "first" not in filled:
+        return "TRUE"
+    personal = [f"{c}_l = {c}_r" for c in ("email",) if c in filled]
+    personal += [
+        f"levenshtein({c}_l, {c}_r) <= 1"
+        for c in sorted(filled)
+        if c == "dob" or c.startswith("x_")
+    ]
+    agrees = "coalesce(" + " OR ".join(personal) + ", FALSE)" if personal else "FALSE"
+    return f"({_close('first_l', 'first_r')} OR {_swapped(filled)} OR {agrees})"
+
+
+def names_agree_sql(filled: set[str]) -> str:
+    """SQL: the names agree (each close, or missing on a side; or the two swapped)."""
+    if {"first", "last"} <= filled:
+        both = f"{_close('first_l', 'first_r')} AND {_close('last_l', 'last_r')}"
+        return f"(({both}) OR {_swapped(filled)})"
+    if filled & {"first", "last"}:
+        name = "first" if "first" in filled else "last"
+        return _close(f"{name}_l", f"{name}_r")
+    return "TRUE"
+
+
+# For a match that discloses coordinates (``enrich``), more is asked: the names must
+# agree, and something only that person has too (a namesake in the same town would pass
+# otherwise): the email, the number, the birth date, or the street with the postal
+# code or town.
+def identifies_sql(filled: set[str]) -> str:
+    """SQL on splink's predictions: the names agree and an identifying field does
+    (never, when none is filled)."""
+    same = [f"{c}_l = {c}_r" for c in ("email", "tel", "dob") if c in filled]
+    place = [f"{c}_l = {c}_r" for c in ("postcode",) if c in filled]
+    place += ["jaro_winkler_similarity(city_l, city_r) >= 0.9"] if "city" in filled else []
+    if "street" in filled and place:
+        same.append(
+            f"(jaro_winkler_similarity(street_l, street_r) >= 0.9 AND ({' OR '.join(place)}))"
+        )
+    evidence = "coalesce(" + " OR ".join(same) + ", FALSE)" if same else "FALSE"
+    return f"({names_agree_sql(filled)}) AND {evidence}"
 
 
 def dedupe_base(
@@ -386,10 +427,12 @@ def dedupe_base(
 
 
 def _predict(
-    frames: Sequence[pl.DataFrame], threshold: float, names_agree: bool = False
+    frames: Sequence[pl.DataFrame], threshold: float, identify: bool = False
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(pairs: id_a, id_b, probability, agreed; clusters: id[, file], cluster_id).
-    ``names_agree``: the pairs are only those whose names agree (not the clusters)."""
+    The pairs are those not of two persons of one household (``not_household_sql``),
+    or with ``identify`` those that identify one person (``identifies_sql``); clusters
+    are made of them."""
     import tempfile
 
     import duckdb
@@ -399,7 +442,7 @@ def _predict(
     link = len(frames) == 2
     both = pl.concat(frames)
     with_keys, keys = blocking_keys(both, filled_fields(both))
-    settings, filled = _model(both, "link_only" if link else "dedupe_only", keys, names_agree)
+    settings, filled = _model(both, "link_only" if link else "dedupe_only", keys)
     frames = (
         [with_keys.head(frames[0].height), with_keys.tail(frames[1].height)]
         if link
@@ -452,9 +495,8 @@ def _predict(
                 logging.getLogger(__name__).debug("no EM on %s", block)
     predicted = linker.inference.predict(threshold_match_probability=threshold)
     rel = predicted.as_duckdbpyrelation()
-    gate = names_agree_sql(filled) if names_agree else None
-    if gate:
-        rel = rel.filter(gate)
+    gate = identifies_sql(filled) if identify else not_household_sql(filled)
+    kept = rel.filter(gate)
     # a field "agreed" when its comparison weighed for the match (a positive weight)
     weights = [c for c in rel.columns if c.startswith("mw_") and not c.startswith("mw_tf_adj_")]
     agreed = (
@@ -464,23 +506,48 @@ def _predict(
         if weights
         else "''"
     )
-    pairs = rel.select(
+    pairs = kept.select(
         "unique_id_l AS id_a, unique_id_r AS id_b, "
         f"round(match_probability, 4) AS probability, {agreed} AS agreed"
     ).pl()
-    clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(predicted, threshold)
-    crel = clustered.as_duckdbpyrelation()
-    cols = (
-        "unique_id AS id, source_dataset AS file, cluster_id"
-        if link
-        else "unique_id AS id, cluster_id"
-    )
-    clusters = crel.select(cols).pl()
+    clusters = _components(api, frames, kept, link)
     order = ["id", "file", "cluster_id"] if link else ["id", "cluster_id"]
     result = pairs.sort("id_a", "id_b"), clusters.select(order).sort(order[:-1])
     con.close()
     spill.cleanup()
     return result
+
+
+def _components(api: Any, frames: Sequence[pl.DataFrame], kept: Any, link: bool) -> pl.DataFrame:
+    """The clusters: connected groups of the kept pairs (splink's connected components,
+    in SQL), every record in one (alone if it pairs with nobody)."""
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    names = ("a", "b") if link else ("",)
+    nodes = pl.concat(
+        [
+            f.select(
+                (pl.lit(f"{name}:" if link else "") + pl.col("unique_id")).alias("node"),
+                pl.col("unique_id").alias("id"),
+                pl.lit(name).alias("file"),
+            )
+            for f, name in zip(frames, names, strict=True)
+        ]
+    )
+    side = "concat(source_dataset_{0}, ':', unique_id_{0})" if link else "unique_id_{0}"
+    edges = kept.select(f"{side.format('l')} AS node_l, {side.format('r')} AS node_r").arrow()
+    clustered = cluster_pairwise_predictions_at_threshold(
+        nodes.to_arrow(), edges.read_all(), api, "node", "node_l", "node_r"
+    )
+    found = clustered.as_duckdbpyrelation().select("node, cluster_id").pl()
+    out = nodes.join(found, on="node", how="left").with_columns(
+        pl.col("cluster_id").fill_null(pl.col("node"))
+    )
+    # a cluster is named by one of its records, as the record is named in the output
+    out = out.with_columns(
+        pl.col("cluster_id").str.replace(r"^[ab]:", "") if link else pl.col("cluster_id")
+    )
+    return out.select("id", "file", "cluster_id") if link else out.select("id", "cluster_id")
 
 
 def keys_of(keys: list[str]) -> list[str]:
