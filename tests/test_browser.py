@@ -96,6 +96,24 @@ def test_an_operator_previews_and_delivers_a_rental(site: Site, page: Page) -> N
     page.get_by_role("button", name="Livrer (2 contacts)").click()
     expect(page.locator("#deliveries tbody tr").first).to_contain_text("P1")
     assert len(list((site.tmp / "deliveries").glob("delivery-P1-*"))) == 1
+    # the delivery, its ledger and its files
+    page.locator("#deliveries tbody tr").first.get_by_role("link").click()
+    expect(page.locator("#ledger")).to_contain_text("Emails")
+    shot(page, "delivery")
+
+
+def test_an_admin_adds_a_partner_to_the_published_list(site: Site, page: Page) -> None:
+    sign_in(page, site)
+    page.get_by_role("link", name="Partenaires", exact=True).click()
+    page.get_by_label("Identifiant").fill("P7")
+    page.get_by_label("Nom", exact=True).fill("Jardins Exemple")
+    page.get_by_label("Catégorie").fill("jardin")
+    page.get_by_label("Listé à partir du").fill("2026-11-01")
+    shot(page, "partners")
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.locator("#partners")).to_contain_text("Jardins Exemple")
+    page.goto(f"{site.url}/partenaires")
+    expect(page.get_by_role("row", name="Jardins Exemple")).to_be_visible()
 
 
 def test_public_pages_fit_a_phone_and_work_with_the_keyboard(site: Site, browser: Browser) -> None:

@@ -269,3 +269,81 @@ def test_an_operator_previews_then_delivers_a_rental(site: Site) -> None:
         assert done.status_code == 303 and done.headers["location"] == "/admin?delivered=3"
     delivered = list((site.tmp / "deliveries").glob("delivery-P1-*"))
     assert len(delivered) == 1 and (delivered[0] / "manifest.json").exists()
+
+
+def test_an_admin_manages_partners_and_the_published_list_follows(site: Site) -> None:
+    with site.client() as c:
+        _sign_in(c)
+        page = c.get("/admin/partners")
+        assert page.status_code == 200 and "P1" in page.text
+        csrf = form_token(page.text, "csrf")
+        version = int(re.search(r'id="list-version">(\d+)<', page.text).group(1))  # type: ignore[union-attr]
+        new = {
+            "csrf": csrf,
+            "partner_id": "P9",
+            "name": "Caves Nouvelles",
+            "category": "vins",
+            "sector": "commercial",
+            "privacy_policy_url": "https://caves.example.com/confidentialite",
+            "listed_from": "2026-11-01",
+        }
+        # a bad value gets the import's message, and nothing is recorded
+        bad = c.post("/admin/partners", data={**new, "listed_from": "2026-13-01"})
+        assert bad.status_code == 422 and "not a real date" in bad.text
+        assert c.post("/admin/partners", data={**new, "csrf": "forged"}).status_code == 403
+        assert c.post("/admin/partners", data=new).status_code == 303
+        listed = c.get("/partners.json").json()
+        assert "P9" in {p["id"] for p in listed["partners"]}
+        assert listed["version"] == version + 1
+        # delisting: a new version of the partner, gone from the current list
+        assert (
+            c.post("/admin/partners", data={**new, "listed_until": "2026-11-20"}).status_code == 303
+        )
+        assert "P9" not in {p["id"] for p in c.get("/partners.json").json()["partners"]}
+        assert "retiré" in c.get("/admin/partners").text
+    with site.engine.connect() as conn:
+        versions = conn.execute(
+            text("SELECT count(*) FROM partner_history WHERE partner_id = 'P9'")
+        ).scalar_one()
+        audited = (
+            conn.execute(text("SELECT action FROM audit_log WHERE subject = 'P9' ORDER BY id"))
+            .scalars()
+            .all()
+        )
+    assert versions == 2 and audited == ["partner_new", "partner_changed"]
+    # an operator sees the partners but cannot change them
+    add_account(site.engine, "op@example.com", PASSWORD, "operator")
+    with site.client() as c:
+        token = form_token(c.get("/admin/login").text)
+        c.post(
+            "/admin/login", data={"email": "op@example.com", "password": PASSWORD, "token": token}
+        )
+        page = c.get("/admin/partners")
+        assert page.status_code == 200 and "Nouveau partenaire" not in page.text
+        csrf = form_token(page.text, "csrf")
+        assert c.post("/admin/partners", data={**new, "csrf": csrf}).status_code == 403
+
+
+def test_the_back_office_shows_deliveries_their_ledger_and_files(site: Site) -> None:
+    record_opposition(site.engine, channel="email", contact_id="C1")
+    with site.client() as c:
+        assert c.get("/admin/deliveries").headers["location"] == "/admin/login"
+        assert c.get("/admin/deliveries/1/decisions.csv").headers["location"] == "/admin/login"
+        _sign_in(c)
+        listing = c.get("/admin/deliveries")
+        assert (
+            listing.status_code == 200
+            and 'href="/admin/deliveries/1/decisions.csv"' in listing.text
+        )
+        one = c.get("/admin/deliveries/1")
+        assert one.status_code == 200 and 'id="ledger"' in one.text and "partner = " in one.text
+        decisions = c.get("/admin/deliveries/1/decisions.csv")
+        assert decisions.status_code == 200 and "contact_id" in decisions.text
+        assert c.get("/admin/deliveries/1/secret.txt").status_code == 404
+        assert c.get("/admin/deliveries/99").status_code == 404
+        board = c.get("/admin")
+        # the chart of oppositions per day: 30 bars, today's counting the one above
+        assert board.text.count("<rect ") == 30
+        assert re.search(r"<title>\d{4}-\d\d-\d\d : 1</title>", board.text)
+        rights = c.get("/admin/oppositions")
+        assert "Demandes d&#39;accès" in rights.text or "Demandes d'accès" in rights.text

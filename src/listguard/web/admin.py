@@ -138,6 +138,17 @@ def dashboard(request: Request, session: S, w: W) -> Response:
                 "JOIN partners p ON p.partner_id = d.partner_id ORDER BY d.id DESC LIMIT 10"
             )
         ).all()
+        start = day_start(today - dt.timedelta(days=29))
+        per_day = {
+            int(d): int(n)
+            for d, n in conn.execute(
+                text(
+                    "SELECT (at - :s) / 86400 AS d, count(*) FROM events "
+                    "WHERE event = 'opposition' AND at >= :s GROUP BY (at - :s) / 86400"
+                ),
+                {"s": start},
+            )
+        }
         refusals = conn.execute(
             text(
                 "SELECT route, reason, sum(count) AS n FROM refusals WHERE day >= :s "
@@ -160,6 +171,12 @@ def dashboard(request: Request, session: S, w: W) -> Response:
         overdue=overdue,
         lines=lines,
         refusals=[{"route": r.route, "reason": r.reason, "n": int(r.n)} for r in refusals],
+        chart=_bars(
+            [
+                ((today - dt.timedelta(days=29 - i)).isoformat(), int(per_day.get(i, 0)))
+                for i in range(30)
+            ]
+        ),
         deliveries=[
             {
                 "id": d.id,
@@ -174,6 +191,29 @@ def dashboard(request: Request, session: S, w: W) -> Response:
     )
 
 
+def _bars(days: list[tuple[str, int]]) -> dict[str, Any]:
+    """A bar chart drawn by the server (SVG, no script): one bar per day, its height
+    relative to the busiest day, each with its day and count as a tooltip."""
+    top = max((n for _d, n in days), default=0) or 1
+    width, height = 12, 80
+    return {
+        "width": width * len(days),
+        "height": height,
+        "total": sum(n for _d, n in days),
+        "top": top,
+        "bars": [
+            {
+                "x": i * width,
+                "y": height - round(height * n / top),
+                "h": round(height * n / top),
+                "w": width - 2,
+                "label": f"{day} : {n}",
+            }
+            for i, (day, n) in enumerate(days)
+        ],
+    }
+
+
 @router.get("/oppositions", response_class=HTMLResponse)
 def oppositions(request: Request, session: S, w: W) -> Response:
     with w.engine.connect() as conn:
@@ -184,9 +224,15 @@ def oppositions(request: Request, session: S, w: W) -> Response:
                 "sum(CASE WHEN o.status = 'acknowledged' THEN 1 ELSE 0 END) AS acknowledged, "
                 "sum(CASE WHEN o.status = 'failed' THEN 1 ELSE 0 END) AS failed "
                 "FROM events e LEFT JOIN outbox o ON o.event_id = e.id "
-                "WHERE e.event IN ('opposition', 'erasure') "
+                "WHERE e.event IN ('opposition', 'erasure', 'rectification') "
                 "GROUP BY e.id, e.at, e.event, e.channel, e.scope, e.via "
                 "ORDER BY e.id DESC LIMIT 100"
+            )
+        ).all()
+        accesses = conn.execute(
+            text(
+                "SELECT at, subject FROM audit_log WHERE action = 'access_request' "
+                "ORDER BY id DESC LIMIT 50"
             )
         ).all()
     return w.page(
@@ -194,6 +240,7 @@ def oppositions(request: Request, session: S, w: W) -> Response:
         "admin/oppositions.html",
         session=session,
         lines=status(w.engine),
+        accesses=[{"at": _minute(a.at), "subject": a.subject or ""} for a in accesses],
         events=[
             {
                 "id": r.id,
@@ -300,4 +347,244 @@ def audit_log(request: Request, session: Annotated[Session, Depends(admin_only)]
             }
             for r in rows
         ],
+    )
+
+
+Admin = Annotated[Session, Depends(admin_only)]
+_PARTNER_FIELDS = (
+    "partner_id",
+    "name",
+    "legal_name",
+    "category",
+    "sector",
+    "privacy_policy_url",
+    "listed_from",
+    "listed_until",
+    "notify_url",
+    "notify_email",
+)
+
+
+def _partner_rows(w: Web) -> list[dict[str, Any]]:
+    now = now_ts()
+    with w.engine.connect() as conn:
+        rows = conn.execute(
+            text(f"SELECT {', '.join(_PARTNER_FIELDS)}, version FROM partners ORDER BY partner_id")
+        ).mappings()
+        out = []
+        for r in rows:
+            listed = r["listed_from"] is not None and r["listed_from"] <= now
+            gone = r["listed_until"] is not None and r["listed_until"] <= now
+            out.append(
+                {
+                    **{
+                        k: r[k] for k in _PARTNER_FIELDS if k not in ("listed_from", "listed_until")
+                    },
+                    "listed_from": to_iso(int(r["listed_from"]))[:10] if r["listed_from"] else "",
+                    "listed_until": to_iso(int(r["listed_until"]))[:10]
+                    if r["listed_until"]
+                    else "",
+                    "state": "delisted" if gone else "listed" if listed else "future",
+                    "version": int(r["version"]),
+                }
+            )
+    return out
+
+
+def _list_version(w: Web) -> int:
+    from listguard.renting.partner_list import partner_list_version
+
+    with w.engine.connect() as conn:
+        return partner_list_version(conn, now_ts())[0]
+
+
+@router.get("/partners", response_class=HTMLResponse)
+def partners_page(request: Request, session: S, w: W, edit: str | None = None) -> Response:
+    """The partners, their listing dates and state; admins create, edit and delist."""
+    rows = _partner_rows(w)
+    editing = next((r for r in rows if r["partner_id"] == edit), None)
+    return w.page(
+        request,
+        "admin/partners.html",
+        session=session,
+        partners=rows,
+        version=_list_version(w),
+        form=editing or {"sector": "commercial", "listed_from": dt.date.today().isoformat()},
+        editing=editing is not None,
+        error=None,
+    )
+
+
+@router.post("/partners", response_class=HTMLResponse)
+def partner_save(
+    request: Request,
+    session: Admin,
+    w: W,
+    csrf: Annotated[str, Form()] = "",
+    partner_id: Annotated[str, Form(max_length=64)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    legal_name: Annotated[str, Form(max_length=200)] = "",
+    category: Annotated[str, Form(max_length=100)] = "",
+    sector: Annotated[str, Form(max_length=30)] = "commercial",
+    privacy_policy_url: Annotated[str, Form(max_length=500)] = "",
+    listed_from: Annotated[str, Form(max_length=10)] = "",
+    listed_until: Annotated[str, Form(max_length=10)] = "",
+    notify_url: Annotated[str, Form(max_length=500)] = "",
+    notify_email: Annotated[str, Form(max_length=320)] = "",
+) -> Response:
+    """Create or change a partner (delisting is setting ``listed_until``): the same
+    checks as the partners import, a new version when it changes, an audit entry. The
+    published list gets a new version on each listing date."""
+    from listguard import audit
+    from listguard.db.engine import writing
+    from listguard.imports.partners import save_partner
+
+    _csrf(session, csrf)
+    row = {
+        "partner_id": partner_id.strip(),
+        "name": name,
+        "legal_name": legal_name,
+        "category": category,
+        "sector": sector,
+        "privacy_policy_url": privacy_policy_url,
+        "listed_from": listed_from,
+        "listed_until": listed_until,
+        "notify_url": notify_url,
+        "notify_email": notify_email,
+    }
+    try:
+        outcome = save_partner(w.engine, row, by="back-office")
+    except ListguardError as exc:
+        return w.page(
+            request,
+            "admin/partners.html",
+            status_code=422,
+            session=session,
+            partners=_partner_rows(w),
+            version=_list_version(w),
+            form=row,
+            editing=False,
+            error=str(exc),
+        )
+    if outcome != "unchanged":
+        with writing(w.engine) as conn:
+            audit.append(
+                conn,
+                f"partner_{outcome}",
+                row["partner_id"],
+                {"by": session.account.email, "listed_until": listed_until or None},
+            )
+    return RedirectResponse(f"/admin/partners?saved={row['partner_id']}", status_code=303)
+
+
+_OWNER_FILES = (
+    "contacts.csv",
+    "enriched.csv",
+    "notice.txt",
+    "decisions.csv",
+    "matches.csv",
+    "manifest.json",
+)
+
+
+def _delivery_rows(w: Web, delivery_id: int | None = None) -> list[Any]:
+    where = "WHERE d.id = :d" if delivery_id is not None else ""
+    with w.engine.connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT d.id, d.kind, d.partner_id, p.name, d.created_at, d.as_of, "
+                    "d.channels, d.contacts_delivered, d.packs, d.out_dir, d.order_text, "
+                    "d.partner_list_version FROM deliveries d "
+                    f"JOIN partners p ON p.partner_id = d.partner_id {where} "
+                    "ORDER BY d.id DESC LIMIT 500"
+                ),
+                {"d": delivery_id},
+            )
+        )
+
+
+@router.get("/deliveries", response_class=HTMLResponse)
+def deliveries_page(request: Request, session: S, w: W) -> Response:
+    """Every delivery (rentals and enrichments) with its files and ledger."""
+    return w.page(
+        request,
+        "admin/deliveries.html",
+        session=session,
+        deliveries=[
+            {
+                "id": d.id,
+                "kind": d.kind,
+                "partner": f"{d.partner_id} {d.name}",
+                "at": _minute(d.created_at),
+                "channels": str(d.channels).replace("|", ", "),
+                "contacts": int(d.contacts_delivered),
+                "files": [n for n in _OWNER_FILES if (Path(d.out_dir) / n).is_file()],
+            }
+            for d in _delivery_rows(w)
+        ],
+    )
+
+
+@router.get("/deliveries/{delivery_id}", response_class=HTMLResponse)
+def delivery_page(request: Request, session: S, w: W, delivery_id: int) -> Response:
+    """One delivery: its order, the ledger per channel, the counts of its manifest."""
+    import json
+
+    rows = _delivery_rows(w, delivery_id)
+    if not rows:
+        raise HTTPException(404, "no such delivery")
+    d = rows[0]
+    with w.engine.connect() as conn:
+        ledger = conn.execute(
+            text(
+                "SELECT channel, count(*) AS n, count(DISTINCT contact_ref) AS persons "
+                "FROM ledger WHERE delivery_id = :d GROUP BY channel ORDER BY channel"
+            ),
+            {"d": delivery_id},
+        ).all()
+    manifest_path = Path(d.out_dir) / "manifest.json"
+    manifest = (
+        json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else None
+    )
+    return w.page(
+        request,
+        "admin/delivery.html",
+        session=session,
+        d={
+            "id": d.id,
+            "kind": d.kind,
+            "partner": f"{d.partner_id} {d.name}",
+            "at": _minute(d.created_at),
+            "as_of": d.as_of,
+            "packs": str(d.packs).replace("|", ", "),
+            "list_version": d.partner_list_version,
+            "order": d.order_text,
+            "contacts": int(d.contacts_delivered),
+            "files": [n for n in _OWNER_FILES if (Path(d.out_dir) / n).is_file()],
+        },
+        ledger=[{"channel": r.channel, "n": int(r.n), "persons": int(r.persons)} for r in ledger],
+        counts=(manifest or {}).get("counts", {}),
+        match=(manifest or {}).get("match"),
+    )
+
+
+@router.get("/deliveries/{delivery_id}/{name}")
+def delivery_file(session: S, w: W, delivery_id: int, name: str) -> Response:
+    """A file of a delivery, the owner's own included (decisions, manifest, matches)."""
+    from fastapi.responses import FileResponse
+
+    if name not in _OWNER_FILES:
+        raise HTTPException(404, "no such file")
+    rows = _delivery_rows(w, delivery_id)
+    if not rows:
+        raise HTTPException(404, "no such delivery")
+    path = Path(rows[0].out_dir) / name
+    if not path.is_file():
+        raise HTTPException(410, "this delivery's files are no longer kept")
+    media = {"csv": "text/csv", "txt": "text/plain", "json": "application/json"}[
+        name.rsplit(".", 1)[1]
+    ]
+    return FileResponse(
+        path, media_type=f"{media}; charset=utf-8", filename=f"delivery-{delivery_id}-{name}"
     )
