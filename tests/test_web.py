@@ -345,5 +345,12 @@ def test_the_back_office_shows_deliveries_their_ledger_and_files(site: Site) -> 
         # the chart of oppositions per day: 30 bars, today's counting the one above
         assert board.text.count("<rect ") == 30
         assert re.search(r"<title>\d{4}-\d\d-\d\d : 1</title>", board.text)
+        # what is rentable today for a partner: the rentals preview of every channel
+        rentable = c.get("/admin?rentable=P1")
+        shown = re.search(r'id="rentable-total">.*?<strong>(\d+)</strong>', rentable.text)
+        assert shown is not None
+        assert int(shown.group(1)) == 2  # C1 by sms, C2 by email: opposition of C1 to email
+        assert "<code>opposed</code> : 1" in rentable.text
+        assert "unknown partner" in c.get("/admin?rentable=P404").text
         rights = c.get("/admin/oppositions")
         assert "Demandes d&#39;accès" in rights.text or "Demandes d'accès" in rights.text

@@ -101,8 +101,30 @@ def _scalar(conn: Any, sql: str, **params: Any) -> Any:
     return conn.execute(text(sql), params).scalar()
 
 
+def _rentable(w: Web, partner_id: str) -> dict[str, Any]:
+    """What a rental to ``partner_id`` on every channel, decided today for a 30-day
+    campaign, would deliver (the rentals preview; nothing recorded)."""
+    from listguard.db.schema import CHANNELS
+    from listguard.renting.order import Order
+    from listguard.renting.preview import preview
+
+    day = dt.date.today()
+    order = Order(
+        partner=partner_id,
+        channels=tuple(CHANNELS),
+        purpose="Tableau de bord",
+        campaign_start=day,
+        campaign_end=day + dt.timedelta(days=30),
+        as_of=day,
+    )
+    try:
+        return {"partner": partner_id, **preview(w.engine, order, w.settings)}
+    except ListguardError as exc:
+        return {"partner": partner_id, "error": str(exc)}
+
+
 @router.get("", response_class=HTMLResponse)
-def dashboard(request: Request, session: S, w: W) -> Response:
+def dashboard(request: Request, session: S, w: W, rentable: str | None = None) -> Response:
     now = now_ts()
     today = dt.datetime.fromtimestamp(now, dt.UTC).date()
     month = day_start(today.replace(day=1))
@@ -149,6 +171,13 @@ def dashboard(request: Request, session: S, w: W) -> Response:
                 {"s": start},
             )
         }
+        listed = conn.execute(
+            text(
+                "SELECT partner_id, name FROM partners WHERE listed_from <= :n "
+                "AND (listed_until IS NULL OR listed_until > :n) ORDER BY partner_id"
+            ),
+            {"n": now},
+        ).all()
         refusals = conn.execute(
             text(
                 "SELECT route, reason, sum(count) AS n FROM refusals WHERE day >= :s "
@@ -171,6 +200,8 @@ def dashboard(request: Request, session: S, w: W) -> Response:
         overdue=overdue,
         lines=lines,
         refusals=[{"route": r.route, "reason": r.reason, "n": int(r.n)} for r in refusals],
+        listed=[{"id": p.partner_id, "name": p.name} for p in listed],
+        rentable=_rentable(w, rentable[:64]) if rentable else None,
         chart=_bars(
             [
                 ((today - dt.timedelta(days=29 - i)).isoformat(), int(per_day.get(i, 0)))
