@@ -247,3 +247,30 @@ def test_disclosure_duplicate_and_limit_through_the_cli(base: Path) -> None:
         }
     assert rows[("C1", "email")] == "partner_not_disclosed"
     assert rows[("C1", "postal")] == "partner_not_disclosed"
+
+
+def test_an_opposition_received_by_letter_names_the_person_by_address(tmp_path: Path) -> None:
+    ok(tmp_path, "init")
+    write_csv(tmp_path / "contacts.csv", [contact("C1"), contact("C2", first_name="Paul")])
+    ok(tmp_path, "import", "contacts", "contacts.csv")
+    address = ["--street", "12 rue de la Paix", "--postal-code", "75002", "--city", "Paris"]
+    said = ok(
+        tmp_path,
+        "oppose",
+        "--channel",
+        "postal",
+        "--last-name",
+        "Exemple",
+        "--first-name",
+        "Marie",
+        *address,
+        "--via",
+        "letter",
+    )
+    assert "covers 1 contact(s)" in said  # Marie, not Paul at the same address
+    err = user_error(tmp_path, "oppose", "--channel", "postal", "--last-name", "Exemple")
+    assert "postal code" in err
+    err = user_error(
+        tmp_path, "oppose", "--channel", "postal", "--last-name", "X", "--email", "a@b.fr", *address
+    )
+    assert "not both" in err

@@ -354,3 +354,77 @@ def test_the_back_office_shows_deliveries_their_ledger_and_files(site: Site) -> 
         assert "unknown partner" in c.get("/admin?rentable=P404").text
         rights = c.get("/admin/oppositions")
         assert "Demandes d&#39;accès" in rights.text or "Demandes d'accès" in rights.text
+
+
+def test_a_person_objects_by_name_and_postal_address(site: Site) -> None:
+    from tests.scenario import contact, reasons_by_channel
+
+    with site.client() as c:
+        form = c.get("/opposition").text
+        assert '<label for="postal_code">' in form
+        post = {"token": form_token(form), "channel": "postal", "scope": "all"}
+        # C1 lives at 12 rue de la Paix; C2, same name, elsewhere: only C1 is covered
+        done = c.post(
+            "/opposition",
+            data={
+                **post,
+                "last_name": "EXEMPLE",
+                "first_name": "marie",
+                "street": "12, Rue de la Paix",
+                "postal_code": "75002",
+                "city": "PARIS",
+            },
+        )
+        assert done.status_code == 200
+        with site.engine.connect() as conn:
+            covered = conn.execute(
+                text("SELECT contact_id, channel, via FROM events WHERE event = 'opposition'")
+            ).all()
+            queued = conn.execute(text("SELECT partner_id FROM outbox")).scalars().all()
+        assert [tuple(r) for r in covered] == [("C1", "postal", "web_form")]
+        assert queued == ["P2"]  # the partner that received C1's address
+        # an incomplete address is said, and records nothing
+        bad = c.post(
+            "/opposition",
+            data={
+                **post,
+                "token": form_token(form),
+                "last_name": "Exemple",
+                "street": "12 rue de la Paix",
+            },
+        )
+        assert bad.status_code == 422 and "adresse n&#39;est pas reconnue" in bad.text.replace(
+            "'", "&#39;"
+        )
+        # nobody of that name there: the address is kept from postal rentals
+        c.post(
+            "/opposition",
+            data={
+                **post,
+                "token": form_token(form),
+                "last_name": "Durand",
+                "street": "5 rue de Rivoli",
+                "postal_code": "75001",
+                "city": "Paris",
+            },
+        )
+    with site.engine.connect() as conn:
+        assert len(_events(site.engine)) == 1
+        kept = conn.execute(text("SELECT list, kind FROM suppressions")).all()
+    assert [tuple(k) for k in kept] == [("opposition", "address")]
+    later = Scenario(
+        site.engine,
+        site.tmp,
+        contacts=[
+            contact(
+                "C9",
+                last_name="Durand",
+                address_line4="5 rue de Rivoli",
+                postal_code="75001",
+                email="c9@example.com",
+            )
+        ],
+    )
+    later.load()
+    _report, rows = later.rent(channels=("postal",), partner="P2", out="after")
+    assert reasons_by_channel(rows, "C9")["postal"] == "suppressed"

@@ -99,6 +99,127 @@ def record_opposition(
     return Recorded(int(covered), messages)
 
 
+@dataclass(frozen=True)
+class PostalAddress:
+    """A person named by name and postal address (an opposition received by letter, or
+    given on the form by someone the owner writes to)."""
+
+    last_name: str
+    address_line4: str  # number and street
+    postal_code: str
+    city: str
+    first_name: str = ""
+    address_line5: str = ""  # locality, PO box
+
+
+def _name_keys(values: list[str | None]) -> list[str]:
+    import polars as pl
+
+    from listguard.normalise.text import text_key
+
+    frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
+    return [k or "" for k in frame.select(text_key("v"))["v"].to_list()]
+
+
+def check_postal_address(who: PostalAddress) -> str:
+    """The address key of ``who`` (normalised and keyed as an import does), or
+    ``InputError`` when the name or address cannot name anybody."""
+    from listguard.imports.contacts import normalise_row
+
+    row = normalise_row(
+        {
+            "contact_id": "-",
+            "collected_at": "2000-01-01",
+            "last_name": who.last_name,
+            "first_name": who.first_name,
+            "address_line4": who.address_line4,
+            "address_line5": who.address_line5,
+            "postal_code": who.postal_code,
+            "city": who.city,
+        }
+    )
+    if not who.last_name.strip() or row["address_status"] != "valid" or not row["address_key"]:
+        raise InputError("give the last name, the street (or locality), the postal code and city")
+    return str(row["address_key"])
+
+
+def record_postal_opposition(
+    engine: Engine,
+    who: PostalAddress,
+    *,
+    channel: str = "postal",
+    scope: str = "all",
+    via: str = "web_form",
+    retention_years: int = 3,
+) -> Recorded:
+    """An opposition from a person named by name and postal address, in one transaction.
+
+    The address is normalised and keyed as an import keys it; every contact at that
+    address whose last name is the same (and first name, when both are known) is the
+    person: an opposition event is recorded for each, and forwarded to the partners
+    holding them. When nobody matches, the address goes on the suppression list
+    ``opposition`` (postal only), so that a later import of the person is not rented
+    by post; it covers the address, the only thing the person gave.
+    """
+    if channel not in CHANNEL_VALUES:
+        raise InputError(f"unknown channel {channel!r}")
+    key = check_postal_address(who)
+    with writing(engine) as conn:
+        here = conn.execute(
+            text("SELECT contact_id, first_name, last_name FROM contacts WHERE address_key = :k"),
+            {"k": key},
+        ).all()
+        # a handful of contacts at one address, compared on their keyed names
+        last = _name_keys([who.last_name, *[h.last_name for h in here]])
+        first = _name_keys([who.first_name, *[h.first_name for h in here]])
+        matched = [
+            str(h.contact_id)
+            for h, ln, fn in zip(here, last[1:], first[1:], strict=True)
+            if ln == last[0] and (not first[0] or not fn or fn == first[0])
+        ]
+        messages = 0
+        for contact_id in matched:
+            event_id = record_event(
+                conn,
+                "opposition",
+                channel=channel,
+                scope=scope,
+                via=via,
+                keys=(contact_id, None, None),
+            )
+            audit.append(
+                conn,
+                "opposition_recorded",
+                contact_id,
+                {
+                    "event": event_id,
+                    "channel": channel,
+                    "scope": scope,
+                    "via": via,
+                    "by": "address",
+                },
+            )
+            messages += enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention_years)
+        if not matched and channel in ("postal", "all"):
+            exists = conn.execute(
+                text(
+                    "SELECT 1 FROM suppressions WHERE list = 'opposition' AND kind = 'address' "
+                    "AND value = :k"
+                ),
+                {"k": key},
+            ).first()
+            if exists is None:
+                conn.execute(
+                    text(
+                        "INSERT INTO suppressions (list, partner_id, kind, value, added_at) "
+                        "VALUES ('opposition', NULL, 'address', :k, :t)"
+                    ),
+                    {"k": key, "t": now_ts()},
+                )
+            audit.append(conn, "opposition_recorded", None, {"suppressed": "address", "via": via})
+    return Recorded(len(matched), messages)
+
+
 def person_keys(
     contact_id: str | None, email: str | None, phone: str | None
 ) -> tuple[str | None, str | None]:

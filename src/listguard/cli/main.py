@@ -235,25 +235,47 @@ def oppose(
     contact: Annotated[str | None, typer.Option("--contact", help="Contact id.")] = None,
     email: Annotated[str | None, typer.Option("--email", help="Email address.")] = None,
     phone: Annotated[str | None, typer.Option("--phone", help="Phone number.")] = None,
+    last_name: Annotated[
+        str | None, typer.Option("--last-name", help="Or by name and postal address: last name.")
+    ] = None,
+    first_name: Annotated[str, typer.Option("--first-name", help="First name.")] = "",
+    street: Annotated[str, typer.Option("--street", help="Number and street.")] = "",
+    postal_code: Annotated[str, typer.Option("--postal-code", help="Postal code.")] = "",
+    city: Annotated[str, typer.Option("--city", help="Town.")] = "",
     scope: Annotated[str, typer.Option(help="partners, own, all or partner:<id>.")] = "all",
     via: Annotated[str, typer.Option(help="How it was received.")] = "api",
 ) -> None:
-    """Record an opposition; it excludes the person from every later rental at once."""
-    from listguard.oppositions import record_opposition
+    """Record an opposition; it excludes the person from every later rental at once.
+    The person is named by contact id, email, phone, or name and postal address (a
+    letter): every contact of that name at that address."""
+    from listguard.oppositions import PostalAddress, record_opposition, record_postal_opposition
 
     c: Context = ctx.obj
-    _one_person(contact, email, phone)
     engine = c.engine()
-    recorded = record_opposition(
-        engine,
-        channel=channel,
-        scope=scope,
-        via=via,
-        contact_id=contact,
-        email=email,
-        phone=phone,
-        retention_years=c.settings().rules.retention_years,
-    )
+    retention = c.settings().rules.retention_years
+    if last_name is not None:
+        if contact or email or phone:
+            raise InputError("name the person by name and address, or by one identifier: not both")
+        recorded = record_postal_opposition(
+            engine,
+            PostalAddress(last_name, street, postal_code, city, first_name),
+            channel=channel,
+            scope=scope,
+            via=via,
+            retention_years=retention,
+        )
+    else:
+        _one_person(contact, email, phone)
+        recorded = record_opposition(
+            engine,
+            channel=channel,
+            scope=scope,
+            via=via,
+            contact_id=contact,
+            email=email,
+            phone=phone,
+            retention_years=retention,
+        )
     print(
         f"opposition recorded ({channel}, {scope}); it covers {recorded.covered} contact(s) "
         f"in the base; {recorded.messages} message(s) queued for the partners holding them"

@@ -44,18 +44,31 @@ _TEXT: dict[str, tuple[str, str]] = {
     "no_partner": ("Aucun partenaire.", "No partner."),
     "object_title": ("Vous opposer à la prospection", "Object to marketing"),
     "object_intro": (
-        "Indiquez l'adresse email ou le numéro de téléphone concerné, puis ce à quoi vous vous "
-        "opposez. Votre opposition est prise en compte immédiatement et transmise aux "
-        "partenaires qui ont reçu vos coordonnées.",
-        "Give the email address or phone number concerned, then what you object to. Your "
-        "objection takes effect at once and is passed on to the partners that received "
-        "your contact details.",
+        "Indiquez l'adresse email, le numéro de téléphone ou le nom et l'adresse postale "
+        "concernés, puis ce à quoi vous vous opposez. Votre opposition est prise en compte "
+        "immédiatement et transmise aux partenaires qui ont reçu vos coordonnées.",
+        "Give the email address, phone number, or name and postal address concerned, then "
+        "what you object to. Your objection takes effect at once and is passed on to the "
+        "partners that received your contact details.",
     ),
     "email": ("Adresse email", "Email address"),
     "phone": ("Numéro de téléphone", "Phone number"),
     "either": (
         "Indiquez l'un ou l'autre, ou les deux.",
         "Give one or the other, or both.",
+    ),
+    "by_post": (
+        "Ou, si nous vous écrivons par courrier : votre nom et votre adresse postale",
+        "Or, if we write to you by post: your name and postal address",
+    ),
+    "last_name": ("Nom", "Last name"),
+    "first_name": ("Prénom", "First name"),
+    "street": ("Numéro et rue (ou lieu-dit)", "Number and street (or locality)"),
+    "postal_code": ("Code postal", "Postal code"),
+    "city": ("Ville", "Town"),
+    "bad_address": (
+        "Cette adresse n'est pas reconnue : indiquez le nom, la rue, le code postal et la ville.",
+        "This address is not recognised: give the name, street, postal code and town.",
     ),
     "channel": ("Pour quel canal ?", "For which channel?"),
     "ch_all": ("Tous les canaux", "Every channel"),
@@ -76,8 +89,9 @@ _TEXT: dict[str, tuple[str, str]] = {
         "It takes effect at once. The partners that received your contact details are told.",
     ),
     "need_identifier": (
-        "Indiquez une adresse email ou un numéro de téléphone.",
-        "Give an email address or a phone number.",
+        "Indiquez une adresse email, un numéro de téléphone, ou votre nom et votre adresse "
+        "postale.",
+        "Give an email address, a phone number, or your name and postal address.",
     ),
     "bad_email": ("Cette adresse email n'est pas valide.", "This email address is not valid."),
     "bad_phone": ("Ce numéro n'est pas valide.", "This phone number is not valid."),

@@ -12,7 +12,12 @@ from listguard.errors import InputError
 from listguard.links import Unsubscribe, read_token
 from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
-from listguard.oppositions import record_opposition
+from listguard.oppositions import (
+    PostalAddress,
+    check_postal_address,
+    record_opposition,
+    record_postal_opposition,
+)
 from listguard.propagation import acknowledge, check_ack_signature
 from listguard.renting.partner_list import list_versions, published_list
 from listguard.timeutil import now_ts, to_iso
@@ -96,9 +101,25 @@ def opposition_submit(
     phone: Annotated[str, Form()] = "",
     channel: Annotated[str, Form()] = "all",
     scope: Annotated[str, Form()] = "all",
+    last_name: Annotated[str, Form(max_length=200)] = "",
+    first_name: Annotated[str, Form(max_length=200)] = "",
+    street: Annotated[str, Form(max_length=200)] = "",
+    postal_code: Annotated[str, Form(max_length=20)] = "",
+    city: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     lang = w.lang(request)
-    values = {"email": email, "phone": phone, "channel": channel, "scope": scope}
+    values = {
+        "email": email,
+        "phone": phone,
+        "channel": channel,
+        "scope": scope,
+        "last_name": last_name,
+        "first_name": first_name,
+        "street": street,
+        "postal_code": postal_code,
+        "city": city,
+    }
+    postal = [last_name, street, postal_code, city]
 
     def again(status: int, *errors: str) -> Response:
         return w.page(
@@ -119,15 +140,33 @@ def opposition_submit(
     if channel not in CHANNELS or scope not in SCOPES:
         return again(400, text_for(lang, "bad_form"))
     errors = []
-    if not email.strip() and not phone.strip():
+    by_post = any(v.strip() for v in (*postal, first_name))
+    if not email.strip() and not phone.strip() and not by_post:
         errors.append(text_for(lang, "need_identifier"))
     if email.strip() and not normalise_email(email)[1]:
         errors.append(text_for(lang, "bad_email"))
     if phone.strip() and normalise_phone(phone)[0] is None:
         errors.append(text_for(lang, "bad_phone"))
+    address = PostalAddress(last_name, street, postal_code, city, first_name)
+    if by_post:
+        try:  # the same check the recording makes, before anything is recorded
+            if not all(v.strip() for v in postal):
+                raise InputError("incomplete")
+            check_postal_address(address)
+        except InputError:
+            errors.append(text_for(lang, "bad_address"))
     if errors:
         return again(422, *errors)
     retention = w.settings.rules.retention_years
+    if by_post:
+        record_postal_opposition(
+            w.engine,
+            address,
+            channel=channel,
+            scope=scope,
+            via="web_form",
+            retention_years=retention,
+        )
     for named in ({"email": email.strip()}, {"phone": phone.strip()}):
         if any(named.values()):
             record_opposition(
