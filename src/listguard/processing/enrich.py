@@ -340,7 +340,7 @@ def _writer(
             "persons",
             "agreed",
             pl.when(enriched).then(pl.lit("yes")).otherwise(pl.lit("no")).alias("enriched"),
-        ).write_csv(folder / "matches.csv", separator=sep, line_terminator="\r\n")
+        ).write_csv(folder / "matches.csv", separator=sep, line_terminator="\r\n", include_bom=True)
         section.update(report.as_json())
         return ["enriched.csv", "matches.csv"]
 
