@@ -229,6 +229,11 @@ def test_back_office_sign_in_dashboard_and_csrf(site: Site) -> None:
         assert board.status_code == 200
         assert re.search(r'id="pending"><span class="n">1</span>', board.text)
         assert "P1" in c.get("/admin/oppositions").text
+        # the back office in English too, remembered like the public pages
+        english = c.get("/admin?lang=en").text
+        assert "<h1>Dashboard</h1>" in english and ">Rentals</a>" in english
+        assert "<h1>Partners</h1>" in c.get("/admin/partners").text
+        assert "Tableau de bord" in c.get("/admin?lang=fr").text
         audit = c.get("/admin/audit")
         assert "Chaîne intacte" in audit.text and "signed_in" in audit.text
         # a form without the session's token is refused, with it accepted

@@ -202,10 +202,14 @@ class Web:
         def t(key: str, **values: str) -> str:
             return text_for(lang, key, owner=owner, **values)
 
+        def tr(french: str, english: str) -> str:
+            """A text of the back office, written in both languages where it is used."""
+            return english if lang == "en" else french
+
         response = self.templates.TemplateResponse(
             request,
             name,
-            {"t": t, "lang": lang, "owner": self.settings.owner, **context},
+            {"t": t, "tr": tr, "lang": lang, "owner": self.settings.owner, **context},
             status_code=status_code,
         )
         if request.query_params.get("lang") in LANGS:
