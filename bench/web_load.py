@@ -1,4 +1,5 @@
-"""The public opposition form and the opposition API under a steady load, on SQLite.
+"""The public opposition form, the opposition API and the collection API under a steady
+load, on SQLite.
 
     python -m bench.web_load [--contacts 100000] [--rate 300] [--seconds 20] [--workers 1]
 
@@ -7,9 +8,10 @@ have partners to reach), starts ``listguard serve`` in its own process, and send
 ``--rate`` requests per second for ``--seconds`` from another process (an open loop:
 each request leaves at its scheduled time whether or not earlier ones were answered,
 and its latency counts from that time, so a slow server cannot hide its queue). Two
-runs: POST /opposition (the public form, as a browser posts it) and POST
-/api/v1/oppositions (a machine key). Every request records a real opposition and
-queues its messages. The form's per-client limit is switched off for the run: the
+runs: POST /opposition (the public form, as a browser posts it), POST
+/api/v1/oppositions and POST /api/v1/collections (a machine key). Every opposition
+is recorded and queues its messages; every collection records a new contact and
+its proof. The form's per-client limit is switched off for the run: the
 load comes from one address. Prints a Markdown table.
 """
 
@@ -149,7 +151,11 @@ def main() -> None:
         config.write_text(settings, encoding="utf-8")
     db = f"sqlite:///{demo / 'listguard.db'}"
     key = subprocess.run(
-        [*exe, "--db", db, "api-key", "create", "--scope", "oppositions:write"],
+        [
+            *exe,
+            *("--db", db, "api-key", "create"),
+            *("--scope", "oppositions:write", "--scope", "collections:write"),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -224,8 +230,43 @@ def main() -> None:
                 {"Authorization": f"Bearer {key}"},
             )
 
+        from itertools import count
+
+        serial = count()
+
+        def collection_post(email: str) -> bytes:
+            n = next(serial)
+            body = json.dumps(
+                {
+                    "idempotency_key": f"bench-form-{n:09d}",
+                    "person": {
+                        "contact_id": f"W{n:09d}",
+                        "first_name": "Léa",
+                        "last_name": "Morel",
+                        "email": f"w{n}.{email}",
+                        "postal_code": "69003",
+                        "city": "Lyon",
+                        "address_line4": "8 rue des Lilas",
+                    },
+                    "choices": {"partners_email": "consent", "partners_postal": "informed"},
+                    "notice_version": "v7",
+                    "ip": "203.0.113.9",
+                    "user_agent": "Mozilla/5.0",
+                }
+            )
+            return _request(
+                "/api/v1/collections",
+                body.encode(),
+                "application/json",
+                {"Authorization": f"Bearer {key}"},
+            )
+
         rows = []
-        runs = [("public form POST /opposition", form_post), ("API POST", api_post)]
+        runs = [
+            ("public form POST /opposition", form_post),
+            ("API POST /api/v1/oppositions", api_post),
+            ("API POST /api/v1/collections", collection_post),
+        ]
         if os.environ.get("BENCH_API_FIRST"):
             runs.reverse()
         for label, make in runs:

@@ -175,3 +175,75 @@ def test_the_command_prints_the_fragment(tmp_path: Path) -> None:
     ok(tmp_path, "collection-form", "--channel", "sms", "--out", "form.html")
     assert 'name="partners_sms"' in (tmp_path / "form.html").read_text(encoding="utf-8")
     assert "fax" in user_error(tmp_path, "collection-form", "--channel", "fax")
+
+
+def test_collections_recorded_together_each_get_their_own_outcome(site: Site) -> None:
+    from listguard.collection import Collection, ConflictError, record_collections
+    from listguard.errors import InputError
+
+    def one(key: str, cid: str, **over: Any) -> Collection:
+        fields: dict[str, Any] = {
+            "idempotency_key": key,
+            "contact": {"contact_id": cid, "last_name": "Morel", "email": f"{cid}@example.com"},
+            "choices": {"partners_email": "consent"},
+            "notice_version": "v7",
+        }
+        fields.update(over)
+        return Collection(**fields)
+
+    batch = [
+        one("k-1-abcdef", "N1"),
+        one("k-2-abcdef", "N2", contact={"contact_id": "N2", "birth_date": "31/02/1990"}),
+        one("k-1-abcdef", "N1"),  # the same form twice: a retry
+        one("k-3-abcdef", "N3"),
+        one("k-3-abcdef", "N3", choices={"partners_email": "objection"}),  # the key reused
+        one("k-4-abcdef", "C1", choices={"partners_sms": "objection"}),  # held: an event
+        one("k-5-abcdef", "N1", choices={"partners_sms": "consent"}),  # N1 again, new key
+    ]
+    got = record_collections(site.engine, batch)
+    assert [type(g).__name__ for g in got] == [
+        "Collected",
+        "InputError",
+        "Collected",
+        "Collected",
+        "ConflictError",
+        "Collected",
+        "Collected",
+    ]
+    assert isinstance(got[1], InputError) and got[1].where == "birth_date"
+    assert isinstance(got[4], ConflictError)
+    outcomes = [g.outcome for g in got if not isinstance(g, InputError)]
+    assert outcomes == ["created", "replayed", "created", "events", "events"]
+    with site.engine.connect() as conn:
+        contacts = (
+            conn.execute(
+                text("SELECT contact_id FROM contacts WHERE contact_id LIKE 'N%' ORDER BY 1")
+            )
+            .scalars()
+            .all()
+        )
+        proofs = conn.execute(text("SELECT count(*) FROM collection_proofs")).scalar_one()
+        events = conn.execute(
+            text("SELECT contact_id, event, channel FROM events ORDER BY id")
+        ).all()
+    assert contacts == ["N1", "N3"] and proofs == 4
+    assert [tuple(e) for e in events] == [("C1", "opposition", "sms"), ("N1", "consent", "sms")]
+
+
+def test_concurrent_submissions_through_the_server(site: Site) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    machine = {"Authorization": f"Bearer {site.machine}"}
+
+    def post(n: int) -> int:
+        body = _body(f"form-concurrent-{n:04d}", person={"contact_id": f"K{n}"})
+        if n == 7:
+            body["person"]["birth_date"] = "not a date"
+        with site.client() as c:
+            return c.post("/api/v1/collections", json=body, headers=machine).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(post, range(48)))
+    assert codes.count(201) == 47 and codes[7] == 400
+    with site.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM collection_proofs")).scalar_one() == 47

@@ -24,11 +24,14 @@ import datetime as dt
 import hashlib
 import html
 import json
+import queue
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, bindparam, text
 
 from listguard import audit
 from listguard.config import Settings
@@ -104,108 +107,261 @@ def _check(c: Collection) -> None:
 
 def record_collection(engine: Engine, c: Collection) -> Collected:
     """Record a collection and its proof in one transaction (see the module's doc)."""
-    from listguard.imports.contacts import KNOWN, normalise_row
+    done = record_collections(engine, [c])[0]
+    if isinstance(done, InputError):
+        raise done
+    return done
+
+
+def _events_of(c: Collection) -> list[tuple[str, str, str]]:
+    """(event, channel, scope) of the choices of a person already held."""
+    out = []
+    for key, value in sorted(c.choices.items()):
+        scope, channel = key.split("_", 1)
+        event = {"consent": "consent", "objection": "opposition"}.get(value)
+        if event is None:  # informed: the partner list was shown
+            if scope != "partners":
+                continue
+            event = "informed_partner_list"
+        out.append((event, channel, scope))
+    return out
+
+
+def record_collections(engine: Engine, items: Sequence[Collection]) -> list[Collected | InputError]:
+    """Record several collections in one transaction (a group commit: the columnar
+    normalisation and the commit are paid once); each gets its outcome, or the
+    ``InputError`` that refused it alone. A failure of the registry itself fails them
+    all, and records none."""
+    from listguard.imports.contacts import KNOWN, normalise_rows
     from listguard.oppositions import record_event
 
-    _check(c)
-    digest = c.body_sha256()
     received = now_ts()
-    at = c.collected_at if c.collected_at is not None else received
-    if at > received + 300:
-        raise InputError(f"{to_iso(at)} is in the future", where="collected_at")
-    contact_id = c.contact["contact_id"].strip()
-    with writing(engine) as conn:
-        known = conn.execute(
-            text(
-                "SELECT id, contact_id, outcome, body_sha256 FROM collection_proofs "
-                "WHERE idempotency_key = :k"
-            ),
-            {"k": c.idempotency_key},
-        ).first()
-        if known is not None:
-            if known.body_sha256 != digest:
-                raise ConflictError(
-                    "this idempotency key was used for another collection", where="idempotency_key"
-                )
-            return Collected(str(known.contact_id), "replayed", int(known.id))
-        if c.partner_list_version is not None:
-            in_force, _start = partner_list_version(conn, at)
-            if not 1 <= c.partner_list_version <= in_force:
-                raise InputError(
-                    f"partner list version {c.partner_list_version} was not published at "
-                    f"{to_iso(at)} (version {in_force} was in force)",
-                    where="partner_list_version",
-                )
-        held = conn.execute(
-            text("SELECT 1 FROM contacts WHERE contact_id = :c"), {"c": contact_id}
-        ).first()
-        events: list[int] = []
-        if held is None:
-            raw = {k: str(v) for k, v in c.contact.items()}
-            raw.update({k: v for k, v in c.choices.items()})
-            raw["collected_at"] = to_iso(at)
-            raw["notice_version"] = c.notice_version
-            if c.collection_source:
-                raw["collection_source"] = c.collection_source
+    results: list[Collected | InputError | None] = [None] * len(items)
+    digests = [c.body_sha256() for c in items]
+    at = [c.collected_at if c.collected_at is not None else received for c in items]
+    for i, c in enumerate(items):
+        try:
+            _check(c)
+            if at[i] > received + 300:
+                raise InputError(f"{to_iso(at[i])} is in the future", where="collected_at")
             unknown = sorted(set(c.contact) - set(KNOWN))
             if unknown:
                 raise InputError(f"unknown field(s) {', '.join(unknown)}", where="contact")
-            row = normalise_row(raw)
+        except InputError as exc:
+            results[i] = exc
+    with writing(engine) as conn:
+        todo = [i for i, r in enumerate(results) if r is None]
+        keys = sorted({items[i].idempotency_key for i in todo})
+        known = {
+            str(r.idempotency_key): r
+            for r in conn.execute(
+                text(
+                    "SELECT id, idempotency_key, contact_id, body_sha256 FROM collection_proofs "
+                    "WHERE idempotency_key IN :k"
+                ).bindparams(bindparam("k", expanding=True)),
+                {"k": keys or [""]},
+            )
+        }
+        first_of: dict[str, int] = {}
+        for i in todo:
+            c = items[i]
+            row = known.get(c.idempotency_key)
+            if row is not None:
+                results[i] = (
+                    Collected(str(row.contact_id), "replayed", int(row.id))
+                    if row.body_sha256 == digests[i]
+                    else ConflictError(
+                        "this idempotency key was used for another collection",
+                        where="idempotency_key",
+                    )
+                )
+            elif c.idempotency_key in first_of:  # posted twice in this batch
+                results[i] = ConflictError("", where="")  # resolved below, once recorded
+            else:
+                first_of[c.idempotency_key] = i
+            if results[i] is None and c.partner_list_version is not None:
+                in_force, _start = partner_list_version(conn, at[i])
+                if not 1 <= c.partner_list_version <= in_force:
+                    results[i] = InputError(
+                        f"partner list version {c.partner_list_version} was not published at "
+                        f"{to_iso(at[i])} (version {in_force} was in force)",
+                        where="partner_list_version",
+                    )
+        todo = [i for i in todo if results[i] is None]
+        ids = sorted({items[i].contact["contact_id"].strip() for i in todo})
+        held = {
+            str(r[0])
+            for r in conn.execute(
+                text("SELECT contact_id FROM contacts WHERE contact_id IN :c").bindparams(
+                    bindparam("c", expanding=True)
+                ),
+                {"c": ids or [""]},
+            )
+        }
+        new: list[int] = []
+        for i in todo:  # a person posted twice in this batch is created once
+            cid = items[i].contact["contact_id"].strip()
+            if cid not in held:
+                new.append(i)
+                held.add(cid)
+        raws = []
+        for i in new:
+            c = items[i]
+            raw = {k: str(v) for k, v in c.contact.items()}
+            raw.update(c.choices)
+            raw["collected_at"] = to_iso(at[i])
+            raw["notice_version"] = c.notice_version
+            if c.collection_source:
+                raw["collection_source"] = c.collection_source
+            raws.append(raw)
+        rows: dict[int, dict[str, Any]] = {}
+        for i, norm in zip(new, normalise_rows(raws) if raws else [], strict=True):
+            if isinstance(norm, InputError):
+                results[i] = norm
+            else:
+                rows[i] = norm
+        if rows:
             import_id = conn.execute(
                 text(
                     "INSERT INTO imports (kind, file_name, file_sha256, started_at, finished_at, "
                     "rows_read, rows_new, rows_changed, rows_unchanged, rows_rejected) "
-                    "VALUES ('collection', :f, :h, :t, :t, 1, 1, 0, 0, 0) RETURNING id"
+                    "VALUES ('collection', :f, :h, :t, :t, :n, :n, 0, 0, 0) RETURNING id"
                 ),
-                {"f": f"collection {c.idempotency_key}", "h": digest, "t": received},
+                {
+                    "f": f"collection {items[min(rows)].idempotency_key}"
+                    + (f" and {len(rows) - 1} more" if len(rows) > 1 else ""),
+                    "h": hashlib.sha256("".join(digests[i] for i in rows).encode()).hexdigest(),
+                    "t": received,
+                    "n": len(rows),
+                },
             ).scalar_one()
             conn.execute(
                 schema.contacts.insert(),
-                {**row, "import_id": import_id, "recorded_at": received, "version": 1},
+                [
+                    {**norm, "import_id": import_id, "recorded_at": received, "version": 1}
+                    for norm in rows.values()
+                ],
             )
-            outcome = "created"
-        else:
-            # the person's record stays; their new choices are events the rules read
-            keys = (contact_id, None, None)
-            for key, value in sorted(c.choices.items()):
-                scope, channel = key.split("_", 1)
-                event = {"consent": "consent", "objection": "opposition"}.get(value)
-                if event is None:  # informed: the partner list was shown
-                    if scope != "partners":
-                        continue
-                    event = "informed_partner_list"
-                events.append(
+        for i in todo:
+            if results[i] is not None:
+                continue
+            c = items[i]
+            contact_id = c.contact["contact_id"].strip()
+            outcome = "created" if i in rows else "events"
+            if outcome == "events":
+                for event, channel, scope in _events_of(c):
                     record_event(
-                        conn, event, channel=channel, scope=scope, via="web_form", keys=keys, at=at
+                        conn,
+                        event,
+                        channel=channel,
+                        scope=scope,
+                        via="web_form",
+                        keys=(contact_id, None, None),
+                        at=at[i],
+                    )
+            proof_id = conn.execute(
+                schema.collection_proofs.insert().returning(schema.collection_proofs.c.id),
+                {
+                    "idempotency_key": c.idempotency_key,
+                    "body_sha256": digests[i],
+                    "contact_id": contact_id,
+                    "outcome": outcome,
+                    "collected_at": at[i],
+                    "received_at": received,
+                    "collection_source": c.collection_source,
+                    "notice_version": c.notice_version,
+                    "notice_sha256": c.notice_sha256,
+                    "partner_list_version": c.partner_list_version,
+                    "choices": json.dumps(dict(c.choices), sort_keys=True),
+                    "ip": c.ip,
+                    "user_agent": c.user_agent,
+                },
+            ).scalar_one()
+            audit.append(
+                conn,
+                "collection",
+                contact_id,
+                {"proof": proof_id, "outcome": outcome, "notice_version": c.notice_version},
+                received,
+            )
+            results[i] = Collected(contact_id, outcome, int(proof_id))
+        for i, c in enumerate(items):  # a key posted twice in this batch: as a retry
+            first = first_of.get(c.idempotency_key)
+            if first is not None and first != i and isinstance(results[first], Collected):
+                done = results[first]
+                assert isinstance(done, Collected)
+                results[i] = (
+                    Collected(done.contact_id, "replayed", done.proof_id)
+                    if digests[i] == digests[first]
+                    else ConflictError(
+                        "this idempotency key was used for another collection",
+                        where="idempotency_key",
                     )
                 )
-            outcome = "events"
-        proof_id = conn.execute(
-            schema.collection_proofs.insert().returning(schema.collection_proofs.c.id),
-            {
-                "idempotency_key": c.idempotency_key,
-                "body_sha256": digest,
-                "contact_id": contact_id,
-                "outcome": outcome,
-                "collected_at": at,
-                "received_at": received,
-                "collection_source": c.collection_source,
-                "notice_version": c.notice_version,
-                "notice_sha256": c.notice_sha256,
-                "partner_list_version": c.partner_list_version,
-                "choices": json.dumps(dict(c.choices), sort_keys=True),
-                "ip": c.ip,
-                "user_agent": c.user_agent,
-            },
-        ).scalar_one()
-        audit.append(
-            conn,
-            "collection",
-            contact_id,
-            {"proof": proof_id, "outcome": outcome, "notice_version": c.notice_version},
-            received,
+            elif first is not None and first != i:
+                results[i] = results[first]
+    return [r if r is not None else InputError("not recorded") for r in results]
+
+
+class CollectionWriter:
+    """One thread that records the collections the web server receives, in batches of
+    whatever arrived while the previous batch was written (group commit): under load,
+    one transaction and one columnar normalisation serve many requests; alone, a
+    request is written at once. Started on first use."""
+
+    def __init__(self, engine: Engine, max_batch: int = 64) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[Collection, Future[Collected]] | None] = (
+            queue.SimpleQueue()
         )
-    return Collected(contact_id, outcome, int(proof_id), events)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, c: Collection) -> Future[Collected]:
+        done: Future[Collected] = Future()
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="collections", daemon=True)
+                self._thread.start()
+        self._queue.put((c, done))
+        return done
+
+    def close(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                self._queue.put(None)
+                self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            try:
+                results = record_collections(self.engine, [c for c, _ in batch])
+            except BaseException as exc:  # the registry failed: every request says so
+                for _, done in batch:
+                    done.set_exception(exc)
+            else:
+                for (_, done), result in zip(batch, results, strict=True):
+                    if isinstance(result, InputError):
+                        done.set_exception(result)
+                    else:
+                        done.set_result(result)
+            if stop:
+                return
 
 
 # -- the form fragment ---------------------------------------------------------------
@@ -349,8 +505,10 @@ def choices_from_form(
 __all__ = [
     "Collected",
     "Collection",
+    "CollectionWriter",
     "ConflictError",
     "choices_from_form",
     "form_fragment",
     "record_collection",
+    "record_collections",
 ]

@@ -10,7 +10,8 @@ shows every version).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
@@ -223,18 +224,49 @@ def normalise_row(raw: dict[str, str]) -> dict[str, Any]:
     """One contact row of the contacts format (text values; unknown keys are extra
     attributes), checked and normalised exactly as an import does; a bad value raises
     ``InputError`` naming the column."""
-    extra = [c for c in raw if c not in KNOWN]
+    done = normalise_rows([raw])[0]
+    if isinstance(done, InputError):
+        raise done
+    return done
+
+
+def normalise_rows(raws: Sequence[dict[str, str]]) -> list[dict[str, Any] | InputError]:
+    """Rows of the contacts format checked and normalised together, exactly as an import
+    does (one batch: the fixed cost of the columnar path is paid once); each is its
+    normalised row, or the ``InputError`` of its first bad value."""
+    extra = sorted({c for raw in raws for c in raw if c not in KNOWN})
+    names = (*KNOWN, *extra)
     frame = pl.DataFrame(
-        {"_line": [1], **{c: [raw.get(c, "")] for c in (*KNOWN, *extra)}},
-        schema={"_line": pl.Int64, **{c: pl.String for c in (*KNOWN, *extra)}},
+        {
+            "_line": list(range(1, len(raws) + 1)),
+            **{
+                c: [raw.get(c, "") if c in KNOWN or c in raw else None for raw in raws]
+                for c in names
+            },
+        },
+        schema={"_line": pl.Int64, **dict.fromkeys(names, pl.String)},
     )
     prepared = _prepare(frame, extra)
-    bad = rejects_of(prepared, _checks())
-    if bad.height:
-        first = bad.row(0, named=True)
-        raise InputError(f"{first['value']!r}: {first['message']}", where=str(first["column"]))
-    row: dict[str, Any] = _normalise(prepared, extra).row(0, named=True)
-    return {k: v for k, v in row.items() if k != "_line"}
+    errors: dict[int, InputError] = {}
+    for bad in rejects_of(prepared, _checks()).iter_rows(named=True):
+        errors.setdefault(
+            int(bad["line"]),
+            InputError(f"{bad['value']!r}: {bad['message']}", where=str(bad["column"])),
+        )
+    rows = _normalise(prepared, extra).iter_rows(named=True)
+    out: list[dict[str, Any] | InputError] = []
+    for line, row in enumerate(rows, 1):
+        if line in errors:
+            out.append(errors[line])
+            continue
+        if extra and row.get("attributes") and any(c not in raws[line - 1] for c in extra):
+            # the extra fields of this row only, encoded as the columnar path encodes them
+            own = {k: v for k, v in json.loads(row["attributes"]).items() if v is not None}
+            row["attributes"] = (
+                json.dumps(own, ensure_ascii=False, separators=(",", ":")) if own else None
+            )
+        out.append({k: v for k, v in row.items() if k != "_line"})
+    return out
 
 
 def _erased_filter(engine: Engine) -> Callable[[pl.DataFrame], pl.Series] | None:

@@ -534,15 +534,16 @@ class CollectedOut(BaseModel):
     response_model=CollectedOut,
     responses={409: {"model": Problem, "description": "The key was used for another body"}},
 )
-def post_collection(
+async def post_collection(
     body: CollectionIn, w: W, _: Annotated[ApiKey, scope("collections:write")]
 ) -> CollectedOut:
     """Record what a person chose on one of the owner's forms, with its proof (the
     notice shown and its hash, the partner list version, when, IP and user agent).
     The form's owner-side code calls it with a machine key, never the browser."""
+    import asyncio
     import ipaddress
 
-    from listguard.collection import Collection, ConflictError, record_collection
+    from listguard.collection import Collection, ConflictError
 
     if body.collected_at is not None and body.collected_at.tzinfo is None:
         raise HTTPException(400, "collected_at needs its offset (e.g. +01:00 or Z)")
@@ -552,22 +553,20 @@ def post_collection(
         except ValueError:
             raise HTTPException(400, "ip: not an IP address") from None
     person = {k: v for k, v in body.person.model_dump().items() if v is not None}
-    try:
-        done = record_collection(
-            w.engine,
-            Collection(
-                idempotency_key=body.idempotency_key,
-                contact=person,
-                choices={str(k): str(v) for k, v in body.choices.items()},
-                notice_version=body.notice_version,
-                collected_at=int(body.collected_at.timestamp()) if body.collected_at else None,
-                notice_sha256=body.notice_sha256,
-                partner_list_version=body.partner_list_version,
-                collection_source=body.collection_source,
-                ip=body.ip,
-                user_agent=body.user_agent,
-            ),
-        )
+    collection = Collection(
+        idempotency_key=body.idempotency_key,
+        contact=person,
+        choices={str(k): str(v) for k, v in body.choices.items()},
+        notice_version=body.notice_version,
+        collected_at=int(body.collected_at.timestamp()) if body.collected_at else None,
+        notice_sha256=body.notice_sha256,
+        partner_list_version=body.partner_list_version,
+        collection_source=body.collection_source,
+        ip=body.ip,
+        user_agent=body.user_agent,
+    )
+    try:  # written with whatever else arrived meanwhile (one transaction)
+        done = await asyncio.wrap_future(w.collections.submit(collection))
     except ConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     except InputError as exc:

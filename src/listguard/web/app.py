@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from listguard import __version__
+from listguard.collection import CollectionWriter
 from listguard.config import Settings
 from listguard.web.i18n import LANGS, text_for
 
@@ -170,6 +171,7 @@ class Web:
             self.form_secret = str(registry_secret(conn, "forms", create=True)).encode()
         self.rate = RateLimit(rate_per_minute)
         self.refusals = Refusals(engine)
+        self.collections = CollectionWriter(engine)  # the collection API's group commit
 
     def refused(self, request: Request, reason: str) -> None:
         """Name why the request is refused (counted with its route when answered 4xx)."""
@@ -278,6 +280,7 @@ def create_app(
         finally:
             stop.set()
             counting.join(timeout=30)
+            app.state.web.collections.close()
 
     app = FastAPI(
         lifespan=lifespan,
