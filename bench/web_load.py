@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8799)
     parser.add_argument("--keep", action="store_true", help="Reuse the registry of the last run.")
     parser.add_argument("--profile", action="store_true", help="py-spy records the server.")
+    parser.add_argument("--only", default="", help="Only the runs whose route contains this.")
     args = parser.parse_args()
 
     import httpx
@@ -269,6 +270,7 @@ def main() -> None:
         ]
         if os.environ.get("BENCH_API_FIRST"):
             runs.reverse()
+        runs = [r for r in runs if args.only in r[0]]
         for label, make in runs:
             cpu = _cpu_seconds(server.pid)
             lat, codes, reached = asyncio.run(

@@ -433,3 +433,21 @@ def test_a_person_objects_by_name_and_postal_address(site: Site) -> None:
     later.load()
     _report, rows = later.rent(channels=("postal",), partner="P2", out="after")
     assert reasons_by_channel(rows, "C9")["postal"] == "suppressed"
+
+
+def test_api_keys_are_checked_again_after_a_second(engine: Engine) -> None:
+    """Keys recently checked are held briefly: a key revoked elsewhere (the CLI) stops
+    working within the cache's time, one revoked by this process at once."""
+    import time
+
+    from listguard.accounts import GrantCache, create_api_key
+
+    key, _grant = create_api_key(engine, role="machine")
+    cache = GrantCache(ttl=0.3)
+    assert cache.check(engine, key) is not None
+    with engine.begin() as conn:  # revoked by another process: this one is not told
+        conn.execute(text("UPDATE api_keys SET revoked_at = 1"))
+    assert cache.check(engine, key) is not None
+    time.sleep(0.35)
+    assert cache.check(engine, key) is None
+    assert cache.check(engine, "lg_nope_nope") is None

@@ -15,6 +15,8 @@ import functools
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -246,6 +248,46 @@ def check_api_key(conn: Connection, key: str) -> ApiKey | None:
     )
 
 
+class GrantCache:
+    """API keys recently checked, for ``ttl`` seconds: under load, the registry is not
+    asked again for the same key on every request. A key revoked by this process is
+    forgotten at once (``forget``); revoked by another one (the CLI), it stops working
+    within ``ttl``. Keys are held by their SHA-256 only, per registry."""
+
+    def __init__(self, ttl: float = 1.0, size: int = 10_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._grants: dict[tuple[str, str], tuple[float, ApiKey | None]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, engine: Engine, key: str) -> ApiKey | None:
+        now = time.monotonic()
+        with self._lock:
+            held = self._grants.get((str(engine.url), _sha(key)))
+        if held is not None and now - held[0] < self.ttl:
+            return held[1]
+        with engine.connect() as conn:
+            grant = check_api_key(conn, key)
+        self.keep(engine, key, grant, now)
+        return grant
+
+    def keep(self, engine: Engine, key: str, grant: ApiKey | None, at: float | None = None) -> None:
+        """Hold ``grant`` as the answer for ``key`` in ``engine``'s registry."""
+        with self._lock:
+            if len(self._grants) >= self.size:
+                self._grants.clear()
+            self._grants[(str(engine.url), _sha(key))] = (
+                time.monotonic() if at is None else at,
+                grant,
+            )
+
+    def forget(self) -> None:
+        with self._lock:
+            self._grants.clear()
+
+
+GRANTS = GrantCache()
+
+
 def revoke_api_key(engine: Engine, prefix: str) -> bool:
     now = now_ts()
     with writing(engine) as conn:
@@ -256,12 +298,15 @@ def revoke_api_key(engine: Engine, prefix: str) -> bool:
         ).rowcount
         if done:
             audit.append(conn, "api_key_revoked", prefix, {}, now)
+    GRANTS.forget()
     return bool(done)
 
 
 __all__ = [
+    "GRANTS",
     "Account",
     "ApiKey",
+    "GrantCache",
     "Session",
     "add_account",
     "authenticate",

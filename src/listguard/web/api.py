@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy import text, update
 
-from listguard.accounts import ApiKey, check_api_key
+from listguard.accounts import GRANTS, ApiKey
 from listguard.db import schema
 from listguard.db.engine import writing
 from listguard.errors import InputError
@@ -71,8 +72,7 @@ def _key(
     if credentials is None:
         w.refused(request, "no_api_key")
         raise HTTPException(401, "an API key is required (Authorization: Bearer lg_...)")
-    with w.engine.connect() as conn:
-        grant = check_api_key(conn, credentials.credentials)
+    grant = GRANTS.check(w.engine, credentials.credentials)
     now = now_ts()
     if grant is not None and (grant.last_used_at or 0) < now - 60:  # to the minute: no write
         with writing(w.engine) as conn:  # per request
@@ -81,6 +81,7 @@ def _key(
                 .where(schema.api_keys.c.id == grant.id)
                 .values(last_used_at=now)
             )
+        GRANTS.keep(w.engine, credentials.credentials, replace(grant, last_used_at=now))
     if grant is None:
         w.refused(request, "bad_api_key")
         raise HTTPException(401, "unknown or revoked API key")
