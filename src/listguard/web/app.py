@@ -166,6 +166,8 @@ class Web:
         self.engine = engine
         self.settings = settings
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+        # the templates ship with the package: not one stat() per page to see if they changed
+        self.templates.env.auto_reload = False
         # the registry's, so that every worker process accepts the forms of the others
         with engine.begin() as conn:
             self.form_secret = str(registry_secret(conn, "forms", create=True)).encode()
