@@ -24,10 +24,7 @@ import datetime as dt
 import hashlib
 import html
 import json
-import queue
-import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -303,67 +300,6 @@ def record_collections(engine: Engine, items: Sequence[Collection]) -> list[Coll
     return [r if r is not None else InputError("not recorded") for r in results]
 
 
-class CollectionWriter:
-    """One thread that records the collections the web server receives, in batches of
-    whatever arrived while the previous batch was written (group commit): under load,
-    one transaction and one columnar normalisation serve many requests; alone, a
-    request is written at once. Started on first use."""
-
-    def __init__(self, engine: Engine, max_batch: int = 64) -> None:
-        self.engine = engine
-        self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[Collection, Future[Collected]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, c: Collection) -> Future[Collected]:
-        done: Future[Collected] = Future()
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="collections", daemon=True)
-                self._thread.start()
-        self._queue.put((c, done))
-        return done
-
-    def close(self) -> None:
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                self._queue.put(None)
-                self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < self.max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            try:
-                results = record_collections(self.engine, [c for c, _ in batch])
-            except BaseException as exc:  # the registry failed: every request says so
-                for _, done in batch:
-                    done.set_exception(exc)
-            else:
-                for (_, done), result in zip(batch, results, strict=True):
-                    if isinstance(result, InputError):
-                        done.set_exception(result)
-                    else:
-                        done.set_result(result)
-            if stop:
-                return
-
-
 # -- the form fragment ---------------------------------------------------------------
 
 
@@ -505,7 +441,6 @@ def choices_from_form(
 __all__ = [
     "Collected",
     "Collection",
-    "CollectionWriter",
     "ConflictError",
     "choices_from_form",
     "form_fragment",

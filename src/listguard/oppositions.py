@@ -8,6 +8,7 @@ opposition is written to the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
@@ -49,6 +50,20 @@ class Recorded:
     messages: int  # messages queued for partners holding a covered coordinate
 
 
+@dataclass(frozen=True)
+class OppositionRequest:
+    """One opposition to record: the person by contact id, email or phone."""
+
+    channel: str
+    scope: str = "all"
+    via: str = "api"
+    contact_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    detail: str | None = None
+    at: int | None = None
+
+
 def record_opposition(
     engine: Engine,
     *,
@@ -63,40 +78,72 @@ def record_opposition(
     retention_years: int = 3,
 ) -> Recorded:
     """Record an opposition and queue its messages to the partners, in one transaction."""
-    if channel not in CHANNEL_VALUES:
+    asked = OppositionRequest(channel, scope, via, contact_id, email, phone, detail, at)
+    done = record_oppositions(engine, [asked], retention_years)[0]
+    if isinstance(done, InputError):
+        raise done
+    return done
+
+
+def _keys_of(r: OppositionRequest) -> tuple[str | None, str | None]:
+    """The request checked: (normalised email, E.164 number), or ``InputError``."""
+    if r.channel not in CHANNEL_VALUES:
         raise InputError(
-            f"unknown channel {channel!r}: expected one of {', '.join(CHANNEL_VALUES)}"
+            f"unknown channel {r.channel!r}: expected one of {', '.join(CHANNEL_VALUES)}"
         )
-    if scope not in ("own", "partners", "all") and not (
-        scope.startswith("partner:") and len(scope) > 8
+    if r.scope not in ("own", "partners", "all") and not (
+        r.scope.startswith("partner:") and len(r.scope) > 8
     ):
-        raise InputError(f"unknown scope {scope!r}: expected own, partners, all or partner:<id>")
-    if via not in VIAS and not via.startswith("partner:"):
-        raise InputError(f"unknown via {via!r}: expected one of {', '.join(VIAS)} or partner:<id>")
-    email_norm, phone_e164 = person_keys(contact_id, email, phone)
-    with writing(engine) as conn:
-        event_id = record_event(
-            conn,
-            "opposition",
-            channel=channel,
-            scope=scope,
-            via=via,
-            keys=(contact_id, email_norm, phone_e164),
-            detail=detail,
-            at=at,
+        raise InputError(f"unknown scope {r.scope!r}: expected own, partners, all or partner:<id>")
+    if r.via not in VIAS and not r.via.startswith("partner:"):
+        raise InputError(
+            f"unknown via {r.via!r}: expected one of {', '.join(VIAS)} or partner:<id>"
         )
-        audit.append(
-            conn,
-            "opposition_recorded",
-            contact_id or email_norm or phone_e164,
-            {"event": event_id, "channel": channel, "scope": scope, "via": via},
-        )
-        messages = enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention_years)
-        covered = conn.execute(
-            text(f"SELECT COUNT(*) FROM contacts WHERE {HOLDING}"),
-            {"c": contact_id, "e": email_norm, "p": phone_e164},
-        ).scalar_one()
-    return Recorded(int(covered), messages)
+    return person_keys(r.contact_id, r.email, r.phone)
+
+
+def record_oppositions(
+    engine: Engine, requests: Sequence[OppositionRequest], retention_years: int = 3
+) -> list[Recorded | InputError]:
+    """Record several oppositions and queue their messages in one transaction (a group
+    commit: the write lock and the commit are paid once); a request that names nobody
+    valid gets its ``InputError`` alone. A failure of the registry fails them all."""
+    results: list[Recorded | InputError | None] = [None] * len(requests)
+    keys: dict[int, tuple[str | None, str | None]] = {}
+    for i, r in enumerate(requests):
+        try:
+            keys[i] = _keys_of(r)
+        except InputError as exc:
+            results[i] = exc
+    if keys:
+        with writing(engine) as conn:
+            for i, (email_norm, phone_e164) in keys.items():
+                r = requests[i]
+                event_id = record_event(
+                    conn,
+                    "opposition",
+                    channel=r.channel,
+                    scope=r.scope,
+                    via=r.via,
+                    keys=(r.contact_id, email_norm, phone_e164),
+                    detail=r.detail,
+                    at=r.at,
+                )
+                audit.append(
+                    conn,
+                    "opposition_recorded",
+                    r.contact_id or email_norm or phone_e164,
+                    {"event": event_id, "channel": r.channel, "scope": r.scope, "via": r.via},
+                )
+                messages = enqueue(
+                    conn, "e.id = :event_id", {"event_id": event_id}, retention_years
+                )
+                covered = conn.execute(
+                    text(f"SELECT COUNT(*) FROM contacts WHERE {HOLDING}"),
+                    {"c": r.contact_id, "e": email_norm, "p": phone_e164},
+                ).scalar_one()
+                results[i] = Recorded(int(covered), messages)
+    return [r if r is not None else InputError("not recorded") for r in results]
 
 
 @dataclass(frozen=True)

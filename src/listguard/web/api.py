@@ -26,7 +26,7 @@ from listguard.accounts import GRANTS, ApiKey
 from listguard.db import schema
 from listguard.db.engine import writing
 from listguard.errors import InputError
-from listguard.oppositions import record_opposition
+from listguard.oppositions import OppositionRequest
 from listguard.propagation import (
     SIGNATURE_HEADER,
     acknowledge,
@@ -102,13 +102,14 @@ class Recorded(BaseModel):
     messages: int = Field(description="messages queued for the partners holding them")
 
 
-def _record(w: Web, **request: Any) -> Recorded:
-    """``record_opposition`` for a route: a person nobody can be (a bad email...) is
-    the client's mistake (400), not the server's."""
+async def _record(w: Web, **request: Any) -> Recorded:
+    """An opposition recorded by the server's writer, with whatever else arrived
+    meanwhile (one transaction): a person nobody can be (a bad email...) is the
+    client's mistake (400), not the server's."""
+    import asyncio
+
     try:
-        done = record_opposition(
-            w.engine, retention_years=w.settings.rules.retention_years, **request
-        )
+        done = await asyncio.wrap_future(w.oppositions.submit(OppositionRequest(**request)))
     except InputError as exc:
         raise HTTPException(400, str(exc)) from None
     if not done.covered:  # recorded all the same: it applies if the person comes later
@@ -131,12 +132,12 @@ class OppositionIn(BaseModel):
 
 
 @router.post("/oppositions", status_code=201, response_model=Recorded)
-def post_opposition(
+async def post_opposition(
     body: OppositionIn, w: W, _: Annotated[ApiKey, scope("oppositions:write")]
 ) -> Recorded:
     """Record an opposition (a form of the owner's, a letter keyed in, a call)."""
     _one_of("contact_id, email, phone", body.contact_id, body.email, body.phone)
-    return _record(
+    return await _record(
         w,
         channel=body.channel,
         scope=body.scope,
@@ -163,7 +164,7 @@ class StopOut(BaseModel):
 
 
 @router.post("/sms/stop", response_model=StopOut)
-def sms_stop(body: InboundSms, w: W, _: Annotated[ApiKey, scope("sms:stop")]) -> StopOut:
+async def sms_stop(body: InboundSms, w: W, _: Annotated[ApiKey, scope("sms:stop")]) -> StopOut:
     """An SMS provider's inbound webhook: a reply STOP (or ARRET, STOP SMS,
     désabonnement...) from a number is an opposition to SMS for that number, towards
     the owner and every partner, dated when it was received."""
@@ -176,7 +177,9 @@ def sms_stop(body: InboundSms, w: W, _: Annotated[ApiKey, scope("sms:stop")]) ->
         if received.tzinfo is None:
             raise HTTPException(400, "received_at needs its offset (e.g. +01:00 or Z)")
         at = int(received.timestamp())
-    done = _record(w, channel="sms", scope="all", via="sms_stop", phone=body.from_number, at=at)
+    done = await _record(
+        w, channel="sms", scope="all", via="sms_stop", phone=body.from_number, at=at
+    )
     return StopOut(stopped=True, messages=done.messages)
 
 
@@ -307,31 +310,38 @@ def _delivery_of(contact_ref: str) -> int:
     return int(head) if contact_ref.startswith("D") and head.isdigit() and len(head) < 10 else 0
 
 
+def _contact_of_ref(w: Web, partner_id: str, contact_ref: str) -> str | None:
+    with w.engine.connect() as conn:
+        found = conn.execute(
+            text(
+                # the delivery named by the reference's prefix, its own rows only
+                "SELECT l.contact_id FROM deliveries d JOIN ledger l "
+                "ON l.id BETWEEN d.ledger_first_id AND d.ledger_last_id "
+                "WHERE d.id = :d AND d.partner_id = :p AND l.contact_ref = :r "
+                "AND l.contact_id <> 'erased'"
+            ),
+            {"d": _delivery_of(contact_ref), "p": partner_id, "r": contact_ref},
+        ).scalar()
+    return None if found is None else str(found)
+
+
 @router.post("/partner/oppositions", status_code=201, response_model=Recorded)
-def partner_report(
+async def partner_report(
     body: PartnerReport, w: W, grant: Annotated[ApiKey, scope("oppositions:report")]
 ) -> Recorded:
     """Report an opposition received by the partner: by the ``contact_ref`` of one of
     its deliveries, or by email or phone. It is recorded like any other (``via`` names
     the partner) and forwarded to the other partners concerned."""
+    from starlette.concurrency import run_in_threadpool
+
     assert grant.partner_id is not None
     _one_of("contact_ref, email, phone", body.contact_ref, body.email, body.phone)
     contact_id = None
     if body.contact_ref:
-        with w.engine.connect() as conn:
-            contact_id = conn.execute(
-                text(
-                    # the delivery named by the reference's prefix, its own rows only
-                    "SELECT l.contact_id FROM deliveries d JOIN ledger l "
-                    "ON l.id BETWEEN d.ledger_first_id AND d.ledger_last_id "
-                    "WHERE d.id = :d AND d.partner_id = :p AND l.contact_ref = :r "
-                    "AND l.contact_id <> 'erased'"
-                ),
-                {"d": _delivery_of(body.contact_ref), "p": grant.partner_id, "r": body.contact_ref},
-            ).scalar()
+        contact_id = await run_in_threadpool(_contact_of_ref, w, grant.partner_id, body.contact_ref)
         if contact_id is None:
             raise HTTPException(404, "no such contact_ref in your deliveries")
-    return _record(
+    return await _record(
         w,
         channel=body.channel,
         scope=f"partner:{grant.partner_id}" if body.scope == "partner" else "all",

@@ -28,8 +28,10 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from listguard import __version__
-from listguard.collection import CollectionWriter
+from listguard.batching import BatchWriter
+from listguard.collection import Collected, Collection, record_collections
 from listguard.config import Settings
+from listguard.oppositions import OppositionRequest, Recorded, record_oppositions
 from listguard.web.i18n import LANGS, text_for
 
 HERE = Path(__file__).parent
@@ -173,7 +175,14 @@ class Web:
             self.form_secret = str(registry_secret(conn, "forms", create=True)).encode()
         self.rate = RateLimit(rate_per_minute)
         self.refusals = Refusals(engine)
-        self.collections = CollectionWriter(engine)  # the collection API's group commit
+        # the collection API's and the opposition routes' group commits
+        self.collections: BatchWriter[Collection, Collected] = BatchWriter(
+            lambda items: record_collections(engine, items), "collections"
+        )
+        retention = settings.rules.retention_years
+        self.oppositions: BatchWriter[OppositionRequest, Recorded] = BatchWriter(
+            lambda items: record_oppositions(engine, items, retention), "oppositions"
+        )
 
     def refused(self, request: Request, reason: str) -> None:
         """Name why the request is refused (counted with its route when answered 4xx)."""
@@ -283,6 +292,7 @@ def create_app(
             stop.set()
             counting.join(timeout=30)
             app.state.web.collections.close()
+            app.state.web.oppositions.close()
 
     app = FastAPI(
         lifespan=lifespan,

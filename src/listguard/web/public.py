@@ -3,16 +3,19 @@ one-click unsubscribe links, and how to exercise one's rights."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from listguard.errors import InputError
 from listguard.links import Unsubscribe, read_token
 from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
 from listguard.oppositions import (
+    OppositionRequest,
     PostalAddress,
     check_postal_address,
     record_opposition,
@@ -93,7 +96,7 @@ def opposition_form(request: Request, w: W) -> Response:
 
 
 @router.post("/opposition", response_class=HTMLResponse)
-def opposition_submit(
+async def opposition_submit(
     request: Request,
     w: W,
     token: Annotated[str, Form()] = "",
@@ -152,32 +155,32 @@ def opposition_submit(
         try:  # the same check the recording makes, before anything is recorded
             if not all(v.strip() for v in postal):
                 raise InputError("incomplete")
-            check_postal_address(address)
+            await run_in_threadpool(check_postal_address, address)
         except InputError:
             errors.append(text_for(lang, "bad_address"))
     if errors:
         return again(422, *errors)
-    retention = w.settings.rules.retention_years
     if by_post:
-        record_postal_opposition(
-            w.engine,
-            address,
-            channel=channel,
-            scope=scope,
-            via="web_form",
-            retention_years=retention,
-        )
-    for named in ({"email": email.strip()}, {"phone": phone.strip()}):
-        if any(named.values()):
-            record_opposition(
+        await run_in_threadpool(
+            lambda: record_postal_opposition(
                 w.engine,
+                address,
                 channel=channel,
                 scope=scope,
                 via="web_form",
-                retention_years=retention,
-                email=named.get("email"),
-                phone=named.get("phone"),
+                retention_years=w.settings.rules.retention_years,
             )
+        )
+    # by email and by phone: recorded by the server's writer, with whatever else arrived
+    asked = [
+        OppositionRequest(channel, scope, "web_form", email=email.strip())
+        if kind == "email"
+        else OppositionRequest(channel, scope, "web_form", phone=phone.strip())
+        for kind, value in (("email", email), ("phone", phone))
+        if value.strip()
+    ]
+    for done in [w.oppositions.submit(a) for a in asked]:
+        await asyncio.wrap_future(done)
     return w.page(request, "opposition_done.html")
 
 
