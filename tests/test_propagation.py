@@ -117,6 +117,29 @@ def test_an_opposition_reaches_exactly_the_partners_holding_a_covered_coordinate
     assert verify(any_engine).ok
 
 
+def test_oppositions_recorded_together_each_get_their_own_result(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from listguard.errors import InputError
+    from listguard.oppositions import OppositionRequest, record_oppositions
+
+    _base(engine, tmp_path)
+    got = record_oppositions(
+        engine,
+        [
+            OppositionRequest("email", contact_id="C1"),
+            OppositionRequest("email", email="not an email"),
+            OppositionRequest("fax", contact_id="C1"),
+            OppositionRequest("all", phone="06 12 34 56 78"),
+        ],
+    )
+    assert [type(g).__name__ for g in got] == ["Recorded", "InputError", "InputError", "Recorded"]
+    assert isinstance(got[1], InputError) and "not a valid email" in str(got[1])
+    # the same messages as one at a time: P1 for C1's email, then P1 and P2 for the number
+    assert _messages(engine) == [("P1", "pending", 1), ("P1", "pending", 2), ("P2", "pending", 1)]
+    assert verify(engine).ok
+
+
 def test_a_coordinate_delivered_before_the_contact_changed_it_is_still_forwarded(
     any_engine: Engine, tmp_path: Path
 ) -> None:
