@@ -138,9 +138,36 @@ def registry_contacts(
         yield pl.DataFrame([r[1:] for r in rows], schema=schema, orient="row")
 
 
+def registry_table(engine: Engine, columns: Sequence[str]) -> pl.DataFrame:
+    """The registry's current contacts, whole, as text columns: read by the Arrow path
+    (parallel readers on SQLite), for work that holds the base in memory anyway
+    (linkage). ``registry_contacts`` streams instead."""
+    import pyarrow as pa
+
+    from listguard.db.arrow import Query, fetch_arrow
+
+    query = Query(
+        f"SELECT {', '.join(columns)} FROM contacts WHERE TRUE",
+        pa.schema([(c, pa.string()) for c in columns]),
+        {},
+        split=("id", "SELECT min(id), max(id) FROM contacts"),
+    )
+    with engine.connect() as conn:
+        frame = pl.from_arrow(fetch_arrow(conn, {"contacts": query})["contacts"])
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
 def check_threshold(threshold: float) -> None:
     if not 0 < threshold < 1:
         raise InputError(f"--threshold {threshold}: a match probability between 0 and 1")
 
 
-__all__ = ["MappedFile", "check_threshold", "open_mapped", "parse_maps", "registry_contacts"]
+__all__ = [
+    "MappedFile",
+    "check_threshold",
+    "open_mapped",
+    "parse_maps",
+    "registry_contacts",
+    "registry_table",
+]

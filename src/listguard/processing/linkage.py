@@ -40,7 +40,7 @@ from listguard.processing.files import (
     check_threshold,
     open_mapped,
     parse_maps,
-    registry_contacts,
+    registry_table,
 )
 
 READ = (
@@ -287,21 +287,17 @@ def _written(
     )
 
 
-def registry_frame(
-    engine: Engine,
-    progress: Callable[[int], None] | None = None,
-    batch_rows: int = 100_000,
-) -> pl.DataFrame:
+def registry_frame(engine: Engine, progress: Callable[[int], None] | None = None) -> pl.DataFrame:
     """The compared fields of the registry's current contacts (``unique_id`` is the
-    contact_id)."""
+    contact_id), prepared in batches."""
+    whole = registry_table(engine, ("contact_id", *READ))
+    if whole.height == 0:
+        raise InputError("the registry holds no contact")
     parts = []
-    columns = {c: c for c in ("contact_id", *READ)}
-    for frame in registry_contacts(engine, columns, batch_rows):
+    for frame in whole.iter_slices(100_000):
         parts.append(prepare(frame, frame["contact_id"], []))
         if progress is not None:
             progress(frame.height)
-    if not parts:
-        raise InputError("the registry holds no contact")
     return pl.concat(parts)
 
 
@@ -382,7 +378,6 @@ def dedupe_base(
     threshold: float = DEFAULT_THRESHOLD,
     delimiter: str = ";",
     progress: Callable[[int], None] | None = None,
-    batch_rows: int = 100_000,
 ) -> LinkageReport:
     """The registry's current contacts deduplicated: the files as for a file, and the
     clusters of two or more contacts stored in ``contact_clusters`` (replacing the
@@ -397,7 +392,7 @@ def dedupe_base(
 
     check_threshold(threshold)
     started = time.perf_counter()
-    data = registry_frame(engine, progress, batch_rows)
+    data = registry_frame(engine, progress)
     pairs, clusters = _predict([data], threshold)
     report = _written(pairs, clusters, out_dir, delimiter, data.height, started)
     grouped = clusters.filter(pl.len().over("cluster_id") > 1)
