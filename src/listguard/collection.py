@@ -124,6 +124,16 @@ def _events_of(c: Collection) -> list[tuple[str, str, str]]:
     return out
 
 
+def _again(done: Collected, same_body: bool) -> Collected | ConflictError:
+    """A collection posted again under a key already recorded: a retry when its body
+    is the same, else a conflict."""
+    if same_body:
+        return Collected(done.contact_id, "replayed", done.proof_id)
+    return ConflictError(
+        "this idempotency key was used for another collection", where="idempotency_key"
+    )
+
+
 def record_collections(engine: Engine, items: Sequence[Collection]) -> list[Collected | InputError]:
     """Record several collections in one transaction (a group commit: the columnar
     normalisation and the commit are paid once); each gets its outcome, or the
@@ -160,20 +170,18 @@ def record_collections(engine: Engine, items: Sequence[Collection]) -> list[Coll
             )
         }
         first_of: dict[str, int] = {}
+        repeats: dict[int, int] = {}  # a key posted twice in this batch: its first post
         for i in todo:
             c = items[i]
             row = known.get(c.idempotency_key)
             if row is not None:
-                results[i] = (
-                    Collected(str(row.contact_id), "replayed", int(row.id))
-                    if row.body_sha256 == digests[i]
-                    else ConflictError(
-                        "this idempotency key was used for another collection",
-                        where="idempotency_key",
-                    )
+                results[i] = _again(
+                    Collected(str(row.contact_id), "created", int(row.id)),
+                    row.body_sha256 == digests[i],
                 )
-            elif c.idempotency_key in first_of:  # posted twice in this batch
-                results[i] = ConflictError("", where="")  # resolved below, once recorded
+            elif c.idempotency_key in first_of:
+                repeats[i] = first_of[c.idempotency_key]
+                continue
             else:
                 first_of[c.idempotency_key] = i
             if results[i] is None and c.partner_list_version is not None:
@@ -184,7 +192,7 @@ def record_collections(engine: Engine, items: Sequence[Collection]) -> list[Coll
                         f"{to_iso(at[i])} (version {in_force} was in force)",
                         where="partner_list_version",
                     )
-        todo = [i for i in todo if results[i] is None]
+        todo = [i for i in todo if results[i] is None and i not in repeats]
         ids = sorted({items[i].contact["contact_id"].strip() for i in todo})
         held = {
             str(r[0])
@@ -282,21 +290,11 @@ def record_collections(engine: Engine, items: Sequence[Collection]) -> list[Coll
                 received,
             )
             results[i] = Collected(contact_id, outcome, int(proof_id))
-        for i, c in enumerate(items):  # a key posted twice in this batch: as a retry
-            first = first_of.get(c.idempotency_key)
-            if first is not None and first != i and isinstance(results[first], Collected):
-                done = results[first]
-                assert isinstance(done, Collected)
-                results[i] = (
-                    Collected(done.contact_id, "replayed", done.proof_id)
-                    if digests[i] == digests[first]
-                    else ConflictError(
-                        "this idempotency key was used for another collection",
-                        where="idempotency_key",
-                    )
-                )
-            elif first is not None and first != i:
-                results[i] = results[first]
+        for i, first in repeats.items():  # as a retry of the first, once it is recorded
+            done = results[first]
+            results[i] = (
+                _again(done, digests[i] == digests[first]) if isinstance(done, Collected) else done
+            )
     return [r if r is not None else InputError("not recorded") for r in results]
 
 
