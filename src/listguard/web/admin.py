@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from listguard.accounts import Session, authenticate, close_session, open_session, session_of
@@ -382,86 +383,80 @@ def audit_log(request: Request, session: Annotated[Session, Depends(admin_only)]
 
 
 Admin = Annotated[Session, Depends(admin_only)]
-_PARTNER_FIELDS = (
-    "partner_id",
-    "name",
-    "legal_name",
-    "category",
-    "sector",
-    "privacy_policy_url",
-    "listed_from",
-    "listed_until",
-    "notify_url",
-    "notify_email",
-)
 
 
 def _partner_rows(w: Web) -> list[dict[str, Any]]:
+    from listguard.imports.partners import KNOWN
+
     now = now_ts()
     with w.engine.connect() as conn:
         rows = conn.execute(
-            text(f"SELECT {', '.join(_PARTNER_FIELDS)}, version FROM partners ORDER BY partner_id")
+            text(f"SELECT {', '.join(KNOWN)}, version FROM partners ORDER BY partner_id")
         ).mappings()
         out = []
         for r in rows:
+            row = dict(r)
             listed = r["listed_from"] is not None and r["listed_from"] <= now
             gone = r["listed_until"] is not None and r["listed_until"] <= now
-            out.append(
-                {
-                    **{
-                        k: r[k] for k in _PARTNER_FIELDS if k not in ("listed_from", "listed_until")
-                    },
-                    "listed_from": to_iso(int(r["listed_from"]))[:10] if r["listed_from"] else "",
-                    "listed_until": to_iso(int(r["listed_until"]))[:10]
-                    if r["listed_until"]
-                    else "",
-                    "state": "delisted" if gone else "listed" if listed else "future",
-                    "version": int(r["version"]),
-                }
-            )
+            for day in ("listed_from", "listed_until"):  # as the form's date fields take them
+                row[day] = to_iso(int(r[day]))[:10] if r[day] else ""
+            row["state"] = "delisted" if gone else "listed" if listed else "future"
+            out.append(row)
     return out
 
 
-def _list_version(w: Web) -> int:
+def _partners_page(
+    request: Request,
+    session: Session,
+    w: Web,
+    form: dict[str, Any],
+    editing: bool = False,
+    error: str | None = None,
+) -> Response:
     from listguard.renting.partner_list import partner_list_version
 
     with w.engine.connect() as conn:
-        return partner_list_version(conn, now_ts())[0]
+        version = partner_list_version(conn, now_ts())[0]
+    return w.page(
+        request,
+        "admin/partners.html",
+        status_code=422 if error else 200,
+        session=session,
+        partners=_partner_rows(w),
+        version=version,
+        form=form,
+        editing=editing,
+        error=error,
+    )
 
 
 @router.get("/partners", response_class=HTMLResponse)
 def partners_page(request: Request, session: S, w: W, edit: str | None = None) -> Response:
     """The partners, their listing dates and state; admins create, edit and delist."""
-    rows = _partner_rows(w)
-    editing = next((r for r in rows if r["partner_id"] == edit), None)
-    return w.page(
-        request,
-        "admin/partners.html",
-        session=session,
-        partners=rows,
-        version=_list_version(w),
-        form=editing or {"sector": "commercial", "listed_from": dt.date.today().isoformat()},
-        editing=editing is not None,
-        error=None,
-    )
+    editing = next((r for r in _partner_rows(w) if r["partner_id"] == edit), None)
+    blank = {"sector": "commercial", "listed_from": dt.date.today().isoformat()}
+    return _partners_page(request, session, w, editing or blank, editing is not None)
+
+
+class PartnerForm(BaseModel):
+    """The partner form: the columns of the partners format, as text."""
+
+    csrf: str = ""
+    partner_id: str = Field("", max_length=64)
+    name: str = Field("", max_length=200)
+    legal_name: str = Field("", max_length=200)
+    category: str = Field("", max_length=100)
+    sector: str = Field("commercial", max_length=30)
+    privacy_policy_url: str = Field("", max_length=500)
+    listed_from: str = Field("", max_length=10)
+    listed_until: str = Field("", max_length=10)
+    notify_url: str = Field("", max_length=500)
+    notify_email: str = Field("", max_length=320)
 
 
 @router.post("/partners", response_class=HTMLResponse)
 def partner_save(
-    request: Request,
-    session: Admin,
-    w: W,
-    csrf: Annotated[str, Form()] = "",
-    partner_id: Annotated[str, Form(max_length=64)] = "",
-    name: Annotated[str, Form(max_length=200)] = "",
-    legal_name: Annotated[str, Form(max_length=200)] = "",
-    category: Annotated[str, Form(max_length=100)] = "",
-    sector: Annotated[str, Form(max_length=30)] = "commercial",
-    privacy_policy_url: Annotated[str, Form(max_length=500)] = "",
-    listed_from: Annotated[str, Form(max_length=10)] = "",
-    listed_until: Annotated[str, Form(max_length=10)] = "",
-    notify_url: Annotated[str, Form(max_length=500)] = "",
-    notify_email: Annotated[str, Form(max_length=320)] = "",
+    request: Request, session: Admin, w: W, form: Annotated[PartnerForm, Form()]
 ) -> Response:
     """Create or change a partner (delisting is setting ``listed_until``): the same
     checks as the partners import, a new version when it changes, an audit entry. The
@@ -470,40 +465,20 @@ def partner_save(
     from listguard.db.engine import writing
     from listguard.imports.partners import save_partner
 
-    _csrf(session, csrf)
-    row = {
-        "partner_id": partner_id.strip(),
-        "name": name,
-        "legal_name": legal_name,
-        "category": category,
-        "sector": sector,
-        "privacy_policy_url": privacy_policy_url,
-        "listed_from": listed_from,
-        "listed_until": listed_until,
-        "notify_url": notify_url,
-        "notify_email": notify_email,
-    }
+    _csrf(session, form.csrf)
+    row = form.model_dump(exclude={"csrf"})
+    row["partner_id"] = row["partner_id"].strip()
     try:
         outcome = save_partner(w.engine, row, by="back-office")
     except ListguardError as exc:
-        return w.page(
-            request,
-            "admin/partners.html",
-            status_code=422,
-            session=session,
-            partners=_partner_rows(w),
-            version=_list_version(w),
-            form=row,
-            editing=False,
-            error=str(exc),
-        )
+        return _partners_page(request, session, w, row, error=str(exc))
     if outcome != "unchanged":
         with writing(w.engine) as conn:
             audit.append(
                 conn,
                 f"partner_{outcome}",
                 row["partner_id"],
-                {"by": session.account.email, "listed_until": listed_until or None},
+                {"by": session.account.email, "listed_until": form.listed_until or None},
             )
     return RedirectResponse(f"/admin/partners?saved={row['partner_id']}", status_code=303)
 
