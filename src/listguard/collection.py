@@ -24,7 +24,7 @@ import datetime as dt
 import hashlib
 import html
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -309,6 +309,13 @@ def _box(name: str, value: str, label: str) -> str:
     )
 
 
+def _needs_consent(settings: Settings, as_of: dt.date, audience: str) -> Callable[[str], bool]:
+    """Whether a channel is opt-in for ``audience`` under the rule packs in force on
+    ``as_of`` (a form asks on the day it is shown)."""
+    rules = applicable_packs(as_of, as_of, as_of, settings.rules, "commercial")
+    return lambda channel: rules.regime(channel, audience) == OPT_IN
+
+
 def form_fragment(
     settings: Settings,
     channels: Sequence[str],
@@ -329,9 +336,9 @@ def form_fragment(
     owner = settings.owner.name
     base = (settings.web.public_url or "").rstrip("/")
     partners_url = f"{base}/partenaires"
-    rules = applicable_packs(as_of, as_of, as_of, settings.rules, "commercial")
-    optout = [ch for ch in channels if rules.regime(ch, audience) != OPT_IN]
-    optin = [ch for ch in channels if rules.regime(ch, audience) == OPT_IN]
+    consent = _needs_consent(settings, as_of, audience)
+    optout = [ch for ch in channels if not consent(ch)]
+    optin = [ch for ch in channels if consent(ch)]
     parts: list[str] = []
     texts: list[str] = []
     if optout:
@@ -422,13 +429,13 @@ def choices_from_form(
 ) -> dict[str, str]:
     """The choices a posted fragment means: an opt-out box left unticked is
     ``informed``, an opt-in box left unticked is no consent (nothing recorded)."""
-    rules = applicable_packs(as_of, as_of, as_of, settings.rules, "commercial")
+    consent = _needs_consent(settings, as_of, audience)
     out: dict[str, str] = {}
     for ch in channels:
         for scope in ("own", "partners"):
             name = f"{scope}_{ch}"
             ticked = bool(form.get(name))
-            if rules.regime(ch, audience) == OPT_IN:
+            if consent(ch):
                 if ticked:
                     out[name] = "consent"
             else:
