@@ -154,13 +154,6 @@ def dashboard(request: Request, session: S, w: W, rentable: str | None = None) -
                 s=now - 30 * 86400,
             ),
         }
-        deliveries = conn.execute(
-            text(
-                "SELECT d.id, d.partner_id, p.name, d.created_at, d.channels, "
-                "d.contacts_delivered, d.packs FROM deliveries d "
-                "JOIN partners p ON p.partner_id = d.partner_id ORDER BY d.id DESC LIMIT 10"
-            )
-        ).all()
         start = day_start(today - dt.timedelta(days=29))
         per_day = {
             int(d): int(n)
@@ -209,17 +202,7 @@ def dashboard(request: Request, session: S, w: W, rentable: str | None = None) -
                 for i in range(30)
             ]
         ),
-        deliveries=[
-            {
-                "id": d.id,
-                "partner": f"{d.partner_id} {d.name}",
-                "at": _minute(d.created_at),
-                "channels": str(d.channels).replace("|", ", "),
-                "contacts": int(d.contacts_delivered),
-                "packs": str(d.packs).replace("|", ", "),
-            }
-            for d in deliveries
-        ],
+        deliveries=[_delivery_view(d) for d in _delivery_rows(w, limit=10)],
     )
 
 
@@ -493,7 +476,21 @@ _OWNER_FILES = (
 )
 
 
-def _delivery_rows(w: Web, delivery_id: int | None = None) -> list[Any]:
+def _delivery_view(d: Any) -> dict[str, Any]:
+    """A delivery as the pages show it, with the files still kept."""
+    return {
+        "id": d.id,
+        "kind": d.kind,
+        "partner": f"{d.partner_id} {d.name}",
+        "at": _minute(d.created_at),
+        "channels": str(d.channels).replace("|", ", "),
+        "packs": str(d.packs).replace("|", ", "),
+        "contacts": int(d.contacts_delivered),
+        "files": [n for n in _OWNER_FILES if (Path(d.out_dir) / n).is_file()],
+    }
+
+
+def _delivery_rows(w: Web, delivery_id: int | None = None, limit: int = 500) -> list[Any]:
     where = "WHERE d.id = :d" if delivery_id is not None else ""
     with w.engine.connect() as conn:
         return list(
@@ -503,9 +500,9 @@ def _delivery_rows(w: Web, delivery_id: int | None = None) -> list[Any]:
                     "d.channels, d.contacts_delivered, d.packs, d.out_dir, d.order_text, "
                     "d.partner_list_version FROM deliveries d "
                     f"JOIN partners p ON p.partner_id = d.partner_id {where} "
-                    "ORDER BY d.id DESC LIMIT 500"
+                    "ORDER BY d.id DESC LIMIT :n"
                 ),
-                {"d": delivery_id},
+                {"d": delivery_id, "n": limit},
             )
         )
 
@@ -517,18 +514,7 @@ def deliveries_page(request: Request, session: S, w: W) -> Response:
         request,
         "admin/deliveries.html",
         session=session,
-        deliveries=[
-            {
-                "id": d.id,
-                "kind": d.kind,
-                "partner": f"{d.partner_id} {d.name}",
-                "at": _minute(d.created_at),
-                "channels": str(d.channels).replace("|", ", "),
-                "contacts": int(d.contacts_delivered),
-                "files": [n for n in _OWNER_FILES if (Path(d.out_dir) / n).is_file()],
-            }
-            for d in _delivery_rows(w)
-        ],
+        deliveries=[_delivery_view(d) for d in _delivery_rows(w)],
     )
 
 
@@ -558,16 +544,10 @@ def delivery_page(request: Request, session: S, w: W, delivery_id: int) -> Respo
         "admin/delivery.html",
         session=session,
         d={
-            "id": d.id,
-            "kind": d.kind,
-            "partner": f"{d.partner_id} {d.name}",
-            "at": _minute(d.created_at),
+            **_delivery_view(d),
             "as_of": d.as_of,
-            "packs": str(d.packs).replace("|", ", "),
             "list_version": d.partner_list_version,
             "order": d.order_text,
-            "contacts": int(d.contacts_delivered),
-            "files": [n for n in _OWNER_FILES if (Path(d.out_dir) / n).is_file()],
         },
         ledger=[{"channel": r.channel, "n": int(r.n), "persons": int(r.persons)} for r in ledger],
         counts=(manifest or {}).get("counts", {}),
