@@ -213,6 +213,7 @@ def test_each_enrichment_is_a_delivery_of_its_own(engine: Engine, tmp_path: Path
     refs = [
         (x["appended_contact_ref"], y["appended_contact_ref"]) for x, y in zip(a, b, strict=True)
     ]
+    assert any(x for x, _ in refs)
     assert all(x.startswith("D1-") and y.startswith("D2-") for x, y in refs if x)
     with pytest.raises(InputError, match="not empty"):
         _run(case, "b")

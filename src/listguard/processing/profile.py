@@ -24,25 +24,11 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
+from listguard.normalise.rnvp import INPUT
 from listguard.processing.files import open_mapped, parse_maps, registry_contacts
 
-READ = (
-    "civility",
-    "first_name",
-    "last_name",
-    "company",
-    "address_line2",
-    "address_line3",
-    "address_line4",
-    "address_line5",
-    "postal_code",
-    "city",
-    "country",
-    "phone",
-    "mobile",
-    "email",
-    "birth_date",
-)
+# the address fields as restructuring reads them, then the other coordinates
+READ = (*(c for c in INPUT if c != "address"), "phone", "mobile", "email", "birth_date")
 # where a mistyped domain is most likely one of these
 POPULAR_DOMAINS = (
     "gmail.com",
@@ -114,7 +100,7 @@ class _Counts:
         from listguard.normalise.email import normalise_emails
         from listguard.normalise.phone import normalise_phones
         from listguard.normalise.postal import postal_codes
-        from listguard.normalise.rnvp import INPUT, restructure
+        from listguard.normalise.rnvp import restructure
 
         n = frame.height
         self.rows += n
