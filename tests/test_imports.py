@@ -380,3 +380,136 @@ def test_one_event_keys_as_a_whole_file_does() -> None:
     columns = {c: pl.String for c in (*KEY_FIELDS, "detail")} | {"at": pl.Int64}
     frame = pl.DataFrame([{c: r.get(c) for c in columns} for r in rows], schema=columns)
     assert frame.select(event_key_expr())["event_key"].to_list() == [event_key(r) for r in rows]
+
+
+def _loaded(engine: Engine) -> list[tuple[Any, ...]]:
+    """Every contact as stored, and the indexes of the table."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT * FROM contacts ORDER BY contact_id")).all()
+        indexes = conn.execute(
+            text("SELECT name FROM sqlite_master WHERE tbl_name = 'contacts' ORDER BY name")
+        ).scalars()
+        return [tuple(r)[1:] for r in rows] + [tuple(indexes)]
+
+
+def test_a_first_load_stores_what_a_merge_stores(
+    engine: Engine, sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Into an empty table the rows are streamed straight in (no merge): same contacts,
+    same rejects, same indexes, ids repeated across batches included."""
+    from tests.conftest import _sqlite_engine
+
+    monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 4)
+    monkeypatch.setattr("listguard.imports.common.FIRST_LOAD_MIN_BYTES", 0)
+    rows = [contact(f"C{i}", email=f"c{i}@example.com", loyalty="gold") for i in range(12)]
+    rows[9] = contact("C2", email="again@example.com")  # C2 again, two batches later
+    rows[5] = contact("C5", collected_at="31/02/2026")  # a bad row...
+    rows.append(contact("C5"))  # ...whose id is on another line: both lines rejected
+    path = write_csv(tmp_path / "c.csv", rows)
+    from listguard.db.sqlite_load import BulkWriter
+
+    commits: list[str] = []
+    real_commit = BulkWriter.commit
+
+    def commit(writer: BulkWriter) -> None:
+        commits.append("first load")
+        real_commit(writer)
+
+    monkeypatch.setattr(BulkWriter, "commit", commit)
+    first = import_file(engine, "contacts", path, rejects_path=tmp_path / "first.csv")
+    other = tmp_path / "other"
+    other.mkdir()
+    merged_engine = next(_sqlite_engine(sqlite_template, other))
+    import_file(merged_engine, "contacts", write_csv(other / "seed.csv", [contact("A0")]))
+    # the table is no longer empty: the merge runs
+    merged = import_file(merged_engine, "contacts", path, rejects_path=tmp_path / "m.csv")
+    with merged_engine.begin() as conn:
+        conn.execute(text("DELETE FROM contacts WHERE contact_id = 'A0'"))
+    assert (
+        (first.rows_new, first.rows_rejected)
+        == (merged.rows_new, merged.rows_rejected)
+        == (
+            9,
+            4,
+        )
+    )
+    assert first.unknown_columns == merged.unknown_columns == ["loyalty"]
+    assert _rejects(tmp_path / "first.csv") == _rejects(tmp_path / "m.csv")
+
+    def comparable(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        # import_id and recorded_at (the last columns but version) differ by design
+        return [r[:-3] + r[-1:] for r in rows[:-1]] + rows[-1:]
+
+    assert comparable(_loaded(engine)) == comparable(_loaded(merged_engine))
+    assert _count(engine, "imports") == 1
+    # the file into the empty table and the seed file were first loads, the other a merge
+    assert len(commits) == 2
+
+
+def test_a_first_load_survives_keys_whose_hashes_collide(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows held back because their key's hash was seen are written at the end."""
+    import numpy as np
+
+    from listguard.imports import common
+
+    monkeypatch.setattr(common, "_key_hashes", lambda keys: np.zeros(len(keys), np.uint64))
+    monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 3)
+    monkeypatch.setattr("listguard.imports.common.FIRST_LOAD_MIN_BYTES", 0)
+    rows = [contact(f"C{i}") for i in range(8)] + [contact("C3")]
+    report = import_file(engine, "contacts", write_csv(tmp_path / "c.csv", rows))
+    assert (report.rows_new, report.rows_rejected) == (7, 2)
+    with engine.connect() as conn:
+        ids = conn.execute(text("SELECT contact_id FROM contacts ORDER BY contact_id")).scalars()
+        assert list(ids) == ["C0", "C1", "C2", "C4", "C5", "C6", "C7"]
+
+
+@pytest.mark.parametrize("when", ["streaming", "before the commit", "writer killed"])
+def test_an_interrupted_first_load_leaves_the_registry_as_it_was(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    from listguard.db.sqlite_load import BulkWriter
+    from listguard.errors import ListguardError
+
+    monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 500)
+    monkeypatch.setattr("listguard.imports.common.FIRST_LOAD_MIN_BYTES", 0)
+    path = write_csv(tmp_path / "c.csv", [contact(f"C{i}") for i in range(2000)])
+    real_ingest, real_commit = BulkWriter.ingest, BulkWriter.commit
+    expected: type[BaseException] = KeyboardInterrupt
+
+    if when == "streaming":  # the third batch is never staged
+
+        def ingest(self: BulkWriter, table: str, schema: Any, batches: Any, **kw: Any) -> int:
+            def some() -> Any:
+                for n, batch in enumerate(batches):
+                    if n == 2:
+                        raise KeyboardInterrupt
+                    yield batch
+
+            return real_ingest(self, table, schema, some(), **kw)
+
+        monkeypatch.setattr(BulkWriter, "ingest", ingest)
+    elif when == "before the commit":
+
+        def commit(self: BulkWriter) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(BulkWriter, "commit", commit)
+    else:  # the child dies: the parent reports it
+        expected = ListguardError
+
+        def commit(self: BulkWriter) -> None:
+            self._child.kill()
+            self._child.wait()
+            real_commit(self)
+
+        monkeypatch.setattr(BulkWriter, "commit", commit)
+    with pytest.raises(expected):
+        import_file(engine, "contacts", path)
+    assert _count(engine, "contacts") == 0
+    assert _count(engine, "imports") == 0
+    assert not (tmp_path / "c.rejects.csv").exists()
+    monkeypatch.undo()
+    monkeypatch.setattr("listguard.imports.common.FIRST_LOAD_MIN_BYTES", 0)
+    assert import_file(engine, "contacts", path).rows_new == 2000  # and nothing is locked

@@ -28,7 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from listguard.db.sqlite_read import PARAM, Query
 from listguard.errors import ListguardError
@@ -36,10 +36,11 @@ from listguard.errors import ListguardError
 STAGE_SCHEMA = "lg_stage"
 
 
-def _sqlite_path(conn: Connection) -> str | None:
-    if conn.dialect.name != "sqlite":
+def sqlite_file(bind: Connection | Engine) -> str | None:
+    """The path of the registry's SQLite file, or None (another database, or in memory)."""
+    if bind.dialect.name != "sqlite":
         return None
-    database = conn.engine.url.database
+    database = bind.engine.url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     return database
@@ -52,7 +53,7 @@ def fetch_arrow(conn: Connection, queries: Mapping[str, Query]) -> dict[str, pa.
     SQLite: the readers take the write lock for a moment, so ``conn`` must not
     hold a write transaction.
     """
-    path = _sqlite_path(conn)
+    path = sqlite_file(conn)
     if path is not None:
         return _fetch_sqlite(path, queries)
     if conn.dialect.name == "postgresql":
@@ -181,6 +182,20 @@ class Scratch:
             cur.adbc_ingest(name, data, mode="append" if name in self._created else "create")
         self._created.add(name)
 
+    @contextmanager
+    def rows(self, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatchReader]:
+        """The rows of ``sql`` over the scratch tables, batch by batch (memory stays bounded
+        by a batch); the writer is closed first."""
+        import adbc_driver_sqlite.dbapi as adbc
+
+        from listguard.db.sqlite_read import read_batches
+
+        self.close_writer()
+        with adbc.connect(str(self.path)) as db, db.cursor() as cur:
+            yield pa.RecordBatchReader.from_batches(
+                schema, read_batches(cur, sql, Query(sql, schema))
+            )
+
     def close_writer(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -203,7 +218,7 @@ def attached(conn: Connection, scratch: Scratch) -> Iterator[Callable[[str], str
     it. PostgreSQL: each table is copied into a temporary table of the transaction.
     """
     scratch.close_writer()  # ADBC's SQLite lets go of the file before Python's opens it
-    if _sqlite_path(conn) is not None:
+    if sqlite_file(conn) is not None:
         dbapi: Any = conn.connection.driver_connection
         if dbapi.in_transaction:
             raise RuntimeError("attached() must be entered before the transaction's first write")
@@ -216,25 +231,11 @@ def attached(conn: Connection, scratch: Scratch) -> Iterator[Callable[[str], str
             conn.exec_driver_sql(f"DETACH DATABASE {STAGE_SCHEMA}")
     elif conn.dialect.name == "postgresql":
         for name, schema in scratch.schemas.items():
-            with _scratch_reader(scratch, name, schema) as reader:
+            with scratch.rows(f"SELECT * FROM {name}", schema) as reader:
                 _copy_pg(conn, f"{STAGE_SCHEMA}_{name}", reader)
         yield lambda name: f"{STAGE_SCHEMA}_{name}"
     else:
         raise RuntimeError(f"staging is not available on {conn.dialect.name}")
-
-
-@contextmanager
-def _scratch_reader(
-    scratch: Scratch, name: str, schema: pa.Schema
-) -> Iterator[pa.RecordBatchReader]:
-    """The rows of a scratch table, batch by batch (memory stays bounded by a batch)."""
-    import adbc_driver_sqlite.dbapi as adbc
-
-    from listguard.db.sqlite_read import read_batches
-
-    with adbc.connect(str(scratch.path)) as db, db.cursor() as cur:
-        batches = read_batches(cur, name, Query(f"SELECT * FROM {name}", schema))
-        yield pa.RecordBatchReader.from_batches(schema, batches)
 
 
 @contextmanager

@@ -15,20 +15,31 @@ the import committed.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+import pyarrow as pa
 from sqlalchemy import Connection, Engine, Table, insert, text, update
+from sqlalchemy.schema import CreateIndex
 
 from listguard.db import schema
 from listguard.db.engine import bulk_insert
+from listguard.errors import ListguardError
 from listguard.io.csvout import CsvWriter
 from listguard.io.tabular import Batch, TabularFile, file_sha256, open_tabular, require_columns
 from listguard.timeutil import now_ts
 
+if TYPE_CHECKING:
+    from listguard.db.arrow import Scratch
+
 REJECT_HEADER = ("line", "column", "value", "message")
+# a smaller file is merged even into an empty table: starting the writer process of a
+# first load (``FirstLoad``) costs more than such a file's whole import
+FIRST_LOAD_MIN_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -175,12 +186,32 @@ class MergeContext:
 
 
 @dataclass(frozen=True)
+class FirstLoad:
+    """How a kind's first import into an empty registry table skips the merge (SQLite):
+    the staged table ``rows`` is streamed into ``table`` as batches are staged, in the
+    import's transaction, with the stamps of a new row (``import_id``, ``recorded_at``,
+    ``version`` 1, where ``table`` has them). Every line whose ``key`` appears on several
+    lines of the file (the staged table ``ids``: each line's ``line`` and ``key``) is
+    rejected with the message ``duplicate``, as the merge would."""
+
+    table: Table
+    rows: str
+    ids: str
+    key: str
+    duplicate: str
+
+
+@dataclass(frozen=True)
 class Steps:
     """What one kind does with a checked file: the tables each batch stages (its good
-    rows, normalised), and the merge of the staged tables into the registry."""
+    rows, normalised), and the merge of the staged tables into the registry; and, for a
+    kind that can, how its first import into an empty table is loaded instead.
+    ``attributes``: the file's unknown columns, which this kind keeps."""
 
     stage: Stage
     merge: Merge
+    first_load: FirstLoad | None = None
+    attributes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -209,10 +240,16 @@ def run_import(
     tab = open_tabular(path)
     require_columns(tab, kind.required)
     steps = kind.steps(tab, engine)
-    report = ImportReport(kind=kind.name, path=tab.path)
+    report = ImportReport(kind=kind.name, path=tab.path, unknown_columns=list(steps.attributes))
     rejects = Rejects()
     digest = file_sha256(tab.path)
     started = now_ts()
+    record = {
+        "kind": kind.name,
+        "file_name": str(tab.path),
+        "file_sha256": digest,
+        "started_at": started,
+    }
 
     def staged_batches() -> Iterator[dict[str, pl.DataFrame]]:
         # a file without rows still stages its (empty) tables: the merge reads them
@@ -229,43 +266,205 @@ def run_import(
         report.rows_read += len(tab.bad_rows)
         rejects.add_bad_rows(tab)
 
+    def finished() -> dict[str, object]:
+        report.rows_rejected = rejects.lines
+        return {
+            "finished_at": now_ts(),
+            "rows_read": report.rows_read,
+            "rows_new": report.rows_new,
+            "rows_changed": report.rows_changed,
+            "rows_unchanged": report.rows_unchanged,
+            "rows_rejected": report.rows_rejected,
+        }
+
     with Scratch() as scratch:
-        for tables in prefetch(staged_batches()):
-            for name, frame in tables.items():
-                scratch.append(name, frame.to_arrow())
-        with engine.connect() as conn, attached(conn, scratch) as table:
-            try:
-                report.import_id = conn.execute(
-                    insert(schema.imports)
-                    .values(
-                        kind=kind.name,
-                        file_name=str(tab.path),
-                        file_sha256=digest,
-                        started_at=started,
+        first = steps.first_load
+        big = tab.path.stat().st_size >= FIRST_LOAD_MIN_BYTES
+        loaded = (
+            first is not None
+            and big
+            and _first_load(
+                engine,
+                first,
+                lambda: prefetch(staged_batches()),
+                scratch,
+                report,
+                rejects,
+                record,
+                finished,
+            )
+        )
+        if not loaded:
+            for tables in prefetch(staged_batches()):
+                for name, frame in tables.items():
+                    scratch.append(name, frame.to_arrow())
+            with engine.connect() as conn, attached(conn, scratch) as table:
+                try:
+                    report.import_id = conn.execute(
+                        insert(schema.imports).values(**record).returning(schema.imports.c.id)
+                    ).scalar_one()
+                    steps.merge(MergeContext(conn, table, report, rejects, started))
+                    conn.execute(
+                        update(schema.imports)
+                        .where(schema.imports.c.id == report.import_id)
+                        .values(**finished())
                     )
-                    .returning(schema.imports.c.id)
-                ).scalar_one()
-                steps.merge(MergeContext(conn, table, report, rejects, started))
-                report.rows_rejected = rejects.lines
-                conn.execute(
-                    update(schema.imports)
-                    .where(schema.imports.c.id == report.import_id)
-                    .values(
-                        finished_at=now_ts(),
-                        rows_read=report.rows_read,
-                        rows_new=report.rows_new,
-                        rows_changed=report.rows_changed,
-                        rows_unchanged=report.rows_unchanged,
-                        rows_rejected=report.rows_rejected,
-                    )
-                )
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
+                    conn.commit()
+                except BaseException:
+                    conn.rollback()
+                    raise
     target = rejects_path or default_rejects_path(tab.path)
     report.rejects_path = rejects.write(target, delimiter)
     return report
+
+
+def duplicated_keys(ids: str, key: str) -> str:
+    """SQL: the keys that appear on several lines of the staged table ``ids``."""
+    return f"SELECT {key} FROM {ids} GROUP BY {key} HAVING COUNT(*) > 1"
+
+
+def duplicate_rejects(lines: pa.Table, column: str, message: str) -> pl.DataFrame:
+    """The rejects of ``lines`` (``line`` and the key, ``column``), lines whose key is on
+    several lines of the file."""
+    return pl.DataFrame(
+        {"line": lines["line"], "column": column, "value": lines[column], "message": message},
+        schema=empty_rejects().schema,
+    )
+
+
+_HELD = "lg_held"  # the scratch table of rows held back by a first load
+
+
+def _key_hashes(keys: pl.Series) -> Any:
+    """A 64-bit hash of each key (numpy), to recognise keys already written."""
+    return keys.hash(seed=7).to_numpy()
+
+
+def _first_load(
+    engine: Engine,
+    spec: FirstLoad,
+    batches: Callable[[], Iterator[dict[str, pl.DataFrame]]],
+    scratch: Scratch,
+    report: ImportReport,
+    rejects: Rejects,
+    record: dict[str, Any],
+    finished: Callable[[], dict[str, object]],
+) -> bool:
+    """The import written straight into ``spec.table`` when it is empty, in one
+    transaction of a ``BulkWriter``; False (nothing done) when the registry is not a
+    SQLite file or the table holds rows.
+
+    Each batch's rows stream to the writer while the next batch is staged. A key may
+    be written once only: rows whose key was seen before (a hash of every written key
+    is kept, sorted) are held back; once the file is read, the lines of every key on
+    several lines are rejected and their first row deleted, and the held rows that
+    are not among them (a hash that merely collided) are written."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from listguard.db.arrow import sqlite_file
+    from listguard.db.sqlite_load import BulkWriter, LoadError
+
+    path = sqlite_file(engine)
+    if path is None:
+        return False
+    table, key = spec.table, spec.key
+    try:
+        with BulkWriter(path) as writer:
+            report.import_id = writer.execute(
+                *_positional(
+                    insert(schema.imports).values(**record).returning(schema.imports.c.id),
+                    engine,
+                )
+            )[0][0]
+            if writer.execute(f"SELECT 1 FROM {table.name} LIMIT 1"):
+                return False  # rolled back as the writer closes
+            stamps = {
+                "import_id": report.import_id,
+                "recorded_at": record["started_at"],
+                "version": 1,
+            }
+            stamps = {c: v for c, v in stamps.items() if c in table.c}
+            deferred = [i for i in table.indexes if not i.unique]
+            for index in deferred:
+                writer.execute(f"DROP INDEX {index.name}")
+            seen = np.empty(0, dtype=np.uint64)
+
+            def stamped(frame: pl.DataFrame) -> pa.Table:
+                return frame.with_columns(
+                    pl.lit(v, dtype=pl.Int64).alias(c) for c, v in stamps.items()
+                ).to_arrow()
+
+            def fresh_rows(staged: Iterator[dict[str, pl.DataFrame]]) -> Iterator[pa.RecordBatch]:
+                nonlocal seen
+                for tables in staged:
+                    scratch.append(spec.ids, tables[spec.ids].to_arrow())
+                    rows = tables[spec.rows]
+                    hashes = _key_hashes(rows[key])
+                    known = np.zeros(len(hashes), dtype=bool)
+                    if len(seen):
+                        known = (
+                            seen[np.minimum(np.searchsorted(seen, hashes), len(seen) - 1)] == hashes
+                        )
+                    fresh = rows[key].is_first_distinct().to_numpy() & ~known
+                    if not fresh.all():
+                        scratch.append(_HELD, stamped(rows.filter(~pl.Series(fresh))))
+                    seen = np.sort(np.concatenate([seen, hashes[fresh]]), kind="stable")
+                    yield from stamped(rows.filter(pl.Series(fresh))).to_batches()
+
+            staged = batches()
+            first = next(staged)  # the empty batch every import stages first: the schema
+            layout = stamped(first[spec.rows]).schema
+            written = writer.ingest(
+                table.name, layout, fresh_rows(itertools.chain([first], staged))
+            )
+            dup = duplicated_keys(spec.ids, key)
+            with scratch.rows(
+                f"SELECT line, {key} FROM {spec.ids} WHERE {key} IN ({dup})",
+                pa.schema([("line", pa.int64()), (key, pa.string())]),
+            ) as reader:
+                lines = reader.read_all()
+            if lines.num_rows:
+                rejects.add(duplicate_rejects(lines, key, spec.duplicate))
+                keys = pa.table({key: pc.unique(lines[key])})
+                writer.ingest("lg_duplicates", keys.schema, keys.to_batches(), temporary=True)
+                writer.execute(
+                    f"DELETE FROM {table.name} "
+                    f"WHERE {key} IN (SELECT {key} FROM temp.lg_duplicates)"
+                )
+                written -= writer.execute("SELECT changes()")[0][0]
+            if _HELD in scratch.schemas:  # rows held back whose key is on one line only
+                with scratch.rows(
+                    f"SELECT * FROM {_HELD} WHERE {key} NOT IN ({dup})", scratch.schemas[_HELD]
+                ) as reader:
+                    written += writer.ingest(table.name, layout, reader)
+            for index in deferred:
+                writer.execute(str(CreateIndex(index).compile(dialect=engine.dialect)))
+            report.rows_new, report.rows_changed, report.rows_unchanged = written, 0, 0
+            writer.execute(
+                *_positional(
+                    update(schema.imports)
+                    .where(schema.imports.c.id == report.import_id)
+                    .values(**finished()),
+                    engine,
+                )
+            )
+            writer.commit()
+    except LoadError as exc:
+        raise ListguardError(f"cannot write the registry: {exc}", where=path) from None
+    return True
+
+
+def _positional(statement: Any, engine: Engine) -> tuple[str, tuple[Any, ...]]:
+    """A SQLAlchemy statement as SQL with ``?`` parameters and their values, in order
+    (defaults of the table included)."""
+    compiled = statement.compile(dialect=engine.dialect)
+    params = compiled.construct_params()
+    for column in statement.table.columns:  # scalar defaults, which SQLAlchemy adds when it runs
+        default = column.default
+        if params.get(column.name) is None and default is not None and default.is_scalar:
+            params[column.name] = default.arg
+    return compiled.string, tuple(params[name] for name in compiled.positiontup or ())
 
 
 def upsert_versioned(

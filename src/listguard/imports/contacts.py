@@ -22,12 +22,14 @@ from listguard.db import schema
 from listguard.errors import InputError
 from listguard.imports.common import (
     Check,
+    FirstLoad,
     Kind,
     MergeContext,
     Rejects,
     Steps,
     blank,
-    empty_rejects,
+    duplicate_rejects,
+    duplicated_keys,
     keep_valid,
     rejects_of,
     text_or_null,
@@ -343,22 +345,15 @@ def _steps(tab: TabularFile, engine: Engine) -> Steps:
 
     def merge(ctx: MergeContext) -> None:
         conn, ids = ctx.conn, ctx.table("ids")
-        dup = f"SELECT contact_id FROM {ids} GROUP BY contact_id HAVING COUNT(*) > 1"
+        dup = duplicated_keys(ids, "contact_id")
         lines = conn.execute(
             text(f"SELECT line, contact_id FROM {ids} WHERE contact_id IN ({dup})")
         ).all()
-        if lines:
-            ctx.rejects.add(
-                pl.DataFrame(
-                    {
-                        "line": [int(r[0]) for r in lines],
-                        "column": "contact_id",
-                        "value": [r[1] for r in lines],
-                        "message": DUPLICATE_ID,
-                    },
-                    schema=empty_rejects().schema,
-                )
-            )
+        table = pa.table(
+            {"line": [int(r[0]) for r in lines], "contact_id": [r[1] for r in lines]},
+            schema=pa.schema([("line", pa.int64()), ("contact_id", pa.string())]),
+        )
+        ctx.rejects.add(duplicate_rejects(table, "contact_id", DUPLICATE_ID))
         # into an empty registry, look-up indexes are built once at the end (sorted, fast)
         first_load = conn.execute(text("SELECT 1 FROM contacts LIMIT 1")).first() is None
         deferred = [i for i in schema.contacts.indexes if not i.unique] if first_load else []
@@ -376,9 +371,9 @@ def _steps(tab: TabularFile, engine: Engine) -> Steps:
         )
         for index in deferred:
             index.create(conn)
-        ctx.report.unknown_columns = extra
 
-    return Steps(stage, merge)
+    first = FirstLoad(schema.contacts, "contacts", "ids", "contact_id", DUPLICATE_ID)
+    return Steps(stage, merge, first_load=first, attributes=tuple(extra))
 
 
 KIND = Kind("contacts", REQUIRED, KNOWN, _steps)
