@@ -132,3 +132,20 @@ def test_public_pages_fit_a_phone_and_work_with_the_keyboard(site: Site, browser
         expect(phone.get_by_role("heading", name="List of our partners")).to_be_visible()
     finally:
         context.close()
+
+
+def test_an_admin_creates_a_partner_key_and_revokes_it(site: Site, page: Page) -> None:
+    sign_in(page, site)
+    page.get_by_role("link", name="Accès").click()
+    page.get_by_label("Pour le partenaire").select_option("P2")
+    page.get_by_label("Libellé").fill("SFTP de P2")
+    page.get_by_role("button", name="Créer la clé").click()
+    secret = page.locator("#secret")
+    expect(secret).to_contain_text("lg_")
+    shot(page, "access")
+    prefix = secret.inner_text().split("_")[1]
+    row = page.locator("#keys tbody tr", has_text=prefix)
+    expect(row).to_contain_text("SFTP de P2")
+    row.get_by_role("button", name=f"Révoquer {prefix}").click()
+    expect(page.locator("#keys tbody tr", has_text=prefix)).not_to_contain_text("Révoquer")
+    expect(page.locator("#secret")).to_have_count(0)  # the key is never shown again

@@ -274,3 +274,21 @@ def test_an_opposition_received_by_letter_names_the_person_by_address(tmp_path: 
         tmp_path, "oppose", "--channel", "postal", "--last-name", "X", "--email", "a@b.fr", *address
     )
     assert "not both" in err
+
+
+def test_accounts_and_keys_are_listed_disabled_and_revoked(
+    base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LISTGUARD_PASSWORD", "a long enough password")  # read by the child
+    ok(base, "accounts", "add", "Ops@Example.com", "--role", "operator")
+    assert "ops@example.com" in ok(base, "accounts", "list")
+    key = ok(base, "api-key", "create", "--partner", "P1", "--label", "sftp").strip()
+    prefix = key.split("_")[1]
+    listed = ok(base, "api-key", "list")
+    assert prefix in listed and key not in listed and "deliveries:read" in listed
+    assert f"key {prefix} revoked" in ok(base, "api-key", "revoke", prefix)
+    assert "no live key" in user_error(base, "api-key", "revoke", prefix)
+    assert "disabled" in ok(base, "accounts", "disable", "ops@example.com")
+    assert "no enabled account" in user_error(base, "accounts", "disable", "ops@example.com")
+    row = next(r for r in ok(base, "accounts", "list").splitlines() if "ops@" in r)
+    assert len(row.split()) == 4  # email, role, created, disabled

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from listguard.accounts import add_account, revoke_api_key
+from listguard.accounts import add_account, authenticate, revoke_api_key
 from listguard.links import Unsubscribe, make_token
 from listguard.oppositions import record_opposition
 from listguard.timeutil import now_ts
@@ -253,6 +253,75 @@ def test_an_operator_cannot_read_the_audit_log(site: Site) -> None:
         )
         assert c.get("/admin").status_code == 200
         assert c.get("/admin/audit").status_code == 403
+
+
+def test_an_admin_manages_accounts_and_keys_from_the_back_office(site: Site) -> None:
+    body = {"email": "c2@example.com", "channel": "email"}
+    with site.client() as c:
+        _sign_in(c)
+        page = c.get("/admin/access")
+        assert page.status_code == 200 and "admin@example.com" in page.text
+        assert page.headers["cache-control"] == "no-store"
+        csrf = form_token(page.text, "csrf")
+        # an account: a password too short is refused, none makes one shown once
+        short = {"csrf": csrf, "email": "op@example.com", "role": "operator", "password": "short"}
+        assert c.post("/admin/access/accounts", data=short).status_code == 422
+        made = c.post("/admin/access/accounts", data={**short, "password": ""})
+        password = re.search(r'<code id="secret">([^<]+)</code>', made.text).group(1)  # type: ignore[union-attr]
+        assert authenticate(site.engine, "op@example.com", password) is not None
+        assert password not in c.get("/admin/access").text  # shown once
+        # a machine key works on the API until it is revoked
+        made = c.post(
+            "/admin/access/keys",
+            data={"csrf": csrf, "label": "CRM", "scope": ["oppositions:write", "deliveries:read"]},
+        )
+        key = re.search(r'<code id="secret">(lg_[^<]+)</code>', made.text).group(1)  # type: ignore[union-attr]
+        auth = {"Authorization": f"Bearer {key}"}
+        assert c.post("/api/v1/oppositions", json=body, headers=auth).status_code == 201
+        prefix = key.split("_")[1]
+        listed = c.get("/admin/access").text
+        assert f"lg_{prefix}_" in listed and key not in listed
+        assert "oppositions:write" in listed and "deliveries:read" not in listed.split(prefix)[1]
+        assert (
+            c.post("/admin/access/keys/revoke", data={"csrf": csrf, "prefix": prefix}).status_code
+            == 303
+        )
+        assert c.post("/api/v1/oppositions", json=body, headers=auth).status_code == 401
+        # a partner key is bound to its partner
+        made = c.post("/admin/access/keys", data={"csrf": csrf, "partner_id": "P2"})
+        p2 = re.search(r'<code id="secret">(lg_[^<]+)</code>', made.text).group(1)  # type: ignore[union-attr]
+        mine = c.get("/api/v1/partner/deliveries", headers={"Authorization": f"Bearer {p2}"})
+        assert [d["delivery_id"] for d in mine.json()] == [2]  # P2's rental, not P1's
+        # disabling an account ends its sessions; one's own account cannot be disabled
+        me = {"csrf": csrf, "email": "admin@example.com"}
+        assert c.post("/admin/access/accounts/disable", data=me).status_code == 422
+        op = {"csrf": csrf, "email": "op@example.com"}
+        assert c.post("/admin/access/accounts/disable", data=op).status_code == 303
+        assert authenticate(site.engine, "op@example.com", password) is None
+        assert c.post("/admin/access/accounts/disable", data=op).status_code == 404
+        assert c.post("/admin/access/keys", data={"csrf": "forged"}).status_code == 403
+    with site.engine.connect() as conn:
+        actions = conn.execute(text("SELECT action FROM audit_log")).scalars().all()
+    assert {"account_added", "api_key_created", "api_key_revoked", "account_disabled"} <= set(
+        actions
+    )
+
+
+def test_an_operator_cannot_manage_access(site: Site) -> None:
+    add_account(site.engine, "operator@example.com", PASSWORD, "operator")
+    with site.client() as c:
+        token = form_token(c.get("/admin/login").text)
+        c.post(
+            "/admin/login",
+            data={"email": "operator@example.com", "password": PASSWORD, "token": token},
+        )
+        csrf = form_token(c.get("/admin").text, "csrf")
+        assert c.get("/admin/access").status_code == 403
+        assert c.post("/admin/access/keys", data={"csrf": csrf}).status_code == 403
+        made = {"csrf": csrf, "email": "x@example.com", "password": ""}
+        assert c.post("/admin/access/accounts", data=made).status_code == 403
+    with site.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM api_keys")).scalar_one() == 3
 
 
 def test_an_operator_previews_then_delivers_a_rental(site: Site) -> None:

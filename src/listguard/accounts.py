@@ -18,6 +18,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
@@ -82,6 +83,56 @@ def add_account(engine: Engine, email: str, password: str, role: str) -> Account
         ).scalar_one()
         audit.append(conn, "account_added", email, {"role": role}, now)
     return Account(int(account_id), email, role)
+
+
+def disable_account(engine: Engine, email: str, *, by: str) -> bool:
+    """Disable an account (it can no longer sign in; its sessions end at once). False
+    when there is no enabled account with this email. An account is never deleted: the
+    audit log names it."""
+    email = email.strip().lower()
+    a = schema.accounts
+    now = now_ts()
+    with writing(engine) as conn:
+        row = conn.execute(
+            select(a.c.id).where(a.c.email == email, a.c.disabled_at.is_(None))
+        ).first()
+        if row is None:
+            return False
+        conn.execute(update(a).where(a.c.id == row.id).values(disabled_at=now))
+        conn.execute(schema.web_sessions.delete().where(schema.web_sessions.c.account_id == row.id))
+        audit.append(conn, "account_disabled", email, {"by": by}, now)
+    return True
+
+
+def list_accounts(engine: Engine) -> list[dict[str, Any]]:
+    """Every account of the owner's team, enabled first, with its dates."""
+    a = schema.accounts
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(a.c.email, a.c.role, a.c.created_at, a.c.disabled_at).order_by(
+                a.c.disabled_at.is_not(None), a.c.email
+            )
+        ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def list_api_keys(engine: Engine) -> list[dict[str, Any]]:
+    """Every API key (never the key itself: its prefix), live keys first, newest first."""
+    k = schema.api_keys
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                k.c.prefix,
+                k.c.role,
+                k.c.partner_id,
+                k.c.scopes,
+                k.c.label,
+                k.c.created_at,
+                k.c.last_used_at,
+                k.c.revoked_at,
+            ).order_by(k.c.revoked_at.is_not(None), k.c.id.desc())
+        ).all()
+    return [dict(r._mapping) for r in rows]
 
 
 def authenticate(engine: Engine, email: str, password: str) -> Account | None:
@@ -313,6 +364,9 @@ __all__ = [
     "check_api_key",
     "close_session",
     "create_api_key",
+    "disable_account",
+    "list_accounts",
+    "list_api_keys",
     "open_session",
     "revoke_api_key",
     "session_of",

@@ -658,6 +658,33 @@ def accounts_add(
     print(f"account {account.email} ({account.role}) added")
 
 
+@accounts_app.command("list")
+def accounts_list(ctx: typer.Context) -> None:
+    """The team's accounts, enabled first."""
+    from listguard.accounts import list_accounts
+    from listguard.timeutil import to_iso
+
+    c: Context = ctx.obj
+    print(f"{'email':<40} {'role':<9} {'created':<10} disabled")
+    for a in list_accounts(c.engine()):
+        gone = to_iso(a["disabled_at"])[:10] if a["disabled_at"] else ""
+        print(f"{a['email']:<40} {a['role']:<9} {to_iso(a['created_at'])[:10]:<10} {gone}")
+
+
+@accounts_app.command("disable")
+def accounts_disable(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+) -> None:
+    """Disable an account: it can no longer sign in, its sessions end at once."""
+    from listguard.accounts import disable_account
+
+    c: Context = ctx.obj
+    if not disable_account(c.engine(), email, by="cli"):
+        raise InputError("no enabled account with this email", where=email)
+    print(f"account {email.strip().lower()} disabled")
+
+
 key_app = typer.Typer(help="API keys for partners and the owner's systems.")
 app.add_typer(key_app, name="api-key")
 
@@ -687,6 +714,21 @@ def api_key_create(
     )
     print(key)
     err(f"scopes: {' '.join(sorted(grant.scopes))} (keep the key: it is not shown again)")
+
+
+@key_app.command("list")
+def api_key_list(ctx: typer.Context) -> None:
+    """Every key by its prefix (the key itself is never kept), live keys first."""
+    from listguard.accounts import list_api_keys
+    from listguard.timeutil import to_iso
+
+    c: Context = ctx.obj
+    print(f"{'prefix':<14} {'role':<8} {'partner':<10} {'last used':<10} {'revoked':<10} scopes")
+    for k in list_api_keys(c.engine()):
+        used = to_iso(k["last_used_at"])[:10] if k["last_used_at"] else ""
+        gone = to_iso(k["revoked_at"])[:10] if k["revoked_at"] else ""
+        partner = k["partner_id"] or ""
+        print(f"{k['prefix']:<14} {k['role']:<8} {partner:<10} {used:<10} {gone:<10} {k['scopes']}")
 
 
 @key_app.command("revoke")

@@ -466,6 +466,152 @@ def partner_save(
     return RedirectResponse(f"/admin/partners?saved={row['partner_id']}", status_code=303)
 
 
+def _access_page(
+    request: Request,
+    session: Session,
+    w: Web,
+    *,
+    error: str | None = None,
+    shown: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """Accounts and API keys; ``shown``: a secret made just now, shown this once."""
+    from listguard.accounts import SCOPES, list_accounts, list_api_keys
+
+    def when(at: int | None) -> str:
+        return _minute(at) if at else ""
+
+    accounts = [
+        {**a, "created": when(a["created_at"]), "disabled": when(a["disabled_at"])}
+        for a in list_accounts(w.engine)
+    ]
+    keys = [
+        {
+            **k,
+            "created": when(k["created_at"]),
+            "used": when(k["last_used_at"]),
+            "revoked": when(k["revoked_at"]),
+        }
+        for k in list_api_keys(w.engine)
+    ]
+    response = w.page(
+        request,
+        "admin/access.html",
+        status_code=status_code,
+        session=session,
+        accounts=accounts,
+        keys=keys,
+        scopes=SCOPES,
+        partners=[p for p in _partner_rows(w) if p["state"] != "delisted"],
+        error=error,
+        shown=shown,
+    )
+    response.headers["Cache-Control"] = "no-store"  # a secret may be on the page
+    return response
+
+
+@router.get("/access", response_class=HTMLResponse)
+def access_page(request: Request, session: Admin, w: W) -> Response:
+    """The team's accounts and the API keys of partners and machines (admins only)."""
+    return _access_page(request, session, w)
+
+
+@router.post("/access/accounts", response_class=HTMLResponse)
+def account_add(
+    request: Request,
+    session: Admin,
+    w: W,
+    csrf: Annotated[str, Form()] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+    role: Annotated[str, Form(max_length=16)] = "operator",
+    password: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """A new account; without a password, one is made and shown once."""
+    import secrets
+
+    from listguard.accounts import add_account
+
+    _csrf(session, csrf)
+    made = not password
+    password = password or secrets.token_urlsafe(15)
+    try:
+        account = add_account(w.engine, email, password, role)
+    except ListguardError as exc:
+        return _access_page(request, session, w, error=str(exc), status_code=422)
+    if not made:
+        return RedirectResponse("/admin/access", status_code=303)
+    shown = {"what": "password", "for": account.email, "secret": password}
+    return _access_page(request, session, w, shown=shown)
+
+
+@router.post("/access/accounts/disable")
+def account_disable(
+    request: Request,
+    session: Admin,
+    w: W,
+    csrf: Annotated[str, Form()] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+) -> Response:
+    from listguard.accounts import disable_account
+
+    _csrf(session, csrf)
+    if email.strip().lower() == session.account.email:
+        return _access_page(
+            request,
+            session,
+            w,
+            error="Vous ne pouvez pas désactiver votre propre compte."
+            if w.lang(request) == "fr"
+            else "You cannot disable your own account.",
+            status_code=422,
+        )
+    if not disable_account(w.engine, email, by=session.account.email):
+        raise HTTPException(404, "no enabled account with this email")
+    return RedirectResponse("/admin/access", status_code=303)
+
+
+@router.post("/access/keys", response_class=HTMLResponse)
+def key_create(
+    request: Request,
+    session: Admin,
+    w: W,
+    csrf: Annotated[str, Form()] = "",
+    partner_id: Annotated[str, Form(max_length=64)] = "",
+    label: Annotated[str, Form(max_length=200)] = "",
+    scope: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """A key for a partner (when one is chosen) or for the owner's systems; the key is
+    shown once, on this response (never in a URL)."""
+    from listguard.accounts import SCOPES, create_api_key
+
+    _csrf(session, csrf)
+    role = "partner" if partner_id else "machine"
+    chosen = tuple(s for s in scope or () if s in SCOPES[role]) or None
+    try:
+        key, _grant = create_api_key(
+            w.engine, role=role, partner_id=partner_id or None, scopes=chosen, label=label
+        )
+    except ListguardError as exc:
+        return _access_page(request, session, w, error=str(exc), status_code=422)
+    shown = {"what": "key", "for": partner_id or label or role, "secret": key}
+    return _access_page(request, session, w, shown=shown)
+
+
+@router.post("/access/keys/revoke")
+def key_revoke(
+    session: Admin,
+    w: W,
+    csrf: Annotated[str, Form()] = "",
+    prefix: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    from listguard.accounts import revoke_api_key
+
+    _csrf(session, csrf)
+    if not revoke_api_key(w.engine, prefix):
+        raise HTTPException(404, "no live key with this prefix")
+    return RedirectResponse("/admin/access", status_code=303)
+
+
 _OWNER_FILES = (
     "contacts.csv",
     "enriched.csv",
