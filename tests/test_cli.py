@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from listguard.timeutil import today
 from tests.scenario import contact, partner, write_csv
 
 
@@ -207,14 +209,32 @@ def test_bloctel_round_trip_with_the_fake_service(base: Path) -> None:
     assert rows[("C1", "phone")] == "bloctel_listed"
 
 
+def _reasons(delivery: Path) -> dict[tuple[str, str], str]:
+    with (delivery / "decisions.csv").open(encoding="utf-8-sig") as f:
+        return {
+            (r["contact_id"], r["channel"]): r["reasons"] for r in csv.DictReader(f, delimiter=";")
+        }
+
+
 def test_oppose_then_rent(base: Path) -> None:
     out = ok(base, "oppose", "--email", "C2@Example.com", "--channel", "all", "--scope", "partners")
     assert "covers 1 contact" in out
-    ok(base, "rent", "order.toml", "--out", "delivery")
-    with (base / "delivery" / "decisions.csv").open(encoding="utf-8-sig") as f:
-        rows = {
-            (r["contact_id"], r["channel"]): r["reasons"] for r in csv.DictReader(f, delimiter=";")
-        }
+    # decided as of yesterday, the opposition of today is not seen, and the user is told
+    day = today()  # the day the CLI takes for today (Paris)
+    campaign = (
+        f"campaign_start = {day + dt.timedelta(days=3)}\n"
+        f"campaign_end = {day + dt.timedelta(days=33)}\n"
+    )
+    order = ORDER.split("campaign_start")[0] + campaign
+    (base / "past.toml").write_text(order + f"as_of = {day - dt.timedelta(days=1)}\n", "utf-8")
+    done = cli(base, "rent", "past.toml", "--out", "past")
+    assert done.returncode == 0 and "is before today" in done.stderr
+    assert _reasons(base / "past")[("C2", "postal")] != "opposed"
+    # decided as of today (as_of left out), it is
+    (base / "order.toml").write_text(order, encoding="utf-8")
+    done = cli(base, "rent", "order.toml", "--out", "delivery")
+    assert done.returncode == 0 and "before today" not in done.stderr
+    rows = _reasons(base / "delivery")
     assert rows[("C2", "postal")] == "opposed"
     assert "exactly one" in user_error(base, "oppose", "--channel", "all")
 

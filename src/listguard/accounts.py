@@ -311,15 +311,23 @@ class GrantCache:
         self._lock = threading.Lock()
 
     def check(self, engine: Engine, key: str) -> ApiKey | None:
+        held, grant = self.peek(engine, key)
+        if held:
+            return grant
         now = time.monotonic()
-        with self._lock:
-            held = self._grants.get((str(engine.url), _sha(key)))
-        if held is not None and now - held[0] < self.ttl:
-            return held[1]
         with engine.connect() as conn:
             grant = check_api_key(conn, key)
         self.keep(engine, key, grant, now)
         return grant
+
+    def peek(self, engine: Engine, key: str) -> tuple[bool, ApiKey | None]:
+        """(True, the grant) when the answer for ``key`` is held and fresh, without asking
+        the registry; (False, None) otherwise."""
+        with self._lock:
+            held = self._grants.get((str(engine.url), _sha(key)))
+        if held is not None and time.monotonic() - held[0] < self.ttl:
+            return True, held[1]
+        return False, None
 
     def keep(self, engine: Engine, key: str, grant: ApiKey | None, at: float | None = None) -> None:
         """Hold ``grant`` as the answer for ``key`` in ``engine``'s registry."""

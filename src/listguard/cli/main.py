@@ -191,10 +191,12 @@ def rent(
 ) -> None:
     """Decide every coordinate, write the delivery folder, record the delivery."""
     from listguard.renting.deliver import rent as do_rent
-    from listguard.renting.order import load_order
+    from listguard.renting.order import backdated, load_order
 
     c: Context = ctx.obj
     order = load_order(order_file)
+    if warning := backdated(order):
+        err(f"warning: {warning}")
     settings = c.settings()
     engine = c.engine()
     with progress_steps("renting") as step:
@@ -1002,7 +1004,7 @@ def enrich(
     match probability per row and a match-rate report."""
     from listguard.processing.enrich import enrich as do_enrich
     from listguard.processing.enrich import make_order
-    from listguard.renting.order import load_order
+    from listguard.renting.order import backdated, load_order
     from listguard.timeutil import today
 
     c: Context = ctx.obj
@@ -1029,6 +1031,8 @@ def enrich(
             campaign_end=_date(campaign_end, "--campaign-end") if campaign_end else None,
             call_purpose=call_purpose,
         )
+    if warning := backdated(order):
+        err(f"warning: {warning}")
     with progress_steps("enriching") as step:
         report = do_enrich(
             c.engine(),

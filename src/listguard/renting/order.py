@@ -144,6 +144,20 @@ def parse_order(text: str, *, where: str = "order") -> Order:
     )
 
 
+def backdated(order: Order) -> str | None:
+    """A warning when ``order`` is decided as of a day before today: the rules ignore
+    events dated after ``as_of`` (rules.md), so oppositions received since would not
+    apply to a file delivered now. None for an order decided as of today or later."""
+    now = today()
+    if order.as_of >= now:
+        return None
+    return (
+        f"as_of {order.as_of.isoformat()} is before today ({now.isoformat()}): the decisions "
+        "ignore the oppositions and other events dated after it. A file delivered today "
+        "should be decided as of today (leave as_of out)."
+    )
+
+
 def load_order(path: str | Path) -> Order:
     p = Path(path)
     try:

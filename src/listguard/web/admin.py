@@ -305,7 +305,7 @@ def rental_action(
 ) -> Response:
     """Preview the counts per channel and reason of an order, or deliver it."""
     from listguard.renting.deliver import rent
-    from listguard.renting.order import parse_order
+    from listguard.renting.order import backdated, parse_order
     from listguard.renting.preview import preview
 
     _csrf(session, csrf)
@@ -328,7 +328,13 @@ def rental_action(
             error=str(exc),
         )
     return w.page(
-        request, "admin/rentals.html", session=session, order=order, preview=counts, error=None
+        request,
+        "admin/rentals.html",
+        session=session,
+        order=order,
+        preview=counts,
+        error=None,
+        warning=backdated(parsed),
     )
 
 
