@@ -55,8 +55,10 @@ class Case:
         import_file(engine, "partners", write_csv(tmp / "partners.csv", [partner()]))
         import_file(engine, "contacts", write_csv(tmp / "contacts.csv", base))
         self.base = {r["contact_id"]: r for r in base}
+        # made the day before the order's as_of (an opposition after it would be ignored)
+        before = int(dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC).timestamp())
         for who in (self.opposed, "X-clustered"):
-            record_opposition(engine, channel="email", scope="partners", contact_id=who)
+            record_opposition(engine, channel="email", scope="partners", contact_id=who, at=before)
         with engine.begin() as conn:
             conn.execute(
                 text(
