@@ -135,6 +135,11 @@ def test_oppositions_recorded_together_each_get_their_own_result(
     )
     assert [type(g).__name__ for g in got] == ["Recorded", "InputError", "InputError", "Recorded"]
     assert isinstance(got[1], InputError) and "not a valid email" in str(got[1])
+    # each its own count, though their messages were queued in one pass
+    assert [(g.covered, g.messages) for g in got if not isinstance(g, InputError)] == [
+        (1, 1),
+        (1, 2),
+    ]
     # the same messages as one at a time: P1 for C1's email, then P1 and P2 for the number
     assert _messages(engine) == [("P1", "pending", 1), ("P1", "pending", 2), ("P2", "pending", 1)]
     assert verify(engine).ok

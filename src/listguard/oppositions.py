@@ -19,11 +19,12 @@ from listguard.errors import InputError
 from listguard.imports.events import CHANNEL_VALUES, VIAS, event_key
 from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
-from listguard.propagation import enqueue
+from listguard.propagation import enqueue, enqueue_per_event
 from listguard.timeutil import now_ts
 
 # the contacts a person named by (contact id :c, email :e, number :p) covers
 HOLDING = "contact_id = :c OR email_norm = :e OR phone_e164 = :p OR mobile_e164 = :p"
+_HOLDING_COUNT = text(f"SELECT COUNT(*) FROM contacts WHERE {HOLDING}")
 
 # the ledger rows of a person: delivered from their contacts (ids :ids), or a coordinate of
 # theirs (:emails, :phones) delivered from a contact that had it, now or in a superseded
@@ -117,9 +118,10 @@ def record_oppositions(
             results[i] = exc
     if keys:
         with writing(engine) as conn:
+            events: dict[int, int] = {}  # request -> its event
             for i, (email_norm, phone_e164) in keys.items():
                 r = requests[i]
-                event_id = record_event(
+                events[i] = record_event(
                     conn,
                     "opposition",
                     channel=r.channel,
@@ -133,16 +135,21 @@ def record_oppositions(
                     conn,
                     "opposition_recorded",
                     r.contact_id or email_norm or phone_e164,
-                    {"event": event_id, "channel": r.channel, "scope": r.scope, "via": r.via},
+                    {"event": events[i], "channel": r.channel, "scope": r.scope, "via": r.via},
                 )
-                messages = enqueue(
-                    conn, "e.id = :event_id", {"event_id": event_id}, retention_years
-                )
+            # the messages of the whole batch in one pass (its events are consecutive)
+            messages = enqueue_per_event(
+                conn,
+                "e.id >= :first_event AND e.id <= :last_event",
+                {"first_event": min(events.values()), "last_event": max(events.values())},
+                retention_years,
+            )
+            for i, (email_norm, phone_e164) in keys.items():
                 covered = conn.execute(
-                    text(f"SELECT COUNT(*) FROM contacts WHERE {HOLDING}"),
-                    {"c": r.contact_id, "e": email_norm, "p": phone_e164},
+                    _HOLDING_COUNT,
+                    {"c": requests[i].contact_id, "e": email_norm, "p": phone_e164},
                 ).scalar_one()
-                results[i] = Recorded(int(covered), messages)
+                results[i] = Recorded(int(covered), messages.get(events[i], 0))
     return [r if r is not None else InputError("not recorded") for r in results]
 
 

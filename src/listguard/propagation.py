@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import io
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, bindparam, select, text
+from sqlalchemy import Connection, Engine, TextClause, bindparam, select, text
 
 from listguard import audit
 from listguard.config import NotifySettings, Settings
@@ -63,8 +64,53 @@ def enqueue(
 ) -> int:
     """Outbox messages for the events of ``events_where`` (SQL on ``events e``); returns
     how many messages were written. ``channels``: only coordinates delivered on these."""
+    return sum(enqueue_per_event(conn, events_where, params, retention_years, channels).values())
+
+
+def enqueue_per_event(
+    conn: Connection,
+    events_where: str,
+    params: Mapping[str, Any],
+    retention_years: int,
+    channels: tuple[str, ...] | None = None,
+) -> dict[int, int]:
+    """As ``enqueue``, for several events at once: the messages written per event id
+    (events with none are left out)."""
     now = now_ts()
     since = day_start(years_before(dt.datetime.fromtimestamp(now, dt.UTC).date(), retention_years))
+    messages, items = _enqueue_statements(events_where, channels)
+    last = conn.execute(_LAST_MESSAGE).scalar_one()
+    bound = {**params, "since": since}
+    conn.execute(messages, {**bound, "now": now})
+    conn.execute(items, {**bound, "last": last})
+    per_event = {
+        int(event): int(n) for event, n in conn.execute(_WRITTEN_PER_EVENT, {"last": last}).all()
+    }
+    if per_event:
+        first, end = conn.execute(_WRITTEN_RANGE, {"last": last}).one()
+        audit.append(
+            conn,
+            "messages_queued",
+            None,
+            {"messages": sum(per_event.values()), "first": int(first), "last": int(end)},
+            now,
+        )
+    return per_event
+
+
+_LAST_MESSAGE = text("SELECT coalesce(max(id), 0) FROM outbox")
+_WRITTEN_PER_EVENT = text(
+    "SELECT event_id, count(*) FROM outbox WHERE id > :last GROUP BY event_id"
+)
+_WRITTEN_RANGE = text("SELECT min(id), max(id) FROM outbox WHERE id > :last")
+
+
+@functools.lru_cache(maxsize=64)
+def _enqueue_statements(
+    events_where: str, channels: tuple[str, ...] | None
+) -> tuple[TextClause, TextClause]:
+    """The two statements of ``enqueue`` (messages, then their items), built once per
+    kind of selection: parsing these long texts cost more than running them."""
     selected = (
         "e.event IN ('opposition', 'erasure', 'rectification') AND e.scope <> 'own' "
         f"AND ({events_where})"
@@ -108,39 +154,21 @@ def enqueue(
             delivered.format(source=f"({superseded}) x", on=_SUPERSEDED_ON),
         ]
     )
-    last = conn.execute(text("SELECT coalesce(max(id), 0) FROM outbox")).scalar_one()
-    bound = {**params, "since": since}
     # the query runs twice (messages, then their items) rather than through a temporary
     # table: creating one per opposition costs more than a second look-up
-    conn.execute(
+    return (
         text(
             "INSERT INTO outbox (event_id, partner_id, status, attempts, created_at, "
             "next_attempt_at) SELECT DISTINCT p.event_id, p.partner_id, 'pending', 0, :now, :now "
             f"FROM ({items}) p WHERE 1 = 1 ON CONFLICT (event_id, partner_id) DO NOTHING"
         ),
-        {**bound, "now": now},
-    )
-    conn.execute(
         text(
             "INSERT INTO outbox_items (message_id, delivery_id, contact_ref, channel, coordinate) "
             f"SELECT o.id, p.delivery_id, p.contact_ref, p.channel, p.coordinate FROM ({items}) p "
             "JOIN outbox o ON o.event_id = p.event_id AND o.partner_id = p.partner_id "
             "WHERE o.id > :last"
         ),
-        {**bound, "last": last},
     )
-    written = conn.execute(
-        text("SELECT count(*), min(id), max(id) FROM outbox WHERE id > :last"), {"last": last}
-    ).one()
-    if written[0]:
-        audit.append(
-            conn,
-            "messages_queued",
-            None,
-            {"messages": int(written[0]), "first": int(written[1]), "last": int(written[2])},
-            now,
-        )
-    return int(written[0])
 
 
 # --- sending -------------------------------------------------------------------------
