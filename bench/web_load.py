@@ -74,7 +74,10 @@ async def _load(
     latencies: list[float] = []
     codes: dict[int, int] = {}
     total = int(rate * seconds)
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    # kept-alive connections and when each was last used: the server closes one left idle
+    # for its keep-alive timeout (uvicorn: 5 s), so an older one is not reused, as an HTTP
+    # client's pool does not (reusing it would count a request the server never read)
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
     opened = 0
     slots = asyncio.Semaphore(512)
     requests = [make(emails[i % len(emails)]) for i in range(total)]
@@ -83,13 +86,19 @@ async def _load(
     async def one(i: int) -> None:
         nonlocal opened
         async with slots:
-            conn = idle.pop() if idle else None
+            conn = None
+            while idle and conn is None:
+                reader, writer, used = idle.pop()
+                if reader.at_eof() or time.perf_counter() - used > 4.0:
+                    writer.close()
+                else:
+                    conn = (reader, writer)
             if conn is None:
                 conn = await asyncio.open_connection("127.0.0.1", port)
                 opened += 1
             try:
                 code = await _exchange(*conn, requests[i])
-                idle.append(conn)
+                idle.append((*conn, time.perf_counter()))
             except (OSError, asyncio.IncompleteReadError, ValueError):
                 code = 0
                 conn[1].close()
@@ -104,7 +113,7 @@ async def _load(
         tasks.append(asyncio.create_task(one(i)))
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
-    for _, writer in idle:
+    for _, writer, _used in idle:
         writer.close()
     return latencies, codes, total / elapsed
 
