@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 import polars as pl
@@ -98,6 +99,7 @@ def _key(*cols: str) -> pl.Expr:
     )
 
 
+@cache  # expressions are immutable: built once, not per batch
 def address_key_expr() -> pl.Expr:
     return _key("address_line4", "address_line5", "postal_code", "city")
 
@@ -106,7 +108,8 @@ ERASED_MESSAGE = "this person asked to be erased: not imported again"
 DUPLICATE_ID = "this contact_id appears on several lines of the file: none of them is imported"
 
 
-def _checks() -> list[Check]:
+@cache
+def _checks() -> tuple[Check, ...]:
     checks = [
         Check("contact_id", blank("contact_id"), "contact_id is required"),
         Check("collected_at", blank("collected_at"), "collected_at is required"),
@@ -144,7 +147,7 @@ def _checks() -> list[Check]:
                 "unknown choice value: expected consent, objection, informed or empty",
             )
         )
-    return checks
+    return tuple(checks)
 
 
 def _prepare(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:

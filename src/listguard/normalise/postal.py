@@ -34,6 +34,7 @@ def _blank(col: str) -> pl.Expr:
     return pl.col(col).is_null() | (pl.col(col).str.strip_chars() == "")
 
 
+@cache  # expressions are immutable: built once, not per batch (a web request's batch is small)
 def normalise_postal_code_expr(col: str = "postal_code") -> pl.Expr:
     """Digits only; a 4-digit code that lost its leading zero in a spreadsheet is padded."""
     digits = pl.col(col).str.strip_chars().str.replace_all(r"\s", "")
@@ -46,6 +47,7 @@ def normalise_postal_code_expr(col: str = "postal_code") -> pl.Expr:
     )
 
 
+@cache
 def address_status_expr() -> pl.Expr:
     """``valid``, ``invalid`` or ``missing`` per row, from the normalised address columns."""
     codes = pl.Series(sorted(postal_codes()), dtype=pl.String)
