@@ -4,12 +4,14 @@ a shape the rules accept, and the form fragment that asks each channel the lawfu
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
+from listguard.audit import verify
 from listguard.collection import choices_from_form, form_fragment
 from listguard.config import Settings
 from listguard.rights import access_report, erase
@@ -228,6 +230,19 @@ def test_collections_recorded_together_each_get_their_own_outcome(site: Site) ->
         ).all()
     assert contacts == ["N1", "N3"] and proofs == 4
     assert [tuple(e) for e in events] == [("C1", "opposition", "sms"), ("N1", "consent", "sms")]
+    # each proof's audit entry names that proof, in a chain that stays whole
+    proof_ids = [g.proof_id for g in got if not isinstance(g, InputError)]
+    with site.engine.connect() as conn:
+        audited = conn.execute(
+            text("SELECT subject, detail FROM audit_log WHERE action = 'collection' ORDER BY id")
+        ).all()
+    assert [(a[0], json.loads(a[1])["proof"]) for a in audited] == [
+        ("N1", proof_ids[0]),
+        ("N3", proof_ids[2]),
+        ("C1", proof_ids[3]),
+        ("N1", proof_ids[4]),
+    ]
+    assert verify(site.engine).ok
 
 
 def test_concurrent_submissions_through_the_server(site: Site) -> None:

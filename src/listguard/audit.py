@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,27 +45,43 @@ def append(
     at: int | None = None,
 ) -> int:
     """Append one entry in ``conn``'s transaction; returns its id."""
+    return append_many(conn, [(action, subject, detail, at)])[0]
+
+
+def append_many(
+    conn: Connection, entries: Sequence[tuple[str, str | None, dict[str, Any], int | None]]
+) -> list[int]:
+    """Append entries (action, subject, detail, at) in order, in ``conn``'s transaction:
+    the chain is the same as with one ``append`` each, the head taken and moved once.
+    Returns their ids."""
+    if not entries:
+        return []
     # the write comes first: it takes the lock before the head is read
     conn.execute(_TAKE_HEAD)
     head = conn.execute(_READ_HEAD).one()
-    entry_id = int(head.last_id) + 1
-    when = at if at is not None else now_ts()
-    body = json.dumps(detail, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    digest = _digest(head.hash, entry_id, when, action, subject, body)
-    conn.execute(
-        _INSERT,
-        {
-            "id": entry_id,
-            "at": when,
-            "action": action,
-            "subject": subject,
-            "detail": body,
-            "prev": head.hash,
-            "hash": digest,
-        },
-    )
-    conn.execute(_MOVE_HEAD, {"id": entry_id, "hash": digest})
-    return entry_id
+    last, prev = int(head.last_id), str(head.hash)
+    now = now_ts()
+    rows: list[dict[str, Any]] = []
+    for action, subject, detail, at in entries:
+        last += 1
+        when = at if at is not None else now
+        body = json.dumps(detail, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        digest = _digest(prev, last, when, action, subject, body)
+        rows.append(
+            {
+                "id": last,
+                "at": when,
+                "action": action,
+                "subject": subject,
+                "detail": body,
+                "prev": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    conn.execute(_INSERT, rows)
+    conn.execute(_MOVE_HEAD, {"id": last, "hash": prev})
+    return [int(r["id"]) for r in rows]
 
 
 @dataclass

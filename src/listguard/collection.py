@@ -247,13 +247,15 @@ def record_collections(engine: Engine, items: Sequence[Collection]) -> list[Coll
                     for norm in rows.values()
                 ],
             )
+        proofs: list[dict[str, Any]] = []
+        outcomes: dict[int, str] = {}
         for i in todo:
             if results[i] is not None:
                 continue
             c = items[i]
             contact_id = c.contact["contact_id"].strip()
-            outcome = "created" if i in rows else "events"
-            if outcome == "events":
+            outcomes[i] = "created" if i in rows else "events"
+            if outcomes[i] == "events":
                 for event, channel, scope in _events_of(c):
                     record_event(
                         conn,
@@ -264,13 +266,12 @@ def record_collections(engine: Engine, items: Sequence[Collection]) -> list[Coll
                         keys=(contact_id, None, None),
                         at=at[i],
                     )
-            proof_id = conn.execute(
-                schema.collection_proofs.insert().returning(schema.collection_proofs.c.id),
+            proofs.append(
                 {
                     "idempotency_key": c.idempotency_key,
                     "body_sha256": digests[i],
                     "contact_id": contact_id,
-                    "outcome": outcome,
+                    "outcome": outcomes[i],
                     "collected_at": at[i],
                     "received_at": received,
                     "collection_source": c.collection_source,
@@ -280,16 +281,29 @@ def record_collections(engine: Engine, items: Sequence[Collection]) -> list[Coll
                     "choices": json.dumps(dict(c.choices), sort_keys=True),
                     "ip": c.ip,
                     "user_agent": c.user_agent,
-                },
-            ).scalar_one()
-            audit.append(
-                conn,
-                "collection",
-                contact_id,
-                {"proof": proof_id, "outcome": outcome, "notice_version": c.notice_version},
-                received,
+                }
             )
-            results[i] = Collected(contact_id, outcome, int(proof_id))
+        if proofs:  # written together, then their ids read back by their unique keys
+            conn.execute(schema.collection_proofs.insert(), proofs)
+            proof_ids = {
+                str(r[0]): int(r[1])
+                for r in conn.execute(
+                    text(
+                        "SELECT idempotency_key, id FROM collection_proofs "
+                        "WHERE idempotency_key IN :k"
+                    ).bindparams(bindparam("k", expanding=True)),
+                    {"k": [p["idempotency_key"] for p in proofs]},
+                )
+            }
+            entries = []
+            for i, outcome in outcomes.items():
+                c = items[i]
+                contact_id = c.contact["contact_id"].strip()
+                proof_id = proof_ids[c.idempotency_key]
+                detail = {"proof": proof_id, "outcome": outcome, "notice_version": c.notice_version}
+                entries.append(("collection", contact_id, detail, received))
+                results[i] = Collected(contact_id, outcome, proof_id)
+            audit.append_many(conn, entries)
         for i, first in repeats.items():  # as a retry of the first, once it is recorded
             done = results[first]
             results[i] = (

@@ -131,12 +131,23 @@ def record_oppositions(
                     detail=r.detail,
                     at=r.at,
                 )
-                audit.append(
-                    conn,
-                    "opposition_recorded",
-                    r.contact_id or email_norm or phone_e164,
-                    {"event": events[i], "channel": r.channel, "scope": r.scope, "via": r.via},
-                )
+            audit.append_many(
+                conn,
+                [
+                    (
+                        "opposition_recorded",
+                        requests[i].contact_id or email_norm or phone_e164,
+                        {
+                            "event": events[i],
+                            "channel": requests[i].channel,
+                            "scope": requests[i].scope,
+                            "via": requests[i].via,
+                        },
+                        None,
+                    )
+                    for i, (email_norm, phone_e164) in keys.items()
+                ],
+            )
             # the messages of the whole batch in one pass (its events are consecutive)
             messages = enqueue_per_event(
                 conn,
