@@ -53,6 +53,30 @@ def test_phone_vector_keeps_order_with_foreign_numbers() -> None:
     assert got == ["+442079460958", "+33612345678", "+32470123456", None, "+442079460958"]
 
 
+def test_a_few_numbers_are_classified_as_many_are() -> None:
+    """A handful of numbers (a web form's) are matched one by one, many at once: the same
+    answers on the generator's numbers, written every way it writes them, and on bad ones."""
+    import numpy as np
+
+    from listguard.demo.generate import _phones
+    from listguard.normalise import phone
+
+    rng = np.random.default_rng(11)
+    numbers = [*_phones(rng, 1500, mobile=True), *_phones(rng, 1500, mobile=False)]
+    numbers += ["+33 6 92 12 34 56", "+590 690 12 34 56", "00 44 20 7946 0958", "06 12 34 5"]
+    numbers += ["", "  ", "+508 41 23 45", "0800 12 34 56", "0899 12 34 56"]
+    many = normalise_phones(pl.Series(numbers))
+    assert len(numbers) > phone._FEW
+    few = pl.concat(
+        [normalise_phones(pl.Series(numbers[i : i + 7])) for i in range(0, len(numbers), 7)]
+    )
+    assert few.equals(many)
+    assert set(many["line_type"].drop_nulls()) >= {"mobile", "fixed", "invalid"}
+    # a column with no number at all answers at once, in the same shape
+    none = normalise_phones(pl.Series(["", None, " "]))
+    assert none.schema == many.schema and none.null_count().row(0) == (3, 3)
+
+
 _french_national = st.from_regex(r"0[1-79][0-9]{8}", fullmatch=True)
 
 

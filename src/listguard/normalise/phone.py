@@ -157,7 +157,11 @@ def normalise_phones(values: pl.Series) -> pl.DataFrame:
     Empty values give nulls in both columns; anything else gives a line type,
     ``invalid`` with a null ``e164`` when the number cannot be a real one.
     """
-    df = pl.DataFrame({"raw": values.cast(pl.String)})
+    values = values.cast(pl.String)
+    if values.str.strip_chars().fill_null("").eq("").all():  # no number at all (a web form)
+        empty = pl.Series([None] * values.len(), dtype=pl.String)
+        return pl.DataFrame({"e164": empty, "line_type": empty})
+    df = pl.DataFrame({"raw": values})
     raw = pl.col("raw").str.strip_chars()
     df = df.with_columns(
         raw.alias("_s"),
