@@ -272,7 +272,7 @@ def deliver(
             conn = one_snapshot(raw)
             step("deciding")
             plan = make_plan(conn, order, settings.rules, only=only)
-            db = decide(conn, plan)
+            db = decide(conn, plan, memory_mb=settings.engine.memory_mb)
             try:
                 n = output.number(conn, db, order)
                 step("recording the ledger")

@@ -21,7 +21,7 @@ def preview(engine: Engine, order: Order, settings: Settings) -> dict[str, Any]:
     with engine.connect() as raw:
         conn = one_snapshot(raw)
         plan = make_plan(conn, order, settings.rules)
-        db = decide(conn, plan)
+        db = decide(conn, plan, memory_mb=settings.engine.memory_mb)
         try:
             tally = DecisionCounts.of(db)
             contacts = db.execute(

@@ -81,7 +81,7 @@ def explain(
         )
         ids = tuple(sorted({contact_id, *peers, *same}))
         plan = make_plan(conn, order, settings.rules, contact_ids=ids)
-        db = decide(conn, plan)
+        db = decide(conn, plan, memory_mb=settings.engine.memory_mb)
         try:
             rows = [
                 (coordinate, spell(mask) or None)

@@ -581,7 +581,7 @@ def _duck_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if f"${k}" in sql}
 
 
-def decide(conn: Connection, plan: Plan, *, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
+def decide(conn: Connection, plan: Plan, *, memory_mb: int = 2048) -> duckdb.DuckDBPyConnection:
     """Decide every coordinate of the order; the result is the table ``lg_decision``
     (one row per contact, channel and coordinate; ``ch`` is the channel's position in
     the order, ``pos`` the coordinate's within the contact, so ``order_key`` is unique;
@@ -597,7 +597,7 @@ def decide(conn: Connection, plan: Plan, *, memory_limit: str = "1GB") -> duckdb
 
         people = tables["contacts"]
         tables["contacts"] = people.filter(pc.is_in(people["contact_id"], value_set=plan.only))
-    db = duckdb.connect(config={"memory_limit": memory_limit})
+    db = duckdb.connect(config={"memory_limit": f"{memory_mb}MB"})
     db.execute(f"SET temp_directory = '{tempfile.gettempdir()}/listguard-duckdb'")
     for name, table in tables.items():
         db.register(name, table)
