@@ -1,6 +1,6 @@
 """Oppositions recorded at a steady rate while the worker forwards them to partner endpoints.
 
-    python -m bench.propagation [--rate 500] [--seconds 10] [--partners 20]
+    python -m bench.propagation [--rate 500] [--seconds 10] [--partners 20] [--api [--workers 2]]
 
 A SQLite registry holds ``--partners`` partners, each rented its own slice of
 the base by email (so each opposition concerns one partner). Each partner has
@@ -9,6 +9,13 @@ through the service function every route uses (``record_opposition``) at
 ``--rate`` per second, while ``listguard worker`` runs in its own process.
 Prints intake latency (p50, p99), the rate reached, and end-to-end latency from
 recording to the partner's receipt (p50, p99), in a Markdown table.
+
+With ``--api``, the oppositions go through the web application instead:
+``listguard serve --workers N --no-propagate`` (the worker forwards), and the
+open-loop HTTP load generator of ``bench.web_load`` posts ``POST
+/api/v1/oppositions`` with a machine key; intake latency is the HTTP answer's, from
+the time the request was due, and end to end runs from that time to the partner's
+receipt. The load generator and the 20 endpoints share the benchmark's process.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--partners", type=int, default=20)
     parser.add_argument("--contacts-per-partner", type=int, default=1000)
+    parser.add_argument("--api", action="store_true", help="Through the API (listguard serve).")
+    parser.add_argument("--workers", type=int, default=2, help="Server processes, with --api.")
+    parser.add_argument("--port", type=int, default=8798)
     args = parser.parse_args()
 
     from tests.scenario import contact, partner, write_csv
@@ -99,18 +109,21 @@ def main() -> None:
     recorded: dict[int, float] = {}  # contact number -> when its opposition was recorded
     intake: list[float] = []
     total = int(args.rate * args.seconds)
-    start = time.perf_counter()
-    for k in range(total):
-        due = start + k / args.rate
-        pause = due - time.perf_counter()
-        if pause > 0:
-            time.sleep(pause)
-        n = (k * 7919) % len(contacts)
-        t0 = time.perf_counter()
-        recorded[n] = time.time()
-        record_opposition(engine, channel="email", contact_id=f"C{n:06d}")
-        intake.append(time.perf_counter() - t0)
-    elapsed = time.perf_counter() - start
+    if args.api:
+        elapsed = _through_api(args, url, total, len(contacts), recorded, intake)
+    else:
+        start = time.perf_counter()
+        for k in range(total):
+            due = start + k / args.rate
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            n = (k * 7919) % len(contacts)
+            t0 = time.perf_counter()
+            recorded[n] = time.time()
+            record_opposition(engine, channel="email", contact_id=f"C{n:06d}")
+            intake.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - start
     deadline = time.time() + 120
     while len(received) < total and time.time() < deadline:
         time.sleep(0.1)
@@ -135,7 +148,8 @@ def main() -> None:
     for server in servers:
         server.shutdown()
         server.server_close()
-    print(f"| {total:,} oppositions, {args.partners} partner endpoints | |\n|---|---|")
+    route = f"through the API, {args.workers} server processes" if args.api else "in process"
+    print(f"| {total:,} oppositions ({route}), {args.partners} partner endpoints | |\n|---|---|")
     print(f"| target rate | {args.rate}/s for {args.seconds:.0f} s |")
     print(f"| rate reached (intake) | {total / elapsed:,.0f}/s |")
     print(
@@ -148,6 +162,66 @@ def main() -> None:
             f"| end-to-end latency p50 / p99 | {statistics.median(latencies):.2f} s / "
             f"{_percentile(latencies, 0.99):.2f} s |"
         )
+
+
+def _through_api(
+    args: argparse.Namespace,
+    url: str,
+    total: int,
+    people: int,
+    recorded: dict[int, float],
+    intake: list[float],
+) -> float:
+    """Post the oppositions to a server of the registry at ``url``; returns the seconds
+    the load took. Fills ``recorded`` (when each contact's request was due, wall clock)
+    and ``intake`` (each answer's latency)."""
+    import asyncio
+
+    import httpx
+
+    from bench.web_load import _request, load
+    from listguard.accounts import create_api_key
+    from listguard.db.engine import make_engine
+
+    key, _grant = create_api_key(make_engine(url), role="machine", scopes=("oppositions:write",))
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "listguard", "--db", url, "serve"),
+            *("--port", str(args.port), "--workers", str(args.workers), "--no-propagate"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"http://127.0.0.1:{args.port}/", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the server did not start")
+        order = [(k * 7919) % people for k in range(total)]  # each contact once
+
+        def post(n: str) -> bytes:
+            body = json.dumps({"contact_id": f"C{int(n):06d}", "channel": "email"})
+            auth = {"Authorization": f"Bearer {key}"}
+            return _request("/api/v1/oppositions", body.encode(), "application/json", auth)
+
+        t0 = time.perf_counter()
+        latencies, codes, _reached, start = asyncio.run(
+            load(args.port, args.rate, args.seconds, post, [str(n) for n in order])
+        )
+        elapsed = time.perf_counter() - t0
+        if set(codes) != {201}:
+            print(f"answers: {codes}", file=sys.stderr)
+        for k, n in enumerate(order):
+            recorded[n] = start + k / args.rate
+        intake.extend(latencies)
+        return elapsed
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 if __name__ == "__main__":

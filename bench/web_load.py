@@ -71,6 +71,14 @@ async def _load(
     """An open loop over raw kept-alive connections (opened as needed, up to 512): a
     request leaves at its time whether or not earlier ones were answered. The client
     costs little CPU per request, so that it measures the server, not itself."""
+    latencies, codes, reached, _start = await load(port, rate, seconds, make, emails)
+    return latencies, codes, reached
+
+
+async def load(
+    port: int, rate: int, seconds: float, make: Any, emails: list[str]
+) -> tuple[list[float], dict[int, int], float, float]:
+    """``_load``, and the wall-clock time request 0 was due (request i: i / rate later)."""
     latencies: list[float] = []
     codes: dict[int, int] = {}
     total = int(rate * seconds)
@@ -115,7 +123,7 @@ async def _load(
     elapsed = time.perf_counter() - start
     for _, writer, _used in idle:
         writer.close()
-    return latencies, codes, total / elapsed
+    return latencies, codes, total / elapsed, time.time() - (time.perf_counter() - start)
 
 
 def _cpu_seconds(pid: int) -> float:
