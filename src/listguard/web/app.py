@@ -9,6 +9,7 @@ them in its thread pool, each with its own registry connection.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import hmac
 import os
@@ -268,9 +269,11 @@ def create_app(
     *,
     rate_per_minute: int | None = None,
     propagate: bool = False,
+    own_process: bool = False,
 ) -> FastAPI:
     """The application; ``propagate`` also sends the queued messages to the partners
-    from a thread of the server (one process only: with several, run ``listguard worker``)."""
+    from a thread of the server (one process only: with several, run ``listguard worker``).
+    ``own_process``: the application is all its process runs (``listguard serve``)."""
     from listguard.web import admin, api, public
 
     @contextlib.asynccontextmanager
@@ -280,6 +283,12 @@ def create_app(
         # handlers run in a few threads: with one registry writer at a time and the GIL,
         # more threads only add switching; requests beyond them wait in the event loop
         anyio.to_thread.current_default_thread_limiter().total_tokens = HANDLER_THREADS
+        if own_process:
+            # what is loaded by now lives as long as the server: out of the garbage
+            # collector's sight, so that its full collections no longer walk it (under
+            # load, they paused every request: p99 of the collection API 165 ms to 115)
+            gc.collect()
+            gc.freeze()
         stop = threading.Event()
         counting = threading.Thread(
             target=app.state.web.refusals.run, args=(stop,), name="refusals", daemon=True

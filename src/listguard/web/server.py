@@ -17,7 +17,10 @@ def from_environment() -> FastAPI:
     check_initialised(engine)
     settings = load_settings(None)  # $LISTGUARD_CONFIG
     return create_app(
-        engine, settings, propagate=os.environ.get("LISTGUARD_SERVE_PROPAGATE") == "1"
+        engine,
+        settings,
+        propagate=os.environ.get("LISTGUARD_SERVE_PROPAGATE") == "1",
+        own_process=True,
     )
 
 
