@@ -66,6 +66,8 @@ def main() -> None:
     received: dict[str, float] = {}
 
     class Endpoint(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # kept-alive connections, as a partner's server keeps them
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received[json.loads(body)["message_id"]] = time.time()
