@@ -272,22 +272,27 @@ def test_an_admin_manages_accounts_and_keys_from_the_back_office(site: Site) -> 
         assert authenticate(site.engine, "op@example.com", password) is not None
         assert password not in c.get("/admin/access").text  # shown once
         # a machine key works on the API until it is revoked
-        made = c.post(
-            "/admin/access/keys",
-            data={"csrf": csrf, "label": "CRM", "scope": ["oppositions:write", "deliveries:read"]},
-        )
+        asked = {"csrf": csrf, "label": "CRM", "scope": ["oppositions:write", "deliveries:read"]}
+        refused = c.post("/admin/access/keys", data=asked)  # a partner's scope, for a machine
+        assert refused.status_code == 422 and "deliveries:read" in refused.text
+        made = c.post("/admin/access/keys", data={**asked, "scope": ["oppositions:write"]})
         key = re.search(r'<code id="secret">(lg_[^<]+)</code>', made.text).group(1)  # type: ignore[union-attr]
         auth = {"Authorization": f"Bearer {key}"}
         assert c.post("/api/v1/oppositions", json=body, headers=auth).status_code == 201
         prefix = key.split("_")[1]
         listed = c.get("/admin/access").text
         assert f"lg_{prefix}_" in listed and key not in listed
-        assert "oppositions:write" in listed and "deliveries:read" not in listed.split(prefix)[1]
+        row = listed.split(prefix)[1].split("</tr>")[0]
+        assert "oppositions:write" in row and "collections:write" not in row
         assert (
             c.post("/admin/access/keys/revoke", data={"csrf": csrf, "prefix": prefix}).status_code
             == 303
         )
         assert c.post("/api/v1/oppositions", json=body, headers=auth).status_code == 401
+        # a scope of a machine key is refused for a partner key, not widened to all
+        mixed = {"csrf": csrf, "partner_id": "P2", "scope": ["oppositions:write"]}
+        refused = c.post("/admin/access/keys", data=mixed)
+        assert refused.status_code == 422 and "do not exist for a partner key" in refused.text
         # a partner key is bound to its partner
         made = c.post("/admin/access/keys", data={"csrf": csrf, "partner_id": "P2"})
         p2 = re.search(r'<code id="secret">(lg_[^<]+)</code>', made.text).group(1)  # type: ignore[union-attr]

@@ -588,11 +588,12 @@ def key_create(
 ) -> Response:
     """A key for a partner (when one is chosen) or for the owner's systems; the key is
     shown once, on this response (never in a URL)."""
-    from listguard.accounts import SCOPES, create_api_key
+    from listguard.accounts import create_api_key
 
     _csrf(session, csrf)
     role = "partner" if partner_id else "machine"
-    chosen = tuple(s for s in scope or () if s in SCOPES[role]) or None
+    # a scope of the other role is refused by name, never dropped into "every scope"
+    chosen = tuple(scope) if scope else None
     try:
         key, _grant = create_api_key(
             w.engine, role=role, partner_id=partner_id or None, scopes=chosen, label=label
