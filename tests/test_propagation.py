@@ -145,6 +145,30 @@ def test_oppositions_recorded_together_each_get_their_own_result(
     assert verify(engine).ok
 
 
+def test_an_opposition_recorded_again_in_a_batch_queues_nothing_twice(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from listguard.oppositions import OppositionRequest, record_oppositions
+
+    _base(engine, tmp_path)
+    at = now_ts() - 60
+    first = record_opposition(engine, channel="email", contact_id="C1", at=at)
+    assert first.messages == 1
+    assert record_opposition(engine, channel="all", contact_id="C2", scope="own").messages == 0
+    # the same opposition again (its old event) beside a new one: not one range of events
+    again, new = record_oppositions(
+        engine,
+        [
+            OppositionRequest("email", contact_id="C1", at=at),
+            OppositionRequest("all", phone="06 12 34 56 78"),
+        ],
+    )
+    assert not isinstance(again, Exception) and not isinstance(new, Exception)
+    assert (again.covered, again.messages, new.messages) == (1, 0, 2)
+    assert _messages(engine) == [("P1", "pending", 1), ("P1", "pending", 2), ("P2", "pending", 1)]
+    assert verify(engine).ok
+
+
 def test_a_coordinate_delivered_before_the_contact_changed_it_is_still_forwarded(
     any_engine: Engine, tmp_path: Path
 ) -> None:

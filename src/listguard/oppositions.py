@@ -148,13 +148,24 @@ def record_oppositions(
                     for i, (email_norm, phone_e164) in keys.items()
                 ],
             )
-            # the messages of the whole batch in one pass (its events are consecutive)
-            messages = enqueue_per_event(
-                conn,
-                "e.id >= :first_event AND e.id <= :last_event",
-                {"first_event": min(events.values()), "last_event": max(events.values())},
-                retention_years,
-            )
+            # the messages of the whole batch in one pass when its events are consecutive
+            # (new ones); an opposition recorded before gives its old event: one by one
+            ids = sorted(set(events.values()))
+            if ids[-1] - ids[0] + 1 == len(ids):
+                messages = enqueue_per_event(
+                    conn,
+                    "e.id >= :first_event AND e.id <= :last_event",
+                    {"first_event": ids[0], "last_event": ids[-1]},
+                    retention_years,
+                )
+            else:
+                messages = {}
+                for event_id in ids:
+                    messages.update(
+                        enqueue_per_event(
+                            conn, "e.id = :event_id", {"event_id": event_id}, retention_years
+                        )
+                    )
             for i, (email_norm, phone_e164) in keys.items():
                 covered = conn.execute(
                     _HOLDING_COUNT,
