@@ -348,6 +348,31 @@ def _key_hashes(keys: pl.Series) -> Any:
     return keys.hash(seed=7).to_numpy()
 
 
+class _WrittenKeys:
+    """The keys a first load has written, as a sorted array of their hashes (8 bytes
+    each): a key may be written once only."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self._seen = np.empty(0, dtype=np.uint64)
+
+    def fresh(self, keys: pl.Series) -> Any:
+        """Which of ``keys`` to write now (numpy booleans): the first of each key in the
+        batch whose hash was not written before; the hashes of those are kept."""
+        import numpy as np
+
+        hashes = _key_hashes(keys)
+        seen = self._seen
+        known = np.zeros(len(hashes), dtype=bool)
+        if len(seen):
+            known = seen[np.minimum(np.searchsorted(seen, hashes), len(seen) - 1)] == hashes
+        fresh = keys.is_first_distinct().to_numpy() & ~known
+        # timsort: the kept array is one sorted run, the new hashes are sorted onto it
+        self._seen = np.sort(np.concatenate([seen, hashes[fresh]]), kind="stable")
+        return fresh
+
+
 def _first_load(
     engine: Engine,
     spec: FirstLoad,
@@ -367,7 +392,6 @@ def _first_load(
     is kept, sorted) are held back; once the file is read, the lines of every key on
     several lines are rejected and their first row deleted, and the held rows that
     are not among them (a hash that merely collided) are written."""
-    import numpy as np
     import pyarrow.compute as pc
 
     from listguard.db.arrow import sqlite_file
@@ -396,7 +420,7 @@ def _first_load(
             deferred = [i for i in table.indexes if not i.unique]
             for index in deferred:
                 writer.execute(f"DROP INDEX {index.name}")
-            seen = np.empty(0, dtype=np.uint64)
+            written_keys = _WrittenKeys()
 
             def stamped(frame: pl.DataFrame) -> pa.Table:
                 return frame.with_columns(
@@ -404,21 +428,13 @@ def _first_load(
                 ).to_arrow()
 
             def fresh_rows(staged: Iterator[dict[str, pl.DataFrame]]) -> Iterator[pa.RecordBatch]:
-                nonlocal seen
                 for tables in staged:
                     scratch.append(spec.ids, tables[spec.ids].to_arrow())
                     rows = tables[spec.rows]
-                    hashes = _key_hashes(rows[key])
-                    known = np.zeros(len(hashes), dtype=bool)
-                    if len(seen):
-                        known = (
-                            seen[np.minimum(np.searchsorted(seen, hashes), len(seen) - 1)] == hashes
-                        )
-                    fresh = rows[key].is_first_distinct().to_numpy() & ~known
+                    fresh = pl.Series(written_keys.fresh(rows[key]))
                     if not fresh.all():
-                        scratch.append(_HELD, stamped(rows.filter(~pl.Series(fresh))))
-                    seen = np.sort(np.concatenate([seen, hashes[fresh]]), kind="stable")
-                    yield from stamped(rows.filter(pl.Series(fresh))).to_batches()
+                        scratch.append(_HELD, stamped(rows.filter(~fresh)))
+                    yield from stamped(rows.filter(fresh)).to_batches()
 
             staged = batches()
             first = next(staged)  # the empty batch every import stages first: the schema
