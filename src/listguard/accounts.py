@@ -88,8 +88,11 @@ def add_account(engine: Engine, email: str, password: str, role: str) -> Account
 def disable_account(engine: Engine, email: str, *, by: str) -> bool:
     """Disable an account (it can no longer sign in; its sessions end at once). False
     when there is no enabled account with this email. An account is never deleted: the
-    audit log names it."""
+    audit log names it. ``by``: who disables it; nobody disables their own account (the
+    last admin would lock the team out)."""
     email = email.strip().lower()
+    if email == by.strip().lower():
+        raise InputError("you cannot disable your own account", where=email)
     a = schema.accounts
     now = now_ts()
     with writing(engine) as conn:

@@ -561,17 +561,11 @@ def account_disable(
     from listguard.accounts import disable_account
 
     _csrf(session, csrf)
-    if email.strip().lower() == session.account.email:
-        return _access_page(
-            request,
-            session,
-            w,
-            error="Vous ne pouvez pas désactiver votre propre compte."
-            if w.lang(request) == "fr"
-            else "You cannot disable your own account.",
-            status_code=422,
-        )
-    if not disable_account(w.engine, email, by=session.account.email):
+    try:
+        disabled = disable_account(w.engine, email, by=session.account.email)
+    except ListguardError as exc:  # one's own account
+        return _access_page(request, session, w, error=str(exc), status_code=422)
+    if not disabled:
         raise HTTPException(404, "no enabled account with this email")
     return RedirectResponse("/admin/access", status_code=303)
 
