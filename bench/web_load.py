@@ -65,20 +65,14 @@ async def _exchange(
     return status
 
 
-async def _load(
-    port: int, rate: int, seconds: float, make: Any, emails: list[str]
-) -> tuple[list[float], dict[int, int], float]:
-    """An open loop over raw kept-alive connections (opened as needed, up to 512): a
-    request leaves at its time whether or not earlier ones were answered. The client
-    costs little CPU per request, so that it measures the server, not itself."""
-    latencies, codes, reached, _start = await load(port, rate, seconds, make, emails)
-    return latencies, codes, reached
-
-
 async def load(
     port: int, rate: int, seconds: float, make: Any, emails: list[str]
 ) -> tuple[list[float], dict[int, int], float, float]:
-    """``_load``, and the wall-clock time request 0 was due (request i: i / rate later)."""
+    """An open loop over raw kept-alive connections (opened as needed, up to 512): a
+    request leaves at its time whether or not earlier ones were answered. The client
+    costs little CPU per request, so that it measures the server, not itself. Returns
+    the latencies, the count per status, the rate reached, and the wall-clock time
+    request 0 was due (request i: i / rate later)."""
     latencies: list[float] = []
     codes: dict[int, int] = {}
     total = int(rate * seconds)
@@ -290,8 +284,8 @@ def main() -> None:
         runs = [r for r in runs if args.only in r[0]]
         for label, make in runs:
             cpu = _cpu_seconds(server.pid)
-            lat, codes, reached = asyncio.run(
-                _load(args.port, args.rate, args.seconds, make, emails)
+            lat, codes, reached, _start = asyncio.run(
+                load(args.port, args.rate, args.seconds, make, emails)
             )
             per = (_cpu_seconds(server.pid) - cpu) / max(1, sum(codes.values())) * 1000
             rows.append(

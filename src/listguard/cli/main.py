@@ -660,17 +660,24 @@ def accounts_add(
     print(f"account {account.email} ({account.role}) added")
 
 
+def _day(at: int | None) -> str:
+    """An instant as its day (``2026-11-29``), or empty."""
+    from listguard.timeutil import to_iso
+
+    return to_iso(at)[:10] if at else ""
+
+
 @accounts_app.command("list")
 def accounts_list(ctx: typer.Context) -> None:
     """The team's accounts, enabled first."""
     from listguard.accounts import list_accounts
-    from listguard.timeutil import to_iso
 
     c: Context = ctx.obj
     print(f"{'email':<40} {'role':<9} {'created':<10} disabled")
     for a in list_accounts(c.engine()):
-        gone = to_iso(a["disabled_at"])[:10] if a["disabled_at"] else ""
-        print(f"{a['email']:<40} {a['role']:<9} {to_iso(a['created_at'])[:10]:<10} {gone}")
+        print(
+            f"{a['email']:<40} {a['role']:<9} {_day(a['created_at']):<10} {_day(a['disabled_at'])}"
+        )
 
 
 @accounts_app.command("disable")
@@ -722,14 +729,11 @@ def api_key_create(
 def api_key_list(ctx: typer.Context) -> None:
     """Every key by its prefix (the key itself is never kept), live keys first."""
     from listguard.accounts import list_api_keys
-    from listguard.timeutil import to_iso
 
     c: Context = ctx.obj
     print(f"{'prefix':<14} {'role':<8} {'partner':<10} {'last used':<10} {'revoked':<10} scopes")
     for k in list_api_keys(c.engine()):
-        used = to_iso(k["last_used_at"])[:10] if k["last_used_at"] else ""
-        gone = to_iso(k["revoked_at"])[:10] if k["revoked_at"] else ""
-        partner = k["partner_id"] or ""
+        used, gone, partner = _day(k["last_used_at"]), _day(k["revoked_at"]), k["partner_id"] or ""
         print(f"{k['prefix']:<14} {k['role']:<8} {partner:<10} {used:<10} {gone:<10} {k['scopes']}")
 
 
