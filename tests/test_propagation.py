@@ -155,6 +155,14 @@ def test_an_opposition_recorded_again_in_a_batch_queues_nothing_twice(
     first = record_opposition(engine, channel="email", contact_id="C1", at=at)
     assert first.messages == 1
     assert record_opposition(engine, channel="all", contact_id="C2", scope="own").messages == 0
+    # an event between them that is none of the batch's and was never queued (written
+    # here without its messages): a batch that took the range of its events would queue it
+    from listguard.db.engine import writing
+    from listguard.oppositions import record_event
+
+    with writing(engine) as conn:
+        keys = ("C2", None, None)
+        record_event(conn, "opposition", channel="all", scope="all", via="api", keys=keys)
     # the same opposition again (its old event) beside a new one: not one range of events
     again, new = record_oppositions(
         engine,
