@@ -210,11 +210,11 @@ def test_a_partner_reports_an_opposition_it_received(site: Site) -> None:
     ]
 
 
-def _sign_in(c: httpx.Client, password: str = PASSWORD) -> httpx.Response:
+def _sign_in(
+    c: httpx.Client, password: str = PASSWORD, email: str = "Admin@Example.com"
+) -> httpx.Response:
     token = form_token(c.get("/admin/login").text)
-    return c.post(
-        "/admin/login", data={"email": "Admin@Example.com", "password": password, "token": token}
-    )
+    return c.post("/admin/login", data={"email": email, "password": password, "token": token})
 
 
 def test_back_office_sign_in_dashboard_and_csrf(site: Site) -> None:
@@ -247,11 +247,7 @@ def test_back_office_sign_in_dashboard_and_csrf(site: Site) -> None:
 def test_an_operator_cannot_read_the_audit_log(site: Site) -> None:
     add_account(site.engine, "operator@example.com", PASSWORD, "operator")
     with site.client() as c:
-        token = form_token(c.get("/admin/login").text)
-        c.post(
-            "/admin/login",
-            data={"email": "operator@example.com", "password": PASSWORD, "token": token},
-        )
+        _sign_in(c, email="operator@example.com")
         assert c.get("/admin").status_code == 200
         assert c.get("/admin/audit").status_code == 403
 
@@ -316,11 +312,7 @@ def test_an_admin_manages_accounts_and_keys_from_the_back_office(site: Site) -> 
 def test_an_operator_cannot_manage_access(site: Site) -> None:
     add_account(site.engine, "operator@example.com", PASSWORD, "operator")
     with site.client() as c:
-        token = form_token(c.get("/admin/login").text)
-        c.post(
-            "/admin/login",
-            data={"email": "operator@example.com", "password": PASSWORD, "token": token},
-        )
+        _sign_in(c, email="operator@example.com")
         csrf = form_token(c.get("/admin").text, "csrf")
         assert c.get("/admin/access").status_code == 403
         assert c.post("/admin/access/keys", data={"csrf": csrf}).status_code == 403
