@@ -136,6 +136,21 @@ def test_absurd_input_gets_a_status_and_never_a_line_too_long() -> None:
         assert (out[line].str.len_chars().fill_null(0) <= LINE_MAX).all()
     assert out["status"][3] == "doubtful" and out["reason"][3] == "line_too_long"
     assert out["status"][4] == "invalid"
+    # a street in Cyrillic cannot be written on line 4: what is left is not trusted
+    assert (out["line4"][1], out["status"][1], out["reason"][1]) == (
+        "5",
+        "doubtful",
+        "not_latin_script",
+    )
+
+
+def test_another_script_anywhere_makes_the_address_doubtful_accents_do_not() -> None:
+    street = {"address_line4": "12 rue de la Paix", "postal_code": "75002", "city": "Paris"}
+    assert one(first_name="Zoë", last_name="Ñúñez", **street)["status"] == "valid"
+    assert one(**{**street, "address_line4": "12 rue de l'Œuvre 🎉"})["status"] == "valid"
+    for other in ({"first_name": "Иван"}, {"city": "Παρίσι"}, {"address_line3": "مبنى"}):
+        row = one(**{**street, **other})
+        assert (row["status"], row["reason"]) == ("doubtful", "not_latin_script"), other
 
 
 @settings(max_examples=60, deadline=None)

@@ -74,6 +74,7 @@ INPUT = (
     "address",  # one free-text field, in place of (or besides) the lines
 )
 
+_NOT_LATIN = r"[^\p{Latin}\p{Common}\p{Inherited}]"
 _EXT = r"(?:BIS|TER|QUATER|QUINQUIES|[A-H])"
 _LINE2 = (
     r"^(?:APPARTEMENT|APPART|APPT|APT|APP|ETAGE|ETG|ESCALIER|ESC|CHEZ|C O|PORTE|CHAMBRE"
@@ -461,6 +462,13 @@ def restructure(frame: pl.DataFrame) -> pl.DataFrame:
         {c: frame[c].cast(pl.String) if c in frame.columns else [None] * n for c in INPUT},
         schema=dict.fromkeys(INPUT, pl.String),
     ).with_row_index("_row")
+    # letters of another script (Cyrillic, Arabic, Greek...) cannot be written on lines
+    # 4 to 6, which keep only capitals without accents: the address is doubtful
+    base = base.with_columns(
+        pl.any_horizontal(
+            [pl.col(c).str.contains(_NOT_LATIN).fill_null(False) for c in INPUT]
+        ).alias("_script")
+    )
     parts = _classify(_parts(base))
     lines = (
         parts.filter(pl.col("cls") != "pc")
@@ -674,7 +682,7 @@ def restructure(frame: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("invalid"))
         .when(no_point)
         .then(pl.lit("invalid"))
-        .when((pl.col("_status6") == "doubtful") | any_cut)
+        .when((pl.col("_status6") == "doubtful") | any_cut | pl.col("_script"))
         .then(pl.lit("doubtful"))
         .when(value_changed)
         .then(pl.lit("corrected"))
@@ -687,6 +695,8 @@ def restructure(frame: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("_reason6"))
         .when(no_point)
         .then(pl.lit("no_street_locality_or_po_box"))
+        .when(pl.col("_script"))
+        .then(pl.lit("not_latin_script"))
         .when(pl.col("_status6") == "doubtful")
         .then(pl.col("_reason6"))
         .when(any_cut)
