@@ -172,3 +172,50 @@ def test_two_persons_of_one_household_are_not_one_person(tmp_path: Path) -> None
     # and the duplicates are still found
     found = {tuple(sorted((p["id_a"], p["id_b"]))) for p in pairs}
     assert len(found & {tuple(sorted(p)) for p in truth}) >= 0.95 * len(truth)
+
+
+def test_exact_duplicates_are_found_however_small_or_uniform_the_file(tmp_path: Path) -> None:
+    """A file of a few rows, or of copies only, teaches the model nothing (every pair
+    agrees, so agreeing weighs nothing): exact duplicates are pairs all the same."""
+    header = "contact_id;first_name;last_name;email;phone;postal_code;address_line4\n"
+    jean = "Jean;Dupont;jean@example.fr;0612345678;75002;1 rue A\n"
+    copies = tmp_path / "copies.csv"
+    copies.write_text(header + "".join(f"{i};{jean}" for i in range(30)), encoding="utf-8")
+    report = link_files([copies], tmp_path / "c")
+    assert (report.clusters, report.in_clusters) == (1, 30)
+    pairs = _read(tmp_path / "c" / "pairs.csv")
+    assert all(p["probability"] == "1.0" and "first_last" in p["agreed"] for p in pairs)
+    two = tmp_path / "two.csv"
+    two.write_text(
+        header + "1;Marie;Durand;;0611111111;;\n2;MARIE;DURAND;;06 11 11 11 11;;\n"
+        "3;Paul;Durand;;0611111111;;\n",  # the same number, another first name: not him
+        encoding="utf-8",
+    )
+    report = link_files([two], tmp_path / "t")
+    assert [(p["id_a"], p["id_b"]) for p in _read(tmp_path / "t" / "pairs.csv")] == [("1", "2")]
+    # two files: every copy of one with every copy of the other, in one cluster
+    others = tmp_path / "others.csv"
+    others.write_text(header + "".join(f"{i};{jean}" for i in (100, 101, 102)), encoding="utf-8")
+    ok(tmp_path, "link", str(copies), str(others), "--out", str(tmp_path / "l"))
+    linked = _read(tmp_path / "l" / "pairs.csv")
+    assert linked and all(int(p["id_a"]) < 30 and int(p["id_b"]) >= 100 for p in linked)
+    clusters = _read(tmp_path / "l" / "clusters.csv")
+    assert len(clusters) == 33 and len({c["cluster_id"] for c in clusters}) == 1
+    ok(tmp_path, "link", str(two), str(others), "--out", str(tmp_path / "none"))
+    assert _read(tmp_path / "none" / "pairs.csv") == []
+
+
+def test_a_file_with_no_row_or_one_gives_empty_pairs_not_an_error(tmp_path: Path) -> None:
+    header = tmp_path / "header.csv"
+    header.write_text("contact_id;first_name;last_name;email\n", encoding="utf-8")
+    single = tmp_path / "single.csv"
+    single.write_text(header.read_text() + "1;Marie;Durand;m@example.fr\n", encoding="utf-8")
+    for files in ([header], [single], [header, single], [single, header]):
+        out = tmp_path / "-".join(f.stem for f in files)
+        report = link_files(files, out)
+        assert report.pairs == 0 and _read(out / "pairs.csv") == []
+        assert (
+            len(_read(out / "clusters.csv"))
+            == report.records
+            == sum(f.read_text().count("\n") - 1 for f in files)
+        )

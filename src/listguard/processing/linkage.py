@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from listguard.errors import InputError
 from listguard.io.csvout import CsvWriter
@@ -392,11 +392,11 @@ def dedupe_base(
 
     check_threshold(threshold)
     started = time.perf_counter()
+    now = now_ts()  # the clusters are those of the contacts as read from here on
     data = registry_frame(engine, progress)
     pairs, clusters = _predict([data], threshold)
     report = _written(pairs, clusters, out_dir, delimiter, data.height, started)
     grouped = clusters.filter(pl.len().over("cluster_id") > 1)
-    now = now_ts()
     with writing(engine) as conn:
         conn.execute(text("DELETE FROM contact_clusters"))
         if grouped.height:
@@ -421,6 +421,41 @@ def dedupe_base(
     return report
 
 
+def stale_clusters(bind: Engine | Connection) -> str | None:
+    """A warning when contacts were imported or changed after the registry's clusters
+    were last computed (``dedupe --base``): until it runs again, the rules do not know
+    them as the same person as records already held. None when the clusters are up to
+    date, or were never computed."""
+    from sqlalchemy import text
+
+    from listguard.timeutil import to_day
+
+    def ask(conn: Connection) -> tuple[int | None, int]:
+        computed = conn.execute(
+            text("SELECT max(at) FROM audit_log WHERE action = 'clusters_computed'")
+        ).scalar()
+        if computed is None:
+            return None, 0
+        newer = conn.execute(
+            text("SELECT count(*) FROM contacts WHERE recorded_at >= :t"), {"t": computed}
+        ).scalar_one()
+        return int(computed), int(newer)
+
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            computed, newer = ask(conn)
+    else:
+        computed, newer = ask(bind)
+    if computed is None or not newer:
+        return None
+    return (
+        f"{newer:,} contact(s) were imported or changed after the persons held several "
+        f"times were last found (dedupe --base, {to_day(computed).isoformat()}): an "
+        "objection on another record of the same person does not reach them yet. Run "
+        "`listguard dedupe --base --out DIR` first."
+    )
+
+
 def _predict(
     frames: Sequence[pl.DataFrame], threshold: float, identify: bool = False
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -436,6 +471,8 @@ def _predict(
 
     link = len(frames) == 2
     both = pl.concat(frames)
+    if min(f.height for f in frames) == 0 or both.height < 2:  # no pair can be made
+        return _alone(frames, link)
     with_keys, keys = blocking_keys(both, filled_fields(both))
     settings, filled = _model(both, "link_only" if link else "dedupe_only", keys)
     frames = (
@@ -443,16 +480,6 @@ def _predict(
         if link
         else [with_keys]
     )
-    if both.height < 2:
-        empty = pl.DataFrame(
-            schema={
-                "id_a": pl.String,
-                "id_b": pl.String,
-                "probability": pl.Float64,
-                "agreed": pl.String,
-            }
-        )
-        return empty, pl.DataFrame({"id": both["unique_id"], "cluster_id": both["unique_id"]})
     spill = tempfile.TemporaryDirectory(prefix="listguard-linkage-")
     con = duckdb.connect(
         config={
@@ -475,10 +502,16 @@ def _predict(
         if p in by_fields and (p != ("first", "last") or "dob" in filled)
     ]
     if sure:  # how many pairs are matches at all: from the pairs that surely are
+        model = linker._settings_obj  # splink has no public setter for the prior
+        prior = model._probability_two_random_records_match
         try:
             linker.training.estimate_probability_two_random_records_match(sure, recall=0.7)
         except Exception:  # too few such pairs: splink's prior stays
             logging.getLogger(__name__).debug("prior not estimated")
+        if not 0 < model._probability_two_random_records_match < 1:
+            # no sure pair at all (or only sure pairs), as in a small file: a prior of
+            # 0 or 1 leaves no weight to compute, so splink's own prior stays
+            model._probability_two_random_records_match = prior
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=2026)
     for block in (("first", "last"), ("last", "dob"), ("dob", "postcode"), ("email",), ("tel",)):
         if block in by_fields:
@@ -491,7 +524,6 @@ def _predict(
     predicted = linker.inference.predict(threshold_match_probability=threshold)
     rel = predicted.as_duckdbpyrelation()
     gate = identifies_sql(filled) if identify else not_household_sql(filled)
-    kept = rel.filter(gate)
     # a field "agreed" when its comparison weighed for the match (a positive weight)
     weights = [c for c in rel.columns if c.startswith("mw_") and not c.startswith("mw_tf_adj_")]
     agreed = (
@@ -501,10 +533,19 @@ def _predict(
         if weights
         else "''"
     )
-    pairs = kept.select(
-        "unique_id_l AS id_a, unique_id_r AS id_b, "
+    side = "source_dataset_{0} AS file_{1}, " if link else "'' AS file_{1}, "
+    modelled = rel.filter(gate).select(
+        side.format("l", "a") + side.format("r", "b") + "unique_id_l AS id_a, unique_id_r AS id_b, "
         f"round(match_probability, 4) AS probability, {agreed} AS agreed"
-    ).pl()
+    )
+    for i, f in enumerate(frames):
+        con.register(f"lg_side{i}", f.select("unique_id", *sorted(filled)).to_arrow())
+    exact = con.sql(exact_pairs_sql(filled, link))
+    # the exact pairs the model missed (a small file teaches it nothing) are added
+    kept = modelled.union(
+        exact.join(modelled.select("id_a AS m_a, id_b AS m_b"), "id_a = m_a AND id_b = m_b", "anti")
+    )
+    pairs = kept.select("id_a, id_b, probability, agreed").pl()
     clusters = _components(api, frames, kept, link)
     order = ["id", "file", "cluster_id"] if link else ["id", "cluster_id"]
     result = pairs.sort("id_a", "id_b"), clusters.select(order).sort(order[:-1])
@@ -529,8 +570,8 @@ def _components(api: Any, frames: Sequence[pl.DataFrame], kept: Any, link: bool)
             for f, name in zip(frames, names, strict=True)
         ]
     )
-    side = "concat(source_dataset_{0}, ':', unique_id_{0})" if link else "unique_id_{0}"
-    edges = kept.select(f"{side.format('l')} AS node_l, {side.format('r')} AS node_r").arrow()
+    side = "concat(file_{0}, ':', id_{0})" if link else "id_{0}"
+    edges = kept.select(f"{side.format('a')} AS node_l, {side.format('b')} AS node_r").arrow()
     clustered = cluster_pairwise_predictions_at_threshold(
         nodes.to_arrow(), edges.read_all(), api, "node", "node_l", "node_r"
     )
@@ -543,6 +584,87 @@ def _components(api: Any, frames: Sequence[pl.DataFrame], kept: Any, link: bool)
         pl.col("cluster_id").str.replace(r"^[ab]:", "") if link else pl.col("cluster_id")
     )
     return out.select("id", "file", "cluster_id") if link else out.select("id", "cluster_id")
+
+
+def _alone(frames: Sequence[pl.DataFrame], link: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """No pair, and every record a cluster of its own (a file of fewer than two rows,
+    or an empty side of a link)."""
+    pairs = pl.DataFrame(
+        schema={
+            "id_a": pl.String,
+            "id_b": pl.String,
+            "probability": pl.Float64,
+            "agreed": pl.String,
+        }
+    )
+    clusters = pl.concat(
+        [
+            f.select(
+                pl.col("unique_id").alias("id"),
+                *([pl.lit(name).alias("file")] if link else []),
+                pl.col("unique_id").alias("cluster_id"),
+            )
+            for f, name in zip(frames, ("a", "b"), strict=False)
+        ]
+    )
+    return pairs, clusters
+
+
+# Exact duplicates are found whatever the model learnt: in a small file, or one made
+# of duplicates only, there is nothing to learn from (every pair agrees, so agreeing
+# weighs nothing). The same first and last names with the same email, number, birth
+# date, or street and postal code are one person. Each record of such a group is
+# paired with the group's first record (the smallest id; with two files, each record
+# with the other file's first), which is enough for the clusters and stays linear
+# however large the group.
+EXACT = (("email",), ("tel",), ("dob",), ("street", "postcode"))
+
+
+def exact_pairs_sql(filled: set[str], link: bool) -> str:
+    """SQL over ``lg_side0`` (and ``lg_side1`` to link): the exact pairs as ``file_a``,
+    ``file_b``, ``id_a``, ``id_b``, ``probability`` (1.0) and ``agreed``."""
+    columns = "file_a, file_b, id_a, id_b, 1.0::DOUBLE AS probability, agreed"
+    keys = [k for k in EXACT if {"first", "last", *k} <= filled]
+    if not keys:
+        return (
+            "SELECT NULL::VARCHAR AS file_a, NULL::VARCHAR AS file_b, NULL::VARCHAR AS id_a, "
+            "NULL::VARCHAR AS id_b, NULL::DOUBLE AS probability, NULL::VARCHAR AS agreed LIMIT 0"
+        )
+    rows = (
+        "SELECT 'a' AS f, * FROM lg_side0 UNION ALL SELECT 'b', * FROM lg_side1"
+        if link
+        else "SELECT '' AS f, * FROM lg_side0"
+    )
+    parts = []
+    for key in keys:
+        group = ", ".join(("first", "last", *key))
+        known = " AND ".join(f"{c} IS NOT NULL" for c in ("first", "last", *key))
+        agreed = ";".join(("first_last", *key))
+        if link:  # each record with the first of the other file
+            heads = (
+                "min(unique_id) FILTER (WHERE f = 'a') OVER w AS head_a, "
+                "min(unique_id) FILTER (WHERE f = 'b') OVER w AS head_b"
+            )
+            pair = (
+                "SELECT 'a' AS file_a, 'b' AS file_b, head_a AS id_a, unique_id AS id_b "
+                "FROM g WHERE f = 'b' AND head_a IS NOT NULL UNION "
+                "SELECT 'a', 'b', unique_id, head_b FROM g WHERE f = 'a' AND head_b IS NOT NULL"
+            )
+        else:
+            heads = "min(unique_id) OVER w AS head"
+            pair = (
+                "SELECT '' AS file_a, '' AS file_b, head AS id_a, unique_id AS id_b "
+                "FROM g WHERE unique_id <> head"
+            )
+        parts.append(
+            f"SELECT *, '{agreed}' AS agreed FROM (WITH g AS (SELECT f, unique_id, {heads} "
+            f"FROM ({rows}) WHERE {known} WINDOW w AS (PARTITION BY {group})) {pair})"
+        )
+    # a pair found by several keys is kept once, naming one of them
+    return (
+        f"SELECT {columns} FROM ({' UNION ALL '.join(parts)}) "
+        "QUALIFY row_number() OVER (PARTITION BY id_a, id_b ORDER BY agreed) = 1"
+    )
 
 
 def keys_of(keys: list[str]) -> list[str]:
@@ -559,4 +681,5 @@ __all__ = [
     "prepare",
     "read_file",
     "registry_frame",
+    "stale_clusters",
 ]
