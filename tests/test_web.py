@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from listguard import audit
 from listguard.accounts import add_account, authenticate, revoke_api_key
 from listguard.links import Unsubscribe, make_token
 from listguard.oppositions import record_opposition
@@ -334,6 +335,11 @@ def test_an_operator_previews_then_delivers_a_rental(site: Site) -> None:
         assert bad.status_code == 422 and "required" in bad.text
         shown = c.post("/admin/rentals", data={"csrf": csrf, "order": order})
         assert shown.status_code == 200 and 'id="preview-total"><strong>2</strong>' in shown.text
+        assert "is before today" in shown.text and "dedupe --base" not in shown.text
+        with site.engine.begin() as conn:  # clusters computed before the contacts came
+            audit.append(conn, "clusters_computed", None, {"clusters": 0}, 1)
+        shown = c.post("/admin/rentals", data={"csrf": csrf, "order": order})
+        assert "contact(s) were imported or changed after" in shown.text
         with site.engine.connect() as conn:
             before = conn.execute(text("SELECT count(*) FROM deliveries")).scalar_one()
         assert before == 2  # a preview records nothing

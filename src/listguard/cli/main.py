@@ -190,6 +190,7 @@ def rent(
     out: Annotated[Path, typer.Option("--out", help="Delivery folder to create.")],
 ) -> None:
     """Decide every coordinate, write the delivery folder, record the delivery."""
+    from listguard.processing.linkage import stale_clusters
     from listguard.renting.deliver import rent as do_rent
     from listguard.renting.order import backdated, load_order
 
@@ -199,6 +200,8 @@ def rent(
         err(f"warning: {warning}")
     settings = c.settings()
     engine = c.engine()
+    if warning := stale_clusters(engine):
+        err(f"warning: {warning}")
     with progress_steps("renting") as step:
         report = do_rent(engine, order, out, settings, progress=step)
     print(
@@ -1008,6 +1011,7 @@ def enrich(
     match probability per row and a match-rate report."""
     from listguard.processing.enrich import enrich as do_enrich
     from listguard.processing.enrich import make_order
+    from listguard.processing.linkage import stale_clusters
     from listguard.renting.order import backdated, load_order
     from listguard.timeutil import today
 
@@ -1036,6 +1040,8 @@ def enrich(
             call_purpose=call_purpose,
         )
     if warning := backdated(order):
+        err(f"warning: {warning}")
+    if warning := stale_clusters(c.engine()):
         err(f"warning: {warning}")
     with progress_steps("enriching") as step:
         report = do_enrich(

@@ -304,6 +304,7 @@ def rental_action(
     action: Annotated[str, Form()] = "preview",
 ) -> Response:
     """Preview the counts per channel and reason of an order, or deliver it."""
+    from listguard.processing.linkage import stale_clusters
     from listguard.renting.deliver import rent
     from listguard.renting.order import backdated, parse_order
     from listguard.renting.preview import preview
@@ -334,7 +335,7 @@ def rental_action(
         order=order,
         preview=counts,
         error=None,
-        warning=backdated(parsed),
+        warnings=[note for note in (backdated(parsed), stale_clusters(w.engine)) if note],
     )
 
 
