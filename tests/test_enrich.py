@@ -157,6 +157,13 @@ def test_a_client_file_gets_only_its_own_persons_lawful_coordinates(
         assert r["appended_sms"][-9:] in ("", case.base[case.truth[ref]]["mobile"][-9:])
         # an address only where it is valid (most generated towns do not match their code)
         assert r["appended_postal_code"] in ("", case.base[case.truth[ref]]["postal_code"])
+        # and then also as the standard's six lines, line 6 starting with the postal code
+        six = [r[f"appended_line{i}"] for i in range(1, 7)]
+        if r["appended_postal_code"]:
+            assert six[0] and six[5].startswith(r["appended_postal_code"]), six
+            assert all(len(line) <= 38 for line in six) and six[3] == six[3].upper()
+        else:
+            assert six == [""] * 6
         assert 0.9 <= float(r["appended_match_probability"]) <= 1
     ref_of = {c: ref for ref, c in case.truth.items()}
     # an opposition to email on the person itself, or on another record of the person

@@ -288,6 +288,7 @@ def _appended_sql(channels: Sequence[str]) -> str:
                 f"LEFT JOIN contacts c ON c.cid = {alias}.cid"
             )
             fields += [f"c.{f} AS {PREFIX}{f}" for f in POSTAL_FIELDS]
+            fields += [f"NULL::VARCHAR AS {PREFIX}line{i}" for i in range(1, 7)]
         else:
             joins.append(
                 f"LEFT JOIN (SELECT person, string_agg(coordinate, '|' ORDER BY pos, "
@@ -299,6 +300,21 @@ def _appended_sql(channels: Sequence[str]) -> str:
     return (
         f"SELECT m.client_id, {', '.join(fields)} FROM lg_match m "
         "JOIN lg_person_ref p ON p.person = m.person " + " ".join(joins)
+    )
+
+
+def _standard_lines(found: pl.DataFrame) -> pl.DataFrame:
+    """The appended address also as the six lines of NF Z10-011 (``appended_line1`` ..
+    ``appended_line6``, as ``listguard rnvp`` writes them), where one is appended."""
+    from listguard.normalise.rnvp import restructure
+
+    given = found[f"{PREFIX}postal_code"].is_not_null() | found[f"{PREFIX}city"].is_not_null()
+    lines = restructure(
+        found.select(pl.col(f"{PREFIX}{f}").alias(f) for f in POSTAL_FIELDS)
+    ).select(f"line{i}" for i in range(1, 7))
+    return found.with_columns(
+        pl.when(pl.lit(given)).then(lines[f"line{i}"]).alias(f"{PREFIX}line{i}")
+        for i in range(1, 7)
     )
 
 
@@ -315,6 +331,8 @@ def _writer(
         """``enriched.csv`` (the client file streamed again, each batch joined with what
         is appended) and ``matches.csv`` (the owner's record of every row's match)."""
         found = db.sql(_appended_sql(channels), params=params).pl()
+        if "postal" in channels:
+            found = _standard_lines(found)
         appended = found.rename({"client_id": "lg_client_id"})
         report.enriched = appended.height
         for ch in channels:
