@@ -80,6 +80,9 @@ def test_the_profile_command(tmp_path: Path) -> None:
 
 
 def test_the_registry_itself_is_profiled_in_batches(engine: Engine, tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from listguard import audit
     from listguard.processing.profile import profile_base
     from tests.scenario import Scenario, contact, partner
 
@@ -98,6 +101,20 @@ def test_the_registry_itself_is_profiled_in_batches(engine: Engine, tmp_path: Pa
     assert report["fields"]["mobile"]["valid"] == 2
     assert report["fields"]["civility"]["filled"] == 2
     assert report["email_domains"]["mistyped"][0]["domain"] == "gmial.com"
-    assert (tmp_path / "base" / "profile.html").exists()
+    assert report["persons_held_several_times"]["computed_on"] is None
+    assert "Jamais recherchées" in (tmp_path / "base" / "profile.html").read_text("utf-8")
+    with engine.begin() as conn:  # found to be one person by dedupe --base, then C3 changed
+        conn.execute(
+            text(
+                "INSERT INTO contact_clusters (contact_id, cluster_id, computed_at) "
+                "VALUES ('C1', 'C1', 1), ('C2', 'C1', 1)"
+            )
+        )
+        conn.execute(text("UPDATE contacts SET recorded_at = 0 WHERE contact_id <> 'C3'"))
+        audit.append(conn, "clusters_computed", None, {"clusters": 1}, 1)
+    held = profile_base(engine, tmp_path / "again")["persons_held_several_times"]
+    assert (held["computed_on"], held["clusters"], held["contacts"]) == ("1970-01-01", 1, 2)
+    assert held["contacts_not_compared"] == 1
+    assert "pas encore comparés" in (tmp_path / "again" / "profile.html").read_text("utf-8")
     both = user_error(tmp_path, "profile", "clients.csv", "--base", "--out", str(tmp_path / "x"))
     assert "not both" in both

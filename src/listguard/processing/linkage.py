@@ -421,31 +421,48 @@ def dedupe_base(
     return report
 
 
+@dataclass
+class BaseClusters:
+    """The registry's persons held several times, as ``dedupe --base`` last found them."""
+
+    computed_at: int | None  # None: never computed
+    clusters: int  # of two contacts or more
+    contacts: int  # in them
+    newer: int  # contacts imported or changed since: not compared yet
+
+
+def base_clusters(bind: Engine | Connection) -> BaseClusters:
+    from sqlalchemy import text
+
+    def ask(conn: Connection) -> BaseClusters:
+        computed = conn.execute(
+            text("SELECT max(at) FROM audit_log WHERE action = 'clusters_computed'")
+        ).scalar()
+        if computed is None:
+            return BaseClusters(None, 0, 0, 0)
+        clusters, contacts = conn.execute(
+            text("SELECT count(DISTINCT cluster_id), count(*) FROM contact_clusters")
+        ).one()
+        newer = conn.execute(
+            text("SELECT count(*) FROM contacts WHERE recorded_at >= :t"), {"t": computed}
+        ).scalar_one()
+        return BaseClusters(int(computed), int(clusters), int(contacts), int(newer))
+
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            return ask(conn)
+    return ask(bind)
+
+
 def stale_clusters(bind: Engine | Connection) -> str | None:
     """A warning when contacts were imported or changed after the registry's clusters
     were last computed (``dedupe --base``): until it runs again, the rules do not know
     them as the same person as records already held. None when the clusters are up to
     date, or were never computed."""
-    from sqlalchemy import text
-
     from listguard.timeutil import to_day
 
-    def ask(conn: Connection) -> tuple[int | None, int]:
-        computed = conn.execute(
-            text("SELECT max(at) FROM audit_log WHERE action = 'clusters_computed'")
-        ).scalar()
-        if computed is None:
-            return None, 0
-        newer = conn.execute(
-            text("SELECT count(*) FROM contacts WHERE recorded_at >= :t"), {"t": computed}
-        ).scalar_one()
-        return int(computed), int(newer)
-
-    if isinstance(bind, Engine):
-        with bind.connect() as conn:
-            computed, newer = ask(conn)
-    else:
-        computed, newer = ask(bind)
+    held = base_clusters(bind)
+    computed, newer = held.computed_at, held.newer
     if computed is None or not newer:
         return None
     return (
@@ -674,7 +691,9 @@ def keys_of(keys: list[str]) -> list[str]:
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "BaseClusters",
     "LinkageReport",
+    "base_clusters",
     "dedupe_base",
     "link_files",
     "link_pairs",

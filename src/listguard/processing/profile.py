@@ -265,8 +265,26 @@ def profile_base(
         if progress is not None:
             progress(frame.height)
     report = counts.result(Path(REGISTRY_LABEL))
+    report["persons_held_several_times"] = _clusters(engine)
     _write(report, out_dir)
     return report
+
+
+def _clusters(engine: Engine) -> dict[str, Any]:
+    """The registry's clusters (``dedupe --base``): how many, when, and how many
+    contacts came since."""
+    from listguard.processing.linkage import base_clusters
+    from listguard.timeutil import to_day
+
+    held = base_clusters(engine)
+    return {
+        "computed_on": to_day(held.computed_at).isoformat() if held.computed_at else None,
+        "clusters": held.clusters,
+        "contacts": held.contacts,
+        "contacts_not_compared": held.newer,
+        "note": "persons written differently, found by listguard dedupe --base; the rules "
+        "treat each cluster as one person",
+    }
 
 
 def _write(report: dict[str, Any], out_dir: Path) -> None:
