@@ -101,8 +101,10 @@ class DecisionCounts:
     excluded: dict[str, dict[str, int]] = field(default_factory=dict)
     eligible: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+    masks: set[int] = field(default_factory=set)  # the distinct ones
 
     def add(self, channel: str, mask: int, n: int) -> None:
+        self.masks.add(mask)
         self.rows[channel] = self.rows.get(channel, 0) + n
         if mask == 0:
             self.eligible[channel] = self.eligible.get(channel, 0) + n
@@ -142,9 +144,7 @@ def _write_decisions(
     in the base's order) and the count of each reason. The few distinct masks are
     counted and spelled out first; the file joins their spelling."""
     counts = DecisionCounts.of(db)
-    distinct = sorted(
-        {int(m) for (m,) in db.execute("SELECT DISTINCT mask FROM lg_decision").fetchall()}
-    )
+    distinct = sorted(counts.masks)
     spelled = pa.table(
         {"mask": pa.array(distinct, pa.int64()), "reasons": [spell(m) or None for m in distinct]}
     )
