@@ -175,6 +175,7 @@ def test_bad_files_and_options(base: Path) -> None:
     (base / "u16.csv").write_text("contact_id;collected_at\nC1;2026-01-01\n", encoding="utf-16")
     assert "UTF-16" in user_error(base, "import", "contacts", "u16.csv")
     assert "file not found" in user_error(base, "import", "events", "nope.csv")
+    assert "this is a folder" in user_error(base, "import", "contacts", str(base))
     assert "--screened-at" in user_error(
         base, "bloctel", "import", "x.csv", "--screened-at", "2026-02-30"
     )

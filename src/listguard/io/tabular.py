@@ -270,6 +270,8 @@ def open_tabular(path: str | Path) -> TabularFile:
     """Open ``path``, detect its kind, encoding and delimiter, and read its header."""
     p = Path(path)
     where = str(p)
+    if p.is_dir():
+        raise FileFormatError("this is a folder: name a file in it", where=where)
     if not p.is_file():
         raise FileFormatError("file not found", where=where)
     suffix = p.suffix.lower()
