@@ -49,7 +49,7 @@ def test_a_free_text_address_and_a_po_box() -> None:
     row = one(address="chez M. Martin | 5 r. Victor Hugo | BP 12 | 38000 Grenoble")
     assert (row["line2"], row["line4"], row["line5"]) == (
         "chez M. Martin",
-        "5 R VICTOR HUGO",
+        "5 RUE VICTOR HUGO",  # the street type written out
         "BP 12",
     )
     assert (row["line6"], row["status"]) == ("38000 GRENOBLE", "valid")
@@ -77,6 +77,36 @@ def test_a_street_label_is_abbreviated_only_when_it_does_not_fit() -> None:
     assert long["line4"].startswith("12 BD ") and "TASSIGNY" in long["line4"]
     assert (long["status"], long["changes"]) == ("corrected", "line4_abbreviated")
     assert shorten("RUE DE LA PAIX") == ("RUE DE LA PAIX", True)
+
+
+@pytest.mark.parametrize(
+    ("written", "line4"),
+    [
+        ("178 av. Jean Jaurès", "178 AVENUE JEAN JAURES"),
+        ("3 bd Voltaire", "3 BOULEVARD VOLTAIRE"),
+        ("12B r. de la Paix", "12B RUE DE LA PAIX"),
+        ("12R de la Paix", "12 RUE DE LA PAIX"),
+        ("12 bis imp. des Lilas", "12 BIS IMPASSE DES LILAS"),
+        ("pl. du Marché", "PLACE DU MARCHE"),
+    ],
+)
+def test_an_abbreviated_street_type_is_written_out_where_the_line_fits(
+    written: str, line4: str
+) -> None:
+    row = one(address_line4=written, postal_code="75002", city="Paris")
+    assert (row["line4"], row["status"], row["changes"]) == (line4, "valid", "street_type_expanded")
+
+
+def test_an_abbreviation_that_would_not_fit_written_out_stays() -> None:
+    row = one(
+        address_line4="12 av du Maréchal de Lattre de Tassigny", postal_code="75016", city="Paris"
+    )
+    assert row["line4"].startswith("12 AV ") and len(row["line4"]) <= LINE_MAX
+    assert "street_type_expanded" not in (row["changes"] or "")
+    # a street whose name merely starts like an abbreviation is left alone
+    assert one(address_line4="3 rue R. Schuman", postal_code="75002", city="Paris")["line4"] == (
+        "3 RUE R SCHUMAN"
+    )
 
 
 def test_postal_code_and_city_are_corrected_where_the_evidence_is_clear() -> None:

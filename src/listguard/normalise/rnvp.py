@@ -162,6 +162,65 @@ def _street_types() -> tuple[str, ...]:
     return tuple(sorted(names, key=len, reverse=True))
 
 
+# The abbreviations of street types people write, written out: the standard abbreviates
+# only a line that does not fit. A short list of unambiguous ones (FANTOIR has codes such
+# as TER, MAR or CAN that are also words).
+_EXPAND = {
+    "AV": "AVENUE",
+    "AVE": "AVENUE",
+    "BD": "BOULEVARD",
+    "BLD": "BOULEVARD",
+    "BVD": "BOULEVARD",
+    "R": "RUE",
+    "CH": "CHEMIN",
+    "CHE": "CHEMIN",
+    "PL": "PLACE",
+    "IMP": "IMPASSE",
+    "ALL": "ALLEE",
+    "RTE": "ROUTE",
+    "SQ": "SQUARE",
+    "CRS": "COURS",
+    "FG": "FAUBOURG",
+    "FBG": "FAUBOURG",
+    "PROM": "PROMENADE",
+    "RPT": "ROND POINT",
+    "HAM": "HAMEAU",
+    "ESP": "ESPLANADE",
+    "CHS": "CHAUSSEE",
+    "MTE": "MONTEE",
+    "TRA": "TRAVERSE",
+    "QUA": "QUARTIER",
+    "RLE": "RUELLE",
+    "VEN": "VENELLE",
+    "TSSE": "TERRASSE",
+    "PTTE": "PLACETTE",
+}
+_ABBREVIATED = (
+    rf"^((?:\d+ ?(?:{_EXT} )?)?)({'|'.join(sorted(_EXPAND, key=len, reverse=True))}) (.+)$"
+)
+
+
+def _expand_street_type(wide: pl.DataFrame) -> pl.DataFrame:
+    """``line4`` with an abbreviated street type after the number written out, when the
+    line still fits (``_expanded`` says where)."""
+    parts = pl.col("line4").str.extract_groups(_ABBREVIATED)
+    full = parts.struct.field("2").replace_strict(_EXPAND, default=None)
+    number = parts.struct.field("1").str.strip_chars_end()
+    written = pl.concat_str(
+        [
+            pl.when(number != "").then(number + " ").otherwise(pl.lit("")),
+            full,
+            pl.lit(" "),
+            parts.struct.field("3"),
+        ]
+    )
+    expand = full.is_not_null() & (written.str.len_chars() <= LINE_MAX)
+    return wide.with_columns(
+        pl.when(expand).then(written).otherwise(pl.col("line4")).alias("line4"),
+        expand.fill_null(False).alias("_expanded"),
+    )
+
+
 def _city_key(e: pl.Expr) -> pl.Expr:
     """A city compared with La Poste's spellings: SAINT, SAINTE written out."""
     return (
@@ -489,6 +548,7 @@ def restructure(frame: pl.DataFrame) -> pl.DataFrame:
             pl.col("moved").alias(f"_moved{line}"),
         )
         wide = wide.join(one, on="_row", how="left")
+    wide = _expand_street_type(wide)
     written_pc = (
         parts.filter(pl.col("cls") == "pc")
         .group_by("_row", maintain_order=True)
@@ -667,6 +727,7 @@ def restructure(frame: pl.DataFrame) -> pl.DataFrame:
         [
             pl.when(pl.col("_change6") != "").then(pl.col("_change6")),
             pl.when(moved).then(pl.lit("lines_moved")),
+            pl.when(pl.col("_expanded")).then(pl.lit("street_type_expanded")),
             *changes,
         ],
         separator=";",
