@@ -205,6 +205,21 @@ def test_exact_duplicates_are_found_however_small_or_uniform_the_file(tmp_path: 
     assert _read(tmp_path / "none" / "pairs.csv") == []
 
 
+def test_an_abbreviated_street_type_is_the_same_street(tmp_path: Path) -> None:
+    streets = tmp_path / "streets.csv"
+    streets.write_text(
+        "contact_id;first_name;last_name;address_line4;postal_code\n"
+        "1;Marie;Durand;12 av. Foch;75116\n2;Marie;Durand;12, avenue Foch;75116\n"
+        "3;Marie;Durand;12 rue Foch;75116\n",  # another street of the same name
+        encoding="utf-8",
+    )
+    link_files([streets], tmp_path / "s")
+    pairs = _read(tmp_path / "s" / "pairs.csv")
+    assert [(p["id_a"], p["id_b"], p["agreed"]) for p in pairs] == [
+        ("1", "2", "first_last;street;postcode")
+    ]
+
+
 def test_a_file_with_no_row_or_one_gives_empty_pairs_not_an_error(tmp_path: Path) -> None:
     header = tmp_path / "header.csv"
     header.write_text("contact_id;first_name;last_name;email\n", encoding="utf-8")

@@ -200,10 +200,11 @@ _ABBREVIATED = (
 )
 
 
-def _expand_street_type(wide: pl.DataFrame) -> pl.DataFrame:
-    """``line4`` with an abbreviated street type after the number written out, when the
-    line still fits (``_expanded`` says where)."""
-    parts = pl.col("line4").str.extract_groups(_ABBREVIATED)
+def street_type_written_out(street: pl.Expr, limit: int | None = None) -> pl.Expr:
+    """``street`` (a street line in capitals without punctuation) with an abbreviated
+    street type after the number written out (``12 AV FOCH``: ``12 AVENUE FOCH``);
+    unchanged where there is none, or where the result would pass ``limit``."""
+    parts = street.str.extract_groups(_ABBREVIATED)
     full = parts.struct.field("2").replace_strict(_EXPAND, default=None)
     number = parts.struct.field("1").str.strip_chars_end()
     written = pl.concat_str(
@@ -214,10 +215,17 @@ def _expand_street_type(wide: pl.DataFrame) -> pl.DataFrame:
             parts.struct.field("3"),
         ]
     )
-    expand = full.is_not_null() & (written.str.len_chars() <= LINE_MAX)
+    fits = written.str.len_chars() <= limit if limit is not None else pl.lit(True)
+    return pl.when(full.is_not_null() & fits).then(written).otherwise(street)
+
+
+def _expand_street_type(wide: pl.DataFrame) -> pl.DataFrame:
+    """``line4`` with its street type written out where it fits (``_expanded`` says
+    where)."""
+    written = street_type_written_out(pl.col("line4"), LINE_MAX)
     return wide.with_columns(
-        pl.when(expand).then(written).otherwise(pl.col("line4")).alias("line4"),
-        expand.fill_null(False).alias("_expanded"),
+        written.alias("line4"),
+        (written != pl.col("line4")).fill_null(False).alias("_expanded"),
     )
 
 
@@ -787,4 +795,12 @@ def restructure(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-__all__ = ["INPUT", "LINE_MAX", "OUTPUT", "STATUSES", "restructure", "shorten"]
+__all__ = [
+    "INPUT",
+    "LINE_MAX",
+    "OUTPUT",
+    "STATUSES",
+    "restructure",
+    "shorten",
+    "street_type_written_out",
+]

@@ -68,6 +68,7 @@ def prepare(frame: pl.DataFrame, ids: pl.Series, extra: Sequence[str]) -> pl.Dat
     from listguard.io.dates import parse_dates_iso
     from listguard.normalise.email import normalise_emails
     from listguard.normalise.phone import normalise_phones
+    from listguard.normalise.rnvp import street_type_written_out
 
     n = frame.height
 
@@ -91,7 +92,8 @@ def prepare(frame: pl.DataFrame, ids: pl.Series, extra: Sequence[str]) -> pl.Dat
         ).alias("dob"),
         normalise_emails(base["email"])["email"].alias("email"),
         pl.coalesce(mobiles, phones).alias("tel"),
-        _null_if_blank(text_key("address_line4")).alias("street"),
+        # "12 AV FOCH" and "12 AVENUE FOCH" are one street
+        _null_if_blank(street_type_written_out(text_key("address_line4"))).alias("street"),
         _null_if_blank(text_key("address_line5")).alias("locality"),
         _null_if_blank(pl.col("postal_code").fill_null("").str.replace_all(r"\s", "")).alias(
             "postcode"
