@@ -32,22 +32,32 @@ app.add_typer(bloctel_app, name="bloctel")
 
 
 class Context:
+    """The command's registry and settings, each made once however often a command
+    asks for them."""
+
     def __init__(self, db: str | None, config: str | None) -> None:
         self.db = db
         self.config = config
+        self._engine: Engine | None = None
+        self._checked = False
+        self._settings: Settings | None = None
 
     def settings(self) -> Settings:
         from listguard.config import load_settings
 
-        return load_settings(self.config)
+        if self._settings is None:
+            self._settings = load_settings(self.config)
+        return self._settings
 
     def engine(self, *, initialised: bool = True) -> Engine:
         from listguard.db.engine import check_initialised, make_engine
 
-        engine = make_engine(self.db)
-        if initialised:
-            check_initialised(engine)
-        return engine
+        if self._engine is None:
+            self._engine = make_engine(self.db)
+        if initialised and not self._checked:
+            check_initialised(self._engine)
+            self._checked = True
+        return self._engine
 
 
 @app.callback()
