@@ -148,24 +148,16 @@ def record_oppositions(
                     for i, (email_norm, phone_e164) in keys.items()
                 ],
             )
-            # the messages of the whole batch in one pass when its events are consecutive
-            # (new ones); an opposition recorded before gives its old event: one by one
+            # the messages of the whole batch in one pass: by a range when its events are
+            # consecutive (new ones; the statement is then the same for every batch), by
+            # their list when an opposition recorded before gave its old event
             ids = sorted(set(events.values()))
             if ids[-1] - ids[0] + 1 == len(ids):
-                messages = enqueue_per_event(
-                    conn,
-                    "e.id >= :first_event AND e.id <= :last_event",
-                    {"first_event": ids[0], "last_event": ids[-1]},
-                    retention_years,
-                )
-            else:
-                messages = {}
-                for event_id in ids:
-                    messages.update(
-                        enqueue_per_event(
-                            conn, "e.id = :event_id", {"event_id": event_id}, retention_years
-                        )
-                    )
+                where = "e.id >= :first_event AND e.id <= :last_event"
+                bounds = {"first_event": ids[0], "last_event": ids[-1]}
+            else:  # integers of the registry's own ids
+                where, bounds = f"e.id IN ({', '.join(str(int(i)) for i in ids)})", {}
+            messages = enqueue_per_event(conn, where, bounds, retention_years)
             for i, (email_norm, phone_e164) in keys.items():
                 covered = conn.execute(
                     _HOLDING_COUNT,

@@ -83,16 +83,16 @@ def enqueue_per_event(
     bound = {**params, "since": since}
     conn.execute(messages, {**bound, "now": now})
     conn.execute(items, {**bound, "last": last})
-    per_event = {
-        int(event): int(n) for event, n in conn.execute(_WRITTEN_PER_EVENT, {"last": last}).all()
-    }
+    written = conn.execute(_WRITTEN_PER_EVENT, {"last": last}).all()
+    per_event = {int(r.event_id): int(r.n) for r in written}
     if per_event:
-        first, end = conn.execute(_WRITTEN_RANGE, {"last": last}).one()
+        first = min(int(r.first_id) for r in written)
+        end = max(int(r.last_id) for r in written)
         audit.append(
             conn,
             "messages_queued",
             None,
-            {"messages": sum(per_event.values()), "first": int(first), "last": int(end)},
+            {"messages": sum(per_event.values()), "first": first, "last": end},
             now,
         )
     return per_event
@@ -100,9 +100,9 @@ def enqueue_per_event(
 
 _LAST_MESSAGE = text("SELECT coalesce(max(id), 0) FROM outbox")
 _WRITTEN_PER_EVENT = text(
-    "SELECT event_id, count(*) FROM outbox WHERE id > :last GROUP BY event_id"
+    "SELECT event_id, count(*) AS n, min(id) AS first_id, max(id) AS last_id FROM outbox "
+    "WHERE id > :last GROUP BY event_id"
 )
-_WRITTEN_RANGE = text("SELECT min(id), max(id) FROM outbox WHERE id > :last")
 
 
 @functools.lru_cache(maxsize=64)
