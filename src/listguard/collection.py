@@ -283,16 +283,13 @@ def record_collections(engine: Engine, items: Sequence[Collection]) -> list[Coll
                     "user_agent": c.user_agent,
                 }
             )
-        if proofs:  # written together, then their ids read back by their unique keys
-            conn.execute(schema.collection_proofs.insert(), proofs)
+        if proofs:  # written together, their ids returned in the order of ``proofs``
+            p = schema.collection_proofs
             proof_ids = {
-                str(r[0]): int(r[1])
+                str(r.idempotency_key): int(r.id)
                 for r in conn.execute(
-                    text(
-                        "SELECT idempotency_key, id FROM collection_proofs "
-                        "WHERE idempotency_key IN :k"
-                    ).bindparams(bindparam("k", expanding=True)),
-                    {"k": [p["idempotency_key"] for p in proofs]},
+                    p.insert().returning(p.c.id, p.c.idempotency_key, sort_by_parameter_order=True),
+                    proofs,
                 )
             }
             entries = []
