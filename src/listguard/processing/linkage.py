@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from listguard.errors import InputError
 from listguard.io.csvout import CsvWriter
@@ -433,10 +433,10 @@ class BaseClusters:
     newer: int  # contacts imported or changed since: not compared yet
 
 
-def base_clusters(bind: Engine | Connection) -> BaseClusters:
+def base_clusters(engine: Engine) -> BaseClusters:
     from sqlalchemy import text
 
-    def ask(conn: Connection) -> BaseClusters:
+    with engine.connect() as conn:
         computed = conn.execute(
             text("SELECT max(at) FROM audit_log WHERE action = 'clusters_computed'")
         ).scalar()
@@ -448,22 +448,17 @@ def base_clusters(bind: Engine | Connection) -> BaseClusters:
         newer = conn.execute(
             text("SELECT count(*) FROM contacts WHERE recorded_at >= :t"), {"t": computed}
         ).scalar_one()
-        return BaseClusters(int(computed), int(clusters), int(contacts), int(newer))
-
-    if isinstance(bind, Engine):
-        with bind.connect() as conn:
-            return ask(conn)
-    return ask(bind)
+    return BaseClusters(int(computed), int(clusters), int(contacts), int(newer))
 
 
-def stale_clusters(bind: Engine | Connection) -> str | None:
+def stale_clusters(engine: Engine) -> str | None:
     """A warning when contacts were imported or changed after the registry's clusters
     were last computed (``dedupe --base``): until it runs again, the rules do not know
     them as the same person as records already held. None when the clusters are up to
     date, or were never computed."""
     from listguard.timeutil import to_day
 
-    held = base_clusters(bind)
+    held = base_clusters(engine)
     computed, newer = held.computed_at, held.newer
     if computed is None or not newer:
         return None
