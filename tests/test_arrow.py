@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
 import pyarrow as pa
 import pytest
 from sqlalchemy import Engine, text
 
-from listguard.db.arrow import Query, fetch_arrow, staged
+from listguard.db.arrow import Copied, Query, fetch_arrow, staged
 from listguard.db.engine import one_snapshot
+from listguard.imports import import_file
+from listguard.rights import erase
+from tests.scenario import contact, write_csv
 
 AWKWARD = ["", None, 'a;b,"c"', "line\nbreak", "é€œ’", "  spaced  "]
 
@@ -70,3 +79,105 @@ def test_staged_rows_read_back_exactly(any_engine: Engine, rows: int) -> None:
     assert [tuple(r) for r in back] == list(
         zip(table["n"].to_pylist(), table["s"].to_pylist(), strict=True)
     )
+
+
+# the columnar copy of the contacts beside a SQLite registry (``Query.copy``)
+
+COPIED = Query(
+    "SELECT id, contact_id, first_name FROM contacts WHERE 1 = 1",
+    pa.schema([("id", pa.int64()), ("contact_id", pa.string()), ("first_name", pa.string())]),
+    copy=Copied("contacts"),
+)
+
+
+def _import(engine: Engine, tmp_path: Path, rows: list[dict[str, object]], name: str) -> None:
+    import_file(engine, "contacts", write_csv(tmp_path / f"{name}.csv", rows))
+
+
+def _names(engine: Engine) -> dict[str, str | None]:
+    with engine.connect() as conn:
+        got = fetch_arrow(conn, {"c": COPIED})["c"]
+        plain = fetch_arrow(conn, {"c": replace(COPIED, copy=None)})["c"]
+    assert got.equals(plain)  # the copy and the registry agree, row for row
+    return dict(zip(got["contact_id"].to_pylist(), got["first_name"].to_pylist(), strict=True))
+
+
+def _meta(engine: Engine) -> dict[str, Any]:
+    folder = Path(f"{engine.url.database}-arrow") / "contacts"
+    meta: dict[str, Any] = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    return meta
+
+
+def test_the_contacts_copy_is_made_then_only_the_rows_added_are_read(
+    engine: Engine, tmp_path: Path
+) -> None:
+    _import(engine, tmp_path, [contact(f"C{i}", first_name=f"N{i}") for i in range(3)], "a")
+    assert _names(engine) == {"C0": "N0", "C1": "N1", "C2": "N2"}
+    first = _meta(engine)
+    assert first["rows"] == 3
+    _import(engine, tmp_path, [contact(f"C{i}", first_name=f"N{i}") for i in (3, 4)], "b")
+    assert _names(engine) == {f"C{i}": f"N{i}" for i in range(5)}
+    second = _meta(engine)
+    # the first part is kept as it was; the new rows are one more part
+    kept = len(first["parts"])
+    assert second["rows"] == 5 and second["parts"][:kept] == first["parts"]
+    assert len(second["parts"]) == kept + 1 and second["token"] == first["token"]
+
+
+def test_a_contact_changed_or_deleted_after_the_copy_is_read_as_it_is_now(
+    engine: Engine, tmp_path: Path
+) -> None:
+    _import(engine, tmp_path, [contact(f"C{i}", first_name=f"N{i}") for i in range(3)], "a")
+    assert _names(engine)["C1"] == "N1"
+    token = _meta(engine)["token"]
+    # a re-import that changes a contact
+    _import(engine, tmp_path, [contact("C1", first_name="Changed")], "b")
+    assert _names(engine)["C1"] == "Changed"
+    assert _meta(engine)["token"] != token
+    # and statements run by hand, outside listguard
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE contacts SET first_name = 'ByHand' WHERE contact_id = 'C2'"))
+    assert _names(engine)["C2"] == "ByHand"
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM contacts WHERE contact_id = 'C0'"))
+    assert set(_names(engine)) == {"C1", "C2"}
+
+
+def test_a_registry_restored_from_a_backup_and_added_to_is_not_taken_for_its_copy(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = Path(str(engine.url.database))
+    _import(engine, tmp_path, [contact("C0")], "a")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    backup = tmp_path / "backup.db"
+    shutil.copy(path, backup)
+    _import(engine, tmp_path, [contact("C1", first_name="Before")], "b")
+    assert _names(engine)["C1"] == "Before"  # the copy holds C0 and C1
+    engine.dispose()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    shutil.copy(backup, path)  # same token, one row fewer; then another second row
+    _import(engine, tmp_path, [contact("C9", first_name="After")], "c")
+    assert _names(engine) == {"C0": "Marie", "C9": "After"}
+
+
+def test_an_unreadable_copy_is_made_again(engine: Engine, tmp_path: Path) -> None:
+    _import(engine, tmp_path, [contact(f"C{i}") for i in range(3)], "a")
+    _names(engine)
+    folder = Path(f"{engine.url.database}-arrow") / "contacts"
+    part = folder / _meta(engine)["parts"][0]
+    part.write_bytes(part.read_bytes()[:20])
+    assert len(_names(engine)) == 3
+    assert not part.exists() and _meta(engine)["rows"] == 3
+
+
+def test_an_erasure_removes_the_copy_that_held_the_person(engine: Engine, tmp_path: Path) -> None:
+    _import(engine, tmp_path, [contact(f"C{i}", first_name=f"N{i}") for i in range(2)], "a")
+    _names(engine)
+    folder = Path(f"{engine.url.database}-arrow")
+    assert any(b"N1" in f.read_bytes() for f in folder.rglob("*.arrow"))
+    erase(engine, contact_id="C1")
+    assert not folder.exists()
+    assert _names(engine) == {"C0": "N0"}

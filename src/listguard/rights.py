@@ -440,6 +440,10 @@ def erase(
             str(digests[0]["d"]) if digests else None,
             {"contacts": len(found), "messages": messages, "identifiers": len(digests)},
         )
+    if found:  # the columnar copy held the erased records: it goes, to be made again
+        from listguard.db.arrow import drop_copies
+
+        drop_copies(engine)
     return Erased(len(found), messages)
 
 

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Engine
 
-from listguard.db.sqlite_read import PARAM, Query
+from listguard.db.sqlite_read import PARAM, Copied, Query
 from listguard.errors import ListguardError
 
 STAGE_SCHEMA = "lg_stage"
@@ -70,7 +70,23 @@ def _fetch_sqlite(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table
     (https://www.sqlite.org/howtocorrupt.html, "POSIX advisory locks canceled
     by a separate thread doing close()"). This process reaches the registry only
     through Python's ``sqlite3``; the child only through ADBC.
+
+    A query marked ``copy`` comes back from its columnar copy (see
+    ``sqlite_read``). Should a part of it vanish before it is opened (another
+    read replaced the copy meanwhile), it is read once more; should a part be
+    unreadable, the copies are dropped first, to be made again.
     """
+    try:
+        return _read_child(path, queries)
+    except (FileNotFoundError, pa.ArrowInvalid) as exc:
+        if not any(q.copy for q in queries.values()):
+            raise
+        if not isinstance(exc, FileNotFoundError):
+            _drop_copies(path)
+        return _read_child(path, queries)
+
+
+def _read_child(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table]:
     import pickle
     import subprocess
     import sys
@@ -91,13 +107,30 @@ def _fetch_sqlite(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table
                 where=path,
             )
         files: dict[str, list[str]] = pickle.loads(child.stdout)
-        # memory-mapped: the pages stay readable after the files are removed below
+        # memory-mapped: the pages stay readable after the files are removed below (or
+        # replaced in a columnar copy by another read)
         return {
-            name: pa.concat_tables([pa.ipc.open_file(pa.memory_map(f)).read_all() for f in parts])
+            name: pa.concat_tables(
+                [pa.ipc.open_file(pa.memory_map(f)).read_all() for f in parts],
+            )
+            if parts
+            else queries[name].schema.empty_table()
             for name, parts in files.items()
         }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def drop_copies(bind: Connection | Engine) -> None:
+    """Remove the columnar copies kept beside a SQLite registry (after an erasure, so that
+    no copy of the erased records stays on disk; the next read makes them again)."""
+    path = sqlite_file(bind)
+    if path is not None:
+        _drop_copies(path)
+
+
+def _drop_copies(path: str) -> None:
+    shutil.rmtree(f"{path}-arrow", ignore_errors=True)
 
 
 def _pg_params(sql: str) -> str:
@@ -275,4 +308,4 @@ def _copy_pg(conn: Connection, table: str, reader: pa.RecordBatchReader) -> None
                 copy.write(out.getvalue())
 
 
-__all__ = ["Query", "Scratch", "attached", "fetch_arrow", "staged"]
+__all__ = ["Copied", "Query", "Scratch", "attached", "drop_copies", "fetch_arrow", "staged"]

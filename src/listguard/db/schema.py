@@ -480,3 +480,13 @@ collection_proofs = Table(
     Column("ip", Text),
     Column("user_agent", Text),
 )
+
+# one row: a token that changes whenever a contact is changed or deleted (SQLite triggers,
+# migration 0013), so that a columnar copy of the contacts (``listguard.db.column_copy``)
+# made under one token is known to hold them as they are while the token is the same
+contacts_stamp = Table(
+    "contacts_stamp",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("token", Text, nullable=False),
+)

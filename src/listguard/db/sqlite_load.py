@@ -148,6 +148,9 @@ class BulkWriter:
 
 def main() -> None:
     """The child of ``BulkWriter``."""
+    from listguard.db.sqlite_read import keep_out_dataframes
+
+    keep_out_dataframes()
     import adbc_driver_sqlite.dbapi as adbc
 
     inp, out = sys.stdin.buffer, sys.stdout.buffer

@@ -5,21 +5,49 @@ listguard.db.sqlite_read``): ADBC carries its own build of SQLite, which must
 never have open a file that Python's ``sqlite3`` also has open in the same
 process (see ``arrow._fetch_sqlite``). The module imports only the standard
 library, pyarrow and ADBC, so that the child starts fast.
+
+A query marked ``copy`` reads a whole table and keeps a columnar copy of it beside
+the registry file (``<registry>-arrow/<table>/``: Arrow files and ``meta.json``).
+The copy is used again only while the registry's ``contacts_stamp`` token is the
+one it was made under (triggers renew the token in every transaction that updates
+or deletes a row, whoever runs it) and the table holds exactly as many rows up to
+the copy's last key as the copy does; then only the rows added since are read
+from SQLite, and kept as one more part. Anything else (another token, a missing
+or unreadable part, a folder that cannot be written) reads the whole table again.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+import secrets
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pyarrow as pa
 
 PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 READERS = 2
-T = TypeVar("T")
+COPY_FORMAT = 1
+COPY_MAX_PARTS = 8  # more parts than this are merged into one
+COPY_SPLIT_FROM = 50_000  # rows added since a copy was made are read in parallel from this many
+
+
+@dataclass(frozen=True)
+class Copied:
+    """A query that reads the whole of ``table`` (``SELECT ... FROM table WHERE 1 = 1``;
+    its first column is the integer primary key ``key``) and keeps a columnar copy of it
+    beside a SQLite registry, valid under the token ``stamp`` reads."""
+
+    table: str
+    key: str = "id"
+    stamp: str = "SELECT token FROM contacts_stamp WHERE id = 1"
+    # what identifies a row beyond its key: the copy's last row must still be the table's
+    # (a registry file restored from a backup and added to again reuses keys)
+    mark: str = "contact_id, recorded_at, version"
 
 
 @dataclass(frozen=True)
@@ -35,6 +63,7 @@ class Query:
     schema: pa.Schema
     params: Mapping[str, Any] | None = None
     split: tuple[str, str] | None = None
+    copy: Copied | None = field(default=None, compare=False)
 
 
 def qmark(sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
@@ -55,6 +84,23 @@ def _literal(t: pa.DataType) -> str:
     return "CAST(0 AS INTEGER)"
 
 
+class _NoDataFrames:
+    """An import hook that finds neither pandas nor polars. ADBC's DB-API module imports
+    them when they are installed (to accept their frames, which the children never
+    pass), and that would double a child's start (about 0.7 s)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] in ("pandas", "polars"):
+            raise ModuleNotFoundError(f"{name} is not used by this process", name=name)
+
+
+def keep_out_dataframes() -> None:
+    """In a child process, before ADBC is imported: see ``_NoDataFrames``."""
+    import sys
+
+    sys.meta_path.insert(0, _NoDataFrames())
+
+
 def main() -> None:
     """The child of ``_fetch_sqlite``: a pickled request on stdin; each part of each
     result written to an Arrow file as soon as it is read; the files' names, per
@@ -62,26 +108,26 @@ def main() -> None:
     import pickle
     import sys
 
+    keep_out_dataframes()
     path, queries, folder = pickle.loads(sys.stdin.buffer.read())
-
-    def save(name: str, part: int, table: pa.Table) -> str:
-        file = str(Path(folder) / f"{name}.{part}.arrow")
-        with pa.OSFile(file, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        return file
-
-    files = read_parallel(path, queries, save)
+    files = read_parallel(path, queries, Path(folder))
     sys.stdout.buffer.write(pickle.dumps(files))
 
 
-def read_parallel(
-    path: str, queries: Mapping[str, Query], keep: Callable[[str, int, pa.Table], T]
-) -> dict[str, list[T]]:
+def _save(file: Path, table: pa.Table) -> str:
+    partial = file.with_name(file.name + ".partial")
+    with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    partial.replace(file)
+    return str(file)
+
+
+def read_parallel(path: str, queries: Mapping[str, Query], folder: Path) -> dict[str, list[str]]:
     """Read with ``READERS`` ADBC connections in parallel threads, in one snapshot: a
     write lock held while every reader starts its read transaction lets no write
     commit in between (WAL: the readers then go on without blocking anybody).
-    Each part read is handed to ``keep`` at once; returns what it made of the parts
-    of each query, in order."""
+    Each part read is written to an Arrow file at once (in ``folder``, or in the
+    columnar copy of a ``copy`` query); returns the files of each query, in order."""
     from concurrent.futures import ThreadPoolExecutor
 
     import adbc_driver_sqlite.dbapi as adbc
@@ -105,22 +151,169 @@ def read_parallel(
         finally:
             cur.execute("ROLLBACK")
     try:
-        tasks = _tasks(readers[0], queries)
+        copies: dict[str, ColumnCopy] = {}
+        plain: dict[str, Query] = {}
+        for name, q in queries.items():
+            copy = ColumnCopy.open(readers[0], path, q) if q.copy else None
+            if copy is not None:
+                copies[name] = copy
+                plain[name] = copy.query
+            else:
+                plain[name] = q
+        tasks = _tasks(readers[0], plain)
         lanes: list[list[tuple[str, int, Query]]] = [[] for _ in readers]
         for i, task in enumerate(sorted(tasks, key=lambda t: -t[3])):
             lanes[i % len(lanes)].append(task[:3])
 
-        def run(db: Any, lane: list[tuple[str, int, Query]]) -> list[tuple[str, int, T]]:
+        def keep(name: str, part: int, table: pa.Table) -> tuple[str, int, str, int]:
+            copy = copies.get(name)
+            file = copy.new_part() if copy else folder / f"{name}.{part}.arrow"
+            return name, part, _save(file, table), table.num_rows
+
+        def run(db: Any, lane: list[tuple[str, int, Query]]) -> list[tuple[str, int, str, int]]:
             with db.cursor() as cur:
-                return [(n, part, keep(n, part, read_table(cur, n, q))) for n, part, q in lane]
+                return [keep(n, part, read_table(cur, n, q)) for n, part, q in lane]
 
         with ThreadPoolExecutor(len(readers)) as pool:
             done = [r for rs in pool.map(run, readers, lanes) for r in rs]
+        ordered = sorted(done, key=lambda d: d[1])
+        files = {name: [file for n, _, file, _ in ordered if n == name] for name in queries}
+        for name, copy in copies.items():
+            added = [(file, rows) for n, _, file, rows in ordered if n == name]
+            files[name] = copy.close(readers[0], added)
     finally:
         for db in readers:
             db.close()
-    ordered = sorted(done, key=lambda d: d[1])
-    return {name: [kept for n, _, kept in ordered if n == name] for name in queries}
+    return files
+
+
+@dataclass
+class ColumnCopy:
+    """The columnar copy of one table beside the registry, as one read finds and extends it.
+
+    ``query`` is what is left to read from SQLite: the rows past the copy's last
+    key when the copy holds the table as it is, else the whole table."""
+
+    folder: Path
+    query: Query
+    token: str
+    parts: list[str]  # the parts still valid, in key order
+    rows: int
+    last: int | None  # the largest key the kept parts hold
+
+    @classmethod
+    def open(cls, db: Any, path: str, q: Query) -> ColumnCopy | None:
+        """The copy of ``q``'s table, checked in the reader ``db``'s snapshot; None when
+        no copy can be kept (no token in this registry, a folder that cannot be made)."""
+        assert q.copy is not None
+        c = q.copy
+        with db.cursor() as cur:
+            try:
+                cur.execute(c.stamp)
+                found = cur.fetchall()
+            except Exception:  # a registry before migration 0013
+                return None
+        if not found or found[0][0] is None:
+            return None
+        token = str(found[0][0])
+        folder = Path(f"{path}-arrow") / c.table
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError:
+            return None
+        meta = _read_meta(folder / "meta.json")
+        columns = _columns(q.schema)
+        if (
+            meta is not None
+            and meta.get("format") == COPY_FORMAT
+            and meta.get("token") == token
+            and meta.get("columns") == columns
+            and all((folder / part).is_file() for part in meta.get("parts", []))
+        ):
+            last, rows = int(meta["last"]), int(meta["rows"])
+            with db.cursor() as cur:
+                cur.execute(f"SELECT count(*) FROM {c.table} WHERE {c.key} <= ?", [last])
+                same = int(cur.fetchall()[0][0]) == rows
+            if same and _mark(db, c, last) == meta.get("mark"):
+                bounds = f"SELECT min({c.key}), max({c.key}) FROM {c.table} WHERE {c.key} > {last}"
+                with db.cursor() as cur:
+                    cur.execute(bounds)
+                    top = cur.fetchall()[0][1]
+                # a few rows added are read at once, as one part
+                few = top is None or int(top) - last < COPY_SPLIT_FROM
+                after = replace(
+                    q,
+                    sql=f"{q.sql} AND {c.key} > {last}",
+                    split=None if few else (c.key, bounds),
+                )
+                parts = [str(folder / p) for p in meta["parts"]]
+                return cls(folder, after, token, parts, rows, last)
+        split = (c.key, f"SELECT min({c.key}), max({c.key}) FROM {c.table}")
+        return cls(folder, replace(q, split=split), token, [], 0, None)
+
+    def new_part(self) -> Path:
+        return self.folder / f"part-{secrets.token_hex(8)}.arrow"
+
+    def close(self, db: Any, added: list[tuple[str, int]]) -> list[str]:
+        """Record the parts just read (``(file, rows)``, in key order) in ``meta.json``
+        (with the mark of the last row, read by ``db`` in the same snapshot), merging the
+        parts when there are too many, and remove every file the copy no longer names.
+        Returns the copy's parts, which hold the whole table."""
+        import pyarrow.compute as pc
+
+        parts = self.parts + [file for file, rows in added if rows]
+        for file, rows in added:
+            if not rows:
+                Path(file).unlink(missing_ok=True)
+        rows = self.rows + sum(rows for _, rows in added)
+        last = self.last
+        for file, n in added:
+            if n:
+                keys = pa.ipc.open_file(pa.memory_map(file)).read_all().column(0)
+                top = pc.max(keys).as_py()
+                last = top if last is None else max(last, top)
+        if len(parts) > COPY_MAX_PARTS:
+            whole = pa.concat_tables([pa.ipc.open_file(pa.memory_map(p)).read_all() for p in parts])
+            parts = [_save(self.new_part(), whole.combine_chunks())]
+        meta = {
+            "format": COPY_FORMAT,
+            "token": self.token,
+            "columns": _columns(self.query.schema),
+            "last": last if last is not None else 0,
+            "mark": _mark(db, self.query.copy, last if last is not None else 0),
+            "rows": rows,
+            "parts": [Path(p).name for p in parts],
+        }
+        partial = self.folder / f"meta.json.{secrets.token_hex(4)}"
+        partial.write_text(json.dumps(meta), encoding="utf-8")
+        os.replace(partial, self.folder / "meta.json")
+        named = {Path(p).name for p in parts} | {"meta.json"}
+        for item in self.folder.iterdir():  # copies of another token, merged parts
+            transient = item.name.endswith(".partial") or item.name.startswith("meta.json.")
+            if item.name not in named and not transient:
+                item.unlink(missing_ok=True)
+        return parts
+
+
+def _mark(db: Any, copied: Copied | None, key: int) -> list[Any] | None:
+    """The identifying columns of the row at ``key`` (None when there is none)."""
+    assert copied is not None
+    with db.cursor() as cur:
+        cur.execute(f"SELECT {copied.mark} FROM {copied.table} WHERE {copied.key} = ?", [key])
+        found = cur.fetchall()
+    return [*found[0]] if found else None
+
+
+def _columns(schema: pa.Schema) -> list[list[str]]:
+    return [[f.name, str(f.type)] for f in schema]
+
+
+def _read_meta(file: Path) -> dict[str, Any] | None:
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def _tasks(db: Any, queries: Mapping[str, Query]) -> list[tuple[str, int, Query, int]]:

@@ -38,8 +38,9 @@ import pyarrow as pa
 from sqlalchemy import Connection, text
 
 from listguard.config import RuleSettings
-from listguard.db.arrow import Query, fetch_arrow
-from listguard.db.schema import ADDRESS_COLUMNS
+from listguard.db.arrow import Copied, Query, fetch_arrow, sqlite_file
+from listguard.db.schema import ADDRESS_COLUMNS, CHANNELS
+from listguard.db.sqlite_read import PARAM
 from listguard.errors import InputError
 from listguard.renting.order import Order
 from listguard.rules.packs import OPT_IN, PHONE_CHANNELS, Applied, applicable_packs
@@ -189,20 +190,41 @@ def _contact_fields(channels: tuple[str, ...]) -> list[tuple[str, pa.DataType]]:
     return [("collected_at", _I), *((name, _S) for name in names)]
 
 
-def _extracts(plan: Plan) -> dict[str, Query]:
-    """The registry's rows the order can concern, filtered where they are stored."""
+def _extracts(plan: Plan, copied: bool = False) -> dict[str, Query]:
+    """The registry's rows the order can concern, filtered where they are stored.
+    ``copied``: the whole contacts table (``contacts_all``, read from its columnar
+    copy) and ``clusters`` instead, filtered by ``base_contacts``."""
     p = plan.params
     base, seg_params = _base_where(plan)
     fields = _contact_fields(plan.order.channels)
+    contacts: dict[str, Query]
+    if copied:
+        every = _contact_fields(CHANNELS)
+        contacts = {
+            "contacts_all": Query(
+                f"SELECT id AS cid, {', '.join(name for name, _ in every)} "
+                "FROM contacts WHERE 1 = 1",
+                pa.schema([("cid", _I), *every]),
+                copy=Copied("contacts"),
+            ),
+            "clusters": Query(
+                "SELECT contact_id, cluster_id FROM contact_clusters",
+                pa.schema([("contact_id", _S), ("cluster_id", _S)]),
+            ),
+        }
+    else:
+        contacts = {
+            "contacts": Query(
+                f"SELECT c.id AS cid, {', '.join(f'c.{name}' for name, _ in fields)}, "
+                "k.cluster_id FROM contacts c "
+                f"LEFT JOIN contact_clusters k ON k.contact_id = c.contact_id WHERE {base}",
+                pa.schema([("cid", _I), *fields, ("cluster_id", _S)]),
+                {"dend": p["dend"], **seg_params},
+                split=("c.id", "SELECT min(id), max(id) FROM contacts"),
+            )
+        }
     queries = {
-        "contacts": Query(
-            f"SELECT c.id AS cid, {', '.join(f'c.{name}' for name, _ in fields)}, "
-            "k.cluster_id FROM contacts c "
-            f"LEFT JOIN contact_clusters k ON k.contact_id = c.contact_id WHERE {base}",
-            pa.schema([("cid", _I), *fields, ("cluster_id", _S)]),
-            {"dend": p["dend"], **seg_params},
-            split=("c.id", "SELECT min(id), max(id) FROM contacts"),
-        ),
+        **contacts,
         "events": Query(
             "SELECT contact_id, email_norm, phone_e164, event, channel, scope, partner_id, "
             "at AS ts FROM events WHERE at <= :dend",
@@ -231,6 +253,36 @@ def _extracts(plan: Plan) -> dict[str, Query]:
             {"bloctel_from": p["bloctel_from"], "dend": p["dend"]},
         )
     return queries
+
+
+def _base_contacts(
+    db: duckdb.DuckDBPyConnection, plan: Plan, every: pa.Table, clusters: pa.Table
+) -> pa.Table:
+    """The contacts extract (as ``_extracts`` reads it from the registry) out of the whole
+    table ``every`` and ``clusters``: the same condition (run by DuckDB) and columns.
+    Nothing is copied when every contact is in the base, as is usual."""
+    import pyarrow.compute as pc
+
+    base, seg_params = _base_where(plan)
+    params = {"dend": plan.params["dend"], **seg_params}
+    db.register("lg_every", every)
+    try:
+        where = PARAM.sub(r"$\1", f"FROM lg_every c WHERE {base}")
+        kept = int(db.execute(f"SELECT count(*) {where}", params).fetchall()[0][0])
+        if kept < every.num_rows:
+            ids = db.sql(f"SELECT c.cid {where}", params=params).to_arrow_table()
+            every = every.filter(pc.is_in(every["cid"], value_set=ids["cid"]))
+    finally:
+        db.unregister("lg_every")
+    fields = _contact_fields(plan.order.channels)
+    if clusters.num_rows:
+        at = pc.index_in(every["contact_id"], value_set=clusters["contact_id"])
+        cluster_id = clusters["cluster_id"].take(at)
+    else:
+        cluster_id = pa.nulls(every.num_rows, _S)
+    return every.select(["cid", *(name for name, _ in fields)]).append_column(
+        pa.field("cluster_id", _S), cluster_id
+    )
 
 
 def _b(cond: bool) -> str:
@@ -591,14 +643,21 @@ def decide(conn: Connection, plan: Plan, *, memory_mb: int = 2048) -> duckdb.Duc
 
     import duckdb
 
-    tables = fetch_arrow(conn, _extracts(plan))
+    # SQLite: the contacts come from their columnar copy (only the rows added since it
+    # was made are read), unless a few contacts are asked for
+    copied = sqlite_file(conn) is not None and not plan.contact_ids
+    tables = fetch_arrow(conn, _extracts(plan, copied))
+    db = duckdb.connect(config={"memory_limit": f"{memory_mb}MB"})
+    db.execute(f"SET temp_directory = '{tempfile.gettempdir()}/listguard-duckdb'")
+    if copied:
+        tables["contacts"] = _base_contacts(
+            db, plan, tables.pop("contacts_all"), tables.pop("clusters")
+        )
     if plan.only is not None:
         import pyarrow.compute as pc
 
         people = tables["contacts"]
         tables["contacts"] = people.filter(pc.is_in(people["contact_id"], value_set=plan.only))
-    db = duckdb.connect(config={"memory_limit": f"{memory_mb}MB"})
-    db.execute(f"SET temp_directory = '{tempfile.gettempdir()}/listguard-duckdb'")
     for name, table in tables.items():
         db.register(name, table)
     channels = plan.order.channels
