@@ -49,13 +49,19 @@ def registry(db: str, files: dict[str, Path], rows: list[tuple[str, str]], label
 
 
 def rent(db: str, folder: Path, rows: list[tuple[str, str]], label: str) -> float:
+    """Rent the order twice: the first rental after the import (on SQLite it also makes
+    the columnar copy of the contacts, ADR 0013), then the same order again, as an
+    owner renting the same base to another partner does. Returns the first's time."""
     order = folder / "order.toml"
     order.write_text(ORDER, encoding="utf-8")
-    out = folder / f"delivery-{label}"
-    shutil.rmtree(out, ignore_errors=True)
-    r = listguard("rent", str(order), "--out", str(out), db=db)
-    rows.append((f"rent 4 channels ({label})", f"{r.seconds:.1f} s, peak {r.peak_mib:,.0f} MiB"))
-    return r.seconds
+    times = []
+    for attempt, name in enumerate(("rent 4 channels", "rent again, same base")):
+        out = folder / f"delivery-{label}-{attempt}"
+        shutil.rmtree(out, ignore_errors=True)
+        r = listguard("rent", str(order), "--out", str(out), db=db)
+        rows.append((f"{name} ({label})", f"{r.seconds:.1f} s, peak {r.peak_mib:,.0f} MiB"))
+        times.append(r.seconds)
+    return times[0]
 
 
 def main() -> None:

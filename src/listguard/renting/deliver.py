@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     import duckdb
 
 FETCH = 100_000
+# channels of which a contact has one coordinate at most (the numbers: phone and mobile)
+SINGLE_COORDINATE = ("postal", "email")
 LEDGER_STAGE = pa.schema(
     [
         ("contact_id", pa.string()),
@@ -501,11 +503,14 @@ def _contacts_sql(order: Order) -> str:
     joins = []
     for ch in order.channels:
         alias = f"e_{ch}"
-        joins.append(
-            f"LEFT JOIN (SELECT cid, string_agg(coordinate, '|' ORDER BY pos, coordinate) "
-            f"AS coords FROM lg_elig WHERE channel = '{ch}' GROUP BY cid) {alias} "
-            f"ON {alias}.cid = r.cid"
-        )
+        if ch in SINGLE_COORDINATE:
+            coords = f"SELECT cid, coordinate AS coords FROM lg_elig WHERE channel = '{ch}'"
+        else:
+            coords = (
+                "SELECT cid, string_agg(coordinate, '|' ORDER BY pos, coordinate) AS coords "
+                f"FROM lg_elig WHERE channel = '{ch}' GROUP BY cid"
+            )
+        joins.append(f"LEFT JOIN ({coords}) {alias} ON {alias}.cid = r.cid")
         if ch == "postal":
             fields += [
                 f"CASE WHEN {alias}.cid IS NOT NULL THEN c.{f} END AS {f}" for f in POSTAL_FIELDS
