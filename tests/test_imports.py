@@ -513,3 +513,47 @@ def test_an_interrupted_first_load_leaves_the_registry_as_it_was(
     monkeypatch.undo()
     monkeypatch.setattr("listguard.imports.common.FIRST_LOAD_MIN_BYTES", 0)
     assert import_file(engine, "contacts", path).rows_new == 2000  # and nothing is locked
+
+
+@pytest.mark.parametrize("first_load", [True, False])
+def test_batches_staged_at_once_are_written_in_the_file_order(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first_load: bool
+) -> None:
+    """Staging threads may finish out of order (here the first batch of every pair is the
+    slowest): the rows, rejects and progress still follow the file."""
+    import time
+    from dataclasses import replace
+
+    from listguard.imports import common
+
+    monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 3)
+    monkeypatch.setattr(common, "FIRST_LOAD_MIN_BYTES", 0 if first_load else 10**12)
+    real_steps = contacts_module.KIND.steps
+
+    def slow_steps(tab: Any, engine: Engine) -> Any:
+        steps = real_steps(tab, engine)
+        real_stage = steps.stage
+
+        def stage(batch: Any, rejects: Any) -> Any:
+            if (batch.first_line // 3) % 2 == 0:
+                time.sleep(0.05)
+            return real_stage(batch, rejects)
+
+        return replace(steps, stage=stage)
+
+    monkeypatch.setattr(contacts_module, "KIND", replace(contacts_module.KIND, steps=slow_steps))
+    rows = [contact(f"C{(i * 7) % 30:02d}") for i in range(30)]
+    rows[4] = contact("X4", collected_at="not a date")
+    seen: list[int] = []
+    report = import_file(
+        engine,
+        "contacts",
+        write_csv(tmp_path / "c.csv", rows),
+        rejects_path=tmp_path / "rejects.csv",
+        progress=seen.append,
+    )
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT contact_id FROM contacts ORDER BY id")).scalars().all()
+    assert stored == [r["contact_id"] for i, r in enumerate(rows) if i != 4]
+    assert report.rows_new == 29 and report.rows_rejected == 1
+    assert seen == [3] * 10

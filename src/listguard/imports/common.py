@@ -232,6 +232,9 @@ class Kind:
     steps: Callable[[TabularFile, Engine], Steps]  # the engine: to read what steps need
 
 
+STAGERS = 2  # batches staged at once, beside the reading and the writing of others
+
+
 def run_import(
     engine: Engine,
     kind: Kind,
@@ -260,17 +263,36 @@ def run_import(
     }
 
     def staged_batches() -> Iterator[dict[str, pl.DataFrame]]:
+        """The staged tables of each batch, in the file's order. Batches are staged by
+        ``STAGERS`` threads at once (Polars releases the GIL), the file read in order."""
+        from collections import deque
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         # a file without rows still stages its (empty) tables: the merge reads them
         empty = pl.DataFrame(schema={**dict.fromkeys(tab.columns, pl.String), "_line": pl.Int64})
         yield steps.stage(Batch(with_columns_of(empty, kind.known), 2), rejects)
-        for batch in tab.batches():
-            report.rows_read += batch.frame.height + len(tab.bad_rows)
-            rejects.add_bad_rows(tab)  # rows the CSV parser could not split
-            yield steps.stage(
-                Batch(with_columns_of(batch.frame, kind.known), batch.first_line), rejects
-            )
-            if progress:
-                progress(batch.frame.height)
+        pending: deque[tuple[Future[dict[str, pl.DataFrame]], int]] = deque()
+        with ThreadPoolExecutor(STAGERS, thread_name_prefix="listguard-stage") as pool:
+            try:
+                for batch in tab.batches():
+                    report.rows_read += batch.frame.height + len(tab.bad_rows)
+                    rejects.add_bad_rows(tab)  # rows the CSV parser could not split
+                    frame = with_columns_of(batch.frame, kind.known)
+                    staging = pool.submit(steps.stage, Batch(frame, batch.first_line), rejects)
+                    pending.append((staging, batch.frame.height))
+                    while len(pending) >= STAGERS or (pending and pending[0][0].done()):
+                        done, rows = pending.popleft()
+                        yield done.result()
+                        if progress:
+                            progress(rows)
+                while pending:
+                    done, rows = pending.popleft()
+                    yield done.result()
+                    if progress:
+                        progress(rows)
+            finally:
+                for staging, _ in pending:  # a failure, or a consumer that stopped
+                    staging.cancel()
         report.rows_read += len(tab.bad_rows)
         rejects.add_bad_rows(tab)
 
@@ -348,9 +370,9 @@ def _key_hashes(keys: pl.Series) -> Any:
     return keys.hash(seed=7).to_numpy()
 
 
-class _WrittenKeys:
-    """The keys a first load has written, as a sorted array of their hashes (8 bytes
-    each): a key may be written once only."""
+class _SeenKeys:
+    """The keys a first load has seen on a line of the file (valid or not), as a sorted
+    array of their hashes (8 bytes each)."""
 
     def __init__(self) -> None:
         import numpy as np
@@ -358,8 +380,8 @@ class _WrittenKeys:
         self._seen = np.empty(0, dtype=np.uint64)
 
     def fresh(self, keys: pl.Series) -> Any:
-        """Which of ``keys`` to write now (numpy booleans): the first of each key in the
-        batch whose hash was not written before; the hashes of those are kept."""
+        """Which of ``keys`` are seen for the first time (numpy booleans): the first of
+        each key in the batch whose hash was not seen before; their hashes are kept."""
         import numpy as np
 
         hashes = _key_hashes(keys)
@@ -371,6 +393,18 @@ class _WrittenKeys:
         # timsort: the kept array is one sorted run, the new hashes are sorted onto it
         self._seen = np.sort(np.concatenate([seen, hashes[fresh]]), kind="stable")
         return fresh
+
+
+def _lines_of_keys_repeated(ids_file: Path, key: str, held: list[pl.Series]) -> pa.Table:
+    """``line`` and ``key`` of every line of ``ids_file`` whose key, one of ``held``, is on
+    several lines (in the order of the file). The file is scanned, not loaded."""
+    schema = pa.schema([("line", pa.int64()), (key, pa.string())])
+    if not held:
+        return schema.empty_table()
+    candidates = pl.concat(held).unique()
+    lines = pl.scan_ipc(ids_file).filter(pl.col(key).is_in(candidates.implode())).collect()
+    repeated = lines.filter(pl.len().over(key) > 1)
+    return repeated.to_arrow().cast(schema)
 
 
 def _first_load(
@@ -388,10 +422,12 @@ def _first_load(
     SQLite file or the table holds rows.
 
     Each batch's rows stream to the writer while the next batch is staged. A key may
-    be written once only: rows whose key was seen before (a hash of every written key
-    is kept, sorted) are held back; once the file is read, the lines of every key on
-    several lines are rejected and their first row deleted, and the held rows that
-    are not among them (a hash that merely collided) are written."""
+    be written once only: from the line where a key is seen again (a hash of every
+    key seen is kept, sorted), the valid rows with that key are held back. Once the
+    file is read, the lines of every key on several lines (found among those keys
+    by scanning the Arrow file of every line's key) are rejected and their written
+    row deleted, and the held rows that are not among them (a hash that merely
+    collided) are written."""
     import pyarrow.compute as pc
 
     from listguard.db.arrow import sqlite_file
@@ -420,7 +456,12 @@ def _first_load(
             deferred = [i for i in table.indexes if not i.unique]
             for index in deferred:
                 writer.execute(f"DROP INDEX {index.name}")
-            written_keys = _WrittenKeys()
+            seen_keys = _SeenKeys()
+            # every line's key, for the rejects of keys on several lines: an Arrow file
+            # beside the scratch database, written as the batches go
+            ids_file = scratch.folder / "ids.arrow"
+            ids_schema = pa.schema([("line", pa.int64()), (key, pa.string())])
+            held_keys: list[pl.Series] = []
 
             def stamped(frame: pl.DataFrame) -> pa.Table:
                 return frame.with_columns(
@@ -428,13 +469,21 @@ def _first_load(
                 ).to_arrow()
 
             def fresh_rows(staged: Iterator[dict[str, pl.DataFrame]]) -> Iterator[pa.RecordBatch]:
-                for tables in staged:
-                    scratch.append(spec.ids, tables[spec.ids].to_arrow())
-                    rows = tables[spec.rows]
-                    fresh = pl.Series(written_keys.fresh(rows[key]))
-                    if not fresh.all():
-                        scratch.append(_HELD, stamped(rows.filter(~fresh)))
-                    yield from stamped(rows.filter(fresh)).to_batches()
+                with (
+                    pa.OSFile(str(ids_file), "wb") as sink,
+                    pa.ipc.new_file(sink, ids_schema) as ids,
+                ):
+                    for tables in staged:
+                        lines, rows = tables[spec.ids], tables[spec.rows]
+                        ids.write_table(lines.to_arrow().cast(ids_schema))
+                        again = lines[key].filter(pl.Series(seen_keys.fresh(lines[key])).not_())
+                        if again.is_empty():
+                            yield from stamped(rows).to_batches()
+                            continue
+                        held_keys.append(again)
+                        held = rows[key].is_in(again.implode())
+                        scratch.append(_HELD, stamped(rows.filter(held)))
+                        yield from stamped(rows.filter(held.not_())).to_batches()
 
             staged = batches()
             first = next(staged)  # the empty batch every import stages first: the schema
@@ -442,12 +491,10 @@ def _first_load(
             written = writer.ingest(
                 table.name, layout, fresh_rows(itertools.chain([first], staged))
             )
-            dup = duplicated_keys(spec.ids, key)
-            with scratch.rows(
-                f"SELECT line, {key} FROM {spec.ids} WHERE {key} IN ({dup})",
-                pa.schema([("line", pa.int64()), (key, pa.string())]),
-            ) as reader:
-                lines = reader.read_all()
+            # a key on several lines was seen again at its second line, and its valid rows
+            # from then on were held back: only those keys can be on several lines (or
+            # their hashes merely collided with another key's)
+            lines = _lines_of_keys_repeated(ids_file, key, held_keys)
             if lines.num_rows:
                 rejects.add(duplicate_rejects(lines, key, spec.duplicate))
                 keys = pa.table({key: pc.unique(lines[key])})
@@ -458,10 +505,12 @@ def _first_load(
                 )
                 written -= writer.execute("SELECT changes()")[0][0]
             if _HELD in scratch.schemas:  # rows held back whose key is on one line only
-                with scratch.rows(
-                    f"SELECT * FROM {_HELD} WHERE {key} NOT IN ({dup})", scratch.schemas[_HELD]
-                ) as reader:
-                    written += writer.ingest(table.name, layout, reader)
+                repeated = pc.unique(lines[key])
+                with scratch.rows(f"SELECT * FROM {_HELD}", scratch.schemas[_HELD]) as reader:
+                    once = (
+                        b.filter(pc.invert(pc.is_in(b[key], value_set=repeated))) for b in reader
+                    )
+                    written += writer.ingest(table.name, layout, once)
             for index in deferred:
                 writer.execute(str(CreateIndex(index).compile(dialect=engine.dialect)))
             report.rows_new, report.rows_changed, report.rows_unchanged = written, 0, 0
