@@ -103,6 +103,22 @@ def test_a_registry_not_initialised_is_reported(tmp_path: Path) -> None:
     assert "listguard init" in user_error(tmp_path, "import", "contacts", "x.csv")
 
 
+def test_the_head_revision_commands_expect_is_the_last_migration(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from listguard.db.engine import HEAD_REVISION, make_engine
+    from listguard.db.migrate import head_revision
+
+    assert head_revision() == HEAD_REVISION
+    ok(tmp_path, "init")
+    engine = make_engine(f"sqlite:///{tmp_path / 'reg.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0012'"))
+    engine.dispose()
+    message = user_error(tmp_path, "import", "contacts", "x.csv")
+    assert "at revision 0012" in message and "listguard init" in message
+
+
 def test_rent_writes_the_delivery_folder(base: Path) -> None:
     out = ok(base, "rent", "order.toml", "--out", "delivery")
     assert "fr-2026" in out and "2 contacts" in out

@@ -200,7 +200,7 @@ def rent(
     out: Annotated[Path, typer.Option("--out", help="Delivery folder to create.")],
 ) -> None:
     """Decide every coordinate, write the delivery folder, record the delivery."""
-    from listguard.processing.linkage import stale_clusters
+    from listguard.processing.clusters import stale_clusters
     from listguard.renting.deliver import rent as do_rent
     from listguard.renting.order import backdated, load_order
 
@@ -1019,9 +1019,9 @@ def enrich(
     """Match a partner's client file against the base and append the coordinates this
     partner may lawfully receive (the rules of renting; recorded in the ledger), with a
     match probability per row and a match-rate report."""
+    from listguard.processing.clusters import stale_clusters
     from listguard.processing.enrich import enrich as do_enrich
     from listguard.processing.enrich import make_order
-    from listguard.processing.linkage import stale_clusters
     from listguard.renting.order import backdated, load_order
     from listguard.timeutil import today
 

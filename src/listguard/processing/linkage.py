@@ -423,53 +423,6 @@ def dedupe_base(
     return report
 
 
-@dataclass
-class BaseClusters:
-    """The registry's persons held several times, as ``dedupe --base`` last found them."""
-
-    computed_at: int | None  # None: never computed
-    clusters: int  # of two contacts or more
-    contacts: int  # in them
-    newer: int  # contacts imported or changed since: not compared yet
-
-
-def base_clusters(engine: Engine) -> BaseClusters:
-    from sqlalchemy import text
-
-    with engine.connect() as conn:
-        computed = conn.execute(
-            text("SELECT max(at) FROM audit_log WHERE action = 'clusters_computed'")
-        ).scalar()
-        if computed is None:
-            return BaseClusters(None, 0, 0, 0)
-        clusters, contacts = conn.execute(
-            text("SELECT count(DISTINCT cluster_id), count(*) FROM contact_clusters")
-        ).one()
-        newer = conn.execute(
-            text("SELECT count(*) FROM contacts WHERE recorded_at >= :t"), {"t": computed}
-        ).scalar_one()
-    return BaseClusters(int(computed), int(clusters), int(contacts), int(newer))
-
-
-def stale_clusters(engine: Engine) -> str | None:
-    """A warning when contacts were imported or changed after the registry's clusters
-    were last computed (``dedupe --base``): until it runs again, the rules do not know
-    them as the same person as records already held. None when the clusters are up to
-    date, or were never computed."""
-    from listguard.timeutil import to_day
-
-    held = base_clusters(engine)
-    computed, newer = held.computed_at, held.newer
-    if computed is None or not newer:
-        return None
-    return (
-        f"{newer:,} contact(s) were imported or changed after the persons held several "
-        f"times were last found (dedupe --base, {to_day(computed).isoformat()}): an "
-        "objection on another record of the same person does not reach them yet. Run "
-        "`listguard dedupe --base --out DIR` first."
-    )
-
-
 def _predict(
     frames: Sequence[pl.DataFrame], threshold: float, identify: bool = False
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -688,14 +641,11 @@ def keys_of(keys: list[str]) -> list[str]:
 
 __all__ = [
     "DEFAULT_THRESHOLD",
-    "BaseClusters",
     "LinkageReport",
-    "base_clusters",
     "dedupe_base",
     "link_files",
     "link_pairs",
     "prepare",
     "read_file",
     "registry_frame",
-    "stale_clusters",
 ]

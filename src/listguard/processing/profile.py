@@ -273,7 +273,7 @@ def profile_base(
 def _clusters(engine: Engine) -> dict[str, Any]:
     """The registry's clusters (``dedupe --base``): how many, when, and how many
     contacts came since."""
-    from listguard.processing.linkage import base_clusters
+    from listguard.processing.clusters import base_clusters
     from listguard.timeutil import to_day
 
     held = base_clusters(engine)

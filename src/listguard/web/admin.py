@@ -304,7 +304,7 @@ def rental_action(
     action: Annotated[str, Form()] = "preview",
 ) -> Response:
     """Preview the counts per channel and reason of an order, or deliver it."""
-    from listguard.processing.linkage import stale_clusters
+    from listguard.processing.clusters import stale_clusters
     from listguard.renting.deliver import rent
     from listguard.renting.order import backdated, parse_order
     from listguard.renting.preview import preview
