@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -275,6 +276,7 @@ def deliver(
             step("deciding")
             plan = make_plan(conn, order, settings.rules, only=only)
             db = decide(conn, plan, memory_mb=settings.engine.memory_mb)
+            closing: threading.Thread | None = None
             try:
                 n = output.number(conn, db, order)
                 step("recording the ledger")
@@ -289,6 +291,10 @@ def deliver(
                         report = _deliver(
                             conn, db, plan, stage, n, tmp, out, settings, step, output
                         )
+                        # DuckDB frees its tables (a second or more for a large order) while
+                        # the registry commits
+                        closing = threading.Thread(target=db.close, name="listguard-duckdb")
+                        closing.start()
                         step("delivering")
                         if out.exists():  # an empty folder made beforehand
                             _move_into(tmp, out)
@@ -299,7 +305,10 @@ def deliver(
                         conn.rollback()
                         raise
             finally:
-                db.close()
+                if closing is None:
+                    db.close()
+                else:
+                    closing.join()
         return report
     finally:
         if tmp.exists():

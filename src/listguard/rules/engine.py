@@ -633,6 +633,12 @@ def _duck_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if f"${k}" in sql}
 
 
+def _warm() -> None:
+    import duckdb  # noqa: F401
+
+    pa.array([0])
+
+
 def decide(conn: Connection, plan: Plan, *, memory_mb: int = 2048) -> duckdb.DuckDBPyConnection:
     """Decide every coordinate of the order; the result is the table ``lg_decision``
     (one row per contact, channel and coordinate; ``ch`` is the channel's position in
@@ -640,13 +646,20 @@ def decide(conn: Connection, plan: Plan, *, memory_mb: int = 2048) -> duckdb.Duc
     ``mask``: its reasons, one bit each) of the returned DuckDB connection, beside the extracts it
     was computed from."""
     import tempfile
+    import threading
 
-    import duckdb
-
+    # while the extracts are read (by a child process on SQLite), what comes next is
+    # loaded: DuckDB, and pandas, which pyarrow imports the first time it converts Python
+    # values (half a second)
+    warming = threading.Thread(target=_warm, name="listguard-warm", daemon=True)
+    warming.start()
     # SQLite: the contacts come from their columnar copy (only the rows added since it
     # was made are read), unless a few contacts are asked for
     copied = sqlite_file(conn) is not None and not plan.contact_ids
     tables = fetch_arrow(conn, _extracts(plan, copied))
+    warming.join()
+    import duckdb
+
     db = duckdb.connect(config={"memory_limit": f"{memory_mb}MB"})
     db.execute(f"SET temp_directory = '{tempfile.gettempdir()}/listguard-duckdb'")
     if copied:
