@@ -181,3 +181,18 @@ def test_an_erasure_removes_the_copy_that_held_the_person(engine: Engine, tmp_pa
     erase(engine, contact_id="C1")
     assert not folder.exists()
     assert _names(engine) == {"C0": "N0"}
+
+
+def test_a_copy_naming_files_outside_its_folder_is_not_read(engine: Engine, tmp_path: Path) -> None:
+    _import(engine, tmp_path, [contact("C0", first_name="Real")], "a")
+    _names(engine)
+    outside = tmp_path / "outside.arrow"
+    fake = pa.table({"id": [1], "contact_id": ["C0"], "first_name": ["Fake"]}, COPIED.schema)
+    with pa.OSFile(str(outside), "wb") as sink, pa.ipc.new_file(sink, fake.schema) as w:
+        w.write_table(fake)
+    meta_file = Path(f"{engine.url.database}-arrow") / "contacts" / "meta.json"
+    meta = _meta(engine)
+    meta["parts"] = [f"../../{outside.name}"]
+    meta_file.write_text(json.dumps(meta), encoding="utf-8")
+    assert _names(engine) == {"C0": "Real"}
+    assert all(part.startswith("part-") for part in _meta(engine)["parts"])

@@ -33,6 +33,7 @@ PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 READERS = 2
 COPY_FORMAT = 1
 COPY_MAX_PARTS = 8  # more parts than this are merged into one
+PART = re.compile(r"part-[0-9a-f]{16}\.arrow")  # the name of a copy's file
 COPY_SPLIT_FROM = 50_000  # rows added since a copy was made are read in parallel from this many
 
 
@@ -228,7 +229,10 @@ class ColumnCopy:
             and meta.get("format") == COPY_FORMAT
             and meta.get("token") == token
             and meta.get("columns") == columns
-            and all((folder / part).is_file() for part in meta.get("parts", []))
+            and all(
+                PART.fullmatch(str(part)) and (folder / part).is_file()
+                for part in meta.get("parts", [])
+            )
         ):
             last, rows = int(meta["last"]), int(meta["rows"])
             with db.cursor() as cur:
