@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -72,18 +73,18 @@ def _fetch_sqlite(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table
     through Python's ``sqlite3``; the child only through ADBC.
 
     A query marked ``copy`` comes back from its columnar copy (see
-    ``sqlite_read``). Should a part of it vanish before it is opened (another
-    read replaced the copy meanwhile), it is read once more; should a part be
-    unreadable, the copies are dropped first, to be made again.
+    ``sqlite_read``). Should anything about the copy fail (a part removed by an
+    erasure meanwhile, an unreadable part: the copies are then dropped, to be made
+    again by the next read), this read takes the tables from the registry itself.
     """
+    if not any(q.copy for q in queries.values()):
+        return _read_child(path, queries)
     try:
         return _read_child(path, queries)
-    except (FileNotFoundError, pa.ArrowInvalid) as exc:
-        if not any(q.copy for q in queries.values()):
-            raise
-        if not isinstance(exc, FileNotFoundError):
+    except (OSError, pa.ArrowInvalid, ListguardError) as exc:
+        if isinstance(exc, pa.ArrowInvalid):
             _drop_copies(path)
-        return _read_child(path, queries)
+        return _read_child(path, {n: replace(q, copy=None) for n, q in queries.items()})
 
 
 def _read_child(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table]:

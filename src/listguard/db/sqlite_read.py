@@ -22,6 +22,7 @@ import json
 import os
 import re
 import secrets
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +35,7 @@ READERS = 2
 COPY_FORMAT = 1
 COPY_MAX_PARTS = 8  # more parts than this are merged into one
 PART = re.compile(r"part-[0-9a-f]{16}\.arrow")  # the name of a copy's file
+COPY_GRACE_SECONDS = 600  # files of a copy no longer named are kept this long
 COPY_SPLIT_FROM = 50_000  # rows added since a copy was made are read in parallel from this many
 
 
@@ -132,6 +134,7 @@ def read_parallel(path: str, queries: Mapping[str, Query], folder: Path) -> dict
     from concurrent.futures import ThreadPoolExecutor
 
     import adbc_driver_sqlite.dbapi as adbc
+    import pyarrow.compute as pc
 
     readers: list[Any] = []
     with adbc.connect(path, autocommit=True) as lock, lock.cursor() as cur:
@@ -166,21 +169,24 @@ def read_parallel(path: str, queries: Mapping[str, Query], folder: Path) -> dict
         for i, task in enumerate(sorted(tasks, key=lambda t: -t[3])):
             lanes[i % len(lanes)].append(task[:3])
 
-        def keep(name: str, part: int, table: pa.Table) -> tuple[str, int, str, int]:
+        def keep(name: str, part: int, table: pa.Table) -> tuple[str, int, str, int, Any]:
             copy = copies.get(name)
             file = copy.new_part() if copy else folder / f"{name}.{part}.arrow"
-            return name, part, _save(file, table), table.num_rows
+            top = pc.max(table.column(0)).as_py() if copy and table.num_rows else None
+            return name, part, _save(file, table), table.num_rows, top
 
-        def run(db: Any, lane: list[tuple[str, int, Query]]) -> list[tuple[str, int, str, int]]:
+        def run(
+            db: Any, lane: list[tuple[str, int, Query]]
+        ) -> list[tuple[str, int, str, int, Any]]:
             with db.cursor() as cur:
                 return [keep(n, part, read_table(cur, n, q)) for n, part, q in lane]
 
         with ThreadPoolExecutor(len(readers)) as pool:
             done = [r for rs in pool.map(run, readers, lanes) for r in rs]
         ordered = sorted(done, key=lambda d: d[1])
-        files = {name: [file for n, _, file, _ in ordered if n == name] for name in queries}
+        files = {name: [d[2] for d in ordered if d[0] == name] for name in queries}
         for name, copy in copies.items():
-            added = [(file, rows) for n, _, file, rows in ordered if n == name]
+            added = [(file, rows, top) for n, _, file, rows, top in ordered if n == name]
             files[name] = copy.close(readers[0], added)
     finally:
         for db in readers:
@@ -258,24 +264,19 @@ class ColumnCopy:
     def new_part(self) -> Path:
         return self.folder / f"part-{secrets.token_hex(8)}.arrow"
 
-    def close(self, db: Any, added: list[tuple[str, int]]) -> list[str]:
-        """Record the parts just read (``(file, rows)``, in key order) in ``meta.json``
-        (with the mark of the last row, read by ``db`` in the same snapshot), merging the
-        parts when there are too many, and remove every file the copy no longer names.
-        Returns the copy's parts, which hold the whole table."""
-        import pyarrow.compute as pc
-
-        parts = self.parts + [file for file, rows in added if rows]
-        for file, rows in added:
+    def close(self, db: Any, added: list[tuple[str, int, int | None]]) -> list[str]:
+        """Record the parts just read (``(file, rows, largest key)``, in key order) in
+        ``meta.json`` (with the mark of the last row, read by ``db`` in the same
+        snapshot), merging the parts when there are too many, and remove the files the
+        copy no longer names (but those of the last minutes: another read may be making
+        or opening them). Returns the copy's parts, which hold the whole table."""
+        parts = self.parts + [file for file, rows, _ in added if rows]
+        for file, rows, _ in added:
             if not rows:
                 Path(file).unlink(missing_ok=True)
-        rows = self.rows + sum(rows for _, rows in added)
-        last = self.last
-        for file, n in added:
-            if n:
-                keys = pa.ipc.open_file(pa.memory_map(file)).read_all().column(0)
-                top = pc.max(keys).as_py()
-                last = top if last is None else max(last, top)
+        rows = self.rows + sum(rows for _, rows, _ in added)
+        tops = [top for _, _, top in added if top is not None]
+        last = max([*tops, *([self.last] if self.last is not None else [])], default=None)
         if len(parts) > COPY_MAX_PARTS:
             whole = pa.concat_tables([pa.ipc.open_file(pa.memory_map(p)).read_all() for p in parts])
             parts = [_save(self.new_part(), whole.combine_chunks())]
@@ -292,10 +293,13 @@ class ColumnCopy:
         partial.write_text(json.dumps(meta), encoding="utf-8")
         os.replace(partial, self.folder / "meta.json")
         named = {Path(p).name for p in parts} | {"meta.json"}
+        settled = time.time() - COPY_GRACE_SECONDS
         for item in self.folder.iterdir():  # copies of another token, merged parts
-            transient = item.name.endswith(".partial") or item.name.startswith("meta.json.")
-            if item.name not in named and not transient:
-                item.unlink(missing_ok=True)
+            try:
+                if item.name not in named and item.stat().st_mtime < settled:
+                    item.unlink()
+            except FileNotFoundError:  # removed by another read meanwhile
+                continue
         return parts
 
 
