@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     import duckdb
 
 FETCH = 100_000
-# channels of which a contact has one coordinate at most (the numbers: phone and mobile)
+# channels on which a contact has one coordinate at most (not the numbers: phone and mobile)
 SINGLE_COORDINATE = ("postal", "email")
 LEDGER_STAGE = pa.schema(
     [

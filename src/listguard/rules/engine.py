@@ -193,7 +193,7 @@ def _contact_fields(channels: tuple[str, ...]) -> list[tuple[str, pa.DataType]]:
 def _extracts(plan: Plan, copied: bool = False) -> dict[str, Query]:
     """The registry's rows the order can concern, filtered where they are stored.
     ``copied``: the whole contacts table (``contacts_all``, read from its columnar
-    copy) and ``clusters`` instead, filtered by ``base_contacts``."""
+    copy) and ``clusters`` instead, filtered by ``_base_contacts``."""
     p = plan.params
     base, seg_params = _base_where(plan)
     fields = _contact_fields(plan.order.channels)
