@@ -201,6 +201,7 @@ class ColumnCopy:
     ``query`` is what is left to read from SQLite: the rows past the copy's last
     key when the copy holds the table as it is, else the whole table."""
 
+    spec: Copied
     folder: Path
     query: Query
     token: str
@@ -257,9 +258,9 @@ class ColumnCopy:
                     split=None if few else (c.key, bounds),
                 )
                 parts = [str(folder / p) for p in meta["parts"]]
-                return cls(folder, after, token, parts, rows, last)
+                return cls(c, folder, after, token, parts, rows, last)
         split = (c.key, f"SELECT min({c.key}), max({c.key}) FROM {c.table}")
-        return cls(folder, replace(q, split=split), token, [], 0, None)
+        return cls(c, folder, replace(q, split=split), token, [], 0, None)
 
     def new_part(self) -> Path:
         return self.folder / f"part-{secrets.token_hex(8)}.arrow"
@@ -274,7 +275,7 @@ class ColumnCopy:
         for file, rows, _ in added:
             if not rows:
                 Path(file).unlink(missing_ok=True)
-        rows = self.rows + sum(rows for _, rows, _ in added)
+        rows = self.rows + sum(n for _, n, _ in added)
         tops = [top for _, _, top in added if top is not None]
         last = max([*tops, *([self.last] if self.last is not None else [])], default=None)
         if len(parts) > COPY_MAX_PARTS:
@@ -285,7 +286,7 @@ class ColumnCopy:
             "token": self.token,
             "columns": _columns(self.query.schema),
             "last": last if last is not None else 0,
-            "mark": _mark(db, self.query.copy, last if last is not None else 0),
+            "mark": _mark(db, self.spec, last if last is not None else 0),
             "rows": rows,
             "parts": [Path(p).name for p in parts],
         }
@@ -303,9 +304,8 @@ class ColumnCopy:
         return parts
 
 
-def _mark(db: Any, copied: Copied | None, key: int) -> list[Any] | None:
+def _mark(db: Any, copied: Copied, key: int) -> list[Any] | None:
     """The identifying columns of the row at ``key`` (None when there is none)."""
-    assert copied is not None
     with db.cursor() as cur:
         cur.execute(f"SELECT {copied.mark} FROM {copied.table} WHERE {copied.key} = ?", [key])
         found = cur.fetchall()

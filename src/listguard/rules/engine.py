@@ -195,8 +195,6 @@ def _extracts(plan: Plan, copied: bool = False) -> dict[str, Query]:
     ``copied``: the whole contacts table (``contacts_all``, read from its columnar
     copy) and ``clusters`` instead, filtered by ``_base_contacts``."""
     p = plan.params
-    base, seg_params = _base_where(plan)
-    fields = _contact_fields(plan.order.channels)
     contacts: dict[str, Query]
     if copied:
         every = _contact_fields(CHANNELS)
@@ -213,6 +211,8 @@ def _extracts(plan: Plan, copied: bool = False) -> dict[str, Query]:
             ),
         }
     else:
+        base, seg_params = _base_where(plan)
+        fields = _contact_fields(plan.order.channels)
         contacts = {
             "contacts": Query(
                 f"SELECT c.id AS cid, {', '.join(f'c.{name}' for name, _ in fields)}, "
