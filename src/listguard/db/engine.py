@@ -14,7 +14,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from listguard.errors import InputError
 
 # the last migration (``listguard.db.migrations``); a test holds it equal to Alembic's head
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 
 try:
     import fcntl  # advisory file locks between processes (not on Windows)

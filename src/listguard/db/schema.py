@@ -111,6 +111,8 @@ contacts = Table(
     Index("ix_contacts_email_norm", "email_norm"),
     Index("ix_contacts_phone_e164", "phone_e164"),
     Index("ix_contacts_mobile_e164", "mobile_e164"),
+    # the contacts recorded since the clusters were computed (asked before every rental)
+    Index("ix_contacts_recorded_at", "recorded_at"),
 )
 
 contact_versions = Table(
