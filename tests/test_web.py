@@ -4,7 +4,6 @@ routes, the partner API and its isolation, the back office and its protections."
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import re
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from listguard import audit
 from listguard.accounts import add_account, authenticate, revoke_api_key
 from listguard.links import Unsubscribe, make_token
 from listguard.oppositions import record_opposition
-from listguard.timeutil import now_ts
+from listguard.timeutil import now_ts, to_day
 from listguard.web.app import create_app
 from tests.scenario import Scenario
 from tests.web_server import PASSWORD, Site, form_token, serving, web_settings
@@ -504,8 +503,9 @@ def test_a_person_objects_by_name_and_postal_address(site: Site) -> None:
         ],
     )
     later.load()
-    # decided as of today: the address was kept from rentals today, by the real clock
-    today = dt.date.today().isoformat()
+    # decided as of today: the address was kept from rentals today, by the real clock (a
+    # Paris day, as every day of the registry)
+    today = to_day(now_ts()).isoformat()
     _report, rows = later.rent(channels=("postal",), partner="P2", out="after", as_of=today)
     assert reasons_by_channel(rows, "C9")["postal"] == "suppressed"
 

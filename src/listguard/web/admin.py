@@ -21,7 +21,7 @@ from sqlalchemy import text
 from listguard.accounts import Session, authenticate, close_session, open_session, session_of
 from listguard.errors import ListguardError
 from listguard.propagation import status
-from listguard.timeutil import day_start, now_ts, to_iso
+from listguard.timeutil import day_start, now_ts, to_day, to_iso, today
 from listguard.web.app import Web, client_of, web
 from listguard.web.i18n import text_for
 
@@ -109,7 +109,7 @@ def _rentable(w: Web, partner_id: str) -> dict[str, Any]:
     from listguard.renting.order import Order
     from listguard.renting.preview import preview
 
-    day = dt.date.today()
+    day = today()
     order = Order(
         partner=partner_id,
         channels=tuple(CHANNELS),
@@ -127,7 +127,7 @@ def _rentable(w: Web, partner_id: str) -> dict[str, Any]:
 @router.get("", response_class=HTMLResponse)
 def dashboard(request: Request, session: S, w: W, rentable: str | None = None) -> Response:
     now = now_ts()
-    today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+    today = to_day(now)  # the registry's days are Paris days
     month = day_start(today.replace(day=1))
     with w.engine.connect() as conn:
         figures = {
@@ -424,7 +424,7 @@ def _partners_page(
 def partners_page(request: Request, session: S, w: W, edit: str | None = None) -> Response:
     """The partners, their listing dates and state; admins create, edit and delist."""
     editing = next((r for r in _partner_rows(w) if r["partner_id"] == edit), None)
-    blank = {"sector": "commercial", "listed_from": dt.date.today().isoformat()}
+    blank = {"sector": "commercial", "listed_from": today().isoformat()}
     return _partners_page(request, session, w, editing or blank, editing is not None)
 
 
