@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,7 @@ class Scenario:
         settings: Settings | None = None,
         seeds: int = 0,
         out: str = "out",
+        progress: Callable[[str], None] | None = None,
     ) -> tuple[DeliveryReport, list[dict[str, str]]]:
         day = dt.date.fromisoformat(as_of)
         start = start or (day + dt.timedelta(days=3)).isoformat()
@@ -126,7 +128,7 @@ class Scenario:
         order = parse_order(body)
         settings = settings or Settings(rules=rules or RuleSettings())
         target = self.tmp / out
-        report = rent(self.engine, order, target, settings)
+        report = rent(self.engine, order, target, settings, progress=progress)
         with (target / "decisions.csv").open(encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f, delimiter=";"))
         return report, rows

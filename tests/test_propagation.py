@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from listguard.audit import verify
+from listguard.errors import ListguardError
 from listguard.imports import import_file
 from listguard.oppositions import record_opposition
 from listguard.propagation import (
@@ -28,8 +29,9 @@ from listguard.propagation import (
     run_once,
     verify_signature,
 )
-from listguard.timeutil import now_ts
-from tests.scenario import Scenario, contact, partner, write_csv
+from listguard.rights import erase
+from listguard.timeutil import now_ts, today
+from tests.scenario import Scenario, contact, partner, reasons_by_channel, write_csv
 
 
 class Partner(BaseHTTPRequestHandler):
@@ -115,6 +117,69 @@ def test_an_opposition_reaches_exactly_the_partners_holding_a_covered_coordinate
         == 1
     )
     assert verify(any_engine).ok
+
+
+def _delivered(engine: Engine) -> tuple[int, int]:
+    with engine.connect() as conn:
+        return (
+            conn.execute(text("SELECT count(*) FROM deliveries")).scalar_one(),
+            conn.execute(text("SELECT count(*) FROM ledger")).scalar_one(),
+        )
+
+
+def test_an_opposition_recorded_while_an_order_is_decided_is_not_lost(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    """An opposition recorded after the decision read the registry, but before the
+    delivery is recorded, is forwarded to nobody (the ledger does not hold the delivery
+    yet): the delivery is refused, whole, and the same order rented again excludes it."""
+    sc = Scenario(
+        any_engine,
+        tmp_path,
+        contacts=[contact("C1", email="c1@example.com"), contact("C2", email="c2@example.com")],
+    )
+    sc.load()
+    day = today().isoformat()  # the opposition is dated now: the order is decided as of today
+
+    def meanwhile(event: Callable[[], object]) -> Callable[[str], None]:
+        def step(message: str) -> None:
+            if message == "recording the ledger":  # decided; nothing recorded yet
+                event()
+
+        return step
+
+    # an opposition to a channel not rented covers nothing delivered: the delivery stands
+    sc.rent(
+        channels=("email",),
+        as_of=day,
+        out="d0",
+        progress=meanwhile(lambda: record_opposition(any_engine, channel="sms", contact_id="C2")),
+    )
+    assert _delivered(any_engine) == (1, 2)
+    with pytest.raises(ListguardError, match="1 delivered coordinate"):
+        sc.rent(
+            channels=("email",),
+            as_of=day,
+            out="d1",
+            progress=meanwhile(
+                lambda: record_opposition(any_engine, channel="email", email="C1@example.com")
+            ),
+        )
+    assert _delivered(any_engine) == (1, 2)  # nothing recorded
+    assert not (tmp_path / "d1").exists()  # nothing delivered
+    _report, rows = sc.rent(channels=("email",), as_of=day, out="d2")
+    assert reasons_by_channel(rows, "C1") == {"email": "opposed"}
+    assert reasons_by_channel(rows, "C2") == {"email": ""}
+    # an erasure leaves nothing that names the person: any erasure refuses the delivery
+    with pytest.raises(ListguardError, match="a person was erased"):
+        sc.rent(
+            channels=("email",),
+            as_of=day,
+            out="d3",
+            progress=meanwhile(lambda: erase(any_engine, contact_id="C2")),
+        )
+    assert _delivered(any_engine) == (2, 3)
+    assert not (tmp_path / "d3").exists()
 
 
 def test_oppositions_recorded_together_each_get_their_own_result(

@@ -106,11 +106,11 @@ _WRITTEN_PER_EVENT = text(
 
 
 @functools.lru_cache(maxsize=64)
-def _enqueue_statements(
-    events_where: str, channels: tuple[str, ...] | None
-) -> tuple[TextClause, TextClause]:
-    """The two statements of ``enqueue`` (messages, then their items), built once per
-    kind of selection: parsing these long texts cost more than running them."""
+def delivered_items_sql(events_where: str, channels: tuple[str, ...] | None = None) -> str:
+    """SQL: what the opposition, erasure and rectification events of ``events_where`` (on
+    ``events e``) must be forwarded about: one row (event_id, partner_id, delivery_id,
+    contact_ref, channel, coordinate) per coordinate they cover in a delivery made within
+    the retention period (``:since``). ``channels``: only coordinates delivered on these."""
     selected = (
         "e.event IN ('opposition', 'erasure', 'rectification') AND e.scope <> 'own' "
         f"AND ({events_where})"
@@ -146,7 +146,7 @@ def _enqueue_statements(
         delivered += " AND l.channel IN ({})".format(
             ", ".join(f"'{c}'" for c in channels if c in schema.CHANNELS) or "''"
         )
-    items = "\nUNION\n".join(
+    return "\nUNION\n".join(
         [
             delivered.format(source=f"({covered}) x", on="l.contact_id = x.contact_id"),
             # a coordinate delivered before the contact changed it is still covered: the
@@ -154,6 +154,15 @@ def _enqueue_statements(
             delivered.format(source=f"({superseded}) x", on=_SUPERSEDED_ON),
         ]
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _enqueue_statements(
+    events_where: str, channels: tuple[str, ...] | None
+) -> tuple[TextClause, TextClause]:
+    """The two statements of ``enqueue`` (messages, then their items), built once per
+    kind of selection: parsing these long texts cost more than running them."""
+    items = delivered_items_sql(events_where, channels)
     # the query runs twice (messages, then their items) rather than through a temporary
     # table: creating one per opposition costs more than a second look-up
     return (

@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.sql import ClauseElement
 
 from listguard.errors import InputError
 
@@ -117,6 +119,21 @@ def bulk_insert(conn: Connection) -> str:
         conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # until the transaction ends
         return "INSERT OR ROLLBACK INTO"
     return "INSERT INTO"
+
+
+def positional(
+    statement: ClauseElement, dialect: Dialect, params: dict[str, Any] | None = None
+) -> tuple[str, tuple[Any, ...]]:
+    """A SQLAlchemy statement (Core or ``text``) as SQL with ``?`` parameters and their
+    values in order, for a connection SQLAlchemy does not hold (``BulkWriter``); the
+    scalar defaults of an insert's table are filled in, as SQLAlchemy does when it runs."""
+    compiled: Any = statement.compile(dialect=dialect)  # positional: has ``positiontup``
+    values = compiled.construct_params(params)
+    for column in getattr(getattr(statement, "table", None), "columns", ()):
+        default = column.default
+        if values.get(column.name) is None and default is not None and default.is_scalar:
+            values[column.name] = default.arg
+    return compiled.string, tuple(values[name] for name in compiled.positiontup or ())
 
 
 def check_initialised(engine: Engine) -> None:

@@ -60,7 +60,10 @@ class BulkWriter:
 
     ``execute`` runs one statement and returns its rows; ``ingest`` appends Arrow
     batches to a table, streamed while they are produced; ``commit`` ends it. Leaving
-    the ``with`` block without ``commit`` rolls everything back."""
+    the ``with`` block without ``commit`` rolls everything back.
+
+    The child starts as the writer is made, and its start (half a second) is awaited
+    only by the first command: made early, it starts while the parent works."""
 
     def __init__(self, path: str) -> None:
         self._child = subprocess.Popen(
@@ -69,7 +72,7 @@ class BulkWriter:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        self._reply()  # the transaction has begun
+        self._started = False
 
     def __enter__(self) -> BulkWriter:
         return self
@@ -92,6 +95,9 @@ class BulkWriter:
 
     def _command(self, *message: Any) -> None:
         assert self._child.stdin is not None
+        if not self._started:
+            self._reply()  # the child is connected: the transaction can begin
+            self._started = True
         try:
             _send(self._child.stdin, message)
         except BrokenPipeError:

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, Table, insert, text, update
 from sqlalchemy.schema import CreateIndex
 
 from listguard.db import schema
-from listguard.db.engine import bulk_insert
+from listguard.db.engine import bulk_insert, positional
 from listguard.errors import ListguardError
 from listguard.io.csvout import CsvWriter
 from listguard.io.tabular import Batch, TabularFile, file_sha256, open_tabular, require_columns
@@ -440,9 +440,9 @@ def _first_load(
     try:
         with BulkWriter(path) as writer:
             report.import_id = writer.execute(
-                *_positional(
+                *positional(
                     insert(schema.imports).values(**record).returning(schema.imports.c.id),
-                    engine,
+                    engine.dialect,
                 )
             )[0][0]
             if writer.execute(f"SELECT 1 FROM {table.name} LIMIT 1"):
@@ -515,29 +515,17 @@ def _first_load(
                 writer.execute(str(CreateIndex(index).compile(dialect=engine.dialect)))
             report.rows_new, report.rows_changed, report.rows_unchanged = written, 0, 0
             writer.execute(
-                *_positional(
+                *positional(
                     update(schema.imports)
                     .where(schema.imports.c.id == report.import_id)
                     .values(**finished()),
-                    engine,
+                    engine.dialect,
                 )
             )
             writer.commit()
     except LoadError as exc:
         raise ListguardError(f"cannot write the registry: {exc}", where=path) from None
     return True
-
-
-def _positional(statement: Any, engine: Engine) -> tuple[str, tuple[Any, ...]]:
-    """A SQLAlchemy statement as SQL with ``?`` parameters and their values, in order
-    (defaults of the table included)."""
-    compiled = statement.compile(dialect=engine.dialect)
-    params = compiled.construct_params()
-    for column in statement.table.columns:  # scalar defaults, which SQLAlchemy adds when it runs
-        default = column.default
-        if params.get(column.name) is None and default is not None and default.is_scalar:
-            params[column.name] = default.arg
-    return compiled.string, tuple(params[name] for name in compiled.positiontup or ())
 
 
 def upsert_versioned(

@@ -8,6 +8,7 @@ does. The base itself is only read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import shutil
@@ -16,18 +17,22 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, insert, text, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
 
 from listguard import __version__
 from listguard.config import Settings
 from listguard.db import schema
-from listguard.db.arrow import staged
-from listguard.db.engine import bulk_insert, check_initialised, one_snapshot
-from listguard.errors import InputError
+from listguard.db.arrow import sqlite_file, staged
+from listguard.db.engine import bulk_insert, check_initialised, one_snapshot, positional
+from listguard.db.sqlite_load import BulkWriter, LoadError
+from listguard.errors import InputError, ListguardError
 from listguard.io.tabular import file_sha256
+from listguard.propagation import delivered_items_sql
 from listguard.renting import seeds
 from listguard.renting.notice import notice_text
 from listguard.renting.order import Order
@@ -50,6 +55,17 @@ if TYPE_CHECKING:
 FETCH = 100_000
 # channels on which a contact has one coordinate at most (not the numbers: phone and mobile)
 SINGLE_COORDINATE = ("postal", "email")
+# the ledger's rows as a ``BulkWriter`` appends them
+LEDGER_ROWS = pa.schema(
+    [
+        ("delivery_id", pa.int64()),
+        ("contact_id", pa.string()),
+        ("channel", pa.string()),
+        ("coordinate", pa.string()),
+        ("contact_ref", pa.string()),
+    ]
+)
+# the ledger's rows as staged for an ``INSERT ... SELECT`` (before the delivery has an id)
 LEDGER_STAGE = pa.schema(
     [
         ("contact_id", pa.string()),
@@ -270,8 +286,13 @@ def deliver(
     check_initialised(engine)
     step = progress or (lambda _msg: None)
     tmp = _prepare_out(out)
+    path = sqlite_file(engine)
     try:
-        with engine.connect() as raw:
+        with contextlib.ExitStack() as stack:
+            # SQLite file: the delivery is recorded by a writer process, started now so
+            # that its start overlaps the decision (ADR 0014)
+            writer = stack.enter_context(BulkWriter(path)) if path is not None else None
+            raw = stack.enter_context(engine.connect())
             conn = one_snapshot(raw)
             step("deciding")
             plan = make_plan(conn, order, settings.rules, only=only)
@@ -280,39 +301,156 @@ def deliver(
             try:
                 n = output.number(conn, db, order)
                 step("recording the ledger")
-                # in contact_id order, so that the ledger's index grows at its end
-                ledger = db.sql(
-                    "SELECT e.contact_id, e.channel, e.coordinate, r.n "
-                    "FROM lg_elig e JOIN lg_refs r ON r.cid = e.cid ORDER BY e.contact_id"
-                ).to_arrow_reader(FETCH)
-                # staged before the transaction's first write; committed before it is left
-                with staged(conn, "ledger", ledger, LEDGER_STAGE) as stage:
-                    try:
-                        report = _deliver(
-                            conn, db, plan, stage, n, tmp, out, settings, step, output
-                        )
-                        # DuckDB frees its tables (a second or more for a large order) while
-                        # the registry commits
-                        closing = threading.Thread(target=db.close, name="listguard-duckdb")
-                        closing.start()
-                        step("delivering")
-                        if out.exists():  # an empty folder made beforehand
-                            _move_into(tmp, out)
-                        else:
-                            tmp.rename(out)
-                        conn.commit()
-                    except BaseException:
-                        conn.rollback()
-                        raise
+                writes = _open_writes(stack, writer, raw, db)
+                existed, moved = out.exists(), False  # an empty folder made beforehand
+                try:
+                    report = _deliver(conn, db, plan, writes, n, tmp, out, settings, step, output)
+                    # DuckDB frees its tables (a second or more for a large order) while
+                    # the registry commits
+                    closing = threading.Thread(target=db.close, name="listguard-duckdb")
+                    closing.start()
+                    step("delivering")
+                    if existed:
+                        _move_into(tmp, out)
+                    else:
+                        tmp.rename(out)
+                    moved = True
+                    writes.commit()
+                except BaseException:
+                    writes.rollback()
+                    if moved:  # the commit failed: no delivery, so no folder
+                        _withdraw(out, existed)
+                    raise
             finally:
                 if closing is None:
                     db.close()
                 else:
                     closing.join()
         return report
+    except LoadError as exc:
+        raise ListguardError(f"cannot record the delivery: {exc}", where=path) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _open_writes(
+    stack: contextlib.ExitStack,
+    writer: BulkWriter | None,
+    raw: Connection,
+    db: duckdb.DuckDBPyConnection,
+) -> _Writes:
+    """The delivery's write transaction: through ``writer`` on a SQLite file, else
+    through a connection (on PostgreSQL one of its own, not the snapshot the order
+    was decided from, so that it sees the events recorded since), with the ledger's
+    rows staged before the transaction's first write."""
+    if writer is not None:
+        return _ChildWrites(writer, raw.dialect, db)
+    wconn = raw if raw.dialect.name == "sqlite" else stack.enter_context(raw.engine.connect())
+    # in contact_id order, so that the ledger's index grows at its end
+    ledger = db.sql(
+        "SELECT e.contact_id, e.channel, e.coordinate, r.n FROM lg_elig e "
+        "JOIN lg_refs r ON r.cid = e.cid ORDER BY e.contact_id"
+    ).to_arrow_reader(FETCH)
+    # committed before it is left (the stack unwinds after the commit)
+    stage = stack.enter_context(staged(wconn, "ledger", ledger, LEDGER_STAGE))
+    return _SqlWrites(wconn, stage)
+
+
+class _Writes(Protocol):
+    """The transaction that records a delivery: its statements, its ledger (written
+    while the files are), its end."""
+
+    def run(self, statement: ClauseElement, params: dict[str, Any] | None = None) -> list[Any]:
+        """Run ``statement``; its rows (none for a statement that returns none)."""
+
+    def ledger(self, delivery_id: int, prefix: str) -> Callable[[], None]:
+        """Start writing the ledger (``lg_elig`` under ``lg_refs``' references); returns
+        what waits until it is written."""
+
+    def lock_events(self) -> None:
+        """Hold back the recording of events until this transaction ends."""
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+def _in_thread(work: Callable[[], object]) -> Callable[[], None]:
+    """``work`` started in a thread; what waits for it (and raises its error)."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="listguard-ledger")
+    future = pool.submit(work)
+    pool.shutdown(wait=False)
+
+    def wait() -> None:
+        future.result()
+
+    return wait
+
+
+@dataclass
+class _SqlWrites:
+    """Through a connection of the registry, the ledger from rows staged beforehand."""
+
+    conn: Connection
+    stage: str
+
+    def run(self, statement: ClauseElement, params: dict[str, Any] | None = None) -> list[Any]:
+        result = self.conn.execute(statement, params or {})  # type: ignore[call-overload]
+        return list(result.all()) if result.returns_rows else []
+
+    def ledger(self, delivery_id: int, prefix: str) -> Callable[[], None]:
+        insert_sql = text(
+            f"{bulk_insert(self.conn)} ledger (delivery_id, contact_id, channel, coordinate, "
+            "contact_ref) "
+            f"SELECT :did, contact_id, channel, coordinate, :prefix || CAST(n AS TEXT) "
+            f"FROM {self.stage}"
+        )
+        params = {"did": delivery_id, "prefix": prefix}
+        return _in_thread(lambda: self.conn.execute(insert_sql, params))
+
+    def lock_events(self) -> None:
+        # SQLite lets one writer in at a time: no event can be recorded until the end
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(text("LOCK TABLE events IN SHARE MODE"))
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+
+@dataclass
+class _ChildWrites:
+    """Through a ``BulkWriter``: the ledger's rows go from DuckDB into the registry's
+    table as Arrow, in another process, instead of being staged and copied by SQL."""
+
+    writer: BulkWriter
+    dialect: Dialect
+    db: duckdb.DuckDBPyConnection
+
+    def run(self, statement: ClauseElement, params: dict[str, Any] | None = None) -> list[Any]:
+        return self.writer.execute(*positional(statement, self.dialect, params))
+
+    def ledger(self, delivery_id: int, prefix: str) -> Callable[[], None]:
+        # in contact_id order, so that the ledger's index grows at its end
+        rows = self.db.sql(
+            "SELECT CAST($did AS BIGINT) AS delivery_id, e.contact_id, e.channel, e.coordinate, "
+            "$prefix || CAST(r.n AS TEXT) AS contact_ref "
+            "FROM lg_elig e JOIN lg_refs r ON r.cid = e.cid ORDER BY e.contact_id",
+            params={"did": delivery_id, "prefix": prefix},
+        ).to_arrow_table()
+        return _in_thread(lambda: self.writer.ingest("ledger", LEDGER_ROWS, rows.to_batches(FETCH)))
+
+    def lock_events(self) -> None:
+        """SQLite lets one writer in at a time: this one writes already."""
+
+    def commit(self) -> None:
+        self.writer.commit()
+
+    def rollback(self) -> None:
+        self.writer.close()
 
 
 def _seed_pool(order: Order, settings: Settings) -> list[seeds.Seed]:
@@ -328,28 +466,27 @@ def _seed_pool(order: Order, settings: Settings) -> list[seeds.Seed]:
 
 
 def _record_seeds(
-    conn: Connection, db: duckdb.DuckDBPyConnection, delivery_id: int, prefix: str
+    writes: _Writes, db: duckdb.DuckDBPyConnection, delivery_id: int, prefix: str
 ) -> list[str]:
     """Each planted seed in ``delivery_seeds``, with its fields as written; its ids."""
     planted = db.sql(
         "SELECT r.n, s.* EXCLUDE (cid) FROM lg_seeds s JOIN lg_refs r USING (cid) "
         "ORDER BY s.seed_id"
     ).to_arrow_table()
-    rows = []
+    ids = []
     for rec in planted.to_pylist():  # a handful of rows: the seeds of one order
         n, sid = rec.pop("n"), rec.pop("seed_id")
         fields = {k: v for k, v in rec.items() if v is not None}
-        rows.append(
-            {
-                "delivery_id": delivery_id,
-                "seed_id": sid,
-                "contact_ref": f"{prefix}{n}",
-                "planted": json.dumps(fields, ensure_ascii=False, sort_keys=True),
-            }
+        writes.run(
+            insert(schema.delivery_seeds).values(
+                delivery_id=delivery_id,
+                seed_id=sid,
+                contact_ref=f"{prefix}{n}",
+                planted=json.dumps(fields, ensure_ascii=False, sort_keys=True),
+            )
         )
-    if rows:
-        conn.execute(insert(schema.delivery_seeds), rows)
-    return [r["seed_id"] for r in rows]
+        ids.append(sid)
+    return ids
 
 
 def _move_into(tmp: Path, out: Path) -> None:
@@ -358,11 +495,24 @@ def _move_into(tmp: Path, out: Path) -> None:
     tmp.rmdir()
 
 
+def _withdraw(out: Path, existed: bool) -> None:
+    """Undo the move of a delivery folder whose transaction did not commit: the empty
+    folder made beforehand stays empty, one made by the delivery goes."""
+    if not existed:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for item in out.iterdir():
+        if item.is_dir():
+            shutil.rmtree(item, ignore_errors=True)
+        else:
+            item.unlink(missing_ok=True)
+
+
 def _deliver(
     conn: Connection,
     db: duckdb.DuckDBPyConnection,
     plan: Plan,
-    stage: str,
+    writes: _Writes,
     n: int,
     tmp: Path,
     out: Path,
@@ -375,7 +525,7 @@ def _deliver(
     sep = settings.output.csv_delimiter
     version, version_start = partner_list_version(conn, dend)
     created = now_ts()
-    delivery_id = conn.execute(
+    delivery_id = writes.run(
         insert(schema.deliveries)
         .values(
             partner_id=order.partner,
@@ -391,27 +541,23 @@ def _deliver(
             kind=output.kind,
         )
         .returning(schema.deliveries.c.id)
-    ).scalar_one()
+    )[0][0]
     prefix = f"D{delivery_id}-"
-    before = conn.execute(text("SELECT coalesce(max(id), 0) FROM ledger")).scalar_one()
+    before = writes.run(_LAST_LEDGER_ID)[0][0]
     # the registry records the ledger while DuckDB writes the files beside it
-    with ThreadPoolExecutor(1) as pool:
-        recorded = pool.submit(
-            conn.execute,
-            text(
-                f"{bulk_insert(conn)} ledger (delivery_id, contact_id, channel, coordinate, "
-                "contact_ref) "
-                f"SELECT :did, contact_id, channel, coordinate, :prefix || CAST(n AS TEXT) "
-                f"FROM {stage}"
-            ),
-            {"did": delivery_id, "prefix": prefix},
-        )
+    recorded = writes.ledger(delivery_id, prefix)
+    try:
         step("writing decisions")
         decisions_rows, tally = _write_decisions(db, tmp / "decisions.csv", sep)
         step("writing the partner's file")
         written = output.write(db, tmp, {"prefix": prefix, "source": settings.owner.name}, sep)
-        recorded.result()
-    planted = _record_seeds(conn, db, delivery_id, prefix)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the first error is the one to report
+            recorded()
+        raise
+    recorded()
+    planted = _record_seeds(writes, db, delivery_id, prefix)
+    _refuse_if_objected(writes, db, delivery_id)
     counts, eligible = tally.excluded, tally.eligible
     (tmp / "notice.txt").write_text(
         notice_text(settings.owner, plan.partner, order), encoding="utf-8"
@@ -482,16 +628,15 @@ def _deliver(
     }
     body = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
     (tmp / "manifest.json").write_text(body, encoding="utf-8")
-    conn.execute(
+    last = writes.run(_LAST_LEDGER_ID)[0][0]
+    writes.run(
         update(schema.deliveries)
         .where(schema.deliveries.c.id == delivery_id)
         .values(
             contacts_delivered=n,
             manifest_sha256=_sha_text(body),
             ledger_first_id=before + 1,
-            ledger_last_id=conn.execute(
-                text("SELECT coalesce(max(id), 0) FROM ledger")
-            ).scalar_one(),
+            ledger_last_id=last,
         )
     )
     return DeliveryReport(
@@ -503,6 +648,44 @@ def _deliver(
         eligible=eligible,
         rows=decisions_rows,
     )
+
+
+_LAST_LEDGER_ID = text("SELECT coalesce(max(id), 0) FROM ledger")
+
+
+def _refuse_if_objected(writes: _Writes, db: duckdb.DuckDBPyConnection, delivery_id: int) -> None:
+    """Refuse a delivery (its transaction is then rolled back) that an event recorded
+    after the decision's snapshot makes unlawful or leaves unforwarded: an opposition,
+    erasure or rectification covering a delivered coordinate, or any erasure (an erased
+    person's events no longer name them). That event's own forwarding could not see
+    this delivery, which was not yet recorded; from here on no event is recorded until
+    this transaction ends, so an event recorded after it sees the delivery's ledger."""
+    seen = int(db.execute("SELECT seen FROM events_seen").fetchall()[0][0])
+    writes.lock_events()
+    params = {"seen": seen, "did": delivery_id, "since": 0}
+    erased = writes.run(_ERASED_SINCE, params)[0][0]
+    covered = writes.run(
+        text(
+            f"SELECT count(*) FROM ({delivered_items_sql('e.id > :seen')}) p "
+            "WHERE p.delivery_id = :did"
+        ),
+        params,
+    )[0][0]
+    if erased or covered:
+        what = (
+            f"{covered} delivered coordinate(s) are covered by an opposition, erasure or "
+            "rectification"
+            if covered
+            else "a person was erased"
+        )
+        raise ListguardError(
+            f"{what} recorded while this order was being decided: nothing was delivered "
+            "and nothing recorded; run the same order again, and it will be decided with "
+            "that event"
+        )
+
+
+_ERASED_SINCE = text("SELECT count(*) FROM events WHERE id > :seen AND event = 'erasure'")
 
 
 def _contacts_sql(order: Order) -> str:

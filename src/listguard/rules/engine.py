@@ -10,7 +10,8 @@ looked at in Python. The registry is only read.
 Extracts (filtered in the registry): ``contacts`` (the base of the order:
 collected on or before D, in the segment), ``events`` (dated on or before D),
 ``suppressions`` (active on D for this partner), ``bloctel`` (results of the
-screenings of the validity window).
+screenings of the validity window), ``events_seen`` (the snapshot's last event id,
+which a delivery checks against before it commits).
 
 Steps (``cid`` is the contact's internal integer key):
   lg_ev        events resolved to contacts (an event that names an email or phone
@@ -236,6 +237,11 @@ def _extracts(plan: Plan, copied: bool = False) -> dict[str, Query]:
                 ]
             ),
             {"dend": p["dend"]},
+        ),
+        # the last event this decision saw: an opposition recorded after it, while the
+        # order is being delivered, is found by the delivery before it commits
+        "events_seen": Query(
+            "SELECT coalesce(max(id), 0) AS seen FROM events", pa.schema([("seen", _I)])
         ),
         "suppressions": Query(
             "SELECT DISTINCT kind, value FROM suppressions WHERE added_at <= :dend "
