@@ -435,12 +435,13 @@ def _numbers_sql() -> str:
     ``missing`` row for a contact without any; each with its status, line type,
     whether Bloctel screens it, suppression and latest valid Bloctel result.
     """
-    source = "FROM lg_person p JOIN contacts c ON c.cid = p.cid"
+    # lg_person holds every contact of the base, once: no need to join it here
+    source = "FROM contacts c"
 
     def number(col: str, pos: int, extra: str) -> str:
         french = " OR ".join(f"starts_with(c.{col}_e164, '{p}')" for p in FRENCH_PREFIXES)
         return (
-            f"SELECT p.cid, {pos} AS pos, coalesce(c.{col}_e164, c.{col}) AS coordinate, "
+            f"SELECT c.cid, {pos} AS pos, coalesce(c.{col}_e164, c.{col}) AS coordinate, "
             f"c.{col}_e164 AS dkey, "
             f"CASE WHEN c.{col}_e164 IS NULL THEN 'invalid' ELSE 'valid' END AS status, "
             f"c.{col}_type AS line_type, coalesce({french}, FALSE) AS french "
@@ -457,7 +458,7 @@ def _numbers_sql() -> str:
                 "OR (c.mobile_e164 IS NULL AND c.phone_e164 IS NULL AND c.mobile = c.phone), "
                 "FALSE))",
             ),
-            "SELECT p.cid, 2 AS pos, '' AS coordinate, NULL AS dkey, 'missing' AS status, "
+            "SELECT c.cid, 2 AS pos, '' AS coordinate, NULL AS dkey, 'missing' AS status, "
             f"NULL AS line_type, FALSE AS french {source} "
             "WHERE c.phone IS NULL AND c.mobile IS NULL",
         ]
