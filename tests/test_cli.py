@@ -234,6 +234,29 @@ def _reasons(delivery: Path) -> dict[tuple[str, str], str]:
         }
 
 
+def test_a_rental_loads_neither_pandas_nor_polars(base: Path) -> None:
+    """Loading them would cost more than half a second of every rental: pyarrow loads
+    pandas the first time it converts Python values, the file readers load Polars."""
+    probe = (
+        "import runpy, sys\n"
+        "try:\n"
+        "    runpy.run_module('listguard', run_name='__main__')\n"
+        "finally:\n"
+        "    print([m for m in ('pandas', 'polars') if m in sys.modules], file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "rent", "order.toml", "--out", "delivery"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LISTGUARD_DATABASE_URL": f"sqlite:///{base / 'reg.db'}"},
+        cwd=base,
+        timeout=120,
+        check=False,
+    )
+    assert (base / "delivery" / "decisions.csv").exists(), done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
 def test_contacts_imported_after_the_clusters_are_named_before_renting(base: Path) -> None:
     """The rules treat a cluster as one person only for the contacts it was computed
     on: a rental after a later import says so, and the warning ends once clusters are

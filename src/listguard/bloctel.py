@@ -24,7 +24,8 @@ from listguard.config import RuleSettings
 from listguard.db import schema
 from listguard.db.arrow import staged
 from listguard.errors import FileFormatError, InputError
-from listguard.io.tabular import file_sha256, open_tabular
+from listguard.io.digest import file_sha256
+from listguard.io.tabular import open_tabular
 from listguard.normalise.phone import normalise_phones
 from listguard.rules.engine import FRENCH_PREFIXES
 from listguard.timeutil import day_end, day_start, now_ts, today

@@ -47,6 +47,12 @@ def sqlite_file(bind: Connection | Engine) -> str | None:
     return database
 
 
+def empty_table(schema: pa.Schema) -> pa.Table:
+    """A table of ``schema`` without rows. ``schema.empty_table()`` loads pandas (half a
+    second), as pyarrow does the first time it converts Python values."""
+    return pa.Table.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)
+
+
 def fetch_arrow(conn: Connection, queries: Mapping[str, Query]) -> dict[str, pa.Table]:
     """Run ``queries`` in one snapshot of the registry; each result as an Arrow table.
 
@@ -115,7 +121,7 @@ def _read_child(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table]:
                 [pa.ipc.open_file(pa.memory_map(f)).read_all() for f in parts],
             )
             if parts
-            else queries[name].schema.empty_table()
+            else empty_table(queries[name].schema)
             for name, parts in files.items()
         }
     finally:
@@ -165,7 +171,7 @@ def _fetch_pg(conn: Connection, q: Query) -> pa.Table:
             for block in copy:
                 spool.write(block)
         if spool.tell() == 0:
-            return q.schema.empty_table()
+            return empty_table(q.schema)
         spool.seek(0)
         return _csv_table(spool, q.schema)
 
@@ -309,4 +315,13 @@ def _copy_pg(conn: Connection, table: str, reader: pa.RecordBatchReader) -> None
                 copy.write(out.getvalue())
 
 
-__all__ = ["Copied", "Query", "Scratch", "attached", "drop_copies", "fetch_arrow", "staged"]
+__all__ = [
+    "Copied",
+    "Query",
+    "Scratch",
+    "attached",
+    "drop_copies",
+    "empty_table",
+    "fetch_arrow",
+    "staged",
+]

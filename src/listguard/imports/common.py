@@ -30,7 +30,8 @@ from listguard.db import schema
 from listguard.db.engine import bulk_insert, positional
 from listguard.errors import ListguardError
 from listguard.io.csvout import CsvWriter
-from listguard.io.tabular import Batch, TabularFile, file_sha256, open_tabular, require_columns
+from listguard.io.digest import file_sha256
+from listguard.io.tabular import Batch, TabularFile, open_tabular, require_columns
 from listguard.timeutil import now_ts
 
 if TYPE_CHECKING:

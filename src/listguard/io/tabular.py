@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -310,14 +309,6 @@ def open_tabular(path: str | Path) -> TabularFile:
         delimiter = ","
     header = next(csv.reader(io.StringIO(header_line), delimiter=delimiter), [])
     return TabularFile(p, _normalise_names(header, where), "csv", encoding, delimiter)
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def require_columns(tab: TabularFile, required: tuple[str, ...]) -> None:

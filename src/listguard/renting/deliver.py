@@ -31,7 +31,7 @@ from listguard.db.arrow import sqlite_file, staged
 from listguard.db.engine import bulk_insert, check_initialised, one_snapshot, positional
 from listguard.db.sqlite_load import BulkWriter, LoadError
 from listguard.errors import InputError, ListguardError
-from listguard.io.tabular import file_sha256
+from listguard.io.digest import file_sha256
 from listguard.propagation import delivered_items_sql
 from listguard.renting import seeds
 from listguard.renting.notice import notice_text
@@ -163,11 +163,14 @@ def _write_decisions(
     in the base's order) and the count of each reason. The few distinct masks are
     counted and spelled out first; the file joins their spelling."""
     counts = DecisionCounts.of(db)
-    distinct = sorted(counts.masks)
-    spelled = pa.table(
-        {"mask": pa.array(distinct, pa.int64()), "reasons": [spell(m) or None for m in distinct]}
+    # the few distinct masks as SQL values (converting Python values to Arrow would load
+    # pandas, half a second)
+    spelled = ", ".join(
+        f"({mask}, '{spell(mask)}')" if mask else f"({mask}, NULL)" for mask in sorted(counts.masks)
     )
-    db.register("lg_spelled", spelled)
+    db.execute("CREATE TEMP TABLE lg_spelled (mask BIGINT, reasons VARCHAR)")
+    if spelled:
+        db.execute(f"INSERT INTO lg_spelled VALUES {spelled}")
     rows = _write_csv(
         db,
         "SELECT d.contact_id, d.channel, d.coordinate, "

@@ -22,10 +22,8 @@ import pyarrow as pa
 from sqlalchemy import Connection, func, select
 
 from listguard.db import schema
+from listguard.db.arrow import empty_table
 from listguard.errors import InputError
-from listguard.io.tabular import open_tabular, require_columns
-from listguard.normalise.email import normalise_email
-from listguard.normalise.phone import normalise_phone
 from listguard.rules.engine import POSTAL_FIELDS
 
 PHONE_CHANNELS = ("phone", "automated_call", "sms")
@@ -48,6 +46,11 @@ class Seed:
 def load_seeds(path: str | Path) -> list[Seed]:
     """The seed pool; a seed file is small and written by the owner, so any bad row
     stops the rental with its line and column rather than being skipped."""
+    # the tabular reader and the normalisers load Polars: only a rental with seeds needs them
+    from listguard.io.tabular import open_tabular, require_columns
+    from listguard.normalise.email import normalise_email
+    from listguard.normalise.phone import normalise_phone
+
     tab = open_tabular(path)
     require_columns(tab, ("seed_id",))
     where = str(path)
@@ -116,6 +119,12 @@ def seed_table(seeds: Sequence[Seed], channels: Sequence[str], first_cid: int) -
     ``first_cid`` (past every contact's ``cid``), with only the rented channels filled."""
     names = [*POSTAL_FIELDS] if "postal" in channels else []
     names += [ch for ch in channels if ch != "postal"]
+    if not seeds:  # as usual: built without converting Python values, which loads pandas
+        return empty_table(
+            pa.schema(
+                [("cid", pa.int64()), ("seed_id", pa.string()), *((c, pa.string()) for c in names)]
+            )
+        )
     cols: dict[str, list[str | None]] = {c: [] for c in names}
     for s in seeds:
         postal = "postal" in s.channels()
@@ -144,6 +153,9 @@ def trace(conn: Connection, what: str) -> list[Traced]:
     """The deliveries that carried a seed, found by its ``seed_id`` or one of its
     coordinates as received (an email address, a phone number in any usual form, a
     last name or an address line): the partners to ask how it was used."""
+    from listguard.normalise.email import normalise_email
+    from listguard.normalise.phone import normalise_phone
+
     wanted = {what.strip(), what.strip().upper()}
     email, valid = normalise_email(what)
     if valid and email:

@@ -643,8 +643,6 @@ def _duck_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
 def _warm() -> None:
     import duckdb  # noqa: F401
 
-    pa.array([0])
-
 
 def decide(conn: Connection, plan: Plan, *, memory_mb: int = 2048) -> duckdb.DuckDBPyConnection:
     """Decide every coordinate of the order; the result is the table ``lg_decision``
@@ -655,9 +653,8 @@ def decide(conn: Connection, plan: Plan, *, memory_mb: int = 2048) -> duckdb.Duc
     import tempfile
     import threading
 
-    # while the extracts are read (by a child process on SQLite), what comes next is
-    # loaded: DuckDB, and pandas, which pyarrow imports the first time it converts Python
-    # values (half a second)
+    # while the extracts are read (by a child process on SQLite), DuckDB is loaded. (Nothing
+    # in a rental converts Python values to Arrow, which would load pandas: half a second)
     warming = threading.Thread(target=_warm, name="listguard-warm", daemon=True)
     warming.start()
     # SQLite: the contacts come from their columnar copy (only the rows added since it
