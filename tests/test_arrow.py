@@ -12,6 +12,8 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import Engine, text
 
+from listguard.db import ahead
+from listguard.db.ahead import reader_ahead
 from listguard.db.arrow import Copied, Query, fetch_arrow, staged
 from listguard.db.engine import one_snapshot
 from listguard.imports import import_file
@@ -64,6 +66,27 @@ def test_fetch_of_nothing_is_an_empty_table_of_the_schema(any_engine: Engine) ->
     with any_engine.connect() as conn:
         got = fetch_arrow(conn, {"t": Query("SELECT k, s FROM t_arrow WHERE k < 0", schema)})
     assert got["t"].num_rows == 0 and got["t"].schema == schema
+
+
+def test_a_reader_started_ahead_serves_the_first_read_and_is_stopped_if_unused(
+    engine: Engine,
+) -> None:
+    _fill(engine, 10)
+    url = engine.url.render_as_string(hide_password=False)
+    query = {"t": Query("SELECT k FROM t_arrow WHERE 1 = 1", pa.schema([("k", pa.int64())]))}
+    with reader_ahead(url):
+        child = ahead._AHEAD[str(Path(engine.url.database or "").resolve())]
+        with engine.connect() as conn:
+            assert fetch_arrow(conn, query)["t"].num_rows == 10
+        assert child.returncode == 0  # it served the read
+        assert not ahead._AHEAD
+        with engine.connect() as conn:  # a second read starts its own
+            assert fetch_arrow(conn, query)["t"].num_rows == 10
+    with reader_ahead(url):  # not needed: stopped at the end, never left running
+        child = next(iter(ahead._AHEAD.values()))
+    assert child.returncode is not None and not ahead._AHEAD
+    with reader_ahead("postgresql://nobody@localhost/none"):  # not a SQLite file: nothing
+        assert not ahead._AHEAD
 
 
 @pytest.mark.parametrize("rows", [0, 3, 25_000])

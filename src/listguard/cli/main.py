@@ -200,20 +200,24 @@ def rent(
     out: Annotated[Path, typer.Option("--out", help="Delivery folder to create.")],
 ) -> None:
     """Decide every coordinate, write the delivery folder, record the delivery."""
-    from listguard.processing.clusters import stale_clusters
-    from listguard.renting.deliver import rent as do_rent
-    from listguard.renting.order import backdated, load_order
+    from listguard.db.ahead import reader_ahead
 
     c: Context = ctx.obj
-    order = load_order(order_file)
-    if warning := backdated(order):
-        err(f"warning: {warning}")
-    settings = c.settings()
-    engine = c.engine()
-    if warning := stale_clusters(engine):
-        err(f"warning: {warning}")
-    with progress_steps("renting") as step:
-        report = do_rent(engine, order, out, settings, progress=step)
+    # the registry's reading child starts while this command loads what it needs
+    with reader_ahead(c.db):
+        from listguard.processing.clusters import stale_clusters
+        from listguard.renting.deliver import rent as do_rent
+        from listguard.renting.order import backdated, load_order
+
+        order = load_order(order_file)
+        if warning := backdated(order):
+            err(f"warning: {warning}")
+        settings = c.settings()
+        engine = c.engine()
+        if warning := stale_clusters(engine):
+            err(f"warning: {warning}")
+        with progress_steps("renting") as step:
+            report = do_rent(engine, order, out, settings, progress=step)
     print(
         f"delivery {report.delivery_id} to {order.partner} ({', '.join(report.packs)}): "
         f"{report.contacts_delivered} contacts in {report.out}"
@@ -627,7 +631,7 @@ def serve(
 
     import uvicorn
 
-    from listguard.db.engine import database_url
+    from listguard.db.ahead import database_url
 
     c: Context = ctx.obj
     c.engine()  # refuses a registry that is not initialised

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Engine
 
+from listguard.db.ahead import spawn_reader, take_reader
 from listguard.db.sqlite_read import PARAM, Copied, Query
 from listguard.errors import ListguardError
 
@@ -95,25 +96,19 @@ def _fetch_sqlite(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table
 
 def _read_child(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table]:
     import pickle
-    import subprocess
-    import sys
 
     folder = Path(tempfile.mkdtemp(prefix="listguard-read-"))
     try:
         request = pickle.dumps((path, dict(queries), str(folder)))
-        child = subprocess.run(
-            [sys.executable, "-m", "listguard.db.sqlite_read"],
-            input=request,
-            capture_output=True,
-            check=False,
-        )
+        child = take_reader(path) or spawn_reader()  # one started ahead, if any
+        out, err = child.communicate(request)
         if child.returncode != 0:  # the registry is locked too long, unreadable...
-            message = child.stderr.decode("utf-8", "replace").strip().splitlines()
+            message = err.decode("utf-8", "replace").strip().splitlines()
             raise ListguardError(
                 f"cannot read the registry: {message[-1] if message else 'unknown error'}",
                 where=path,
             )
-        files: dict[str, list[str]] = pickle.loads(child.stdout)
+        files: dict[str, list[str]] = pickle.loads(out)
         # memory-mapped: the pages stay readable after the files are removed below (or
         # replaced in a columnar copy by another read)
         return {

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.sql import ClauseElement
 
+from listguard.db.ahead import database_url
 from listguard.errors import InputError
 
 # the last migration (``listguard.db.migrations``); a test holds it equal to Alembic's head
@@ -22,13 +23,6 @@ try:
     import fcntl  # advisory file locks between processes (not on Windows)
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
-
-DEFAULT_URL = "sqlite:///listguard.db"
-
-
-def database_url(url: str | None = None) -> str:
-    """The registry URL: the option, else ``$LISTGUARD_DATABASE_URL``, else ./listguard.db."""
-    return url or os.environ.get("LISTGUARD_DATABASE_URL") or DEFAULT_URL
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -112,7 +112,15 @@ def main() -> None:
     import sys
 
     keep_out_dataframes()
-    path, queries, folder = pickle.loads(sys.stdin.buffer.read())
+    # loaded before the request is read: a child started ahead of its request (see
+    # ``ahead``) is ready when it comes
+    import adbc_driver_sqlite.dbapi  # noqa: F401
+    import pyarrow.compute  # noqa: F401
+
+    request = sys.stdin.buffer.read()
+    if not request:  # started ahead, and not needed after all
+        return
+    path, queries, folder = pickle.loads(request)
     files = read_parallel(path, queries, Path(folder))
     sys.stdout.buffer.write(pickle.dumps(files))
 
