@@ -14,10 +14,10 @@ import secrets
 import shutil
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, insert, text, update
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     import duckdb
 
 FETCH = 100_000
+T = TypeVar("T")
 # channels on which a contact has one coordinate at most (not the numbers: phone and mobile)
 SINGLE_COORDINATE = ("postal", "email")
 # the ledger's rows as a ``BulkWriter`` appends them
@@ -379,11 +380,17 @@ class _Writes(Protocol):
     def rollback(self) -> None: ...
 
 
+def _in_future(work: Callable[..., T], *args: Any) -> Future[T]:
+    """``work(*args)`` started in a thread of its own."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="listguard-delivery")
+    future = pool.submit(work, *args)
+    pool.shutdown(wait=False)
+    return future
+
+
 def _in_thread(work: Callable[[], object]) -> Callable[[], None]:
     """``work`` started in a thread; what waits for it (and raises its error)."""
-    pool = ThreadPoolExecutor(1, thread_name_prefix="listguard-ledger")
-    future = pool.submit(work)
-    pool.shutdown(wait=False)
+    future = _in_future(work)
 
     def wait() -> None:
         future.result()
@@ -552,6 +559,8 @@ def _deliver(
     try:
         step("writing decisions")
         decisions_rows, tally = _write_decisions(db, tmp / "decisions.csv", sep)
+        # its digest (half a second for a large file) is taken while the next is written
+        digests = {"decisions.csv": _in_future(file_sha256, tmp / "decisions.csv")}
         step("writing the partner's file")
         written = output.write(db, tmp, {"prefix": prefix, "source": settings.owner.name}, sep)
     except BaseException:
@@ -626,7 +635,8 @@ def _deliver(
         "decision_rows": decisions_rows,
         **output.manifest,
         "files": {
-            name: file_sha256(tmp / name) for name in (*written, "notice.txt", "decisions.csv")
+            name: digests[name].result() if name in digests else file_sha256(tmp / name)
+            for name in (*written, "notice.txt", "decisions.csv")
         },
     }
     body = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
