@@ -252,7 +252,6 @@ def rent(
     progress: Callable[[str], None] | None = None,
 ) -> DeliveryReport:
     """Decide ``order``, write the delivery folder at ``out`` and record the delivery."""
-    check_initialised(engine)
     pool = _seed_pool(order, settings)
 
     def number(conn: Connection, db: duckdb.DuckDBPyConnection, order: Order) -> int:
@@ -368,9 +367,9 @@ class _Writes(Protocol):
     def run(self, statement: ClauseElement, params: dict[str, Any] | None = None) -> list[Any]:
         """Run ``statement``; its rows (none for a statement that returns none)."""
 
-    def ledger(self, delivery_id: int, prefix: str) -> Callable[[], None]:
-        """Start writing the ledger (``lg_elig`` under ``lg_refs``' references); returns
-        what waits until it is written."""
+    def ledger(self, delivery_id: int, prefix: str) -> Future[object]:
+        """Start writing the ledger (``lg_elig`` under ``lg_refs``' references), in a
+        thread."""
 
     def lock_events(self) -> None:
         """Hold back the recording of events until this transaction ends."""
@@ -388,16 +387,6 @@ def _in_future(work: Callable[..., T], *args: Any) -> Future[T]:
     return future
 
 
-def _in_thread(work: Callable[[], object]) -> Callable[[], None]:
-    """``work`` started in a thread; what waits for it (and raises its error)."""
-    future = _in_future(work)
-
-    def wait() -> None:
-        future.result()
-
-    return wait
-
-
 @dataclass
 class _SqlWrites:
     """Through a connection of the registry, the ledger from rows staged beforehand."""
@@ -409,7 +398,7 @@ class _SqlWrites:
         result = self.conn.execute(statement, params or {})  # type: ignore[call-overload]
         return list(result.all()) if result.returns_rows else []
 
-    def ledger(self, delivery_id: int, prefix: str) -> Callable[[], None]:
+    def ledger(self, delivery_id: int, prefix: str) -> Future[object]:
         insert_sql = text(
             f"{bulk_insert(self.conn)} ledger (delivery_id, contact_id, channel, coordinate, "
             "contact_ref) "
@@ -417,7 +406,7 @@ class _SqlWrites:
             f"FROM {self.stage}"
         )
         params = {"did": delivery_id, "prefix": prefix}
-        return _in_thread(lambda: self.conn.execute(insert_sql, params))
+        return _in_future(self.conn.execute, insert_sql, params)
 
     def lock_events(self) -> None:
         # SQLite lets one writer in at a time: no event can be recorded until the end
@@ -443,7 +432,7 @@ class _ChildWrites:
     def run(self, statement: ClauseElement, params: dict[str, Any] | None = None) -> list[Any]:
         return self.writer.execute(*positional(statement, self.dialect, params))
 
-    def ledger(self, delivery_id: int, prefix: str) -> Callable[[], None]:
+    def ledger(self, delivery_id: int, prefix: str) -> Future[object]:
         # in contact_id order, so that the ledger's index grows at its end
         rows = self.db.sql(
             "SELECT CAST($did AS BIGINT) AS delivery_id, e.contact_id, e.channel, e.coordinate, "
@@ -451,7 +440,7 @@ class _ChildWrites:
             "FROM lg_elig e JOIN lg_refs r ON r.cid = e.cid ORDER BY e.contact_id",
             params={"did": delivery_id, "prefix": prefix},
         ).to_arrow_table()
-        return _in_thread(lambda: self.writer.ingest("ledger", LEDGER_ROWS, rows.to_batches(FETCH)))
+        return _in_future(self.writer.ingest, "ledger", LEDGER_ROWS, rows.to_batches(FETCH))
 
     def lock_events(self) -> None:
         """SQLite lets one writer in at a time: this one writes already."""
@@ -565,9 +554,9 @@ def _deliver(
         written = output.write(db, tmp, {"prefix": prefix, "source": settings.owner.name}, sep)
     except BaseException:
         with contextlib.suppress(Exception):  # the first error is the one to report
-            recorded()
+            recorded.result()
         raise
-    recorded()
+    recorded.result()
     planted = _record_seeds(writes, db, delivery_id, prefix)
     _refuse_if_objected(writes, db, delivery_id)
     counts, eligible = tally.excluded, tally.eligible
