@@ -27,16 +27,22 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get("LISTGUARD_DATABASE_URL") or DEFAULT_URL
 
 
+def file_database(database: str | None) -> str | None:
+    """The SQLite database named ``database`` (a URL's database part) if it is a file;
+    None for an in-memory database."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
 def _sqlite_path(url: str) -> str | None:
     """The file of a SQLite URL as SQLAlchemy reads the usual ones (``sqlite:///rel.db``,
     ``sqlite:////abs.db``); None for anything else. A URL read otherwise than
     SQLAlchemy reads it only leaves the child unused."""
     if not url.startswith("sqlite:///"):
         return None
-    database = url[len("sqlite:///") :].partition("?")[0]
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return os.path.abspath(database)
+    database = file_database(url[len("sqlite:///") :].partition("?")[0])
+    return os.path.abspath(database) if database else None
 
 
 def spawn_reader() -> subprocess.Popen[bytes]:
@@ -77,4 +83,11 @@ def take_reader(path: str) -> subprocess.Popen[bytes] | None:
         return _AHEAD.pop(os.path.abspath(path), None)
 
 
-__all__ = ["DEFAULT_URL", "database_url", "reader_ahead", "spawn_reader", "take_reader"]
+__all__ = [
+    "DEFAULT_URL",
+    "database_url",
+    "file_database",
+    "reader_ahead",
+    "spawn_reader",
+    "take_reader",
+]

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Engine
 
-from listguard.db.ahead import spawn_reader, take_reader
+from listguard.db.ahead import file_database, spawn_reader, take_reader
 from listguard.db.sqlite_read import PARAM, Copied, Query
 from listguard.errors import ListguardError
 
@@ -42,10 +42,7 @@ def sqlite_file(bind: Connection | Engine) -> str | None:
     """The path of the registry's SQLite file, or None (another database, or in memory)."""
     if bind.dialect.name != "sqlite":
         return None
-    database = bind.engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return database
+    return file_database(bind.engine.url.database)
 
 
 def empty_table(schema: pa.Schema) -> pa.Table:

@@ -285,7 +285,7 @@ class ColumnCopy:
                 Path(file).unlink(missing_ok=True)
         rows = self.rows + sum(n for _, n, _ in added)
         tops = [top for _, _, top in added if top is not None]
-        last = max([*tops, *([self.last] if self.last is not None else [])], default=None)
+        last = max((k for k in (self.last, *tops) if k is not None), default=None)
         if len(parts) > COPY_MAX_PARTS:
             whole = pa.concat_tables([pa.ipc.open_file(pa.memory_map(p)).read_all() for p in parts])
             parts = [_save(self.new_part(), whole.combine_chunks())]
