@@ -465,6 +465,57 @@ def test_a_first_load_survives_keys_whose_hashes_collide(
         assert list(ids) == ["C0", "C1", "C2", "C4", "C5", "C6", "C7"]
 
 
+def _copy_parts(engine: Engine) -> list[str]:
+    import json
+
+    folder = Path(f"{engine.url.database}-arrow") / "contacts"
+    if not (folder / "meta.json").exists():
+        return []
+    parts: list[str] = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["parts"]
+    return parts
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_a_first_load_writes_the_columnar_copy_the_next_rental_reads(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collide: bool
+) -> None:
+    """The rows a first load writes go to the contacts' columnar copy too, with the keys
+    SQLite holds them under: the next read of the copy finds exactly the registry's rows
+    and reads none from SQLite (it keeps the copy as the load named it). Rows deleted
+    (an id on several lines) and rows held back (every hash colliding) included."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from listguard.db.arrow import fetch_arrow
+    from listguard.imports import common
+    from listguard.rules.engine import contacts_copy_query
+
+    monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 4)
+    monkeypatch.setattr(common, "FIRST_LOAD_MIN_BYTES", 0)
+    if collide:
+        monkeypatch.setattr(common, "_key_hashes", lambda keys: np.zeros(len(keys), np.uint64))
+    rows = [
+        contact(f"C{i}", email=f"c{i}@example.com", phone=f"01 40 00 00 {i:02d}", city=f"V{i}")
+        for i in range(12)
+    ]
+    rows[9] = contact("C2", email="again@example.com")  # C2 on two lines: neither is loaded
+    rows[10] = contact("C10", address_line4="", postal_code="", city="")  # nulls
+    report = import_file(engine, "contacts", write_csv(tmp_path / "c.csv", rows))
+    assert (report.rows_new, report.rows_rejected) == (10, 2)
+    parts = _copy_parts(engine)
+    assert len(parts) == 1
+    query = contacts_copy_query()
+    with engine.connect() as conn:
+        copied = fetch_arrow(conn, {"c": query})["c"]
+        stored = fetch_arrow(conn, {"c": replace(query, copy=None)})["c"]
+    assert copied.sort_by("cid").equals(stored.sort_by("cid"))
+    assert sorted(copied["contact_id"].to_pylist()) == sorted(
+        f"C{i}" for i in range(12) if i not in (2, 9)
+    )
+    assert _copy_parts(engine) == parts  # used as the load left it, not made again
+
+
 @pytest.mark.parametrize("when", ["streaming", "before the commit", "writer killed"])
 def test_an_interrupted_first_load_leaves_the_registry_as_it_was(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
@@ -510,6 +561,8 @@ def test_an_interrupted_first_load_leaves_the_registry_as_it_was(
     assert _count(engine, "contacts") == 0
     assert _count(engine, "imports") == 0
     assert not (tmp_path / "c.rejects.csv").exists()
+    # the columnar copy the load was writing is gone too
+    assert not list((Path(f"{engine.url.database}-arrow") / "contacts").glob("part-*"))
     monkeypatch.undo()
     monkeypatch.setattr("listguard.imports.common.FIRST_LOAD_MIN_BYTES", 0)
     assert import_file(engine, "contacts", path).rows_new == 2000  # and nothing is locked

@@ -66,6 +66,7 @@ class BulkWriter:
     only by the first command: made early, it starts while the parent works."""
 
     def __init__(self, path: str) -> None:
+        self.path = path
         self._child = subprocess.Popen(
             [sys.executable, "-m", "listguard.db.sqlite_load", path],
             stdin=subprocess.PIPE,

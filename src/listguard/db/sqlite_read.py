@@ -18,6 +18,7 @@ or unreadable part, a folder that cannot be written) reads the whole table again
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -289,27 +290,134 @@ class ColumnCopy:
         if len(parts) > COPY_MAX_PARTS:
             whole = pa.concat_tables([pa.ipc.open_file(pa.memory_map(p)).read_all() for p in parts])
             parts = [_save(self.new_part(), whole.combine_chunks())]
-        meta = {
-            "format": COPY_FORMAT,
-            "token": self.token,
-            "columns": _columns(self.query.schema),
-            "last": last if last is not None else 0,
-            "mark": _mark(db, self.spec, last if last is not None else 0),
-            "rows": rows,
-            "parts": [Path(p).name for p in parts],
-        }
-        partial = self.folder / f"meta.json.{secrets.token_hex(4)}"
-        partial.write_text(json.dumps(meta), encoding="utf-8")
-        os.replace(partial, self.folder / "meta.json")
-        named = {Path(p).name for p in parts} | {"meta.json"}
-        settled = time.time() - COPY_GRACE_SECONDS
-        for item in self.folder.iterdir():  # copies of another token, merged parts
-            try:
-                if item.name not in named and item.stat().st_mtime < settled:
-                    item.unlink()
-            except FileNotFoundError:  # removed by another read meanwhile
-                continue
+        last = last if last is not None else 0
+        _publish(
+            self.folder,
+            self.token,
+            self.query.schema,
+            parts,
+            rows,
+            last,
+            _mark(db, self.spec, last),
+        )
         return parts
+
+
+def _publish(
+    folder: Path,
+    token: str,
+    schema: pa.Schema,
+    parts: list[str],
+    rows: int,
+    last: int,
+    mark: list[Any] | None,
+) -> None:
+    """Name ``parts`` as the copy in ``folder`` (``meta.json``, replaced atomically), and
+    remove the files the copy no longer names (but those of the last minutes: another
+    read may be making or opening them)."""
+    meta = {
+        "format": COPY_FORMAT,
+        "token": token,
+        "columns": _columns(schema),
+        "last": last,
+        "mark": mark,
+        "rows": rows,
+        "parts": [Path(p).name for p in parts],
+    }
+    partial = folder / f"meta.json.{secrets.token_hex(4)}"
+    partial.write_text(json.dumps(meta), encoding="utf-8")
+    os.replace(partial, folder / "meta.json")
+    named = {Path(p).name for p in parts} | {"meta.json"}
+    settled = time.time() - COPY_GRACE_SECONDS
+    for item in folder.iterdir():  # copies of another token, merged parts
+        try:
+            if item.name not in named and item.stat().st_mtime < settled:
+                item.unlink()
+        except FileNotFoundError:  # removed by another read meanwhile
+            continue
+
+
+class CopyWriter:
+    """The columnar copy of a table written by the process that loads the table from
+    empty (a first import), from the rows as it writes them, instead of read back by
+    the next rental (ADR 0015). The rows go to one part, under a temporary name; the
+    copy is named (``publish``) only once the load has committed, with the token, count
+    and last row read in the load's own transaction. ``discard`` removes the part."""
+
+    def __init__(self, registry: str, query: Query) -> None:
+        """Raises OSError when the copy's folder cannot be made or written."""
+        assert query.copy is not None
+        self.query = query
+        self.folder = Path(f"{registry}-arrow") / query.copy.table
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.file = self.folder / f"part-{secrets.token_hex(8)}.arrow"
+        self._partial = self.file.with_name(self.file.name + ".partial")
+        self._open()
+        self.rows = 0
+        self.last: int | None = None
+
+    def _open(self) -> None:
+        self._sink = pa.OSFile(str(self._partial), "wb")
+        self._writer = pa.ipc.new_file(self._sink, self.query.schema)
+        self._closed = False
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._writer.close()
+            self._sink.close()
+
+    def write(self, rows: pa.Table, keys: pa.Array) -> None:
+        """Append ``rows`` (holding the query's columns but the first, by name) with their
+        ``keys`` (the first column), in key order."""
+        key = self.query.schema.names[0]
+        names = self.query.schema.names[1:]
+        table = pa.Table.from_arrays(
+            [keys, *(rows.column(n) for n in names)], names=[key, *names]
+        ).cast(self.query.schema)
+        if table.num_rows:
+            self._writer.write_table(table)
+            self.rows += table.num_rows
+            self.last = int(table.column(0)[-1].as_py())
+
+    def drop(self, column: str, values: pa.Array) -> None:
+        """Remove the rows whose ``column`` is one of ``values`` (rows the load deleted):
+        the part written so far is read back, batch by batch, without them."""
+        import pyarrow.compute as pc
+
+        self._close()
+        written = self._partial.with_name(self._partial.name + ".old")
+        self._partial.replace(written)
+        self._open()
+        self.rows, self.last = 0, None
+        source = pa.ipc.open_file(pa.memory_map(str(written)))
+        for i in range(source.num_record_batches):
+            batch = source.get_batch(i)
+            kept = batch.filter(pc.invert(pc.is_in(batch.column(column), value_set=values)))
+            if kept.num_rows:
+                self._writer.write_batch(kept)
+                self.rows += kept.num_rows
+                self.last = int(kept.column(0)[-1].as_py())
+        written.unlink()
+
+    def publish(self, token: str, mark: list[Any] | None) -> None:
+        self._close()
+        self._partial.replace(self.file)
+        _publish(
+            self.folder,
+            token,
+            self.query.schema,
+            [str(self.file)],
+            self.rows,
+            self.last if self.last is not None else 0,
+            mark,
+        )
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError, pa.ArrowException):
+            self._close()
+        for file in (self._partial, self._partial.with_name(self._partial.name + ".old")):
+            file.unlink(missing_ok=True)
 
 
 def _mark(db: Any, copied: Copied, key: int) -> list[Any] | None:

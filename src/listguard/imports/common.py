@@ -36,6 +36,8 @@ from listguard.timeutil import now_ts
 
 if TYPE_CHECKING:
     from listguard.db.arrow import Scratch
+    from listguard.db.sqlite_load import BulkWriter
+    from listguard.db.sqlite_read import CopyWriter, Query
 
 REJECT_HEADER = ("line", "column", "value", "message")
 # a smaller file is merged even into an empty table: starting the writer process of a
@@ -208,6 +210,9 @@ class FirstLoad:
     ids: str
     key: str
     duplicate: str
+    # the query whose columnar copy the load writes as it goes (ADR 0015): its first
+    # column is the table's integer primary key, its others are columns of ``rows``
+    copy: Callable[[], Query] | None = None
 
 
 @dataclass(frozen=True)
@@ -246,12 +251,32 @@ def run_import(
     delimiter: str = ";",
 ) -> ImportReport:
     """Import ``path``: stage it, merge it in one transaction, then write its rejects."""
-    from listguard.db.arrow import Scratch, attached
-    from listguard.io.prefetch import prefetch
-
     tab = open_tabular(path)
     require_columns(tab, kind.required)
     steps = kind.steps(tab, engine)
+    # the writer process of a first load starts now, while the file is hashed and its
+    # first batches are staged
+    writer = _first_load_writer(engine, steps.first_load, tab.path)
+    try:
+        return _run_import(engine, kind, tab, steps, writer, rejects_path, progress, delimiter)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _run_import(
+    engine: Engine,
+    kind: Kind,
+    tab: TabularFile,
+    steps: Steps,
+    writer: BulkWriter | None,
+    rejects_path: Path | None,
+    progress: Callable[[int], None] | None,
+    delimiter: str,
+) -> ImportReport:
+    from listguard.db.arrow import Scratch, attached
+    from listguard.io.prefetch import prefetch
+
     report = ImportReport(kind=kind.name, path=tab.path, unknown_columns=list(steps.attributes))
     rejects = Rejects()
     digest = file_sha256(tab.path)
@@ -309,23 +334,20 @@ def run_import(
         }
 
     with Scratch() as scratch:
-        first = steps.first_load
-        big = tab.path.stat().st_size >= FIRST_LOAD_MIN_BYTES
-        loaded = (
-            first is not None
-            and big
-            and _first_load(
+        if writer is not None:
+            assert steps.first_load is not None
+            _first_load(
                 engine,
-                first,
-                lambda: prefetch(staged_batches()),
+                writer,
+                steps.first_load,
+                prefetch(staged_batches()),
                 scratch,
                 report,
                 rejects,
                 record,
                 finished,
             )
-        )
-        if not loaded:
+        else:
             for tables in prefetch(staged_batches()):
                 for name, frame in tables.items():
                     scratch.append(name, frame.to_arrow())
@@ -408,19 +430,37 @@ def _lines_of_keys_repeated(ids_file: Path, key: str, held: list[pl.Series]) -> 
     return repeated.to_arrow().cast(schema)
 
 
+def _first_load_writer(engine: Engine, spec: FirstLoad | None, file: Path) -> BulkWriter | None:
+    """The writer process of a first load, started; None when the import merges: the
+    kind has no first load, the file is small, the registry is not a SQLite file, or
+    the table holds rows."""
+    from listguard.db.arrow import sqlite_file
+    from listguard.db.sqlite_load import BulkWriter
+
+    if spec is None or file.stat().st_size < FIRST_LOAD_MIN_BYTES:
+        return None
+    path = sqlite_file(engine)
+    if path is None:
+        return None
+    with engine.connect() as conn:
+        if conn.execute(text(f"SELECT 1 FROM {spec.table.name} LIMIT 1")).first():
+            return None
+    return BulkWriter(path)
+
+
 def _first_load(
     engine: Engine,
+    writer: BulkWriter,
     spec: FirstLoad,
-    batches: Callable[[], Iterator[dict[str, pl.DataFrame]]],
+    staged: Iterator[dict[str, pl.DataFrame]],
     scratch: Scratch,
     report: ImportReport,
     rejects: Rejects,
     record: dict[str, Any],
     finished: Callable[[], dict[str, object]],
-) -> bool:
-    """The import written straight into ``spec.table`` when it is empty, in one
-    transaction of a ``BulkWriter``; False (nothing done) when the registry is not a
-    SQLite file or the table holds rows.
+) -> None:
+    """The import written straight into ``spec.table``, empty, in one transaction of
+    ``writer``.
 
     Each batch's rows stream to the writer while the next batch is staged. A key may
     be written once only: from the line where a key is seen again (a hash of every
@@ -428,18 +468,24 @@ def _first_load(
     file is read, the lines of every key on several lines (found among those keys
     by scanning the Arrow file of every line's key) are rejected and their written
     row deleted, and the held rows that are not among them (a hash that merely
-    collided) are written."""
+    collided) are written.
+
+    With ``spec.copy``, the rows get their primary keys from the load (1, 2, ... in
+    the order written, as SQLite gives them in an empty table) and go to the table's
+    columnar copy too, which is named once the load has committed (ADR 0015)."""
     import pyarrow.compute as pc
 
-    from listguard.db.arrow import sqlite_file
-    from listguard.db.sqlite_load import BulkWriter, LoadError
+    from listguard.db.sqlite_load import LoadError
 
-    path = sqlite_file(engine)
-    if path is None:
-        return False
+    path = writer.path
     table, key = spec.table, spec.key
+    copy = _copy_writer(path, spec)
+    published: tuple[str, list[Any] | None] | None = None
     try:
-        with BulkWriter(path) as writer:
+        with writer:
+            # the empty batch every import stages first (the schema); taking it starts the
+            # staging of the others while the writer process starts
+            first = next(staged)
             report.import_id = writer.execute(
                 *positional(
                     insert(schema.imports).values(**record).returning(schema.imports.c.id),
@@ -447,7 +493,11 @@ def _first_load(
                 )
             )[0][0]
             if writer.execute(f"SELECT 1 FROM {table.name} LIMIT 1"):
-                return False  # rolled back as the writer closes
+                raise ListguardError(
+                    f"another import wrote {table.name} while this one started: nothing was "
+                    "imported; run the import again",
+                    where=path,
+                )
             stamps = {
                 "import_id": report.import_id,
                 "recorded_at": record["started_at"],
@@ -463,6 +513,7 @@ def _first_load(
             ids_file = scratch.folder / "ids.arrow"
             ids_schema = pa.schema([("line", pa.int64()), (key, pa.string())])
             held_keys: list[pl.Series] = []
+            numbered = _Numbered(table, copy)
 
             def stamped(frame: pl.DataFrame) -> pa.Table:
                 return frame.with_columns(
@@ -479,16 +530,14 @@ def _first_load(
                         ids.write_table(lines.to_arrow().cast(ids_schema))
                         again = lines[key].filter(pl.Series(seen_keys.fresh(lines[key])).not_())
                         if again.is_empty():
-                            yield from stamped(rows).to_batches()
+                            yield from numbered(stamped(rows)).to_batches()
                             continue
                         held_keys.append(again)
                         held = rows[key].is_in(again.implode())
                         scratch.append(_HELD, stamped(rows.filter(held)))
-                        yield from stamped(rows.filter(held.not_())).to_batches()
+                        yield from numbered(stamped(rows.filter(held.not_()))).to_batches()
 
-            staged = batches()
-            first = next(staged)  # the empty batch every import stages first: the schema
-            layout = stamped(first[spec.rows]).schema
+            layout = numbered(stamped(first[spec.rows])).schema
             written = writer.ingest(
                 table.name, layout, fresh_rows(itertools.chain([first], staged))
             )
@@ -505,16 +554,26 @@ def _first_load(
                     f"WHERE {key} IN (SELECT {key} FROM temp.lg_duplicates)"
                 )
                 written -= writer.execute("SELECT changes()")[0][0]
+                if copy is not None:
+                    copy.drop(key, keys[key].combine_chunks())
             if _HELD in scratch.schemas:  # rows held back whose key is on one line only
                 repeated = pc.unique(lines[key])
                 with scratch.rows(f"SELECT * FROM {_HELD}", scratch.schemas[_HELD]) as reader:
                     once = (
-                        b.filter(pc.invert(pc.is_in(b[key], value_set=repeated))) for b in reader
+                        numbered(
+                            pa.Table.from_batches(
+                                [b.filter(pc.invert(pc.is_in(b[key], value_set=repeated)))]
+                            )
+                        )
+                        for b in reader
                     )
-                    written += writer.ingest(table.name, layout, once)
+                    written += writer.ingest(
+                        table.name, layout, (b for t in once for b in t.to_batches())
+                    )
             for index in deferred:
                 writer.execute(str(CreateIndex(index).compile(dialect=engine.dialect)))
             report.rows_new, report.rows_changed, report.rows_unchanged = written, 0, 0
+            checked = _copy_checked(writer, table, copy) if copy is not None else None
             writer.execute(
                 *positional(
                     update(schema.imports)
@@ -524,9 +583,70 @@ def _first_load(
                 )
             )
             writer.commit()
+            published = checked
     except LoadError as exc:
         raise ListguardError(f"cannot write the registry: {exc}", where=path) from None
-    return True
+    finally:
+        if copy is not None and published is None:
+            copy.discard()
+    if copy is not None and published is not None:
+        try:
+            copy.publish(*published)
+        except OSError:  # the import is committed; the next read makes the copy
+            copy.discard()
+
+
+class _Numbered:
+    """Gives rows the table's primary keys, 1, 2, ... in the order they are written,
+    and writes them to the table's columnar copy, when the load makes one; rows pass
+    unchanged otherwise."""
+
+    def __init__(self, table: Table, copy: CopyWriter | None) -> None:
+        self.key = _primary_key(table)
+        self.copy = copy
+        self.next = 1
+
+    def __call__(self, rows: pa.Table) -> pa.Table:
+        if self.copy is None:
+            return rows
+        keys = pa.array(range(self.next, self.next + rows.num_rows), pa.int64())
+        self.next += rows.num_rows
+        self.copy.write(rows, keys)
+        return rows.append_column(self.key, keys)
+
+
+def _primary_key(table: Table) -> str:
+    (key,) = (c.name for c in table.primary_key.columns)
+    return key
+
+
+def _copy_writer(path: str, spec: FirstLoad) -> CopyWriter | None:
+    """The writer of the columnar copy a first load makes, or None (no copy for this
+    kind, or a folder that cannot be written: the next read makes the copy)."""
+    if spec.copy is None:
+        return None
+    from listguard.db.sqlite_read import CopyWriter
+
+    try:
+        return CopyWriter(path, spec.copy())
+    except OSError:
+        return None
+
+
+def _copy_checked(
+    writer: BulkWriter, table: Table, copy: CopyWriter
+) -> tuple[str, list[Any] | None] | None:
+    """The token and last row the copy is named under, read in the load's transaction;
+    None when the table does not hold exactly the copy's rows (the copy is dropped)."""
+    spec = copy.query.copy
+    assert spec is not None
+    key = _primary_key(table)
+    count, top = writer.execute(f"SELECT count(*), max({key}) FROM {table.name}")[0]
+    found = writer.execute(spec.stamp)
+    if count != copy.rows or top != copy.last or not found or found[0][0] is None:
+        return None
+    mark = writer.execute(f"SELECT {spec.mark} FROM {table.name} WHERE {key} = ?", (top,))
+    return str(found[0][0]), [*mark[0]] if mark else None
 
 
 def upsert_versioned(

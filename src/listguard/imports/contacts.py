@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
@@ -42,6 +42,9 @@ from listguard.normalise.civility import normalise_civilities
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
 from listguard.normalise.postal import address_status_expr, normalise_postal_code_expr
+
+if TYPE_CHECKING:
+    from listguard.db.sqlite_read import Query
 
 # the stored fields the file decides (the import adds import_id, recorded_at and version)
 FIELDS = tuple(c for c in schema.CONTACT_FIELDS if c not in ("import_id", "recorded_at", "version"))
@@ -321,6 +324,13 @@ _ERASABLE = {
 }
 
 
+def _copy_query() -> Query:
+    """The contacts' columnar copy, which a first load writes (ADR 0015)."""
+    from listguard.rules.engine import contacts_copy_query
+
+    return contacts_copy_query()
+
+
 def _steps(tab: TabularFile, engine: Engine) -> Steps:
     extra = [c for c in tab.columns if c not in KNOWN]
     checks = _checks()
@@ -375,7 +385,9 @@ def _steps(tab: TabularFile, engine: Engine) -> Steps:
         for index in deferred:
             index.create(conn)
 
-    first = FirstLoad(schema.contacts, "contacts", "ids", "contact_id", DUPLICATE_ID)
+    first = FirstLoad(
+        schema.contacts, "contacts", "ids", "contact_id", DUPLICATE_ID, copy=_copy_query
+    )
     return Steps(stage, merge, first_load=first, attributes=tuple(extra))
 
 

@@ -191,6 +191,18 @@ def _contact_fields(channels: tuple[str, ...]) -> list[tuple[str, pa.DataType]]:
     return [("collected_at", _I), *((name, _S) for name in names)]
 
 
+def contacts_copy_query() -> Query:
+    """The whole contacts table with every column an order can need: the query whose
+    columnar copy is kept beside a SQLite registry (ADR 0013), and which a first import
+    writes as it loads the table (ADR 0015)."""
+    every = _contact_fields(CHANNELS)
+    return Query(
+        f"SELECT id AS cid, {', '.join(name for name, _ in every)} FROM contacts WHERE 1 = 1",
+        pa.schema([("cid", _I), *every]),
+        copy=Copied("contacts"),
+    )
+
+
 def _extracts(plan: Plan, copied: bool = False) -> dict[str, Query]:
     """The registry's rows the order can concern, filtered where they are stored.
     ``copied``: the whole contacts table (``contacts_all``, read from its columnar
@@ -198,14 +210,8 @@ def _extracts(plan: Plan, copied: bool = False) -> dict[str, Query]:
     p = plan.params
     contacts: dict[str, Query]
     if copied:
-        every = _contact_fields(CHANNELS)
         contacts = {
-            "contacts_all": Query(
-                f"SELECT id AS cid, {', '.join(name for name, _ in every)} "
-                "FROM contacts WHERE 1 = 1",
-                pa.schema([("cid", _I), *every]),
-                copy=Copied("contacts"),
-            ),
+            "contacts_all": contacts_copy_query(),
             "clusters": Query(
                 "SELECT contact_id, cluster_id FROM contact_clusters",
                 pa.schema([("contact_id", _S), ("cluster_id", _S)]),
