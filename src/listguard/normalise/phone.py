@@ -69,45 +69,34 @@ def _compiled(regions: tuple[str, ...]) -> tuple[tuple[re.Pattern[str], str], ..
 
 
 # below this many numbers, matching them one by one costs less than the fixed cost of
-# a data frame operation per pattern (a web request's handful of numbers)
+# a data frame operation per pattern (a web request's handful of numbers, or the few
+# numbers no common pattern matched)
 _FEW = 64
 
 
 def _classify(nsn: pl.Series, regions: tuple[str, ...]) -> pl.Series:
-    """'<country code>|<line type>' of the first region whose patterns match each number.
+    """'<country code>|<line type>' of the first region whose patterns match each number
+    (``nsn``: national significant numbers, no nulls), null where none does.
 
     The patterns are tried in order, each only on the numbers no earlier pattern
-    matched, so that most numbers meet one or two regexes instead of all of them. A
-    few numbers are matched one by one against the same patterns, in the same order
-    (they are ASCII digits: Python's and Polars' regular expressions agree on them)."""
-    if nsn.len() - nsn.null_count() <= _FEW:
-        compiled = _compiled(regions)
-        return pl.Series(
-            "cls",
-            [
-                None if v is None else next((c for rx, c in compiled if rx.fullmatch(v)), None)
-                for v in nsn.to_list()
-            ],
-            dtype=pl.String,
-        )
-    pats = _patterns()
-    frame = pl.DataFrame({"i": pl.int_range(nsn.len(), eager=True), "v": nsn}).filter(
-        pl.col("v").is_not_null()
-    )
-    found = []
-    for region in regions:
-        cc, types = pats[region]
-        for lib_type, pattern in types.items():
-            line_type = _TYPE_MAP.get(lib_type)
-            if line_type is None or frame.height == 0:
-                continue
-            match = frame["v"].str.contains(f"^(?:{pattern})$")
-            found.append(frame.filter(match).select("i", pl.lit(f"{cc}|{line_type}").alias("cls")))
-            frame = frame.filter(~match)
-    every = pl.DataFrame({"i": pl.int_range(nsn.len(), eager=True)})
-    if not found:
-        return pl.Series("cls", [None] * nsn.len(), dtype=pl.String)
-    return every.join(pl.concat(found), on="i", how="left", maintain_order="left")["cls"]
+    matched, so that most numbers meet one or two regexes instead of all of them. Once
+    few numbers are left, they are matched one by one against the remaining patterns,
+    in the same order (they are ASCII digits: Python's and Polars' regular expressions
+    agree on them)."""
+    compiled = _compiled(regions)
+    out = pl.Series("cls", [None] * nsn.len(), dtype=pl.String)
+    left = pl.DataFrame({"i": pl.int_range(nsn.len(), eager=True, dtype=pl.UInt32), "v": nsn})
+    for n, (rx, cls) in enumerate(compiled):
+        if left.height <= _FEW:
+            values = left["v"].to_list()
+            found = [next((c for r, c in compiled[n:] if r.fullmatch(v)), None) for v in values]
+            return out.scatter(left["i"], pl.Series(found, dtype=pl.String))
+        match = left["v"].str.contains(f"^(?:{rx.pattern})$")
+        hits = left.filter(match)["i"]
+        if hits.len():
+            out = out.scatter(hits, cls)
+            left = left.filter(~match)
+    return out
 
 
 def _foreign(values: pl.Series) -> pl.DataFrame:
@@ -193,39 +182,36 @@ def normalise_phones(values: pl.Series) -> pl.DataFrame:
     )
     df = df.with_columns(intl.alias("_intl"), national.alias("_nat"))
     i = pl.col("_intl")
-    classes = [_classify(df["_nat"], _FRENCH_PLAN).alias("_nat_cls")]
-    for cc, regions in _CC_REGIONS.items():
+    # the plan of each number (a national number is of the French plan, as +33 is) and
+    # its national significant number; the country codes share no prefix
+    national_plan = pl.col("_nat").is_not_null()
+    plan = [pl.when(national_plan).then(pl.lit("33"))]
+    nsn = [pl.col("_nat")]
+    for cc in _CC_REGIONS:
         rest = i.str.slice(len(cc))
+        plan.append(pl.when(i.str.starts_with(cc)).then(pl.lit(cc)))
         # a trunk zero written after the country code (+33 06...) is dropped
-        nsn = pl.when(rest.str.starts_with("0")).then(rest.str.slice(1)).otherwise(rest)
-        numbers = df.select(pl.when(i.str.starts_with(cc)).then(nsn)).to_series()
-        classes.append(_classify(numbers, regions).alias(f"_cc{cc}"))
-    df = df.with_columns(classes)
-    cc_cls = pl.coalesce(pl.col("_nat_cls"), *[pl.col(f"_cc{cc}") for cc in _CC_REGIONS])
-    df = df.with_columns(cc_cls.alias("_cls"))
-    # the national significant number once the plan is known
-    nsn_any = pl.coalesce(
-        pl.col("_nat"),
-        *[
+        nsn.append(
             pl.when(i.str.starts_with(cc)).then(
-                pl.when(i.str.slice(len(cc)).str.starts_with("0"))
-                .then(i.str.slice(len(cc) + 1))
-                .otherwise(i.str.slice(len(cc)))
+                pl.when(rest.str.starts_with("0")).then(rest.str.slice(1)).otherwise(rest)
             )
-            for cc in _CC_REGIONS
-        ],
+        )
+    df = df.with_columns(pl.coalesce(plan).alias("_plan"), pl.coalesce(nsn).alias("_nsn"))
+    # each plan's numbers classified by its regions' patterns, together
+    cls = pl.Series("_cls", [None] * df.height, dtype=pl.String)
+    planned = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("i"), "_plan", "_nsn").filter(
+        pl.col("_plan").is_not_null()
     )
-    df = df.with_columns(nsn_any.alias("_nsn"))
+    for (code, *_), group in planned.group_by("_plan"):
+        cls = cls.scatter(group["i"], _classify(group["_nsn"], _CC_REGIONS[str(code)]))
+    df = df.with_columns(cls)
     parts = pl.col("_cls").str.split_exact("|", 1)
     df = df.with_columns(
         ("+" + parts.struct.field("field_0") + pl.col("_nsn")).alias("_fr_e164"),
         parts.struct.field("field_1").alias("_fr_type"),
     )
     # numbers of other countries: phonenumbers, once per distinct value
-    is_french_cc = pl.any_horizontal(
-        [pl.col("_intl").str.starts_with(cc) for cc in _CC_REGIONS]
-    ).fill_null(False)
-    foreign_mask = df.select(pl.col("_intl").is_not_null() & ~is_french_cc).to_series()
+    foreign_mask = df.select(pl.col("_intl").is_not_null() & pl.col("_plan").is_null()).to_series()
     if foreign_mask.any():
         foreign = _foreign(df.filter(foreign_mask)["_intl"])
         df = df.join(foreign, on="_intl", how="left", maintain_order="left")
