@@ -25,8 +25,14 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 
+PAGE_SIZE = 16384
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur = dbapi_connection.cursor()
+    # pages of 16 KiB for a new registry (a file without pages yet; no effect on one that
+    # has them): bulk writes, checkpoints and scans move a quarter as many pages
+    cur.execute(f"PRAGMA page_size={PAGE_SIZE}")
     # WAL: readers never block the writer, safe with several processes on one machine
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
