@@ -90,21 +90,42 @@ COMPARED = (
 )
 
 
+ADDRESS_KEY = ("address_line4", "address_line5", "postal_code", "city")
+NAME_KEY = ("first_name", "last_name", "company")
+
+
+def _joined(cols: tuple[str, ...]) -> pl.Expr:
+    return pl.concat_str([pl.col(c).fill_null("") for c in cols], separator=" ").str.to_uppercase()
+
+
+def _unaccented(e: pl.Expr) -> pl.Expr:
+    return e.str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
+
+
+def _keyed(e: pl.Expr) -> pl.Expr:
+    return e.str.replace_all(r"[^A-Z0-9]+", " ").str.strip_chars()
+
+
 def _key(*cols: str) -> pl.Expr:
     """An upper-case, accent- and punctuation-free key for comparing postal coordinates."""
-    joined = pl.concat_str([pl.col(c).fill_null("") for c in cols], separator=" ")
-    return (
-        joined.str.to_uppercase()
-        .str.normalize("NFKD")
-        .str.replace_all(r"\p{Mn}", "")
-        .str.replace_all(r"[^A-Z0-9]+", " ")
-        .str.strip_chars()
-    )
+    return _keyed(_unaccented(_joined(cols)))
+
+
+def _key_of(frame: pl.DataFrame, cols: tuple[str, ...]) -> pl.Series:
+    """``_key(*cols)`` of every row of ``frame``, the Unicode decomposition run only on
+    the values that are not ASCII (it changes nothing in the others): most French
+    names and addresses are written without accents."""
+    joined = frame.select(_joined(cols)).to_series()
+    accented = joined.str.contains(r"[^\x00-\x7F]").arg_true()
+    if accented.len():
+        some = joined.gather(accented).to_frame("k")
+        joined = joined.scatter(accented, some.select(_unaccented(pl.col("k"))).to_series())
+    return joined.to_frame("k").select(_keyed(pl.col("k"))).to_series()
 
 
 @cache  # expressions are immutable: built once, not per batch
 def address_key_expr() -> pl.Expr:
-    return _key("address_line4", "address_line5", "postal_code", "city")
+    return _key(*ADDRESS_KEY)
 
 
 ERASED_MESSAGE = "this person asked to be erased: not imported again"
@@ -139,18 +160,20 @@ def _checks() -> tuple[Check, ...]:
         ),
     ]
     for col in CHOICE_COLUMNS:
+        given = pl.col(_choice(col))
         checks.append(
             Check(
                 col,
-                ~blank(col)
-                & ~pl.col(col)
-                .str.strip_chars()
-                .str.to_lowercase()
-                .is_in(list(schema.CHOICE_STATES)),
+                (given != "") & ~given.is_in(list(schema.CHOICE_STATES)),
                 "unknown choice value: expected consent, objection, informed or empty",
             )
         )
     return tuple(checks)
+
+
+def _choice(col: str) -> str:
+    """The column of ``_prepare`` holding the choice ``col`` trimmed and lower-cased."""
+    return f"_choice_{col}"
 
 
 def _prepare(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
@@ -161,6 +184,10 @@ def _prepare(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
         pl.when(audience == "").then(pl.lit("b2c")).otherwise(audience).alias("_audience"),
         pl.when(country == "").then(pl.lit("FR")).otherwise(country).alias("_country"),
         parse_dates_iso(pl.col("birth_date")).alias("_birth"),
+        *(
+            pl.col(c).str.strip_chars().str.to_lowercase().fill_null("").alias(_choice(c))
+            for c in CHOICE_COLUMNS
+        ),
     )
 
 
@@ -184,9 +211,9 @@ def _normalise(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
         pl.col("_birth").alias("birth_date"),
         pl.col("_collected_ts").alias("collected_at"),
         *[
-            pl.when(blank(c))
+            pl.when(pl.col(_choice(c)) == "")
             .then(pl.lit(None, dtype=pl.String))
-            .otherwise(pl.col(c).str.strip_chars().str.to_lowercase())
+            .otherwise(pl.col(_choice(c)))
             .alias(c)
             for c in CHOICE_COLUMNS
         ],
@@ -205,7 +232,8 @@ def _normalise(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
     )
     out = out.with_columns(
         address_status_expr().alias("address_status"),
-        address_key_expr().alias("address_key"),
+        _key_of(out, ADDRESS_KEY).alias("address_key"),
+        _key_of(out, NAME_KEY).alias("_name_key"),
     )
     out = (
         out.with_columns(
@@ -216,7 +244,7 @@ def _normalise(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
             pl.concat_str(
                 [
                     pl.col("civility_norm").fill_null(""),
-                    _key("first_name", "last_name", "company"),
+                    pl.col("_name_key"),
                     pl.col("address_key"),  # the key just computed, not computed again
                 ],
                 separator="|",
