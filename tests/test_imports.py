@@ -516,6 +516,35 @@ def test_a_first_load_writes_the_columnar_copy_the_next_rental_reads(
     assert _copy_parts(engine) == parts  # used as the load left it, not made again
 
 
+def test_a_first_load_that_finds_the_table_written_meanwhile_imports_nothing(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table was empty when the import chose a first load, and another import wrote
+    it before the load's transaction began: the load stops, says so, writes nothing."""
+    from listguard.errors import ListguardError
+    from listguard.imports import common
+
+    monkeypatch.setattr(common, "FIRST_LOAD_MIN_BYTES", 0)
+    chosen = common._first_load_writer
+    raced: list[bool] = []
+
+    def racing(engine: Engine, spec: Any, file: Path) -> Any:
+        writer = chosen(engine, spec, file)
+        if not raced:  # the other import, itself a first load, commits first
+            raced.append(True)
+            import_file(engine, "contacts", write_csv(tmp_path / "other.csv", [contact("X1")]))
+        return writer
+
+    monkeypatch.setattr(common, "_first_load_writer", racing)
+    path = write_csv(tmp_path / "c.csv", [contact(f"C{i}") for i in range(20)])
+    with pytest.raises(ListguardError, match="another import wrote contacts"):
+        import_file(engine, "contacts", path)
+    with engine.connect() as conn:
+        ids = conn.execute(text("SELECT contact_id FROM contacts")).scalars().all()
+    assert ids == ["X1"] and _count(engine, "imports") == 1
+    assert not (tmp_path / "c.rejects.csv").exists()
+
+
 @pytest.mark.parametrize("when", ["streaming", "before the commit", "writer killed"])
 def test_an_interrupted_first_load_leaves_the_registry_as_it_was(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
