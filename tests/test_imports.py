@@ -516,6 +516,32 @@ def test_a_first_load_writes_the_columnar_copy_the_next_rental_reads(
     assert _copy_parts(engine) == parts  # used as the load left it, not made again
 
 
+def test_a_columnar_copy_that_cannot_be_written_does_not_stop_the_import(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy is a cache: a disk that refuses it leaves the import whole, and no part."""
+    from listguard.db.sqlite_read import CopyWriter
+    from listguard.imports import common
+
+    monkeypatch.setattr(common, "FIRST_LOAD_MIN_BYTES", 0)
+    monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 4)
+    real_write = CopyWriter.write
+    calls: list[int] = []
+
+    def write(self: CopyWriter, rows: Any, keys: Any) -> None:
+        calls.append(rows.num_rows)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real_write(self, rows, keys)
+
+    monkeypatch.setattr(CopyWriter, "write", write)
+    path = write_csv(tmp_path / "c.csv", [contact(f"C{i}") for i in range(12)])
+    assert import_file(engine, "contacts", path).rows_new == 12
+    assert _count(engine, "contacts") == 12
+    folder = Path(f"{engine.url.database}-arrow") / "contacts"
+    assert _copy_parts(engine) == [] and not list(folder.glob("part-*"))
+
+
 def test_a_first_load_that_finds_the_table_written_meanwhile_imports_nothing(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -556,8 +556,8 @@ def _first_load(
                     f"WHERE {key} IN (SELECT {key} FROM temp.lg_duplicates)"
                 )
                 written -= writer.execute("SELECT changes()")[0][0]
-                if copy is not None:
-                    copy.drop(key, keys[key].combine_chunks())
+                deleted = keys[key].combine_chunks()
+                numbered.guarded(lambda copy: copy.drop(key, deleted))
             if _HELD in scratch.schemas:  # rows held back whose key is on one line only
                 repeated = pc.unique(lines[key])
                 with scratch.rows(f"SELECT * FROM {_HELD}", scratch.schemas[_HELD]) as reader:
@@ -580,6 +580,7 @@ def _first_load(
             for index in deferred:
                 writer.execute(str(CreateIndex(index).compile(dialect=engine.dialect)))
             report.rows_new, report.rows_changed, report.rows_unchanged = written, 0, 0
+            copy = numbered.copy  # None if writing it failed
             checked = _copy_checked(writer, table, copy) if copy is not None else None
             writer.execute(
                 *positional(
@@ -604,22 +605,35 @@ def _first_load(
 
 
 class _Numbered:
-    """Gives rows the table's primary keys, 1, 2, ... in the order they are written,
-    and writes them to the table's columnar copy, when the load makes one; rows pass
-    unchanged otherwise."""
+    """When the load writes the table's columnar copy: gives rows the table's primary
+    keys (1, 2, ... in the order written) and writes them to the copy. The copy is only
+    a cache: should writing it fail (a full disk), it is dropped and the load goes on
+    (``copy`` is then None). Rows pass unchanged when there is no copy to write."""
 
     def __init__(self, table: Table, copy: CopyWriter | None) -> None:
         self.key = _primary_key(table)
         self.copy = copy
+        self.keyed = copy is not None
         self.next = 1
 
     def __call__(self, rows: pa.Table) -> pa.Table:
-        if self.copy is None:
+        if not self.keyed:
             return rows
-        keys = pa.array(range(self.next, self.next + rows.num_rows), pa.int64())
+        import numpy as np
+
+        keys = pa.array(np.arange(self.next, self.next + rows.num_rows, dtype=np.int64))
         self.next += rows.num_rows
-        self.copy.write(rows, keys)
+        self.guarded(lambda copy: copy.write(rows, keys))
         return rows.append_column(self.key, keys)
+
+    def guarded(self, step: Callable[[CopyWriter], None]) -> None:
+        if self.copy is None:
+            return
+        try:
+            step(self.copy)
+        except OSError:
+            self.copy.discard()
+            self.copy = None
 
 
 def _primary_key(table: Table) -> str:
