@@ -157,3 +157,16 @@ def test_one_email_is_normalised_as_a_batch_would_be(values: list[str]) -> None:
 
     batch = normalise_emails(pl.Series(values, dtype=pl.String)).rows()
     assert [normalise_email(v) for v in values] == batch
+
+
+@given(
+    st.lists(st.sampled_from(["consent", " Consent ", "INFORMED", "", "  ", "objection", "oui"]))
+)
+def test_choice_codes_are_trimmed_and_lower_cased_written_any_way(values: list[str]) -> None:
+    """The usual spellings pass as they are and only the others are transformed: the
+    result is the same as transforming every value."""
+    from listguard.normalise.text import trimmed_lower
+
+    series = pl.Series([*values, None], dtype=pl.String)
+    got = trimmed_lower(series, ("consent", "objection", "informed"))
+    assert got.to_list() == [v.strip().lower() for v in values] + [""]

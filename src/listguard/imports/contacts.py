@@ -42,6 +42,7 @@ from listguard.normalise.civility import normalise_civilities
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
 from listguard.normalise.postal import address_status_expr, normalise_postal_code_expr
+from listguard.normalise.text import trimmed_lower
 
 if TYPE_CHECKING:
     from listguard.db.sqlite_read import Query
@@ -184,10 +185,7 @@ def _prepare(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
         pl.when(audience == "").then(pl.lit("b2c")).otherwise(audience).alias("_audience"),
         pl.when(country == "").then(pl.lit("FR")).otherwise(country).alias("_country"),
         parse_dates_iso(pl.col("birth_date")).alias("_birth"),
-        *(
-            pl.col(c).str.strip_chars().str.to_lowercase().fill_null("").alias(_choice(c))
-            for c in CHOICE_COLUMNS
-        ),
+        *(trimmed_lower(frame[c], schema.CHOICE_STATES).alias(_choice(c)) for c in CHOICE_COLUMNS),
     )
 
 

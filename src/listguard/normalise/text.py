@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 
@@ -21,4 +23,15 @@ def text_key(col: str | pl.Expr, keep: str = "A-Z0-9") -> pl.Expr:
     )
 
 
-__all__ = ["text_key"]
+def trimmed_lower(values: pl.Series, usual: Sequence[str]) -> pl.Series:
+    """``values`` trimmed and lower-cased, "" for null. The values already written as
+    one of ``usual`` (or empty) are taken as they are: in a column of a few codes, most
+    are, and only the others are transformed."""
+    out = values.fill_null("")
+    other = out.is_in([*usual, ""]).not_().arg_true()
+    if other.len():
+        out = out.scatter(other, out.gather(other).str.strip_chars().str.to_lowercase())
+    return out
+
+
+__all__ = ["text_key", "trimmed_lower"]
