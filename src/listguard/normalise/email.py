@@ -39,34 +39,31 @@ def normalise_emails(values: pl.Series) -> pl.DataFrame:
     df = pl.DataFrame({"raw": values.cast(pl.String)})
     s = pl.col("raw").str.strip_chars().str.to_lowercase()
     df = df.with_columns(s.alias("_s"), (s.is_null() | (s == "")).alias("_empty"))
+    short = pl.col("_s").str.len_bytes() <= 254
     df = df.with_columns(
-        pl.col("_s").str.contains(_ASCII_EMAIL).fill_null(False).alias("_ascii_ok"),
+        pl.when(pl.col("_s").str.contains(_ASCII_EMAIL) & short).then(pl.col("_s")).alias("email"),
         (
             ~pl.col("_s").str.contains(r"^[\x00-\x7f]*$")
             & pl.col("_s").str.contains(_UNICODE_SHAPE)
-            & (pl.col("_s").str.len_bytes() <= 254)
+            & short
         )
         .fill_null(False)
         .alias("_maybe_idn"),
-        pl.col("_s").str.split("@").list.last().alias("_dom"),
     )
-    if df["_maybe_idn"].any():
-        idn = _idn_domains(df.filter(pl.col("_maybe_idn"))["_dom"])
-        df = df.join(idn, on="_dom", how="left", maintain_order="left")
-    else:
-        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("_idn"))
-    local = pl.col("_s").str.split("@").list.first()
-    idn_email = pl.when(pl.col("_maybe_idn") & pl.col("_idn").is_not_null()).then(
-        local + "@" + pl.col("_idn")
-    )
-    email = (
-        pl.when(pl.col("_ascii_ok") & (pl.col("_s").str.len_bytes() <= 254))
-        .then(pl.col("_s"))
-        .otherwise(idn_email)
-    )
+    # an internationalised domain (never an ASCII address): few, handled apart
+    idn_rows = df["_maybe_idn"].arg_true()
+    if idn_rows.len():
+        parts = df["_s"].gather(idn_rows).str.split("@")
+        some = pl.DataFrame({"_local": parts.list.first(), "_dom": parts.list.last()})
+        some = some.join(_idn_domains(some["_dom"]), on="_dom", how="left", maintain_order="left")
+        idn_email = some.select(pl.col("_local") + "@" + pl.col("_idn")).to_series()
+        df = df.with_columns(df["email"].scatter(idn_rows, idn_email))
     return df.select(
-        email.alias("email"),
-        pl.when(pl.col("_empty")).then(None).otherwise(email.is_not_null()).alias("valid"),
+        "email",
+        pl.when(pl.col("_empty"))
+        .then(None)
+        .otherwise(pl.col("email").is_not_null())
+        .alias("valid"),
     )
 
 
