@@ -197,6 +197,62 @@ def test_an_unreadable_copy_is_made_again(engine: Engine, tmp_path: Path) -> Non
     assert len(_names(engine)) == 3 and _meta(engine)["rows"] == 3  # and made again
 
 
+def _counted_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the reading children the reads start."""
+    from listguard.db import arrow
+
+    calls: list[int] = []
+    real = arrow._read_child
+
+    def counting(path: str, queries: Any) -> Any:
+        calls.append(1)
+        return real(path, queries)
+
+    monkeypatch.setattr(arrow, "_read_child", counting)
+    return calls
+
+
+def test_a_copy_that_fails_in_the_reading_child_is_read_from_the_registry(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child merges the copy's parts once there are too many, and one is damaged:
+    the read is made again from the registry alone, and the copy is dropped."""
+    from listguard.db.sqlite_read import COPY_MAX_PARTS
+
+    for i in range(COPY_MAX_PARTS):  # a part per read
+        _import(engine, tmp_path, [contact(f"C{i}", first_name=f"N{i}")], f"r{i}")
+        _names(engine)
+    folder = Path(f"{engine.url.database}-arrow") / "contacts"
+    parts = _meta(engine)["parts"]
+    assert len(parts) == COPY_MAX_PARTS
+    damaged = folder / parts[0]
+    damaged.write_bytes(damaged.read_bytes()[:20])
+    _import(engine, tmp_path, [contact("C99", first_name="Last")], "last")
+    reads = _counted_reads(monkeypatch)
+    with engine.connect() as conn:
+        got = fetch_arrow(conn, {"c": COPIED})["c"]
+    assert sorted(got["contact_id"].to_pylist()) == sorted(
+        [*(f"C{i}" for i in range(COPY_MAX_PARTS)), "C99"]
+    )
+    assert len(reads) == 2 and not damaged.exists()
+
+
+def test_a_registry_that_cannot_be_read_is_reported_after_one_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure of the registry itself is not taken for one of its copy: it is not
+    met a second time (a registry locked for long would make the user wait twice)."""
+    from listguard.db.arrow import _fetch_sqlite
+    from listguard.errors import ListguardError
+
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"this is not a SQLite database " * 200)
+    reads = _counted_reads(monkeypatch)
+    with pytest.raises(ListguardError, match="cannot read the registry"):
+        _fetch_sqlite(str(broken), {"c": COPIED})
+    assert len(reads) == 1
+
+
 def test_an_erasure_removes_the_copy_that_held_the_person(engine: Engine, tmp_path: Path) -> None:
     _import(engine, tmp_path, [contact(f"C{i}", first_name=f"N{i}") for i in range(2)], "a")
     _names(engine)

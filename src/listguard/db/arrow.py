@@ -32,7 +32,7 @@ import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Engine
 
 from listguard.db.ahead import file_database, spawn_reader, take_reader
-from listguard.db.sqlite_read import PARAM, Copied, Query
+from listguard.db.sqlite_read import COPY_FAILED, PARAM, Copied, Query
 from listguard.errors import ListguardError
 
 STAGE_SCHEMA = "lg_stage"
@@ -78,17 +78,23 @@ def _fetch_sqlite(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table
 
     A query marked ``copy`` comes back from its columnar copy (see
     ``sqlite_read``). Should anything about the copy fail (a part removed by an
-    erasure meanwhile, an unreadable part: the copies are then dropped, to be made
-    again by the next read), this read takes the tables from the registry itself.
+    erasure meanwhile, an unreadable part, a disk that refuses a new one: the
+    copies are then dropped, to be made again by the next read), this read takes
+    the tables from the registry itself. A failure of the registry (locked too
+    long, unreadable) is reported at once, not met a second time.
     """
     if not any(q.copy for q in queries.values()):
         return _read_child(path, queries)
     try:
         return _read_child(path, queries)
-    except (OSError, pa.ArrowInvalid, ListguardError) as exc:
-        if isinstance(exc, pa.ArrowInvalid):
+    except (OSError, pa.ArrowInvalid, _CopyFailed) as exc:
+        if not isinstance(exc, OSError):  # damaged, or the disk refused it
             _drop_copies(path)
         return _read_child(path, {n: replace(q, copy=None) for n, q in queries.items()})
+
+
+class _CopyFailed(ListguardError):
+    """The reading child failed on a columnar copy, not on the registry."""
 
 
 def _read_child(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table]:
@@ -101,7 +107,8 @@ def _read_child(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table]:
         out, err = child.communicate(request)
         if child.returncode != 0:  # the registry is locked too long, unreadable...
             message = err.decode("utf-8", "replace").strip().splitlines()
-            raise ListguardError(
+            failed = _CopyFailed if child.returncode == COPY_FAILED else ListguardError
+            raise failed(
                 f"cannot read the registry: {message[-1] if message else 'unknown error'}",
                 where=path,
             )

@@ -25,6 +25,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,25 @@ def keep_out_dataframes() -> None:
     sys.meta_path.insert(0, _NoDataFrames())
 
 
+COPY_FAILED = 3  # the child's exit status when a columnar copy failed, not the registry
+
+
+class CopyFailed(Exception):
+    """Writing, reading or merging the files of a columnar copy failed (a full disk, a
+    part damaged or removed meanwhile): the read can be made again without the copy."""
+
+
+@contextmanager
+def _of_copy(copying: bool) -> Iterator[None]:
+    """File errors raised inside are the copy's (``CopyFailed``) when ``copying``."""
+    try:
+        yield
+    except (OSError, pa.ArrowInvalid) as exc:
+        if copying:
+            raise CopyFailed(str(exc)) from exc
+        raise
+
+
 def main() -> None:
     """The child of ``_fetch_sqlite``: a pickled request on stdin; each part of each
     result written to an Arrow file as soon as it is read; the files' names, per
@@ -122,7 +142,11 @@ def main() -> None:
     if not request:  # started ahead, and not needed after all
         return
     path, queries, folder = pickle.loads(request)
-    files = read_parallel(path, queries, Path(folder))
+    try:
+        files = read_parallel(path, queries, Path(folder))
+    except CopyFailed as exc:  # the parent reads again from the registry alone
+        print(f"the columnar copy failed: {exc}", file=sys.stderr)
+        sys.exit(COPY_FAILED)
     sys.stdout.buffer.write(pickle.dumps(files))
 
 
@@ -182,7 +206,9 @@ def read_parallel(path: str, queries: Mapping[str, Query], folder: Path) -> dict
             copy = copies.get(name)
             file = copy.new_part() if copy else folder / f"{name}.{part}.arrow"
             top = pc.max(table.column(0)).as_py() if copy and table.num_rows else None
-            return name, part, _save(file, table), table.num_rows, top
+            with _of_copy(copy is not None):
+                saved = _save(file, table)
+            return name, part, saved, table.num_rows, top
 
         def run(
             db: Any, lane: list[tuple[str, int, Query]]
@@ -196,7 +222,8 @@ def read_parallel(path: str, queries: Mapping[str, Query], folder: Path) -> dict
         files = {name: [d[2] for d in ordered if d[0] == name] for name in queries}
         for name, copy in copies.items():
             added = [(file, rows, top) for n, _, file, rows, top in ordered if n == name]
-            files[name] = copy.close(readers[0], added)
+            with _of_copy(True):
+                files[name] = copy.close(readers[0], added)
     finally:
         for db in readers:
             db.close()
