@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -481,8 +481,8 @@ def _first_load(
 
     path = writer.path
     table, key = spec.table, spec.key
-    copy = _copy_writer(path, spec)
-    published: tuple[str, list[Any] | None] | None = None
+    numbered = _Numbered(table, _copy_writer(path, spec))
+    named: tuple[str, list[Any] | None] | None = None  # the copy's token and mark
     try:
         with writer:
             # the empty batch every import stages first (the schema); taking it starts the
@@ -515,7 +515,6 @@ def _first_load(
             ids_file = scratch.folder / "ids.arrow"
             ids_schema = pa.schema([("line", pa.int64()), (key, pa.string())])
             held_keys: list[pl.Series] = []
-            numbered = _Numbered(table, copy)
 
             def stamped(frame: pl.DataFrame) -> pa.Table:
                 return frame.with_columns(
@@ -556,22 +555,17 @@ def _first_load(
                     f"WHERE {key} IN (SELECT {key} FROM temp.lg_duplicates)"
                 )
                 written -= writer.execute("SELECT changes()")[0][0]
-                deleted = keys[key].combine_chunks()
-                numbered.guarded(lambda copy: copy.drop(key, deleted))
+                numbered.drop(key, keys[key].combine_chunks())
             if _HELD in scratch.schemas:  # rows held back whose key is on one line only
                 repeated = pc.unique(lines[key])
+
+                def once(reader: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+                    for b in reader:
+                        kept = b.filter(pc.invert(pc.is_in(b[key], value_set=repeated)))
+                        yield from numbered(pa.Table.from_batches([kept])).to_batches()
+
                 with scratch.rows(f"SELECT * FROM {_HELD}", scratch.schemas[_HELD]) as reader:
-                    once = (
-                        numbered(
-                            pa.Table.from_batches(
-                                [b.filter(pc.invert(pc.is_in(b[key], value_set=repeated)))]
-                            )
-                        )
-                        for b in reader
-                    )
-                    written += writer.ingest(
-                        table.name, layout, (b for t in once for b in t.to_batches())
-                    )
+                    written += writer.ingest(table.name, layout, once(reader))
             # SQLite sorts an index's keys in runs of the cache's size, on worker threads,
             # and merges them: small runs sorted on every core build the indexes of a
             # million rows in about half the time of one run in a large cache
@@ -580,8 +574,7 @@ def _first_load(
             for index in deferred:
                 writer.execute(str(CreateIndex(index).compile(dialect=engine.dialect)))
             report.rows_new, report.rows_changed, report.rows_unchanged = written, 0, 0
-            copy = numbered.copy  # None if writing it failed
-            checked = _copy_checked(writer, table, copy) if copy is not None else None
+            checked = numbered.checked(writer)
             writer.execute(
                 *positional(
                     update(schema.imports)
@@ -591,29 +584,28 @@ def _first_load(
                 )
             )
             writer.commit()
-            published = checked
+            named = checked
     except LoadError as exc:
         raise ListguardError(f"cannot write the registry: {exc}", where=path) from None
     finally:
-        if copy is not None and published is None:
-            copy.discard()
-    if copy is not None and published is not None:
-        try:
-            copy.publish(*published)
-        except OSError:  # the import is committed; the next read makes the copy
-            copy.discard()
+        if named is None:  # not committed, or a copy that does not hold the table
+            numbered.discard()
+    if named is not None:  # the import is committed: a copy that fails is only dropped
+        numbered.publish(*named)
 
 
 class _Numbered:
     """When the load writes the table's columnar copy: gives rows the table's primary
-    keys (1, 2, ... in the order written) and writes them to the copy. The copy is only
-    a cache: should writing it fail (a full disk), it is dropped and the load goes on
-    (``copy`` is then None). Rows pass unchanged when there is no copy to write."""
+    keys (1, 2, ... in the order written) and writes them to the copy, then checks and
+    names it. The copy is only a cache: should writing it fail (a full disk), it is
+    dropped and the load goes on (``copy`` is then None). Without a copy to write, rows
+    pass unchanged."""
 
     def __init__(self, table: Table, copy: CopyWriter | None) -> None:
+        self.table = table
         self.key = _primary_key(table)
         self.copy = copy
-        self.keyed = copy is not None
+        self.keyed = copy is not None  # keys are given even after a failed copy
         self.next = 1
 
     def __call__(self, rows: pa.Table) -> pa.Table:
@@ -623,17 +615,45 @@ class _Numbered:
 
         keys = pa.array(np.arange(self.next, self.next + rows.num_rows, dtype=np.int64))
         self.next += rows.num_rows
-        self.guarded(lambda copy: copy.write(rows, keys))
+        self._guarded(lambda copy: copy.write(rows, keys))
         return rows.append_column(self.key, keys)
 
-    def guarded(self, step: Callable[[CopyWriter], None]) -> None:
+    def drop(self, column: str, values: pa.Array) -> None:
+        """Remove from the copy the rows the load deleted."""
+        self._guarded(lambda copy: copy.drop(column, values))
+
+    def checked(self, writer: BulkWriter) -> tuple[str, list[Any] | None] | None:
+        """The token and last row the copy is to be named under, read in the load's
+        transaction; None when there is no copy, or the table does not hold exactly its
+        rows."""
+        copy = self.copy
+        if copy is None:
+            return None
+        spec = copy.query.copy
+        assert spec is not None
+        name = self.table.name
+        count, top = writer.execute(f"SELECT count(*), max({self.key}) FROM {name}")[0]
+        found = writer.execute(spec.stamp)
+        if count != copy.rows or top != copy.last or not found or found[0][0] is None:
+            return None
+        mark = writer.execute(f"SELECT {spec.mark} FROM {name} WHERE {self.key} = ?", (top,))
+        return str(found[0][0]), [*mark[0]] if mark else None
+
+    def publish(self, token: str, mark: list[Any] | None) -> None:
+        self._guarded(lambda copy: copy.publish(token, mark))
+
+    def discard(self) -> None:
+        if self.copy is not None:
+            self.copy.discard()
+            self.copy = None
+
+    def _guarded(self, step: Callable[[CopyWriter], None]) -> None:
         if self.copy is None:
             return
         try:
             step(self.copy)
         except OSError:
-            self.copy.discard()
-            self.copy = None
+            self.discard()
 
 
 def _primary_key(table: Table) -> str:
@@ -652,22 +672,6 @@ def _copy_writer(path: str, spec: FirstLoad) -> CopyWriter | None:
         return CopyWriter(path, spec.copy())
     except OSError:
         return None
-
-
-def _copy_checked(
-    writer: BulkWriter, table: Table, copy: CopyWriter
-) -> tuple[str, list[Any] | None] | None:
-    """The token and last row the copy is named under, read in the load's transaction;
-    None when the table does not hold exactly the copy's rows (the copy is dropped)."""
-    spec = copy.query.copy
-    assert spec is not None
-    key = _primary_key(table)
-    count, top = writer.execute(f"SELECT count(*), max({key}) FROM {table.name}")[0]
-    found = writer.execute(spec.stamp)
-    if count != copy.rows or top != copy.last or not found or found[0][0] is None:
-        return None
-    mark = writer.execute(f"SELECT {spec.mark} FROM {table.name} WHERE {key} = ?", (top,))
-    return str(found[0][0]), [*mark[0]] if mark else None
 
 
 def upsert_versioned(
