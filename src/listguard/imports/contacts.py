@@ -107,26 +107,17 @@ def _keyed(e: pl.Expr) -> pl.Expr:
     return e.str.replace_all(r"[^A-Z0-9]+", " ").str.strip_chars()
 
 
-def _key(*cols: str) -> pl.Expr:
-    """An upper-case, accent- and punctuation-free key for comparing postal coordinates."""
-    return _keyed(_unaccented(_joined(cols)))
-
-
-def _key_of(frame: pl.DataFrame, cols: tuple[str, ...]) -> pl.Series:
-    """``_key(*cols)`` of every row of ``frame``, the Unicode decomposition run only on
-    the values that are not ASCII (it changes nothing in the others): most French
-    names and addresses are written without accents."""
+def key_of(frame: pl.DataFrame, cols: tuple[str, ...]) -> pl.Series:
+    """The key of ``cols`` for comparing postal coordinates, on every row of ``frame``:
+    the columns joined, in capitals, without accents or punctuation. The Unicode
+    decomposition runs only on the values that are not ASCII (it changes nothing in
+    the others): most French names and addresses are written without accents."""
     joined = frame.select(_joined(cols)).to_series()
     accented = joined.str.contains(r"[^\x00-\x7F]").arg_true()
     if accented.len():
         some = joined.gather(accented).to_frame("k")
         joined = joined.scatter(accented, some.select(_unaccented(pl.col("k"))).to_series())
     return joined.to_frame("k").select(_keyed(pl.col("k"))).to_series()
-
-
-@cache  # expressions are immutable: built once, not per batch
-def address_key_expr() -> pl.Expr:
-    return _key(*ADDRESS_KEY)
 
 
 ERASED_MESSAGE = "this person asked to be erased: not imported again"
@@ -230,8 +221,8 @@ def _normalise(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
     )
     out = out.with_columns(
         address_status_expr().alias("address_status"),
-        _key_of(out, ADDRESS_KEY).alias("address_key"),
-        _key_of(out, NAME_KEY).alias("_name_key"),
+        key_of(out, ADDRESS_KEY).alias("address_key"),
+        key_of(out, NAME_KEY).alias("_name_key"),
     )
     out = (
         out.with_columns(

@@ -21,7 +21,7 @@ from listguard.imports.common import (
     keep_valid,
     merge_new,
 )
-from listguard.imports.contacts import address_key_expr
+from listguard.imports.contacts import ADDRESS_KEY, key_of
 from listguard.io.dates import parse_instants
 from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.email import normalise_emails
@@ -46,10 +46,11 @@ def _steps(tab: TabularFile, _engine: Engine) -> Steps:
             emails["email"].alias("_email"),
             parse_instants(pl.col("added_at")).alias("_added"),
             normalise_postal_code_expr().alias("postal_code"),
-        ).with_columns(
+        )
+        frame = frame.with_columns(
             pl.when(blank("address_line4") & blank("address_line5"))
             .then(pl.lit(None, dtype=pl.String))
-            .otherwise(address_key_expr())
+            .otherwise(key_of(frame, ADDRESS_KEY))
             .alias("_address")
         )
         checks = [
