@@ -17,6 +17,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import Connection, func, select
@@ -119,24 +120,21 @@ def seed_table(seeds: Sequence[Seed], channels: Sequence[str], first_cid: int) -
     ``first_cid`` (past every contact's ``cid``), with only the rented channels filled."""
     names = [*POSTAL_FIELDS] if "postal" in channels else []
     names += [ch for ch in channels if ch != "postal"]
+    layout = pa.schema(
+        [("cid", pa.int64()), ("seed_id", pa.string()), *((c, pa.string()) for c in names)]
+    )
     if not seeds:  # as usual: built without converting Python values, which loads pandas
-        return empty_table(
-            pa.schema(
-                [("cid", pa.int64()), ("seed_id", pa.string()), *((c, pa.string()) for c in names)]
-            )
-        )
-    cols: dict[str, list[str | None]] = {c: [] for c in names}
+        return empty_table(layout)
+    cols: dict[str, list[Any]] = {
+        "cid": list(range(first_cid, first_cid + len(seeds))),
+        "seed_id": [s.seed_id for s in seeds],
+        **{c: [] for c in names},
+    }
     for s in seeds:
         postal = "postal" in s.channels()
         for c in names:
             cols[c].append(s.fields.get(c) if postal or c not in POSTAL_FIELDS else None)
-    data: dict[str, pa.Array] = {
-        "cid": pa.array(range(first_cid, first_cid + len(seeds)), pa.int64()),
-        "seed_id": pa.array([s.seed_id for s in seeds], pa.string()),
-    }
-    for c, values in cols.items():
-        data[c] = pa.array(values, pa.string())
-    return pa.table(data)
+    return pa.table(cols, schema=layout)
 
 
 @dataclass(frozen=True)
