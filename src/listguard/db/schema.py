@@ -106,8 +106,10 @@ contacts = Table(
     "contacts",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("contact_id", Text, nullable=False, unique=True),
+    Column("contact_id", Text, nullable=False),
     *_contact_columns(),
+    # an index, not a constraint: a first load builds it once its rows are written
+    Index("uq_contacts_contact_id", "contact_id", unique=True),
     Index("ix_contacts_email_norm", "email_norm"),
     Index("ix_contacts_phone_e164", "phone_e164"),
     Index("ix_contacts_mobile_e164", "mobile_e164"),

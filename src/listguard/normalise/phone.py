@@ -144,18 +144,25 @@ def normalise_phones(values: pl.Series) -> pl.DataFrame:
     """E.164 (``e164``) and line type (``line_type``) of every value.
 
     Empty values give nulls in both columns; anything else gives a line type,
-    ``invalid`` with a null ``e164`` when the number cannot be a real one.
+    ``invalid`` with a null ``e164`` when the number cannot be a real one. Only the
+    values that hold something are worked on: a base often leaves half its phone
+    columns empty.
     """
-    values = values.cast(pl.String)
-    if values.str.strip_chars().fill_null("").eq("").all():  # no number at all (a web form)
-        empty = pl.Series([None] * values.len(), dtype=pl.String)
-        return pl.DataFrame({"e164": empty, "line_type": empty})
-    df = pl.DataFrame({"raw": values})
-    raw = pl.col("raw").str.strip_chars()
-    df = df.with_columns(
-        raw.alias("_s"),
-        (raw.is_null() | (raw == "")).alias("_empty"),
-    )
+    values = values.cast(pl.String).str.strip_chars()
+    given = values.fill_null("").ne("").arg_true()
+    if given.len() == values.len():
+        return _normalised(values)
+    empty = {c: pl.Series(c, [None] * values.len(), dtype=pl.String) for c in ("e164", "line_type")}
+    if given.is_empty():  # no number at all (a web form)
+        return pl.DataFrame(empty)
+    found = _normalised(values.gather(given))
+    # each series written where a number was given (``scatter`` writes into its series)
+    return pl.DataFrame([empty[c].scatter(given, found[c]) for c in empty])
+
+
+def _normalised(values: pl.Series) -> pl.DataFrame:
+    """``normalise_phones`` of ``values``, stripped and none of them empty."""
+    df = pl.DataFrame({"_s": values})
     s = pl.col("_s")
     cleaned = s.str.replace_all(r"\(0\)", "").str.replace_all(r"[^0-9+]", "")
     df = df.with_columns(
@@ -220,15 +227,9 @@ def normalise_phones(values: pl.Series) -> pl.DataFrame:
             pl.lit(None, dtype=pl.String).alias("_f_e164"),
             pl.lit(None, dtype=pl.String).alias("_f_type"),
         )
-    e164 = pl.coalesce(pl.col("_fr_e164"), pl.col("_f_e164"))
-    line_type = (
-        pl.when(pl.col("_empty"))
-        .then(pl.lit(None, dtype=pl.String))
-        .otherwise(pl.coalesce(pl.col("_fr_type"), pl.col("_f_type"), pl.lit("invalid")))
-    )
     return df.select(
-        pl.when(pl.col("_empty")).then(None).otherwise(e164).alias("e164"),
-        line_type.alias("line_type"),
+        pl.coalesce(pl.col("_fr_e164"), pl.col("_f_e164")).alias("e164"),
+        pl.coalesce(pl.col("_fr_type"), pl.col("_f_type"), pl.lit("invalid")).alias("line_type"),
     )
 
 

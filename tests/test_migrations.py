@@ -1,0 +1,82 @@
+"""Migrations that change a table holding the owner's data keep every row as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
+
+from listguard.db.migrate import _config
+from listguard.imports import import_file
+from tests.scenario import contact, write_csv
+
+
+def _contacts(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT * FROM contacts ORDER BY id"))]
+
+
+def _history(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        query = "SELECT contact_id, email, version FROM contact_history ORDER BY 1, 3"
+        return [tuple(r) for r in conn.execute(text(query))]
+
+
+def _stamp(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT token FROM contacts_stamp")).scalar()
+
+
+def _a_second(engine: Engine, contact_id: str) -> None:
+    """Insert a contact whose contact_id is already recorded (IntegrityError expected)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO contacts (contact_id, audience, country, address_status, "
+                "collected_at, import_id, recorded_at, version) "
+                "SELECT :c, audience, country, address_status, collected_at, import_id, "
+                "recorded_at, 2 FROM contacts LIMIT 1"
+            ),
+            {"c": contact_id},
+        )
+
+
+def test_contact_id_moves_from_a_constraint_to_an_index_and_back(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    """0015 makes contacts again on SQLite: rows and row ids, the history view, the
+    stamp's triggers and the uniqueness of contact_id all survive, both ways."""
+    engine = any_engine
+    import_file(engine, "contacts", write_csv(tmp_path / "a.csv", [contact("C1"), contact("C2")]))
+    changed = [contact("C1", email="new@example.com"), contact("C3")]
+    import_file(engine, "contacts", write_csv(tmp_path / "b.csv", changed))
+    rows, history = _contacts(engine), _history(engine)
+    assert len(rows) == 3 and ("C1", "new@example.com", 2) in history
+    config = _config(engine)
+    for target in ("0014", "head"):
+        command.downgrade(config, target) if target != "head" else command.upgrade(config, target)
+        assert _contacts(engine) == rows
+        assert _history(engine) == history
+        with pytest.raises(IntegrityError):
+            _a_second(engine, "C2")
+        if engine.dialect.name == "sqlite":
+            before = _stamp(engine)
+            with engine.begin() as conn:  # the triggers renew the stamp
+                conn.execute(text("UPDATE contacts SET city = city WHERE contact_id = 'C3'"))
+            assert _stamp(engine) != before
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            sql = conn.execute(
+                text("SELECT group_concat(sql, ';') FROM sqlite_master WHERE tbl_name = 'contacts'")
+            ).scalar_one()
+            assert "CREATE UNIQUE INDEX uq_contacts_contact_id" in sql
+            assert "CONSTRAINT uq_contacts_contact_id" not in sql
+        else:
+            kinds = conn.execute(
+                text("SELECT count(*) FROM pg_constraint WHERE conname = 'uq_contacts_contact_id'")
+            ).scalar_one()
+            assert kinds == 0
