@@ -19,6 +19,11 @@ from listguard.normalise.phone import normalise_phone, normalise_phones
     [
         ("06 12 34 56 78", "+33612345678", "mobile"),
         ("06.12.34.56.78", "+33612345678", "mobile"),
+        ("06\u00a012\u202f34-56/78", "+33612345678", "mobile"),  # no-break spaces
+        ("(06) 12 34 56 78", "+33612345678", "mobile"),
+        ("+33 06 12 34 56 78", "+33612345678", "mobile"),  # a trunk zero after +33
+        ("06 12 34 56 78 +", None, "invalid"),
+        ("06_12_34_56_78", None, "invalid"),
         ("+33 6 12 34 56 78", "+33612345678", "mobile"),
         ("+33 (0)6 12 34 56 78", "+33612345678", "mobile"),
         ("0033612345678", "+33612345678", "mobile"),
@@ -127,17 +132,96 @@ def test_civility() -> None:
         ("2026-07-14 09:30", "2026-07-14T09:30:00+02:00"),
         ("2026-03-14T09:30:00+01:00", "2026-03-14T09:30:00+01:00"),
         ("2026-03-14T08:30:00Z", "2026-03-14T09:30:00+01:00"),
+        ("2026-07-14T09:30:00", "2026-07-14T09:30:00+02:00"),
+        (" 14/03/2026 ", "2026-03-14T00:00:00+01:00"),
+        ("2026-10-25T02:30:00", "2026-10-25T02:30:00+02:00"),  # twice that night: the first
+        ("2026-03-29T02:30:00", None),  # skipped by the clocks
         ("2026-02-30", None),
         ("31/02/2024", None),
         ("2026-13-01", None),
+        ("2026-03-14T24:00:00", None),
         ("hier", None),
     ],
 )
 def test_dates(raw: str, iso: str | None) -> None:
+    """Each value as one expression reads it, and as a column of an import reads it (the
+    usual shapes directly, the others rewritten first)."""
+    from listguard.io.dates import parse_instants_of
     from listguard.timeutil import to_iso
 
     ts = pl.DataFrame({"d": [raw]}).select(parse_instants(pl.col("d")))["d"][0]
     assert (to_iso(ts) if ts is not None else None) == iso
+    assert parse_instants_of(pl.Series([raw, "2026-01-01"])).to_list()[0] == ts
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.from_regex(
+            r"\A ?(?:[0-3]\d/[01]\d/20[0-3]\d|20[0-3]\d-[01]\d-[0-3]\d(?:[T ][0-2]\d:[0-6]\d"
+            r"(?::[0-6]\d(?:\.\d{1,3})?)?(?:Z|[+-]0\d:?[03]0)?)?) ?\Z"
+        ),
+        max_size=20,
+    )
+)
+def test_a_column_of_dates_is_read_as_each_value_is(values: list[str]) -> None:
+    from listguard.io.dates import parse_instants_of
+
+    series = pl.Series(values, dtype=pl.String)
+    one_by_one = series.to_frame("d").select(parse_instants(pl.col("d")))["d"]
+    assert parse_instants_of(series).to_list() == one_by_one.to_list()
+
+
+@pytest.mark.parametrize(
+    ("parts", "key"),
+    [
+        (("12 rue de l'Église", None, "75001", "Paris"), "12 RUE DE L EGLISE 75001 PARIS"),
+        ((" 3, Allée  des Pins ", "", "69002", "LYON"), "3 ALLEE DES PINS 69002 LYON"),
+        (("Route de Sai\u0301nt-E\u0301tienne", None, None, "Gap"), "ROUTE DE SAINT ETIENNE GAP"),
+        (("ÀÇÈÑÔÜŸ ǅ", None, None, None), "ACENOUY DZ"),
+        (("Œuvre ß", None, None, None), "UVRE SS"),  # Œ: no decomposition to drop marks from
+        ((None, None, None, None), ""),
+        (("--", "", " ", None), ""),
+        (("2 RUE DU PORT", None, "29200", "BREST"), "2 RUE DU PORT 29200 BREST"),
+    ],
+)
+def test_postal_keys(parts: tuple[str | None, ...], key: str) -> None:
+    from listguard.imports.contacts import ADDRESS_KEY, key_of
+
+    frame = pl.DataFrame([dict(zip(ADDRESS_KEY, parts, strict=True))], schema=ADDRESS_KEY)
+    assert key_of(frame, ADDRESS_KEY).to_list() == [key]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            *[
+                st.none()
+                | st.text(alphabet=st.sampled_from(list("ab AZ09,.-'éÉœŒçß\u0301\u00a0ǅĿﬁ")))
+                for _ in range(2)
+            ]
+        ),
+        max_size=20,
+    )
+)
+def test_a_postal_key_is_the_text_in_capitals_without_accents_nor_punctuation(
+    rows: list[tuple[str | None, str | None]],
+) -> None:
+    """The shortcuts of ``key_of`` (values already keys, a table of Latin letters) give
+    what the plain definition gives."""
+    from listguard.imports.contacts import key_of
+
+    frame = pl.DataFrame(rows, schema=["a", "b"], orient="row")
+    plain = frame.select(
+        pl.concat_str([pl.col(c).fill_null("") for c in ("a", "b")], separator=" ")
+        .str.to_uppercase()
+        .str.normalize("NFKD")
+        .str.replace_all(r"\p{Mn}", "")
+        .str.replace_all(r"[^A-Z0-9]+", " ")
+        .str.strip_chars()
+    ).to_series()
+    assert key_of(frame, ("a", "b")).to_list() == plain.to_list()
 
 
 @settings(max_examples=400, deadline=None)

@@ -96,7 +96,8 @@ NAME_KEY = ("first_name", "last_name", "company")
 
 
 def _joined(cols: tuple[str, ...]) -> pl.Expr:
-    return pl.concat_str([pl.col(c).fill_null("") for c in cols], separator=" ").str.to_uppercase()
+    # a null column adds no separator: the key of most rows is then already clean
+    return pl.concat_str(cols, separator=" ", ignore_nulls=True).str.to_uppercase()
 
 
 def _unaccented(e: pl.Expr) -> pl.Expr:
@@ -104,20 +105,52 @@ def _unaccented(e: pl.Expr) -> pl.Expr:
 
 
 def _keyed(e: pl.Expr) -> pl.Expr:
-    return e.str.replace_all(r"[^A-Z0-9]+", " ").str.strip_chars()
+    # each run of characters other than capitals and digits becomes one space (as
+    # ``[^A-Z0-9]+`` would: that one regex costs three times these two)
+    return e.str.replace_all(r"[^A-Z0-9 ]", " ").str.replace_all(r"  +", " ").str.strip_chars()
+
+
+# a joined value that is already a key: capitals and digits in words one space apart
+_CLEAN = r"^(?:[A-Z0-9]+(?: [A-Z0-9]+)*)?$"
+
+
+@cache
+def _latin() -> tuple[list[str], list[str]]:
+    """The Latin letters with diacritics (U+00C0 to U+024F) and what the Unicode
+    decomposition, without its marks, makes of each where that is ASCII (É: E). The
+    decompositions of assigned characters never change (Unicode's stability policy)."""
+    import unicodedata
+
+    letters, plain = [], []
+    for code in range(0xC0, 0x250):
+        letter = chr(code)
+        bare = "".join(
+            c for c in unicodedata.normalize("NFKD", letter) if unicodedata.category(c) != "Mn"
+        )
+        if bare != letter and bare.isascii():
+            letters.append(letter)
+            plain.append(bare)
+    return letters, plain
 
 
 def key_of(frame: pl.DataFrame, cols: tuple[str, ...]) -> pl.Series:
     """The key of ``cols`` for comparing postal coordinates, on every row of ``frame``:
-    the columns joined, in capitals, without accents or punctuation. The Unicode
-    decomposition runs only on the values that are not ASCII (it changes nothing in
-    the others): most French names and addresses are written without accents."""
-    joined = frame.select(_joined(cols)).to_series()
-    accented = joined.str.contains(r"[^\x00-\x7F]").arg_true()
-    if accented.len():
-        some = joined.gather(accented).to_frame("k")
-        joined = joined.scatter(accented, some.select(_unaccented(pl.col("k"))).to_series())
-    return joined.to_frame("k").select(_keyed(pl.col("k"))).to_series()
+    the columns joined, in capitals, without accents or punctuation.
+
+    Only the values that are not keys already are worked on (most addresses and names
+    are plain words); their Latin letters with diacritics are replaced through a table
+    (a third of the Unicode decomposition's cost), which then runs only on the values
+    still not ASCII, with the same result."""
+    joined = frame.select(_joined(cols).fill_null("")).to_series()
+    work = joined.str.contains(_CLEAN).not_().arg_true()
+    if work.is_empty():
+        return joined
+    some = joined.gather(work).str.replace_many(*_latin())
+    left = some.str.contains(r"[^\x00-\x7F]").arg_true()
+    if left.len():
+        plain = some.gather(left).to_frame("k").select(_unaccented(pl.col("k"))).to_series()
+        some = some.scatter(left, plain)
+    return joined.scatter(work, some.to_frame("k").select(_keyed(pl.col("k"))).to_series())
 
 
 ERASED_MESSAGE = "this person asked to be erased: not imported again"

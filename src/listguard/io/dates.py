@@ -25,20 +25,60 @@ def parse_instants(col: pl.Expr) -> pl.Expr:
     s = s.str.replace(r"([+-]\d{2})(\d{2})$", "$1:$2")
     shaped = s.str.contains(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[+-]\d{2}:\d{2})?$")
     with_tz = s.str.to_datetime("%Y-%m-%dT%H:%M:%S%:z", strict=False, time_unit="us")
-    naive = (
+    epoch = pl.coalesce(with_tz.dt.epoch("s"), _paris(s))
+    return pl.when(shaped).then(epoch).otherwise(pl.lit(None, dtype=pl.Int64))
+
+
+def _paris(s: pl.Expr) -> pl.Expr:
+    """Unix seconds of ``YYYY-MM-DDTHH:MM:SS`` text read as a time in Paris; null for any
+    other text, and for a time the clocks skipped."""
+    return (
         s.str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us")
         .dt.replace_time_zone("Europe/Paris", ambiguous="earliest", non_existent="null")
         .dt.convert_time_zone("UTC")
+        .dt.epoch("s")
     )
-    epoch = pl.coalesce(with_tz.dt.epoch("s"), naive.dt.epoch("s"))
-    return pl.when(shaped).then(epoch).otherwise(pl.lit(None, dtype=pl.Int64))
+
+
+# the shapes most files write, read without the rewriting the others need: a date
+# (2026-03-14 or 14/03/2026) or a date and time without a zone (2026-03-14T09:30:00)
+_ISO_DAY = r"^\d{4}-\d{2}-\d{2}$"
+_FR_DAY = r"^\d{2}/\d{2}/\d{4}$"
+_ISO_NAIVE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"
 
 
 def parse_instants_of(values: pl.Series) -> pl.Series:
     """``parse_instants`` of a column, computed once per distinct value (a base holds far
-    fewer distinct dates than rows)."""
+    fewer distinct dates than rows); the usual shapes are read directly (same result),
+    only the others are rewritten first."""
+    v = pl.col("v").str.strip_chars()
     distinct = values.unique()
-    parsed = pl.DataFrame({"v": distinct}).select(parse_instants(pl.col("v")))["v"]
+    usual = (
+        pl.DataFrame({"v": distinct})
+        .select(
+            pl.when(v.str.contains(_ISO_NAIVE))
+            .then(v)
+            .when(v.str.contains(_ISO_DAY))
+            .then(v + "T00:00:00")
+            .when(v.str.contains(_FR_DAY))
+            .then(
+                pl.concat_str(
+                    v.str.slice(6, 4),
+                    pl.lit("-"),
+                    v.str.slice(3, 2),
+                    pl.lit("-"),
+                    v.str.slice(0, 2),
+                    pl.lit("T00:00:00"),
+                )
+            )
+        )
+        .to_series()
+    )
+    parsed = usual.to_frame("v").select(_paris(pl.col("v"))).to_series()
+    other = usual.is_null().arg_true()
+    if other.len():
+        rest = distinct.gather(other).to_frame("v").select(parse_instants(pl.col("v")))
+        parsed = parsed.scatter(other, rest.to_series())
     return values.replace_strict(distinct, parsed, default=None, return_dtype=pl.Int64)
 
 

@@ -45,6 +45,9 @@ _CC_REGIONS = {
 }
 # ASCII digits only: other scripts' digits are refused rather than guessed
 _ALLOWED_CHARS = r"^[0-9\s+().\-/]*$"
+# what an allowed value holds besides digits and "+" (Python's spaces include every
+# character the regex's \s matches)
+_SEPARATORS = ["(", ")", ".", "-", "/", *(c for c in map(chr, range(0x3001)) if c.isspace())]
 
 
 @cache
@@ -162,12 +165,19 @@ def normalise_phones(values: pl.Series) -> pl.DataFrame:
 
 def _normalised(values: pl.Series) -> pl.DataFrame:
     """``normalise_phones`` of ``values``, stripped and none of them empty."""
-    df = pl.DataFrame({"_s": values})
     s = pl.col("_s")
-    cleaned = s.str.replace_all(r"\(0\)", "").str.replace_all(r"[^0-9+]", "")
+    # the digits and "+" of each value whose characters are all allowed: the others it
+    # may hold are spaces and _SEPARATORS, removed as literals (a regex costs more)
+    df = pl.DataFrame({"_s": values}).with_columns(
+        s.str.contains(_ALLOWED_CHARS).alias("_ok"),
+        s.str.replace_all("(0)", "", literal=True)
+        .str.replace_many(_SEPARATORS, [""] * len(_SEPARATORS))
+        .alias("_k"),
+    )
+    k = pl.col("_k")
     df = df.with_columns(
-        pl.when(s.str.contains(_ALLOWED_CHARS) & ~cleaned.str.slice(1).str.contains(r"\+"))
-        .then(cleaned)
+        pl.when(pl.col("_ok") & ~k.str.slice(1).str.contains("+", literal=True))
+        .then(k)
         .otherwise(pl.lit(None, dtype=pl.String))
         .alias("_c")
     )
@@ -191,19 +201,17 @@ def _normalised(values: pl.Series) -> pl.DataFrame:
     i = pl.col("_intl")
     # the plan of each number (a national number is of the French plan, as +33 is) and
     # its national significant number; the country codes share no prefix
-    national_plan = pl.col("_nat").is_not_null()
-    plan = [pl.when(national_plan).then(pl.lit("33"))]
-    nsn = [pl.col("_nat")]
-    for cc in _CC_REGIONS:
-        rest = i.str.slice(len(cc))
-        plan.append(pl.when(i.str.starts_with(cc)).then(pl.lit(cc)))
+    code = i.str.extract(f"^({'|'.join(_CC_REGIONS)})")
+    rest = i.str.slice(code.str.len_chars())
+    df = df.with_columns(
+        pl.when(pl.col("_nat").is_not_null()).then(pl.lit("33")).otherwise(code).alias("_plan"),
+        pl.when(pl.col("_nat").is_not_null())
+        .then(pl.col("_nat"))
+        .when(code.is_not_null())
         # a trunk zero written after the country code (+33 06...) is dropped
-        nsn.append(
-            pl.when(i.str.starts_with(cc)).then(
-                pl.when(rest.str.starts_with("0")).then(rest.str.slice(1)).otherwise(rest)
-            )
-        )
-    df = df.with_columns(pl.coalesce(plan).alias("_plan"), pl.coalesce(nsn).alias("_nsn"))
+        .then(pl.when(rest.str.starts_with("0")).then(rest.str.slice(1)).otherwise(rest))
+        .alias("_nsn"),
+    )
     # each plan's numbers classified by its regions' patterns, together
     cls = pl.Series("_cls", [None] * df.height, dtype=pl.String)
     planned = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("i"), "_plan", "_nsn").filter(
