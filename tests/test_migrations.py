@@ -75,6 +75,18 @@ def test_contact_id_moves_from_a_constraint_to_an_index_and_back(
             ).scalar_one()
             assert "CREATE UNIQUE INDEX uq_contacts_contact_id" in sql
             assert "CONSTRAINT uq_contacts_contact_id" not in sql
+            assert "(phone_e164) WHERE phone_e164 IS NOT NULL" in sql
+            # a coordinate compared with a value or joined: the partial index serves
+            for query, used in (
+                ("SELECT id FROM contacts WHERE phone_e164 = '+33612345678'", "phone_e164=?"),
+                (
+                    "SELECT c.id, c.city FROM events e JOIN contacts c "
+                    "ON c.email_norm = e.email_norm WHERE e.id = 1",
+                    "email_norm=?",
+                ),
+            ):
+                plan = str(conn.execute(text(f"EXPLAIN QUERY PLAN {query}")).all())
+                assert f"INDEX ix_contacts_{used.split('=')[0]} ({used})" in plan, plan
         else:
             kinds = conn.execute(
                 text("SELECT count(*) FROM pg_constraint WHERE conname = 'uq_contacts_contact_id'")

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -100,6 +101,8 @@ def _contact_columns() -> list[Column[object]]:
 
 
 CONTACT_FIELDS = tuple(c.name for c in _contact_columns())
+# the coordinates contacts are looked up by (events, oppositions, rights, propagation)
+COORDINATES = ("email_norm", "phone_e164", "mobile_e164")
 
 # ``id`` is an internal key (fast integer joins in the rules); ``contact_id`` is the owner's.
 contacts = Table(
@@ -110,9 +113,10 @@ contacts = Table(
     *_contact_columns(),
     # an index, not a constraint: a first load builds it once its rows are written
     Index("uq_contacts_contact_id", "contact_id", unique=True),
-    Index("ix_contacts_email_norm", "email_norm"),
-    Index("ix_contacts_phone_e164", "phone_e164"),
-    Index("ix_contacts_mobile_e164", "mobile_e164"),
+    # on SQLite, without the contacts that have no such coordinate (an index holds its
+    # nulls): smaller, and built in about two thirds of the time; a query comparing the
+    # column with anything implies the condition, so uses the index as before
+    *(Index(f"ix_contacts_{c}", c, sqlite_where=text(f"{c} IS NOT NULL")) for c in COORDINATES),
     # the contacts recorded since the clusters were computed (asked before every rental)
     Index("ix_contacts_recorded_at", "recorded_at"),
 )
