@@ -172,8 +172,7 @@ def blank(col: str) -> pl.Expr:
 
 
 def text_or_null(col: str) -> pl.Expr:
-    s = pl.col(col).str.strip_chars()
-    return pl.when(s == "").then(pl.lit(None, dtype=pl.String)).otherwise(s).alias(col)
+    return pl.col(col).str.strip_chars().replace("", None).alias(col)
 
 
 Stage = Callable[[Batch, Rejects], dict[str, pl.DataFrame]]

@@ -42,7 +42,7 @@ from listguard.normalise.civility import normalise_civilities
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
 from listguard.normalise.postal import address_status_expr, normalise_postal_code_expr
-from listguard.normalise.text import trimmed_lower
+from listguard.normalise.text import by_distinct, trimmed_lower
 
 if TYPE_CHECKING:
     from listguard.db.sqlite_read import Query
@@ -227,7 +227,9 @@ def _normalise(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
         normalise_civilities(frame["civility"]).alias("civility_norm"),
         text_or_null("civility").alias("civility_given"),
         *[text_or_null(c) for c in (*TEXT_COLUMNS, "phone", "mobile", "email")],
-        normalise_postal_code_expr().alias("postal_code"),
+        by_distinct(frame["postal_code"], normalise_postal_code_expr("v"), pl.String).alias(
+            "postal_code"
+        ),
         pl.col("_audience").alias("audience"),
         pl.col("_country").alias("country"),
         pl.col("_birth").alias("birth_date"),

@@ -21,6 +21,9 @@ _CIVILITIES = {
 
 
 def normalise_civilities(values: pl.Series) -> pl.Series:
-    """``M``, ``MME``, or null when empty or not recognised."""
-    key = values.cast(pl.String).str.strip_chars().str.to_uppercase().str.replace_all(r"[.\s]", "")
-    return key.replace_strict(_CIVILITIES, default=None, return_dtype=pl.String).alias("civility")
+    """``M``, ``MME``, or null when empty or not recognised (once per distinct value)."""
+    from listguard.normalise.text import by_distinct
+
+    key = pl.col("v").str.strip_chars().str.to_uppercase().str.replace_all(r"[.\s]", "")
+    civility = key.replace_strict(_CIVILITIES, default=None, return_dtype=pl.String)
+    return by_distinct(values.cast(pl.String), civility, pl.String).alias("civility")

@@ -34,4 +34,15 @@ def trimmed_lower(values: pl.Series, usual: Sequence[str]) -> pl.Series:
     return out
 
 
-__all__ = ["text_key", "trimmed_lower"]
+def by_distinct(
+    values: pl.Series, expr: pl.Expr, dtype: pl.DataType | type[pl.DataType]
+) -> pl.Series:
+    """``expr`` (over a column named ``v``) of every one of ``values``, computed once per
+    distinct value: a column of few values (civilities, postal codes) is transformed
+    at the cost of a look-up per row."""
+    distinct = values.unique()
+    mapped = distinct.to_frame("v").select(expr).to_series()
+    return values.replace_strict(distinct, mapped, default=None, return_dtype=dtype)
+
+
+__all__ = ["by_distinct", "text_key", "trimmed_lower"]
