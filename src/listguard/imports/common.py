@@ -520,8 +520,13 @@ def _first_load(
             }
             stamps = {c: v for c, v in stamps.items() if c in table.c}
             # every index is built once the rows are written (sorted once, four times
-            # cheaper than kept up to date row by row); the load itself keeps keys unique
-            deferred = sorted(table.indexes, key=lambda i: str(i.name))
+            # cheaper than kept up to date row by row; the load itself keeps keys unique),
+            # but one of the load's stamps alone (recorded_at): one value on every row, its
+            # entries come in row order and are appended as the rows are
+            deferred = sorted(
+                (i for i in table.indexes if not {c.name for c in i.columns} <= stamps.keys()),
+                key=lambda i: str(i.name),
+            )
             for index in deferred:
                 writer.execute(f"DROP INDEX {index.name}")
             seen_keys = _SeenKeys()
