@@ -1136,6 +1136,10 @@ def demo(
 
 def run(argv: list[str] | None = None) -> Any:
     """Entry point: user mistakes become a message and exit status 1 (or 2), not a traceback."""
+    import os
+
+    # no command does linear algebra: the BLAS threads numpy starts would only spin
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         return app(args=argv, standalone_mode=True)
     except ListguardError as exc:

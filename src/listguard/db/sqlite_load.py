@@ -19,6 +19,8 @@ standard library, pyarrow and ADBC, so that the child starts fast.
 from __future__ import annotations
 
 import contextlib
+import gc
+import os
 import pickle
 import struct
 import subprocess
@@ -89,6 +91,8 @@ class BulkWriter:
         self.path = path
         self._child = subprocess.Popen(
             [sys.executable, "-m", "listguard.db.sqlite_load", path, str(int(foreign_keys))],
+            # pyarrow loads numpy, whose BLAS threads would only spin
+            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -180,6 +184,8 @@ def main() -> None:
 
     keep_out_dataframes()
     import adbc_driver_sqlite.dbapi as adbc
+
+    gc.freeze()  # what the imports made lives as long as the process: never scanned again
 
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     try:
