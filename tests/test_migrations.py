@@ -92,3 +92,46 @@ def test_contact_id_moves_from_a_constraint_to_an_index_and_back(
                 text("SELECT count(*) FROM pg_constraint WHERE conname = 'uq_contacts_contact_id'")
             ).scalar_one()
             assert kinds == 0
+
+
+def test_postal_keys_with_ligatures_are_keyed_again_and_suppressions_follow(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    """0016: a contact whose address or name holds Œ or Æ gets the keys an import gives
+    now, and a suppression entry under its old address key gets a twin under the new
+    one; nothing else changes."""
+    engine = any_engine
+    rows = [
+        contact("C1", first_name="Lætitia", address_line4="1 rue du Sacré-Cœur"),
+        contact("C2"),
+    ]
+    import_file(engine, "contacts", write_csv(tmp_path / "a.csv", rows))
+    query = text("SELECT contact_id, address_key, recipient_key FROM contacts ORDER BY 1")
+    with engine.connect() as conn:
+        now = [tuple(r) for r in conn.execute(query)]
+    assert "SACRE COEUR" in now[0][1] and "LAETITIA" in now[0][2]
+    config = _config(engine)
+    command.downgrade(config, "0015")
+    old = now[0][1].replace("COEUR", "C UR")  # as revision 0015 keyed it
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE contacts SET address_key = :a, recipient_key = 'old' "
+                "WHERE contact_id = 'C1'"
+            ),
+            {"a": old},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO suppressions (list, kind, value, added_at) VALUES "
+                "('robinson', 'address', :a, 1), ('robinson', 'address', 'ELSEWHERE', 1)"
+            ),
+            {"a": old},
+        )
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(query)] == now
+        values = conn.execute(
+            text("SELECT value FROM suppressions WHERE list = 'robinson' ORDER BY value")
+        ).scalars()
+        assert sorted(values) == sorted([old, now[0][1], "ELSEWHERE"])

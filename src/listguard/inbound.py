@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,12 +84,17 @@ def add_source(engine: Engine, source: str, secret: str, list_name: str | None =
     return chosen
 
 
-def _address_key(display: str) -> str:
-    """The key of an address as the owner wrote it (upper case, no accents or
-    punctuation), compared with this registry's address keys."""
-    plain = unicodedata.normalize("NFKD", display.upper())
-    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
-    return re.sub(r"[^A-Z0-9]+", " ", plain).strip()
+def _address_keys(displays: list[str]) -> list[str]:
+    """The key of each address as the owner wrote it (upper case, no accents or
+    punctuation), compared with this registry's address keys: keyed as they are."""
+    if not displays:
+        return []
+    import polars as pl
+
+    from listguard.imports.contacts import key_of
+
+    frame = pl.DataFrame({"v": displays}, schema={"v": pl.String})
+    return [str(k) for k in key_of(frame, ("v",)).to_list()]
 
 
 def _parse(body: bytes) -> dict[str, Any]:
@@ -149,17 +153,16 @@ def receive(
             return Received(key, kind, 0, repeat=True)
         applied = 0
         if kind == "opposition":
+            given = [i for i in items if i["coordinate"] and i["coordinate"] != "erased"]
+            keys = iter(_address_keys([i["coordinate"] for i in given if i["channel"] == "postal"]))
             entries = [
                 {
                     "l": row.list,
                     "k": KIND_OF[i["channel"]],
-                    "v": _address_key(i["coordinate"])
-                    if i["channel"] == "postal"
-                    else i["coordinate"],
+                    "v": next(keys) if i["channel"] == "postal" else i["coordinate"],
                     "t": clock,
                 }
-                for i in items
-                if i["coordinate"] and i["coordinate"] != "erased"
+                for i in given
             ]
             if entries:
                 applied = conn.execute(

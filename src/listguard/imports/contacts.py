@@ -110,6 +110,9 @@ def _keyed(e: pl.Expr) -> pl.Expr:
     return e.str.replace_all(r"[^A-Z0-9 ]", " ").str.replace_all(r"  +", " ").str.strip_chars()
 
 
+# letters of French words that the Unicode decomposition leaves whole (Sacré-Cœur and
+# Sacre-Coeur are one address, Lætitia and Laetitia one name)
+_LIGATURES = {"Œ": "OE", "Æ": "AE", "œ": "OE", "æ": "AE"}
 # a joined value that is already a key: capitals and digits in words one space apart
 _CLEAN = r"^(?:[A-Z0-9]+(?: [A-Z0-9]+)*)?$"
 
@@ -117,11 +120,13 @@ _CLEAN = r"^(?:[A-Z0-9]+(?: [A-Z0-9]+)*)?$"
 @cache
 def _latin() -> tuple[list[str], list[str]]:
     """The Latin letters with diacritics (U+00C0 to U+024F) and what the Unicode
-    decomposition, without its marks, makes of each where that is ASCII (É: E). The
-    decompositions of assigned characters never change (Unicode's stability policy)."""
+    decomposition, without its marks, makes of each where that is ASCII (É: E), and
+    the ligatures it leaves whole, written out (Œ: OE, Æ: AE, as ``text_key`` does).
+    The decompositions of assigned characters never change (Unicode's stability
+    policy)."""
     import unicodedata
 
-    letters, plain = [], []
+    letters, plain = list(_LIGATURES), list(_LIGATURES.values())
     for code in range(0xC0, 0x250):
         letter = chr(code)
         bare = "".join(
@@ -135,7 +140,8 @@ def _latin() -> tuple[list[str], list[str]]:
 
 def key_of(frame: pl.DataFrame, cols: tuple[str, ...]) -> pl.Series:
     """The key of ``cols`` for comparing postal coordinates, on every row of ``frame``:
-    the columns joined, in capitals, without accents or punctuation.
+    the columns joined, in capitals, without accents or punctuation, Œ and Æ written
+    out (as ``normalise.text.text_key`` keys one value).
 
     Only the values that are not keys already are worked on (most addresses and names
     are plain words); their Latin letters with diacritics are replaced through a table
@@ -151,6 +157,17 @@ def key_of(frame: pl.DataFrame, cols: tuple[str, ...]) -> pl.Series:
         plain = some.gather(left).to_frame("k").select(_unaccented(pl.col("k"))).to_series()
         some = some.scatter(left, plain)
     return joined.scatter(work, some.to_frame("k").select(_keyed(pl.col("k"))).to_series())
+
+
+def postal_keys(frame: pl.DataFrame, civility: str) -> tuple[pl.Series, pl.Series]:
+    """``address_key`` (null when empty) and ``recipient_key`` (civility, name and
+    address keys; null without an address) of every row of ``frame``: its address
+    and name columns as normalised, and its normalised civility ``civility``."""
+    address = key_of(frame, ADDRESS_KEY).replace("", None).alias("address_key")
+    recipient = pl.DataFrame(
+        [frame[civility].fill_null("").alias("c"), key_of(frame, NAME_KEY).alias("n"), address]
+    ).select(pl.concat_str(["c", "n", "address_key"], separator="|").alias("recipient_key"))
+    return address, recipient.to_series()
 
 
 ERASED_MESSAGE = "this person asked to be erased: not imported again"
@@ -255,28 +272,9 @@ def _normalise(frame: pl.DataFrame, extra: list[str]) -> pl.DataFrame:
         attributes.alias("attributes"),
     )
     out = out.with_columns(
-        address_status_expr().alias("address_status"),
-        key_of(out, ADDRESS_KEY).alias("address_key"),
-        key_of(out, NAME_KEY).alias("_name_key"),
+        address_status_expr().alias("address_status"), *postal_keys(out, "civility_norm")
     )
-    out = (
-        out.with_columns(
-            pl.when(pl.col("address_key") == "")
-            .then(pl.lit(None, dtype=pl.String))
-            .otherwise(pl.col("address_key"))
-            .alias("address_key"),
-            pl.concat_str(
-                [
-                    pl.col("civility_norm").fill_null(""),
-                    pl.col("_name_key"),
-                    pl.col("address_key"),  # the key just computed, not computed again
-                ],
-                separator="|",
-            ).alias("recipient_key"),
-        )
-        .rename({"civility": "civility_raw"})
-        .rename({"civility_norm": "civility"})
-    )
+    out = out.rename({"civility": "civility_raw"}).rename({"civility_norm": "civility"})
     return out.select("_line", "contact_id", *FIELDS)
 
 
