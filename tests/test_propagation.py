@@ -617,3 +617,18 @@ def test_a_worker_killed_mid_run_loses_nothing_and_repeats_nothing_acknowledged(
     assert violations == []  # nothing sent again after its acknowledgement
     assert {s for _, s, _ in _messages(engine)} <= {"sent", "acknowledged"}
     assert verify(engine).ok
+
+
+def test_a_letter_written_without_ligatures_reaches_the_contact_written_with_them(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Sacré-Cœur and SACRE COEUR are one address, Lætitia and Laetitia one name: the
+    opposition covers the contact, and nobody is put on the suppression list instead."""
+    from listguard.oppositions import PostalAddress, record_postal_opposition
+
+    row = contact("C1", first_name="Lætitia", address_line4="1 rue du Sacré-Cœur")
+    import_file(engine, "contacts", write_csv(tmp_path / "c.csv", [row]))
+    letter = PostalAddress("EXEMPLE", "1 RUE DU SACRE COEUR", "75002", "PARIS", "Laetitia")
+    assert record_postal_opposition(engine, letter).covered == 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM suppressions")).scalar_one() == 0
