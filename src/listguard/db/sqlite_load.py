@@ -84,8 +84,8 @@ class BulkWriter:
     only by the first command: made early, it starts while the parent works.
 
     ``foreign_keys=False`` leaves the references of the rows written unchecked, for a
-    caller that makes them right by construction: checking each row's costs about a
-    tenth of a million rows' load."""
+    caller that makes them right by construction: checking them costs about a tenth
+    of the writer's time on a million rows."""
 
     def __init__(self, path: str, *, foreign_keys: bool = True) -> None:
         self.path = path
