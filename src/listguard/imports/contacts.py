@@ -42,7 +42,7 @@ from listguard.normalise.civility import normalise_civilities
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
 from listguard.normalise.postal import address_status_expr, normalise_postal_code_expr
-from listguard.normalise.text import by_distinct, trimmed_lower
+from listguard.normalise.text import by_distinct, text_keys, trimmed_lower
 
 if TYPE_CHECKING:
     from listguard.db.sqlite_read import Query
@@ -95,68 +95,13 @@ ADDRESS_KEY = ("address_line4", "address_line5", "postal_code", "city")
 NAME_KEY = ("first_name", "last_name", "company")
 
 
-def _joined(cols: tuple[str, ...]) -> pl.Expr:
-    # a null column adds no separator: the key of most rows is then already clean
-    return pl.concat_str(cols, separator=" ", ignore_nulls=True).str.to_uppercase()
-
-
-def _unaccented(e: pl.Expr) -> pl.Expr:
-    return e.str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
-
-
-def _keyed(e: pl.Expr) -> pl.Expr:
-    # each run of characters other than capitals and digits becomes one space (as
-    # ``[^A-Z0-9]+`` would: that one regex costs three times these two)
-    return e.str.replace_all(r"[^A-Z0-9 ]", " ").str.replace_all(r"  +", " ").str.strip_chars()
-
-
-# letters of French words that the Unicode decomposition leaves whole (Sacré-Cœur and
-# Sacre-Coeur are one address, Lætitia and Laetitia one name)
-_LIGATURES = {"Œ": "OE", "Æ": "AE", "œ": "OE", "æ": "AE"}
-# a joined value that is already a key: capitals and digits in words one space apart
-_CLEAN = r"^(?:[A-Z0-9]+(?: [A-Z0-9]+)*)?$"
-
-
-@cache
-def _latin() -> tuple[list[str], list[str]]:
-    """The Latin letters with diacritics (U+00C0 to U+024F) and what the Unicode
-    decomposition, without its marks, makes of each where that is ASCII (É: E), and
-    the ligatures it leaves whole, written out (Œ: OE, Æ: AE, as ``text_key`` does).
-    The decompositions of assigned characters never change (Unicode's stability
-    policy)."""
-    import unicodedata
-
-    letters, plain = list(_LIGATURES), list(_LIGATURES.values())
-    for code in range(0xC0, 0x250):
-        letter = chr(code)
-        bare = "".join(
-            c for c in unicodedata.normalize("NFKD", letter) if unicodedata.category(c) != "Mn"
-        )
-        if bare != letter and bare.isascii():
-            letters.append(letter)
-            plain.append(bare)
-    return letters, plain
-
-
 def key_of(frame: pl.DataFrame, cols: tuple[str, ...]) -> pl.Series:
     """The key of ``cols`` for comparing postal coordinates, on every row of ``frame``:
-    the columns joined, in capitals, without accents or punctuation, Œ and Æ written
-    out (as ``normalise.text.text_key`` keys one value).
-
-    Only the values that are not keys already are worked on (most addresses and names
-    are plain words); their Latin letters with diacritics are replaced through a table
-    (a third of the Unicode decomposition's cost), which then runs only on the values
-    still not ASCII, with the same result."""
-    joined = frame.select(_joined(cols).fill_null("")).to_series()
-    work = joined.str.contains(_CLEAN).not_().arg_true()
-    if work.is_empty():
-        return joined
-    some = joined.gather(work).str.replace_many(*_latin())
-    left = some.str.contains(r"[^\x00-\x7F]").arg_true()
-    if left.len():
-        plain = some.gather(left).to_frame("k").select(_unaccented(pl.col("k"))).to_series()
-        some = some.scatter(left, plain)
-    return joined.scatter(work, some.to_frame("k").select(_keyed(pl.col("k"))).to_series())
+    ``text_key`` of the columns joined (in capitals, without accents or punctuation,
+    Œ and Æ written out). A null column adds no separator: most keys are then already
+    clean, and ``text_keys`` leaves them as they are."""
+    joined = frame.select(pl.concat_str(cols, separator=" ", ignore_nulls=True))
+    return text_keys(joined.to_series())
 
 
 def postal_keys(frame: pl.DataFrame, civility: str) -> tuple[pl.Series, pl.Series]:
