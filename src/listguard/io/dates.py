@@ -49,12 +49,18 @@ _ISO_NAIVE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"
 
 def parse_instants_of(values: pl.Series) -> pl.Series:
     """``parse_instants`` of a column, computed once per distinct value (a base holds far
-    fewer distinct dates than rows); the usual shapes are read directly (same result),
-    only the others are rewritten first."""
+    fewer distinct dates than rows)."""
+    from listguard.normalise.text import by_distinct
+
+    return by_distinct(values, _instants, pl.Int64)
+
+
+def _instants(values: pl.Series) -> pl.Series:
+    """``parse_instants`` of ``values``: the usual shapes are read directly (same
+    result), only the others are rewritten first."""
     v = pl.col("v").str.strip_chars()
-    distinct = values.unique()
     usual = (
-        pl.DataFrame({"v": distinct})
+        values.to_frame("v")
         .select(
             pl.when(v.str.contains(_ISO_NAIVE))
             .then(v)
@@ -77,9 +83,9 @@ def parse_instants_of(values: pl.Series) -> pl.Series:
     parsed = usual.to_frame("v").select(_paris(pl.col("v"))).to_series()
     other = usual.is_null().arg_true()
     if other.len():
-        rest = distinct.gather(other).to_frame("v").select(parse_instants(pl.col("v")))
+        rest = values.gather(other).to_frame("v").select(parse_instants(pl.col("v")))
         parsed = parsed.scatter(other, rest.to_series())
-    return values.replace_strict(distinct, parsed, default=None, return_dtype=pl.Int64)
+    return parsed
 
 
 def parse_dates_iso(col: pl.Expr) -> pl.Expr:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 
 import polars as pl
@@ -84,13 +84,19 @@ def trimmed_lower(values: pl.Series, usual: Sequence[str]) -> pl.Series:
 
 
 def by_distinct(
-    values: pl.Series, expr: pl.Expr, dtype: pl.DataType | type[pl.DataType]
+    values: pl.Series,
+    transform: pl.Expr | Callable[[pl.Series], pl.Series],
+    dtype: pl.DataType | type[pl.DataType],
 ) -> pl.Series:
-    """``expr`` (over a column named ``v``) of every one of ``values``, computed once per
-    distinct value: a column of few values (civilities, postal codes) is transformed
-    at the cost of a look-up per row."""
+    """``transform`` (an expression over a column named ``v``, or a function of a
+    series) of every one of ``values``, computed once per distinct value: a column of
+    few values (civilities, postal codes, dates) is transformed at the cost of a
+    look-up per row."""
     distinct = values.unique()
-    mapped = distinct.to_frame("v").select(expr).to_series()
+    if isinstance(transform, pl.Expr):
+        mapped = distinct.to_frame("v").select(transform).to_series()
+    else:
+        mapped = transform(distinct)
     return values.replace_strict(distinct, mapped, default=None, return_dtype=dtype)
 
 
