@@ -529,6 +529,13 @@ def _first_load(
             )
             for index in deferred:
                 writer.execute(f"DROP INDEX {index.name}")
+            # a small page cache from the start: the rows' pages go to the WAL as they are
+            # written, so that none is left to spill during a CREATE INDEX, which would
+            # first copy each one to the statement's journal; and SQLite sorts an index's
+            # keys in runs of the cache's size, on worker threads, then merges them: small
+            # runs sorted on every core build the indexes of a million rows in about half
+            # the time of one run in a large cache
+            writer.execute(f"PRAGMA cache_size = -{INDEX_SORT_KIB}")
             seen_keys = _SeenKeys()
             # every line's key, for the rejects of keys on several lines: an Arrow file
             # beside the scratch database, written as the batches go
@@ -586,11 +593,7 @@ def _first_load(
 
                 with scratch.rows(f"SELECT * FROM {_HELD}", scratch.schemas[_HELD]) as reader:
                     written += writer.ingest(table.name, layout, once(reader))
-            # SQLite sorts an index's keys in runs of the cache's size, on worker threads,
-            # and merges them: small runs sorted on every core build the indexes of a
-            # million rows in about half the time of one run in a large cache
             writer.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
-            writer.execute(f"PRAGMA cache_size = -{INDEX_SORT_KIB}")
             for index in deferred:
                 writer.execute(str(CreateIndex(index).compile(dialect=engine.dialect)))
             report.rows_new, report.rows_changed, report.rows_unchanged = written, 0, 0
