@@ -6,6 +6,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,34 +18,60 @@ OUT = ROOT / "bench" / "out"
 @dataclass
 class Run:
     seconds: float
-    peak_mib: float
+    peak_mib: float  # the command's processes together (a writer process included)
     stdout: str
 
 
+SAMPLE_SECONDS = 0.02
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """The resident memory of ``pid`` and of every process it started, in KiB (Linux)."""
+    total, todo = 0, [pid]
+    while todo:
+        proc = todo.pop()
+        try:
+            with open(f"/proc/{proc}/status") as status:
+                total += next(
+                    (int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0
+                )
+            for task in os.listdir(f"/proc/{proc}/task"):
+                with open(f"/proc/{proc}/task/{task}/children") as children:
+                    todo += [int(c) for c in children.read().split()]
+        except (FileNotFoundError, ProcessLookupError):  # ended between two reads
+            continue
+    return total
+
+
 def run(args: list[str], env: dict[str, str] | None = None) -> Run:
-    """Run a command in a child process; its wall time and its own peak resident memory."""
-    wrapper = (
-        "import resource, subprocess, sys, time, json;"
-        "t = time.perf_counter();"
-        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
-        "dt = time.perf_counter() - t;"
-        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024;"
-        "print(json.dumps({'rc': p.returncode, 's': dt, 'mib': peak, 'out': p.stdout, "
-        "'err': p.stderr}))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", wrapper, *args],
-        capture_output=True,
+    """Run a command in a child process: its wall time, and the peak of the resident
+    memory of its processes together, sampled every ``SAMPLE_SECONDS`` (an import's
+    writer process counts with the importer)."""
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
-        check=True,
     )
-    import json
+    peak = 0
+    done = threading.Event()
 
-    result = json.loads(done.stdout)
-    if result["rc"] != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{result['err']}")
-    return Run(result["s"], result["mib"], result["out"])
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(SAMPLE_SECONDS):
+            peak = max(peak, _tree_rss_kib(child.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = child.communicate()
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if child.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{err}")
+    return Run(seconds, peak / 1024, out)
 
 
 def listguard(*args: str, db: str) -> Run:
