@@ -435,7 +435,9 @@ def _lines_of_keys_repeated(ids_file: Path, key: str, held: list[pl.Series]) -> 
     several lines (in the order of the file). The file is scanned, not loaded."""
     schema = pa.schema([("line", pa.int64()), (key, pa.string())])
     if not held:
-        return schema.empty_table()
+        from listguard.db.arrow import empty_table
+
+        return empty_table(schema)
     candidates = pl.concat(held).unique()
     lines = pl.scan_ipc(ids_file).filter(pl.col(key).is_in(candidates.implode())).collect()
     repeated = lines.filter(pl.len().over(key) > 1)
@@ -634,9 +636,11 @@ class _Numbered:
     def __call__(self, rows: pa.Table) -> pa.Table:
         if not self.keyed:
             return rows
-        import numpy as np
-
-        keys = pa.array(np.arange(self.next, self.next + rows.num_rows, dtype=np.int64))
+        # by Polars: a NumPy array given to pyarrow would import pandas (a second, on
+        # the way to the first rows)
+        keys = pl.int_range(
+            self.next, self.next + rows.num_rows, dtype=pl.Int64, eager=True
+        ).to_arrow()
         self.next += rows.num_rows
         self._guarded(lambda copy: copy.write(rows, keys))
         return rows.append_column(self.key, keys)
