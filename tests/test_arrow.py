@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 
 from listguard.db import ahead
 from listguard.db.ahead import reader_ahead
-from listguard.db.arrow import Copied, Query, fetch_arrow, staged
+from listguard.db.arrow import Copied, Query, fetch_arrow, small_offsets, staged
 from listguard.db.engine import one_snapshot
 from listguard.imports import import_file
 from listguard.rights import erase
@@ -295,3 +295,16 @@ def test_reads_at_the_same_time_each_get_the_whole_table(engine: Engine, tmp_pat
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(read, range(12)))
     assert all(r == expected for r in results)
+
+
+def test_small_offsets_keeps_values_and_leaves_other_tables_alone() -> None:
+    wide = pa.table(
+        {"s": pa.array(AWKWARD, pa.large_string()), "i": pa.array(range(6), pa.int64())},
+        schema=pa.schema([("s", pa.large_string()), ("i", pa.int64())], metadata={"k": "v"}),
+    )
+    narrow = small_offsets(wide)
+    assert narrow.schema.field("s").type == pa.string()
+    assert narrow.schema.field("i").type == pa.int64()
+    assert narrow.schema.metadata == {b"k": b"v"}
+    assert narrow.column("s").to_pylist() == AWKWARD
+    assert small_offsets(narrow) is narrow

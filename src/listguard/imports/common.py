@@ -492,6 +492,7 @@ def _first_load(
     columnar copy too, which is named once the load has committed (ADR 0015)."""
     import pyarrow.compute as pc
 
+    from listguard.db.arrow import small_offsets
     from listguard.db.sqlite_load import LoadError
 
     path = writer.path
@@ -546,9 +547,11 @@ def _first_load(
             held_keys: list[pl.Series] = []
 
             def stamped(frame: pl.DataFrame) -> pa.Table:
-                return frame.with_columns(
-                    pl.lit(v, dtype=pl.Int64).alias(c) for c, v in stamps.items()
-                ).to_arrow()
+                return small_offsets(
+                    frame.with_columns(
+                        pl.lit(v, dtype=pl.Int64).alias(c) for c, v in stamps.items()
+                    ).to_arrow()
+                )
 
             def fresh_rows(staged: Iterator[dict[str, pl.DataFrame]]) -> Iterator[pa.RecordBatch]:
                 with (
