@@ -296,6 +296,8 @@ def test_oppose_then_rent(base: Path) -> None:
     done = cli(base, "rent", "past.toml", "--out", "past")
     assert done.returncode == 0 and "is before today" in done.stderr
     assert _reasons(base / "past")[("C2", "postal")] != "opposed"
+    # what the file holds of C2 goes to the partner with the opposition
+    assert "dated after as_of cover delivered coordinates: queued for" in done.stdout, done.stdout
     # decided as of today (as_of left out), it is
     (base / "order.toml").write_text(order, encoding="utf-8")
     done = cli(base, "rent", "order.toml", "--out", "delivery")

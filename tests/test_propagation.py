@@ -182,6 +182,44 @@ def test_an_opposition_recorded_while_an_order_is_decided_is_not_lost(
     assert not (tmp_path / "d3").exists()
 
 
+def test_a_backdated_order_forwards_the_oppositions_it_leaves_out(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    """An order decided as of a past day ignores the oppositions dated after it, so the
+    file can hold coordinates they cover: those oppositions go to the partner with the
+    delivery, in its transaction, once per partner."""
+    import datetime as dt
+
+    sc = Scenario(
+        any_engine,
+        tmp_path,
+        contacts=[contact("C1", email="c1@example.com"), contact("C2", email="c2@example.com")],
+    )
+    sc.load()
+    # received today: no partner holds C1 yet, so nothing is queued
+    assert record_opposition(any_engine, channel="email", contact_id="C1").messages == 0
+    yesterday = (today() - dt.timedelta(days=1)).isoformat()
+    report, rows = sc.rent(channels=("email",), as_of=yesterday, out="d1")
+    assert reasons_by_channel(rows, "C1") == {"email": ""}  # delivered: dated after as_of
+    assert report.forwarded == 1
+    assert _messages(any_engine) == [("P1", "pending", 1)]  # C1's email, under P1's ref
+    with any_engine.connect() as conn:
+        ref = conn.execute(
+            text("SELECT contact_ref FROM ledger WHERE contact_id = 'C1' AND delivery_id = :d"),
+            {"d": report.delivery_id},
+        ).scalar_one()
+        item = conn.execute(text("SELECT contact_ref, coordinate FROM outbox_items")).one()
+    assert tuple(item) == (ref, "c1@example.com")
+    # the same backdated order again: the partner was told already
+    again, _rows = sc.rent(channels=("email",), as_of=yesterday, out="d2")
+    assert again.forwarded == 0 and len(_messages(any_engine)) == 1
+    # decided as of today, the opposition excludes C1: nothing to forward
+    now, rows = sc.rent(channels=("email",), as_of=today().isoformat(), out="d3")
+    assert reasons_by_channel(rows, "C1") == {"email": "opposed"}
+    assert now.forwarded == 0 and len(_messages(any_engine)) == 1
+    assert verify(any_engine).ok
+
+
 def test_oppositions_recorded_together_each_get_their_own_result(
     engine: Engine, tmp_path: Path
 ) -> None:

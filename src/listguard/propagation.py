@@ -156,26 +156,48 @@ def delivered_items_sql(events_where: str, channels: tuple[str, ...] | None = No
     )
 
 
+def enqueue_for_delivery(
+    run: Callable[[TextClause, dict[str, Any]], list[Any]],
+    events_where: str,
+    params: Mapping[str, Any],
+) -> int:
+    """Outbox messages for the events of ``events_where`` (SQL on ``events e``) about the
+    coordinates of the delivery ``:did`` only, through ``run`` (the delivery's own
+    transaction); returns how many messages were written. An event already forwarded to
+    that partner is not forwarded again."""
+    messages, items = _enqueue_statements(events_where, None, one_delivery=True)
+    last = int(run(_LAST_MESSAGE, {})[0][0])
+    bound = {**params, "since": 0, "now": now_ts(), "last": last}
+    run(messages, bound)
+    run(items, bound)
+    return int(run(_MESSAGES_SINCE, {"last": last})[0][0])
+
+
+_MESSAGES_SINCE = text("SELECT count(*) FROM outbox WHERE id > :last")
+
+
 @functools.lru_cache(maxsize=64)
 def _enqueue_statements(
-    events_where: str, channels: tuple[str, ...] | None
+    events_where: str, channels: tuple[str, ...] | None, *, one_delivery: bool = False
 ) -> tuple[TextClause, TextClause]:
     """The two statements of ``enqueue`` (messages, then their items), built once per
-    kind of selection: parsing these long texts cost more than running them."""
+    kind of selection: parsing these long texts cost more than running them.
+    ``one_delivery``: only the coordinates of the delivery ``:did``."""
     items = delivered_items_sql(events_where, channels)
+    delivery = "p.delivery_id = :did" if one_delivery else "1 = 1"
     # the query runs twice (messages, then their items) rather than through a temporary
     # table: creating one per opposition costs more than a second look-up
     return (
         text(
             "INSERT INTO outbox (event_id, partner_id, status, attempts, created_at, "
             "next_attempt_at) SELECT DISTINCT p.event_id, p.partner_id, 'pending', 0, :now, :now "
-            f"FROM ({items}) p WHERE 1 = 1 ON CONFLICT (event_id, partner_id) DO NOTHING"
+            f"FROM ({items}) p WHERE {delivery} ON CONFLICT (event_id, partner_id) DO NOTHING"
         ),
         text(
             "INSERT INTO outbox_items (message_id, delivery_id, contact_ref, channel, coordinate) "
             f"SELECT o.id, p.delivery_id, p.contact_ref, p.channel, p.coordinate FROM ({items}) p "
             "JOIN outbox o ON o.event_id = p.event_id AND o.partner_id = p.partner_id "
-            "WHERE o.id > :last"
+            f"WHERE o.id > :last AND {delivery}"
         ),
     )
 

@@ -222,6 +222,12 @@ def rent(
         f"delivery {report.delivery_id} to {order.partner} ({', '.join(report.packs)}): "
         f"{report.contacts_delivered} contacts in {report.out}"
     )
+    if report.forwarded:
+        print(
+            f"{report.forwarded} opposition(s), erasure(s) or rectification(s) dated after "
+            f"as_of cover delivered coordinates: queued for {order.partner} "
+            "(listguard oppositions status)"
+        )
     print_counts(order.channels, report.counts, report.eligible)
 
 

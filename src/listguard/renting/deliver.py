@@ -32,7 +32,7 @@ from listguard.db.engine import bulk_insert, check_initialised, one_snapshot, po
 from listguard.db.sqlite_load import BulkWriter, LoadError
 from listguard.errors import InputError, ListguardError
 from listguard.io.digest import file_sha256
-from listguard.propagation import delivered_items_sql
+from listguard.propagation import delivered_items_sql, enqueue_for_delivery
 from listguard.renting import seeds
 from listguard.renting.notice import notice_text
 from listguard.renting.order import Order
@@ -86,6 +86,9 @@ class DeliveryReport:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # channel -> reason -> n
     eligible: dict[str, int] = field(default_factory=dict)  # channel -> eligible coordinates
     rows: int = 0
+    # messages queued to the partner for oppositions, erasures and rectifications the
+    # registry held, dated after the order's as_of (a backdated order)
+    forwarded: int = 0
 
 
 def _write_csv(
@@ -559,6 +562,7 @@ def _deliver(
     recorded.result()
     planted = _record_seeds(writes, db, delivery_id, prefix)
     _refuse_if_objected(writes, db, delivery_id)
+    forwarded = _forward_later_events(writes, db, delivery_id, dend)
     counts, eligible = tally.excluded, tally.eligible
     (tmp / "notice.txt").write_text(
         notice_text(settings.owner, plan.partner, order), encoding="utf-8"
@@ -649,6 +653,7 @@ def _deliver(
         counts=counts,
         eligible=eligible,
         rows=decisions_rows,
+        forwarded=forwarded,
     )
 
 
@@ -685,6 +690,22 @@ def _refuse_if_objected(writes: _Writes, db: duckdb.DuckDBPyConnection, delivery
             "and nothing recorded; run the same order again, and it will be decided with "
             "that event"
         )
+
+
+def _forward_later_events(
+    writes: _Writes, db: duckdb.DuckDBPyConnection, delivery_id: int, dend: int
+) -> int:
+    """Queue for the partner, in the delivery's transaction, the oppositions, erasures
+    and rectifications the decision's snapshot held but dated after the order's as_of
+    (``dend``, the end of that day): the rules leave them out of a backdated order, so
+    the file can hold coordinates they cover, and the partner must be told of them as
+    of any opposition the owner receives. Returns how many messages were queued."""
+    seen = int(db.execute("SELECT seen FROM events_seen").fetchall()[0][0])
+    return enqueue_for_delivery(
+        writes.run,
+        "e.at > :dend AND e.id <= :seen",
+        {"dend": dend, "seen": seen, "did": delivery_id},
+    )
 
 
 _ERASED_SINCE = text("SELECT count(*) FROM events WHERE id > :seen AND event = 'erasure'")

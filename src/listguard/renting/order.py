@@ -153,8 +153,9 @@ def backdated(order: Order) -> str | None:
         return None
     return (
         f"as_of {order.as_of.isoformat()} is before today ({now.isoformat()}): the decisions "
-        "ignore the oppositions and other events dated after it. A file delivered today "
-        "should be decided as of today (leave as_of out)."
+        "ignore the oppositions and other events dated after it (those covering delivered "
+        "coordinates are forwarded to the partner with the delivery). A file delivered "
+        "today should be decided as of today (leave as_of out)."
     )
 
 
