@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from listguard.cli.output import err, print_counts, progress_rows, progress_steps
+from listguard.cli.output import (
+    err,
+    print_counts,
+    print_forwarded,
+    progress_rows,
+    progress_steps,
+)
 from listguard.errors import InputError, ListguardError
 
 if TYPE_CHECKING:
@@ -222,12 +228,7 @@ def rent(
         f"delivery {report.delivery_id} to {order.partner} ({', '.join(report.packs)}): "
         f"{report.contacts_delivered} contacts in {report.out}"
     )
-    if report.forwarded:
-        print(
-            f"{report.forwarded} opposition(s), erasure(s) or rectification(s) dated after "
-            f"as_of cover delivered coordinates: queued for {order.partner} "
-            "(listguard oppositions status)"
-        )
+    print_forwarded(report.forwarded, order.partner)
     print_counts(order.channels, report.counts, report.eligible)
 
 
@@ -1090,6 +1091,7 @@ def enrich(
         f"delivery {d.delivery_id} to {order.partner} ({', '.join(d.packs)}): "
         f"{d.out / 'enriched.csv'} ({report.seconds:.1f} s)"
     )
+    print_forwarded(d.forwarded, order.partner)
     print_counts(order.channels, d.counts, d.eligible)
 
 

@@ -53,6 +53,15 @@ def progress_steps(label: str) -> Iterator[Callable[[str], None]]:
         yield lambda step: bar.update(task, description=f"{label}: {step}")
 
 
+def print_forwarded(forwarded: int, partner: str) -> None:
+    """Say how many messages a delivery queued for oppositions dated after its as_of."""
+    if forwarded:
+        print(
+            f"{forwarded} opposition(s), erasure(s) or rectification(s) dated after as_of "
+            f"cover delivered coordinates: queued for {partner} (listguard oppositions status)"
+        )
+
+
 def print_counts(
     channels: tuple[str, ...], counts: dict[str, dict[str, int]], eligible: dict[str, int]
 ) -> None:
