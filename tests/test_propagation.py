@@ -204,6 +204,10 @@ def test_a_backdated_order_forwards_the_oppositions_it_leaves_out(
     assert report.forwarded == 1
     assert _messages(any_engine) == [("P1", "pending", 1)]  # C1's email, under P1's ref
     with any_engine.connect() as conn:
+        logged = conn.execute(
+            text("SELECT detail FROM audit_log WHERE action = 'messages_queued'")
+        ).scalars()
+        assert [json.loads(d)["messages"] for d in logged] == [1]
         ref = conn.execute(
             text("SELECT contact_ref FROM ledger WHERE contact_id = 'C1' AND delivery_id = :d"),
             {"d": report.delivery_id},

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, TextClause, select, text
 
 from listguard.db import schema
 from listguard.timeutil import now_ts
@@ -59,7 +59,32 @@ def append_many(
     # the write comes first: it takes the lock before the head is read
     conn.execute(_TAKE_HEAD)
     head = conn.execute(_READ_HEAD).one()
-    last, prev = int(head.last_id), str(head.hash)
+    rows = _chained(int(head.last_id), str(head.hash), entries)
+    conn.execute(_INSERT, rows)
+    conn.execute(_MOVE_HEAD, {"id": rows[-1]["id"], "hash": rows[-1]["hash"]})
+    return [int(r["id"]) for r in rows]
+
+
+Run = Callable[[TextClause, dict[str, Any]], list[Any]]
+
+
+def append_through(
+    run: Run, action: str, subject: str | None, detail: dict[str, Any], at: int | None = None
+) -> int:
+    """``append`` in a transaction held elsewhere (a delivery's writer process), through
+    ``run``, which executes a statement with its parameters and returns its rows."""
+    run(_TAKE_HEAD, {})
+    last, prev = run(_READ_HEAD, {})[0]
+    (row,) = _chained(int(last), str(prev), [(action, subject, detail, at)])
+    run(_INSERT, row)
+    run(_MOVE_HEAD, {"id": row["id"], "hash": row["hash"]})
+    return int(row["id"])
+
+
+def _chained(
+    last: int, prev: str, entries: Sequence[tuple[str, str | None, dict[str, Any], int | None]]
+) -> list[dict[str, Any]]:
+    """The rows of ``entries``, chained after the entry ``last`` whose hash is ``prev``."""
     now = now_ts()
     rows: list[dict[str, Any]] = []
     for action, subject, detail, at in entries:
@@ -79,9 +104,7 @@ def append_many(
             }
         )
         prev = digest
-    conn.execute(_INSERT, rows)
-    conn.execute(_MOVE_HEAD, {"id": last, "hash": prev})
-    return [int(r["id"]) for r in rows]
+    return rows
 
 
 @dataclass

@@ -157,23 +157,28 @@ def delivered_items_sql(events_where: str, channels: tuple[str, ...] | None = No
 
 
 def enqueue_for_delivery(
-    run: Callable[[TextClause, dict[str, Any]], list[Any]],
+    run: audit.Run,
     events_where: str,
     params: Mapping[str, Any],
 ) -> int:
     """Outbox messages for the events of ``events_where`` (SQL on ``events e``) about the
     coordinates of the delivery ``:did`` only, through ``run`` (the delivery's own
-    transaction); returns how many messages were written. An event already forwarded to
-    that partner is not forwarded again."""
+    transaction), and written to the audit log; returns how many messages were written.
+    An event already forwarded to that partner is not forwarded again."""
     messages, items = _enqueue_statements(events_where, None, one_delivery=True)
     last = int(run(_LAST_MESSAGE, {})[0][0])
-    bound = {**params, "since": 0, "now": now_ts(), "last": last}
+    now = now_ts()
+    bound = {**params, "since": 0, "now": now, "last": last}
     run(messages, bound)
     run(items, bound)
-    return int(run(_MESSAGES_SINCE, {"last": last})[0][0])
+    count, first, end = run(_MESSAGES_SINCE, {"last": last})[0]
+    if count:
+        detail = {"messages": int(count), "first": int(first), "last": int(end)}
+        audit.append_through(run, "messages_queued", None, detail, now)
+    return int(count)
 
 
-_MESSAGES_SINCE = text("SELECT count(*) FROM outbox WHERE id > :last")
+_MESSAGES_SINCE = text("SELECT count(*), min(id), max(id) FROM outbox WHERE id > :last")
 
 
 @functools.lru_cache(maxsize=64)
