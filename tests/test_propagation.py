@@ -29,7 +29,7 @@ from listguard.propagation import (
     run_once,
     verify_signature,
 )
-from listguard.rights import erase
+from listguard.rights import erase, rectify
 from listguard.timeutil import now_ts, today
 from tests.scenario import Scenario, contact, partner, reasons_by_channel, write_csv
 
@@ -198,6 +198,8 @@ def test_a_backdated_order_forwards_the_oppositions_it_leaves_out(
     sc.load()
     # received today: no partner holds C1 yet, so nothing is queued
     assert record_opposition(any_engine, channel="email", contact_id="C1").messages == 0
+    # a rectification of today: the file holds the corrected address, nothing to forward
+    assert rectify(any_engine, "C2", {"email": "c2.new@example.com"}).messages == 0
     yesterday = (today() - dt.timedelta(days=1)).isoformat()
     report, rows = sc.rent(channels=("email",), as_of=yesterday, out="d1")
     assert reasons_by_channel(rows, "C1") == {"email": ""}  # delivered: dated after as_of

@@ -57,8 +57,8 @@ def print_forwarded(forwarded: int, partner: str) -> None:
     """Say how many messages a delivery queued for oppositions dated after its as_of."""
     if forwarded:
         print(
-            f"{forwarded} opposition(s), erasure(s) or rectification(s) dated after as_of "
-            f"cover delivered coordinates: queued for {partner} (listguard oppositions status)"
+            f"{forwarded} opposition(s) dated after as_of cover delivered coordinates: "
+            f"queued for {partner} (listguard oppositions status)"
         )
 
 

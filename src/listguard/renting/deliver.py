@@ -86,8 +86,8 @@ class DeliveryReport:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # channel -> reason -> n
     eligible: dict[str, int] = field(default_factory=dict)  # channel -> eligible coordinates
     rows: int = 0
-    # messages queued to the partner for oppositions, erasures and rectifications the
-    # registry held, dated after the order's as_of (a backdated order)
+    # messages queued to the partner for oppositions the registry held, dated after the
+    # order's as_of (a backdated order)
     forwarded: int = 0
 
 
@@ -562,7 +562,7 @@ def _deliver(
     recorded.result()
     planted = _record_seeds(writes, db, delivery_id, prefix)
     _refuse_if_objected(writes, db, delivery_id)
-    forwarded = _forward_later_events(writes, db, delivery_id, dend)
+    forwarded = _forward_later_oppositions(writes, db, delivery_id, dend)
     counts, eligible = tally.excluded, tally.eligible
     (tmp / "notice.txt").write_text(
         notice_text(settings.owner, plan.partner, order), encoding="utf-8"
@@ -692,18 +692,20 @@ def _refuse_if_objected(writes: _Writes, db: duckdb.DuckDBPyConnection, delivery
         )
 
 
-def _forward_later_events(
+def _forward_later_oppositions(
     writes: _Writes, db: duckdb.DuckDBPyConnection, delivery_id: int, dend: int
 ) -> int:
-    """Queue for the partner, in the delivery's transaction, the oppositions, erasures
-    and rectifications the decision's snapshot held but dated after the order's as_of
-    (``dend``, the end of that day): the rules leave them out of a backdated order, so
-    the file can hold coordinates they cover, and the partner must be told of them as
-    of any opposition the owner receives. Returns how many messages were queued."""
+    """Queue for the partner, in the delivery's transaction, the oppositions the
+    decision's snapshot held but dated after the order's as_of (``dend``, the end of
+    that day): the rules leave them out of a backdated order, so the file can hold
+    coordinates they cover, and the partner must be told of them as of any opposition
+    the owner receives. (A rectification or erasure needs nothing: the file holds the
+    contact's corrected values, and no erased person.) Returns how many messages were
+    queued."""
     seen = int(db.execute("SELECT seen FROM events_seen").fetchall()[0][0])
     return enqueue_for_delivery(
         writes.run,
-        "e.at > :dend AND e.id <= :seen",
+        "e.event = 'opposition' AND e.at > :dend AND e.id <= :seen",
         {"dend": dend, "seen": seen, "did": delivery_id},
     )
 
