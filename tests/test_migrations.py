@@ -168,3 +168,45 @@ def test_free_pages_are_given_back_unless_another_process_writes(engine: Engine)
         writer.rollback()
         writer.close()
     assert reclaim(engine) and free() == 0
+
+
+def test_the_outbox_gets_a_message_per_delivery_and_keeps_its_rows(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    """0017: the outbox's rows and items come back as they were (ids and references
+    included), both ways; after it, an event can have a message per delivery, and still
+    one only when recorded."""
+    from listguard.oppositions import record_opposition
+    from tests.scenario import Scenario
+
+    engine = any_engine
+    sc = Scenario(engine, tmp_path, contacts=[contact("C1", email="c1@example.com")])
+    sc.load()
+    sc.rent(channels=("email",), out="d1")
+    assert record_opposition(engine, channel="email", contact_id="C1").messages == 1
+    outbox = text("SELECT id, event_id, partner_id, status FROM outbox ORDER BY id")
+    items = text("SELECT id, message_id, delivery_id, contact_ref FROM outbox_items ORDER BY id")
+
+    def rows() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(outbox)], [tuple(r) for r in conn.execute(items)]
+
+    before = rows()
+    config = _config(engine)
+    command.downgrade(config, "0016")
+    assert rows() == before
+    command.upgrade(config, "head")
+    assert rows() == before
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
+        event_id, partner_id = before[0][0][1], before[0][0][2]
+        insert = text(
+            "INSERT INTO outbox (event_id, partner_id, delivery_id, status, attempts, "
+            "created_at) VALUES (:e, :p, :d, 'pending', 0, 1)"
+        )
+        conn.execute(insert, {"e": event_id, "p": partner_id, "d": 7})
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert, {"e": event_id, "p": partner_id, "d": 0})
+    with pytest.raises(RuntimeError, match="backdated deliveries"):
+        command.downgrade(config, "0016")

@@ -216,13 +216,27 @@ def test_a_backdated_order_forwards_the_oppositions_it_leaves_out(
         ).scalar_one()
         item = conn.execute(text("SELECT contact_ref, coordinate FROM outbox_items")).one()
     assert tuple(item) == (ref, "c1@example.com")
-    # the same backdated order again: the partner was told already
+    # the same backdated order again: the partner holds C1 again, under a new reference,
+    # and is told under that one (a message of that delivery's own)
     again, _rows = sc.rent(channels=("email",), as_of=yesterday, out="d2")
-    assert again.forwarded == 0 and len(_messages(any_engine)) == 1
+    assert again.forwarded == 1
+    assert _messages(any_engine) == [("P1", "pending", 1), ("P1", "pending", 1)]
+    with any_engine.connect() as conn:
+        refs = conn.execute(
+            text(
+                "SELECT o.delivery_id, i.delivery_id, i.contact_ref FROM outbox o "
+                "JOIN outbox_items i ON i.message_id = o.id ORDER BY o.id"
+            )
+        ).all()
+    assert [(r[0], r[1]) for r in refs] == [
+        (report.delivery_id, report.delivery_id),
+        (again.delivery_id, again.delivery_id),
+    ]
+    assert refs[0][2] != refs[1][2]
     # decided as of today, the opposition excludes C1: nothing to forward
     now, rows = sc.rent(channels=("email",), as_of=today().isoformat(), out="d3")
     assert reasons_by_channel(rows, "C1") == {"email": "opposed"}
-    assert now.forwarded == 0 and len(_messages(any_engine)) == 1
+    assert now.forwarded == 0 and len(_messages(any_engine)) == 2
     assert verify(any_engine).ok
 
 

@@ -164,7 +164,8 @@ def enqueue_for_delivery(
     """Outbox messages for the events of ``events_where`` (SQL on ``events e``) about the
     coordinates of the delivery ``:did`` only, through ``run`` (the delivery's own
     transaction), and written to the audit log; returns how many messages were written.
-    An event already forwarded to that partner is not forwarded again."""
+    Each is the delivery's own (``outbox.delivery_id``): the partner holds the person
+    under this delivery's references, even if told of the event for an earlier one."""
     messages, items = _enqueue_statements(events_where, None, one_delivery=True)
     last = int(run(_LAST_MESSAGE, {})[0][0])
     now = now_ts()
@@ -189,14 +190,20 @@ def _enqueue_statements(
     kind of selection: parsing these long texts cost more than running them.
     ``one_delivery``: only the coordinates of the delivery ``:did``."""
     items = delivered_items_sql(events_where, channels)
-    delivery = "p.delivery_id = :did" if one_delivery else "1 = 1"
+    # a message queued as the event is recorded covers every delivery then held (0);
+    # one queued by a delivery covers that delivery only, under its own references
+    delivery, of = (
+        ("p.delivery_id = :did", "CAST(:did AS INTEGER)") if one_delivery else ("1 = 1", "0")
+    )
     # the query runs twice (messages, then their items) rather than through a temporary
     # table: creating one per opposition costs more than a second look-up
     return (
         text(
-            "INSERT INTO outbox (event_id, partner_id, status, attempts, created_at, "
-            "next_attempt_at) SELECT DISTINCT p.event_id, p.partner_id, 'pending', 0, :now, :now "
-            f"FROM ({items}) p WHERE {delivery} ON CONFLICT (event_id, partner_id) DO NOTHING"
+            "INSERT INTO outbox (event_id, partner_id, delivery_id, status, attempts, "
+            "created_at, next_attempt_at) "
+            f"SELECT DISTINCT p.event_id, p.partner_id, {of}, 'pending', 0, :now, :now "
+            f"FROM ({items}) p WHERE {delivery} "
+            "ON CONFLICT (event_id, partner_id, delivery_id) DO NOTHING"
         ),
         text(
             "INSERT INTO outbox_items (message_id, delivery_id, contact_ref, channel, coordinate) "

@@ -292,7 +292,12 @@ outbox = Table(
     Column("acknowledged_at", BigInteger),
     Column("transport", String(16)),
     Column("last_error", Text),
-    UniqueConstraint("event_id", "partner_id", name="uq_outbox_event_partner"),
+    # 0: queued when the event was recorded, for every delivery then held; a delivery's
+    # id: queued by that (backdated) delivery, for its own contact references
+    Column("delivery_id", Integer, nullable=False, server_default="0"),
+    UniqueConstraint(
+        "event_id", "partner_id", "delivery_id", name="uq_outbox_event_partner_delivery"
+    ),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
 
