@@ -210,3 +210,21 @@ def test_the_outbox_gets_a_message_per_delivery_and_keeps_its_rows(
         conn.execute(insert, {"e": event_id, "p": partner_id, "d": 0})
     with pytest.raises(RuntimeError, match="backdated deliveries"):
         command.downgrade(config, "0016")
+
+
+def test_a_migration_failing_halfway_leaves_the_registry_as_it_was(engine: Engine) -> None:
+    """SQLite: a migration's statements are one transaction, the DDL before its first
+    change of rows included (0017 adds a column, then fails to hold the items)."""
+    config = _config(engine)
+    command.downgrade(config, "0016")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE lg_outbox_items_held (x INTEGER)"))
+    with pytest.raises(Exception, match="lg_outbox_items_held"):
+        command.upgrade(config, "head")
+    with engine.connect() as conn:
+        columns = [r[1] for r in conn.execute(text("PRAGMA table_info(outbox)"))]
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    assert "delivery_id" not in columns and version == "0016"
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE lg_outbox_items_held"))
+    command.upgrade(config, "head")

@@ -10,7 +10,7 @@ the person again, under this delivery's references.
 On SQLite the UNIQUE constraint is part of the table, so ``outbox`` is made again.
 ``outbox_items`` refers to it: its rows are held in a table without the reference,
 both tables are dropped, then made again in order with their indexes, the
-references checked as the rows come back.
+references checked as the rows come back; all in the migration's transaction.
 
 Revision ID: 0017
 Revises: 0016
@@ -79,13 +79,6 @@ def _rebuild_sqlite(change: Callable[[str], str]) -> None:
         op.execute(sql)
 
 
-def _begin_sqlite() -> None:
-    """Open the migration's transaction now: Python's sqlite3 (before 3.12) begins one
-    only before a statement that changes rows, so the DDL before it would be committed
-    one statement at a time, and a failure halfway would leave the tables half made."""
-    op.execute("UPDATE outbox SET status = status WHERE 0 = 1")
-
-
 def _replaced(sql: str, old: str, new: str) -> str:
     if sql.count(old) != 1:
         raise RuntimeError(f"outbox: {old!r} not found in its definition")
@@ -94,7 +87,6 @@ def _replaced(sql: str, old: str, new: str) -> str:
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        _begin_sqlite()
         op.execute(f"ALTER TABLE outbox ADD COLUMN {COLUMN}")
         _rebuild_sqlite(lambda sql: _replaced(sql, _OLD_SQL, _NEW_SQL))
         return
@@ -112,7 +104,6 @@ def downgrade() -> None:
             "the outbox holds messages queued by backdated deliveries, which 0016 cannot hold"
         )
     if conn.dialect.name == "sqlite":
-        _begin_sqlite()
 
         def change(sql: str) -> str:
             without = re.sub(r",\s*delivery_id INTEGER NOT NULL DEFAULT 0", "", sql)
