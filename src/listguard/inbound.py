@@ -91,10 +91,9 @@ def _address_keys(displays: list[str]) -> list[str]:
         return []
     import polars as pl
 
-    from listguard.imports.contacts import key_of
+    from listguard.normalise.text import text_keys
 
-    frame = pl.DataFrame({"v": displays}, schema={"v": pl.String})
-    return [str(k) for k in key_of(frame, ("v",)).to_list()]
+    return [str(k) for k in text_keys(pl.Series(displays, dtype=pl.String)).to_list()]
 
 
 def _parse(body: bytes) -> dict[str, Any]:
