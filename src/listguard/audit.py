@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, TextClause, select, text
+from sqlalchemy import Connection, Engine, select, text
 
 from listguard.db import schema
+from listguard.db.engine import Run
 from listguard.timeutil import now_ts
 
 GENESIS = "0" * 64
@@ -63,9 +64,6 @@ def append_many(
     conn.execute(_INSERT, rows)
     conn.execute(_MOVE_HEAD, {"id": rows[-1]["id"], "hash": rows[-1]["hash"]})
     return [int(r["id"]) for r in rows]
-
-
-Run = Callable[[TextClause, dict[str, Any]], list[Any]]
 
 
 def append_through(

@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Engine, TextClause, bindparam, select, text
 from listguard import audit
 from listguard.config import NotifySettings, Settings
 from listguard.db import schema
-from listguard.db.engine import writing
+from listguard.db.engine import Run, runner, writing
 from listguard.db.keys import registry_secret
 from listguard.errors import InputError
 from listguard.timeutil import day_start, now_ts, to_iso, years_before
@@ -78,23 +78,48 @@ def enqueue_per_event(
     (events with none are left out)."""
     now = now_ts()
     since = day_start(years_before(dt.datetime.fromtimestamp(now, dt.UTC).date(), retention_years))
-    messages, items = _enqueue_statements(events_where, channels)
-    last = conn.execute(_LAST_MESSAGE).scalar_one()
-    bound = {**params, "since": since}
-    conn.execute(messages, {**bound, "now": now})
-    conn.execute(items, {**bound, "last": last})
-    written = conn.execute(_WRITTEN_PER_EVENT, {"last": last}).all()
-    per_event = {int(r.event_id): int(r.n) for r in written}
+    return _enqueue(runner(conn), events_where, {**params, "since": since}, channels, now)
+
+
+def enqueue_for_delivery(run: Run, events_where: str, params: Mapping[str, Any]) -> int:
+    """Outbox messages for the events of ``events_where`` (SQL on ``events e``) about the
+    coordinates of the delivery ``:did`` only, through ``run`` (the delivery's own
+    transaction); returns how many messages were written. Each is the delivery's own
+    (``outbox.delivery_id``): the partner holds the person under this delivery's
+    references, even if told of the event for an earlier one."""
+    per_event = _enqueue(
+        run, events_where, {**params, "since": 0}, None, now_ts(), one_delivery=True
+    )
+    return sum(per_event.values())
+
+
+def _enqueue(
+    run: Run,
+    events_where: str,
+    params: Mapping[str, Any],
+    channels: tuple[str, ...] | None,
+    now: int,
+    *,
+    one_delivery: bool = False,
+) -> dict[int, int]:
+    """The messages and items of the events of ``events_where`` (``params``: its
+    parameters and ``since``, the oldest delivery looked at), written to the audit log;
+    the messages written per event id."""
+    messages, items = _enqueue_statements(events_where, channels, one_delivery=one_delivery)
+    last = int(run(_LAST_MESSAGE, {})[0][0])
+    bound = {**params, "now": now, "last": last}
+    run(messages, bound)
+    run(items, bound)
+    # (event id, messages, first and last message id) per event
+    written = [tuple(int(v) for v in r) for r in run(_WRITTEN_PER_EVENT, {"last": last})]
+    per_event = {event: n for event, n, _, _ in written}
     if per_event:
-        first = min(int(r.first_id) for r in written)
-        end = max(int(r.last_id) for r in written)
-        audit.append(
-            conn,
-            "messages_queued",
-            None,
-            {"messages": sum(per_event.values()), "first": first, "last": end},
-            now,
-        )
+        detail = {
+            "messages": sum(per_event.values()),
+            "first": min(r[2] for r in written),
+            "last": max(r[3] for r in written),
+        }
+        audit.append_through(run, "messages_queued", None, detail, now)
     return per_event
 
 
@@ -154,32 +179,6 @@ def delivered_items_sql(events_where: str, channels: tuple[str, ...] | None = No
             delivered.format(source=f"({superseded}) x", on=_SUPERSEDED_ON),
         ]
     )
-
-
-def enqueue_for_delivery(
-    run: audit.Run,
-    events_where: str,
-    params: Mapping[str, Any],
-) -> int:
-    """Outbox messages for the events of ``events_where`` (SQL on ``events e``) about the
-    coordinates of the delivery ``:did`` only, through ``run`` (the delivery's own
-    transaction), and written to the audit log; returns how many messages were written.
-    Each is the delivery's own (``outbox.delivery_id``): the partner holds the person
-    under this delivery's references, even if told of the event for an earlier one."""
-    messages, items = _enqueue_statements(events_where, None, one_delivery=True)
-    last = int(run(_LAST_MESSAGE, {})[0][0])
-    now = now_ts()
-    bound = {**params, "since": 0, "now": now, "last": last}
-    run(messages, bound)
-    run(items, bound)
-    count, first, end = run(_MESSAGES_SINCE, {"last": last})[0]
-    if count:
-        detail = {"messages": int(count), "first": int(first), "last": int(end)}
-        audit.append_through(run, "messages_queued", None, detail, now)
-    return int(count)
-
-
-_MESSAGES_SINCE = text("SELECT count(*), min(id), max(id) FROM outbox WHERE id > :last")
 
 
 @functools.lru_cache(maxsize=64)

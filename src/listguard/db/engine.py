@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -119,6 +119,22 @@ def bulk_insert(conn: Connection) -> str:
         conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # until the transaction ends
         return "INSERT OR ROLLBACK INTO"
     return "INSERT INTO"
+
+
+# executes a statement with its parameters, in a transaction held by the caller (a
+# connection's, or a writer process's), and returns its rows (none for a statement that
+# returns none)
+Run = Callable[[ClauseElement, dict[str, Any]], list[Any]]
+
+
+def runner(conn: Connection) -> Run:
+    """``Run`` in ``conn``'s transaction."""
+
+    def run(statement: ClauseElement, params: dict[str, Any]) -> list[Any]:
+        result = conn.execute(statement, params)  # type: ignore[call-overload]
+        return list(result.all()) if result.returns_rows else []
+
+    return run
 
 
 def positional(

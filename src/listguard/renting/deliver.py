@@ -28,7 +28,13 @@ from listguard import __version__
 from listguard.config import Settings
 from listguard.db import schema
 from listguard.db.arrow import sqlite_file, staged
-from listguard.db.engine import bulk_insert, check_initialised, one_snapshot, positional
+from listguard.db.engine import (
+    bulk_insert,
+    check_initialised,
+    one_snapshot,
+    positional,
+    runner,
+)
 from listguard.db.sqlite_load import BulkWriter, LoadError
 from listguard.errors import InputError, ListguardError
 from listguard.io.digest import file_sha256
@@ -398,8 +404,7 @@ class _SqlWrites:
     stage: str
 
     def run(self, statement: ClauseElement, params: dict[str, Any] | None = None) -> list[Any]:
-        result = self.conn.execute(statement, params or {})  # type: ignore[call-overload]
-        return list(result.all()) if result.returns_rows else []
+        return runner(self.conn)(statement, params or {})
 
     def ledger(self, delivery_id: int, prefix: str) -> Future[object]:
         insert_sql = text(
@@ -561,8 +566,9 @@ def _deliver(
         raise
     recorded.result()
     planted = _record_seeds(writes, db, delivery_id, prefix)
-    _refuse_if_objected(writes, db, delivery_id)
-    forwarded = _forward_later_oppositions(writes, db, delivery_id, dend)
+    seen = int(db.execute("SELECT seen FROM events_seen").fetchall()[0][0])
+    _refuse_if_objected(writes, seen, delivery_id)
+    forwarded = _forward_later_oppositions(writes, seen, delivery_id, dend)
     counts, eligible = tally.excluded, tally.eligible
     (tmp / "notice.txt").write_text(
         notice_text(settings.owner, plan.partner, order), encoding="utf-8"
@@ -660,14 +666,14 @@ def _deliver(
 _LAST_LEDGER_ID = text("SELECT coalesce(max(id), 0) FROM ledger")
 
 
-def _refuse_if_objected(writes: _Writes, db: duckdb.DuckDBPyConnection, delivery_id: int) -> None:
+def _refuse_if_objected(writes: _Writes, seen: int, delivery_id: int) -> None:
     """Refuse a delivery (its transaction is then rolled back) that an event recorded
     after the decision's snapshot makes unlawful or leaves unforwarded: an opposition,
     erasure or rectification covering a delivered coordinate, or any erasure (an erased
     person's events no longer name them). That event's own forwarding could not see
     this delivery, which was not yet recorded; from here on no event is recorded until
-    this transaction ends, so an event recorded after it sees the delivery's ledger."""
-    seen = int(db.execute("SELECT seen FROM events_seen").fetchall()[0][0])
+    this transaction ends, so an event recorded after it sees the delivery's ledger.
+    ``seen``: the last event in the decision's snapshot."""
     writes.lock_events()
     params = {"seen": seen, "did": delivery_id, "since": 0}
     erased = writes.run(_ERASED_SINCE, params)[0][0]
@@ -692,9 +698,7 @@ def _refuse_if_objected(writes: _Writes, db: duckdb.DuckDBPyConnection, delivery
         )
 
 
-def _forward_later_oppositions(
-    writes: _Writes, db: duckdb.DuckDBPyConnection, delivery_id: int, dend: int
-) -> int:
+def _forward_later_oppositions(writes: _Writes, seen: int, delivery_id: int, dend: int) -> int:
     """Queue for the partner, in the delivery's transaction, the oppositions the
     decision's snapshot held but dated after the order's as_of (``dend``, the end of
     that day): the rules leave them out of a backdated order, so the file can hold
@@ -702,7 +706,6 @@ def _forward_later_oppositions(
     the owner receives. (A rectification or erasure needs nothing: the file holds the
     contact's corrected values, and no erased person.) Returns how many messages were
     queued."""
-    seen = int(db.execute("SELECT seen FROM events_seen").fetchall()[0][0])
     return enqueue_for_delivery(
         writes.run,
         "e.event = 'opposition' AND e.at > :dend AND e.id <= :seen",
