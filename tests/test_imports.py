@@ -279,6 +279,65 @@ def test_events_partners_suppression(engine: Engine, tmp_path: Path) -> None:
     assert (supp.rows_new, supp.rows_rejected) == (1, 2)
 
 
+def test_dates_after_the_import_are_rejected(engine: Engine, tmp_path: Path) -> None:
+    """A date that records something that happened cannot be after the import: such an
+    opposition would be recorded and ignored by every rental (dated after as_of)."""
+    import datetime as dt
+
+    from listguard.timeutil import now_ts, to_iso, today
+
+    tomorrow = (today() + dt.timedelta(days=1)).isoformat()
+    in_a_minute, in_a_day = to_iso(now_ts() + 60), to_iso(now_ts() + 86_400)
+    report = import_file(
+        engine,
+        "contacts",
+        write_csv(
+            tmp_path / "c.csv",
+            [
+                contact("C1", collected_at=in_a_minute),  # a clock a little ahead
+                contact("C2", collected_at="9999-12-31"),
+                contact("C3", birth_date=tomorrow),
+                contact("C4", birth_date="1980-05-02"),
+            ],
+        ),
+    )
+    assert (report.rows_new, report.rows_rejected) == (2, 2)
+    assert [(r["line"], r["column"]) for r in _rejects(report.rejects_path)] == [  # type: ignore[arg-type]
+        ("3", "collected_at"),
+        ("4", "birth_date"),
+    ]
+    events = [
+        {"contact_id": "C1", "event": "opposition", "at": at, "via": "letter"}
+        for at in ("9999-12-31", f"{tomorrow[8:]}/{tomorrow[5:7]}/{tomorrow[:4]}", in_a_day)
+    ] + [{"contact_id": "C1", "event": "opposition", "at": "2026-03-01", "via": "letter"}]
+    report = import_file(engine, "events", write_csv(tmp_path / "e.csv", events))
+    assert (report.rows_new, report.rows_rejected) == (1, 3)
+    assert {r["message"] for r in _rejects(report.rejects_path)} == {  # type: ignore[arg-type]
+        "at is after the import: an event is recorded once it has happened"
+    }
+    report = import_file(
+        engine,
+        "partners",
+        write_csv(
+            tmp_path / "p.csv",
+            [partner("P1", listed_until="2099-12-31"), partner("P2", listed_from=tomorrow)],
+        ),
+    )
+    assert (report.rows_new, report.rows_rejected) == (1, 1)  # listed_until may be ahead
+    report = import_file(
+        engine,
+        "suppression",
+        write_csv(
+            tmp_path / "s.csv",
+            [
+                {"list": "robinson", "email": "a@example.com", "added_at": "2026-01-01"},
+                {"list": "robinson", "email": "b@example.com", "added_at": in_a_day},
+            ],
+        ),
+    )
+    assert (report.rows_new, report.rows_rejected) == (1, 1)
+
+
 def test_line_numbers_stay_true_after_rows_that_cannot_be_split(
     engine: Engine, tmp_path: Path
 ) -> None:

@@ -167,6 +167,17 @@ def with_columns_of(frame: pl.DataFrame, known: tuple[str, ...]) -> pl.DataFrame
     return frame.with_columns(pl.lit("", dtype=pl.String).alias(c) for c in missing)
 
 
+# a date after the import records something that has not happened yet; a clock a
+# little ahead (a partner's server) is tolerated, as for a collection posted to the API
+CLOCK_TOLERANCE_SECONDS = 300
+
+
+def in_the_future(col: str, now: int) -> pl.Expr:
+    """True where the instant ``col`` (Unix seconds) is after ``now``, beyond the clock
+    tolerance: such a date cannot record something that happened."""
+    return pl.col(col) > now + CLOCK_TOLERANCE_SECONDS
+
+
 def blank(col: str) -> pl.Expr:
     return pl.col(col).is_null() | (pl.col(col).str.strip_chars() == "")
 

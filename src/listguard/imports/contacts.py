@@ -31,6 +31,7 @@ from listguard.imports.common import (
     blank,
     duplicate_rejects,
     duplicated_keys,
+    in_the_future,
     keep_valid,
     rejects_of,
     text_or_null,
@@ -43,6 +44,7 @@ from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
 from listguard.normalise.postal import address_status_expr, normalise_postal_code_expr
 from listguard.normalise.text import by_distinct, text_keys, trimmed_lower
+from listguard.timeutil import now_ts, to_day
 
 if TYPE_CHECKING:
     from listguard.db.sqlite_read import Query
@@ -158,6 +160,22 @@ def _checks() -> tuple[Check, ...]:
     return tuple(checks)
 
 
+def _future_checks(now: int) -> tuple[Check, ...]:
+    """Dates after the import (``now``): they cannot record something that happened."""
+    return (
+        Check(
+            "collected_at",
+            in_the_future("_collected_ts", now),
+            "collected_at is after the import: choices are recorded once they were made",
+        ),
+        Check(
+            "birth_date",
+            pl.col("_birth") > to_day(now).isoformat(),
+            "birth_date is after the import",
+        ),
+    )
+
+
 def _choice(col: str) -> str:
     """The column of ``_prepare`` holding the choice ``col`` trimmed and lower-cased."""
     return f"_choice_{col}"
@@ -251,7 +269,8 @@ def normalise_rows(raws: Sequence[dict[str, str]]) -> list[dict[str, Any] | Inpu
     )
     prepared = _prepare(frame, extra)
     errors: dict[int, InputError] = {}
-    for bad in rejects_of(prepared, _checks()).iter_rows(named=True):
+    checks = (*_checks(), *_future_checks(now_ts()))
+    for bad in rejects_of(prepared, checks).iter_rows(named=True):
         errors.setdefault(
             int(bad["line"]),
             InputError(f"{bad['value']!r}: {bad['message']}", where=str(bad["column"])),
@@ -328,7 +347,7 @@ def _copy_query() -> Query:
 
 def _steps(tab: TabularFile, engine: Engine) -> Steps:
     extra = [c for c in tab.columns if c not in KNOWN]
-    checks = _checks()
+    checks = (*_checks(), *_future_checks(now_ts()))
     erased = _erased_filter(engine)
 
     def stage(batch: Batch, rejects: Rejects) -> dict[str, pl.DataFrame]:

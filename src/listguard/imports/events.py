@@ -22,6 +22,7 @@ from listguard.imports.common import (
     Rejects,
     Steps,
     blank,
+    in_the_future,
     keep_valid,
     merge_new,
     text_or_null,
@@ -31,6 +32,7 @@ from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
 from listguard.propagation import enqueue
+from listguard.timeutil import now_ts
 
 EVENTS = ("consent", "opposition", "informed_partner_list", "interaction", "erasure")
 CHANNEL_VALUES = (*schema.CHANNELS, "all")
@@ -83,7 +85,7 @@ def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _checks() -> list[Check]:
+def _checks(now: int) -> list[Check]:
     scope_ok = pl.col("_scope").is_in(["own", "partners", "all"]) | pl.col("_scope").str.contains(
         r"^partner:\S+$"
     )
@@ -106,6 +108,11 @@ def _checks() -> list[Check]:
         Check("scope", ~scope_ok, "scope must be own, partners, all or partner:<partner_id>"),
         Check("at", blank("at"), "at (the date of the event) is required"),
         Check("at", ~blank("at") & pl.col("_at").is_null(), "at is not a real date"),
+        Check(
+            "at",
+            in_the_future("_at", now),
+            "at is after the import: an event is recorded once it has happened",
+        ),
         Check(
             "via",
             ~via_ok,
@@ -159,7 +166,7 @@ def _rows(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _steps(tab: TabularFile, _engine: Engine) -> Steps:
-    checks = _checks()
+    checks = _checks(now_ts())
 
     def stage(batch: Batch, rejects: Rejects) -> dict[str, pl.DataFrame]:
         frame = _prepare(batch.frame)

@@ -18,12 +18,14 @@ from listguard.imports.common import (
     Rejects,
     Steps,
     blank,
+    in_the_future,
     keep_valid,
     text_or_null,
     upsert_versioned,
 )
 from listguard.io.dates import parse_instants
 from listguard.io.tabular import Batch, TabularFile
+from listguard.timeutil import now_ts
 
 SECTORS = ("commercial", "press", "public_service", "polling", "non_profit")
 KNOWN = (
@@ -49,6 +51,7 @@ def _day(col: str) -> pl.Expr:
 
 
 def _steps(tab: TabularFile, _engine: Engine) -> Steps:
+    now = now_ts()
 
     def stage(batch: Batch, rejects: Rejects) -> dict[str, pl.DataFrame]:
         frame = batch.frame
@@ -78,6 +81,12 @@ def _steps(tab: TabularFile, _engine: Engine) -> Steps:
                 "listed_from",
                 ~blank("listed_from") & pl.col("_from").is_null(),
                 "listed_from is not a real date",
+            ),
+            Check(
+                "listed_from",
+                in_the_future("_from", now),
+                "listed_from is after the import: a partner is listed from the day it is "
+                "added to the list, not before",
             ),
             Check(
                 "listed_until",

@@ -18,6 +18,7 @@ from listguard.imports.common import (
     Rejects,
     Steps,
     blank,
+    in_the_future,
     keep_valid,
     merge_new,
 )
@@ -78,6 +79,11 @@ def _steps(tab: TabularFile, _engine: Engine) -> Steps:
                 "added_at",
                 ~blank("added_at") & pl.col("_added").is_null(),
                 "added_at is not a real date",
+            ),
+            Check(
+                "added_at",
+                in_the_future("_added", now),
+                "added_at is after the import: an entry is added once it is known",
             ),
         ]
         good = keep_valid(frame, checks, rejects)
