@@ -177,6 +177,10 @@ def test_check_explains_with_rule_and_source(base: Path) -> None:
             "ends (2026-11-30) before it starts",
         ),
         (ORDER.replace("as_of = 2026-11-28", "as_of = 2026-11-31"), "not a valid TOML"),
+        (
+            ORDER.replace("2026-11-28", "9999-12-31").replace("2026-12-31", "9999-12-31"),
+            "campaign_end must be a date between 1970-01-01 and 2099-12-31, got 9999-12-31",
+        ),
         (ORDER + "colour = 'red'\n", "unknown key(s) colour"),
         (ORDER.replace("call_purpose", "x") + 'call_purpose = "spam"\n', "unknown call_purpose"),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import tomllib
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ _KEYS = {
     "segment",
 }
 _SEGMENT_KEYS = {"postal_code_prefix", "audience"}
+# the days an order may name: instants are Unix seconds, and a rental computes days
+# around its dates (a year 9999 would overflow Python's dates)
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2099, 12, 31)
+MAX_ORDER_BYTES = 1 << 20  # an order is a few lines
 
 
 @dataclass(frozen=True)
@@ -50,16 +55,21 @@ class Order:
 
 
 def _date(value: Any, key: str, where: str) -> dt.date:
+    day: dt.date | None = None
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise InputError(f"{key} must be a date such as 2026-12-01, got {value!r}", where=where)
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            day = dt.date.fromisoformat(value.strip())
+    if day is None:
+        raise InputError(f"{key} must be a date such as 2026-12-01, got {value!r}", where=where)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InputError(
+            f"{key} must be a date between {FIRST_DAY} and {LAST_DAY}, got {day}", where=where
+        )
+    return day
 
 
 def parse_order(text: str, *, where: str = "order") -> Order:
@@ -162,9 +172,25 @@ def backdated(order: Order) -> str | None:
 def load_order(path: str | Path) -> Order:
     p = Path(path)
     try:
+        if p.is_file() and p.stat().st_size > MAX_ORDER_BYTES:
+            raise InputError(
+                f"an order is a short TOML file; this one is over {MAX_ORDER_BYTES:,} bytes",
+                where=str(p),
+            )
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError("order file not found", where=str(p)) from None
-    except UnicodeDecodeError:
-        raise InputError("an order must be a UTF-8 TOML file", where=str(p)) from None
+    except IsADirectoryError:
+        raise InputError("this is a folder: name the order file", where=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raw = p.read_bytes()
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(
+            f"line {line}, column {column}: byte 0x{raw[exc.start]:02x} is not UTF-8; an "
+            "order must be a UTF-8 TOML file",
+            where=str(p),
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the order file: {exc.strerror}", where=str(p)) from None
     return parse_order(text, where=str(p))
