@@ -214,7 +214,9 @@ class Scratch:
     connection by ``attached``. Nothing in it needs recovering: no journal, no sync."""
 
     def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="listguard-stage-"))
+        from listguard.io.stage_folders import make_folder
+
+        self.folder = make_folder()  # stale folders of killed imports are removed first
         self.path = self.folder / "stage.db"
         self.schemas: dict[str, pa.Schema] = {}
         self._created: set[str] = set()

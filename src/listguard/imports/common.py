@@ -33,6 +33,7 @@ from listguard.db.engine import bulk_insert, positional
 from listguard.errors import ListguardError
 from listguard.io.csvout import CsvWriter
 from listguard.io.digest import file_sha256
+from listguard.io.stage_folders import ended_by_signals
 from listguard.io.tabular import Batch, TabularFile, open_tabular, require_columns
 from listguard.timeutil import now_ts
 
@@ -269,12 +270,14 @@ def run_import(
     steps = kind.steps(tab, engine)
     # the writer process of a first load starts now, while the file is hashed and its
     # first batches are staged
-    writer = _first_load_writer(engine, steps.first_load, tab.path)
-    try:
-        return _run_import(engine, kind, tab, steps, writer, rejects_path, progress, delimiter)
-    finally:
-        if writer is not None:
-            writer.close()
+    # SIGTERM or SIGHUP: every ``finally`` runs (the scratch folder, the writer process)
+    with ended_by_signals():
+        writer = _first_load_writer(engine, steps.first_load, tab.path)
+        try:
+            return _run_import(engine, kind, tab, steps, writer, rejects_path, progress, delimiter)
+        finally:
+            if writer is not None:
+                writer.close()
 
 
 def _run_import(
