@@ -123,7 +123,8 @@ def import_result(engine: Engine, path: Path, screened_at: dt.date) -> Screening
     if bad.height:
         lines = ", ".join(str(x) for x in bad["_line"].head(5).to_list())
         raise FileFormatError(
-            f"{bad.height} row(s) hold no valid phone number (lines {lines}); nothing was recorded",
+            f"line {bad['_line'][0]}, column Telephone: {bad['telephone'][0]!r} is not a valid "
+            f"phone number; {bad.height} row(s) hold none (lines {lines}); nothing was recorded",
             where=str(path),
         )
     digest = file_sha256(path)
