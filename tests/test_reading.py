@@ -7,6 +7,7 @@ the line and column, and nothing recorded (not even the import).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -127,6 +128,38 @@ def test_a_line_longer_than_any_record_is_refused(engine: Engine, tmp_path: Path
         encoding="utf-8",
     )
     _refused(engine, "contacts", path, "line 3 is longer than 1,048,576 bytes")
+
+
+def test_a_quoted_value_longer_than_any_record_is_refused(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        EVENTS_HEADER
+        + 'C1;opposition;email;all;2026-11-01;letter;"'
+        + "une ligne\n" * 120_000
+        + '"\n',
+        encoding="utf-8",
+    )
+    _refused(engine, "events", path, "line 2, column 43: a quote opened here closes only on line")
+
+
+def test_a_file_that_changes_while_it_is_read_is_refused(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file still being written (an upload in progress) is not half imported."""
+    from listguard.io.tabular import TabularFile
+
+    path = tmp_path / "events.csv"
+    path.write_text(EVENTS_HEADER + "".join(_oppositions(10)), encoding="utf-8")
+    batches = TabularFile.batches
+
+    def growing(self: TabularFile, batch_rows: int | None = None) -> Any:
+        yield from batches(self, batch_rows)
+        with path.open("a", encoding="utf-8") as f:
+            f.write("".join(_oppositions(20, 10)))
+
+    monkeypatch.setattr(TabularFile, "batches", growing)
+    _refused(engine, "events", path, "the file changed while it was read")
+    assert _count(engine, "events") == 0
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 64])

@@ -343,6 +343,7 @@ def _run_import(
         rejects.add_bad_rows(tab)
 
     def finished() -> dict[str, object]:
+        tab.check_unchanged()  # read whole by now: before the commit
         report.rows_rejected = rejects.lines
         return {
             "file_sha256": digest.result(),

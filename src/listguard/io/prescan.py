@@ -312,13 +312,22 @@ def check_quotes(path: Path, scanned: Scanned, delimiter: str, columns: int) -> 
             f"line after it would be read as one value; {advice}",
             where=where,
         )
-    if columns < 2:
-        return
     sep = delimiter.encode()
     # the lines inside each quoted value (from the line after the one where it opens to
-    # the one where it closes), read once in order
+    # the one where it closes): at most MAX_LINE_BYTES each time
     with path.open("rb") as f:
         for opened, closed in zip(quotes[0::2].tolist(), quotes[1::2].tolist(), strict=True):
+            if closed - opened > MAX_LINE_BYTES:  # longer than any record, and than the
+                # blocks the CSV reader reads in
+                line, column = locate(path, opened)
+                end, _ = locate(path, closed)
+                raise FileFormatError(
+                    f"line {line}, column {column}: a quote opened here closes only on line "
+                    f"{end}, making a value of more than {MAX_LINE_BYTES:,} bytes; {advice}",
+                    where=where,
+                )
+            if columns < 2:
+                continue
             f.seek(opened)
             f.readline()  # the rest of the line where the value opens
             while f.tell() <= closed:

@@ -56,6 +56,18 @@ class TabularFile:
     encoding: str | None = None
     delimiter: str | None = None
     bad_rows: list[BadRow] = field(default_factory=list)
+    # size and modification time when opened: the file checked is the file imported
+    stamp: tuple[int, int] | None = None
+
+    def check_unchanged(self) -> None:
+        """Refuse a file that changed since it was opened (still being written, or
+        replaced): what was checked and hashed would not be what was read."""
+        if self.stamp is not None and _stamp(self.path) != self.stamp:
+            raise FileFormatError(
+                "the file changed while it was read (is it still being written?): nothing "
+                "was imported; import it again once it is complete",
+                where=str(self.path),
+            )
 
     def batches(self, batch_rows: int | None = None) -> Iterator[Batch]:
         batch_rows = batch_rows or BATCH_ROWS
@@ -235,6 +247,11 @@ def _cell_text(v: object) -> str:
     return str(v).strip()
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
 def _normalise_names(names: list[str], where: str) -> list[str]:
     out = [n.strip().lower().lstrip("\ufeff") for n in names]
     seen: set[str] = set()
@@ -280,6 +297,7 @@ def open_tabular(path: str | Path) -> TabularFile:
         return TabularFile(p, _normalise_names(names, where), "parquet")
     # the whole file is checked in bytes first (encoding, NUL bytes, quotes), and its
     # whole first line is the header
+    stamp = _stamp(p)
     header_bytes = read_header(p)
     scanned = scan(p)
     if p.stat().st_size == 0:
@@ -300,7 +318,7 @@ def open_tabular(path: str | Path) -> TabularFile:
             where=where,
         )
     check_quotes(p, scanned, delimiter, len(header))
-    return TabularFile(p, _normalise_names(header, where), "csv", encoding, delimiter)
+    return TabularFile(p, _normalise_names(header, where), "csv", encoding, delimiter, stamp=stamp)
 
 
 def require_columns(tab: TabularFile, required: tuple[str, ...]) -> None:
