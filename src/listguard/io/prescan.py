@@ -38,11 +38,13 @@ MAX_LINE_BYTES = 1 << 20
 _NL, _QUOTE = 0x0A, 0x22
 # the five bytes Windows-1252 leaves undefined
 _NOT_CP1252 = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
-# a well-formed UTF-8 sequence of two bytes or more: in a file that is not UTF-8
-# throughout, it means a part was written in UTF-8 and a part in another encoding
-_UTF8_SEQUENCE = re.compile(
-    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
-)
+# UTF-8 of the accented Latin letters, œ, the no-break space and typographic
+# punctuation (é is C3 A9, œ C5 93, ’ E2 80 99, € E2 82 AC): read as Windows-1252
+# they are nonsense ("Ã©", "â€™"), so in a file that is not UTF-8 throughout they
+# mean a part was written in UTF-8 and a part in another encoding. (Any two-byte
+# sequence would be too broad: "É…" or "É" and a no-break space is Windows-1252
+# that looks like UTF-8.)
+_UTF8_SEQUENCE = re.compile(rb"[\xc2\xc3\xc5][\x80-\xbf]|\xe2[\x80-\x82][\x80-\xbf]")
 
 
 @dataclass(frozen=True)
