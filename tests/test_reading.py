@@ -124,6 +124,15 @@ def test_a_nul_byte_refuses_the_file(engine: Engine, tmp_path: Path, where: str)
     assert _count(engine, "contacts") == 0
 
 
+def test_lines_ending_with_a_carriage_return_alone_are_still_read(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"contact_id;collected_at\rC1;2026-01-10\rC2;2026-01-10\r")
+    report = import_file(engine, "contacts", path)
+    assert (report.rows_new, report.rows_rejected) == (2, 0)
+
+
 def test_a_line_longer_than_any_record_is_refused(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
     path.write_text(

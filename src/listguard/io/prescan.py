@@ -63,7 +63,8 @@ def read_header(path: Path) -> bytes:
     if len(line) > MAX_LINE_BYTES:
         raise FileFormatError(
             f"line 1 (the header) is longer than {MAX_LINE_BYTES:,} bytes: this is not a "
-            "file of records (or its line breaks are missing)",
+            "file of records (or its lines end with a carriage return alone, as old Mac "
+            "files do: save it as CSV UTF-8)",
             where=str(path),
         )
     return line.rstrip(b"\r\n")
@@ -205,7 +206,8 @@ class _State:
         line, _ = locate(self.path, start)
         raise FileFormatError(
             f"line {line} is longer than {MAX_LINE_BYTES:,} bytes: no record is that long "
-            "(a damaged file, or one without line breaks?)",
+            "(a damaged file, or one without line feeds, such as an old Mac file whose "
+            "lines end with a carriage return alone? save it as CSV UTF-8)",
             where=str(self.path),
         )
 

@@ -303,7 +303,8 @@ def open_tabular(path: str | Path) -> TabularFile:
     if p.stat().st_size == 0:
         raise FileFormatError("the file is empty: a header row is required", where=where)
     encoding = scanned.encoding
-    header_line = header_bytes.decode(encoding)
+    # the header ends at a line feed, or at a carriage return alone (old Mac files)
+    header_line = next(iter(header_bytes.decode(encoding).splitlines()), "")
     if not header_line.strip():
         raise FileFormatError("line 1 is empty: a header row is required", where=where)
     counts = {d: header_line.count(d) for d in (";", ",", "\t")}
