@@ -213,6 +213,7 @@ def rent(
     with reader_ahead(c.db):
         from listguard.processing.clusters import stale_clusters
         from listguard.renting.deliver import rent as do_rent
+        from listguard.renting.leftovers import sweep
         from listguard.renting.order import backdated, load_order
 
         order = load_order(order_file)
@@ -222,6 +223,8 @@ def rent(
         engine = c.engine()
         if warning := stale_clusters(engine):
             err(f"warning: {warning}")
+        for note in sweep(engine, out):
+            err(f"warning: {note}")
         with progress_steps("renting") as step:
             report = do_rent(engine, order, out, settings, progress=step)
     print(

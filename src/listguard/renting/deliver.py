@@ -1,9 +1,11 @@
 """Renting: decide an order, write the delivery folder, record the ledger.
 
-The delivery folder (``shared/spec/formats.md``) is written to a temporary
-folder beside ``out`` and moved in place at the end, inside the transaction
-that records the delivery and its ledger: either everything exists, or nothing
-does. The base itself is only read.
+The delivery folder (``shared/spec/formats.md``) is written to a hidden folder
+beside ``out`` (``leftovers``) and moved in place only after the transaction
+that records the delivery and its ledger has committed: a folder at ``out`` is
+always that of a recorded delivery. A rental stopped before its commit leaves
+only the hidden folder, which the next ``rent`` removes. The base itself is
+only read.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from listguard.db.sqlite_load import BulkWriter, LoadError
 from listguard.errors import InputError, ListguardError
 from listguard.io.digest import file_sha256
 from listguard.propagation import delivered_items_sql, enqueue_for_delivery
-from listguard.renting import seeds
+from listguard.renting import leftovers, seeds
 from listguard.renting.notice import notice_text
 from listguard.renting.order import Order
 from listguard.renting.partner_list import partner_list_version
@@ -224,19 +226,6 @@ def _number_contacts(
     return int(db.execute("SELECT count(*) FROM lg_refs").fetchall()[0][0]) - len(chosen)
 
 
-def _prepare_out(out: Path) -> Path:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(
-            "the delivery folder already exists and is not empty: choose a new folder "
-            "(a delivery is never overwritten)",
-            where=str(out),
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
-    tmp.mkdir()
-    return tmp
-
-
 @dataclass
 class Output:
     """What a delivery gives the partner: a rental's ``contacts.csv`` or an enrichment's
@@ -297,8 +286,10 @@ def deliver(
     delivery folder at ``out`` and record the delivery and its ledger."""
     check_initialised(engine)
     step = progress or (lambda _msg: None)
-    tmp = _prepare_out(out)
+    partial = leftovers.claim(out)
+    tmp = partial.path
     path = sqlite_file(engine)
+    committed = False
     try:
         with contextlib.ExitStack() as stack:
             # SQLite file: the delivery is recorded by a writer process, started now so
@@ -314,7 +305,7 @@ def deliver(
                 n = output.number(conn, db, order)
                 step("recording the ledger")
                 writes = _open_writes(stack, writer, raw, db)
-                existed, moved = out.exists(), False  # an empty folder made beforehand
+                existed = out.exists()  # an empty folder made beforehand
                 try:
                     report = _deliver(conn, db, plan, writes, n, tmp, out, settings, step, output)
                     # DuckDB frees its tables (a second or more for a large order) while
@@ -322,17 +313,14 @@ def deliver(
                     closing = threading.Thread(target=db.close, name="listguard-duckdb")
                     closing.start()
                     step("delivering")
-                    if existed:
-                        _move_into(tmp, out)
-                    else:
-                        tmp.rename(out)
-                    moved = True
+                    _check_still_free(out, existed)
                     writes.commit()
                 except BaseException:
                     writes.rollback()
-                    if moved:  # the commit failed: no delivery, so no folder
-                        _withdraw(out, existed)
                     raise
+                committed = True
+                # recorded: only now may the folder appear where it was asked for
+                _put_in_place(tmp, out, report.delivery_id)
             finally:
                 if closing is None:
                     db.close()
@@ -342,8 +330,33 @@ def deliver(
     except LoadError as exc:
         raise ListguardError(f"cannot record the delivery: {exc}", where=path) from None
     finally:
-        if tmp.exists():
+        if not committed:
             shutil.rmtree(tmp, ignore_errors=True)
+        partial.release()
+
+
+def _check_still_free(out: Path, existed: bool) -> None:
+    """Refuse, before the commit, a folder ``out`` that another process filled or made
+    while this delivery was being written."""
+    if (out.is_dir() and any(out.iterdir())) if existed else out.exists():
+        raise InputError(
+            "the delivery folder was made or filled while this delivery was being "
+            "written: nothing was delivered and nothing recorded; choose a new folder",
+            where=str(out),
+        )
+
+
+def _put_in_place(tmp: Path, out: Path, delivery_id: int) -> None:
+    """Move the folder of the recorded delivery ``delivery_id`` from ``tmp`` to ``out``;
+    if that fails, the folder stays where it is, and the message says where."""
+    try:
+        leftovers.move_in(tmp, out)
+    except OSError as exc:
+        raise ListguardError(
+            f"delivery {delivery_id} was recorded, but its folder could not be moved to "
+            f"{out} ({exc.strerror or exc}): it is in {tmp}; the next listguard rent moves "
+            "it in place"
+        ) from None
 
 
 def _open_writes(
@@ -494,25 +507,6 @@ def _record_seeds(
         )
         ids.append(sid)
     return ids
-
-
-def _move_into(tmp: Path, out: Path) -> None:
-    for item in tmp.iterdir():
-        item.rename(out / item.name)
-    tmp.rmdir()
-
-
-def _withdraw(out: Path, existed: bool) -> None:
-    """Undo the move of a delivery folder whose transaction did not commit: the empty
-    folder made beforehand stays empty, one made by the delivery goes."""
-    if not existed:
-        shutil.rmtree(out, ignore_errors=True)
-        return
-    for item in out.iterdir():
-        if item.is_dir():
-            shutil.rmtree(item, ignore_errors=True)
-        else:
-            item.unlink(missing_ok=True)
 
 
 def _deliver(
