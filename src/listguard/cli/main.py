@@ -231,7 +231,9 @@ def rent(
         f"delivery {report.delivery_id} to {order.partner} ({', '.join(report.packs)}): "
         f"{report.contacts_delivered} contacts in {report.out}"
     )
-    print_forwarded(report.forwarded, order.partner)
+    print_forwarded(
+        report.forwarded, order.partner, report.forwarded_meanwhile, report.covered_meanwhile
+    )
     print_counts(order.channels, report.counts, report.eligible)
 
 
@@ -1094,7 +1096,7 @@ def enrich(
         f"delivery {d.delivery_id} to {order.partner} ({', '.join(d.packs)}): "
         f"{d.out / 'enriched.csv'} ({report.seconds:.1f} s)"
     )
-    print_forwarded(d.forwarded, order.partner)
+    print_forwarded(d.forwarded, order.partner, d.forwarded_meanwhile, d.covered_meanwhile)
     print_counts(order.channels, d.counts, d.eligible)
 
 

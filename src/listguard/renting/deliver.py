@@ -40,7 +40,7 @@ from listguard.db.engine import (
 from listguard.db.sqlite_load import BulkWriter, LoadError
 from listguard.errors import InputError, ListguardError
 from listguard.io.digest import file_sha256
-from listguard.propagation import delivered_items_sql, enqueue_for_delivery
+from listguard.propagation import enqueue_for_delivery
 from listguard.renting import leftovers, seeds
 from listguard.renting.notice import notice_text
 from listguard.renting.order import Order
@@ -97,6 +97,11 @@ class DeliveryReport:
     # messages queued to the partner for oppositions the registry held, dated after the
     # order's as_of (a backdated order)
     forwarded: int = 0
+    # messages queued to the partner, with the delivery, for the oppositions and
+    # rectifications recorded while the order was being decided that cover delivered
+    # coordinates, and how many coordinates they cover
+    forwarded_meanwhile: int = 0
+    covered_meanwhile: int = 0
 
 
 def _write_csv(
@@ -561,8 +566,9 @@ def _deliver(
     recorded.result()
     planted = _record_seeds(writes, db, delivery_id, prefix)
     seen = int(db.execute("SELECT seen FROM events_seen").fetchall()[0][0])
-    _refuse_if_objected(writes, seen, delivery_id)
+    _refuse_if_erased(writes, seen)
     forwarded = _forward_later_oppositions(writes, seen, delivery_id, dend)
+    meanwhile, covered = _forward_events_since(writes, seen, delivery_id)
     counts, eligible = tally.excluded, tally.eligible
     (tmp / "notice.txt").write_text(
         notice_text(settings.owner, plan.partner, order), encoding="utf-8"
@@ -626,6 +632,13 @@ def _deliver(
         "contacts_delivered": n,
         "seeds": {"planted": len(planted), "seed_ids": planted},
         "decision_rows": decisions_rows,
+        # sent to the partner with the delivery: its coordinates that events the
+        # decision did not take into account cover (docs/propagation.md)
+        "forwarded": {
+            "oppositions_dated_after_as_of": forwarded,
+            "events_recorded_while_deciding": meanwhile,
+            "coordinates_they_cover": covered,
+        },
         **output.manifest,
         "files": {
             name: digests[name].result() if name in digests else file_sha256(tmp / name)
@@ -654,42 +667,49 @@ def _deliver(
         eligible=eligible,
         rows=decisions_rows,
         forwarded=forwarded,
+        forwarded_meanwhile=meanwhile,
+        covered_meanwhile=covered,
     )
 
 
 _LAST_LEDGER_ID = text("SELECT coalesce(max(id), 0) FROM ledger")
 
 
-def _refuse_if_objected(writes: _Writes, seen: int, delivery_id: int) -> None:
-    """Refuse a delivery (its transaction is then rolled back) that an event recorded
-    after the decision's snapshot makes unlawful or leaves unforwarded: an opposition,
-    erasure or rectification covering a delivered coordinate, or any erasure (an erased
-    person's events no longer name them). That event's own forwarding could not see
-    this delivery, which was not yet recorded; from here on no event is recorded until
-    this transaction ends, so an event recorded after it sees the delivery's ledger.
-    ``seen``: the last event in the decision's snapshot."""
+def _refuse_if_erased(writes: _Writes, seen: int) -> None:
+    """Refuse a delivery (its transaction is then rolled back) if a person was erased
+    after the decision's snapshot: the erased person's events no longer name them, so
+    the delivery could hold them and nothing could tell the partner. From here on no
+    event is recorded until this transaction ends, so an event recorded after it sees
+    the delivery's ledger. ``seen``: the last event in the decision's snapshot."""
     writes.lock_events()
-    params = {"seen": seen, "did": delivery_id, "since": 0}
-    erased = writes.run(_ERASED_SINCE, params)[0][0]
-    covered = writes.run(
-        text(
-            f"SELECT count(*) FROM ({delivered_items_sql('e.id > :seen')}) p "
-            "WHERE p.delivery_id = :did"
-        ),
-        params,
-    )[0][0]
-    if erased or covered:
-        what = (
-            f"{covered} delivered coordinate(s) are covered by an opposition, erasure or "
-            "rectification"
-            if covered
-            else "a person was erased"
-        )
+    if writes.run(_ERASED_SINCE, {"seen": seen})[0][0]:
         raise ListguardError(
-            f"{what} recorded while this order was being decided: nothing was delivered "
-            "and nothing recorded; run the same order again, and it will be decided with "
-            "that event"
+            "a person was erased while this order was being decided: nothing was "
+            "delivered and nothing recorded; run the same order again, and it will be "
+            "decided without that person"
         )
+
+
+def _forward_events_since(writes: _Writes, seen: int, delivery_id: int) -> tuple[int, int]:
+    """Queue for the partner, in the delivery's transaction, the oppositions and
+    rectifications recorded after the decision's snapshot (``seen``, its last event)
+    that cover a delivered coordinate: their own forwarding could not see this
+    delivery, which was not yet recorded. The files stay as decided; the partner is
+    told as of any opposition received after a delivery. Returns the messages queued
+    and the delivered coordinates they cover."""
+    params = {"seen": seen, "did": delivery_id}
+    messages = enqueue_for_delivery(writes.run, "e.id > :seen", params)
+    if not messages:
+        return 0, 0
+    covered = writes.run(_COVERED_SINCE, params)[0][0]
+    return messages, int(covered)
+
+
+_COVERED_SINCE = text(
+    "SELECT count(DISTINCT i.contact_ref || '|' || i.channel || '|' || i.coordinate) "
+    "FROM outbox o JOIN outbox_items i ON i.message_id = o.id "
+    "WHERE o.delivery_id = :did AND o.event_id > :seen"
+)
 
 
 def _forward_later_oppositions(writes: _Writes, seen: int, delivery_id: int, dend: int) -> int:
