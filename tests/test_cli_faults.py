@@ -11,10 +11,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from tests.test_cli import base, cli, ok  # noqa: F401 (base: a fixture)
+import pytest
+
+from tests.scenario import contact, partner, write_csv
+from tests.test_cli import base, cli, ok, user_error  # noqa: F401 (base: a fixture)
 
 
 def _recorded(tmp: Path) -> dict[int, str]:
@@ -110,3 +113,157 @@ def test_rent_reports_folders_the_registry_does_not_know(base: Path) -> None:  #
         done.stderr
     )
     assert _complete_but_unrecorded(base) == ["d2"]  # named, not removed: not listguard's
+
+
+def test_bad_paths_are_named(base: Path) -> None:  # noqa: F811
+    (base / "folder.toml").mkdir()
+    assert "folder.toml: this is a folder, not a file (listguard rent stopped)" in user_error(
+        base, "rent", "folder.toml", "--out", "d1"
+    )
+    message = user_error(base, "rent", "order.toml", "--out", "order.toml/d1")
+    assert "order.toml/d1: cannot make the delivery folder: order.toml is a file" in message
+    assert "/proc/d1: cannot make the delivery folder" in user_error(
+        base, "rent", "order.toml", "--out", "/proc/d1"
+    )
+    assert _recorded(base) == {} and _partials(base) == []
+
+
+def test_rent_into_a_closed_pipe_keeps_its_delivery_and_says_so(base: Path) -> None:  # noqa: F811
+    env = {**os.environ, "LISTGUARD_DATABASE_URL": f"sqlite:///{base / 'reg.db'}"}
+    env.pop("LISTGUARD_CONFIG", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "listguard", "rent", "order.toml", "--out", "d1"],
+        cwd=base,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # as `| head` does once it has read what it wanted
+    _out, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert "delivery 1 was recorded" in stderr and "standard output was closed" in stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr
+    assert list(_recorded(base)) == [1] and (base / "d1" / "manifest.json").is_file()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A file system of 8 MiB, mounted for the test (as root only)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a small file system: {mounted.stderr!r}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _fill(disk: Path, leave_kib: int) -> None:
+    """Fill ``disk`` but ``leave_kib`` KiB."""
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    (disk / "filler").write_bytes(b"\0" * max(0, free - leave_kib * 1024))
+
+
+def _on(registry: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LISTGUARD_DATABASE_URL": f"sqlite:///{registry}"}
+    env.pop("LISTGUARD_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "listguard", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_full_disk_is_named_and_changes_nothing(tmp_path: Path, small_disk: Path) -> None:
+    registry = small_disk / "reg.db"
+    write_csv(tmp_path / "partners.csv", [partner()])
+    write_csv(
+        tmp_path / "contacts.csv",
+        [contact(f"C{i}", email=f"c{i}@example.com") for i in range(3000)],
+    )
+    for args in (("init",), ("import", "partners", "partners.csv")):
+        assert _on(registry, tmp_path, *args).returncode == 0
+    # the registry's disk fills during an import
+    _fill(small_disk, 300)
+    done = _on(registry, tmp_path, "import", "contacts", "contacts.csv")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert (
+        f"error: {registry}: the disk holding the registry or its temporary files is full "
+        "(listguard import contacts stopped)"
+    ) in done.stderr
+    (small_disk / "filler").unlink()
+    with sqlite3.connect(registry) as db:
+        assert db.execute("SELECT count(*) FROM contacts").fetchone() == (0,)
+    # the delivery's disk fills while the files are written: nothing recorded, nothing left
+    registry = tmp_path / "reg.db"
+    for args in (
+        ("init",),
+        ("import", "partners", "partners.csv"),
+        ("import", "contacts", "contacts.csv"),
+    ):
+        assert _on(registry, tmp_path, *args).returncode == 0
+    (tmp_path / "order.toml").write_text(
+        'partner = "P1"\nchannels = ["email"]\npurpose = "Offre"\n'
+        "campaign_start = 2026-12-01\ncampaign_end = 2026-12-31\nas_of = 2026-11-28\n",
+        encoding="utf-8",
+    )
+    _fill(small_disk, 100)
+    done = _on(registry, tmp_path, "rent", "order.toml", "--out", str(small_disk / "d1"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"error: {small_disk}/.d1.partial-" in done.stderr
+    assert ": no space left on the device (listguard rent stopped)" in done.stderr
+    assert [p.name for p in small_disk.iterdir() if "d1" in p.name] == []
+    with sqlite3.connect(registry) as db:
+        assert db.execute("SELECT count(*) FROM deliveries").fetchone() == (0,)
+
+
+def test_operational_errors_of_every_layer_become_messages() -> None:
+    """As the registry's drivers and DuckDB raise them (a fake for the ones a test cannot
+    cause)."""
+    import duckdb
+    from sqlalchemy.exc import OperationalError as SQLAlchemyError
+
+    from listguard.cli.boundary import operational
+
+    def message(exc: BaseException) -> str | None:
+        error = operational(exc, "/data/reg.db", "listguard oppose stopped")
+        return None if error is None else str(error)
+
+    full = sqlite3.OperationalError("database or disk is full")
+    assert message(SQLAlchemyError("INSERT", {}, full)) == (
+        "/data/reg.db: the disk holding the registry or its temporary files is full "
+        "(listguard oppose stopped)"
+    )
+    read_only = sqlite3.OperationalError("attempt to write a readonly database")
+    assert "the registry is read-only" in str(message(read_only))
+
+    class DiskFull(Exception):  # psycopg's errors.DiskFull, as it looks
+        sqlstate = "53100"
+
+    assert message(SQLAlchemyError("INSERT", {}, DiskFull("could not extend file"))) == (
+        "/data/reg.db: the registry's server failed: could not extend file "
+        "(listguard oppose stopped)"
+    )
+    assert message(duckdb.IOException('Could not write file "/x/a.csv": Permission denied')) == (
+        "/x/a.csv: Permission denied (listguard oppose stopped)"
+    )
+    assert message(OSError(30, "Read-only file system", "/x/a.csv")) == (
+        "/x/a.csv: read-only file system (listguard oppose stopped)"
+    )
+    # not operational: a bug keeps its traceback
+    assert message(sqlite3.OperationalError("no such table: contacts")) is None
+    assert message(ValueError("x")) is None

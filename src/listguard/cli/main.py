@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from listguard.cli.boundary import operational_errors, report_after
 from listguard.cli.output import (
     err,
     print_counts,
@@ -227,14 +228,15 @@ def rent(
             err(f"warning: {note}")
         with progress_steps("renting") as step:
             report = do_rent(engine, order, out, settings, progress=step)
-    print(
-        f"delivery {report.delivery_id} to {order.partner} ({', '.join(report.packs)}): "
-        f"{report.contacts_delivered} contacts in {report.out}"
-    )
-    print_forwarded(
-        report.forwarded, order.partner, report.forwarded_meanwhile, report.covered_meanwhile
-    )
-    print_counts(order.channels, report.counts, report.eligible)
+    with report_after(f"delivery {report.delivery_id} was recorded, in {report.out}"):
+        print(
+            f"delivery {report.delivery_id} to {order.partner} ({', '.join(report.packs)}): "
+            f"{report.contacts_delivered} contacts in {report.out}"
+        )
+        print_forwarded(
+            report.forwarded, order.partner, report.forwarded_meanwhile, report.covered_meanwhile
+        )
+        print_counts(order.channels, report.counts, report.eligible)
 
 
 @app.command()
@@ -1153,8 +1155,10 @@ def run(argv: list[str] | None = None) -> Any:
 
     # no command does linear algebra: the BLAS threads numpy starts would only spin
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    groups = {g.name for g in app.registered_groups if g.name}
     try:
-        return app(args=argv, standalone_mode=True)
+        with operational_errors(sys.argv[1:] if argv is None else argv, groups):
+            return app(args=argv, standalone_mode=True)
     except ListguardError as exc:
         err(f"error: {exc}")
         sys.exit(exc.exit_code)

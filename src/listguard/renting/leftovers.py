@@ -76,10 +76,15 @@ def claim(out: Path) -> Partial:
             "(a delivery is never overwritten)",
             where=str(out),
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(4)
     making = out.with_name(f".{out.name}.new-{token}")
-    making.mkdir()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        making.mkdir()
+    except OSError as exc:
+        file = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{file} is a file, not a folder" if file else exc.strerror or str(exc)
+        raise InputError(f"cannot make the delivery folder: {reason}", where=str(out)) from None
     try:
         fd = _lock(making, wait=True)
     except BaseException:
