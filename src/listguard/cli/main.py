@@ -1071,6 +1071,10 @@ def enrich(
         err(f"warning: {warning}")
     if warning := stale_clusters(c.engine()):
         err(f"warning: {warning}")
+    from listguard.renting.leftovers import sweep
+
+    for note in sweep(c.engine(), out):
+        err(f"warning: {note}")
     with progress_steps("enriching") as step:
         report = do_enrich(
             c.engine(),
@@ -1083,23 +1087,23 @@ def enrich(
             threshold=threshold,
             step=step,
         )
-    m = report.match
+    m, d = report.match, report.delivery
 
     def pct(n: int) -> str:
         return f"{n / m.rows:.1%}" if m.rows else "0%"
 
-    print(
-        f"{m.rows} row(s): {m.matched} matched ({pct(m.matched)}), {m.ambiguous} ambiguous "
-        f"(nothing appended), {m.unmatched} not found; {m.enriched} row(s) enriched "
-        f"({pct(m.enriched)}): " + ", ".join(f"{ch} {n}" for ch, n in m.appended.items())
-    )
-    d = report.delivery
-    print(
-        f"delivery {d.delivery_id} to {order.partner} ({', '.join(d.packs)}): "
-        f"{d.out / 'enriched.csv'} ({report.seconds:.1f} s)"
-    )
-    print_forwarded(d.forwarded, order.partner, d.forwarded_meanwhile, d.covered_meanwhile)
-    print_counts(order.channels, d.counts, d.eligible)
+    with report_after(f"delivery {d.delivery_id} was recorded, in {d.out}"):
+        print(
+            f"{m.rows} row(s): {m.matched} matched ({pct(m.matched)}), {m.ambiguous} ambiguous "
+            f"(nothing appended), {m.unmatched} not found; {m.enriched} row(s) enriched "
+            f"({pct(m.enriched)}): " + ", ".join(f"{ch} {n}" for ch, n in m.appended.items())
+        )
+        print(
+            f"delivery {d.delivery_id} to {order.partner} ({', '.join(d.packs)}): "
+            f"{d.out / 'enriched.csv'} ({report.seconds:.1f} s)"
+        )
+        print_forwarded(d.forwarded, order.partner, d.forwarded_meanwhile, d.covered_meanwhile)
+        print_counts(order.channels, d.counts, d.eligible)
 
 
 @app.command()
