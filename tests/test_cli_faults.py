@@ -13,10 +13,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import Engine, text
 
-from tests.scenario import contact, partner, write_csv
+from tests.scenario import Scenario, contact, partner, write_csv
 from tests.test_cli import base, cli, ok, user_error  # noqa: F401 (base: a fixture)
 
 
@@ -74,14 +76,18 @@ def test_a_killed_rental_never_leaves_an_unrecorded_delivery(base: Path) -> None
     # killed as the delivery folder appears: it appears once recorded, or not at all
     _rent_killed(base, "d1", (base / "d1").exists, signal.SIGKILL)
     assert _complete_but_unrecorded(base) == []
-    # stopped as a service manager stops it, while the files are written: nothing is
-    # recorded, and only the hidden folder is left, with its personal data
     before = _recorded(base)
 
     def writing() -> bool:
         return any((p / "decisions.csv").exists() for p in _partials(base))
 
+    # stopped as a service manager stops it, while the files are written: nothing is
+    # recorded, nothing is left
     _rent_killed(base, "d2", writing, signal.SIGTERM)
+    assert _recorded(base) == before
+    assert not (base / "d2").exists() and _partials(base) == []
+    # killed there: only the hidden folder is left, with its personal data
+    _rent_killed(base, "d2", writing, signal.SIGKILL)
     assert _recorded(base) == before
     assert not (base / "d2").exists() and _complete_but_unrecorded(base) == []
     left = _partials(base)
@@ -93,6 +99,33 @@ def test_a_killed_rental_never_leaves_an_unrecorded_delivery(base: Path) -> None
         assert f"{p}: removed the folder of a rental stopped before it was recorded" in done.stderr
     assert _partials(base) == [] and _complete_but_unrecorded(base) == []
     assert "Traceback" not in done.stderr
+
+
+def test_a_rental_interrupted_as_its_commit_ends_keeps_its_folder(
+    any_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interrupted once the registry has committed, but before the rental knew it: the
+    delivery is recorded, so its folder is moved in place, not removed."""
+    from listguard.renting import deliver
+
+    def interrupted(commit: Callable[[Any], None]) -> Callable[[Any], None]:
+        def after(self: Any) -> None:
+            commit(self)
+            raise KeyboardInterrupt
+
+        return after
+
+    for writes in (deliver._SqlWrites, deliver._ChildWrites):
+        monkeypatch.setattr(writes, "commit", interrupted(writes.commit))
+    sc = Scenario(any_engine, tmp_path)
+    sc.load()
+    with pytest.raises(KeyboardInterrupt):
+        sc.rent(channels=("email",), out="d1")
+    with any_engine.connect() as conn:
+        digest = conn.execute(text("SELECT manifest_sha256 FROM deliveries")).scalar_one()
+    body = (tmp_path / "d1" / "manifest.json").read_bytes()
+    assert hashlib.sha256(body).hexdigest() == digest
+    assert _partials(tmp_path) == []
 
 
 def test_rent_reports_folders_the_registry_does_not_know(base: Path) -> None:  # noqa: F811

@@ -151,6 +151,28 @@ def command_name(argv: Sequence[str], groups: set[str]) -> str:
 
 
 @contextlib.contextmanager
+def terminated_as_exit() -> Iterator[None]:
+    """Make SIGTERM (what service managers send) end the command as an exception would,
+    so that what it was doing is undone (a transaction rolled back, a delivery's
+    hidden folder removed) instead of left as it was."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
 def operational_errors(argv: Sequence[str], groups: set[str]) -> Iterator[None]:
     """Turn an operational failure of the command ``argv`` into an ``OperationalError``;
     make a standard output closed early end quietly."""
@@ -198,4 +220,10 @@ def report_after(done: str) -> Iterator[None]:
         )
 
 
-__all__ = ["OperationalError", "operational", "operational_errors", "report_after"]
+__all__ = [
+    "OperationalError",
+    "operational",
+    "operational_errors",
+    "report_after",
+    "terminated_as_exit",
+]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from listguard.cli.boundary import operational_errors, report_after
+from listguard.cli.boundary import operational_errors, report_after, terminated_as_exit
 from listguard.cli.output import (
     err,
     print_counts,
@@ -1161,7 +1161,10 @@ def run(argv: list[str] | None = None) -> Any:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     groups = {g.name for g in app.registered_groups if g.name}
     try:
-        with operational_errors(sys.argv[1:] if argv is None else argv, groups):
+        with (
+            terminated_as_exit(),
+            operational_errors(sys.argv[1:] if argv is None else argv, groups),
+        ):
             return app(args=argv, standalone_mode=True)
     except ListguardError as exc:
         err(f"error: {exc}")

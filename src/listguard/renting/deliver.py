@@ -294,7 +294,7 @@ def deliver(
     partial = leftovers.claim(out)
     tmp = partial.path
     path = sqlite_file(engine)
-    committed = False
+    committing = committed = False
     try:
         with contextlib.ExitStack() as stack:
             # SQLite file: the delivery is recorded by a writer process, started now so
@@ -319,6 +319,7 @@ def deliver(
                     closing.start()
                     step("delivering")
                     _check_still_free(out, existed)
+                    committing = True
                     writes.commit()
                 except BaseException:
                     writes.rollback()
@@ -336,8 +337,21 @@ def deliver(
         raise ListguardError(f"cannot record the delivery: {exc}", where=path) from None
     finally:
         if not committed:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _settle(engine, tmp, out, committing)
         partial.release()
+
+
+def _settle(engine: Engine, tmp: Path, out: Path, committing: bool) -> None:
+    """The folder of a delivery that did not end well: removed, unless it stopped
+    while committing and the registry did record it (an interruption as the commit
+    ended), in which case it is moved in place. When the registry cannot tell, it is
+    left for the next ``rent`` to settle."""
+    recorded = leftovers.is_recorded(engine, tmp) if committing else False
+    if recorded:
+        with contextlib.suppress(OSError):
+            leftovers.move_in(tmp, out)
+    elif recorded is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _check_still_free(out: Path, existed: bool) -> None:

@@ -121,6 +121,22 @@ def _manifest(folder: Path) -> tuple[int, str] | None:
     return data["delivery_id"], hashlib.sha256(body).hexdigest()
 
 
+def is_recorded(engine: Engine, folder: Path) -> bool | None:
+    """Whether ``folder`` holds the manifest of a delivery the registry recorded;
+    ``None`` when the registry cannot be read."""
+    found = _manifest(folder)
+    if found is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            digest = conn.execute(
+                text("SELECT manifest_sha256 FROM deliveries WHERE id = :id"), {"id": found[0]}
+            ).scalar()
+    except Exception:  # the registry failed: whoever reads it next will tell
+        return None
+    return digest == found[1]
+
+
 def _places(engine: Engine, out: Path) -> tuple[list[Path], Recorded]:
     """The folders deliveries are made in (``out``'s, and those of every recorded
     delivery), and each recorded delivery's manifest digest and folder."""
@@ -214,4 +230,4 @@ def _unrecorded(folder: Path, recorded: Recorded) -> str | None:
     )
 
 
-__all__ = ["Partial", "claim", "move_in", "sweep"]
+__all__ = ["Partial", "claim", "is_recorded", "move_in", "sweep"]
