@@ -300,3 +300,22 @@ def test_operational_errors_of_every_layer_become_messages() -> None:
     # not operational: a bug keeps its traceback
     assert message(sqlite3.OperationalError("no such table: contacts")) is None
     assert message(ValueError("x")) is None
+
+
+def test_a_delivery_folder_is_never_moved_over_files_of_the_same_name(tmp_path: Path) -> None:
+    from listguard.renting.leftovers import move_in
+
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "tmp" / "manifest.json").write_text("new", encoding="utf-8")
+    (tmp_path / "tmp" / "contacts.csv").write_text("new", encoding="utf-8")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "contacts.csv").write_text("old", encoding="utf-8")
+    with pytest.raises(FileExistsError):
+        move_in(tmp_path / "tmp", tmp_path / "out")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["contacts.csv"]
+    assert (tmp_path / "out" / "contacts.csv").read_text(encoding="utf-8") == "old"
+    # into an empty folder made beforehand: every file, the manifest last
+    (tmp_path / "out" / "contacts.csv").unlink()
+    move_in(tmp_path / "tmp", tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["contacts.csv", "manifest.json"]
+    assert not (tmp_path / "tmp").exists()

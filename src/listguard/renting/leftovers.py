@@ -14,6 +14,7 @@ manifest is not that of a delivery the registry recorded.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -91,7 +92,12 @@ def claim(out: Path) -> Partial:
         making.rmdir()
         raise
     tmp = out.with_name(f".{out.name}.partial-{token}")
-    making.rename(tmp)
+    try:
+        making.rename(tmp)
+    except BaseException:
+        Partial(making, fd).release()
+        making.rmdir()
+        raise
     return Partial(tmp, fd)
 
 
@@ -102,7 +108,13 @@ def move_in(tmp: Path, out: Path) -> None:
     if not out.exists():
         tmp.rename(out)
         return
-    for item in sorted(tmp.iterdir(), key=lambda p: p.name == MANIFEST):
+    items = sorted(tmp.iterdir(), key=lambda p: p.name == MANIFEST)
+    for item in items:  # a rename would replace a file of the same name
+        if (out / item.name).exists():
+            raise FileExistsError(
+                errno.EEXIST, "a file of the delivery is there already", str(out / item.name)
+            )
+    for item in items:
         item.rename(out / item.name)
     tmp.rmdir()
 
@@ -116,7 +128,8 @@ def _manifest(folder: Path) -> tuple[int, str] | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("delivery_id"), int):
         return None
-    if (data.get("software") or {}).get("name") != "listguard":
+    software = data.get("software")
+    if not isinstance(software, dict) or software.get("name") != "listguard":
         return None
     return data["delivery_id"], hashlib.sha256(body).hexdigest()
 
@@ -161,7 +174,7 @@ def sweep(engine: Engine, out: Path) -> list[str]:
             if PARTIAL.fullmatch(folder.name):
                 note = _stopped(folder, recorded)
             else:
-                note = _unrecorded(folder, recorded)
+                note = _unrecorded(engine, folder, recorded)
             if note:
                 notes.append(note)
     return notes
@@ -176,8 +189,8 @@ def _stopped(folder: Path, recorded: Recorded) -> str | None:
     place if its delivery was recorded; else removed."""
     try:
         fd = _lock(folder, wait=False)
-    except BlockingIOError:
-        return None  # a rental is writing it
+    except (BlockingIOError, FileNotFoundError):
+        return None  # a rental is writing it, or has just ended
     except OSError as exc:
         return f"{folder}: a folder left by a stopped rental could not be examined ({exc})"
     try:
@@ -213,10 +226,12 @@ def _stopped(folder: Path, recorded: Recorded) -> str | None:
             os.close(fd)
 
 
-def _unrecorded(folder: Path, recorded: Recorded) -> str | None:
+def _unrecorded(engine: Engine, folder: Path, recorded: Recorded) -> str | None:
     """A folder holding a listguard manifest that is not the one of the delivery it names."""
     found = _manifest(folder)
     if found is None or _is_recorded(found, recorded):
+        return None
+    if is_recorded(engine, folder) is not False:  # recorded since the sweep began
         return None
     delivery_id = found[0]
     what = (
