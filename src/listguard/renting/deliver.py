@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-import shutil
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -318,7 +317,7 @@ def deliver(
                     closing = threading.Thread(target=db.close, name="listguard-duckdb")
                     closing.start()
                     step("delivering")
-                    _check_still_free(out, existed)
+                    leftovers.check_still_free(out, existed)
                     committing = True
                     writes.commit()
                 except BaseException:
@@ -326,7 +325,7 @@ def deliver(
                     raise
                 committed = True
                 # recorded: only now may the folder appear where it was asked for
-                _put_in_place(tmp, out, report.delivery_id)
+                leftovers.put_in_place(tmp, out, report.delivery_id)
             finally:
                 if closing is None:
                     db.close()
@@ -337,45 +336,8 @@ def deliver(
         raise ListguardError(f"cannot record the delivery: {exc}", where=path) from None
     finally:
         if not committed:
-            _settle(engine, tmp, out, committing)
+            leftovers.settle(engine, tmp, out, committing=committing)
         partial.release()
-
-
-def _settle(engine: Engine, tmp: Path, out: Path, committing: bool) -> None:
-    """The folder of a delivery that did not end well: removed, unless it stopped
-    while committing and the registry did record it (an interruption as the commit
-    ended), in which case it is moved in place. When the registry cannot tell, it is
-    left for the next ``rent`` to settle."""
-    recorded = leftovers.is_recorded(engine, tmp) if committing else False
-    if recorded:
-        with contextlib.suppress(OSError):
-            leftovers.move_in(tmp, out)
-    elif recorded is not None:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _check_still_free(out: Path, existed: bool) -> None:
-    """Refuse, before the commit, a folder ``out`` that another process filled or made
-    while this delivery was being written."""
-    if (out.is_dir() and any(out.iterdir())) if existed else out.exists():
-        raise InputError(
-            "the delivery folder was made or filled while this delivery was being "
-            "written: nothing was delivered and nothing recorded; choose a new folder",
-            where=str(out),
-        )
-
-
-def _put_in_place(tmp: Path, out: Path, delivery_id: int) -> None:
-    """Move the folder of the recorded delivery ``delivery_id`` from ``tmp`` to ``out``;
-    if that fails, the folder stays where it is, and the message says where."""
-    try:
-        leftovers.move_in(tmp, out)
-    except OSError as exc:
-        raise ListguardError(
-            f"delivery {delivery_id} was recorded, but its folder could not be moved to "
-            f"{out} ({exc.strerror or exc}): it is in {tmp}; the next listguard rent moves "
-            "it in place"
-        ) from None
 
 
 def _open_writes(

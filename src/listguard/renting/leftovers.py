@@ -14,6 +14,7 @@ manifest is not that of a delivery the registry recorded.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from listguard.errors import InputError
+from listguard.errors import InputError, ListguardError
 
 try:  # POSIX: a folder in the making is locked by its rental
     import fcntl
@@ -117,6 +118,43 @@ def move_in(tmp: Path, out: Path) -> None:
     for item in items:
         item.rename(out / item.name)
     tmp.rmdir()
+
+
+def settle(engine: Engine, tmp: Path, out: Path, *, committing: bool) -> None:
+    """The folder of a delivery that did not end well: removed, unless it stopped
+    while committing and the registry did record it (an interruption as the commit
+    ended), in which case it is moved in place. When the registry cannot tell, it is
+    left for the next ``rent`` to settle."""
+    recorded = is_recorded(engine, tmp) if committing else False
+    if recorded:
+        with contextlib.suppress(OSError):
+            move_in(tmp, out)
+    elif recorded is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_still_free(out: Path, existed: bool) -> None:
+    """Refuse, before the commit, a folder ``out`` that another process filled or made
+    while this delivery was being written."""
+    if (out.is_dir() and any(out.iterdir())) if existed else out.exists():
+        raise InputError(
+            "the delivery folder was made or filled while this delivery was being "
+            "written: nothing was delivered and nothing recorded; choose a new folder",
+            where=str(out),
+        )
+
+
+def put_in_place(tmp: Path, out: Path, delivery_id: int) -> None:
+    """Move the folder of the recorded delivery ``delivery_id`` from ``tmp`` to ``out``;
+    if that fails, the folder stays where it is, and the message says where."""
+    try:
+        move_in(tmp, out)
+    except OSError as exc:
+        raise ListguardError(
+            f"delivery {delivery_id} was recorded, but its folder could not be moved to "
+            f"{out} ({exc.strerror or exc}): it is in {tmp}; the next listguard rent moves "
+            "it in place"
+        ) from None
 
 
 def _manifest(folder: Path) -> tuple[int, str] | None:
@@ -245,4 +283,13 @@ def _unrecorded(engine: Engine, folder: Path, recorded: Recorded) -> str | None:
     )
 
 
-__all__ = ["Partial", "claim", "is_recorded", "move_in", "sweep"]
+__all__ = [
+    "Partial",
+    "check_still_free",
+    "claim",
+    "is_recorded",
+    "move_in",
+    "put_in_place",
+    "settle",
+    "sweep",
+]
