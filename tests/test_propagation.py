@@ -131,8 +131,9 @@ def test_an_opposition_recorded_while_an_order_is_decided_is_not_lost(
     any_engine: Engine, tmp_path: Path
 ) -> None:
     """An opposition recorded after the decision read the registry, but before the
-    delivery is recorded, is forwarded to nobody (the ledger does not hold the delivery
-    yet): the delivery is refused, whole, and the same order rented again excludes it."""
+    delivery is recorded, is forwarded to nobody by its own recording (the ledger does
+    not hold the delivery yet): the delivery forwards it, in its own transaction, and
+    delivers; a flow of oppositions never starves rentals."""
     sc = Scenario(
         any_engine,
         tmp_path,
@@ -141,32 +142,65 @@ def test_an_opposition_recorded_while_an_order_is_decided_is_not_lost(
     sc.load()
     day = today().isoformat()  # the opposition is dated now: the order is decided as of today
 
-    def meanwhile(event: Callable[[], object]) -> Callable[[str], None]:
+    def meanwhile(*events: Callable[[], object]) -> Callable[[str], None]:
         def step(message: str) -> None:
             if message == "recording the ledger":  # decided; nothing recorded yet
-                event()
+                for event in events:
+                    event()
 
         return step
 
-    # an opposition to a channel not rented covers nothing delivered: the delivery stands
-    sc.rent(
+    # an opposition to a channel not rented covers nothing delivered: nothing to forward
+    report, _rows = sc.rent(
         channels=("email",),
         as_of=day,
         out="d0",
         progress=meanwhile(lambda: record_opposition(any_engine, channel="sms", contact_id="C2")),
     )
     assert _delivered(any_engine) == (1, 2)
-    with pytest.raises(ListguardError, match="1 delivered coordinate"):
-        sc.rent(
-            channels=("email",),
-            as_of=day,
-            out="d1",
-            progress=meanwhile(
-                lambda: record_opposition(any_engine, channel="email", email="C1@example.com")
+    assert (report.forwarded_meanwhile, report.covered_meanwhile) == (0, 0)
+    # an opposition (and a rectification) covering delivered coordinates: delivered,
+    # and both go to the partner under this delivery's references (the opposition is
+    # also forwarded as it is recorded, for d0, which holds C1's email too)
+    report, rows = sc.rent(
+        channels=("email",),
+        as_of=day,
+        out="d1",
+        progress=meanwhile(
+            lambda: record_opposition(any_engine, channel="email", email="C1@example.com"),
+            lambda: rectify(any_engine, "C2", {"last_name": "Martin"}),
+        ),
+    )
+    assert _delivered(any_engine) == (2, 4)
+    assert reasons_by_channel(rows, "C1") == {"email": ""}  # decided before it
+    assert (report.forwarded_meanwhile, report.covered_meanwhile) == (2, 2)
+    manifest = json.loads((tmp_path / "d1" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["forwarded"] == {
+        "oppositions_dated_after_as_of": 0,
+        "events_recorded_while_deciding": 2,
+        "coordinates_they_cover": 2,
+    }
+    with any_engine.connect() as conn:
+        queued = conn.execute(
+            text(
+                "SELECT o.partner_id, i.delivery_id, i.contact_ref, i.coordinate FROM outbox o "
+                "JOIN outbox_items i ON i.message_id = o.id WHERE o.delivery_id = :d "
+                "ORDER BY o.id"
             ),
-        )
-    assert _delivered(any_engine) == (1, 2)  # nothing recorded
-    assert not (tmp_path / "d1").exists()  # nothing delivered
+            {"d": report.delivery_id},
+        ).all()
+        refs: dict[str, str] = {
+            r[0]: r[1]
+            for r in conn.execute(
+                text("SELECT coordinate, contact_ref FROM ledger WHERE delivery_id = :d"),
+                {"d": report.delivery_id},
+            )
+        }
+    assert [tuple(r) for r in queued] == [
+        ("P1", report.delivery_id, refs["c1@example.com"], "c1@example.com"),
+        ("P1", report.delivery_id, refs["c2@example.com"], "c2@example.com"),
+    ]
+    # the same order again is decided with the opposition
     _report, rows = sc.rent(channels=("email",), as_of=day, out="d2")
     assert reasons_by_channel(rows, "C1") == {"email": "opposed"}
     assert reasons_by_channel(rows, "C2") == {"email": ""}
@@ -178,8 +212,9 @@ def test_an_opposition_recorded_while_an_order_is_decided_is_not_lost(
             out="d3",
             progress=meanwhile(lambda: erase(any_engine, contact_id="C2")),
         )
-    assert _delivered(any_engine) == (2, 3)
+    assert _delivered(any_engine) == (3, 5)
     assert not (tmp_path / "d3").exists()
+    assert verify(any_engine).ok
 
 
 def test_a_backdated_order_forwards_the_oppositions_it_leaves_out(

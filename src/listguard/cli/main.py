@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from listguard.cli.boundary import operational_errors, report_after, terminated_as_exit
 from listguard.cli.output import (
     err,
     print_counts,
@@ -213,6 +214,7 @@ def rent(
     with reader_ahead(c.db):
         from listguard.processing.clusters import stale_clusters
         from listguard.renting.deliver import rent as do_rent
+        from listguard.renting.leftovers import sweep
         from listguard.renting.order import backdated, load_order
 
         order = load_order(order_file)
@@ -222,14 +224,19 @@ def rent(
         engine = c.engine()
         if warning := stale_clusters(engine):
             err(f"warning: {warning}")
+        for note in sweep(engine, out):
+            err(f"warning: {note}")
         with progress_steps("renting") as step:
             report = do_rent(engine, order, out, settings, progress=step)
-    print(
-        f"delivery {report.delivery_id} to {order.partner} ({', '.join(report.packs)}): "
-        f"{report.contacts_delivered} contacts in {report.out}"
-    )
-    print_forwarded(report.forwarded, order.partner)
-    print_counts(order.channels, report.counts, report.eligible)
+    with report_after(f"delivery {report.delivery_id} was recorded, in {report.out}"):
+        print(
+            f"delivery {report.delivery_id} to {order.partner} ({', '.join(report.packs)}): "
+            f"{report.contacts_delivered} contacts in {report.out}"
+        )
+        print_forwarded(
+            report.forwarded, order.partner, report.forwarded_meanwhile, report.covered_meanwhile
+        )
+        print_counts(order.channels, report.counts, report.eligible)
 
 
 @app.command()
@@ -1064,6 +1071,10 @@ def enrich(
         err(f"warning: {warning}")
     if warning := stale_clusters(c.engine()):
         err(f"warning: {warning}")
+    from listguard.renting.leftovers import sweep
+
+    for note in sweep(c.engine(), out):
+        err(f"warning: {note}")
     with progress_steps("enriching") as step:
         report = do_enrich(
             c.engine(),
@@ -1076,23 +1087,23 @@ def enrich(
             threshold=threshold,
             step=step,
         )
-    m = report.match
+    m, d = report.match, report.delivery
 
     def pct(n: int) -> str:
         return f"{n / m.rows:.1%}" if m.rows else "0%"
 
-    print(
-        f"{m.rows} row(s): {m.matched} matched ({pct(m.matched)}), {m.ambiguous} ambiguous "
-        f"(nothing appended), {m.unmatched} not found; {m.enriched} row(s) enriched "
-        f"({pct(m.enriched)}): " + ", ".join(f"{ch} {n}" for ch, n in m.appended.items())
-    )
-    d = report.delivery
-    print(
-        f"delivery {d.delivery_id} to {order.partner} ({', '.join(d.packs)}): "
-        f"{d.out / 'enriched.csv'} ({report.seconds:.1f} s)"
-    )
-    print_forwarded(d.forwarded, order.partner)
-    print_counts(order.channels, d.counts, d.eligible)
+    with report_after(f"delivery {d.delivery_id} was recorded, in {d.out}"):
+        print(
+            f"{m.rows} row(s): {m.matched} matched ({pct(m.matched)}), {m.ambiguous} ambiguous "
+            f"(nothing appended), {m.unmatched} not found; {m.enriched} row(s) enriched "
+            f"({pct(m.enriched)}): " + ", ".join(f"{ch} {n}" for ch, n in m.appended.items())
+        )
+        print(
+            f"delivery {d.delivery_id} to {order.partner} ({', '.join(d.packs)}): "
+            f"{d.out / 'enriched.csv'} ({report.seconds:.1f} s)"
+        )
+        print_forwarded(d.forwarded, order.partner, d.forwarded_meanwhile, d.covered_meanwhile)
+        print_counts(order.channels, d.counts, d.eligible)
 
 
 @app.command()
@@ -1148,8 +1159,13 @@ def run(argv: list[str] | None = None) -> Any:
 
     # no command does linear algebra: the BLAS threads numpy starts would only spin
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    groups = {g.name for g in app.registered_groups if g.name}
     try:
-        return app(args=argv, standalone_mode=True)
+        with (
+            terminated_as_exit(),
+            operational_errors(sys.argv[1:] if argv is None else argv, groups),
+        ):
+            return app(args=argv, standalone_mode=True)
     except ListguardError as exc:
         err(f"error: {exc}")
         sys.exit(exc.exit_code)

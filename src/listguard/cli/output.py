@@ -53,12 +53,19 @@ def progress_steps(label: str) -> Iterator[Callable[[str], None]]:
         yield lambda step: bar.update(task, description=f"{label}: {step}")
 
 
-def print_forwarded(forwarded: int, partner: str) -> None:
-    """Say how many messages a delivery queued for oppositions dated after its as_of."""
+def print_forwarded(forwarded: int, partner: str, meanwhile: int = 0, covered: int = 0) -> None:
+    """Say how many messages a delivery queued for oppositions dated after its as_of,
+    and for events recorded while its order was being decided."""
     if forwarded:
         print(
             f"{forwarded} opposition(s) dated after as_of cover delivered coordinates: "
             f"queued for {partner} (listguard oppositions status)"
+        )
+    if meanwhile:
+        print(
+            f"{meanwhile} opposition(s) or rectification(s) recorded while this order was "
+            f"being decided cover {covered} delivered coordinate(s): queued for {partner} "
+            "(listguard oppositions status)"
         )
 
 

@@ -33,7 +33,12 @@ def render() -> str:
         "(`python -m listguard.cli.reference > docs/cli.md`).",
         "",
         "Exit status: 0 success; 1 the input or the request was wrong (the message says what",
-        "and where); 2 usage error.",
+        "and where), or the system refused what the command had to do: a full disk, a",
+        "permission refused, a read-only file system, a path through a file (the message",
+        "names the path and the command); 2 usage error. Never a traceback, except for a",
+        "fault of listguard itself. A command whose standard output is closed early",
+        "(`listguard rent ... | head`) keeps what it did; `rent` says on standard error that",
+        "its delivery was recorded, and exits with 0.",
         "",
     ]
     for path, cmd in _walk(root, ["listguard"]):

@@ -1,9 +1,11 @@
 """Renting: decide an order, write the delivery folder, record the ledger.
 
-The delivery folder (``shared/spec/formats.md``) is written to a temporary
-folder beside ``out`` and moved in place at the end, inside the transaction
-that records the delivery and its ledger: either everything exists, or nothing
-does. The base itself is only read.
+The delivery folder (``shared/spec/formats.md``) is written to a hidden folder
+beside ``out`` (``leftovers``) and moved in place only after the transaction
+that records the delivery and its ledger has committed: a folder at ``out`` is
+always that of a recorded delivery. A rental stopped before its commit leaves
+only the hidden folder, which the next ``rent`` removes. The base itself is
+only read.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-import shutil
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,8 +39,8 @@ from listguard.db.engine import (
 from listguard.db.sqlite_load import BulkWriter, LoadError
 from listguard.errors import InputError, ListguardError
 from listguard.io.digest import file_sha256
-from listguard.propagation import delivered_items_sql, enqueue_for_delivery
-from listguard.renting import seeds
+from listguard.propagation import enqueue_for_delivery
+from listguard.renting import leftovers, seeds
 from listguard.renting.notice import notice_text
 from listguard.renting.order import Order
 from listguard.renting.partner_list import partner_list_version
@@ -95,6 +96,11 @@ class DeliveryReport:
     # messages queued to the partner for oppositions the registry held, dated after the
     # order's as_of (a backdated order)
     forwarded: int = 0
+    # messages queued to the partner, with the delivery, for the oppositions and
+    # rectifications recorded while the order was being decided that cover delivered
+    # coordinates, and how many coordinates they cover
+    forwarded_meanwhile: int = 0
+    covered_meanwhile: int = 0
 
 
 def _write_csv(
@@ -224,19 +230,6 @@ def _number_contacts(
     return int(db.execute("SELECT count(*) FROM lg_refs").fetchall()[0][0]) - len(chosen)
 
 
-def _prepare_out(out: Path) -> Path:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(
-            "the delivery folder already exists and is not empty: choose a new folder "
-            "(a delivery is never overwritten)",
-            where=str(out),
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
-    tmp.mkdir()
-    return tmp
-
-
 @dataclass
 class Output:
     """What a delivery gives the partner: a rental's ``contacts.csv`` or an enrichment's
@@ -297,8 +290,10 @@ def deliver(
     delivery folder at ``out`` and record the delivery and its ledger."""
     check_initialised(engine)
     step = progress or (lambda _msg: None)
-    tmp = _prepare_out(out)
+    partial = leftovers.claim(out)
+    tmp = partial.path
     path = sqlite_file(engine)
+    committing = committed = False
     try:
         with contextlib.ExitStack() as stack:
             # SQLite file: the delivery is recorded by a writer process, started now so
@@ -314,7 +309,7 @@ def deliver(
                 n = output.number(conn, db, order)
                 step("recording the ledger")
                 writes = _open_writes(stack, writer, raw, db)
-                existed, moved = out.exists(), False  # an empty folder made beforehand
+                existed = out.exists()  # an empty folder made beforehand
                 try:
                     report = _deliver(conn, db, plan, writes, n, tmp, out, settings, step, output)
                     # DuckDB frees its tables (a second or more for a large order) while
@@ -322,17 +317,15 @@ def deliver(
                     closing = threading.Thread(target=db.close, name="listguard-duckdb")
                     closing.start()
                     step("delivering")
-                    if existed:
-                        _move_into(tmp, out)
-                    else:
-                        tmp.rename(out)
-                    moved = True
+                    leftovers.check_still_free(out, existed)
+                    committing = True
                     writes.commit()
                 except BaseException:
                     writes.rollback()
-                    if moved:  # the commit failed: no delivery, so no folder
-                        _withdraw(out, existed)
                     raise
+                committed = True
+                # recorded: only now may the folder appear where it was asked for
+                leftovers.put_in_place(tmp, out, report.delivery_id)
             finally:
                 if closing is None:
                     db.close()
@@ -342,8 +335,9 @@ def deliver(
     except LoadError as exc:
         raise ListguardError(f"cannot record the delivery: {exc}", where=path) from None
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        if not committed:
+            leftovers.settle(engine, tmp, out, committing=committing)
+        partial.release()
 
 
 def _open_writes(
@@ -496,25 +490,6 @@ def _record_seeds(
     return ids
 
 
-def _move_into(tmp: Path, out: Path) -> None:
-    for item in tmp.iterdir():
-        item.rename(out / item.name)
-    tmp.rmdir()
-
-
-def _withdraw(out: Path, existed: bool) -> None:
-    """Undo the move of a delivery folder whose transaction did not commit: the empty
-    folder made beforehand stays empty, one made by the delivery goes."""
-    if not existed:
-        shutil.rmtree(out, ignore_errors=True)
-        return
-    for item in out.iterdir():
-        if item.is_dir():
-            shutil.rmtree(item, ignore_errors=True)
-        else:
-            item.unlink(missing_ok=True)
-
-
 def _deliver(
     conn: Connection,
     db: duckdb.DuckDBPyConnection,
@@ -567,8 +542,9 @@ def _deliver(
     recorded.result()
     planted = _record_seeds(writes, db, delivery_id, prefix)
     seen = int(db.execute("SELECT seen FROM events_seen").fetchall()[0][0])
-    _refuse_if_objected(writes, seen, delivery_id)
+    _refuse_if_erased(writes, seen)
     forwarded = _forward_later_oppositions(writes, seen, delivery_id, dend)
+    meanwhile, covered = _forward_events_since(writes, seen, delivery_id)
     counts, eligible = tally.excluded, tally.eligible
     (tmp / "notice.txt").write_text(
         notice_text(settings.owner, plan.partner, order), encoding="utf-8"
@@ -632,6 +608,13 @@ def _deliver(
         "contacts_delivered": n,
         "seeds": {"planted": len(planted), "seed_ids": planted},
         "decision_rows": decisions_rows,
+        # sent to the partner with the delivery: its coordinates that events the
+        # decision did not take into account cover (docs/propagation.md)
+        "forwarded": {
+            "oppositions_dated_after_as_of": forwarded,
+            "events_recorded_while_deciding": meanwhile,
+            "coordinates_they_cover": covered,
+        },
         **output.manifest,
         "files": {
             name: digests[name].result() if name in digests else file_sha256(tmp / name)
@@ -660,42 +643,49 @@ def _deliver(
         eligible=eligible,
         rows=decisions_rows,
         forwarded=forwarded,
+        forwarded_meanwhile=meanwhile,
+        covered_meanwhile=covered,
     )
 
 
 _LAST_LEDGER_ID = text("SELECT coalesce(max(id), 0) FROM ledger")
 
 
-def _refuse_if_objected(writes: _Writes, seen: int, delivery_id: int) -> None:
-    """Refuse a delivery (its transaction is then rolled back) that an event recorded
-    after the decision's snapshot makes unlawful or leaves unforwarded: an opposition,
-    erasure or rectification covering a delivered coordinate, or any erasure (an erased
-    person's events no longer name them). That event's own forwarding could not see
-    this delivery, which was not yet recorded; from here on no event is recorded until
-    this transaction ends, so an event recorded after it sees the delivery's ledger.
-    ``seen``: the last event in the decision's snapshot."""
+def _refuse_if_erased(writes: _Writes, seen: int) -> None:
+    """Refuse a delivery (its transaction is then rolled back) if a person was erased
+    after the decision's snapshot: the erased person's events no longer name them, so
+    the delivery could hold them and nothing could tell the partner. From here on no
+    event is recorded until this transaction ends, so an event recorded after it sees
+    the delivery's ledger. ``seen``: the last event in the decision's snapshot."""
     writes.lock_events()
-    params = {"seen": seen, "did": delivery_id, "since": 0}
-    erased = writes.run(_ERASED_SINCE, params)[0][0]
-    covered = writes.run(
-        text(
-            f"SELECT count(*) FROM ({delivered_items_sql('e.id > :seen')}) p "
-            "WHERE p.delivery_id = :did"
-        ),
-        params,
-    )[0][0]
-    if erased or covered:
-        what = (
-            f"{covered} delivered coordinate(s) are covered by an opposition, erasure or "
-            "rectification"
-            if covered
-            else "a person was erased"
-        )
+    if writes.run(_ERASED_SINCE, {"seen": seen})[0][0]:
         raise ListguardError(
-            f"{what} recorded while this order was being decided: nothing was delivered "
-            "and nothing recorded; run the same order again, and it will be decided with "
-            "that event"
+            "a person was erased while this order was being decided: nothing was "
+            "delivered and nothing recorded; run the same order again, and it will be "
+            "decided without that person"
         )
+
+
+def _forward_events_since(writes: _Writes, seen: int, delivery_id: int) -> tuple[int, int]:
+    """Queue for the partner, in the delivery's transaction, the oppositions and
+    rectifications recorded after the decision's snapshot (``seen``, its last event)
+    that cover a delivered coordinate: their own forwarding could not see this
+    delivery, which was not yet recorded. The files stay as decided; the partner is
+    told as of any opposition received after a delivery. Returns the messages queued
+    and the delivered coordinates they cover."""
+    params = {"seen": seen, "did": delivery_id}
+    messages = enqueue_for_delivery(writes.run, "e.id > :seen", params)
+    if not messages:
+        return 0, 0
+    covered = writes.run(_COVERED_SINCE, params)[0][0]
+    return messages, int(covered)
+
+
+_COVERED_SINCE = text(
+    "SELECT count(DISTINCT i.contact_ref || '|' || i.channel || '|' || i.coordinate) "
+    "FROM outbox o JOIN outbox_items i ON i.message_id = o.id "
+    "WHERE o.delivery_id = :did AND o.event_id > :seen"
+)
 
 
 def _forward_later_oppositions(writes: _Writes, seen: int, delivery_id: int, dend: int) -> int:
