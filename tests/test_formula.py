@@ -6,14 +6,18 @@ delivery, rejects, enrichment, deduplication, addresses, the partners' file drop
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Engine
 
 from listguard.io.formula import (
     FORMULA_STARTS,
@@ -22,6 +26,7 @@ from listguard.io.formula import (
     neutralised_sql,
     restore,
 )
+from tests.scenario import Scenario, contact
 
 # the issue's payloads, and the other dangerous first characters
 PAYLOADS = [
@@ -34,6 +39,30 @@ PAYLOADS = [
     "\r=1",
 ]
 E164 = re.compile(r"\+[1-9][0-9]{1,14}(\|\+[1-9][0-9]{1,14})*")
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f, delimiter=";"))
+
+
+def _cells(path: Path) -> list[list[str]]:
+    """Every row of a CSV file, the header first."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.reader(f, delimiter=";"))
+
+
+def _unsafe(path: Path, numbers: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """The cells of ``path`` (header included) that a spreadsheet would evaluate: those
+    starting with a dangerous character, but for E.164 numbers in a ``numbers`` column."""
+    rows = _cells(path)
+    header = rows[0]
+    bad = [("header", h) for h in header if h.startswith(FORMULA_STARTS)]
+    for row in rows[1:]:
+        for name, cell in zip(header, row, strict=True):
+            if cell.startswith(FORMULA_STARTS) and not (name in numbers and E164.fullmatch(cell)):
+                bad.append((name, cell))
+    return bad
 
 
 # -- the rule ----------------------------------------------------------------------------
@@ -125,3 +154,64 @@ def test_any_text_is_written_safe_and_nothing_is_lost(values: list[str | None]) 
             if written != given_value:
                 assert written == "'" + given_value
                 assert given_value.lstrip("'").startswith(FORMULA_STARTS)
+
+
+# -- the files -------------------------------------------------------------------------
+
+
+def _hostile_id(i: int) -> str:
+    return f"{PAYLOADS[i]}{i}" if i % 2 else PAYLOADS[i]
+
+
+def _hostile_contacts() -> list[dict[str, Any]]:
+    """A contact per payload, the payload in every free-text field and its id; one with
+    an email that is valid but starts with ``=`` and a number kept as given."""
+    rows = []
+    for i, p in enumerate(PAYLOADS):
+        rows.append(
+            contact(
+                _hostile_id(i),
+                first_name=p,
+                last_name=p,
+                company=p,
+                address_line2=p,
+                address_line4=f"{10 + i} rue de la Paix",
+                mobile=f"06 12 34 56 {10 + i}",
+                email=f"m{i}@example.com",
+            )
+        )
+    rows.append(contact("C-odd", email="=1+1@example.com", phone="+1+1", mobile="06 98 76 54 32"))
+    return rows
+
+
+def test_a_delivery_neutralises_names_ids_and_addresses_not_numbers(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    sc = Scenario(any_engine, tmp_path, contacts=_hostile_contacts())
+    sc.load()
+    report, decisions = sc.rent(channels=("postal", "phone", "sms", "email"))
+    out = tmp_path / "out"
+    delivered = _read(out / "contacts.csv")
+    assert report.contacts_delivered == len(delivered) == len(PAYLOADS) + 1
+    names = [r for r in delivered if r["last_name"] != "Exemple"]
+    assert len(names) == len(PAYLOADS)
+    for r in names:
+        for field in ("first_name", "last_name", "company", "address_line2"):
+            # stored trimmed (the tab and the carriage return go), quoted on the way out
+            assert r[field].startswith("'") and r[field][1:].startswith(FORMULA_STARTS), r
+        assert r["sms"].startswith("+336") and r["email"].endswith("@example.com")
+    odd = next(r for r in delivered if r["last_name"] == "Exemple")
+    # a valid address starting with "=" is no proof of harmlessness: quoted
+    assert odd["email"] == "'=1+1@example.com"
+    assert odd["sms"] == "+33698765432"
+    assert not _unsafe(out / "contacts.csv", numbers=("phone", "sms"))
+    # decisions.csv: the owner's ids and the coordinates as given, quoted; E.164 not
+    ids = {r["contact_id"] for r in decisions}
+    assert ids == {"'" + _hostile_id(i).strip() for i in range(len(PAYLOADS))} | {"C-odd"}
+    invalid = [r for r in decisions if "invalid_coordinate" in r["reasons"]]
+    assert {r["coordinate"] for r in invalid if r["channel"] == "phone"} == {"'+1+1"}
+    valid = {r["coordinate"] for r in decisions if r["channel"] == "sms" and r not in invalid}
+    assert "+33698765432" in valid and all(n.startswith("+33") for n in valid)
+    postal = [r["coordinate"] for r in decisions if r["channel"] == "postal"]
+    assert sum(c.startswith("'") for c in postal) == len(PAYLOADS)
+    assert not _unsafe(out / "decisions.csv", numbers=("coordinate",))
