@@ -7,6 +7,7 @@ delivery, rejects, enrichment, deduplication, addresses, the partners' file drop
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,10 +16,11 @@ from typing import Any
 import duckdb
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from listguard.imports import import_file
 from listguard.io.formula import (
     FORMULA_STARTS,
     neutralise,
@@ -26,7 +28,9 @@ from listguard.io.formula import (
     neutralised_sql,
     restore,
 )
-from tests.scenario import Scenario, contact
+from listguard.processing.addresses import restructure_file
+from listguard.processing.linkage import link_files
+from tests.scenario import Scenario, contact, write_csv
 
 # the issue's payloads, and the other dangerous first characters
 PAYLOADS = [
@@ -156,6 +160,43 @@ def test_any_text_is_written_safe_and_nothing_is_lost(values: list[str | None]) 
                 assert given_value.lstrip("'").startswith(FORMULA_STARTS)
 
 
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(_hostile_text, st.text(), st.sampled_from(["+33612345678", "+1+1", "-", "'+1"])),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_what_the_writers_write_is_safe_once_read_back(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str, str, str]]
+) -> None:
+    """Through the real writers (the csv module, Polars, DuckDB's COPY) and read back by a
+    CSV reader: no cell a spreadsheet evaluates, and every value there, quote aside."""
+    from listguard.io.csvout import CsvWriter, write_frame_csv
+    from listguard.renting.deliver import _write_csv
+
+    folder = tmp_path_factory.mktemp("writers")
+    frame = pl.DataFrame(rows, schema=["name", "text", "phone"], orient="row")
+    header = ["name", "text", "phone"]
+    writer = CsvWriter(folder / "writer.csv", header)
+    writer.write_frame(frame, numbers=["phone"])
+    writer.close()
+    with (folder / "polars.csv").open("wb") as f:
+        write_frame_csv(f, frame, ";", header=True, numbers=["phone"])
+    db = duckdb.connect()
+    db.register("t", frame.to_arrow())
+    _write_csv(db, "SELECT * FROM t", {}, folder / "duckdb.csv", ";", numbers=("phone",))
+    db.close()
+    for name in ("writer.csv", "polars.csv", "duckdb.csv"):
+        path = folder / name
+        assert not _unsafe(path, numbers=("phone",)), name
+        back = [tuple(restore(c) for c in r) for r in _cells(path)[1:]]
+        assert back == rows, name
+
+
 # -- the files -------------------------------------------------------------------------
 
 
@@ -215,3 +256,82 @@ def test_a_delivery_neutralises_names_ids_and_addresses_not_numbers(
     postal = [r["coordinate"] for r in decisions if r["channel"] == "postal"]
     assert sum(c.startswith("'") for c in postal) == len(PAYLOADS)
     assert not _unsafe(out / "decisions.csv", numbers=("coordinate",))
+
+
+def test_the_rejects_file_neutralises_values(engine: Engine, tmp_path: Path) -> None:
+    rows = [contact(f"C{i}", partners_email=p, civility=p) for i, p in enumerate(PAYLOADS)]
+    rows.append(contact("", first_name="=1+1"))  # no id: rejected
+    path = write_csv(tmp_path / "contacts.csv", rows)
+    report = import_file(engine, "contacts", path)
+    assert report.rejects_path is not None and report.rows_rejected == len(rows)
+    rejects = _read(report.rejects_path)
+    values = {r["value"] for r in rejects if r["column"] == "partners_email"}
+    assert values == {"'" + p for p in PAYLOADS}  # as given, the tab and CR kept
+    assert not _unsafe(report.rejects_path)
+
+
+def test_deduplication_and_addresses_neutralise_their_outputs(tmp_path: Path) -> None:
+    person = {
+        "first_name": "Marie",
+        "last_name": "Exemple",
+        "address_line4": "12 rue de la Paix",
+        "postal_code": "75002",
+        "city": "Paris",
+        "email": "marie.exemple@example.com",
+        "birth_date": "1980-02-03",
+    }
+    rows = [{"contact_id": p, **person} for p in PAYLOADS[:4]]
+    rows += [{"contact_id": "=A1", **person, "address_line2": "=B1"}]
+    path = write_csv(tmp_path / "file.csv", rows)
+    report = link_files([path], tmp_path / "dedupe")
+    assert report.pairs >= 1
+    pairs = _read(tmp_path / "dedupe" / "pairs.csv")
+    assert {r["id_a"] for r in pairs} | {r["id_b"] for r in pairs} <= {
+        "'" + r["contact_id"] for r in rows
+    }
+    for name in ("pairs.csv", "clusters.csv"):
+        assert not _unsafe(tmp_path / "dedupe" / name), name
+    restructure_file(path, tmp_path / "rnvp")
+    addresses = _read(tmp_path / "rnvp" / "addresses.csv")
+    assert [r["contact_id"] for r in addresses] == ["'" + r["contact_id"] for r in rows]
+    assert not _unsafe(tmp_path / "rnvp" / "addresses.csv")
+
+
+def test_an_enrichment_neutralises_the_client_file_and_the_matches(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from listguard.config import Settings
+    from listguard.processing.enrich import enrich, make_order
+    from tests.test_enrich import AS_OF, Case
+
+    case = Case(engine, tmp_path)
+    # the client's ids, a column of its own and that column's name are hostile
+    client = _read(case.client)
+    hostile = [
+        {**r, "Ref": PAYLOADS[i % len(PAYLOADS)] + str(i), "=SUM(A1)": PAYLOADS[i % 7]}
+        for i, r in enumerate(client)
+    ]
+    write_csv(case.client, hostile)
+    order = make_order("P1", ["postal", "sms", "email"], "Offre test", as_of=AS_OF)
+    out = tmp_path / "out"
+    report = enrich(
+        engine, case.client, out, Settings(), order, maps=["Prenom=first_name"], id_column="Ref"
+    )
+    assert report.match.enriched > 0
+    enriched = _cells(out / "enriched.csv")
+    assert "'=sum(a1)" in enriched[0]  # column names are read lower-cased
+    assert not _unsafe(out / "enriched.csv", numbers=("appended_sms",))
+    rows = _read(out / "enriched.csv")
+    assert [r["ref"] for r in rows] == ["'" + r["Ref"] for r in hostile]
+    given_sms = [r["appended_sms"] for r in rows if r["appended_sms"]]
+    assert given_sms and all(E164.fullmatch(s) for s in given_sms)
+    assert not _unsafe(out / "matches.csv")
+    assert not _unsafe(out / "decisions.csv", numbers=("coordinate",))
+
+
+def test_a_quoted_cell_reads_back_through_a_csv_reader() -> None:
+    """The quote is text like any other: a value holding the separator or quotes still
+    round-trips through a CSV reader."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=";").writerow([neutralise('=A1;"x"')])
+    assert next(csv.reader(io.StringIO(out.getvalue()), delimiter=";")) == ['\'=A1;"x"']
