@@ -28,8 +28,10 @@ from listguard.io.formula import (
     neutralised_sql,
     restore,
 )
+from listguard.oppositions import record_opposition
 from listguard.processing.addresses import restructure_file
 from listguard.processing.linkage import link_files
+from listguard.propagation import FileDropTransport, Transports, run_once
 from tests.scenario import Scenario, contact, write_csv
 
 # the issue's payloads, and the other dangerous first characters
@@ -327,6 +329,25 @@ def test_an_enrichment_neutralises_the_client_file_and_the_matches(
     assert given_sms and all(E164.fullmatch(s) for s in given_sms)
     assert not _unsafe(out / "matches.csv")
     assert not _unsafe(out / "decisions.csv", numbers=("coordinate",))
+
+
+def test_the_file_drop_neutralises_coordinates(engine: Engine, tmp_path: Path) -> None:
+    sc = Scenario(
+        engine,
+        tmp_path,
+        contacts=[contact("C1", address_line2="=cmd|' /C calc'!A0", email="=1+1@example.com")],
+    )
+    sc.load()
+    sc.rent(channels=("postal", "sms", "email"))
+    record_opposition(engine, channel="all", contact_id="C1")
+    run_once(engine, Transports(file_drop=FileDropTransport(tmp_path / "drop")))
+    (dropped,) = (tmp_path / "drop" / "P1").glob("*.csv")
+    rows = _read(dropped)
+    coordinates = {r["channel"]: r["coordinate"] for r in rows}
+    assert coordinates["email"] == "'=1+1@example.com"
+    assert coordinates["postal"] == "'=cmd|' /C calc'!A0, 12 rue de la Paix, 75002 Paris"
+    assert coordinates["sms"] == "+33612345678"
+    assert not _unsafe(dropped, numbers=("coordinate",))
 
 
 def test_a_quoted_cell_reads_back_through_a_csv_reader() -> None:
