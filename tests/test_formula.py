@@ -7,6 +7,7 @@ delivery, rejects, enrichment, deduplication, addresses, the partners' file drop
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from collections.abc import Sequence
@@ -186,13 +187,16 @@ def test_what_the_writers_write_is_safe_once_read_back(
     writer = CsvWriter(folder / "writer.csv", header)
     writer.write_frame(frame, numbers=["phone"])
     writer.close()
+    writer = CsvWriter(folder / "rows.csv", header)  # cell by cell: no number passes
+    writer.write_rows(rows)
+    writer.close()
     with (folder / "polars.csv").open("wb") as f:
         write_frame_csv(f, frame, ";", header=True, numbers=["phone"])
     db = duckdb.connect()
     db.register("t", frame.to_arrow())
     _write_csv(db, "SELECT * FROM t", {}, folder / "duckdb.csv", ";", numbers=("phone",))
     db.close()
-    for name in ("writer.csv", "polars.csv", "duckdb.csv"):
+    for name in ("writer.csv", "rows.csv", "polars.csv", "duckdb.csv"):
         path = folder / name
         assert not _unsafe(path, numbers=("phone",)), name
         back = [tuple(restore(c) for c in r) for r in _cells(path)[1:]]
@@ -356,3 +360,17 @@ def test_a_quoted_cell_reads_back_through_a_csv_reader() -> None:
     out = io.StringIO()
     csv.writer(out, delimiter=";").writerow([neutralise('=A1;"x"')])
     assert next(csv.reader(io.StringIO(out.getvalue()), delimiter=";")) == ['\'=A1;"x"']
+
+
+def test_the_bloctel_export_holds_only_national_numbers(engine: Engine, tmp_path: Path) -> None:
+    """Not neutralised, and needs not be: numbers the normaliser made, in national form."""
+    from listguard.bloctel import export_numbers
+    from listguard.config import RuleSettings
+
+    sc = Scenario(engine, tmp_path, contacts=_hostile_contacts())
+    sc.load()
+    out = tmp_path / "bloctel.csv"
+    assert export_numbers(engine, out, RuleSettings(), dt.date(2026, 11, 28)) == len(PAYLOADS) + 1
+    rows = _cells(out)
+    assert rows[0] == ["Telephone", "Identifiant"]
+    assert all(re.fullmatch(r"0[1-9][0-9]{8}", r[0]) and r[1].isdigit() for r in rows[1:])
