@@ -40,6 +40,7 @@ from listguard.db import schema
 from listguard.db.engine import Run, runner, writing
 from listguard.db.keys import registry_secret
 from listguard.errors import InputError
+from listguard.io.formula import neutralise
 from listguard.timeutil import day_start, now_ts, to_iso, years_before
 
 PROPAGATED = ("opposition", "erasure", "rectification")
@@ -303,7 +304,9 @@ def coordinate_hash(secret: str, coordinate: str) -> str:
 def messages_csv(messages: list[Message], hash_key: str | None = None) -> str:
     """The messages as one CSV (UTF-8 text, ``;``): one line per coordinate; with
     ``hash_key``, a column ``coordinate_sha256`` of keyed hashes instead of the
-    coordinates (and of the corrected values)."""
+    coordinates (and of the corrected values). A coordinate is the only cell that data
+    can start: it is neutralised against spreadsheet formulas (``io/formula.py``; the
+    others are listguard's codes, dates, URL and JSON)."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     coordinate = "coordinate" if hash_key is None else "coordinate_sha256"
@@ -334,7 +337,7 @@ def messages_csv(messages: list[Message], hash_key: str | None = None) -> str:
                     payload["occurred_at"],
                     item["contact_ref"],
                     item["channel"],
-                    value,
+                    neutralise(value, numbers=True),
                     json.dumps(corrected, ensure_ascii=False, sort_keys=True) if corrected else "",
                     payload.get("ack_url", ""),
                 ]

@@ -151,7 +151,7 @@ class Rejects:
             return None
         all_rejects = pl.concat(self._parts).sort("line", maintain_order=True)
         out = CsvWriter(path, REJECT_HEADER, delimiter)
-        out.write_rows(all_rejects.iter_rows())
+        out.write_frame(all_rejects)
         out.close()
         return path
 

@@ -55,7 +55,7 @@ def restructure_file(
                 )
             )
             rows = pl.concat([done.insert_column(0, ids), extra], how="horizontal")
-            writer.write_rows(rows.iter_rows())
+            writer.write_frame(rows)
             report.rows += frame.height
             report.statuses.update(done["status"].to_list())
             report.reasons.update(r for r in done["reason"].to_list() if r)

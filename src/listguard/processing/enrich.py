@@ -38,6 +38,7 @@ from sqlalchemy import Connection, Engine, text
 from listguard.config import Settings
 from listguard.db.engine import check_initialised
 from listguard.errors import InputError
+from listguard.io.csvout import write_frame_csv
 from listguard.processing.files import MappedFile, check_threshold, open_mapped, parse_maps
 from listguard.processing.linkage import (
     READ,
@@ -338,6 +339,9 @@ def _writer(
         for ch in channels:
             col = f"{PREFIX}{'postal_code' if ch == 'postal' else ch}"
             report.appended[ch] = appended.height - appended[col].null_count()
+        # the client's own columns are text as the client gave it: neutralised like the
+        # appended ones (io/formula.py), the appended numbers being E.164
+        numbers = [f"{PREFIX}{ch}" for ch in channels if ch not in ("postal", "email")]
         with (folder / "enriched.csv").open("wb") as f:
             f.write("\ufeff".encode())
             first = True
@@ -347,18 +351,25 @@ def _writer(
                     .join(appended, on="lg_client_id", how="left", maintain_order="left")
                     .drop("_line", "lg_client_id")
                 )
-                joined.write_csv(f, separator=sep, line_terminator="\r\n", include_header=first)
+                write_frame_csv(f, joined, sep, header=first, numbers=numbers)
                 first = False
         enriched = pl.col("client_id").is_in(appended["lg_client_id"].implode())
-        matches.select(
-            pl.col("client_id").alias(mapped.id_column),
-            "status",
-            "probability",
-            "contact_id",
-            "persons",
-            "agreed",
-            pl.when(enriched).then(pl.lit("yes")).otherwise(pl.lit("no")).alias("enriched"),
-        ).write_csv(folder / "matches.csv", separator=sep, line_terminator="\r\n", include_bom=True)
+        with (folder / "matches.csv").open("wb") as f:
+            f.write("\ufeff".encode())
+            write_frame_csv(
+                f,
+                matches.select(
+                    pl.col("client_id").alias(mapped.id_column),
+                    "status",
+                    "probability",
+                    "contact_id",
+                    "persons",
+                    "agreed",
+                    pl.when(enriched).then(pl.lit("yes")).otherwise(pl.lit("no")).alias("enriched"),
+                ),
+                sep,
+                header=True,
+            )
         section.update(report.as_json())
         return ["enriched.csv", "matches.csv"]
 

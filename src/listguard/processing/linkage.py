@@ -274,7 +274,7 @@ def _written(
     for path, header, rows in writers:
         writer = CsvWriter(path, header, delimiter)
         try:
-            writer.write_rows(rows.iter_rows())
+            writer.write_frame(rows)
         except BaseException:
             writer.discard()
             raise

@@ -14,7 +14,7 @@ import contextlib
 import json
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +39,7 @@ from listguard.db.engine import (
 from listguard.db.sqlite_load import BulkWriter, LoadError
 from listguard.errors import InputError, ListguardError
 from listguard.io.digest import file_sha256
+from listguard.io.formula import neutralised_sql
 from listguard.propagation import enqueue_for_delivery
 from listguard.renting import leftovers, seeds
 from listguard.renting.notice import notice_text
@@ -110,15 +111,28 @@ def _write_csv(
     path: Path,
     sep: str,
     order: str | None = None,
+    *,
+    codes: Collection[str] = (),
+    numbers: Collection[str] = (),
 ) -> int:
     """The rows of ``sql`` as a CSV (UTF-8 with BOM, CRLF), written by DuckDB's own
     parallel writer, sorted on ``sql``'s column ``order`` (left out of the file);
-    returns the number of rows."""
-    columns = db.sql(sql, params=params).columns
-    first = columns[0]
-    dropped = ", ".join(f'"{c}"' for c in (first, order) if c)
-    # the byte order mark is the first character of the file, so of the first header
-    query = f'SELECT "{first}" AS "\ufeff{first}", * EXCLUDE ({dropped}) FROM ({sql})'
+    returns the number of rows. No text cell acts as a spreadsheet formula
+    (``io/formula.py``): every text column is neutralised in the query, but ``codes``
+    (listguard's own codes, left as they are) and ``numbers`` (coordinates, where an
+    E.164 value passes)."""
+    relation = db.sql(sql, params=params)
+    cells: list[str] = []
+    for column, dtype in zip(relation.columns, relation.types, strict=True):
+        if column == order:
+            continue
+        value = f'"{column}"'
+        if str(dtype) == "VARCHAR" and column not in codes:
+            value = neutralised_sql(value, numbers=column in numbers)
+        # the byte order mark is the first character of the file, so of the first header
+        bom = "" if cells else "\ufeff"
+        cells.append(f'{value} AS "{bom}{column}"')
+    query = f"SELECT {', '.join(cells)} FROM ({sql})"
     if order:
         query += f' ORDER BY "{order}"'
     quote = sep.replace("'", "''")
@@ -196,6 +210,9 @@ def _write_decisions(
         path,
         sep,
         order="lg_order",
+        codes=("channel", "decision", "reasons"),
+        # a number, an email or an address, normalised or kept as given when invalid
+        numbers=("coordinate",),
     )
     return rows, counts
 
@@ -263,7 +280,16 @@ def rent(
     def write(
         db: duckdb.DuckDBPyConnection, folder: Path, params: dict[str, Any], sep: str
     ) -> list[str]:
-        _write_csv(db, _contacts_sql(order), params, folder / "contacts.csv", sep, "lg_order")
+        _write_csv(
+            db,
+            _contacts_sql(order),
+            params,
+            folder / "contacts.csv",
+            sep,
+            "lg_order",
+            codes=("contact_ref",),
+            numbers=[ch for ch in order.channels if ch not in SINGLE_COORDINATE],
+        )
         return ["contacts.csv"]
 
     return deliver(
