@@ -52,7 +52,7 @@ class Partner(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def endpoint() -> Iterator[type[Partner]]:
+def endpoint(private_endpoints: None) -> Iterator[type[Partner]]:
     handler = type("Handler", (Partner,), {"answers": [], "received": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -594,7 +594,7 @@ def test_a_worker_stopped_before_recording_sends_again_with_the_same_keys(
 
 
 def test_a_worker_killed_mid_run_loses_nothing_and_repeats_nothing_acknowledged(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, private_endpoints: None
 ) -> None:
     """The real worker process, killed with SIGKILL while partners answer slowly, then
     restarted: every message arrives; none arrives again once acknowledged."""
@@ -640,7 +640,10 @@ def test_a_worker_killed_mid_run_loses_nothing_and_repeats_nothing_acknowledged(
         queued = conn.execute(text("SELECT count(*) FROM outbox")).scalar_one()
     assert queued == 60  # P1 and P2 each hold a coordinate of C1
     db = f"sqlite:///{tmp_path / 'registry.db'}"
-    command = [sys.executable, "-m", "listguard", "--db", db, "worker", "--poll", "0.1"]
+    config = tmp_path / "loopback.toml"  # the partners listen on loopback
+    config.write_text("[propagation]\nallow_private_endpoints = true\n", encoding="utf-8")
+    command = [sys.executable, "-m", "listguard", "--db", db, "--config", str(config)]
+    command += ["worker", "--poll", "0.1"]
     worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60

@@ -263,30 +263,48 @@ def verify_signature(secret: str, header: str, body: bytes, now: int) -> bool:
 
 
 class WebhookTransport:
-    """POST the message as JSON to the partner's ``notify_url``, signed with its secret."""
+    """POST the message as JSON to the partner's ``notify_url``, signed with its secret:
+    only to an address ``netguard`` accepts, checked again as it is sent (see there);
+    a redirect is a failure. The error kept for the owner names the kind of failure,
+    never the network's own text."""
 
     name = "webhook"
 
-    def __init__(self, timeout: float = 10.0) -> None:
-        import httpx
+    def __init__(self, timeout: float = 10.0, allow_private: bool | None = None) -> None:
+        from listguard import netguard
 
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False)
+        self.allow_private = (
+            netguard.private_endpoints_allowed() if allow_private is None else allow_private
+        )
+        self._client = netguard.client(timeout, self.allow_private)
 
     def send(self, endpoint: Endpoint, message: Message, now: int) -> None:
         import httpx
 
+        from listguard import netguard
+
         assert endpoint.notify_url is not None
+        try:
+            url = netguard.check_endpoint_url(endpoint.notify_url, self.allow_private)
+        except InputError:
+            raise TransportError("refused: not an acceptable webhook address") from None
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": message.key,
             SIGNATURE_HEADER: sign(endpoint.secret, message.body, now),
         }
         try:
-            response = self._client.post(endpoint.notify_url, content=message.body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}") from None
+            response = self._client.post(url, content=message.body, headers=headers)
+        except netguard.NotPublic as exc:
+            raise TransportError(f"refused: {exc}") from None
+        except httpx.TimeoutException:
+            raise TransportError("no answer in time") from None
+        except httpx.HTTPError:
+            raise TransportError("cannot connect") from None
+        if response.is_redirect:
+            raise TransportError(f"HTTP {response.status_code}: a redirect, not followed")
         if not response.is_success:
-            raise TransportError(f"HTTP {response.status_code} from {endpoint.notify_url}")
+            raise TransportError(f"HTTP {response.status_code}")
 
     def close(self) -> None:
         self._client.close()
@@ -511,14 +529,10 @@ _UNCHANGED: Any = object()
 
 
 def check_notify_url(url: str) -> str:
-    """A webhook address: HTTPS, or HTTP on this machine (tests, a local relay)."""
-    from urllib.parse import urlsplit
+    """A webhook address: see ``netguard.check_endpoint_url``."""
+    from listguard.netguard import check_endpoint_url
 
-    parts = urlsplit(url)
-    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
-    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and local)):
-        raise InputError(f"{url!r} is not a webhook address: https://... expected")
-    return url
+    return check_endpoint_url(url)
 
 
 def get_endpoint(conn: Connection, partner_id: str) -> PartnerEndpoint:
