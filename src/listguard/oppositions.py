@@ -19,6 +19,7 @@ from listguard.errors import InputError
 from listguard.imports.events import CHANNEL_VALUES, VIAS, event_key
 from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
+from listguard.partner_ids import is_partner_id
 from listguard.propagation import enqueue, enqueue_per_event
 from listguard.timeutil import now_ts
 
@@ -93,7 +94,7 @@ def _keys_of(r: OppositionRequest) -> tuple[str | None, str | None]:
             f"unknown channel {r.channel!r}: expected one of {', '.join(CHANNEL_VALUES)}"
         )
     if r.scope not in ("own", "partners", "all") and not (
-        r.scope.startswith("partner:") and len(r.scope) > 8
+        r.scope.startswith("partner:") and is_partner_id(r.scope[8:])
     ):
         raise InputError(f"unknown scope {r.scope!r}: expected own, partners, all or partner:<id>")
     if r.via not in VIAS and not r.via.startswith("partner:"):

@@ -40,6 +40,7 @@ from listguard.db import schema
 from listguard.db.engine import Run, runner, writing
 from listguard.db.keys import registry_secret
 from listguard.errors import InputError
+from listguard.paths import confined
 from listguard.timeutil import day_start, now_ts, to_iso, years_before
 
 PROPAGATED = ("opposition", "erasure", "rectification")
@@ -371,7 +372,11 @@ class FileDropTransport:
 
     def send(self, endpoint: Endpoint, message: Message, now: int) -> None:
         body = messages_csv([message], endpoint.secret if endpoint.hashed else None)
-        target = self.folder / endpoint.partner_id
+        try:  # names from the registry: still, never outside the folder
+            target = confined(self.folder, endpoint.partner_id)
+            confined(target, f"{message.key}.csv")
+        except InputError:
+            raise TransportError("refused: the partner id cannot name a folder") from None
         try:
             target.mkdir(parents=True, exist_ok=True)
             tmp = target / f".{message.key}.partial"

@@ -25,6 +25,8 @@ from listguard.imports.common import (
 from listguard.io.dates import parse_instants
 from listguard.io.tabular import Batch, TabularFile
 from listguard.netguard import link_problem, webhook_problem
+from listguard.partner_ids import PATTERN as PARTNER_ID
+from listguard.partner_ids import RULE as PARTNER_ID_RULE
 
 SECTORS = ("commercial", "press", "public_service", "polling", "non_profit")
 KNOWN = (
@@ -64,6 +66,15 @@ def _steps(tab: TabularFile, _engine: Engine) -> Steps:
         frame = _refuse_bad_urls(frame, rejects)
         checks = [
             Check("partner_id", blank("partner_id"), "partner_id is required"),
+            Check(
+                "partner_id",
+                ~blank("partner_id")
+                & (
+                    ~pl.col("partner_id").str.contains(f"^{PARTNER_ID}$")
+                    | pl.col("partner_id").str.contains("..", literal=True)
+                ),
+                PARTNER_ID_RULE,
+            ),
             Check(
                 "partner_id",
                 pl.col("partner_id").is_in(dup.implode()),

@@ -28,6 +28,7 @@ from listguard.db import schema
 from listguard.db.engine import writing
 from listguard.errors import InputError
 from listguard.oppositions import OppositionRequest
+from listguard.partner_ids import PATTERN as PARTNER_ID
 from listguard.propagation import (
     SIGNATURE_HEADER,
     acknowledge,
@@ -133,7 +134,7 @@ def _one_of(names: str, *values: str | None) -> None:
 
 class OppositionIn(BaseModel):
     channel: Literal["all", "postal", "phone", "automated_call", "sms", "email"]
-    scope: str = Field("all", pattern=r"^(own|partners|all|partner:[A-Za-z0-9_.-]{1,64})$")
+    scope: str = Field("all", pattern=rf"^(own|partners|all|partner:{PARTNER_ID})$")
     contact_id: str | None = Field(None, max_length=200)
     email: str | None = Field(None, max_length=320)
     phone: str | None = Field(None, max_length=40)
