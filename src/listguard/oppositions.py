@@ -50,6 +50,7 @@ PERSON_LEDGER = (
 class Recorded:
     covered: int  # contacts of the base it covers now
     messages: int  # messages queued for partners holding a covered coordinate
+    event: int = 0  # the event recorded (or the same opposition's, recorded before)
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def record_oppositions(
                     _HOLDING_COUNT,
                     {"c": requests[i].contact_id, "e": email_norm, "p": phone_e164},
                 ).scalar_one()
-                results[i] = Recorded(int(covered), messages.get(events[i], 0))
+                results[i] = Recorded(int(covered), messages.get(events[i], 0), events[i])
     return [r if r is not None else InputError("not recorded") for r in results]
 
 
