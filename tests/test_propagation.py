@@ -567,7 +567,7 @@ def test_the_running_worker_delivers_what_arrives_and_stops_when_told(
 def test_a_worker_stopped_before_recording_sends_again_with_the_same_keys(
     engine: Engine, tmp_path: Path, endpoint: type[Partner], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import listguard.propagation as propagation
+    import listguard.sent_journal as sent_journal
 
     _base(engine, tmp_path, endpoint.url)  # type: ignore[attr-defined]
     for channel, scope in (("email", "all"), ("sms", "all")):
@@ -578,7 +578,7 @@ def test_a_worker_stopped_before_recording_sends_again_with_the_same_keys(
 
     webhook = WebhookTransport(timeout=5)
     with monkeypatch.context() as patch:
-        patch.setattr(propagation, "_record", killed)
+        patch.setattr(sent_journal, "record_sent", killed)
         with pytest.raises(KeyboardInterrupt):
             run_once(engine, Transports(webhook=webhook))
     assert len(endpoint.received) == 2
@@ -591,6 +591,36 @@ def test_a_worker_stopped_before_recording_sends_again_with_the_same_keys(
     assert run_once(engine, Transports(webhook=webhook)).sent == 0  # nothing acknowledged again
     webhook.close()
     assert len(endpoint.received) == 4
+
+
+def test_a_worker_dying_midway_through_a_round_keeps_what_it_sent(
+    engine: Engine, tmp_path: Path, endpoint: type[Partner]
+) -> None:
+    """The messages sent before the worker died are recorded as sent: the restarted
+    worker sends only the others (a round is no longer recorded only at its end)."""
+    _base(engine, tmp_path, endpoint.url)  # type: ignore[attr-defined]
+    for i in range(5):
+        record_opposition(engine, channel="email", contact_id="C1", at=now_ts() - i)
+    webhook = WebhookTransport(timeout=5)
+
+    class Dying:
+        name = "webhook"
+        calls = 0
+
+        def send(self, endpoint: Any, message: Any, now: int) -> None:
+            Dying.calls += 1
+            if Dying.calls == 4:
+                raise KeyboardInterrupt  # the process dies while sending the fourth
+            webhook.send(endpoint, message, now)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_once(engine, Transports(webhook=Dying()))
+    assert [s for _, s, _ in _messages(engine)] == ["sent"] * 3 + ["pending"] * 2
+    assert run_once(engine, Transports(webhook=webhook)).sent == 2
+    webhook.close()
+    keys = [h["Idempotency-Key"] for h, _ in endpoint.received]
+    assert len(keys) == len(set(keys)) == 5  # nothing sent twice
+    assert verify(engine).ok
 
 
 def test_a_worker_killed_mid_run_loses_nothing_and_repeats_nothing_acknowledged(

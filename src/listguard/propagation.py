@@ -41,6 +41,7 @@ from listguard.db.engine import Run, runner, writing
 from listguard.db.keys import registry_secret
 from listguard.errors import InputError
 from listguard.paths import confined
+from listguard.sent_journal import SentJournal
 from listguard.timeutil import day_start, now_ts, to_iso, years_before
 
 PROPAGATED = ("opposition", "erasure", "rectification")
@@ -694,9 +695,9 @@ class WorkerReport:
 
 @dataclass
 class _Outcome:
-    """What happened to one partner's due messages in this round."""
+    """What happened to one partner's due messages in this round, but the messages sent
+    (recorded as they go)."""
 
-    sent: list[int] = field(default_factory=list)
     failed_id: int | None = None  # the message that failed; the later ones were not tried
     held: list[int] = field(default_factory=list)
     error: str | None = None
@@ -715,9 +716,10 @@ def run_once(
     """Send the messages due at ``now`` (up to ``limit``).
 
     Partners are served in parallel, each one's messages in order: when one fails,
-    that partner's later messages wait for its retry, so they arrive in order. The
-    results are recorded in one transaction at the end; a message sent but not yet
-    recorded (the worker stopped) is sent again, with the same idempotency key.
+    that partner's later messages wait for its retry, so they arrive in order. Sent
+    messages are recorded as they go, in small batches (``sent_journal``); failures
+    at the end. A message sent but not yet recorded (the worker was killed) is sent
+    again, with the same idempotency key.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -773,6 +775,7 @@ def run_once(
         messages = load_messages(conn, [int(r.id) for r in due], transports.ack_base, ack_secret)
     attempts = {int(r.id): int(r.attempts) for r in due}
     outcomes: dict[str, _Outcome] = {}
+    journal = SentJournal(engine, clock)
     work = []
     for pid, rows in by_partner.items():
         transport = transports.for_endpoint(endpoints[pid])
@@ -783,7 +786,7 @@ def run_once(
                 (
                     pid,
                     lambda p=pid, t=transport, i=ids: _digest(
-                        engine, t, endpoints[p], [messages[m] for m in i], clock
+                        engine, t, endpoints[p], [messages[m] for m in i], clock, journal
                     ),
                 )
             )
@@ -792,14 +795,18 @@ def run_once(
                 (
                     pid,
                     lambda p=pid, t=transport, i=ids: _in_order(
-                        t, endpoints[p], [messages[m] for m in i], clock
+                        t, endpoints[p], [messages[m] for m in i], clock, journal
                     ),
                 )
             )
-    with ThreadPoolExecutor(max(1, min(concurrency, len(work) or 1))) as pool:
-        futures = {pid: pool.submit(job) for pid, job in work}
-        for pid, future in futures.items():
-            outcomes[pid] = future.result()
+    try:
+        with ThreadPoolExecutor(max(1, min(concurrency, len(work) or 1))) as pool:
+            futures = {pid: pool.submit(job) for pid, job in work}
+            for pid, future in futures.items():
+                outcomes[pid] = future.result()
+    finally:  # what was sent is recorded even when the round fails
+        journal.flush()
+        report.sent += journal.recorded
     with writing(engine) as conn:
         for pid, outcome in outcomes.items():
             _record(conn, pid, outcome, messages, attempts, clock, report)
@@ -807,7 +814,11 @@ def run_once(
 
 
 def _in_order(
-    transport: Transport, endpoint: Endpoint, messages: list[Message], now: int
+    transport: Transport,
+    endpoint: Endpoint,
+    messages: list[Message],
+    now: int,
+    journal: SentJournal,
 ) -> _Outcome:
     outcome = _Outcome(transport=transport.name)
     for i, message in enumerate(messages):
@@ -818,12 +829,17 @@ def _in_order(
             outcome.error = str(exc)
             outcome.held = [m.id for m in messages[i + 1 :]]
             break
-        outcome.sent.append(message.id)
+        journal.sent(endpoint.partner_id, transport.name, [(message.id, message.key)])
     return outcome
 
 
 def _digest(
-    engine: Engine, digest: EmailDigest, endpoint: Endpoint, messages: list[Message], now: int
+    engine: Engine,
+    digest: EmailDigest,
+    endpoint: Endpoint,
+    messages: list[Message],
+    now: int,
+    journal: SentJournal,
 ) -> _Outcome:
     """One email with every message due, unless the partner had one less than
     ``digest.interval`` ago (then they wait for the next one)."""
@@ -842,7 +858,9 @@ def _digest(
         digest.send_digest(endpoint, messages, now)
     except TransportError as exc:
         return _Outcome(failed_id=ids[0], held=ids[1:], error=str(exc), transport=digest.name)
-    return _Outcome(sent=ids, transport=digest.name)
+    journal.sent(endpoint.partner_id, digest.name, [(m.id, m.key) for m in messages])
+    journal.flush()  # one email: recorded at once
+    return _Outcome(transport=digest.name)
 
 
 def _record(
@@ -854,24 +872,6 @@ def _record(
     now: int,
     report: WorkerReport,
 ) -> None:
-    if outcome.sent:
-        conn.execute(
-            text(
-                # a partner may acknowledge before the send is recorded: that stays
-                "UPDATE outbox SET status = CASE WHEN status = 'acknowledged' THEN status "
-                "ELSE 'sent' END, attempts = attempts + 1, sent_at = :now, "
-                "transport = :t, last_error = NULL, next_attempt_at = NULL WHERE id IN :ids"
-            ).bindparams(bindparam("ids", expanding=True)),
-            {"now": now, "t": outcome.transport, "ids": outcome.sent},
-        )
-        report.sent += len(outcome.sent)
-        audit.append(
-            conn,
-            "messages_sent",
-            partner_id,
-            {"transport": outcome.transport, "messages": [messages[i].key for i in outcome.sent]},
-            now,
-        )
     next_at = None
     if outcome.failed_id is not None:
         tried = attempts[outcome.failed_id] + 1
