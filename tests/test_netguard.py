@@ -102,6 +102,16 @@ def test_a_privacy_policy_link_is_http_or_https(url: str) -> None:
     assert check_link_url("http://p1.example.com/vie-privee")
 
 
+def test_a_policy_link_stored_before_the_check_is_not_shown(site: Site) -> None:
+    with site.engine.begin() as conn:
+        conn.execute(text("UPDATE partners SET privacy_policy_url = 'javascript:alert(1)'"))
+    with site.client() as c:
+        page = c.get("/partenaires")
+        listed = c.get("/partners.json")
+    assert page.status_code == 200 and "javascript:" not in page.text
+    assert [p["privacy_policy_url"] for p in listed.json()["partners"]] == [None, None]
+
+
 def test_the_partners_import_refuses_them_with_a_message_per_line(
     engine: Engine, tmp_path: Path
 ) -> None:
