@@ -805,7 +805,7 @@ def run_once(
             for pid, future in futures.items():
                 outcomes[pid] = future.result()
     finally:  # what was sent is recorded even when the round fails
-        journal.flush()
+        journal.close()
         report.sent += journal.recorded
     with writing(engine) as conn:
         for pid, outcome in outcomes.items():
