@@ -623,6 +623,41 @@ def test_a_worker_dying_midway_through_a_round_keeps_what_it_sent(
     assert verify(engine).ok
 
 
+def test_sent_messages_are_recorded_while_the_round_goes_on(
+    engine: Engine, tmp_path: Path, endpoint: type[Partner]
+) -> None:
+    """A worker killed outright (no chance to record anything more) sends again only
+    the last fraction of a second's messages: the others are recorded already."""
+    import time
+
+    _base(engine, tmp_path, endpoint.url)  # type: ignore[attr-defined]
+    for i in range(5):
+        record_opposition(engine, channel="email", contact_id="C1", at=now_ts() - i)
+    webhook = WebhookTransport(timeout=5)
+    seen: list[int] = []
+
+    class Watching:
+        name = "webhook"
+
+        def send(self, endpoint: Any, message: Any, now: int) -> None:
+            if len(endpoint_calls) == 4:  # the fifth: are the first four recorded by now?
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline:
+                    sent = [s for _, s, _ in _messages(engine)].count("sent")
+                    if sent == 4:
+                        break
+                    time.sleep(0.05)
+                seen.append(sent)
+            endpoint_calls.append(message.id)
+            webhook.send(endpoint, message, now)
+
+    endpoint_calls: list[int] = []
+    assert run_once(engine, Transports(webhook=Watching())).sent == 5
+    webhook.close()
+    assert seen == [4]
+    assert [s for _, s, _ in _messages(engine)] == ["sent"] * 5
+
+
 def test_a_worker_killed_mid_run_loses_nothing_and_repeats_nothing_acknowledged(
     engine: Engine, tmp_path: Path, private_endpoints: None
 ) -> None:
