@@ -52,6 +52,7 @@ def main() -> None:
 
     from tests.scenario import contact, partner, write_csv
 
+    from listguard import netguard
     from listguard.config import Settings
     from listguard.db.engine import make_engine
     from listguard.db.migrate import upgrade
@@ -63,6 +64,10 @@ def main() -> None:
     folder = OUT / "propagation"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
+    # the endpoints listen on loopback over http: allowed for this bench only
+    config = folder / "listguard.toml"
+    config.write_text("[propagation]\nallow_private_endpoints = true\n", encoding="utf-8")
+    netguard.allow_private_endpoints(True)
     received: dict[str, float] = {}
 
     class Endpoint(BaseHTTPRequestHandler):
@@ -105,7 +110,10 @@ def main() -> None:
         rent(engine, order, folder / f"d{i}", Settings())
 
     worker = subprocess.Popen(
-        [sys.executable, "-m", "listguard", "--db", url, "worker", "--poll", "0.05"],
+        [
+            *(sys.executable, "-m", "listguard", "--db", url, "--config", str(config)),
+            *("worker", "--poll", "0.05"),
+        ],
         stdout=subprocess.DEVNULL,
     )
     recorded: dict[int, float] = {}  # contact number -> when its opposition was recorded

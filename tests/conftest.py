@@ -76,3 +76,12 @@ def site(engine: Engine, tmp_path: Path) -> Iterator[Site]:
     """The web application served on loopback over a small registry (``web_server``)."""
     with served_site(engine, tmp_path) as served:
         yield served
+
+
+@pytest.fixture
+def private_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Webhook addresses on loopback accepted, as ``[propagation]
+    allow_private_endpoints = true`` does (the tests' partners listen on 127.0.0.1)."""
+    from listguard import netguard
+
+    monkeypatch.setattr(netguard, "_ALLOW_PRIVATE", True)

@@ -182,7 +182,7 @@ def test_an_acknowledgement_during_the_send_is_not_undone(site: Site) -> None:
 
 
 def test_the_partner_side_receives_applies_and_acknowledges(
-    site: Site, partner_engine: Engine, tmp_path: Path
+    site: Site, partner_engine: Engine, tmp_path: Path, private_endpoints: None
 ) -> None:
     # the partner's own listguard, on its own registry, serving its inbound route
     with site.client() as c:

@@ -52,7 +52,7 @@ class Partner(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def endpoint() -> Iterator[type[Partner]]:
+def endpoint(private_endpoints: None) -> Iterator[type[Partner]]:
     handler = type("Handler", (Partner,), {"answers": [], "received": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -602,7 +602,7 @@ def test_the_running_worker_delivers_what_arrives_and_stops_when_told(
 def test_a_worker_stopped_before_recording_sends_again_with_the_same_keys(
     engine: Engine, tmp_path: Path, endpoint: type[Partner], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import listguard.propagation as propagation
+    import listguard.sent_journal as sent_journal
 
     _base(engine, tmp_path, endpoint.url)  # type: ignore[attr-defined]
     for channel, scope in (("email", "all"), ("sms", "all")):
@@ -613,7 +613,7 @@ def test_a_worker_stopped_before_recording_sends_again_with_the_same_keys(
 
     webhook = WebhookTransport(timeout=5)
     with monkeypatch.context() as patch:
-        patch.setattr(propagation, "_record", killed)
+        patch.setattr(sent_journal, "record_sent", killed)
         with pytest.raises(KeyboardInterrupt):
             run_once(engine, Transports(webhook=webhook))
     assert len(endpoint.received) == 2
@@ -628,8 +628,73 @@ def test_a_worker_stopped_before_recording_sends_again_with_the_same_keys(
     assert len(endpoint.received) == 4
 
 
+def test_a_worker_dying_midway_through_a_round_keeps_what_it_sent(
+    engine: Engine, tmp_path: Path, endpoint: type[Partner]
+) -> None:
+    """The messages sent before the worker died are recorded as sent: the restarted
+    worker sends only the others (a round is no longer recorded only at its end)."""
+    _base(engine, tmp_path, endpoint.url)  # type: ignore[attr-defined]
+    for i in range(5):
+        record_opposition(engine, channel="email", contact_id="C1", at=now_ts() - i)
+    webhook = WebhookTransport(timeout=5)
+
+    class Dying:
+        name = "webhook"
+        calls = 0
+
+        def send(self, endpoint: Any, message: Any, now: int) -> None:
+            Dying.calls += 1
+            if Dying.calls == 4:
+                raise KeyboardInterrupt  # the process dies while sending the fourth
+            webhook.send(endpoint, message, now)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_once(engine, Transports(webhook=Dying()))
+    assert [s for _, s, _ in _messages(engine)] == ["sent"] * 3 + ["pending"] * 2
+    assert run_once(engine, Transports(webhook=webhook)).sent == 2
+    webhook.close()
+    keys = [h["Idempotency-Key"] for h, _ in endpoint.received]
+    assert len(keys) == len(set(keys)) == 5  # nothing sent twice
+    assert verify(engine).ok
+
+
+def test_sent_messages_are_recorded_while_the_round_goes_on(
+    engine: Engine, tmp_path: Path, endpoint: type[Partner]
+) -> None:
+    """A worker killed outright (no chance to record anything more) sends again only
+    the last fraction of a second's messages: the others are recorded already."""
+    import time
+
+    _base(engine, tmp_path, endpoint.url)  # type: ignore[attr-defined]
+    for i in range(5):
+        record_opposition(engine, channel="email", contact_id="C1", at=now_ts() - i)
+    webhook = WebhookTransport(timeout=5)
+    seen: list[int] = []
+
+    class Watching:
+        name = "webhook"
+
+        def send(self, endpoint: Any, message: Any, now: int) -> None:
+            if len(endpoint_calls) == 4:  # the fifth: are the first four recorded by now?
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline:
+                    sent = [s for _, s, _ in _messages(engine)].count("sent")
+                    if sent == 4:
+                        break
+                    time.sleep(0.05)
+                seen.append(sent)
+            endpoint_calls.append(message.id)
+            webhook.send(endpoint, message, now)
+
+    endpoint_calls: list[int] = []
+    assert run_once(engine, Transports(webhook=Watching())).sent == 5
+    webhook.close()
+    assert seen == [4]
+    assert [s for _, s, _ in _messages(engine)] == ["sent"] * 5
+
+
 def test_a_worker_killed_mid_run_loses_nothing_and_repeats_nothing_acknowledged(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, private_endpoints: None
 ) -> None:
     """The real worker process, killed with SIGKILL while partners answer slowly, then
     restarted: every message arrives; none arrives again once acknowledged."""
@@ -675,7 +740,10 @@ def test_a_worker_killed_mid_run_loses_nothing_and_repeats_nothing_acknowledged(
         queued = conn.execute(text("SELECT count(*) FROM outbox")).scalar_one()
     assert queued == 60  # P1 and P2 each hold a coordinate of C1
     db = f"sqlite:///{tmp_path / 'registry.db'}"
-    command = [sys.executable, "-m", "listguard", "--db", db, "worker", "--poll", "0.1"]
+    config = tmp_path / "loopback.toml"  # the partners listen on loopback
+    config.write_text("[propagation]\nallow_private_endpoints = true\n", encoding="utf-8")
+    command = [sys.executable, "-m", "listguard", "--db", db, "--config", str(config)]
+    command += ["worker", "--poll", "0.1"]
     worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60

@@ -17,7 +17,7 @@ from listguard.links import Unsubscribe, make_token
 from listguard.oppositions import record_opposition
 from listguard.timeutil import now_ts, to_day
 from listguard.web.app import create_app
-from tests.scenario import Scenario
+from tests.scenario import Scenario, contact
 from tests.web_server import PASSWORD, Site, form_token, serving, web_settings
 
 
@@ -196,18 +196,49 @@ def test_a_partner_reports_an_opposition_it_received(site: Site) -> None:
         bogus = {"contact_ref": "D1-999999", "channel": "all"}
         assert c.post("/api/v1/partner/oppositions", json=bogus, headers=p1).status_code == 404
         made = c.post("/api/v1/partner/oppositions", json=one, headers=p1)
-        assert made.status_code == 201 and made.json()["covered"] == 1
-        # towards P1 only: nothing to forward to the others
-        assert made.json()["messages"] == 1
+        # towards P1 only: its email and mobile of the contact, one message to apply
+        assert made.status_code == 201
+        assert made.json() == {"recorded": True, "covered": 2, "messages": 1}
         everyone = {"email": "c2@example.com", "scope": "all"}
+        # P1 is told of its own delivery only (C2's email), not of P2's
         assert c.post("/api/v1/partner/oppositions", json=everyone, headers=p1).json() == {
+            "recorded": True,
             "covered": 1,
-            "messages": 2,
+            "messages": 1,
         }
     assert _events(site.engine)[-2:] == [
         ("opposition", "all", "partner:P1", "partner:P1"),
         ("opposition", "all", "all", "partner:P1"),
     ]
+
+
+def test_a_partner_reporting_oppositions_learns_nothing_of_the_owners_base(site: Site) -> None:
+    """The answer is the same for a person another partner holds, a person the owner
+    holds but never delivered, and a person nobody holds; the opposition is recorded
+    and forwarded all the same."""
+    from listguard.imports import import_file
+    from tests.scenario import write_csv
+
+    held = write_csv(site.tmp / "c3.csv", [contact("C3", email="c3@example.com")])
+    assert import_file(site.engine, "contacts", held).rows_new == 1  # never delivered
+    p2 = {"Authorization": f"Bearer {site.p2}"}
+    answers = []
+    with site.client() as c:
+        for email in ("c1@example.com", "c3@example.com", "nobody@example.com"):
+            # P1 holds C1's email; P2 got postal addresses only
+            asked = {"email": email, "channel": "email", "scope": "all"}
+            made = c.post("/api/v1/partner/oppositions", json=asked, headers=p2)
+            assert made.status_code == 201
+            answers.append(made.json())
+    assert answers == [{"recorded": True, "covered": 0, "messages": 0}] * 3
+    with site.engine.connect() as conn:
+        forwarded = conn.execute(
+            text(
+                "SELECT o.partner_id, e.email_norm FROM outbox o JOIN events e ON e.id = o.event_id"
+            )
+        ).all()
+    assert [tuple(r) for r in forwarded] == [("P1", "c1@example.com")]
+    assert [e[1:] for e in _events(site.engine)[-3:]] == [("email", "all", "partner:P2")] * 3
 
 
 def _sign_in(

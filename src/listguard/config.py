@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from listguard.errors import InputError
+from listguard.netguard import check_link_url
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,15 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
+class PropagationSettings:
+    """Sending messages to partners."""
+
+    # accept webhook addresses on this machine or a private network, and plain http:
+    # for tests only (the commands warn at start while it is on)
+    allow_private_endpoints: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     owner: Owner = field(default_factory=Owner)
     rules: RuleSettings = field(default_factory=RuleSettings)
@@ -86,6 +96,7 @@ class Settings:
     seeds: SeedSettings = field(default_factory=SeedSettings)
     web: WebSettings = field(default_factory=WebSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    propagation: PropagationSettings = field(default_factory=PropagationSettings)
 
 
 LEGAL_MAXIMA = {"retention_years": 3, "bloctel_validity_days": 30}
@@ -116,7 +127,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise InputError("configuration file not found", where=str(p)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not a valid TOML file: {exc}", where=str(p)) from None
-    unknown = sorted(set(raw) - {"owner", "rules", "output", "notify", "seeds", "web", "engine"})
+    sections = {"owner", "rules", "output", "notify", "seeds", "web", "engine", "propagation"}
+    unknown = sorted(set(raw) - sections)
     if unknown:
         raise InputError(f"unknown section(s) {', '.join(unknown)}", where=str(p))
     owner = _section(Owner, raw.get("owner", {}), f"{p} [owner]")
@@ -126,6 +138,12 @@ def load_settings(path: str | Path | None = None) -> Settings:
     seeds = _section(SeedSettings, raw.get("seeds", {}), f"{p} [seeds]")
     web = _section(WebSettings, raw.get("web", {}), f"{p} [web]")
     engine = _section(EngineSettings, raw.get("engine", {}), f"{p} [engine]")
+    propagation = _section(PropagationSettings, raw.get("propagation", {}), f"{p} [propagation]")
+    if owner.privacy_policy_url:
+        try:
+            check_link_url(owner.privacy_policy_url, "privacy_policy_url")
+        except InputError as exc:
+            raise InputError(exc.message, where=f"{p} [owner]") from None
     if engine.memory_mb < 64:
         raise InputError("memory_mb must be at least 64", where=f"{p} [engine]")
     if web.deliveries_dir:
@@ -169,4 +187,5 @@ def load_settings(path: str | Path | None = None) -> Settings:
         seeds=seeds,
         web=web,
         engine=engine,
+        propagation=propagation,
     )

@@ -248,8 +248,11 @@ def acknowledge_pending(
     engine: Engine, source: str | None = None, key: str | None = None, timeout: float = 10.0
 ) -> AckReport:
     """Post to the acknowledgement link of every message received and applied but not
-    acknowledged yet (or only ``source``'s message ``key``)."""
+    acknowledged yet (or only ``source``'s message ``key``). The link comes from the
+    owner's message: it is posted to only where a webhook could be (``netguard``)."""
     import httpx
+
+    from listguard import netguard
 
     where = "acked_at IS NULL AND ack_url IS NOT NULL"
     if source is not None:
@@ -266,13 +269,16 @@ def acknowledge_pending(
         ).all()
     report = AckReport(errors=[])
     assert report.errors is not None
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    with netguard.client(timeout) as client:
         for r in rows:
             error = None
             try:
+                netguard.check_endpoint_url(r.ack_url)
                 response = client.post(r.ack_url, headers={"Accept": "application/json"})
                 if not response.is_success:
                     error = f"HTTP {response.status_code}"
+            except (InputError, netguard.NotPublic) as exc:
+                error = f"refused: {exc}"
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
             with writing(engine) as conn:

@@ -19,6 +19,7 @@ from listguard.errors import InputError
 from listguard.imports.events import CHANNEL_VALUES, VIAS, event_key
 from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
+from listguard.partner_ids import is_partner_id
 from listguard.propagation import enqueue, enqueue_per_event
 from listguard.timeutil import now_ts
 
@@ -49,6 +50,7 @@ PERSON_LEDGER = (
 class Recorded:
     covered: int  # contacts of the base it covers now
     messages: int  # messages queued for partners holding a covered coordinate
+    event: int = 0  # the event recorded (or the same opposition's, recorded before)
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def _keys_of(r: OppositionRequest) -> tuple[str | None, str | None]:
             f"unknown channel {r.channel!r}: expected one of {', '.join(CHANNEL_VALUES)}"
         )
     if r.scope not in ("own", "partners", "all") and not (
-        r.scope.startswith("partner:") and len(r.scope) > 8
+        r.scope.startswith("partner:") and is_partner_id(r.scope[8:])
     ):
         raise InputError(f"unknown scope {r.scope!r}: expected own, partners, all or partner:<id>")
     if r.via not in VIAS and not r.via.startswith("partner:"):
@@ -163,7 +165,7 @@ def record_oppositions(
                     _HOLDING_COUNT,
                     {"c": requests[i].contact_id, "e": email_norm, "p": phone_e164},
                 ).scalar_one()
-                results[i] = Recorded(int(covered), messages.get(events[i], 0))
+                results[i] = Recorded(int(covered), messages.get(events[i], 0), events[i])
     return [r if r is not None else InputError("not recorded") for r in results]
 
 

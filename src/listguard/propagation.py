@@ -41,6 +41,8 @@ from listguard.db.engine import Run, runner, writing
 from listguard.db.keys import registry_secret
 from listguard.errors import InputError
 from listguard.io.formula import neutralise
+from listguard.paths import confined
+from listguard.sent_journal import SentJournal
 from listguard.timeutil import day_start, now_ts, to_iso, years_before
 
 PROPAGATED = ("opposition", "erasure", "rectification")
@@ -264,30 +266,48 @@ def verify_signature(secret: str, header: str, body: bytes, now: int) -> bool:
 
 
 class WebhookTransport:
-    """POST the message as JSON to the partner's ``notify_url``, signed with its secret."""
+    """POST the message as JSON to the partner's ``notify_url``, signed with its secret:
+    only to an address ``netguard`` accepts, checked again as it is sent (see there);
+    a redirect is a failure. The error kept for the owner names the kind of failure,
+    never the network's own text."""
 
     name = "webhook"
 
-    def __init__(self, timeout: float = 10.0) -> None:
-        import httpx
+    def __init__(self, timeout: float = 10.0, allow_private: bool | None = None) -> None:
+        from listguard import netguard
 
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False)
+        self.allow_private = (
+            netguard.private_endpoints_allowed() if allow_private is None else allow_private
+        )
+        self._client = netguard.client(timeout, self.allow_private)
 
     def send(self, endpoint: Endpoint, message: Message, now: int) -> None:
         import httpx
 
+        from listguard import netguard
+
         assert endpoint.notify_url is not None
+        try:
+            url = netguard.check_endpoint_url(endpoint.notify_url, self.allow_private)
+        except InputError:
+            raise TransportError("refused: not an acceptable webhook address") from None
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": message.key,
             SIGNATURE_HEADER: sign(endpoint.secret, message.body, now),
         }
         try:
-            response = self._client.post(endpoint.notify_url, content=message.body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}") from None
+            response = self._client.post(url, content=message.body, headers=headers)
+        except netguard.NotPublic as exc:
+            raise TransportError(f"refused: {exc}") from None
+        except httpx.TimeoutException:
+            raise TransportError("no answer in time") from None
+        except httpx.HTTPError:
+            raise TransportError("cannot connect") from None
+        if response.is_redirect:
+            raise TransportError(f"HTTP {response.status_code}: a redirect, not followed")
         if not response.is_success:
-            raise TransportError(f"HTTP {response.status_code} from {endpoint.notify_url}")
+            raise TransportError(f"HTTP {response.status_code}")
 
     def close(self) -> None:
         self._client.close()
@@ -356,7 +376,11 @@ class FileDropTransport:
 
     def send(self, endpoint: Endpoint, message: Message, now: int) -> None:
         body = messages_csv([message], endpoint.secret if endpoint.hashed else None)
-        target = self.folder / endpoint.partner_id
+        try:  # names from the registry: still, never outside the folder
+            target = confined(self.folder, endpoint.partner_id)
+            confined(target, f"{message.key}.csv")
+        except InputError:
+            raise TransportError("refused: the partner id cannot name a folder") from None
         try:
             target.mkdir(parents=True, exist_ok=True)
             tmp = target / f".{message.key}.partial"
@@ -514,14 +538,10 @@ _UNCHANGED: Any = object()
 
 
 def check_notify_url(url: str) -> str:
-    """A webhook address: HTTPS, or HTTP on this machine (tests, a local relay)."""
-    from urllib.parse import urlsplit
+    """A webhook address: see ``netguard.check_endpoint_url``."""
+    from listguard.netguard import check_endpoint_url
 
-    parts = urlsplit(url)
-    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
-    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and local)):
-        raise InputError(f"{url!r} is not a webhook address: https://... expected")
-    return url
+    return check_endpoint_url(url)
 
 
 def get_endpoint(conn: Connection, partner_id: str) -> PartnerEndpoint:
@@ -678,9 +698,9 @@ class WorkerReport:
 
 @dataclass
 class _Outcome:
-    """What happened to one partner's due messages in this round."""
+    """What happened to one partner's due messages in this round, but the messages sent
+    (recorded as they go)."""
 
-    sent: list[int] = field(default_factory=list)
     failed_id: int | None = None  # the message that failed; the later ones were not tried
     held: list[int] = field(default_factory=list)
     error: str | None = None
@@ -699,9 +719,10 @@ def run_once(
     """Send the messages due at ``now`` (up to ``limit``).
 
     Partners are served in parallel, each one's messages in order: when one fails,
-    that partner's later messages wait for its retry, so they arrive in order. The
-    results are recorded in one transaction at the end; a message sent but not yet
-    recorded (the worker stopped) is sent again, with the same idempotency key.
+    that partner's later messages wait for its retry, so they arrive in order. Sent
+    messages are recorded as they go, in small batches (``sent_journal``); failures
+    at the end. A message sent but not yet recorded (the worker was killed) is sent
+    again, with the same idempotency key.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -757,6 +778,7 @@ def run_once(
         messages = load_messages(conn, [int(r.id) for r in due], transports.ack_base, ack_secret)
     attempts = {int(r.id): int(r.attempts) for r in due}
     outcomes: dict[str, _Outcome] = {}
+    journal = SentJournal(engine, clock)
     work = []
     for pid, rows in by_partner.items():
         transport = transports.for_endpoint(endpoints[pid])
@@ -767,7 +789,7 @@ def run_once(
                 (
                     pid,
                     lambda p=pid, t=transport, i=ids: _digest(
-                        engine, t, endpoints[p], [messages[m] for m in i], clock
+                        engine, t, endpoints[p], [messages[m] for m in i], clock, journal
                     ),
                 )
             )
@@ -776,14 +798,18 @@ def run_once(
                 (
                     pid,
                     lambda p=pid, t=transport, i=ids: _in_order(
-                        t, endpoints[p], [messages[m] for m in i], clock
+                        t, endpoints[p], [messages[m] for m in i], clock, journal
                     ),
                 )
             )
-    with ThreadPoolExecutor(max(1, min(concurrency, len(work) or 1))) as pool:
-        futures = {pid: pool.submit(job) for pid, job in work}
-        for pid, future in futures.items():
-            outcomes[pid] = future.result()
+    try:
+        with ThreadPoolExecutor(max(1, min(concurrency, len(work) or 1))) as pool:
+            futures = {pid: pool.submit(job) for pid, job in work}
+            for pid, future in futures.items():
+                outcomes[pid] = future.result()
+    finally:  # what was sent is recorded even when the round fails
+        journal.close()
+        report.sent += journal.recorded
     with writing(engine) as conn:
         for pid, outcome in outcomes.items():
             _record(conn, pid, outcome, messages, attempts, clock, report)
@@ -791,7 +817,11 @@ def run_once(
 
 
 def _in_order(
-    transport: Transport, endpoint: Endpoint, messages: list[Message], now: int
+    transport: Transport,
+    endpoint: Endpoint,
+    messages: list[Message],
+    now: int,
+    journal: SentJournal,
 ) -> _Outcome:
     outcome = _Outcome(transport=transport.name)
     for i, message in enumerate(messages):
@@ -802,12 +832,17 @@ def _in_order(
             outcome.error = str(exc)
             outcome.held = [m.id for m in messages[i + 1 :]]
             break
-        outcome.sent.append(message.id)
+        journal.sent(endpoint.partner_id, transport.name, [(message.id, message.key)])
     return outcome
 
 
 def _digest(
-    engine: Engine, digest: EmailDigest, endpoint: Endpoint, messages: list[Message], now: int
+    engine: Engine,
+    digest: EmailDigest,
+    endpoint: Endpoint,
+    messages: list[Message],
+    now: int,
+    journal: SentJournal,
 ) -> _Outcome:
     """One email with every message due, unless the partner had one less than
     ``digest.interval`` ago (then they wait for the next one)."""
@@ -826,7 +861,9 @@ def _digest(
         digest.send_digest(endpoint, messages, now)
     except TransportError as exc:
         return _Outcome(failed_id=ids[0], held=ids[1:], error=str(exc), transport=digest.name)
-    return _Outcome(sent=ids, transport=digest.name)
+    journal.sent(endpoint.partner_id, digest.name, [(m.id, m.key) for m in messages])
+    journal.flush()  # one email: recorded at once
+    return _Outcome(transport=digest.name)
 
 
 def _record(
@@ -838,24 +875,6 @@ def _record(
     now: int,
     report: WorkerReport,
 ) -> None:
-    if outcome.sent:
-        conn.execute(
-            text(
-                # a partner may acknowledge before the send is recorded: that stays
-                "UPDATE outbox SET status = CASE WHEN status = 'acknowledged' THEN status "
-                "ELSE 'sent' END, attempts = attempts + 1, sent_at = :now, "
-                "transport = :t, last_error = NULL, next_attempt_at = NULL WHERE id IN :ids"
-            ).bindparams(bindparam("ids", expanding=True)),
-            {"now": now, "t": outcome.transport, "ids": outcome.sent},
-        )
-        report.sent += len(outcome.sent)
-        audit.append(
-            conn,
-            "messages_sent",
-            partner_id,
-            {"transport": outcome.transport, "messages": [messages[i].key for i in outcome.sent]},
-            now,
-        )
     next_at = None
     if outcome.failed_id is not None:
         tried = attempts[outcome.failed_id] + 1

@@ -54,6 +54,11 @@ class Context:
 
         if self._settings is None:
             self._settings = load_settings(self.config)
+            if self._settings.propagation.allow_private_endpoints:
+                from listguard import netguard
+
+                netguard.allow_private_endpoints(True)
+                err(netguard.PRIVATE_WARNING)
         return self._settings
 
     def engine(self, *, initialised: bool = True) -> Engine:
@@ -336,8 +341,9 @@ def worker(
 
     c: Context = ctx.obj
     engine = c.engine()
+    settings = c.settings()  # before the webhook transport: it follows the settings
     webhook = WebhookTransport()
-    transports = Transports.from_settings(c.settings(), webhook, drop_folder)
+    transports = Transports.from_settings(settings, webhook, drop_folder)
     try:
         if once:
             report = run_once(engine, transports)
@@ -562,6 +568,7 @@ def partner_endpoint_command(
     from listguard.propagation import get_endpoint, set_endpoint
 
     c: Context = ctx.obj
+    c.settings()  # whether private webhook addresses are accepted (tests only)
     changes: dict[str, Any] = {"notify_url": url, "notify_email": email}
     changes = {k: v for k, v in changes.items() if v is not None}
     if file_identifiers is not None:

@@ -31,6 +31,7 @@ from listguard.io.dates import parse_instants_of
 from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
+from listguard.partner_ids import PATTERN as PARTNER_ID
 from listguard.propagation import enqueue
 from listguard.timeutil import now_ts
 
@@ -86,13 +87,14 @@ def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _checks(now: int) -> list[Check]:
-    scope_ok = pl.col("_scope").is_in(["own", "partners", "all"]) | pl.col("_scope").str.contains(
-        r"^partner:\S+$"
+    partner = rf"^partner:{PARTNER_ID}$"  # a partner id (never with '..')
+    scope_ok = pl.col("_scope").is_in(["own", "partners", "all"]) | (
+        pl.col("_scope").str.contains(partner) & ~pl.col("_scope").str.contains("..", literal=True)
     )
     via_ok = (
         (pl.col("_via") == "")
         | pl.col("_via").is_in(list(VIAS))
-        | pl.col("_via").str.contains(r"^partner:\S+$")
+        | (pl.col("_via").str.contains(partner) & ~pl.col("_via").str.contains("..", literal=True))
     )
     return [
         Check(

@@ -25,6 +25,9 @@ from listguard.imports.common import (
 )
 from listguard.io.dates import parse_instants
 from listguard.io.tabular import Batch, TabularFile
+from listguard.netguard import link_problem, webhook_problem
+from listguard.partner_ids import PATTERN as PARTNER_ID
+from listguard.partner_ids import RULE as PARTNER_ID_RULE
 from listguard.timeutil import now_ts
 
 SECTORS = ("commercial", "press", "public_service", "polling", "non_profit")
@@ -63,8 +66,18 @@ def _steps(tab: TabularFile, _engine: Engine) -> Steps:
             pl.col("partner_id").str.strip_chars().alias("partner_id"),
         )
         dup = frame.group_by("partner_id").len().filter(pl.col("len") > 1)["partner_id"]
+        frame = _refuse_bad_urls(frame, rejects)
         checks = [
             Check("partner_id", blank("partner_id"), "partner_id is required"),
+            Check(
+                "partner_id",
+                ~blank("partner_id")
+                & (
+                    ~pl.col("partner_id").str.contains(f"^{PARTNER_ID}$")
+                    | pl.col("partner_id").str.contains("..", literal=True)
+                ),
+                PARTNER_ID_RULE,
+            ),
             Check(
                 "partner_id",
                 pl.col("partner_id").is_in(dup.implode()),
@@ -127,6 +140,35 @@ def _steps(tab: TabularFile, _engine: Engine) -> Steps:
         )
 
     return Steps(stage, merge)
+
+
+def _refuse_bad_urls(frame: pl.DataFrame, rejects: Rejects) -> pl.DataFrame:
+    """``frame`` without the lines whose ``notify_url`` is not an acceptable webhook
+    address or whose ``privacy_policy_url`` is not a web link (``netguard``: the same
+    check as every other route); those go to ``rejects`` with the reason. Each distinct
+    address is checked once (a partners file has a few dozen lines)."""
+    found = []
+    for column, problem in (("notify_url", webhook_problem), ("privacy_policy_url", link_problem)):
+        values = frame.select(pl.col(column).str.strip_chars()).to_series()
+        reasons = {v: problem(v) for v in values.drop_nulls().unique().to_list() if v}
+        bad = {v: f"{column}: {why}" for v, why in reasons.items() if why is not None}
+        if bad:
+            found.append(
+                frame.filter(pl.col(column).str.strip_chars().is_in(list(bad))).select(
+                    pl.col("_line").cast(pl.Int64).alias("line"),
+                    pl.lit(column).alias("column"),
+                    pl.col(column).alias("value"),
+                    pl.col(column)
+                    .str.strip_chars()
+                    .replace_strict(bad, return_dtype=pl.String)
+                    .alias("message"),
+                )
+            )
+    if not found:
+        return frame
+    refused = pl.concat(found)
+    rejects.add(refused)
+    return frame.filter(~pl.col("_line").is_in(refused["line"].implode()))
 
 
 KIND = Kind("partners", REQUIRED, KNOWN, _steps)

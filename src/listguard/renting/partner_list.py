@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from listguard.netguard import link_problem
 from listguard.timeutil import to_iso
 
 
@@ -77,7 +78,10 @@ def published_list(conn: Connection, now: int, version: int | None = None) -> di
                 "name": r.name,
                 "legal_name": r.legal_name or r.name,
                 "category": r.category,
-                "privacy_policy_url": r.privacy_policy_url,
+                # a link stored before links were checked is not shown unless http(s)
+                "privacy_policy_url": r.privacy_policy_url
+                if r.privacy_policy_url and link_problem(r.privacy_policy_url) is None
+                else None,
                 "listed_since": to_iso(int(r.listed_from))[:10],
             }
             for r in rows

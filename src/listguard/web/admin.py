@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from listguard.accounts import Session, authenticate, close_session, open_session, session_of
 from listguard.errors import ListguardError
+from listguard.paths import confined
 from listguard.propagation import status
 from listguard.timeutil import day_start, now_ts, to_day, to_iso, today
 from listguard.web.app import Web, client_of, web
@@ -314,7 +315,10 @@ def rental_action(
         parsed = parse_order(order, where="order")
         if action == "deliver":
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-            out = Path(w.settings.web.deliveries_dir) / f"delivery-{parsed.partner}-{stamp}"
+            # the folder is named from the order's partner id: confined to the folder
+            out = confined(
+                Path(w.settings.web.deliveries_dir), f"delivery-{parsed.partner}-{stamp}"
+            )
             report = rent(w.engine, parsed, out, w.settings)
             return RedirectResponse(f"/admin?delivered={report.delivery_id}", status_code=303)
         counts = preview(w.engine, parsed, w.settings)

@@ -28,6 +28,8 @@ from listguard.db import schema
 from listguard.db.engine import writing
 from listguard.errors import InputError
 from listguard.oppositions import OppositionRequest
+from listguard.oppositions import Recorded as RecordedOpposition
+from listguard.partner_ids import PATTERN as PARTNER_ID
 from listguard.propagation import (
     SIGNATURE_HEADER,
     acknowledge,
@@ -111,7 +113,7 @@ class Recorded(BaseModel):
     messages: int = Field(description="messages queued for the partners holding them")
 
 
-async def _record(w: Web, **request: Any) -> Recorded:
+async def _recorded(w: Web, **request: Any) -> RecordedOpposition:
     """An opposition recorded by the server's writer, with whatever else arrived
     meanwhile (one transaction): a person nobody can be (a bad email...) is the
     client's mistake (400), not the server's."""
@@ -123,6 +125,11 @@ async def _record(w: Web, **request: Any) -> Recorded:
         raise HTTPException(400, str(exc)) from None
     if not done.covered:  # recorded all the same: it applies if the person comes later
         w.refusals.add("(recorded)", "covers_no_contact")
+    return done
+
+
+async def _record(w: Web, **request: Any) -> Recorded:
+    done = await _recorded(w, **request)
     return Recorded(covered=done.covered, messages=done.messages)
 
 
@@ -133,7 +140,7 @@ def _one_of(names: str, *values: str | None) -> None:
 
 class OppositionIn(BaseModel):
     channel: Literal["all", "postal", "phone", "automated_call", "sms", "email"]
-    scope: str = Field("all", pattern=r"^(own|partners|all|partner:[A-Za-z0-9_.-]{1,64})$")
+    scope: str = Field("all", pattern=rf"^(own|partners|all|partner:{PARTNER_ID})$")
     contact_id: str | None = Field(None, max_length=200)
     email: str | None = Field(None, max_length=320)
     phone: str | None = Field(None, max_length=40)
@@ -334,13 +341,43 @@ def _contact_of_ref(w: Web, partner_id: str, contact_ref: str) -> str | None:
     return None if found is None else str(found)
 
 
-@router.post("/partner/oppositions", status_code=201, response_model=Recorded)
+class PartnerRecorded(BaseModel):
+    """What a partner learns of an opposition it reported: only what concerns its own
+    deliveries. Whether the owner holds the person, or another partner does, is not
+    said: the answer is the same for every person the partner never received."""
+
+    recorded: bool = Field(description="always true: the opposition is recorded")
+    covered: int = Field(
+        description="coordinates of your own deliveries it covers (0 for anyone else)"
+    )
+    messages: int = Field(
+        description="messages about it queued for you (the coordinates to apply, under "
+        "your references), as for any opposition"
+    )
+
+
+def _yours(w: Web, event: int, partner_id: str) -> tuple[int, int]:
+    """(coordinates, messages) of the event queued for ``partner_id``."""
+    with w.engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT count(i.id), count(DISTINCT o.id) FROM outbox o "
+                "JOIN outbox_items i ON i.message_id = o.id "
+                "WHERE o.event_id = :e AND o.partner_id = :p"
+            ),
+            {"e": event, "p": partner_id},
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+@router.post("/partner/oppositions", status_code=201, response_model=PartnerRecorded)
 async def partner_report(
     body: PartnerReport, w: W, grant: Annotated[ApiKey, scope("oppositions:report")]
-) -> Recorded:
+) -> PartnerRecorded:
     """Report an opposition received by the partner: by the ``contact_ref`` of one of
     its deliveries, or by email or phone. It is recorded like any other (``via`` names
-    the partner) and forwarded to the other partners concerned."""
+    the partner) and forwarded to every partner holding the person; the answer counts
+    only what concerns the calling partner's own deliveries."""
     from starlette.concurrency import run_in_threadpool
 
     assert grant.partner_id is not None
@@ -350,7 +387,7 @@ async def partner_report(
         contact_id = await run_in_threadpool(_contact_of_ref, w, grant.partner_id, body.contact_ref)
         if contact_id is None:
             raise HTTPException(404, "no such contact_ref in your deliveries")
-    return await _record(
+    done = await _recorded(
         w,
         channel=body.channel,
         scope=f"partner:{grant.partner_id}" if body.scope == "partner" else "all",
@@ -359,6 +396,8 @@ async def partner_report(
         email=body.email,
         phone=body.phone,
     )
+    covered, messages = await run_in_threadpool(_yours, w, done.event, grant.partner_id)
+    return PartnerRecorded(recorded=True, covered=covered, messages=messages)
 
 
 class Ack(BaseModel):

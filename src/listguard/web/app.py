@@ -274,7 +274,11 @@ def create_app(
     """The application; ``propagate`` also sends the queued messages to the partners
     from a thread of the server (one process only: with several, run ``listguard worker``).
     ``own_process``: the application is all its process runs (``listguard serve``)."""
+    from listguard import netguard
     from listguard.web import admin, api, public
+
+    if settings.propagation.allow_private_endpoints:  # for tests only (warned at start)
+        netguard.allow_private_endpoints(True)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
