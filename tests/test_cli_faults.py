@@ -150,7 +150,8 @@ def test_rent_reports_folders_the_registry_does_not_know(base: Path) -> None:  #
 
 def test_bad_paths_are_named(base: Path) -> None:  # noqa: F811
     (base / "folder.toml").mkdir()
-    assert "folder.toml: this is a folder, not a file (listguard rent stopped)" in user_error(
+    # the order file is read first, and says so itself
+    assert "folder.toml: this is a folder: name the order file" in user_error(
         base, "rent", "folder.toml", "--out", "d1"
     )
     message = user_error(base, "rent", "order.toml", "--out", "order.toml/d1")
