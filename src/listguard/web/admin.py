@@ -9,7 +9,6 @@ partners' keys and accounts.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from listguard.accounts import Session, authenticate, close_session, open_session, session_of
+from listguard.constant_time import same
 from listguard.errors import ListguardError
 from listguard.propagation import status
 from listguard.timeutil import day_start, now_ts, to_day, to_iso, today
@@ -41,7 +41,7 @@ S = Annotated[Session, Depends(signed_in)]
 
 
 def _csrf(session: Session, token: str) -> None:
-    if not hmac.compare_digest(session.csrf, token):
+    if not same(session.csrf, token):
         raise HTTPException(403, "the form expired: reload the page")
 
 

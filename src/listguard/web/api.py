@@ -316,7 +316,8 @@ class PartnerReport(BaseModel):
 def _delivery_of(contact_ref: str) -> int:
     """The delivery id of a reference ``D<delivery>-<n>`` (0 for anything else)."""
     head = contact_ref[1:].split("-", 1)[0]
-    return int(head) if contact_ref.startswith("D") and head.isdigit() and len(head) < 10 else 0
+    digits = head.isascii() and head.isdigit() and len(head) < 10
+    return int(head) if contact_ref.startswith("D") and digits else 0
 
 
 def _contact_of_ref(w: Web, partner_id: str, contact_ref: str) -> str | None:

@@ -32,6 +32,7 @@ from listguard import __version__
 from listguard.batching import BatchWriter
 from listguard.collection import Collected, Collection, record_collections
 from listguard.config import Settings
+from listguard.constant_time import same
 from listguard.oppositions import OppositionRequest, Recorded, record_oppositions
 from listguard.web.i18n import LANGS, text_for
 
@@ -201,11 +202,11 @@ class Web:
 
     def form_token_ok(self, token: str) -> bool:
         stamp, _, mac = token.partition(".")
-        if not stamp.isdigit():
+        if not (stamp.isascii() and stamp.isdigit()):
             return False
         expected = hmac.new(self.form_secret, stamp.encode(), hashlib.sha256).hexdigest()[:32]
         fresh = 0 <= time.time() - int(stamp) <= FORM_TOKEN_SECONDS
-        return fresh and hmac.compare_digest(expected, mac)
+        return fresh and same(expected, mac)
 
     def page(
         self, request: Request, name: str, status_code: int = 200, **context: Any
