@@ -4,14 +4,23 @@ and browsers are told to keep."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import Engine
 
+from listguard.config import Owner, Settings, WebSettings, load_settings
+from listguard.errors import InputError
 from listguard.inbound import add_source
+from listguard.oppositions import record_opposition
 from listguard.propagation import sign
-from tests.web_server import PASSWORD, Site, form_token
+from listguard.web.app import create_app
+from tests.scenario import Scenario
+from tests.web_server import PASSWORD, Site, form_token, serving, web_settings
 
 
 def _sign_in(c: httpx.Client, password: str = PASSWORD, email: str = "admin@example.com") -> Any:
@@ -58,3 +67,152 @@ def test_a_webhook_signature_in_any_text_is_refused(site: Site) -> None:
             headers={"Listguard-Signature": sign("s3cret-of-the-owner", body, now)},
         )
         assert good.status_code == 200
+
+
+HEADERS = ("content-security-policy", "x-content-type-options", "x-frame-options")
+
+
+def test_server_errors_and_missing_pages_carry_the_security_headers(
+    engine: Engine, tmp_path: Path
+) -> None:
+    Scenario(engine, tmp_path).load()
+    app = create_app(engine, web_settings(tmp_path))
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    with serving(app) as url, httpx.Client(base_url=url) as c:
+        # the server error last: uvicorn closes the connection after it
+        for path, status in (("/nowhere", 404), ("/api/v1/nowhere", 404), ("/boom", 500)):
+            answer = c.get(path)
+            assert answer.status_code == status
+            for header in HEADERS:
+                assert header in answer.headers, (path, header)
+            assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+            assert answer.headers["cache-control"] == "no-store"
+            assert "a bug" not in answer.text
+
+
+def test_forwarded_for_is_believed_from_trusted_proxies_only() -> None:
+    from listguard.web.edge import forwarded_client, networks
+
+    trusted = networks(["127.0.0.1", "10.0.0.0/8"])
+    assert forwarded_client("203.0.113.9", "198.51.100.1", trusted) == "203.0.113.9"
+    assert forwarded_client("127.0.0.1", "198.51.100.1", trusted) == "198.51.100.1"
+    # the client wrote the first hop: the last one not a proxy of ours is the client
+    assert forwarded_client("127.0.0.1", "1.2.3.4, 198.51.100.1, 10.0.0.2", trusted) == (
+        "198.51.100.1"
+    )
+    assert forwarded_client("127.0.0.1", "not an address", trusted) == "127.0.0.1"
+    assert forwarded_client("127.0.0.1", "198.51.100.1", ()) == "127.0.0.1"
+    with pytest.raises(ValueError, match="'nope' is not an IP address"):
+        networks(["nope"])
+
+
+def _posts(c: Any, forwarded_for: list[str]) -> list[int]:
+    token = form_token(c.get("/opposition").text)
+    return [
+        c.post(
+            "/opposition",
+            data={"token": token, "email": "c1@example.com"},
+            headers={"X-Forwarded-For": who},
+        ).status_code
+        for who in forwarded_for
+    ]
+
+
+def test_the_rate_limit_ignores_forwarded_for_from_an_untrusted_peer(
+    engine: Engine, tmp_path: Path
+) -> None:
+    Scenario(engine, tmp_path).load()
+    others = ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+    # served as `listguard serve` serves it: a local peer is not a proxy unless named
+    app = create_app(engine, web_settings(tmp_path, rate=2))
+    with serving(app) as url, httpx.Client(base_url=url) as c:
+        assert _posts(c, others) == [200, 200, 429]
+    # a named proxy is believed: three clients behind it
+    settings = Settings(web=WebSettings(form_rate_per_minute=2, trusted_proxies=("127.0.0.1",)))
+    app = create_app(engine, settings)
+    with serving(app) as url, httpx.Client(base_url=url) as c:
+        assert _posts(c, others) == [200, 200, 200]
+        assert _posts(c, ["198.51.100.1", "198.51.100.1"]) == [200, 429]
+
+
+def test_serve_leaves_forwarded_headers_to_the_application(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from listguard.cli.main import app
+
+    asked: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: asked.update(kw))
+    result = CliRunner().invoke(app, ["--db", str(engine.url), "serve"])
+    assert result.exit_code == 0, result.output
+    assert asked["proxy_headers"] is False  # uvicorn would believe any local peer
+
+
+def test_trusted_proxies_setting(tmp_path: Path) -> None:
+    path = tmp_path / "listguard.toml"
+    path.write_text('[web]\ntrusted_proxies = ["127.0.0.1", "10.1.0.0/16"]\n', encoding="utf-8")
+    assert load_settings(path).web.trusted_proxies == ("127.0.0.1", "10.1.0.0/16")
+    path.write_text('[web]\ntrusted_proxies = ["127.0.0.1", "proxy"]\n', encoding="utf-8")
+    with pytest.raises(InputError, match="'proxy' is not an IP address") as bad:
+        load_settings(path)
+    assert "[web]" in str(bad.value)
+    path.write_text('[web]\ntrusted_proxies = "127.0.0.1"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="must be a list of texts"):
+        load_settings(path)
+
+
+def test_what_caches_may_keep(site: Site) -> None:
+    record_opposition(site.engine, channel="all", contact_id="C1")
+    p1 = {"Authorization": f"Bearer {site.p1}"}
+    with site.client() as c:
+        _sign_in(c)
+        private = [
+            c.get("/admin"),
+            c.get("/admin/deliveries"),
+            c.get("/api/v1/partner/oppositions", headers=p1),
+            c.get("/api/v1/partner/endpoint", headers=p1),
+            c.get("/api/v1/partner/deliveries/1/contacts.csv", headers=p1),
+            c.get("/opposition"),
+        ]
+        for answer in private:
+            assert answer.status_code == 200, answer.url
+            assert answer.headers["cache-control"] == "no-store", answer.url
+            assert "strict-transport-security" not in answer.headers  # plain HTTP
+        assert "no-store" not in c.get("/static/style.css").headers.get("cache-control", "")
+        assert c.get("/partners.json").headers["cache-control"] == "public, max-age=300"
+
+
+def _home(app: Any, base: str, peer: str, headers: dict[str, str]) -> httpx.Response:
+    """``GET /`` from ``peer``, in process (so the scheme may be HTTPS)."""
+
+    async def get() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=(peer, 5000))
+        async with httpx.AsyncClient(transport=transport, base_url=base) as c:
+            return await c.get("/", headers=headers)
+
+    return asyncio.run(get())
+
+
+def test_hsts_behind_https(engine: Engine, tmp_path: Path) -> None:
+    Scenario(engine, tmp_path).load()
+    hsts = "strict-transport-security"
+    proto = {"X-Forwarded-Proto": "https"}
+    direct = create_app(engine, web_settings(tmp_path))
+    assert _home(direct, "https://testserver", "203.0.113.9", {}).headers[hsts] == (
+        "max-age=31536000"
+    )
+    assert hsts not in _home(direct, "http://testserver", "203.0.113.9", {}).headers
+    # over HTTP, a forged X-Forwarded-Proto changes nothing, even from a local peer
+    assert hsts not in _home(direct, "http://testserver", "127.0.0.1", proto).headers
+    proxied = create_app(engine, Settings(web=WebSettings(trusted_proxies=("127.0.0.1",))))
+    assert hsts in _home(proxied, "http://testserver", "127.0.0.1", proto).headers
+    assert hsts not in _home(proxied, "http://testserver", "203.0.113.9", proto).headers
+    public_url = WebSettings(public_url="https://donnees.exemple.fr")
+    declared = create_app(engine, Settings(owner=Owner(), web=public_url))
+    assert hsts in _home(declared, "http://testserver", "203.0.113.9", {}).headers

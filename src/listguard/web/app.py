@@ -34,6 +34,7 @@ from listguard.collection import Collected, Collection, record_collections
 from listguard.config import Settings
 from listguard.constant_time import same
 from listguard.oppositions import OppositionRequest, Recorded, record_oppositions
+from listguard.web.edge import Forwarded, Headers, networks
 from listguard.web.i18n import LANGS, text_for
 
 HERE = Path(__file__).parent
@@ -117,50 +118,6 @@ class Refusals:
         self.flush()
 
 
-_SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"x-frame-options", b"DENY"),
-]
-_CSP = (
-    b"content-security-policy",
-    b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
-    b"form-action 'self'; frame-ancestors 'none'",
-)
-
-
-class _Headers:
-    """Security headers on every answer (the API's interactive docs load their own
-    scripts: no CSP there), and every 4xx answer counted with its route and reason. A
-    plain ASGI middleware: it costs a dictionary look-up per answer, not a task."""
-
-    def __init__(self, app: Any, refusals: Refusals) -> None:
-        self.app = app
-        self.refusals = refusals
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        docs = scope["path"].startswith("/api/docs")
-
-        async def sending(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [h for h in _SECURITY_HEADERS if h[0] not in present]
-                if not docs and _CSP[0] not in present:
-                    extra.append(_CSP)
-                message["headers"] = [*message.get("headers", []), *extra]
-                status = message["status"]
-                if 400 <= status < 500:
-                    route = scope.get("route")
-                    reason = scope.get("state", {}).get("refusal")
-                    self.refusals.add(getattr(route, "path", "(no route)"), reason or str(status))
-            await send(message)
-
-        await self.app(scope, receive, sending)
-
-
 class Web:
     """What every handler needs: the registry, the settings, the templates."""
 
@@ -233,8 +190,8 @@ class Web:
 
 
 def client_of(request: Request) -> str:
-    """The client's address (behind a local reverse proxy, the one it forwards: uvicorn
-    trusts ``X-Forwarded-For`` from 127.0.0.1)."""
+    """The client's address (behind a trusted reverse proxy, the one it forwards: see
+    ``edge.Forwarded``)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -262,6 +219,25 @@ def _propagating(engine: Engine, settings: Settings) -> Iterator[None]:
         stop.set()
         thread.join(timeout=30)
         webhook.close()
+
+
+class _App(FastAPI):
+    """The application, inside the layers every request and answer passes through
+    (``edge``): outside Starlette's ``ServerErrorMiddleware`` too, so that a server
+    error's answer carries the same headers as any other."""
+
+    def build_middleware_stack(self) -> Any:
+        w: Web = self.state.web
+        refusals = w.refusals
+
+        def refused(scope: Any, status: int) -> None:
+            route = scope.get("route")
+            reason = scope.get("state", {}).get("refusal")
+            refusals.add(getattr(route, "path", "(no route)"), reason or str(status))
+
+        https = w.settings.web.public_url.startswith("https://")
+        inner = Headers(super().build_middleware_stack(), refused, https=https)
+        return Forwarded(inner, networks(w.settings.web.trusted_proxies))
 
 
 def create_app(
@@ -304,7 +280,7 @@ def create_app(
             app.state.web.collections.close()
             app.state.web.oppositions.close()
 
-    app = FastAPI(
+    app = _App(
         lifespan=lifespan,
         title="listguard",
         version=__version__,
@@ -319,8 +295,6 @@ def create_app(
     app.include_router(public.router)
     app.include_router(api.router)
     app.include_router(admin.router)
-
-    app.add_middleware(_Headers, refusals=app.state.web.refusals)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
