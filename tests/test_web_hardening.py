@@ -167,6 +167,43 @@ def test_trusted_proxies_setting(tmp_path: Path) -> None:
         load_settings(path)
 
 
+def test_sign_in_is_throttled_per_account(site: Site) -> None:
+    for email in ("admin@example.com", "nobody@example.com"):  # the same whether it exists
+        with site.client() as c:
+            for _ in range(5):
+                assert _sign_in(c, "wrong password!", email).status_code == 401
+            refused = _sign_in(c, PASSWORD, email)  # even the right password now
+            assert refused.status_code == 429
+            assert "Trop de tentatives de connexion à ce compte" in refused.text
+            assert "réessayez dans 15 minute(s)" in refused.text
+            assert "lg_session" not in refused.headers.get("set-cookie", "")
+        with site.client() as c:  # from elsewhere, in English, still throttled
+            c.get("/admin/login?lang=en")
+            english = _sign_in(c, PASSWORD, email.upper())
+            assert english.status_code == 429
+            assert "Too many sign-in attempts to this account: try again in 15" in english.text
+
+
+def test_sign_in_throttle_window_and_reset() -> None:
+    from listguard.web.throttle import SignInThrottle
+
+    throttle = SignInThrottle(failures=3, window=60, lock=300)
+    throttle.failed("a@example.com", now=0)
+    throttle.failed("a@example.com", now=50)
+    throttle.failed("a@example.com", now=100)  # the first has left the window
+    assert throttle.minutes_left("a@example.com", now=100) == 0
+    throttle.failed("a@example.com", now=101)
+    assert throttle.minutes_left("a@example.com", now=101) == 5
+    assert throttle.minutes_left("a@example.com", now=345) == 1
+    assert throttle.minutes_left("a@example.com", now=401) == 0
+    assert throttle.minutes_left("b@example.com", now=101) == 0
+    throttle.failed("c@example.com", now=0)
+    throttle.failed("c@example.com", now=1)
+    throttle.succeeded("c@example.com")
+    throttle.failed("c@example.com", now=2)
+    assert throttle.minutes_left("c@example.com", now=2) == 0
+
+
 def test_what_caches_may_keep(site: Site) -> None:
     record_opposition(site.engine, channel="all", contact_id="C1")
     p1 = {"Authorization": f"Bearer {site.p1}"}

@@ -58,18 +58,29 @@ def login(
     password: Annotated[str, Form()] = "",
     token: Annotated[str, Form()] = "",
 ) -> Response:
-    if not w.rate.allow("login:" + client_of(request)) or not w.form_token_ok(token):
-        account = None
-    else:
-        account = authenticate(w.engine, email, password)
-    if account is None:
+    def refused(status: int, reason: str, **values: str) -> Response:
+        w.refused(request, reason)
         return w.page(
             request,
             "admin/login.html",
-            status_code=401,
-            error=text_for(w.lang(request), "bad_login"),
+            status_code=status,
+            error=text_for(w.lang(request), reason, **values),
             token=w.form_token(),
         )
+
+    if not w.rate.allow("login:" + client_of(request)):
+        return refused(429, "too_many")
+    if not w.form_token_ok(token):
+        return refused(401, "bad_login")
+    # per account, wherever the attempts come from; the same for an unknown email
+    minutes = w.sign_ins.minutes_left(email)
+    if minutes:
+        return refused(429, "sign_in_throttled", minutes=str(minutes))
+    account = authenticate(w.engine, email, password)
+    if account is None:
+        w.sign_ins.failed(email)
+        return refused(401, "bad_login")
+    w.sign_ins.succeeded(email)
     session = open_session(w.engine, account)
     response = RedirectResponse("/admin", status_code=303)
     response.set_cookie(

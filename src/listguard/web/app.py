@@ -36,6 +36,7 @@ from listguard.constant_time import same
 from listguard.oppositions import OppositionRequest, Recorded, record_oppositions
 from listguard.web.edge import Forwarded, Headers, networks
 from listguard.web.i18n import LANGS, text_for
+from listguard.web.throttle import SignInThrottle
 
 HERE = Path(__file__).parent
 FORM_TOKEN_SECONDS = 2 * 3600
@@ -133,6 +134,7 @@ class Web:
         with engine.begin() as conn:
             self.form_secret = str(registry_secret(conn, "forms", create=True)).encode()
         self.rate = RateLimit(rate_per_minute)
+        self.sign_ins = SignInThrottle()
         self.refusals = Refusals(engine)
         # the collection API's and the opposition routes' group commits
         self.collections: BatchWriter[Collection, Collected] = BatchWriter(
