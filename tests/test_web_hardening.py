@@ -5,6 +5,7 @@ and browsers are told to keep."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,20 @@ def test_server_errors_and_missing_pages_carry_the_security_headers(
             assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
             assert answer.headers["cache-control"] == "no-store"
             assert "a bug" not in answer.text
+
+
+def test_the_api_docs_load_no_script_from_another_host(site: Site) -> None:
+    with site.client() as c:
+        page = c.get("/api/docs")
+        assert page.status_code == 200
+        csp = page.headers["content-security-policy"]
+        assert "script-src" not in csp and "default-src 'self'" in csp  # scripts: this host
+        sources = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page.text)
+        assert sources and all(s.startswith("/") and not s.startswith("//") for s in sources)
+        assert not re.search(r"<script>\s*\S", page.text)  # nothing inline
+        for source in sources:
+            assert c.get(source).status_code == 200, source
+        assert c.get("/api/openapi.json").json()["info"]["title"] == "listguard"
 
 
 def test_forwarded_for_is_believed_from_trusted_proxies_only() -> None:

@@ -223,6 +223,21 @@ def _propagating(engine: Engine, settings: Settings) -> Iterator[None]:
         webhook.close()
 
 
+def _api_docs(app: FastAPI) -> None:
+    """``/api/docs``: Swagger UI from the ``fastapi-offline`` package's copy, served by
+    the application under the same content policy as its pages (no script from another
+    host, none inline)."""
+    from importlib.resources import files
+
+    assets = files("fastapi_offline") / "static"
+    app.mount("/api/docs/assets", StaticFiles(directory=str(assets)), name="api-docs-assets")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        w: Web = request.app.state.web
+        return w.templates.TemplateResponse(request, "api_docs.html", {"title": app.title})
+
+
 class _App(FastAPI):
     """The application, inside the layers every request and answer passes through
     (``edge``): outside Starlette's ``ServerErrorMiddleware`` too, so that a server
@@ -287,13 +302,14 @@ def create_app(
         title="listguard",
         version=__version__,
         description="Oppositions from the owner's systems; deliveries and messages for partners.",
-        docs_url="/api/docs",
+        docs_url=None,  # served below, from this machine
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
     rate = settings.web.form_rate_per_minute if rate_per_minute is None else rate_per_minute
     app.state.web = Web(engine, settings, rate)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    _api_docs(app)
     app.include_router(public.router)
     app.include_router(api.router)
     app.include_router(admin.router)
