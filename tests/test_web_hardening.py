@@ -21,7 +21,7 @@ from listguard.oppositions import record_opposition
 from listguard.propagation import sign
 from listguard.web.app import create_app
 from tests.scenario import Scenario
-from tests.web_server import PASSWORD, Site, form_token, serving, web_settings
+from tests.web_server import PASSWORD, Site, form_token, served_site, serving, web_settings
 
 
 def _sign_in(c: httpx.Client, password: str = PASSWORD, email: str = "admin@example.com") -> Any:
@@ -268,3 +268,29 @@ def test_hsts_behind_https(engine: Engine, tmp_path: Path) -> None:
     public_url = WebSettings(public_url="https://donnees.exemple.fr")
     declared = create_app(engine, Settings(owner=Owner(), web=public_url))
     assert hsts in _home(declared, "http://testserver", "203.0.113.9", {}).headers
+
+
+def test_a_nul_character_is_refused_wherever_it_is_sent(any_engine: Engine, tmp_path: Path) -> None:
+    """PostgreSQL refuses NUL in text: it was a server error, and failed the batch of
+    other persons' collections written with it."""
+    with served_site(any_engine, tmp_path) as site, site.client() as c:
+        machine = {"Authorization": f"Bearer {site.machine}"}
+        collection = {
+            "idempotency_key": "form-0001-nul",
+            "person": {"contact_id": "W\u00001", "email": "w1@example.com"},
+            "choices": {"partners_email": "consent"},
+            "notice_version": "v1",
+        }
+        assert c.post("/api/v1/collections", headers=machine, json=collection).status_code == 400
+        opposition = {"channel": "email", "email": "c1@exa\u0000mple.com"}
+        assert c.post("/api/v1/oppositions", headers=machine, json=opposition).status_code == 400
+        token = form_token(c.get("/opposition").text)
+        form = {"token": token, "email": "c1@example.com", "city": "Paris\u0000"}
+        assert c.post("/opposition", data=form).status_code == 400
+        assert c.get("/desinscription/abc%00def").status_code == 400
+        _sign_in(c)
+        assert c.get("/admin", params={"rentable": "P1\u0000"}).status_code == 400
+        assert c.get("/admin/partners?edit=%00").status_code == 400
+        # the same without NUL is answered as usual
+        collection["person"] = {"contact_id": "W1", "email": "w1@example.com"}
+        assert c.post("/api/v1/collections", headers=machine, json=collection).status_code == 201

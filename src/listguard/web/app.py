@@ -34,7 +34,7 @@ from listguard.collection import Collected, Collection, record_collections
 from listguard.config import Settings
 from listguard.constant_time import same
 from listguard.oppositions import OppositionRequest, Recorded, record_oppositions
-from listguard.web.edge import Forwarded, Headers, networks
+from listguard.web.edge import Forwarded, Headers, NoNul, networks
 from listguard.web.i18n import LANGS, text_for
 from listguard.web.throttle import SignInThrottle
 
@@ -253,7 +253,7 @@ class _App(FastAPI):
             refusals.add(getattr(route, "path", "(no route)"), reason or str(status))
 
         https = w.settings.web.public_url.startswith("https://")
-        inner = Headers(super().build_middleware_stack(), refused, https=https)
+        inner = Headers(NoNul(super().build_middleware_stack()), refused, https=https)
         return Forwarded(inner, networks(w.settings.web.trusted_proxies))
 
 

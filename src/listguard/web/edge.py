@@ -13,6 +13,9 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from starlette.exceptions import HTTPException
+from starlette.responses import PlainTextResponse
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SECURITY_HEADERS = [
@@ -91,6 +94,46 @@ class Forwarded:
         await self.app(scope, receive, send)
 
 
+NUL = (b"\x00", b"%00", b"\\u0000")  # raw, in a URL or a form, in JSON
+
+
+def _holds_nul(data: bytes) -> bool:
+    return any(n in data for n in NUL)
+
+
+class NoNul:
+    """Refuses (400) a request whose path, query or body holds a NUL character: no text
+    of listguard has one, and PostgreSQL refuses it in a text column (a server error,
+    and a batch of other persons' requests failed with it). The body is checked as it is
+    read, chunk by chunk; the route reading it answers the refusal."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or _holds_nul(scope.get("query_string", b"")):
+            scope.setdefault("state", {})["refusal"] = "nul_character"
+            await PlainTextResponse("a NUL character is not accepted", 400)(scope, receive, send)
+            return
+        tail = b""
+
+        async def receiving() -> Any:
+            nonlocal tail
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = tail + message.get("body", b"")
+                if _holds_nul(chunk):
+                    scope.setdefault("state", {})["refusal"] = "nul_character"
+                    raise HTTPException(400, "a NUL character is not accepted")
+                tail = chunk[-5:]
+            return message
+
+        await self.app(scope, receiving, send)
+
+
 class Headers:
     """The security headers on every answer; ``Cache-Control: no-store`` on every answer
     that did not choose its own (pages, files and API answers may hold personal data),
@@ -129,4 +172,4 @@ class Headers:
         await self.app(scope, receive, sending)
 
 
-__all__ = ["Forwarded", "Headers", "forwarded_client", "networks"]
+__all__ = ["Forwarded", "Headers", "NoNul", "forwarded_client", "networks"]
