@@ -294,3 +294,11 @@ def test_a_nul_character_is_refused_wherever_it_is_sent(any_engine: Engine, tmp_
         # the same without NUL is answered as usual
         collection["person"] = {"contact_id": "W1", "email": "w1@example.com"}
         assert c.post("/api/v1/collections", headers=machine, json=collection).status_code == 201
+
+
+def test_a_delivery_id_beyond_any_integer_is_refused(site: Site) -> None:
+    with site.client() as c:
+        _sign_in(c)
+        for path in ("/admin/deliveries/99999999999999999999", "/admin/deliveries/0/notice.txt"):
+            assert c.get(path).status_code == 422, path
+        assert c.get("/admin/deliveries/1").status_code == 200

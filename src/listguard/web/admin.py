@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
@@ -649,6 +650,10 @@ def _delivery_view(d: Any) -> dict[str, Any]:
     }
 
 
+# a registry id (larger numbers fit no integer column: answered 422, not a server error)
+DeliveryId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+
+
 def _delivery_rows(w: Web, delivery_id: int | None = None, limit: int = 500) -> list[Any]:
     where = "WHERE d.id = :d" if delivery_id is not None else ""
     with w.engine.connect() as conn:
@@ -678,7 +683,7 @@ def deliveries_page(request: Request, session: S, w: W) -> Response:
 
 
 @router.get("/deliveries/{delivery_id}", response_class=HTMLResponse)
-def delivery_page(request: Request, session: S, w: W, delivery_id: int) -> Response:
+def delivery_page(request: Request, session: S, w: W, delivery_id: DeliveryId) -> Response:
     """One delivery: its order, the ledger per channel, the counts of its manifest."""
     import json
 
@@ -715,7 +720,7 @@ def delivery_page(request: Request, session: S, w: W, delivery_id: int) -> Respo
 
 
 @router.get("/deliveries/{delivery_id}/{name}")
-def delivery_file(session: S, w: W, delivery_id: int, name: str) -> Response:
+def delivery_file(session: S, w: W, delivery_id: DeliveryId, name: str) -> Response:
     """A file of a delivery, the owner's own included (decisions, manifest, matches)."""
     from fastapi.responses import FileResponse
 
