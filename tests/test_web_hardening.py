@@ -115,6 +115,7 @@ def test_forwarded_for_is_believed_from_trusted_proxies_only() -> None:
     trusted = networks(["127.0.0.1", "10.0.0.0/8"])
     assert forwarded_client("203.0.113.9", "198.51.100.1", trusted) == "203.0.113.9"
     assert forwarded_client("127.0.0.1", "198.51.100.1", trusted) == "198.51.100.1"
+    assert forwarded_client("::ffff:127.0.0.1", "198.51.100.1", trusted) == "198.51.100.1"
     # the client wrote the first hop: the last one not a proxy of ours is the client
     assert forwarded_client("127.0.0.1", "1.2.3.4, 198.51.100.1, 10.0.0.2", trusted) == (
         "198.51.100.1"

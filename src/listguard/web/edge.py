@@ -51,6 +51,8 @@ def _within(host: str, trusted: tuple[Network, ...]) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack socket's IPv4 peer: ::ffff:127.0.0.1
     return any(address in network for network in trusted)
 
 
