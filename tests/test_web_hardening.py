@@ -303,3 +303,21 @@ def test_a_delivery_id_beyond_any_integer_is_refused(site: Site) -> None:
         for path in ("/admin/deliveries/99999999999999999999", "/admin/deliveries/0/notice.txt"):
             assert c.get(path).status_code == 422, path
         assert c.get("/admin/deliveries/1").status_code == 200
+
+
+def test_a_collection_s_postal_code_fits_its_column(any_engine: Engine, tmp_path: Path) -> None:
+    """PostgreSQL refuses a postal code longer than its column: it was a server error."""
+    with served_site(any_engine, tmp_path) as site, site.client() as c:
+        machine = {"Authorization": f"Bearer {site.machine}"}
+        for n, (postal_code, status) in enumerate((("1" * 17, 422), ("1" * 16, 201))):
+            body = {
+                "idempotency_key": f"form-000{n}-postal",
+                "person": {
+                    "contact_id": f"W{n}",
+                    "email": "w@example.com",
+                    "postal_code": postal_code,
+                },
+                "choices": {"partners_email": "consent"},
+                "notice_version": "v1",
+            }
+            assert c.post("/api/v1/collections", headers=machine, json=body).status_code == status

@@ -498,7 +498,7 @@ class PersonIn(BaseModel):
     address_line3: _Text = None
     address_line4: _Text = None
     address_line5: _Text = None
-    postal_code: Annotated[str | None, Field(None, max_length=20)] = None
+    postal_code: Annotated[str | None, Field(None, max_length=16)] = None  # as its column
     city: _Text = None
     country: Annotated[str | None, Field(None, max_length=2)] = None
     phone: Annotated[str | None, Field(None, max_length=40)] = None
