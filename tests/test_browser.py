@@ -149,3 +149,24 @@ def test_an_admin_creates_a_partner_key_and_revokes_it(site: Site, page: Page) -
     row.get_by_role("button", name=f"Révoquer {prefix}").click()
     expect(page.locator("#keys tbody tr", has_text=prefix)).not_to_contain_text("Révoquer")
     expect(page.locator("#secret")).to_have_count(0)  # the key is never shown again
+
+
+def test_the_api_docs_render_from_this_host_only(site: Site, page: Page) -> None:
+    """Swagger UI comes from the application itself, under its content policy: the
+    page renders the API's routes, asks no other host and breaks no rule of the policy."""
+    elsewhere: list[str] = []
+    problems: list[str] = []
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(site.url) else elsewhere.append(r.url),
+    )
+    page.on(
+        "console",
+        lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
+    )
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{site.url}/api/docs")
+    expect(page.get_by_text("/api/v1/partner/oppositions").first).to_be_visible()
+    shot(page, "api-docs")
+    assert elsewhere == []
+    assert [p for p in problems if "Content Security Policy" in p or "Refused" in p] == []

@@ -7,9 +7,10 @@ legal source is unverified and which may be switched off with 0.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,9 @@ class WebSettings:
     public_url: str = ""  # the address persons reach, for links (e.g. https://donnees.exemple.fr)
     deliveries_dir: str = "deliveries"  # where rentals delivered from the back office go
     form_rate_per_minute: int = 30  # per client, on the public forms and the sign-in
+    # the reverse proxies (addresses or networks) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; from any other peer they are ignored
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,15 @@ def _section(cls: type[Any], data: dict[str, Any], where: str) -> Any:
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise InputError(f"unknown setting(s) {', '.join(unknown)}", where=where)
+    data = dict(data)
     for key, value in data.items():
+        if str(known[key]) == "tuple[str, ...]":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InputError(
+                    f"setting {key!r} must be a list of texts, got {value!r}", where=where
+                )
+            data[key] = tuple(value)
+            continue
         expected = {"int": int, "bool": bool}.get(str(known[key]), str)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             kind = {int: "a whole number", bool: "true or false"}.get(expected, "text")
@@ -147,11 +159,18 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if engine.memory_mb < 64:
         raise InputError("memory_mb must be at least 64", where=f"{p} [engine]")
     if web.deliveries_dir:
-        web = WebSettings(
+        web = replace(
+            web,
             public_url=web.public_url.rstrip("/"),
             deliveries_dir=str((p.parent / web.deliveries_dir).resolve()),
-            form_rate_per_minute=web.form_rate_per_minute,
         )
+    for proxy in web.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy.strip(), strict=False)
+        except ValueError:
+            raise InputError(
+                f"trusted_proxies: {proxy!r} is not an IP address or network", where=f"{p} [web]"
+            ) from None
     if seeds.file:
         seeds = SeedSettings(file=str((p.parent / seeds.file).resolve()))
     if notify.smtp_host and not notify.sender:

@@ -36,6 +36,7 @@ from sqlalchemy import Connection, Engine, TextClause, bindparam, select, text
 
 from listguard import audit
 from listguard.config import NotifySettings, Settings
+from listguard.constant_time import same
 from listguard.db import schema
 from listguard.db.engine import Run, runner, writing
 from listguard.db.keys import registry_secret
@@ -262,7 +263,7 @@ def verify_signature(secret: str, header: str, body: bytes, now: int) -> bool:
         return False
     if abs(now - at) > REPLAY_WINDOW:
         return False
-    return hmac.compare_digest(sign(secret, body, at), header)
+    return same(sign(secret, body, at), header)
 
 
 class WebhookTransport:
@@ -524,7 +525,7 @@ def ack_url(base: str, secret: str, key: str) -> str:
 
 def check_ack_signature(conn: Connection, key: str, signature: str) -> bool:
     secret = registry_secret(conn, ACK_SECRET, create=False)
-    return secret is not None and hmac.compare_digest(ack_signature(secret, key), signature)
+    return secret is not None and same(ack_signature(secret, key), signature)
 
 
 @dataclass(frozen=True)
@@ -969,9 +970,7 @@ def acknowledge(
             ),
             {"i": message_id},
         ).first()
-        if row is None or not hmac.compare_digest(
-            _key(int(row.id), int(row.event_id), int(row.created_at)), key
-        ):
+        if row is None or not same(_key(int(row.id), int(row.event_id), int(row.created_at)), key):
             return False
         if partner_id is not None and row.partner_id != partner_id:
             return False

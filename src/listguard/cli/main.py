@@ -672,6 +672,7 @@ def serve(
         workers=workers,
         log_level="warning",
         access_log=False,  # request lines hold addresses and links: no personal data in logs
+        proxy_headers=False,  # the application believes only [web] trusted_proxies
     )
 
 

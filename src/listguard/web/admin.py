@@ -9,16 +9,17 @@ partners' keys and accounts.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from listguard.accounts import Session, authenticate, close_session, open_session, session_of
+from listguard.constant_time import same
 from listguard.errors import ListguardError
 from listguard.paths import confined
 from listguard.propagation import status
@@ -42,7 +43,7 @@ S = Annotated[Session, Depends(signed_in)]
 
 
 def _csrf(session: Session, token: str) -> None:
-    if not hmac.compare_digest(session.csrf, token):
+    if not same(session.csrf, token):
         raise HTTPException(403, "the form expired: reload the page")
 
 
@@ -59,18 +60,29 @@ def login(
     password: Annotated[str, Form()] = "",
     token: Annotated[str, Form()] = "",
 ) -> Response:
-    if not w.rate.allow("login:" + client_of(request)) or not w.form_token_ok(token):
-        account = None
-    else:
-        account = authenticate(w.engine, email, password)
-    if account is None:
+    def refused(status: int, reason: str, **values: str) -> Response:
+        w.refused(request, reason)
         return w.page(
             request,
             "admin/login.html",
-            status_code=401,
-            error=text_for(w.lang(request), "bad_login"),
+            status_code=status,
+            error=text_for(w.lang(request), reason, **values),
             token=w.form_token(),
         )
+
+    if not w.rate.allow("login:" + client_of(request)):
+        return refused(429, "too_many")
+    if not w.form_token_ok(token):
+        return refused(401, "bad_login")
+    # per account, wherever the attempts come from; the same for an unknown email
+    minutes = w.sign_ins.minutes_left(email)
+    if minutes:
+        return refused(429, "sign_in_throttled", minutes=str(minutes))
+    account = authenticate(w.engine, email, password)
+    if account is None:
+        w.sign_ins.failed(email)
+        return refused(401, "bad_login")
+    w.sign_ins.succeeded(email)
     session = open_session(w.engine, account)
     response = RedirectResponse("/admin", status_code=303)
     response.set_cookie(
@@ -642,6 +654,10 @@ def _delivery_view(d: Any) -> dict[str, Any]:
     }
 
 
+# a registry id (larger numbers fit no integer column: answered 422, not a server error)
+DeliveryId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+
+
 def _delivery_rows(w: Web, delivery_id: int | None = None, limit: int = 500) -> list[Any]:
     where = "WHERE d.id = :d" if delivery_id is not None else ""
     with w.engine.connect() as conn:
@@ -671,7 +687,7 @@ def deliveries_page(request: Request, session: S, w: W) -> Response:
 
 
 @router.get("/deliveries/{delivery_id}", response_class=HTMLResponse)
-def delivery_page(request: Request, session: S, w: W, delivery_id: int) -> Response:
+def delivery_page(request: Request, session: S, w: W, delivery_id: DeliveryId) -> Response:
     """One delivery: its order, the ledger per channel, the counts of its manifest."""
     import json
 
@@ -708,7 +724,7 @@ def delivery_page(request: Request, session: S, w: W, delivery_id: int) -> Respo
 
 
 @router.get("/deliveries/{delivery_id}/{name}")
-def delivery_file(session: S, w: W, delivery_id: int, name: str) -> Response:
+def delivery_file(session: S, w: W, delivery_id: DeliveryId, name: str) -> Response:
     """A file of a delivery, the owner's own included (decisions, manifest, matches)."""
     from fastapi.responses import FileResponse
 

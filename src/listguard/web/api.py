@@ -323,7 +323,8 @@ class PartnerReport(BaseModel):
 def _delivery_of(contact_ref: str) -> int:
     """The delivery id of a reference ``D<delivery>-<n>`` (0 for anything else)."""
     head = contact_ref[1:].split("-", 1)[0]
-    return int(head) if contact_ref.startswith("D") and head.isdigit() and len(head) < 10 else 0
+    digits = head.isascii() and head.isdigit() and len(head) < 10
+    return int(head) if contact_ref.startswith("D") and digits else 0
 
 
 def _contact_of_ref(w: Web, partner_id: str, contact_ref: str) -> str | None:
@@ -536,7 +537,7 @@ class PersonIn(BaseModel):
     address_line3: _Text = None
     address_line4: _Text = None
     address_line5: _Text = None
-    postal_code: Annotated[str | None, Field(None, max_length=20)] = None
+    postal_code: Annotated[str | None, Field(None, max_length=16)] = None  # as its column
     city: _Text = None
     country: Annotated[str | None, Field(None, max_length=2)] = None
     phone: Annotated[str | None, Field(None, max_length=40)] = None

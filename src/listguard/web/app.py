@@ -32,8 +32,11 @@ from listguard import __version__
 from listguard.batching import BatchWriter
 from listguard.collection import Collected, Collection, record_collections
 from listguard.config import Settings
+from listguard.constant_time import same
 from listguard.oppositions import OppositionRequest, Recorded, record_oppositions
+from listguard.web.edge import Forwarded, Headers, NoNul, networks
 from listguard.web.i18n import LANGS, text_for
+from listguard.web.throttle import SignInThrottle
 
 HERE = Path(__file__).parent
 FORM_TOKEN_SECONDS = 2 * 3600
@@ -116,50 +119,6 @@ class Refusals:
         self.flush()
 
 
-_SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"x-frame-options", b"DENY"),
-]
-_CSP = (
-    b"content-security-policy",
-    b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
-    b"form-action 'self'; frame-ancestors 'none'",
-)
-
-
-class _Headers:
-    """Security headers on every answer (the API's interactive docs load their own
-    scripts: no CSP there), and every 4xx answer counted with its route and reason. A
-    plain ASGI middleware: it costs a dictionary look-up per answer, not a task."""
-
-    def __init__(self, app: Any, refusals: Refusals) -> None:
-        self.app = app
-        self.refusals = refusals
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        docs = scope["path"].startswith("/api/docs")
-
-        async def sending(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [h for h in _SECURITY_HEADERS if h[0] not in present]
-                if not docs and _CSP[0] not in present:
-                    extra.append(_CSP)
-                message["headers"] = [*message.get("headers", []), *extra]
-                status = message["status"]
-                if 400 <= status < 500:
-                    route = scope.get("route")
-                    reason = scope.get("state", {}).get("refusal")
-                    self.refusals.add(getattr(route, "path", "(no route)"), reason or str(status))
-            await send(message)
-
-        await self.app(scope, receive, sending)
-
-
 class Web:
     """What every handler needs: the registry, the settings, the templates."""
 
@@ -175,6 +134,7 @@ class Web:
         with engine.begin() as conn:
             self.form_secret = str(registry_secret(conn, "forms", create=True)).encode()
         self.rate = RateLimit(rate_per_minute)
+        self.sign_ins = SignInThrottle()
         self.refusals = Refusals(engine)
         # the collection API's and the opposition routes' group commits
         self.collections: BatchWriter[Collection, Collected] = BatchWriter(
@@ -201,11 +161,11 @@ class Web:
 
     def form_token_ok(self, token: str) -> bool:
         stamp, _, mac = token.partition(".")
-        if not stamp.isdigit():
+        if not (stamp.isascii() and stamp.isdigit()):
             return False
         expected = hmac.new(self.form_secret, stamp.encode(), hashlib.sha256).hexdigest()[:32]
         fresh = 0 <= time.time() - int(stamp) <= FORM_TOKEN_SECONDS
-        return fresh and hmac.compare_digest(expected, mac)
+        return fresh and same(expected, mac)
 
     def page(
         self, request: Request, name: str, status_code: int = 200, **context: Any
@@ -232,8 +192,8 @@ class Web:
 
 
 def client_of(request: Request) -> str:
-    """The client's address (behind a local reverse proxy, the one it forwards: uvicorn
-    trusts ``X-Forwarded-For`` from 127.0.0.1)."""
+    """The client's address (behind a trusted reverse proxy, the one it forwards: see
+    ``edge.Forwarded``)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -261,6 +221,40 @@ def _propagating(engine: Engine, settings: Settings) -> Iterator[None]:
         stop.set()
         thread.join(timeout=30)
         webhook.close()
+
+
+def _api_docs(app: FastAPI) -> None:
+    """``/api/docs``: Swagger UI from the ``fastapi-offline`` package's copy, served by
+    the application under the same content policy as its pages (no script from another
+    host, none inline)."""
+    from importlib.resources import files
+
+    assets = files("fastapi_offline") / "static"
+    app.mount("/api/docs/assets", StaticFiles(directory=str(assets)), name="api-docs-assets")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        w: Web = request.app.state.web
+        return w.templates.TemplateResponse(request, "api_docs.html", {"title": app.title})
+
+
+class _App(FastAPI):
+    """The application, inside the layers every request and answer passes through
+    (``edge``): outside Starlette's ``ServerErrorMiddleware`` too, so that a server
+    error's answer carries the same headers as any other."""
+
+    def build_middleware_stack(self) -> Any:
+        w: Web = self.state.web
+        refusals = w.refusals
+
+        def refused(scope: Any, status: int) -> None:
+            route = scope.get("route")
+            reason = scope.get("state", {}).get("refusal")
+            refusals.add(getattr(route, "path", "(no route)"), reason or str(status))
+
+        https = w.settings.web.public_url.startswith("https://")
+        inner = Headers(NoNul(super().build_middleware_stack()), refused, https=https)
+        return Forwarded(inner, networks(w.settings.web.trusted_proxies))
 
 
 def create_app(
@@ -307,23 +301,22 @@ def create_app(
             app.state.web.collections.close()
             app.state.web.oppositions.close()
 
-    app = FastAPI(
+    app = _App(
         lifespan=lifespan,
         title="listguard",
         version=__version__,
         description="Oppositions from the owner's systems; deliveries and messages for partners.",
-        docs_url="/api/docs",
+        docs_url=None,  # served below, from this machine
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
     rate = settings.web.form_rate_per_minute if rate_per_minute is None else rate_per_minute
     app.state.web = Web(engine, settings, rate)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    _api_docs(app)
     app.include_router(public.router)
     app.include_router(api.router)
     app.include_router(admin.router)
-
-    app.add_middleware(_Headers, refusals=app.state.web.refusals)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

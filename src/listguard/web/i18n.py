@@ -150,6 +150,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "sign_in": ("Se connecter", "Sign in"),
     "sign_out": ("Se déconnecter", "Sign out"),
     "bad_login": ("Email ou mot de passe incorrect.", "Wrong email or password."),
+    "sign_in_throttled": (
+        "Trop de tentatives de connexion à ce compte : réessayez dans {minutes} minute(s).",
+        "Too many sign-in attempts to this account: try again in {minutes} minute(s).",
+    ),
 }
 
 
