@@ -225,3 +225,55 @@ def test_rectification_corrects_the_contact_and_tells_each_partner_what_it_recei
     assert moved.messages == 1
     assert rectify(any_engine, "C1", {"address_line4": "12 avenue Foch"}).changed == ()
     assert verify(any_engine).ok
+
+
+def test_an_erasure_imported_from_a_file_erases_the_person_like_rights_erase(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    from listguard.imports import import_file
+
+    sc = Scenario(
+        any_engine,
+        tmp_path,
+        contacts=[
+            contact("C1", email="marie@example.com"),
+            contact(
+                "C9", email="other@example.com", first_name="Jean", address_line4="3 rue Neuve"
+            ),
+        ],
+        partners=[partner("P1")],
+    )
+    sc.load()
+    sc.rent(partner="P1", channels=("email",), out="d1")
+    database = any_engine.url.database if any_engine.dialect.name == "sqlite" else None
+    if database:  # the rental made the columnar copy of the contacts
+        assert Path(f"{database}-arrow").is_dir()
+    events = [
+        {"email": "Marie@Example.com", "event": "erasure", "at": "2026-11-20", "via": "letter"}
+    ]
+    report = import_file(any_engine, "events", write_csv(tmp_path / "erase.csv", events))
+    assert report.erasure is not None
+    assert (report.erasure.persons, report.erasure.contacts) == (1, 1)
+    # the delivery folder that holds the person is kept, and named
+    assert [f.folder for f in report.erasure.folders] == [str((tmp_path / "d1").resolve())]
+    with any_engine.connect() as conn:
+
+        def one(sql: str) -> object:
+            return conn.execute(text(sql)).scalar_one()
+
+        assert one("SELECT count(*) FROM contacts WHERE contact_id = 'C1'") == 0
+        assert one("SELECT count(*) FROM events WHERE email_norm = 'marie@example.com'") == 0
+        assert one("SELECT count(*) FROM ledger WHERE coordinate = 'marie@example.com'") == 0
+        assert one("SELECT count(*) FROM erased") >= 2  # the contact id and the email
+    if database:  # no derived file keeps the erased record
+        assert not Path(f"{database}-arrow").exists()
+    _, rows = sc.rent(partner="P1", channels=("email",), out="d2")
+    assert [r["contact_id"] for r in rows] == ["C9"]  # no decision row at all for C1
+    assert "marie@example.com" not in (tmp_path / "d2" / "decisions.csv").read_text("utf-8-sig")
+    again = import_file(
+        any_engine, "contacts", write_csv(tmp_path / "again.csv", [contact("C1", email="x@y.fr")])
+    )
+    assert (again.rows_new, again.rows_rejected) == (0, 1)
+    assert verify(any_engine).ok

@@ -114,6 +114,10 @@ def _print_import(report: ImportReport) -> None:
         print(f"kept as custom attributes: {', '.join(report.unknown_columns)}")
     if report.rejects_path:
         print(f"rejected rows and reasons: {report.rejects_path}")
+    if report.erasure is not None:
+        from listguard.erasure import erasure_lines
+
+        print("\n".join(erasure_lines(report.erasure)))
 
 
 def _import(ctx: typer.Context, kind: str, file: Path, rejects: Path | None) -> None:
@@ -420,6 +424,7 @@ def rights_erase(
     via: Annotated[str, typer.Option(help="How the request was received.")] = "api",
 ) -> None:
     """Erase a person: tell the partners, delete their data, refuse them on import (art. 17)."""
+    from listguard.erasure import folder_lines
     from listguard.rights import erase
 
     c: Context = ctx.obj
@@ -436,6 +441,7 @@ def rights_erase(
         f"erased: {done.contacts} contact record(s) deleted; {done.messages} message(s) queued "
         "for the partners that received them"
     )
+    print("\n".join(folder_lines(done.folders)))
 
 
 @rights_app.command("rectify")

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from listguard import audit
 from listguard.db import schema
+from listguard.erasure import erase_events
 from listguard.imports.common import (
     Check,
     Kind,
@@ -177,6 +178,14 @@ def _steps(tab: TabularFile, _engine: Engine) -> Steps:
             {"import": ctx.import_id, "new": ctx.report.rows_new, "messages": messages},
             ctx.now,
         )
+        # an erasure erases the person here as on every route, once its messages are queued
+        erased = erase_events(
+            ctx.conn,
+            "e.import_id = :import_id",
+            {"import_id": ctx.import_id},
+            detail={"import": ctx.import_id},
+        )
+        ctx.report.erasure = erased if erased.persons else None
 
     return Steps(stage, merge)
 
