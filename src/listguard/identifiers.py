@@ -13,6 +13,7 @@ computes the same digest over the same text (the import's check of erased person
 from __future__ import annotations
 
 import hashlib
+from typing import Protocol
 
 from sqlalchemy import Connection
 
@@ -32,20 +33,51 @@ def keyed_digest(secret: str, kind: str, value: str) -> str:
     return hashlib.sha256(f"{secret}:{kind}:{value}".encode()).hexdigest()
 
 
+class Subject(Protocol):
+    """Makes the audit subject of a person (``subjects``)."""
+
+    def __call__(
+        self, contact_id: str | None, email_norm: str | None = None, phone_e164: str | None = None
+    ) -> str | None: ...
+
+
+def subjects(conn: Connection) -> Subject:
+    """A maker of audit subjects in ``conn``'s transaction: the keyed digest of the
+    first of (contact id, normalised email, E.164 number) given, None when none is.
+    The key is read (or made) once, at the first subject."""
+    secret: list[str] = []
+
+    def subject(
+        contact_id: str | None, email_norm: str | None = None, phone_e164: str | None = None
+    ) -> str | None:
+        for kind, value in zip(KINDS, (contact_id, email_norm, phone_e164), strict=True):
+            if value:
+                if not secret:
+                    made = identifier_secret(conn, create=True)
+                    assert made is not None
+                    secret.append(made)
+                return keyed_digest(secret[0], kind, value)
+        return None
+
+    return subject
+
+
 def person_subject(
     conn: Connection,
     contact_id: str | None = None,
     email_norm: str | None = None,
     phone_e164: str | None = None,
 ) -> str | None:
-    """The audit subject naming a person given by contact id, normalised email or E.164
-    number (the first given): its keyed digest, or None when none is given."""
-    for kind, value in zip(KINDS, (contact_id, email_norm, phone_e164), strict=True):
-        if value:
-            secret = identifier_secret(conn, create=True)
-            assert secret is not None
-            return keyed_digest(secret, kind, value)
-    return None
+    """The audit subject naming one person (``subjects``)."""
+    return subjects(conn)(contact_id, email_norm, phone_e164)
 
 
-__all__ = ["KINDS", "SECRET", "identifier_secret", "keyed_digest", "person_subject"]
+__all__ = [
+    "KINDS",
+    "SECRET",
+    "Subject",
+    "identifier_secret",
+    "keyed_digest",
+    "person_subject",
+    "subjects",
+]

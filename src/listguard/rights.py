@@ -22,7 +22,7 @@ from listguard.db import schema
 from listguard.db.engine import writing
 from listguard.erasure import HeldIn, after_erasure, erase_events
 from listguard.errors import InputError
-from listguard.identifiers import identifier_secret, keyed_digest, person_subject
+from listguard.identifiers import identifier_secret, keyed_digest, person_subject, subjects
 from listguard.oppositions import HOLDING, PERSON_LEDGER, person_keys, record_event
 from listguard.propagation import enqueue
 from listguard.timeutil import now_ts, to_iso
@@ -138,11 +138,12 @@ def access_report(
             emails=emails,
             phones=phones,
         )
+        subject = subjects(conn)  # the audit log names people by keyed digest only
         audit.append(
             conn,
             "access_request",
-            contact_id or email_norm or phone_e164,
-            {"contacts": [c["contact_id"] for c in contacts]},
+            subject(contact_id, email_norm, phone_e164),
+            {"contacts": [subject(c["contact_id"]) for c in contacts]},
         )
     return {
         "request": {"contact_id": contact_id, "email": email_norm, "phone": phone_e164},
@@ -503,7 +504,7 @@ def rectify(
         audit.append(
             conn,
             "rectification",
-            contact_id,
+            person_subject(conn, contact_id),
             {"fields": list(changed), "messages": messages, "via": via},
             now,
         )

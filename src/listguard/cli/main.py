@@ -487,14 +487,26 @@ app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context) -> None:
-    """Check that no entry of the audit log was altered or removed."""
-    from listguard.audit import verify
+def audit_verify(
+    ctx: typer.Context,
+    published: Annotated[
+        str | None,
+        typer.Option(
+            "--published",
+            help="A head COUNT:HASH printed by an earlier run and kept outside the registry: "
+            "the log must still hold that entry, unchanged.",
+        ),
+    ] = None,
+) -> None:
+    """Check that no entry of the audit log was altered or removed; print its head."""
+    from listguard.audit import parse_head, verify
 
     c: Context = ctx.obj
-    result = verify(c.engine())
+    result = verify(c.engine(), parse_head(published) if published is not None else None)
     if result.ok:
         print(f"audit log intact: {result.entries} entries")
+        # published outside the registry, the head holds the log to at least these entries
+        print(f"head: {result.entries}:{result.head}")
         return
     raise InputError(f"audit log broken: {result.problem} ({result.entries} entries check out)")
 
