@@ -277,3 +277,51 @@ def test_an_erasure_imported_from_a_file_erases_the_person_like_rights_erase(
     )
     assert (again.rows_new, again.rows_rejected) == (0, 1)
     assert verify(any_engine).ok
+
+
+def test_after_an_erasure_no_file_of_the_registry_holds_the_person(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from listguard.rights import erase
+
+    sc = Scenario(
+        engine,
+        tmp_path,
+        contacts=[
+            contact("C1", email="marie@example.com", mobile="06 98 76 54 32"),
+            contact(
+                "C9", email="other@example.com", first_name="Jean", address_line4="3 rue Neuve"
+            ),
+        ],
+        partners=[partner("P1")],
+    )
+    sc.load()
+    sc.rent(partner="P1", channels=("postal",), out="d1")  # makes the columnar copy
+    record_opposition(engine, channel="sms", email="marie@example.com")
+    access_report(engine, email="marie@example.com")
+    database = Path(str(engine.url.database))
+    assert list(Path(f"{database}-arrow").rglob("*.arrow"))
+
+    def held() -> list[str]:
+        beside = [p for p in database.parent.iterdir() if p.name.startswith(database.name)]
+        files = [f for p in beside for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
+        return [
+            f.name
+            for f in files
+            if any(v in f.read_bytes() for v in (b"marie@example.com", b"+33698765432"))
+        ]
+
+    assert held()  # the registry holds the person before
+    erase(engine, email="marie@example.com", via="letter")
+    # neither the registry's pages (freed ones included), its write-ahead log nor any
+    # file derived from it holds the email or the number any more
+    assert held() == []
+    assert access_report(engine, contact_id="C9")["contacts"]  # the others stay
+
+
+def test_registry_connections_sync_every_commit_and_zero_what_they_free(engine: Engine) -> None:
+    """An acknowledged opposition survives a power cut (``synchronous=FULL``: NORMAL in
+    WAL mode may lose the last commits); deleted data does not stay in free space."""
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
