@@ -119,6 +119,11 @@ def test_erasure_tells_the_partners_deletes_the_data_and_refuses_a_reimport(
     assert "même personne que la ou les fiches C1" in access_text(told, "Éditions Exemple")
     done = erase(any_engine, email="Marie@Example.com")
     assert (done.contacts, done.messages) == (1, 1)
+    # the past delivery folder holding the person is kept, and named
+    assert [(f.folder, f.partner_id, f.coordinates) for f in done.folders] == [
+        (str((tmp_path / "d1").resolve()), "P1", 2)
+    ]
+    assert (tmp_path / "d1" / "decisions.csv").exists()
     with any_engine.connect() as conn:
         kept = conn.execute(text("SELECT contact_id FROM contact_clusters")).scalars().all()
     assert kept == ["C9"]  # nothing of the erased person's id stays
@@ -325,3 +330,37 @@ def test_registry_connections_sync_every_commit_and_zero_what_they_free(engine: 
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+
+
+def test_erasure_from_the_command_line_names_the_folders_holding_the_person(
+    tmp_path: Path,
+) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "listguard", "--db", f"sqlite:///{tmp_path / 'r.db'}", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+
+    assert cli("init").returncode == 0
+    people = [contact("C1"), contact("C2", email="c2@example.com", first_name="Jean")]
+    assert (
+        cli("import", "partners", str(write_csv(tmp_path / "p.csv", [partner()]))).returncode == 0
+    )
+    assert cli("import", "contacts", str(write_csv(tmp_path / "c.csv", people))).returncode == 0
+    order = tmp_path / "order.toml"
+    order.write_text(
+        'partner = "P1"\nchannels = ["postal"]\npurpose = "Offre"\n'
+        "campaign_start = 2026-12-01\ncampaign_end = 2026-12-31\nas_of = 2026-11-28\n"
+    )
+    assert cli("rent", str(order), "--out", str(tmp_path / "d1")).returncode == 0
+    erased = cli("rights", "erase", "--contact", "C1", "--via", "letter")
+    assert erased.returncode == 0, erased.stderr
+    assert "1 contact record(s) deleted" in erased.stdout
+    assert str((tmp_path / "d1").resolve()) in erased.stdout
+    events = [{"contact_id": "C2", "event": "erasure", "at": "2026-11-20"}]
+    imported = cli("import", "events", str(write_csv(tmp_path / "e.csv", events)))
+    assert imported.returncode == 0, imported.stderr
+    assert "erased: 1 erasure(s), 1 contact record(s) deleted" in imported.stdout
+    assert str((tmp_path / "d1").resolve()) in imported.stdout
