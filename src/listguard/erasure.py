@@ -99,6 +99,7 @@ def erase_events(
     digest of the person asked about, how the request came)."""
     conn.execute(text(f"DROP TABLE IF EXISTS {_TEMP}"))
     conn.execute(text(f"CREATE TEMPORARY TABLE {_TEMP} (kind TEXT NOT NULL, v TEXT NOT NULL)"))
+    conn.execute(text(f"CREATE INDEX {_TEMP}_kv ON {_TEMP} (kind, v)"))
     try:
         return _erase(conn, events_where, params, subject, detail or {})
     finally:
@@ -239,9 +240,14 @@ def after_erasure(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         drop_copies(engine)
         with engine.connect() as conn:
-            # readers still on an older snapshot keep it from emptying the log: it is
-            # emptied by the next checkpoint that finds none (on the last connection's close)
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            # readers still on an older snapshot keep it from emptying the log: it is then
+            # emptied by the next checkpoint that finds none (at the latest when the last
+            # connection closes); a busy server's request waits a second for it, no more
+            conn.exec_driver_sql("PRAGMA busy_timeout=1000")
+            try:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.exec_driver_sql("PRAGMA busy_timeout=30000")
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql(f"VACUUM {', '.join(_TOUCHED)}")
