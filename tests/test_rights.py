@@ -281,6 +281,31 @@ def test_an_erasure_imported_from_a_file_erases_the_person_like_rights_erase(
         any_engine, "contacts", write_csv(tmp_path / "again.csv", [contact("C1", email="x@y.fr")])
     )
     assert (again.rows_new, again.rows_rejected) == (0, 1)
+    # an event naming the erased person does not write their identifiers again; a
+    # second erasure of them is applied (and erases nothing more)
+    later = [
+        {"email": "marie@example.com", "event": "opposition", "channel": "sms", "at": "2026-11-21"},
+        {
+            "contact_id": "C1",
+            "event": "consent",
+            "channel": "sms",
+            "scope": "all",
+            "at": "2026-11-21",
+        },
+        {"email": "marie@example.com", "event": "erasure", "at": "2026-11-22"},
+    ]
+    replayed = import_file(any_engine, "events", write_csv(tmp_path / "later.csv", later))
+    assert (replayed.rows_new, replayed.rows_rejected) == (1, 2)
+    assert replayed.rejects_path is not None
+    assert replayed.rejects_path.read_text("utf-8-sig").count("asked to be erased") == 2
+    with any_engine.connect() as conn:
+        named = conn.execute(
+            text(
+                "SELECT count(*) FROM events WHERE contact_id = 'C1' "
+                "OR email_norm = 'marie@example.com'"
+            )
+        ).scalar_one()
+    assert named == 0
     assert verify(any_engine).ok
 
 
