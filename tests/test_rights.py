@@ -125,8 +125,8 @@ def test_erasure_tells_the_partners_deletes_the_data_and_refuses_a_reimport(
     ]
     assert (tmp_path / "d1" / "decisions.csv").exists()
     with any_engine.connect() as conn:
-        kept = conn.execute(text("SELECT contact_id FROM contact_clusters")).scalars().all()
-    assert kept == ["C9"]  # nothing of the erased person's id stays
+        kept = conn.execute(text("SELECT contact_id, cluster_id FROM contact_clusters")).all()
+    assert [tuple(k) for k in kept] == [("C9", "C9")]  # nothing of the erased person's id stays
     with any_engine.connect() as conn:
 
         def one(sql: str) -> object:

@@ -188,6 +188,12 @@ def _erase(
     )
     for table in _CONTACT_TABLES:
         run(f"DELETE FROM {table} WHERE contact_id IN {_IDS}")
+    # a cluster named after an erased contact is named after one of those left in it
+    run(
+        "UPDATE contact_clusters SET cluster_id = (SELECT min(k.contact_id) FROM "
+        "contact_clusters k WHERE k.cluster_id = contact_clusters.cluster_id) "
+        f"WHERE cluster_id IN {_IDS}"
+    )
     done = Erasure(persons, contacts, len(identifiers), folders)
     audit.append(
         conn,
