@@ -112,4 +112,7 @@ def test_reason_table_through_the_cli(
         expected = dict.fromkeys(ALL_CHANNELS, "") | (
             case.fr2016 if pack == "fr-2016" else case.fr2026
         )
+        if case.no_row:  # an erased contact: no decision row at all
+            assert f"K{i:03d}" not in got, case.id
+            continue
         assert got[f"K{i:03d}"] == expected, case.id

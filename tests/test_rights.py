@@ -119,9 +119,14 @@ def test_erasure_tells_the_partners_deletes_the_data_and_refuses_a_reimport(
     assert "même personne que la ou les fiches C1" in access_text(told, "Éditions Exemple")
     done = erase(any_engine, email="Marie@Example.com")
     assert (done.contacts, done.messages) == (1, 1)
+    # the past delivery folder holding the person is kept, and named
+    assert [(f.folder, f.partner_id, f.coordinates) for f in done.folders] == [
+        (str((tmp_path / "d1").resolve()), "P1", 2)
+    ]
+    assert (tmp_path / "d1" / "decisions.csv").exists()
     with any_engine.connect() as conn:
-        kept = conn.execute(text("SELECT contact_id FROM contact_clusters")).scalars().all()
-    assert kept == ["C9"]  # nothing of the erased person's id stays
+        kept = conn.execute(text("SELECT contact_id, cluster_id FROM contact_clusters")).all()
+    assert [tuple(k) for k in kept] == [("C9", "C9")]  # nothing of the erased person's id stays
     with any_engine.connect() as conn:
 
         def one(sql: str) -> object:
@@ -225,3 +230,162 @@ def test_rectification_corrects_the_contact_and_tells_each_partner_what_it_recei
     assert moved.messages == 1
     assert rectify(any_engine, "C1", {"address_line4": "12 avenue Foch"}).changed == ()
     assert verify(any_engine).ok
+
+
+def test_an_erasure_imported_from_a_file_erases_the_person_like_rights_erase(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    from listguard.imports import import_file
+
+    sc = Scenario(
+        any_engine,
+        tmp_path,
+        contacts=[
+            contact("C1", email="marie@example.com"),
+            contact(
+                "C9", email="other@example.com", first_name="Jean", address_line4="3 rue Neuve"
+            ),
+        ],
+        partners=[partner("P1")],
+    )
+    sc.load()
+    sc.rent(partner="P1", channels=("email",), out="d1")
+    database = any_engine.url.database if any_engine.dialect.name == "sqlite" else None
+    if database:  # the rental made the columnar copy of the contacts
+        assert Path(f"{database}-arrow").is_dir()
+    events = [
+        {"email": "Marie@Example.com", "event": "erasure", "at": "2026-11-20", "via": "letter"}
+    ]
+    report = import_file(any_engine, "events", write_csv(tmp_path / "erase.csv", events))
+    assert report.erasure is not None
+    assert (report.erasure.persons, report.erasure.contacts) == (1, 1)
+    # the delivery folder that holds the person is kept, and named
+    assert [f.folder for f in report.erasure.folders] == [str((tmp_path / "d1").resolve())]
+    with any_engine.connect() as conn:
+
+        def one(sql: str) -> object:
+            return conn.execute(text(sql)).scalar_one()
+
+        assert one("SELECT count(*) FROM contacts WHERE contact_id = 'C1'") == 0
+        assert one("SELECT count(*) FROM events WHERE email_norm = 'marie@example.com'") == 0
+        assert one("SELECT count(*) FROM ledger WHERE coordinate = 'marie@example.com'") == 0
+        assert one("SELECT count(*) FROM erased") == 3  # the contact id, email and mobile
+    if database:  # no derived file keeps the erased record
+        assert not Path(f"{database}-arrow").exists()
+    _, rows = sc.rent(partner="P1", channels=("email",), out="d2")
+    assert [r["contact_id"] for r in rows] == ["C9"]  # no decision row at all for C1
+    assert "marie@example.com" not in (tmp_path / "d2" / "decisions.csv").read_text("utf-8-sig")
+    again = import_file(
+        any_engine, "contacts", write_csv(tmp_path / "again.csv", [contact("C1", email="x@y.fr")])
+    )
+    assert (again.rows_new, again.rows_rejected) == (0, 1)
+    # an event naming the erased person does not write their identifiers again; a
+    # second erasure of them is applied (and erases nothing more)
+    later = [
+        {"email": "marie@example.com", "event": "opposition", "channel": "sms", "at": "2026-11-21"},
+        {
+            "contact_id": "C1",
+            "event": "consent",
+            "channel": "sms",
+            "scope": "all",
+            "at": "2026-11-21",
+        },
+        {"email": "marie@example.com", "event": "erasure", "at": "2026-11-22"},
+    ]
+    replayed = import_file(any_engine, "events", write_csv(tmp_path / "later.csv", later))
+    assert (replayed.rows_new, replayed.rows_rejected) == (1, 2)
+    assert replayed.rejects_path is not None
+    assert replayed.rejects_path.read_text("utf-8-sig").count("asked to be erased") == 2
+    with any_engine.connect() as conn:
+        named = conn.execute(
+            text(
+                "SELECT count(*) FROM events WHERE contact_id = 'C1' "
+                "OR email_norm = 'marie@example.com'"
+            )
+        ).scalar_one()
+    assert named == 0
+    assert verify(any_engine).ok
+
+
+def test_after_an_erasure_no_file_of_the_registry_holds_the_person(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from listguard.rights import erase
+
+    sc = Scenario(
+        engine,
+        tmp_path,
+        contacts=[
+            contact("C1", email="marie@example.com", mobile="06 98 76 54 32"),
+            contact(
+                "C9", email="other@example.com", first_name="Jean", address_line4="3 rue Neuve"
+            ),
+        ],
+        partners=[partner("P1")],
+    )
+    sc.load()
+    sc.rent(partner="P1", channels=("postal",), out="d1")  # makes the columnar copy
+    record_opposition(engine, channel="sms", email="marie@example.com")
+    access_report(engine, email="marie@example.com")
+    database = Path(str(engine.url.database))
+    assert list(Path(f"{database}-arrow").rglob("*.arrow"))
+
+    def held() -> list[str]:
+        beside = [p for p in database.parent.iterdir() if p.name.startswith(database.name)]
+        files = [f for p in beside for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
+        return [
+            f.name
+            for f in files
+            if any(v in f.read_bytes() for v in (b"marie@example.com", b"+33698765432"))
+        ]
+
+    assert held()  # the registry holds the person before
+    erase(engine, email="marie@example.com", via="letter")
+    # neither the registry's pages (freed ones included), its write-ahead log nor any
+    # file derived from it holds the email or the number any more
+    assert held() == []
+    assert access_report(engine, contact_id="C9")["contacts"]  # the others stay
+
+
+def test_registry_connections_sync_every_commit_and_zero_what_they_free(engine: Engine) -> None:
+    """An acknowledged opposition survives a power cut (``synchronous=FULL``: NORMAL in
+    WAL mode may lose the last commits); deleted data does not stay in free space."""
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+
+
+def test_erasure_from_the_command_line_names_the_folders_holding_the_person(
+    tmp_path: Path,
+) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "listguard", "--db", f"sqlite:///{tmp_path / 'r.db'}", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+
+    assert cli("init").returncode == 0
+    people = [contact("C1"), contact("C2", email="c2@example.com", first_name="Jean")]
+    assert (
+        cli("import", "partners", str(write_csv(tmp_path / "p.csv", [partner()]))).returncode == 0
+    )
+    assert cli("import", "contacts", str(write_csv(tmp_path / "c.csv", people))).returncode == 0
+    order = tmp_path / "order.toml"
+    order.write_text(
+        'partner = "P1"\nchannels = ["postal"]\npurpose = "Offre"\n'
+        "campaign_start = 2026-12-01\ncampaign_end = 2026-12-31\nas_of = 2026-11-28\n"
+    )
+    assert cli("rent", str(order), "--out", str(tmp_path / "d1")).returncode == 0
+    erased = cli("rights", "erase", "--contact", "C1", "--via", "letter")
+    assert erased.returncode == 0, erased.stderr
+    assert "1 contact record(s) deleted" in erased.stdout
+    assert str((tmp_path / "d1").resolve()) in erased.stdout
+    events = [{"contact_id": "C2", "event": "erasure", "at": "2026-11-20"}]
+    imported = cli("import", "events", str(write_csv(tmp_path / "e.csv", events)))
+    assert imported.returncode == 0, imported.stderr
+    assert "erased: 1 erasure(s), 1 contact record(s) deleted" in imported.stdout
+    assert str((tmp_path / "d1").resolve()) in imported.stdout

@@ -4,7 +4,13 @@ Every opposition, message to a partner, acknowledgement and rights request is
 appended here, in the transaction of the change it records. Altering or
 removing any entry breaks the chain from that entry on, which ``verify``
 reports. The chain's head (last id and hash) is one row that every writer
-updates first, so writers take turns.
+updates first, so writers take turns. Each entry's id, its place in the
+chain, is part of what its hash covers: the head ``COUNT:HASH`` that ``verify``
+prints, once published outside the registry, holds the log to at least that
+many entries, unchanged (removing the last entries and moving the head row
+back is otherwise undetectable). An entry about a person names them by keyed
+digest (``identifiers``), never by an identifier, so that an erasure never has
+to touch the log.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from sqlalchemy import Connection, Engine, select, text
 
 from listguard.db import schema
 from listguard.db.engine import Run
+from listguard.errors import InputError
 from listguard.timeutil import now_ts
 
 GENESIS = "0" * 64
@@ -105,36 +112,109 @@ def _chained(
     return rows
 
 
+# an entry written before the log named people by keyed digest, its subject since replaced
+# by one (migration 0018): its hash is the one it was chained with, and an
+# ``audit_redacted`` entry after it records which entries were redacted
+REDACTED = "redacted:"
+REDACTION = "audit_redacted"
+
+
+def redaction_detail(ids: Sequence[int]) -> dict[str, Any]:
+    """The detail of the ``audit_redacted`` entry recording the redaction of ``ids``."""
+    listed = ",".join(str(i) for i in ids)
+    return {"entries": len(ids), "ids_sha256": hashlib.sha256(listed.encode()).hexdigest()}
+
+
 @dataclass
 class Verification:
     entries: int
     problem: str | None = None  # the first break found, None when the chain is whole
+    head: str = GENESIS  # the hash of the last entry checked: publish it, compare it later
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-def verify(engine: Engine) -> Verification:
-    """Recompute the chain from the first entry; report the first entry that does not fit."""
+def parse_head(value: str) -> tuple[int, str]:
+    """A published head ``COUNT:HASH`` (as ``audit verify`` prints it)."""
+    count, _, digest = value.strip().partition(":")
+    if not count.isdigit() or len(digest) != 64 or digest.strip("0123456789abcdef"):
+        raise InputError(
+            f"{value!r} is not a published head: expected COUNT:HASH, as `audit verify` prints"
+        )
+    return int(count), digest
+
+
+def verify(engine: Engine, published: tuple[int, str] | None = None) -> Verification:
+    """Recompute the chain from the first entry; report the first entry that does not fit.
+
+    ``published``: a head (entry count, hash) printed by an earlier verification and
+    kept outside the registry. The registry's own head row moves with whoever rewrites
+    the log, so that removing its last entries and moving the head back leaves a chain
+    that checks out; the count and hash published outside do not move with it: the
+    log must still hold that entry, with that hash."""
     prev, expected, count = GENESIS, 1, 0
+    redacted: list[int] = []  # redacted entries not yet covered by a redaction entry
+    published_seen = published is None or published[0] == 0
     with engine.connect() as conn:
         rows = conn.execute(select(schema.audit_log).order_by(schema.audit_log.c.id))
         for row in rows:
             if row.id != expected:
-                return Verification(count, f"entry {expected} is missing (next is {row.id})")
+                return Verification(count, f"entry {expected} is missing (next is {row.id})", prev)
             if row.prev_hash != prev:
-                return Verification(count, f"entry {row.id} does not follow entry {row.id - 1}")
-            digest = _digest(prev, row.id, row.at, row.action, row.subject, row.detail)
-            if digest != row.hash:
-                return Verification(count, f"entry {row.id} was altered")
+                return Verification(
+                    count, f"entry {row.id} does not follow entry {row.id - 1}", prev
+                )
+            if row.subject is not None and str(row.subject).startswith(REDACTED):
+                redacted.append(int(row.id))  # its content cannot be recomputed
+            else:
+                digest = _digest(prev, row.id, row.at, row.action, row.subject, row.detail)
+                if digest != row.hash:
+                    return Verification(count, f"entry {row.id} was altered", prev)
+                if row.action == REDACTION:
+                    if json.loads(row.detail) != redaction_detail(redacted):
+                        return Verification(
+                            count,
+                            f"the entries redacted before entry {row.id} are not those it "
+                            "records: an entry was altered",
+                            prev,
+                        )
+                    redacted = []
             prev, expected, count = row.hash, expected + 1, count + 1
+            if published is not None and count == published[0]:
+                if row.hash != published[1]:
+                    return Verification(
+                        count,
+                        f"entry {count} is not the one published (its hash differs): "
+                        "the log was rewritten",
+                        prev,
+                    )
+                published_seen = True
         head = conn.execute(select(schema.audit_head).where(schema.audit_head.c.id == 1)).one()
+    if redacted:
+        return Verification(count, f"entry {redacted[0]} was altered", prev)
+    if not published_seen:
+        assert published is not None
+        return Verification(
+            count,
+            f"the log holds {count} entries, fewer than the {published[0]} published: "
+            "entries were removed",
+            prev,
+        )
     if head.last_id != count or head.hash != prev:
         return Verification(
-            count, f"entries after {count} were removed (the log ended at {head.last_id})"
+            count, f"entries after {count} were removed (the log ended at {head.last_id})", prev
         )
-    return Verification(count)
+    return Verification(count, None, prev)
 
 
-__all__ = ["Verification", "append", "verify"]
+__all__ = [
+    "REDACTED",
+    "REDACTION",
+    "Verification",
+    "append",
+    "parse_head",
+    "redaction_detail",
+    "verify",
+]

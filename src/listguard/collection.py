@@ -35,6 +35,7 @@ from listguard.config import Settings
 from listguard.db import schema
 from listguard.db.engine import writing
 from listguard.errors import InputError
+from listguard.identifiers import subjects
 from listguard.renting.partner_list import partner_list_version
 from listguard.rules.packs import OPT_IN, applicable_packs
 from listguard.timeutil import now_ts, to_iso
@@ -293,12 +294,13 @@ def record_collections(engine: Engine, items: Sequence[Collection]) -> list[Coll
                 )
             }
             entries = []
+            subject = subjects(conn)  # the audit log names the person by keyed digest
             for i, outcome in outcomes.items():
                 c = items[i]
                 contact_id = c.contact["contact_id"].strip()
                 proof_id = proof_ids[c.idempotency_key]
                 detail = {"proof": proof_id, "outcome": outcome, "notice_version": c.notice_version}
-                entries.append(("collection", contact_id, detail, received))
+                entries.append(("collection", subject(contact_id), detail, received))
                 results[i] = Collected(contact_id, outcome, proof_id)
             audit.append_many(conn, entries)
         for i, first in repeats.items():  # as a retry of the first, once it is recorded

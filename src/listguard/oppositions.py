@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, text
 from listguard import audit
 from listguard.db.engine import writing
 from listguard.errors import InputError
+from listguard.identifiers import subjects
 from listguard.imports.events import CHANNEL_VALUES, VIAS, event_key
 from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
@@ -133,12 +134,13 @@ def record_oppositions(
                     detail=r.detail,
                     at=r.at,
                 )
+            subject = subjects(conn)  # the audit log names the person by keyed digest
             audit.append_many(
                 conn,
                 [
                     (
                         "opposition_recorded",
-                        requests[i].contact_id or email_norm or phone_e164,
+                        subject(requests[i].contact_id, email_norm, phone_e164),
                         {
                             "event": events[i],
                             "channel": requests[i].channel,
@@ -248,6 +250,7 @@ def record_postal_opposition(
             if ln == last[0] and (not first[0] or not fn or fn == first[0])
         ]
         messages = 0
+        subject = subjects(conn)
         for contact_id in matched:
             event_id = record_event(
                 conn,
@@ -260,7 +263,7 @@ def record_postal_opposition(
             audit.append(
                 conn,
                 "opposition_recorded",
-                contact_id,
+                subject(contact_id),
                 {
                     "event": event_id,
                     "channel": channel,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, text
@@ -20,8 +20,9 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from listguard import audit
 from listguard.db import schema
 from listguard.db.engine import writing
-from listguard.db.keys import registry_secret
+from listguard.erasure import HeldIn, after_erasure, erase_events
 from listguard.errors import InputError
+from listguard.identifiers import identifier_secret, keyed_digest, person_subject, subjects
 from listguard.oppositions import HOLDING, PERSON_LEDGER, person_keys, record_event
 from listguard.propagation import enqueue
 from listguard.timeutil import now_ts, to_iso
@@ -137,11 +138,12 @@ def access_report(
             emails=emails,
             phones=phones,
         )
+        subject = subjects(conn)  # the audit log names people by keyed digest only
         audit.append(
             conn,
             "access_request",
-            contact_id or email_norm or phone_e164,
-            {"contacts": [c["contact_id"] for c in contacts]},
+            subject(contact_id, email_norm, phone_e164),
+            {"contacts": [subject(c["contact_id"]) for c in contacts]},
         )
     return {
         "request": {"contact_id": contact_id, "email": email_norm, "phone": phone_e164},
@@ -304,24 +306,23 @@ def access_text(report: dict[str, Any], owner: str) -> str:
     return "\n".join(out)
 
 
-ERASURE_SECRET = "erasure"
-
-
 def erasure_secret(conn: Connection, *, create: bool) -> str | None:
-    """The key erasure digests are made with (made with the first erasure)."""
-    return registry_secret(conn, ERASURE_SECRET, create=create)
+    """The key erasure digests are made with (``identifiers``)."""
+    return identifier_secret(conn, create=create)
 
 
 def erasure_digest(secret: str, kind: str, value: str) -> str:
     """The keyed digest kept of an erased identifier (``kind``: contact_id, email, phone).
     DuckDB's ``sha256`` computes the same over the text ``secret:kind:value``."""
-    return hashlib.sha256(f"{secret}:{kind}:{value}".encode()).hexdigest()
+    return keyed_digest(secret, kind, value)
 
 
 @dataclass(frozen=True)
 class Erased:
     contacts: int  # contact records deleted
     messages: int  # erasure messages queued for the partners that received them
+    # past delivery folders the ledger says hold the person (kept: the owner's proof)
+    folders: list[HeldIn] = field(default_factory=list)
 
 
 def erase(
@@ -337,33 +338,12 @@ def erase(
 
     An ``erasure`` event is recorded and forwarded, like an opposition, to every
     partner that received the person's coordinates (the messages keep the
-    coordinates the partners must find until they are sent). Then the contact
-    records and their versions are deleted; the events naming the person keep
-    what happened but lose who (identifiers, free text and content key); the
-    ledger keeps which partner got which channel under which reference, not the
-    coordinate. Only keyed digests of the identifiers remain (``erased``), so
-    that an import of the same person is refused.
+    coordinates the partners must find until they are sent); then the person is
+    erased as every erasure event is (``erasure.erase_events``), and the files
+    around the registry lose what was deleted (``erasure.after_erasure``).
     """
     email_norm, phone_e164 = person_keys(contact_id, email, phone)
     with writing(engine) as conn:
-        found = conn.execute(
-            text(
-                f"SELECT contact_id, email_norm, phone_e164, mobile_e164 FROM contacts "
-                f"WHERE {HOLDING}"
-            ),
-            {"c": contact_id, "e": email_norm, "p": phone_e164},
-        ).all()
-        ids: list[str] = sorted(
-            {str(r.contact_id) for r in found} | ({contact_id} if contact_id else set())
-        )
-        emails: list[str] = sorted(
-            {str(r.email_norm) for r in found if r.email_norm}
-            | ({email_norm} if email_norm else set())
-        )
-        phones: list[str] = sorted(
-            {str(n) for r in found for n in (r.phone_e164, r.mobile_e164) if n}
-            | ({phone_e164} if phone_e164 else set())
-        )
         event_id = record_event(
             conn,
             "erasure",
@@ -373,78 +353,15 @@ def erase(
             keys=(contact_id, email_norm, phone_e164),
         )
         messages = enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention_years)
-        secret = erasure_secret(conn, create=True)
-        assert secret is not None
-        now = now_ts()
-        digests = [
-            {"k": kind, "d": erasure_digest(secret, kind, value), "t": now}
-            for kind, values in (("contact_id", ids), ("email", emails), ("phone", phones))
-            for value in values
-        ]
-        conn.execute(
-            text(
-                "INSERT INTO erased (kind, digest, erased_at) VALUES (:k, :d, :t) "
-                "ON CONFLICT (kind, digest) DO NOTHING"
-            ),
-            digests,
-        )
-        named = {"ids": ids or [""], "emails": emails or [""], "phones": phones or [""]}
-        events = _rows(
+        done = erase_events(
             conn,
-            "SELECT id, event_key FROM events WHERE contact_id IN :ids "
-            "OR email_norm IN :emails OR phone_e164 IN :phones",
-            **named,
+            "e.id = :event_id",
+            {"event_id": event_id},
+            subject=person_subject(conn, contact_id, email_norm, phone_e164),
+            detail={"messages": messages, "via": via},
         )
-        if events:
-            conn.execute(
-                text(
-                    "UPDATE events SET contact_id = NULL, email_norm = NULL, phone_e164 = NULL, "
-                    "detail = NULL, event_key = :key WHERE id = :id"
-                ),
-                [
-                    {
-                        "id": e["id"],
-                        "key": "erased:" + erasure_digest(secret, "event", e["event_key"]),
-                    }
-                    for e in events
-                ],
-            )
-        ledger = text(
-            "UPDATE ledger SET contact_id = 'erased', coordinate = 'erased' WHERE id IN "
-            f"(SELECT l.id FROM ledger l WHERE {PERSON_LEDGER})"
-        ).bindparams(
-            bindparam("ids", expanding=True),
-            bindparam("emails", expanding=True),
-            bindparam("phones", expanding=True),
-        )
-        conn.execute(ledger, named)
-        # messages the partners already acknowledged need the coordinates no more
-        conn.execute(
-            text(
-                "UPDATE outbox_items SET coordinate = 'erased' "
-                "WHERE (coordinate IN :emails OR coordinate IN :phones) AND message_id IN "
-                "(SELECT id FROM outbox WHERE status = 'acknowledged')"
-            ).bindparams(bindparam("emails", expanding=True), bindparam("phones", expanding=True)),
-            {"emails": named["emails"], "phones": named["phones"]},
-        )
-        for table in ("contact_versions", "contact_clusters", "collection_proofs", "contacts"):
-            conn.execute(
-                text(f"DELETE FROM {table} WHERE contact_id IN :ids").bindparams(
-                    bindparam("ids", expanding=True)
-                ),
-                {"ids": named["ids"]},
-            )
-        audit.append(
-            conn,
-            "erasure",
-            str(digests[0]["d"]) if digests else None,
-            {"contacts": len(found), "messages": messages, "identifiers": len(digests)},
-        )
-    if found:  # the columnar copy held the erased records: it goes, to be made again
-        from listguard.db.arrow import drop_copies
-
-        drop_copies(engine)
-    return Erased(len(found), messages)
+    after_erasure(engine)
+    return Erased(done.contacts, messages, done.folders)
 
 
 # what a person may have corrected (GDPR art. 16), and which of it each channel's
@@ -587,7 +504,7 @@ def rectify(
         audit.append(
             conn,
             "rectification",
-            contact_id,
+            person_subject(conn, contact_id),
             {"fields": list(changed), "messages": messages, "via": via},
             now,
         )

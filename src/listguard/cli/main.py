@@ -120,6 +120,10 @@ def _print_import(report: ImportReport) -> None:
         print(f"kept as custom attributes: {', '.join(report.unknown_columns)}")
     if report.rejects_path:
         print(f"rejected rows and reasons: {report.rejects_path}")
+    if report.erasure is not None:
+        from listguard.erasure import erasure_lines
+
+        print("\n".join(erasure_lines(report.erasure)))
 
 
 def _import(ctx: typer.Context, kind: str, file: Path, rejects: Path | None) -> None:
@@ -433,6 +437,7 @@ def rights_erase(
     via: Annotated[str, typer.Option(help="How the request was received.")] = "api",
 ) -> None:
     """Erase a person: tell the partners, delete their data, refuse them on import (art. 17)."""
+    from listguard.erasure import folder_lines
     from listguard.rights import erase
 
     c: Context = ctx.obj
@@ -449,6 +454,7 @@ def rights_erase(
         f"erased: {done.contacts} contact record(s) deleted; {done.messages} message(s) queued "
         "for the partners that received them"
     )
+    print("\n".join(folder_lines(done.folders)))
 
 
 @rights_app.command("rectify")
@@ -494,14 +500,26 @@ app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context) -> None:
-    """Check that no entry of the audit log was altered or removed."""
-    from listguard.audit import verify
+def audit_verify(
+    ctx: typer.Context,
+    published: Annotated[
+        str | None,
+        typer.Option(
+            "--published",
+            help="A head COUNT:HASH printed by an earlier run and kept outside the registry: "
+            "the log must still hold that entry, unchanged.",
+        ),
+    ] = None,
+) -> None:
+    """Check that no entry of the audit log was altered or removed; print its head."""
+    from listguard.audit import parse_head, verify
 
     c: Context = ctx.obj
-    result = verify(c.engine())
+    result = verify(c.engine(), parse_head(published) if published is not None else None)
     if result.ok:
         print(f"audit log intact: {result.entries} entries")
+        # published outside the registry, the head holds the log to at least these entries
+        print(f"head: {result.entries}:{result.head}")
         return
     raise InputError(f"audit log broken: {result.problem} ({result.entries} entries check out)")
 

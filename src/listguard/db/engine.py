@@ -17,7 +17,7 @@ from listguard.db.ahead import database_url
 from listguard.errors import InputError
 
 # the last migration (``listguard.db.migrations``); a test holds it equal to Alembic's head
-HEAD_REVISION = "0017"
+HEAD_REVISION = "0018"
 
 try:
     import fcntl  # advisory file locks between processes (not on Windows)
@@ -35,7 +35,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.execute(f"PRAGMA page_size={PAGE_SIZE}")
     # WAL: readers never block the writer, safe with several processes on one machine
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a commit is on disk when it returns (NORMAL may lose the last commits to a
+    # power cut): an opposition or erasure acknowledged to the person must survive one.
+    # In WAL mode this costs one sync of the log per commit; imports and rentals commit
+    # once, so only many small writes pay it
+    cur.execute("PRAGMA synchronous=FULL")
+    # what a delete frees is overwritten with zeros, not left in the file's free space:
+    # an erased person's data must leave the file (some builds of SQLite do it already)
+    cur.execute("PRAGMA secure_delete=ON")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA temp_store=FILE")  # temporary tables spill to disk: memory stays bounded

@@ -30,8 +30,9 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-PRAGMAS = (
-    "PRAGMA synchronous=NORMAL",
+PRAGMAS = (  # as the registry's other connections (``engine``)
+    "PRAGMA synchronous=FULL",
+    "PRAGMA secure_delete=ON",
     "PRAGMA busy_timeout=30000",
     "PRAGMA temp_store=FILE",
     "PRAGMA cache_size=-262144",

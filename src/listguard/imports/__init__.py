@@ -37,9 +37,14 @@ def import_file(
     if kind not in KINDS:
         raise UsageError(f"unknown import kind {kind!r}: expected one of {', '.join(KINDS)}")
     module = import_module(f"listguard.imports.{kind}")
-    return run_import(
+    report = run_import(
         engine, module.KIND, path, rejects_path=rejects_path, progress=progress, delimiter=delimiter
     )
+    if report.erasure is not None:  # committed: the files around the registry follow
+        from listguard.erasure import after_erasure
+
+        after_erasure(engine)
+    return report
 
 
 __all__ = ["KINDS", "import_file"]

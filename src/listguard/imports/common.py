@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from listguard.db.arrow import Scratch
     from listguard.db.sqlite_load import BulkWriter
     from listguard.db.sqlite_read import CopyWriter, Query
+    from listguard.erasure import Erasure
 
 REJECT_HEADER = ("line", "column", "value", "message")
 # a smaller file is merged even into an empty table: starting the writer process of a
@@ -68,6 +69,7 @@ class ImportReport:
     unknown_columns: list[str] = field(default_factory=list)
     rejects_path: Path | None = None
     import_id: int | None = None
+    erasure: Erasure | None = None  # the persons a file of events erased
 
     @property
     def rows_imported(self) -> int:

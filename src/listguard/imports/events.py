@@ -8,13 +8,14 @@ same event imported twice is recorded once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import polars as pl
 from sqlalchemy import Engine
 
 from listguard import audit
 from listguard.db import schema
+from listguard.erasure import erase_events
 from listguard.imports.common import (
     Check,
     Kind,
@@ -167,12 +168,51 @@ def _rows(frame: pl.DataFrame) -> pl.DataFrame:
     return out.with_columns(event_key_expr())
 
 
-def _steps(tab: TabularFile, _engine: Engine) -> Steps:
+def _not_erased(
+    frame: pl.DataFrame,
+    erased: Callable[[pl.DataFrame], pl.Series],
+    rejects: Rejects,
+    message: str,
+) -> pl.DataFrame:
+    """The rows of ``frame`` (checked) that name no erased person; the others go to
+    ``rejects``: the identifiers of an erased person are not written again. An erasure
+    naming them is kept (it names them only until it is applied, in this import)."""
+    named = frame.select(
+        text_or_null("contact_id"),
+        pl.col("_email").alias("email_norm"),
+        pl.col("_phone").alias("phone_e164"),
+        pl.lit(None, dtype=pl.String).alias("mobile_e164"),
+    )
+    hit = erased(named) & (frame["_event"] != "erasure")
+    rejects.add(
+        frame.filter(hit).select(
+            pl.col("_line").alias("line"),
+            pl.lit("contact_id").alias("column"),
+            pl.concat_str(
+                [pl.col("contact_id"), pl.col("email"), pl.col("phone")],
+                separator=" ",
+                ignore_nulls=True,
+            )
+            .str.strip_chars()
+            .alias("value"),
+            pl.lit(message).alias("message"),
+        )
+    )
+    return frame.filter(~hit)
+
+
+def _steps(tab: TabularFile, engine: Engine) -> Steps:
+    # the check of erased persons a contacts import makes (keyed digests, by DuckDB)
+    from listguard.imports.contacts import ERASED_MESSAGE, _erased_filter
+
     checks = _checks(now_ts())
+    erased = _erased_filter(engine)
 
     def stage(batch: Batch, rejects: Rejects) -> dict[str, pl.DataFrame]:
-        frame = _prepare(batch.frame)
-        return {"events": _rows(keep_valid(frame, checks, rejects))}
+        frame = keep_valid(_prepare(batch.frame), checks, rejects)
+        if erased is not None and frame.height:
+            frame = _not_erased(frame, erased, rejects, ERASED_MESSAGE)
+        return {"events": _rows(frame)}
 
     def merge(ctx: MergeContext) -> None:
         merge_new(ctx, schema.events, "event_key", ctx.table("events"))
@@ -186,6 +226,14 @@ def _steps(tab: TabularFile, _engine: Engine) -> Steps:
             {"import": ctx.import_id, "new": ctx.report.rows_new, "messages": messages},
             ctx.now,
         )
+        # an erasure erases the person here as on every route, once its messages are queued
+        erased = erase_events(
+            ctx.conn,
+            "e.import_id = :import_id",
+            {"import_id": ctx.import_id},
+            detail={"import": ctx.import_id},
+        )
+        ctx.report.erasure = erased if erased.persons else None
 
     return Steps(stage, merge)
 
