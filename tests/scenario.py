@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +21,22 @@ from listguard.renting.deliver import DeliveryReport, rent
 from listguard.renting.order import parse_order
 
 ALL_CHANNELS = ("postal", "phone", "automated_call", "sms", "email")
+
+
+def listguard(registry: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``listguard ARGS`` in a process of its own, on the SQLite ``registry``, from ``cwd``
+    (no settings file but the one the arguments name)."""
+    env = {**os.environ, "LISTGUARD_DATABASE_URL": f"sqlite:///{registry}"}
+    env.pop("LISTGUARD_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "listguard", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
 
 
 def write_csv(

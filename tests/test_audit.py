@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from alembic import command
@@ -14,7 +13,7 @@ from listguard.audit import verify
 from listguard.db.migrate import _config
 from listguard.oppositions import record_opposition
 from listguard.rights import access_report, erase, rectify
-from tests.scenario import Scenario, contact, partner
+from tests.scenario import Scenario, contact, listguard, partner
 
 
 def _log(engine: Engine) -> str:
@@ -46,12 +45,7 @@ def test_truncation_with_the_head_moved_back_fails_against_the_published_head(
 
 def test_audit_verify_prints_the_head_and_checks_a_published_one(tmp_path: Path) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "listguard", "--db", f"sqlite:///{tmp_path / 'r.db'}", *args],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-        )
+        return listguard(tmp_path / "r.db", tmp_path, *args)
 
     assert cli("init").returncode == 0
     assert cli("oppose", "--email", "a@example.com", "--channel", "email").returncode == 0

@@ -14,21 +14,11 @@ from pathlib import Path
 import pytest
 
 from listguard.timeutil import today
-from tests.scenario import contact, partner, write_csv
+from tests.scenario import contact, listguard, partner, write_csv
 
 
 def cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LISTGUARD_DATABASE_URL": f"sqlite:///{tmp / 'reg.db'}"}
-    env.pop("LISTGUARD_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "listguard", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp,
-        timeout=120,
-        check=False,
-    )
+    return listguard(tmp / "reg.db", tmp, *args)
 
 
 def ok(tmp: Path, *args: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.scenario import Scenario, contact, partner, write_csv
+from tests.scenario import Scenario, contact, listguard, partner, write_csv
 from tests.test_cli import base, cli, ok, user_error  # noqa: F401 (base: a fixture)
 
 
@@ -209,17 +209,7 @@ def _fill(disk: Path, leave_kib: int) -> None:
 
 
 def _on(registry: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LISTGUARD_DATABASE_URL": f"sqlite:///{registry}"}
-    env.pop("LISTGUARD_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "listguard", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp,
-        timeout=120,
-        check=False,
-    )
+    return listguard(registry, tmp, *args)
 
 
 def test_a_full_disk_is_named_and_changes_nothing(tmp_path: Path, small_disk: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -11,7 +10,7 @@ from sqlalchemy import Engine
 from listguard.audit import verify
 from listguard.oppositions import record_opposition
 from listguard.rights import access_report, access_text
-from tests.scenario import Scenario, contact, partner, write_csv
+from tests.scenario import Scenario, contact, listguard, partner, write_csv
 
 
 def test_access_report_gathers_data_versions_choices_and_deliveries(
@@ -66,12 +65,7 @@ def test_access_for_an_unknown_person_says_so(engine: Engine) -> None:
 
 def test_access_from_the_command_line(tmp_path: Path) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "listguard", "--db", f"sqlite:///{tmp_path / 'r.db'}", *args],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-        )
+        return listguard(tmp_path / "r.db", tmp_path, *args)
 
     assert cli("init").returncode == 0
     assert (
@@ -361,12 +355,7 @@ def test_erasure_from_the_command_line_names_the_folders_holding_the_person(
     tmp_path: Path,
 ) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "listguard", "--db", f"sqlite:///{tmp_path / 'r.db'}", *args],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-        )
+        return listguard(tmp_path / "r.db", tmp_path, *args)
 
     assert cli("init").returncode == 0
     people = [contact("C1"), contact("C2", email="c2@example.com", first_name="Jean")]
