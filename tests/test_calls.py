@@ -6,13 +6,20 @@ Miquelon's clock changes, the 30-day limit and the 60 days after a refusal."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
 from listguard.calls.calendar import easter, holidays, territory_of
 from listguard.calls.check import REASONS, check
+from listguard.db.engine import make_engine
 from listguard.timeutil import day_end
+from tests.web_server import Site
 
 FR = "+33612345678"
 FR_FIXED = "+33142000000"
@@ -243,3 +250,194 @@ def test_holidays_follow_easter_each_year(year: int) -> None:
     for offset in (1, 39, 50):
         assert sunday + dt.timedelta(days=offset) in days
     assert len(holidays("GP", year)) == 15 and len(holidays("PM", year)) == 11
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LISTGUARD_DATABASE_URL": f"sqlite:///{tmp / 'reg.db'}"}
+    env.pop("LISTGUARD_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "listguard", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp,
+        timeout=120,
+        check=False,
+    )
+
+
+def _attempts(tmp: Path) -> int:
+    engine = make_engine(f"sqlite:///{tmp / 'reg.db'}")
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM call_attempts")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def partner_dir(tmp_path: Path) -> Path:
+    assert _cli(tmp_path, "init").returncode == 0
+    (tmp_path / "d1").mkdir()
+    (tmp_path / "d1" / "contacts.csv").write_text(
+        "\ufeffcontact_ref;phone;automated_call;source\n"
+        "R1;+33612345678|+262692123456;;ed\n"
+        "R2;;+33799999999;ed\n",
+        encoding="utf-8",
+    )
+    done = _cli(tmp_path, "calls", "receive", "d1", "--source", "editions", "--until", "2026-12-31")
+    assert done.returncode == 0, done.stderr
+    assert "3 numbers" in done.stdout
+    return tmp_path
+
+
+def test_calls_check_answers_with_its_exit_status(partner_dir: Path) -> None:
+    yes = _cli(partner_dir, "calls", "check", "06 12 34 56 78", "--at", "2026-12-07T10:00:00+01:00")
+    assert yes.returncode == 0, yes.stderr
+    assert "may be called" in yes.stdout
+    no = _cli(
+        partner_dir, "calls", "check", "0692123456", "--at", "2026-12-07T19:00:00+01:00",
+        "--format", "json",
+    )  # fmt: skip
+    assert no.returncode == 3, no.stderr
+    answer = json.loads(no.stdout)
+    assert answer["time_zone"] == "Indian/Reunion" and answer["local_time"].startswith(
+        "2026-12-07T22:00"
+    )
+    assert [r["code"] for r in answer["reasons"]] == ["outside_hours"]
+    ended = _cli(partner_dir, "calls", "check", "0799999999", "--at", "2027-01-04T10:00:00+01:00")
+    assert ended.returncode == 3 and "no_longer_eligible" in ended.stdout
+
+
+@pytest.mark.parametrize(
+    ("at", "says"),
+    [
+        ("2026-12-07T10:00:00", "has no time zone"),
+        ("2026-12-07 10:00", "has no time zone"),
+        ("2026-02-30T10:00:00+01:00", "is not a date and time"),
+        ("tomorrow", "is not a date and time"),
+    ],
+)
+def test_calls_check_refuses_an_instant_without_its_zone(
+    partner_dir: Path, at: str, says: str
+) -> None:
+    done = _cli(partner_dir, "calls", "check", "0612345678", "--at", at)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert "--at" in done.stderr and says in done.stderr and at in done.stderr
+
+
+def test_a_call_log_with_impossible_dates_records_nothing(partner_dir: Path) -> None:
+    log = partner_dir / "log.csv"
+    log.write_text(
+        "number,at,outcome\n"
+        "0612345678,2026-12-01T10:00:00+01:00,\n"
+        "0612345678,2026-02-30T10:00:00+01:00,attempt\n"
+        "0612345678,2026-03-29T02:30:00,attempt\n"  # Paris's clocks skipped 02:30
+        "nope,2026-12-01T10:00:00Z,attempt\n"
+        "0612345678,2126-12-02T10:00:00Z,answered\n"
+        "0612345678,2026-12-02T10:00:00Z,maybe\n",
+        encoding="utf-8",
+    )
+    done = _cli(partner_dir, "calls", "log", "log.csv")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert "nothing was recorded" in done.stderr
+    for line in (
+        "line 3: column at: 2026-02-30T10:00:00+01:00",
+        "line 4: column at: 2026-03-29T02:30:00",
+        "line 5: column number: nope",
+        "line 6: column at: 2126-12-02T10:00:00Z is in the future",
+        "line 7: column outcome: maybe",
+    ):
+        assert line in done.stderr
+    assert "line 2" not in done.stderr
+    assert _attempts(partner_dir) == 0
+
+
+def test_the_call_log_counts_towards_the_limit_once(partner_dir: Path) -> None:
+    log = partner_dir / "log.csv"
+    log.write_text(
+        "number;at;outcome\n"
+        "06 12 34 56 78;2026-11-30T10:00:00+01:00;attempt\n"
+        "+33612345678;2026-12-01 10:00;answered\n"  # Paris time, as in every file
+        "0612345678;02/12/2026 11:00;attempt\n"
+        "0612345678;2026-12-03T09:00:00Z;attempt\n",
+        encoding="utf-8",
+    )
+    first = _cli(partner_dir, "calls", "log", "log.csv")
+    assert first.returncode == 0, first.stderr
+    assert "4 calls or attempts recorded" in first.stdout
+    again = _cli(partner_dir, "calls", "log", "log.csv")
+    assert "0 calls or attempts recorded" in again.stdout
+    assert _attempts(partner_dir) == 4
+    done = _cli(partner_dir, "calls", "check", "0612345678", "--at", "2026-12-04T10:00:00+01:00")
+    assert done.returncode == 3 and "call_limit" in done.stdout
+    later = _cli(partner_dir, "calls", "check", "0612345678", "--at", "2026-12-30T10:00:00+01:00")
+    assert later.returncode == 0, later.stdout
+
+
+# -- the API ---------------------------------------------------------------------------
+
+
+def test_the_api_checks_and_records_calls(site: Site) -> None:
+    with site.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO call_numbers (number, source, delivery, received_at) "
+                "VALUES (:n, 'editions', 'd1', 0)"
+            ),
+            {"n": GF},
+        )
+    machine = {"Authorization": f"Bearer {site.machine}"}
+    partner_key = {"Authorization": f"Bearer {site.p1}"}
+    at = "2026-12-07T12:00:00-03:00"
+    with site.client() as http:
+        asked = http.get(
+            "/api/v1/calls/check", params={"number": "0694123456", "at": at}, headers=machine
+        )
+        assert asked.status_code == 200, asked.text
+        assert asked.json()["allowed"] is True and asked.json()["time_zone"] == "America/Cayenne"
+        for day in (1, 2, 3, 4):
+            made = http.post(
+                "/api/v1/calls/attempts",
+                json={"number": "+594 694 12 34 56", "at": f"2026-12-0{day}T11:00:00-03:00"},
+                headers=machine,
+            )
+            assert made.status_code == 201 and made.json()["recorded"] is True, made.text
+        repeat = http.post(
+            "/api/v1/calls/attempts",
+            json={"number": GF, "at": "2026-12-01T14:00:00Z"},  # the same instant
+            headers=machine,
+        )
+        assert repeat.json()["recorded"] is False
+        limited = http.get("/api/v1/calls/check", params={"number": GF, "at": at}, headers=machine)
+        body = limited.json()
+        assert body["allowed"] is False and body["calls_in_window"] == 4
+        assert [r["code"] for r in body["reasons"]] == ["call_limit"]
+        naive = http.get(
+            "/api/v1/calls/check",
+            params={"number": GF, "at": "2026-12-07T12:00:00"},
+            headers=machine,
+        )
+        assert naive.status_code == 400 and "no time zone" in naive.json()["detail"]
+        future = http.post(
+            "/api/v1/calls/attempts",
+            json={"number": GF, "at": "2126-12-01T11:00:00-03:00"},
+            headers=machine,
+        )
+        assert future.status_code == 400
+        bad = http.post(
+            "/api/v1/calls/attempts", json={"number": "nope", "at": at}, headers=machine
+        )
+        assert bad.status_code == 400
+        assert (
+            http.get("/api/v1/calls/check", params={"number": GF}, headers=partner_key).status_code
+            == 403
+        )
+        assert http.get("/api/v1/calls/check", params={"number": GF}).status_code == 401
+    with site.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM call_attempts")).scalar_one() == 4

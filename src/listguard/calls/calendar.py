@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 # the allowed periods of a weekday, local time: [start, end) in minutes after midnight
 PERIODS = ((10 * 60, 13 * 60), (14 * 60, 20 * 60))
-HOURS_TEXT = "10:00-13:00 et 14:00-20:00"
+HOURS_TEXT = "10:00-13:00 and 14:00-20:00"
 MAX_CALLS = 4  # calls or attempts by the same professional ...
 WINDOW_DAYS = 30  # ... in this many days
 REFUSAL_DAYS = 60  # after the person refused, no new call for this many days

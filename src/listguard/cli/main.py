@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from listguard.cli.calls import calls_app
 from listguard.cli.output import (
     err,
     print_counts,
@@ -573,6 +574,7 @@ inbound_app = typer.Typer(
     help="The partner side: messages received from owners that run listguard."
 )
 app.add_typer(inbound_app, name="inbound")
+app.add_typer(calls_app, name="calls")
 
 
 @inbound_app.command("add")

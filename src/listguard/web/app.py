@@ -274,7 +274,7 @@ def create_app(
     """The application; ``propagate`` also sends the queued messages to the partners
     from a thread of the server (one process only: with several, run ``listguard worker``).
     ``own_process``: the application is all its process runs (``listguard serve``)."""
-    from listguard.web import admin, api, public
+    from listguard.web import admin, api, calls_api, public
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -317,6 +317,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(public.router)
     app.include_router(api.router)
+    app.include_router(calls_api.router)
     app.include_router(admin.router)
 
     app.add_middleware(_Headers, refusals=app.state.web.refusals)
