@@ -19,6 +19,7 @@ from listguard.calls.calendar import easter, holidays, territory_of
 from listguard.calls.check import REASONS, check
 from listguard.db.engine import make_engine
 from listguard.timeutil import day_end
+from tests.scenario import Scenario, contact
 from tests.web_server import Site
 
 FR = "+33612345678"
@@ -441,3 +442,35 @@ def test_the_api_checks_and_records_calls(site: Site) -> None:
         assert http.get("/api/v1/calls/check", params={"number": GF}).status_code == 401
     with site.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM call_attempts")).scalar_one() == 4
+
+
+# -- the delivery ----------------------------------------------------------------------
+
+
+def test_a_delivery_for_calls_states_the_rules_and_is_received(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from listguard.calls.log import receive
+
+    sc = Scenario(engine, tmp_path, contacts=[contact("C1"), contact("C2", mobile="0692 12 34 56")])
+    sc.load()
+    sc.rent(channels=("phone", "email"), out="calls")
+    sc.rent(channels=("email",), out="mail")
+    folder = tmp_path / "calls"
+    notice = (folder / "notice.txt").read_text(encoding="utf-8")
+    assert "de 10 h à 13 h et de 14 h à 20 h, à l'heure de la personne" in notice
+    assert "La Réunion 20 décembre" in notice and "y compris pour la presse" in notice
+    assert "au plus 4 appels ou tentatives d'appel en 30 jours" in notice
+    rules = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["call_rules"]
+    assert rules["hours"] == ["10:00-13:00", "14:00-20:00"] and rules["max_calls"] == 4
+    assert rules["territories"]["YT"]["time_zone"] == "Indian/Mayotte"
+    assert rules["territories"]["RE"]["own_holidays"] == ["12-20 abolition de l'esclavage"]
+    manifest = json.loads((tmp_path / "mail" / "manifest.json").read_text(encoding="utf-8"))
+    assert "call_rules" not in manifest
+    # the partner records what it received, and may call within the hours
+    got = receive(engine, folder, "editions", dt.date(2026, 12, 31))
+    assert got.numbers == 2
+    with engine.connect() as conn:
+        monday = dt.datetime.fromisoformat("2026-12-07T10:00:00+01:00")
+        assert check(conn, "+33612345678", monday).allowed
+        assert [c for c, _ in check(conn, "+262692123456", monday).reasons] == ["outside_hours"]

@@ -173,7 +173,38 @@ def moment(territory: Territory, at: dt.datetime) -> Moment:
     )
 
 
+CALL_CHANNELS = ("phone", "automated_call")
+
+
+def manifest_entry(channels: tuple[str, ...] | list[str]) -> dict[str, object]:
+    """What a delivery's manifest states of the call rules when a call channel is
+    rented (``{}`` otherwise): the days, the hours, the limits, each territory's zone
+    and own holidays."""
+    if not any(ch in CALL_CHANNELS for ch in channels):
+        return {}
+    return {
+        "call_rules": {
+            "source": "code de la consommation D223-9 (décret n° 2022-1313)",
+            "days": "monday to friday, except public holidays",
+            "hours": [f"{a // 60:02d}:00-{b // 60:02d}:00" for a, b in PERIODS],
+            "time_zone": "the person's, by the territory of the number",
+            "max_calls": MAX_CALLS,
+            "window_days": WINDOW_DAYS,
+            "no_call_after_refusal_days": REFUSAL_DAYS,
+            "territories": {
+                t.code: {
+                    "name": t.name,
+                    "time_zone": t.zone.key,
+                    "own_holidays": [f"{m:02d}-{d:02d} {name}" for m, d, name in t.own],
+                }
+                for t in TERRITORIES.values()
+            },
+        }
+    }
+
+
 __all__ = [
+    "CALL_CHANNELS",
     "HOURS_TEXT",
     "MAX_CALLS",
     "PERIODS",
@@ -184,6 +215,7 @@ __all__ = [
     "Territory",
     "easter",
     "holidays",
+    "manifest_entry",
     "moment",
     "territory_of",
 ]
