@@ -23,9 +23,9 @@ calls_app = typer.Typer(
 
 def e164(number: str, where: str = "NUMBER") -> str:
     """The number in E.164, or a clear refusal."""
-    from listguard.normalise.phone import normalise_phone
+    from listguard.calls.check import as_e164
 
-    value, _ = normalise_phone(number)
+    value = as_e164(number)
     if value is None:
         raise InputError(f"{number!r} is not a phone number", where=where)
     return value

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from listguard.accounts import ApiKey
-from listguard.calls.check import check
+from listguard.calls.check import as_e164, check
 from listguard.errors import InputError
 from listguard.web.api import _ERRORS, W, scope
 
@@ -47,9 +47,7 @@ class AttemptRecorded(BaseModel):
 
 
 def _number(w: W, request: Request, value: str) -> str:
-    from listguard.normalise.phone import normalise_phone
-
-    number, _ = normalise_phone(value)
+    number = as_e164(value)
     if number is None:
         w.refused(request, "not_a_number")
         raise HTTPException(400, f"{value[:40]!r} is not a phone number")
