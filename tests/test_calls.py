@@ -320,6 +320,8 @@ def test_calls_check_answers_with_its_exit_status(partner_dir: Path) -> None:
         ("2026-12-07 10:00", "has no time zone"),
         ("2026-02-30T10:00:00+01:00", "is not a date and time"),
         ("tomorrow", "is not a date and time"),
+        ("0001-01-01T00:00:00+01:00", "between 2000 and 2100"),
+        ("9999-12-31T23:00:00-05:00", "between 2000 and 2100"),
     ],
 )
 def test_calls_check_refuses_an_instant_without_its_zone(
@@ -340,6 +342,7 @@ def test_a_call_log_with_impossible_dates_records_nothing(partner_dir: Path) -> 
         "0612345678,2026-03-29T02:30:00,attempt\n"  # Paris's clocks skipped 02:30
         "nope,2026-12-01T10:00:00Z,attempt\n"
         "0612345678,2126-12-02T10:00:00Z,answered\n"
+        "0612345678,0026-12-02T10:00:00Z,answered\n"
         "0612345678,2026-12-02T10:00:00Z,maybe\n",
         encoding="utf-8",
     )
@@ -348,11 +351,12 @@ def test_a_call_log_with_impossible_dates_records_nothing(partner_dir: Path) -> 
     assert "Traceback" not in done.stderr
     assert "nothing was recorded" in done.stderr
     for line in (
-        "line 3: column at: 2026-02-30T10:00:00+01:00",
-        "line 4: column at: 2026-03-29T02:30:00",
-        "line 5: column number: nope",
-        "line 6: column at: 2126-12-02T10:00:00Z is in the future",
-        "line 7: column outcome: maybe",
+        "line 3: column at: '2026-02-30T10:00:00+01:00'",
+        "line 4: column at: '2026-03-29T02:30:00'",
+        "line 5: column number: 'nope'",
+        "line 6: column at: '2126-12-02T10:00:00Z' is in the future",
+        "line 7: column at: '0026-12-02T10:00:00Z' is before 2000",
+        "line 8: column outcome: 'maybe'",
     ):
         assert line in done.stderr
     assert "line 2" not in done.stderr
@@ -402,6 +406,13 @@ def test_the_api_checks_and_records_calls(site: Site) -> None:
         )
         assert asked.status_code == 200, asked.text
         assert asked.json()["allowed"] is True and asked.json()["time_zone"] == "America/Cayenne"
+        # a "+" left unencoded in the query string arrives as a space
+        raw = http.get(
+            "/api/v1/calls/check?number=%2B594694123456&at=2026-12-07T16:00:00+01:00",
+            headers=machine,
+        )
+        assert raw.status_code == 200, raw.text
+        assert raw.json()["at"] == "2026-12-07T16:00:00+01:00" and raw.json()["allowed"] is True
         for day in (1, 2, 3, 4):
             made = http.post(
                 "/api/v1/calls/attempts",

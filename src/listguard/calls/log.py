@@ -27,6 +27,10 @@ CALL_CHANNELS = ("phone", "automated_call")
 # a call logged this far after the clock of the registry is a mistake (clocks drift a little)
 FUTURE_SLACK = 300
 MAX_ERRORS = 20
+# the years a call may be logged or checked in: anything else is a typing mistake
+# (0026 for 2026) or a value no time zone can hold (year 1 or 9999)
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+EARLIEST = int(dt.datetime(FIRST_YEAR, 1, 1, tzinfo=dt.UTC).timestamp())
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,10 @@ def parse_at(value: str, where: str = "--at") -> dt.datetime:
             f"{value!r} has no time zone: give its offset (2026-12-07T10:30:00+01:00) or Z "
             "for UTC; the rules apply in the person's zone, which listguard finds itself",
             where=where,
+        )
+    if not FIRST_YEAR <= at.year <= LAST_YEAR:
+        raise InputError(
+            f"{value!r}: the year must be between {FIRST_YEAR} and {LAST_YEAR}", where=where
         )
     return at
 
@@ -182,21 +190,28 @@ def import_log(engine: Engine, path: Path, now: int | None = None) -> Logged:
         bad = rows.select(
             pl.col("line"),
             pl.when(pl.col("e164").is_null())
-            .then(pl.format("column number: {} is not a phone number", pl.col("number_given")))
+            .then(pl.format("column number: '{}' is not a phone number", pl.col("number_given")))
             .when(pl.col("at").is_null())
             .then(
                 pl.format(
-                    "column at: {} is not a possible date and time (ISO 8601 such as "
+                    "column at: '{}' is not a possible date and time (ISO 8601 such as "
                     "2026-12-07T10:30:00+01:00)",
                     pl.col("at_given"),
                 )
             )
             .when(pl.col("at") > clock + FUTURE_SLACK)
-            .then(pl.format("column at: {} is in the future", pl.col("at_given")))
+            .then(pl.format("column at: '{}' is in the future", pl.col("at_given")))
+            .when(pl.col("at") < EARLIEST)
+            .then(
+                pl.format(
+                    "column at: '{}' is before " + str(FIRST_YEAR) + ": not a date of a call",
+                    pl.col("at_given"),
+                )
+            )
             .when(~pl.col("outcome").is_in(OUTCOMES))
             .then(
                 pl.format(
-                    "column outcome: {} is not one of " + ", ".join(OUTCOMES),
+                    "column outcome: '{}' is not one of " + ", ".join(OUTCOMES),
                     pl.col("outcome"),
                 )
             )

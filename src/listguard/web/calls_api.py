@@ -6,6 +6,7 @@ with the scope ``calls:check`` or ``calls:write``."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -54,11 +55,17 @@ def _number(w: W, request: Request, value: str) -> str:
     return number
 
 
+# an offset whose "+" a client left unencoded in the query string, read back as a space
+_SPACE_FOR_PLUS = re.compile(r"(\d{4}-\d{2}-\d{2}T[0-9:.]+) (\d{2}:?\d{2})")
+
+
 def _instant(w: W, request: Request, value: str | None) -> dt.datetime:
     from listguard.calls.log import parse_at
 
     if value is None:
         return dt.datetime.now(tz=dt.UTC)
+    if unencoded := _SPACE_FOR_PLUS.fullmatch(value):
+        value = f"{unencoded.group(1)}+{unencoded.group(2)}"
     try:
         return parse_at(value[:40], where="at")
     except InputError as exc:
