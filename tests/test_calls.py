@@ -485,3 +485,41 @@ def test_a_delivery_for_calls_states_the_rules_and_is_received(
         monday = dt.datetime.fromisoformat("2026-12-07T10:00:00+01:00")
         assert check(conn, "+33612345678", monday).allowed
         assert [c for c, _ in check(conn, "+262692123456", monday).reasons] == ["outside_hours"]
+
+
+def test_an_erasure_from_the_owner_stops_the_calls(engine: Engine) -> None:
+    from listguard.inbound import add_source, receive
+    from listguard.propagation import sign
+    from listguard.timeutil import now_ts
+
+    add_source(engine, "editions", "k" * 32)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO call_numbers (number, source, delivery, received_at) "
+                "VALUES (:n, 'editions', 'd1', 0)"
+            ),
+            [{"n": FR}, {"n": RE}],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO call_attempts (number, at, outcome, recorded_at, via) "
+                "VALUES (:n, 1, 'attempt', 0, 'file')"
+            ),
+            [{"n": FR}, {"n": RE}],
+        )
+    body = json.dumps(
+        {
+            "message_id": "lg-9-erase",
+            "type": "erasure",
+            "contacts": [{"contact_ref": "D1-1", "channel": "phone", "coordinate": FR}],
+        }
+    ).encode()
+    now = now_ts()
+    receive(engine, "editions", body, sign("k" * 32, body, now), now)
+    monday = dt.datetime.fromisoformat("2026-12-07T11:00:00+01:00")
+    with engine.connect() as conn:
+        assert [c for c, _ in check(conn, FR, monday).reasons] == ["not_delivered"]
+        assert check(conn, RE, dt.datetime.fromisoformat("2026-12-07T11:00:00+04:00")).allowed
+        left = conn.execute(text("SELECT number FROM call_attempts")).scalars().all()
+    assert left == [RE]  # nothing of the erased person's calls stays

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
 from listguard import audit
 from listguard.db.engine import writing
@@ -248,6 +248,28 @@ def _insert(conn: Connection, records: list[dict[str, object]]) -> int:
     return int(after) - int(before)
 
 
+def forget(conn: Connection, numbers: list[str]) -> int:
+    """An erasure received from the owner: the numbers leave the deliveries received
+    (no call to them is allowed any more: ``not_delivered``) and the call log, in the
+    transaction that records the erasure. Returns the deliveries' rows removed."""
+    if not numbers:
+        return 0
+    chosen = {"n": sorted(set(numbers))}
+    gone = conn.execute(
+        text("DELETE FROM call_numbers WHERE number IN :n").bindparams(
+            bindparam("n", expanding=True)
+        ),
+        chosen,
+    ).rowcount
+    conn.execute(
+        text("DELETE FROM call_attempts WHERE number IN :n").bindparams(
+            bindparam("n", expanding=True)
+        ),
+        chosen,
+    )
+    return int(gone)
+
+
 def record(engine: Engine, number: str, at: dt.datetime, outcome: str = "attempt") -> bool:
     """Record one call or attempt (the API); False when it was recorded already."""
     if outcome not in OUTCOMES:
@@ -267,4 +289,13 @@ def record(engine: Engine, number: str, at: dt.datetime, outcome: str = "attempt
     return bool(done)
 
 
-__all__ = ["OUTCOMES", "Logged", "Received", "import_log", "parse_at", "receive", "record"]
+__all__ = [
+    "OUTCOMES",
+    "Logged",
+    "Received",
+    "forget",
+    "import_log",
+    "parse_at",
+    "receive",
+    "record",
+]
