@@ -39,7 +39,13 @@ SCOPES = {
         "oppositions:report",
         "endpoint:write",
     ),
-    "machine": ("oppositions:write", "collections:write", "sms:stop"),
+    "machine": (
+        "oppositions:write",
+        "collections:write",
+        "sms:stop",
+        "calls:check",  # the partner side: may a number be called now
+        "calls:write",  # the partner side: calls and attempts made
+    ),
 }
 
 

@@ -11,7 +11,9 @@ SHA256 over timestamp and body, within the replay window), records the message o
 - an opposition puts each coordinate on the source's suppression list, so that none is
   used again (every later rental of this registry excludes them);
 - an erasure erases the person here too (their records, keeping keyed digests only, so
-  that they are not imported again); nothing of them goes on a list;
+  that they are not imported again; their numbers leave the deliveries received and
+  the call log, so that ``listguard calls check`` no longer allows a call); nothing of
+  them goes on a list;
 - a rectification is recorded with its corrected values (``inbound_messages.body``),
   for the partner to apply to its own records.
 
@@ -172,7 +174,10 @@ def receive(
                     entries,
                 ).rowcount
         elif kind == "erasure":
+            from listguard.calls.log import forget
+
             erased = _erasures(conn, items)
+            forget(conn, [i["coordinate"] for i in items if KIND_OF[i["channel"]] == "phone"])
         kept = body.decode("utf-8") if kind == "rectification" else None
         _record(conn, source, key, kind, len(items), clock, message.get("ack_url"), kept)
     for person in erased:  # each in its own transaction, after the message is recorded

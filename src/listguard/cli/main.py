@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from listguard.cli.boundary import operational_errors, report_after, terminated_as_exit
+from listguard.cli.calls import calls_app
 from listguard.cli.output import (
     err,
     print_counts,
@@ -605,6 +606,7 @@ inbound_app = typer.Typer(
     help="The partner side: messages received from owners that run listguard."
 )
 app.add_typer(inbound_app, name="inbound")
+app.add_typer(calls_app, name="calls")
 
 
 @inbound_app.command("add")

@@ -503,3 +503,29 @@ contacts_stamp = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("token", Text, nullable=False),
 )
+
+# the partner side's calls (``listguard.calls``): each number received in a delivery
+# (the source, the delivery's name, until when it may be used) ...
+call_numbers = Table(
+    "call_numbers",
+    metadata,
+    Column("number", Text, primary_key=True),  # E.164
+    Column("source", String(64), primary_key=True),
+    Column("delivery", Text, primary_key=True),
+    Column("received_at", BigInteger, nullable=False),
+    Column("usable_until", BigInteger),  # the campaign's last second; None: no end given
+)
+
+# ... and each call or attempt made (at most 4 in 30 days per number, D223-9)
+call_attempts = Table(
+    "call_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("number", Text, nullable=False),  # E.164
+    Column("at", BigInteger, nullable=False),
+    Column("outcome", String(16), nullable=False),  # attempt | answered | refused
+    Column("recorded_at", BigInteger, nullable=False),
+    Column("via", String(16), nullable=False),  # file | api
+    # one attempt per number and second: the same log imported again adds nothing
+    UniqueConstraint("number", "at", name="uq_call_attempts_number_at"),
+)

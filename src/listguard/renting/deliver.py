@@ -26,6 +26,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
 from listguard import __version__
+from listguard.calls.calendar import manifest_entry
 from listguard.config import Settings
 from listguard.db import schema
 from listguard.db.arrow import sqlite_file, staged
@@ -630,6 +631,7 @@ def _deliver(
             "since": to_iso(version_start)[:10] if version_start else None,
         },
         "bloctel_screening_dates": screenings,
+        **manifest_entry(order.channels),
         "counts": tally.per_channel(order.channels),
         "contacts_delivered": n,
         "seeds": {"planted": len(planted), "seed_ids": planted},

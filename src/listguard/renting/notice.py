@@ -69,10 +69,17 @@ def notice_text(owner: Owner, partner: PartnerFacts, order: Order) -> str:
     ]
     if any(ch in ("phone", "automated_call") for ch in order.channels):
         lines += [
-            "Démarchage téléphonique : appels du lundi au vendredi, hors jours fériés, de 10 h à",
-            "13 h et de 14 h à 20 h, au plus 4 sollicitations en 30 jours et aucune dans les",
-            "60 jours suivant un refus (article D223-9 du code de la consommation) ; fichier à",
-            "faire expurger par Bloctel au moins une fois par mois pendant la campagne lorsque",
-            "la liste d'opposition s'applique.",
+            "Démarchage téléphonique (article D223-9 du code de la consommation, décret",
+            "n° 2022-1313 ; y compris pour la presse) : appels du lundi au vendredi, hors jours",
+            "fériés, de 10 h à 13 h et de 14 h à 20 h, à l'heure de la personne : heure de Paris",
+            "en métropole, heure locale outre-mer (La Réunion, Mayotte, Guadeloupe, Martinique,",
+            "Guyane, Saint-Pierre-et-Miquelon), dont les jours fériés propres à chaque territoire",
+            "(commémoration de l'abolition de l'esclavage : Mayotte 27 avril, Martinique 22 mai,",
+            "Guadeloupe 27 mai, Saint-Martin 28 mai, Guyane 10 juin, Saint-Barthélemy 9 octobre,",
+            "La Réunion 20 décembre) ; au plus 4 appels ou tentatives d'appel en 30 jours par",
+            "professionnel, et aucun dans les 60 jours suivant un refus. `listguard calls check`",
+            "répond pour chaque numéro et chaque heure. Fichier à faire expurger par Bloctel au",
+            "moins une fois par mois pendant la campagne lorsque la liste d'opposition",
+            "s'applique.",
         ]
     return "\n".join(lines) + "\n"

@@ -269,7 +269,7 @@ def create_app(
     from a thread of the server (one process only: with several, run ``listguard worker``).
     ``own_process``: the application is all its process runs (``listguard serve``)."""
     from listguard import netguard
-    from listguard.web import admin, api, public
+    from listguard.web import admin, api, calls_api, public
 
     if settings.propagation.allow_private_endpoints:  # for tests only (warned at start)
         netguard.allow_private_endpoints(True)
@@ -316,6 +316,7 @@ def create_app(
     _api_docs(app)
     app.include_router(public.router)
     app.include_router(api.router)
+    app.include_router(calls_api.router)
     app.include_router(admin.router)
 
     @app.exception_handler(StarletteHTTPException)
