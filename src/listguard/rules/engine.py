@@ -44,6 +44,7 @@ from listguard.db.schema import ADDRESS_COLUMNS, CHANNELS
 from listguard.db.sqlite_read import PARAM
 from listguard.errors import InputError
 from listguard.renting.order import Order
+from listguard.rules.offers import ban
 from listguard.rules.packs import OPT_IN, PHONE_CHANNELS, Applied, applicable_packs
 from listguard.rules.reasons import CODES
 from listguard.timeutil import day_end, day_start, years_before
@@ -526,11 +527,14 @@ def _flags(plan: Plan, channel: str) -> dict[str, str]:
     exempt = f"({_b(applied.bloctel_exempt_purpose)} OR x.audience = 'b2b')"
     screened = f"{valid} AND {_b(phone_channel)} AND x.french AND NOT {exempt}"
     cutoff = f"$consent_cutoff_{channel}" if has_max_age else "NULL"
+    banned = ban(plan.order.offer, channel, plan.order.campaign_end) is not None
     return {
         "missing_coordinate": "x.status = 'missing'",
         "invalid_coordinate": "x.status = 'invalid'",
         "wrong_line_type": f"{valid} AND {_b(channel == 'sms')} AND "
         "coalesce(x.line_type, '') <> 'mobile'",
+        # consumers only: a contact without an audience is not known to be a business
+        "banned_offer": f"{present} AND {_b(banned)} AND coalesce(x.audience, '') <> 'b2b'",
         "retention_expired": f"{present} AND x.p_retention",
         "no_information_proof": f"{present} AND NOT x.optin AND x.state IS NULL",
         "objected_at_collection": f"{present} AND NOT x.optin AND x.state = 'objection'",
