@@ -601,9 +601,11 @@ def test_a_person_held_as_several_contacts_is_one_person(
     # nobody else is touched
     assert got[("C3", "email")] == got[("C3", "sms")] == got[("C3", "postal")] == ""
     from listguard.config import Settings
+    from listguard.renting.check_order import CheckOptions
     from listguard.rules.check import explain
 
-    told = explain(any_engine, Settings(), "C1", "P1", "email", dt.date(2026, 11, 28))
+    options = CheckOptions(partner="P1", channel="email", as_of=dt.date(2026, 11, 28))
+    told = explain(any_engine, Settings(), "C1", options)
     assert "one person with C2" in told and "no_consent" in told
 
 
