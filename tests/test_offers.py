@@ -137,3 +137,20 @@ def test_unknown_offer_is_refused_by_name() -> None:
     assert "energy_renovation" in str(err.value) and err.value.where == "order.toml"
     assert parse_order(body.replace('"solar"', '"home_adaptation"')).offer == "home_adaptation"
     assert parse_order(body.replace('offer = "solar"\n', "")).offer == "general"
+
+
+def test_manifest_counts_and_sources_of_banned_offer(registry: Scenario) -> None:
+    import json
+
+    registry.rent(offer="home_adaptation", out="home")
+    manifest = json.loads((registry.tmp / "home" / "manifest.json").read_text("utf-8"))
+    assert manifest["order"]["offer"] == "home_adaptation"
+    bans = manifest["rules"]["banned_offer"]["bans"]
+    assert sorted(bans) == ["automated_call", "email", "phone", "sms"]  # never postal
+    assert bans["email"]["banned_from"] == "2025-07-02"
+    assert "L223-8" in bans["email"]["source"] and "[S]" in bans["email"]["source"]
+    counts = manifest["counts"]
+    # B2C and INVALID on every channel but postal; NOEMAIL's phones (its email is missing)
+    assert counts["email"]["excluded_by_reason"]["banned_offer"] == 2
+    assert counts["sms"]["excluded_by_reason"]["banned_offer"] == 3
+    assert "banned_offer" not in counts["postal"]["excluded_by_reason"]

@@ -166,6 +166,24 @@ def parse_order(text: str, *, where: str = "order", as_of: dt.date | None = None
     )
 
 
+def with_offer(text: str, offer: str) -> str:
+    """The order ``text`` with ``offer`` (chosen beside it, as in the back office's form)
+    as its key ``offer``: refused when unknown, or when the text names another offer."""
+    if not offer:
+        return text
+    if offer not in OFFERS:
+        raise InputError(f"unknown offer {offer!r}: expected one of {', '.join(OFFERS)}")
+    try:
+        named = tomllib.loads(text).get("offer")
+    except tomllib.TOMLDecodeError:
+        return text  # parse_order says what is wrong with it
+    if named is None:
+        return f'offer = "{offer}"\n{text}'  # before any [table], so a top-level key
+    if named != offer:
+        raise InputError(f"the order's offer is {named!r} but {offer!r} was chosen")
+    return text
+
+
 def backdated(order: Order) -> str | None:
     """A warning when ``order`` is decided as of a day before today: the rules ignore
     events dated after ``as_of`` (rules.md), so oppositions received since would not

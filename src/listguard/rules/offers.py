@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from listguard.renting.order import Order
 
 OFFERS = ("general", "energy_renovation", "home_adaptation")
 
@@ -55,3 +59,18 @@ def ban(offer: str, channel: str, campaign_end: dt.date) -> Ban | None:
         if b.offer == offer and channel in b.channels and b.start <= campaign_end:
             return b
     return None
+
+
+def banned_offer_rules(order: Order) -> dict[str, Any]:
+    """What the manifest says of ``banned_offer`` for ``order``: its offer, and per channel
+    the ban that applies to its consumers, from when, and its legal source."""
+    bans = {ch: ban(order.offer, ch, order.campaign_end) for ch in order.channels}
+    return {
+        "offer": order.offer,
+        "applies_to": "consumers (audience other than b2b)",
+        "bans": {
+            ch: {"banned_from": b.start.isoformat(), "source": b.source}
+            for ch, b in bans.items()
+            if b is not None
+        },
+    }
