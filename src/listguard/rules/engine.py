@@ -52,9 +52,9 @@ from listguard.timeutil import day_end, day_start, years_before
 if TYPE_CHECKING:
     import duckdb
 
-# numbers of the French national plan (metropolitan France and the overseas departments),
-# the ones Bloctel screens
-FRENCH_PREFIXES = ("+33", "+262", "+590", "+594", "+596")
+# numbers of the French numbering plan, the ones Bloctel screens (rules.md, "Settled
+# points"): metropolitan France and the overseas codes
+FRENCH_PREFIXES = ("+33", "+262", "+269", "+508", "+590", "+594", "+596", "+687", "+689")
 NUMBER_CHANNELS = ("phone", "automated_call", "sms")
 BIT = {code: 1 << i for i, code in enumerate(CODES)}  # a row's reasons: one bit each
 
