@@ -258,8 +258,7 @@ def check(
         typer.Option(help="Explain this past delivery's row, under its order as recorded."),
     ] = None,
 ) -> None:
-    """Explain one decision as `rent` takes it, naming the rule and legal source of each
-    reason."""
+    """Explain one decision as `rent` takes it, with each reason's legal source."""
     from listguard.renting.check_order import CheckOptions
     from listguard.rules.check import explain
 
