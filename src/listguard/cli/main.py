@@ -1044,6 +1044,9 @@ def enrich(
         typer.Option(help="Last day of the campaign (default: 30 days after its start)."),
     ] = None,
     call_purpose: Annotated[str, typer.Option(help="commercial, press, ...")] = "commercial",
+    offer: Annotated[
+        str, typer.Option(help="general, energy_renovation, home_adaptation.")
+    ] = "general",
     map_: Maps = None,
     id_column: IdColumn = "contact_id",
     threshold: Annotated[
@@ -1065,7 +1068,7 @@ def enrich(
 
     c: Context = ctx.obj
     if order_file is not None:
-        if channel or purpose or as_of or campaign_start or campaign_end:
+        if channel or purpose or as_of or campaign_start or campaign_end or offer != "general":
             raise InputError(
                 "give either --order, or --channel and --purpose (with the dates): not both"
             )
@@ -1086,6 +1089,7 @@ def enrich(
             campaign_start=_date(campaign_start, "--campaign-start") if campaign_start else None,
             campaign_end=_date(campaign_end, "--campaign-end") if campaign_end else None,
             call_purpose=call_purpose,
+            offer=offer,
         )
     if warning := backdated(order):
         err(f"warning: {warning}")
