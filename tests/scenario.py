@@ -126,6 +126,7 @@ class Scenario:
         end: str | None = None,
         partner: str = "P1",
         call_purpose: str = "commercial",
+        offer: str = "general",
         limit: int | None = None,
         rules: RuleSettings | None = None,
         settings: Settings | None = None,
@@ -138,7 +139,7 @@ class Scenario:
         end = end or (day + dt.timedelta(days=33)).isoformat()
         body = (
             f'partner = "{partner}"\nchannels = {list(channels)!r}\n'
-            f'purpose = "Offre test"\ncall_purpose = "{call_purpose}"\n'
+            f'purpose = "Offre test"\ncall_purpose = "{call_purpose}"\noffer = "{offer}"\n'
             f"campaign_start = {start}\ncampaign_end = {end}\nas_of = {as_of}\n"
         ).replace("'", '"')
         if limit is not None:

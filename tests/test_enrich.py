@@ -349,3 +349,13 @@ def test_the_command_line(tmp_path: Path) -> None:
     )
     assert "P2" in err
     assert not (tmp_path / "o2").exists()
+
+
+def test_an_enrichment_order_says_its_offer() -> None:
+    """An enrichment gives coordinates for prospecting too: its offer is checked as a
+    rental order's, and banned_offer applies to it."""
+    order = make_order("P1", ["sms"], "Isolation", as_of=AS_OF, offer="energy_renovation")
+    assert order.offer == "energy_renovation" and 'offer = "energy_renovation"' in order.text
+    assert make_order("P1", ["sms"], "Offre", as_of=AS_OF).offer == "general"
+    with pytest.raises(InputError, match="unknown offer 'solar'"):
+        make_order("P1", ["sms"], "Offre", as_of=AS_OF, offer="solar")

@@ -551,6 +551,29 @@ def test_several_numbers_each_get_a_row(any_engine: Engine, tmp_path: Path) -> N
     }
 
 
+def test_bloctel_covers_the_french_numbering_plan_only(any_engine: Engine, tmp_path: Path) -> None:
+    """rules.md, "Settled points": +33 and the overseas codes +262, +269, +508, +590,
+    +594, +596, +687, +689; another country's number gets neither Bloctel reason."""
+    numbers = {
+        "FR": "06 12 34 56 78",
+        "RE": "+262 692 12 34 56",
+        "YT": "+269 321 23 45",
+        "PM": "+508 55 12 34",
+        "NC": "+687 75 12 34",
+        "PF": "+689 87 12 34 56",
+        "BE": "+32 470 12 34 56",
+    }
+    sc = Scenario(any_engine, tmp_path)
+    sc.contacts = [
+        contact(cid, mobile=number, email=f"{cid}@example.com", address_line4=f"{cid} rue Haute")
+        for cid, number in numbers.items()
+    ]
+    sc.load()
+    _, rows = sc.rent(channels=("phone",), as_of=PACKS["fr-2016"])  # screening required
+    got = {r["contact_id"]: r["reasons"] for r in rows}
+    assert got == {cid: "" if cid == "BE" else "bloctel_unscreened" for cid in numbers}
+
+
 def test_contacts_collected_after_d_do_not_exist(any_engine: Engine, tmp_path: Path) -> None:
     sc = Scenario(any_engine, tmp_path)
     sc.contacts = [contact("C1"), contact("C2", collected_at="2026-12-01", email="c2@example.com")]
@@ -603,9 +626,11 @@ def test_a_person_held_as_several_contacts_is_one_person(
     # nobody else is touched
     assert got[("C3", "email")] == got[("C3", "sms")] == got[("C3", "postal")] == ""
     from listguard.config import Settings
+    from listguard.renting.check_order import CheckOptions
     from listguard.rules.check import explain
 
-    told = explain(any_engine, Settings(), "C1", "P1", "email", dt.date(2026, 11, 28))
+    options = CheckOptions(partner="P1", channel="email", as_of=dt.date(2026, 11, 28))
+    told = explain(any_engine, Settings(), "C1", options)
     assert "one person with C2" in told and "no_consent" in told
 
 

@@ -380,6 +380,30 @@ def test_an_operator_previews_then_delivers_a_rental(site: Site) -> None:
     assert len(delivered) == 1 and (delivered[0] / "manifest.json").exists()
 
 
+def test_the_rental_form_carries_the_offer(site: Site) -> None:
+    order = (
+        'partner = "P1"\nchannels = ["email"]\npurpose = "Isolation"\n'
+        "campaign_start = 2026-12-01\ncampaign_end = 2026-12-31\nas_of = 2026-11-28\n"
+    )
+    with site.client() as c:
+        _sign_in(c)
+        page = c.get("/admin/rentals")
+        assert '<option value="energy_renovation">' in page.text
+        csrf = form_token(page.text, "csrf")
+        form = {"csrf": csrf, "order": order, "offer": "energy_renovation"}
+        shown = c.post("/admin/rentals", data=form)
+        assert shown.status_code == 200
+        assert 'id="preview-offer">Offre : <code>energy_renovation</code>' in shown.text
+        assert "<code>banned_offer</code>" in shown.text
+        assert '<option value="energy_renovation" selected>' in shown.text
+        for offer, told in (("solar", "unknown offer"), ("home_adaptation", "but")):
+            form = {"csrf": csrf, "order": 'offer = "general"\n' + order, "offer": offer}
+            bad = c.post("/admin/rentals", data=form)
+            assert bad.status_code == 422 and told in bad.text
+    with site.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM deliveries")).scalar_one() == 2
+
+
 def test_an_admin_manages_partners_and_the_published_list_follows(site: Site) -> None:
     with site.client() as c:
         _sign_in(c)

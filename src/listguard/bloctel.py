@@ -27,8 +27,12 @@ from listguard.errors import FileFormatError, InputError
 from listguard.io.digest import file_sha256
 from listguard.io.tabular import open_tabular
 from listguard.normalise.phone import normalise_phones
-from listguard.rules.engine import FRENCH_PREFIXES
 from listguard.timeutil import day_end, day_start, now_ts, today
+
+# the numbers Bloctel's upload format can carry: ten digits of the national form. Bloctel
+# also covers +269, +508, +687 and +689 (rules.md), whose numbers have no such form: they
+# cannot be screened, so where screening is required they stay ``bloctel_unscreened``
+NATIONAL_FORM_PREFIXES = ("+33", "+262", "+590", "+594", "+596")
 
 
 def national_form(e164: pl.Expr) -> pl.Expr:
@@ -49,7 +53,7 @@ def export_numbers(
     include_screened: bool = False,
 ) -> int:
     """Write every French number of the base that has no valid screening on ``as_of``."""
-    french = " OR ".join(f"n LIKE '{p}%'" for p in FRENCH_PREFIXES)
+    french = " OR ".join(f"n LIKE '{p}%'" for p in NATIONAL_FORM_PREFIXES)
     screened = (
         ""
         if include_screened

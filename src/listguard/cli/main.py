@@ -253,17 +253,44 @@ def rent(
 def check(
     ctx: typer.Context,
     contact_id: Annotated[str, typer.Argument(metavar="CONTACT_ID")],
-    partner: Annotated[str, typer.Option("--partner", help="Partner id.")],
     channel: Annotated[str, typer.Option("--channel", help="Channel.")],
+    partner: Annotated[
+        str | None, typer.Option("--partner", help="Partner id (default: the delivery's).")
+    ] = None,
     as_of: Annotated[str | None, typer.Option(help="Delivery date (default: today).")] = None,
-    call_purpose: Annotated[str, typer.Option(help="commercial, press, ...")] = "commercial",
+    campaign_start: Annotated[
+        str | None, typer.Option(help="First day of the campaign (default: the delivery date).")
+    ] = None,
+    campaign_end: Annotated[
+        str | None, typer.Option(help="Last day of the campaign (default: the delivery date).")
+    ] = None,
+    call_purpose: Annotated[
+        str | None, typer.Option(help="commercial (default), press, public_service, ...")
+    ] = None,
+    offer: Annotated[
+        str | None, typer.Option(help="general (default), energy_renovation, home_adaptation.")
+    ] = None,
+    delivery: Annotated[
+        int | None,
+        typer.Option(help="Explain this past delivery's row, under its order as recorded."),
+    ] = None,
 ) -> None:
-    """Explain one decision, naming the rule and legal source of each reason."""
+    """Explain one decision as `rent` takes it, with each reason's legal source."""
+    from listguard.renting.check_order import CheckOptions
     from listguard.rules.check import explain
 
     c: Context = ctx.obj
-    day = _date(as_of, "--as-of") if as_of else None
-    print(explain(c.engine(), c.settings(), contact_id, partner, channel, day, call_purpose))
+    options = CheckOptions(
+        partner=partner,
+        channel=channel,
+        as_of=_date(as_of, "--as-of") if as_of else None,
+        campaign_start=_date(campaign_start, "--campaign-start") if campaign_start else None,
+        campaign_end=_date(campaign_end, "--campaign-end") if campaign_end else None,
+        call_purpose=call_purpose,
+        offer=offer,
+        delivery=delivery,
+    )
+    print(explain(c.engine(), c.settings(), contact_id, options))
 
 
 def _one_person(contact: str | None, email: str | None, phone: str | None) -> None:
@@ -1052,6 +1079,9 @@ def enrich(
         typer.Option(help="Last day of the campaign (default: 30 days after its start)."),
     ] = None,
     call_purpose: Annotated[str, typer.Option(help="commercial, press, ...")] = "commercial",
+    offer: Annotated[
+        str, typer.Option(help="general, energy_renovation, home_adaptation.")
+    ] = "general",
     map_: Maps = None,
     id_column: IdColumn = "contact_id",
     threshold: Annotated[
@@ -1073,7 +1103,7 @@ def enrich(
 
     c: Context = ctx.obj
     if order_file is not None:
-        if channel or purpose or as_of or campaign_start or campaign_end:
+        if channel or purpose or as_of or campaign_start or campaign_end or offer != "general":
             raise InputError(
                 "give either --order, or --channel and --purpose (with the dates): not both"
             )
@@ -1094,6 +1124,7 @@ def enrich(
             campaign_start=_date(campaign_start, "--campaign-start") if campaign_start else None,
             campaign_end=_date(campaign_end, "--campaign-end") if campaign_end else None,
             call_purpose=call_purpose,
+            offer=offer,
         )
     if warning := backdated(order):
         err(f"warning: {warning}")

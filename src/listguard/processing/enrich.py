@@ -101,6 +101,7 @@ def make_order(
     campaign_start: dt.date | None = None,
     campaign_end: dt.date | None = None,
     call_purpose: str = "commercial",
+    offer: str = "general",
 ) -> Order:
     """The order of an enrichment from the command's options, as the TOML a rental
     order would be (it is recorded with the delivery, and checked the same way)."""
@@ -112,6 +113,7 @@ def make_order(
             f"channels = {json.dumps(list(channels))}",
             f"purpose = {json.dumps(purpose)}",
             f"call_purpose = {json.dumps(call_purpose)}",
+            f"offer = {json.dumps(offer)}",
             f"campaign_start = {start.isoformat()}",
             f"campaign_end = {end.isoformat()}",
             f"as_of = {as_of.isoformat()}",

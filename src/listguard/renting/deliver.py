@@ -55,6 +55,7 @@ from listguard.rules.engine import (
     order_key,
     spell,
 )
+from listguard.rules.offers import banned_offer_rules
 from listguard.rules.reasons import CODES
 from listguard.timeutil import now_ts, to_iso
 
@@ -603,6 +604,7 @@ def _deliver(
             "channels": list(order.channels),
             "purpose": order.purpose,
             "call_purpose": order.call_purpose,
+            "offer": order.offer,
             "campaign_start": order.campaign_start.isoformat(),
             "campaign_end": order.campaign_end.isoformat(),
             "as_of": order.as_of.isoformat(),
@@ -625,6 +627,7 @@ def _deliver(
             "regimes": {
                 ch: {a: plan.applied.regime(ch, a) for a in ("b2c", "b2b")} for ch in order.channels
             },
+            "banned_offer": banned_offer_rules(order),
         },
         "partner_list_version": {
             "version": version,

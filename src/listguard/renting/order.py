@@ -11,6 +11,7 @@ from typing import Any
 
 from listguard.db.schema import CHANNELS
 from listguard.errors import InputError
+from listguard.rules.offers import OFFERS
 from listguard.rules.packs import CALL_PURPOSES
 from listguard.timeutil import today
 
@@ -19,6 +20,7 @@ _KEYS = {
     "channels",
     "purpose",
     "call_purpose",
+    "offer",
     "campaign_start",
     "campaign_end",
     "as_of",
@@ -48,6 +50,7 @@ class Order:
     campaign_end: dt.date
     as_of: dt.date
     call_purpose: str = "commercial"
+    offer: str = "general"
     limit: int | None = None
     seeds: int = 0
     segment: Segment = field(default_factory=Segment)
@@ -72,8 +75,10 @@ def _date(value: Any, key: str, where: str) -> dt.date:
     return day
 
 
-def parse_order(text: str, *, where: str = "order") -> Order:
-    """An :class:`Order` from TOML text; every mistake is reported with its key."""
+def parse_order(text: str, *, where: str = "order", as_of: dt.date | None = None) -> Order:
+    """An :class:`Order` from TOML text; every mistake is reported with its key.
+    ``as_of``: the delivery date to use instead of the order's (a past delivery's,
+    as the ledger recorded it)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -108,11 +113,17 @@ def parse_order(text: str, *, where: str = "order") -> Order:
             f"unknown call_purpose {call_purpose!r}: expected one of {', '.join(CALL_PURPOSES)}",
             where=where,
         )
+    offer = raw.get("offer", "general")
+    if offer not in OFFERS:
+        raise InputError(
+            f"unknown offer {offer!r}: expected one of {', '.join(OFFERS)}", where=where
+        )
     start = _date(raw["campaign_start"], "campaign_start", where)
     end = _date(raw["campaign_end"], "campaign_end", where)
     if end < start:
         raise InputError(f"the campaign ends ({end}) before it starts ({start})", where=where)
-    as_of = _date(raw["as_of"], "as_of", where) if "as_of" in raw else today()
+    if as_of is None:
+        as_of = _date(raw["as_of"], "as_of", where) if "as_of" in raw else today()
     if as_of > end:
         raise InputError(f"as_of ({as_of}) is after the end of the campaign ({end})", where=where)
     limit = raw.get("limit")
@@ -147,11 +158,30 @@ def parse_order(text: str, *, where: str = "order") -> Order:
         campaign_end=end,
         as_of=as_of,
         call_purpose=call_purpose,
+        offer=offer,
         limit=limit,
         seeds=seeds,
         segment=Segment(tuple(prefixes), audience),
         text=text,
     )
+
+
+def with_offer(text: str, offer: str) -> str:
+    """The order ``text`` with ``offer`` (chosen beside it, as in the back office's form)
+    as its key ``offer``: refused when unknown, or when the text names another offer."""
+    if not offer:
+        return text
+    if offer not in OFFERS:
+        raise InputError(f"unknown offer {offer!r}: expected one of {', '.join(OFFERS)}")
+    try:
+        named = tomllib.loads(text).get("offer")
+    except tomllib.TOMLDecodeError:
+        return text  # parse_order says what is wrong with it
+    if named is None:
+        return f'offer = "{offer}"\n{text}'  # before any [table], so a top-level key
+    if named != offer:
+        raise InputError(f"the order's offer is {named!r} but {offer!r} was chosen")
+    return text
 
 
 def backdated(order: Order) -> str | None:

@@ -15,7 +15,7 @@ from listguard.rules.engine import ELIGIBLE, decide, make_plan
 
 
 def preview(engine: Engine, order: Order, settings: Settings) -> dict[str, Any]:
-    """``{"packs": [...], "contacts": n, "channels": {channel: {"coordinates",
+    """``{"packs": [...], "offer": ..., "contacts": n, "channels": {channel: {"coordinates",
     "eligible", "excluded_by_reason"}}}``."""
     check_initialised(engine)
     with engine.connect() as raw:
@@ -32,6 +32,7 @@ def preview(engine: Engine, order: Order, settings: Settings) -> dict[str, Any]:
         conn.rollback()
     return {
         "packs": list(plan.applied.ids),
+        "offer": order.offer,
         "contacts": int(contacts),
         "channels": tally.per_channel(order.channels),
     }

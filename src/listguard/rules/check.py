@@ -2,48 +2,27 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import Engine, text
 
 from listguard.config import Settings
 from listguard.db.engine import check_initialised, one_snapshot
-from listguard.db.schema import CHANNELS
 from listguard.errors import InputError
-from listguard.renting.order import Order
+from listguard.renting.check_order import CheckOptions, check_order
 from listguard.rules.engine import decide, make_plan, spell
-from listguard.rules.packs import CALL_PURPOSES
+from listguard.rules.offers import ban
 from listguard.rules.reasons import BY_CODE, split_reasons
-from listguard.timeutil import today
 
 
-def explain(
-    engine: Engine,
-    settings: Settings,
-    contact_id: str,
-    partner: str,
-    channel: str,
-    as_of: dt.date | None = None,
-    call_purpose: str = "commercial",
-) -> str:
-    """A readable explanation of the decision on every coordinate of one contact."""
+def explain(engine: Engine, settings: Settings, contact_id: str, options: CheckOptions) -> str:
+    """A readable explanation of the decision on every coordinate of one contact, as
+    ``rent`` takes it for the order the options describe (or a past delivery's)."""
     check_initialised(engine)
-    if channel not in CHANNELS:
-        raise InputError(f"unknown channel {channel!r}: expected one of {', '.join(CHANNELS)}")
-    if call_purpose not in CALL_PURPOSES:
-        raise InputError(f"unknown call purpose {call_purpose!r}")
-    day = as_of or today()
-    order = Order(
-        partner=partner,
-        channels=(channel,),
-        purpose="check",
-        campaign_start=day,
-        campaign_end=day,
-        as_of=day,
-        call_purpose=call_purpose,
-    )
+    channel = options.channel
     with engine.connect() as raw, one_snapshot(raw).begin() as tx:
         conn = tx.connection
+        checked = check_order(conn, options)
+        order = checked.order
+        partner, day = order.partner, order.as_of
         row = conn.execute(
             text(
                 "SELECT contact_id, email_norm, phone_e164, mobile_e164, recipient_key, "
@@ -79,7 +58,8 @@ def explain(
             .scalars()
             .all()
         )
-        ids = tuple(sorted({contact_id, *peers, *same}))
+        # a limit counts the contacts of the whole base: then the whole order is decided
+        ids = () if checked.whole else tuple(sorted({contact_id, *peers, *same}))
         plan = make_plan(conn, order, settings.rules, contact_ids=ids)
         db = decide(conn, plan, memory_mb=settings.engine.memory_mb)
         try:
@@ -87,8 +67,8 @@ def explain(
                 (coordinate, spell(mask) or None)
                 for coordinate, mask in db.execute(
                     "SELECT coordinate, mask FROM lg_decision "
-                    "WHERE contact_id = $c ORDER BY pos, coordinate",
-                    {"c": contact_id},
+                    "WHERE contact_id = $c AND channel = $ch ORDER BY pos, coordinate",
+                    {"c": contact_id, "ch": channel},
                 ).fetchall()
             ]
         finally:
@@ -97,7 +77,10 @@ def explain(
     applied = plan.applied
     lines = [
         f"contact {contact_id} ({row.audience.upper()}), partner {partner} "
-        f"({plan.partner.name}), channel {channel}, delivery date {day}",
+        f"({plan.partner.name}), channel {channel}, delivery date {day}"
+        + (f" (delivery {checked.delivery})" if checked.delivery is not None else ""),
+        f"campaign {order.campaign_start} to {order.campaign_end}, call purpose "
+        f"{order.call_purpose}, offer {order.offer}",
         f"rule packs: {', '.join(applied.ids)}; regime for this contact: "
         f"{applied.regime(channel, row.audience)}",
     ]
@@ -107,8 +90,12 @@ def explain(
             "of these records applies to each, and the person is delivered once"
         )
     if not rows:
-        lines.append("the contact was collected after the delivery date: it does not exist yet")
+        lines.append(
+            "no decision row: the contact was collected after the delivery date"
+            + (", or is outside the order's segment" if checked.delivery is not None else "")
+        )
         return "\n".join(lines)
+    banned = ban(order.offer, channel, order.campaign_end)
     for coordinate, reasons in rows:
         shown = coordinate or "(none)"
         if not reasons:
@@ -118,5 +105,8 @@ def explain(
         for code in split_reasons(reasons):
             r = BY_CODE[code]
             lines.append(f"    {code}: {r.rule}")
-            lines.append(f"      source: {r.source}")
+            source = r.source
+            if code == "banned_offer" and banned:
+                source = f"{banned.source}; banned from {banned.start}"
+            lines.append(f"      source: {source}")
     return "\n".join(lines)

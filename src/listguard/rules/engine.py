@@ -44,6 +44,7 @@ from listguard.db.schema import ADDRESS_COLUMNS, CHANNELS
 from listguard.db.sqlite_read import PARAM
 from listguard.errors import InputError
 from listguard.renting.order import Order
+from listguard.rules.offers import ban
 from listguard.rules.packs import OPT_IN, PHONE_CHANNELS, Applied, applicable_packs
 from listguard.rules.reasons import CODES
 from listguard.timeutil import day_end, day_start, years_before
@@ -51,9 +52,9 @@ from listguard.timeutil import day_end, day_start, years_before
 if TYPE_CHECKING:
     import duckdb
 
-# numbers of the French national plan (metropolitan France and the overseas departments),
-# the ones Bloctel screens
-FRENCH_PREFIXES = ("+33", "+262", "+590", "+594", "+596")
+# numbers of the French numbering plan, the ones Bloctel screens (rules.md, "Settled
+# points"): metropolitan France and the overseas codes
+FRENCH_PREFIXES = ("+33", "+262", "+269", "+508", "+590", "+594", "+596", "+687", "+689")
 NUMBER_CHANNELS = ("phone", "automated_call", "sms")
 BIT = {code: 1 << i for i, code in enumerate(CODES)}  # a row's reasons: one bit each
 
@@ -526,11 +527,14 @@ def _flags(plan: Plan, channel: str) -> dict[str, str]:
     exempt = f"({_b(applied.bloctel_exempt_purpose)} OR x.audience = 'b2b')"
     screened = f"{valid} AND {_b(phone_channel)} AND x.french AND NOT {exempt}"
     cutoff = f"$consent_cutoff_{channel}" if has_max_age else "NULL"
+    banned = ban(plan.order.offer, channel, plan.order.campaign_end) is not None
     return {
         "missing_coordinate": "x.status = 'missing'",
         "invalid_coordinate": "x.status = 'invalid'",
         "wrong_line_type": f"{valid} AND {_b(channel == 'sms')} AND "
         "coalesce(x.line_type, '') <> 'mobile'",
+        # consumers only: a contact without an audience is not known to be a business
+        "banned_offer": f"{present} AND {_b(banned)} AND coalesce(x.audience, '') <> 'b2b'",
         "retention_expired": f"{present} AND x.p_retention",
         "no_information_proof": f"{present} AND NOT x.optin AND x.state IS NULL",
         "objected_at_collection": f"{present} AND NOT x.optin AND x.state = 'objection'",

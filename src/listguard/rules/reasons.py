@@ -30,6 +30,12 @@ REASONS: tuple[Reason, ...] = (
         "plan de numérotation ARCEP 2018-0881",
     ),
     Reason(
+        "banned_offer",
+        "the law bans canvassing consumers for this offer on this channel, whatever they "
+        "chose, on a day of the campaign window",
+        "Code de la consommation art. L223-1 (loi n° 2020-901) et L223-8 (loi n° 2025-594) [S]",
+    ),
+    Reason(
         "retention_expired",
         "the last activity of the person is older than the retention period before D",
         "CNIL, référentiel « gestion commerciale » (3 ans)",

@@ -23,6 +23,7 @@ from listguard.constant_time import same
 from listguard.errors import ListguardError
 from listguard.paths import confined
 from listguard.propagation import status
+from listguard.rules.offers import OFFERS
 from listguard.timeutil import day_start, now_ts, to_day, to_iso, today
 from listguard.web.app import Web, client_of, web
 from listguard.web.i18n import text_for
@@ -293,6 +294,8 @@ def rentals(request: Request, session: S, w: W) -> Response:
         "admin/rentals.html",
         session=session,
         order=_SAMPLE_ORDER,
+        offers=OFFERS,
+        offer="general",
         preview=None,
         error=None,
     )
@@ -302,6 +305,7 @@ _SAMPLE_ORDER = """partner = "P0003"
 channels = ["postal", "email"]
 purpose = "Offre d'abonnement"
 call_purpose = "commercial"
+offer = "general"
 campaign_start = 2026-12-01
 campaign_end = 2027-01-31
 """
@@ -315,15 +319,18 @@ def rental_action(
     csrf: Annotated[str, Form()] = "",
     order: Annotated[str, Form(max_length=20_000)] = "",
     action: Annotated[str, Form()] = "preview",
+    offer: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    """Preview the counts per channel and reason of an order, or deliver it."""
+    """Preview the counts per channel and reason of an order, or deliver it. ``offer``:
+    what the order offers, when its text does not say (rules.md, "Offers the law bans")."""
     from listguard.processing.clusters import stale_clusters
     from listguard.renting.deliver import rent
-    from listguard.renting.order import backdated, parse_order
+    from listguard.renting.order import backdated, parse_order, with_offer
     from listguard.renting.preview import preview
 
     _csrf(session, csrf)
     try:
+        order = with_offer(order, offer)
         parsed = parse_order(order, where="order")
         if action == "deliver":
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
@@ -341,6 +348,8 @@ def rental_action(
             status_code=422,
             session=session,
             order=order,
+            offers=OFFERS,
+            offer=offer,
             preview=None,
             error=str(exc),
         )
@@ -349,6 +358,8 @@ def rental_action(
         "admin/rentals.html",
         session=session,
         order=order,
+        offers=OFFERS,
+        offer=parsed.offer,
         preview=counts,
         error=None,
         warnings=[note for note in (backdated(parsed), stale_clusters(w.engine)) if note],
