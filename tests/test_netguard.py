@@ -65,6 +65,13 @@ OTHERS = [
     "data:text/html,<script>alert(1)</script>",
     "",
 ]
+# hosts the sender reads otherwise, or refuses: refused when given, whatever the setting
+UNICODE_HOSTS = [
+    "https://ⓔⓥⓘⓛ.com/",  # circled letters
+    "https://１２７.０.０.１/",  # fullwidth digits
+    "https://127。0。0。1/",  # ideographic full stops: 127.0.0.1
+    "https://crm．example.com/",
+]
 
 
 @pytest.mark.parametrize("url", ISSUE + OTHERS)
@@ -85,6 +92,13 @@ def test_addresses_of_this_machine_and_the_network_are_refused(url: str) -> None
 )
 def test_public_https_addresses_are_accepted(url: str) -> None:
     assert check_endpoint_url(url, allow_private=False) == url
+
+
+@pytest.mark.parametrize("url", UNICODE_HOSTS)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_a_host_the_sender_would_read_otherwise_is_refused(url: str, allow_private: bool) -> None:
+    with pytest.raises(InputError, match="not a valid name"):
+        check_endpoint_url(url, allow_private=allow_private)
 
 
 def test_the_test_setting_accepts_loopback_and_http() -> None:
@@ -295,6 +309,20 @@ def test_stored_addresses_are_checked_again_when_sending(
     assert _outbox(engine) == ("pending", "refused: not an acceptable webhook address")
 
 
+@pytest.mark.parametrize("url", UNICODE_HOSTS[:2])  # those httpx refuses to send to
+def test_a_stored_address_the_sender_cannot_read_is_a_failure_not_a_crash(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from listguard.propagation import Endpoint, Message, TransportError
+
+    # as if the check had let it through (an address stored by an older version)
+    monkeypatch.setattr(netguard, "check_endpoint_url", lambda u, allow_private=None: u)
+    webhook = WebhookTransport(timeout=5, allow_private=True)
+    with pytest.raises(TransportError, match=r"^refused: not an acceptable webhook address$"):
+        webhook.send(Endpoint("P1", "n", url, None, "s"), Message(1, "k", "P1", b"{}"), 0)
+    webhook.close()
+
+
 def test_a_redirect_is_not_followed(
     engine: Engine, tmp_path: Path, hook: tuple[type[Hook], int], private_endpoints: None
 ) -> None:
@@ -361,6 +389,37 @@ def test_the_partner_side_posts_acknowledgements_only_to_public_addresses(
     assert (report.acknowledged, report.failed) == (0, 1)
     assert report.errors and "refused" in report.errors[0]
     assert handler.received == []
+
+
+@pytest.mark.parametrize("checked", [True, False])
+def test_an_acknowledgement_link_the_sender_cannot_read_is_a_failure_not_a_crash(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, checked: bool
+) -> None:
+    import json
+
+    from listguard.inbound import acknowledge_pending, add_source, receive
+    from listguard.propagation import sign
+    from listguard.timeutil import now_ts
+
+    if not checked:  # as if the check had let it through
+        monkeypatch.setattr(netguard, "check_endpoint_url", lambda u, allow_private=None: u)
+    add_source(engine, "editions", "s" * 64)
+    now = now_ts()
+    for n, url in enumerate(UNICODE_HOSTS):
+        body = json.dumps(
+            {
+                "type": "opposition",
+                "message_id": f"lg-{n + 1}-0123456789abcdef",
+                "occurred_at": "2026-11-28T10:00:00Z",
+                "channel": "email",
+                "contacts": [{"contact_ref": "D1-1", "channel": "email", "coordinate": "a@b.fr"}],
+                "ack_url": url + "accuse-reception",
+            }
+        ).encode()
+        receive(engine, "editions", body, sign("s" * 64, body, now), now)
+    report = acknowledge_pending(engine)
+    assert (report.acknowledged, report.failed) == (0, len(UNICODE_HOSTS))
+    assert report.errors and all("refused" in e for e in report.errors)
 
 
 def _certificate(folder: Path, name: str) -> tuple[Path, Path]:

@@ -134,6 +134,31 @@ def _host_ip(host: str, bracketed: bool) -> IP | None:
     return None
 
 
+def _ascii_labels(url: str, host: str) -> list[str]:
+    """The labels of the name ``host`` as the sender will write it (ASCII), ``_Bad`` when
+    the sender would not take the address, or would read another host in it than the
+    one written: a name written with other characters than ASCII must be an
+    internationalised name, each label of it written in its ``xn--`` form and no other
+    dot than ``.`` (``127。0。0。1`` is 127.0.0.1; ``ⓔⓥⓘⓛ.com`` is refused when sending)."""
+    import httpx
+
+    try:
+        sent = httpx.URL(url).raw_host.decode("ascii").lower()
+    except Exception:  # httpx.InvalidURL, and whatever else its parser raises
+        raise _Bad("the host is not a valid name") from None
+    labels = sent.rstrip(".").split(".")
+    written = host.rstrip(".").split(".")
+    if host.isascii():
+        if sent != host:
+            raise _Bad("the host is not a valid name")
+    elif len(written) != len(labels) or any(
+        (w != a) if w.isascii() else not a.startswith("xn--")
+        for w, a in zip(written, labels, strict=True)
+    ):
+        raise _Bad("the host is not a valid name")
+    return labels
+
+
 def webhook_problem(url: str, allow_private: bool | None = None) -> str | None:
     """Why ``url`` is not an acceptable webhook address, None if it is.
     ``allow_private``: default, the process's setting."""
@@ -153,10 +178,7 @@ def webhook_problem(url: str, allow_private: bool | None = None) -> str | None:
             if not allow and not is_public(ip):
                 raise _Bad("the host is not a public address")
             return None
-        try:
-            labels = host.encode("idna").decode("ascii").rstrip(".").split(".")
-        except UnicodeError:
-            raise _Bad("the host is not a valid name") from None
+        labels = _ascii_labels(url, host)
         if not all(_LABEL.match(label) for label in labels):
             raise _Bad("the host is not a valid name")
         if not allow and (len(labels) < 2 or labels[-1] in _LOCAL_SUFFIXES):

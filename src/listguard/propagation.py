@@ -298,7 +298,11 @@ class WebhookTransport:
             SIGNATURE_HEADER: sign(endpoint.secret, message.body, now),
         }
         try:
-            response = self._client.post(url, content=message.body, headers=headers)
+            request = self._client.build_request("POST", url, content=message.body, headers=headers)
+        except Exception:  # httpx.InvalidURL: an address stored before the checks
+            raise TransportError("refused: not an acceptable webhook address") from None
+        try:
+            response = self._client.send(request)
         except netguard.NotPublic as exc:
             raise TransportError(f"refused: {exc}") from None
         except httpx.TimeoutException:
