@@ -59,6 +59,11 @@ OTHERS = [
     "https://100.64.0.1/",
     "https://192.168.1.1/",
     "https://224.0.0.1/",
+    "https://[fec0::1]/",  # deprecated site-local
+    "https://[fefe::1]/",
+    "https://192.0.0.8/",  # IETF protocol assignments
+    "https://192.0.0.9/",
+    "https://[::ffff:192.0.0.9]/",
     "https://user:pass@crm.example.com/",
     "https://crm.example.com@10.0.0.5/",
     "https://crm.example.com/\r\nX: y",
@@ -285,6 +290,18 @@ def test_a_name_resolving_to_this_machine_is_refused_at_send_time(
         status == "pending"
         and error == "refused: the host resolves to an address that is not public"
     )
+
+
+@pytest.mark.parametrize(
+    "address", ["fec0::1", "feff:ffff::1", "192.0.0.0", "192.0.0.8", "192.0.0.9", "192.0.0.255"]
+)
+def test_site_local_and_protocol_assignment_addresses_are_not_public(address: str) -> None:
+    import ipaddress
+
+    assert not netguard.is_public(ipaddress.ip_address(address))
+    with pytest.raises(NotPublic):
+        public_address("hook.example.com", 443, False, _names({"hook.example.com": [address]}))
+    assert netguard.is_public(ipaddress.ip_address("192.0.1.1"))  # just outside
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,9 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # names that only ever mean this machine or the local network
 _LOCAL_SUFFIXES = ("localhost", "local", "localdomain", "internal", "intranet", "lan", "arpa")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# not public, though some Python versions (3.11) call part of them global: the
+# deprecated IPv6 site-local block and the IETF protocol assignments
+_DENIED = (ipaddress.ip_network("fec0::/10"), ipaddress.ip_network("192.0.0.0/24"))
 _ALLOW_PRIVATE = False  # the setting, for the process (``allow_private_endpoints``)
 
 PRIVATE_WARNING = (
@@ -84,6 +87,8 @@ def is_public(ip: IP) -> bool:
             return False
         if ip in _NAT64:
             return is_public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if any(ip.version == net.version and ip in net for net in _DENIED):
+        return False
     return bool(
         ip.is_global
         and not ip.is_multicast
