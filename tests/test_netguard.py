@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -338,6 +339,79 @@ def test_a_stored_address_the_sender_cannot_read_is_a_failure_not_a_crash(
     with pytest.raises(TransportError, match=r"^refused: not an acceptable webhook address$"):
         webhook.send(Endpoint("P1", "n", url, None, "s"), Message(1, "k", "P1", b"{}"), 0)
     webhook.close()
+
+
+@contextmanager
+def _dripping(head: bytes, drip: bytes) -> Iterator[int]:
+    """A loopback endpoint that sends ``head`` then ``drip`` every 0.2 s, for 4 s (as
+    long as it likes, were it not for a test's end)."""
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(head)
+                for _ in range(20):
+                    if stop.is_set():
+                        break
+                    time.sleep(0.2)
+                    conn.sendall(drip)
+            except OSError:
+                pass
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("head", "drip", "outcome"),
+    [
+        # a success whose body never ends: the status decides, the body is not read
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n", b"x", None),
+        (b"HTTP/1.1 503 Busy\r\nContent-Length: 100000000\r\n\r\n", b"x", "HTTP 503"),
+        # headers that never end: the whole request is bounded, not each read
+        (b"HTTP/1.1 200 OK\r\n", b"X-Slow: 1\r\n", "no answer in time"),
+    ],
+)
+def test_an_endpoint_answering_byte_by_byte_holds_the_sender_no_longer_than_the_timeout(
+    head: bytes, drip: bytes, outcome: str | None
+) -> None:
+    import time
+
+    from listguard.propagation import Endpoint, Message, TransportError
+
+    with _dripping(head, drip) as port:
+        webhook = WebhookTransport(timeout=1.0, allow_private=True)
+        endpoint = Endpoint("P1", "n", f"http://127.0.0.1:{port}/h", None, "s")
+        start = time.monotonic()
+        try:
+            webhook.send(endpoint, Message(1, "k", "P1", b"{}"), int(time.time()))
+            error = None
+        except TransportError as exc:
+            error = str(exc)
+        elapsed = time.monotonic() - start
+        webhook.close()
+        assert error == outcome
+        assert elapsed < 2.5
 
 
 def test_a_redirect_is_not_followed(

@@ -285,7 +285,7 @@ def acknowledge_pending(
                     )
                 except Exception:  # httpx.InvalidURL: never stops the others
                     raise InputError("not an acceptable webhook address") from None
-                response = client.send(request)
+                response = netguard.post_status(client, request, timeout)
                 if not response.is_success:
                     error = f"HTTP {response.status_code}"
             except (InputError, netguard.NotPublic) as exc:

@@ -28,6 +28,7 @@ commands warn at start while it is on.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import socket
@@ -290,9 +291,11 @@ class PinnedTransport:
 
 def client(timeout: float, allow_private: bool | None = None, **pool: Any) -> httpx.Client:
     """An ``httpx`` client for webhooks: pinned addresses, no redirect followed, no proxy
-    or setting taken from the environment."""
+    or setting taken from the environment, a new connection for each request (so that
+    ``post_status`` can always bound the whole of it)."""
     import httpx
 
+    pool.setdefault("limits", httpx.Limits(max_keepalive_connections=0))
     transport = PinnedTransport(allow_private=allow_private, **pool)
 
     class _Adapter(httpx.BaseTransport):
@@ -307,6 +310,69 @@ def client(timeout: float, allow_private: bool | None = None, **pool: Any) -> ht
     )
 
 
+class _Deadline:
+    """Shuts the request's connection down once ``seconds`` have passed, whatever phase
+    it is in: httpx's timeouts are per phase and per read, so an endpoint answering a
+    byte at a time would hold the sender as long as it likes. The socket is taken from
+    httpcore's trace of the connection (``connect_tcp``, then ``start_tls``)."""
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def trace(self, name: str, info: dict[str, Any]) -> None:
+        if name not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with self._lock:
+                self._socket = sock
+                if self.expired:
+                    self._shut()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            self._shut()
+
+    def _shut(self) -> None:
+        if self._socket is not None:
+            # the plain socket's shutdown (an SSLSocket's own would drop its state)
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+def post_status(client: httpx.Client, request: httpx.Request, seconds: float) -> httpx.Response:
+    """Send ``request`` (made by ``client``, one of ``client()``'s) and return its
+    response once its status and headers are read: the body is never read (it could be
+    endless), and the whole exchange takes at most about ``seconds``, else
+    ``httpx.TimeoutException``."""
+    import httpx
+
+    deadline = _Deadline(seconds)
+    request.extensions = {**request.extensions, "trace": deadline.trace}
+    with deadline:
+        try:
+            response = client.send(request, stream=True)
+        except httpx.HTTPError:
+            if deadline.expired:
+                raise httpx.TimeoutException("no answer in time", request=request) from None
+            raise
+        response.close()  # unread: the connection is dropped, not reused
+    return response
+
+
 __all__ = [
     "NotPublic",
     "PinnedTransport",
@@ -316,6 +382,7 @@ __all__ = [
     "client",
     "is_public",
     "link_problem",
+    "post_status",
     "public_address",
     "webhook_problem",
 ]
