@@ -572,3 +572,43 @@ class _Wrapped(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificate")
+def test_the_whole_request_is_bounded_over_tls_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import time
+
+    key, cert = _certificate(tmp_path, "hook.example.com")
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve() -> None:  # headers a line at a time, for 8 s
+        conn, _ = listener.accept()
+        with served.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(65536)
+            try:
+                tls.sendall(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(40):
+                    time.sleep(0.2)
+                    tls.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    monkeypatch.setattr(netguard, "resolve", _names({"hook.example.com": ["127.0.0.1"]}))
+    client = netguard.client(
+        1.0, allow_private=True, verify=ssl.create_default_context(cafile=cert)
+    )
+    url = f"https://hook.example.com:{listener.getsockname()[1]}/h"
+    start = time.monotonic()
+    with pytest.raises(httpx.TimeoutException):
+        netguard.post_status(client, client.build_request("POST", url, content=b"{}"), 1.0)
+    assert time.monotonic() - start < 2.5
+    client.close()
+    listener.close()
