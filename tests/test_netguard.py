@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -59,11 +60,23 @@ OTHERS = [
     "https://100.64.0.1/",
     "https://192.168.1.1/",
     "https://224.0.0.1/",
+    "https://[fec0::1]/",  # deprecated site-local
+    "https://[fefe::1]/",
+    "https://192.0.0.8/",  # IETF protocol assignments
+    "https://192.0.0.9/",
+    "https://[::ffff:192.0.0.9]/",
     "https://user:pass@crm.example.com/",
     "https://crm.example.com@10.0.0.5/",
     "https://crm.example.com/\r\nX: y",
     "data:text/html,<script>alert(1)</script>",
     "",
+]
+# hosts the sender reads otherwise, or refuses: refused when given, whatever the setting
+UNICODE_HOSTS = [
+    "https://ⓔⓥⓘⓛ.com/",  # circled letters
+    "https://１２７.０.０.１/",  # fullwidth digits
+    "https://127。0。0。1/",  # ideographic full stops: 127.0.0.1
+    "https://crm．example.com/",
 ]
 
 
@@ -85,6 +98,13 @@ def test_addresses_of_this_machine_and_the_network_are_refused(url: str) -> None
 )
 def test_public_https_addresses_are_accepted(url: str) -> None:
     assert check_endpoint_url(url, allow_private=False) == url
+
+
+@pytest.mark.parametrize("url", UNICODE_HOSTS)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_a_host_the_sender_would_read_otherwise_is_refused(url: str, allow_private: bool) -> None:
+    with pytest.raises(InputError, match="not a valid name"):
+        check_endpoint_url(url, allow_private=allow_private)
 
 
 def test_the_test_setting_accepts_loopback_and_http() -> None:
@@ -274,6 +294,18 @@ def test_a_name_resolving_to_this_machine_is_refused_at_send_time(
 
 
 @pytest.mark.parametrize(
+    "address", ["fec0::1", "feff:ffff::1", "192.0.0.0", "192.0.0.8", "192.0.0.9", "192.0.0.255"]
+)
+def test_site_local_and_protocol_assignment_addresses_are_not_public(address: str) -> None:
+    import ipaddress
+
+    assert not netguard.is_public(ipaddress.ip_address(address))
+    with pytest.raises(NotPublic):
+        public_address("hook.example.com", 443, False, _names({"hook.example.com": [address]}))
+    assert netguard.is_public(ipaddress.ip_address("192.0.1.1"))  # just outside
+
+
+@pytest.mark.parametrize(
     "answers", [["127.0.0.1"], ["93.184.216.34", "10.0.0.5"], ["::ffff:169.254.169.254"], []]
 )
 def test_every_address_a_name_resolves_to_must_be_public(answers: list[str]) -> None:
@@ -293,6 +325,93 @@ def test_stored_addresses_are_checked_again_when_sending(
     webhook.close()
     assert handler.received == []
     assert _outbox(engine) == ("pending", "refused: not an acceptable webhook address")
+
+
+@pytest.mark.parametrize("url", UNICODE_HOSTS[:2])  # those httpx refuses to send to
+def test_a_stored_address_the_sender_cannot_read_is_a_failure_not_a_crash(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from listguard.propagation import Endpoint, Message, TransportError
+
+    # as if the check had let it through (an address stored by an older version)
+    monkeypatch.setattr(netguard, "check_endpoint_url", lambda u, allow_private=None: u)
+    webhook = WebhookTransport(timeout=5, allow_private=True)
+    with pytest.raises(TransportError, match=r"^refused: not an acceptable webhook address$"):
+        webhook.send(Endpoint("P1", "n", url, None, "s"), Message(1, "k", "P1", b"{}"), 0)
+    webhook.close()
+
+
+@contextmanager
+def _dripping(head: bytes, drip: bytes) -> Iterator[int]:
+    """A loopback endpoint that sends ``head`` then ``drip`` every 0.2 s, for 4 s (as
+    long as it likes, were it not for a test's end)."""
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(head)
+                for _ in range(20):
+                    if stop.is_set():
+                        break
+                    time.sleep(0.2)
+                    conn.sendall(drip)
+            except OSError:
+                pass
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("head", "drip", "outcome"),
+    [
+        # a success whose body never ends: the status decides, the body is not read
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n", b"x", None),
+        (b"HTTP/1.1 503 Busy\r\nContent-Length: 100000000\r\n\r\n", b"x", "HTTP 503"),
+        # headers that never end: the whole request is bounded, not each read
+        (b"HTTP/1.1 200 OK\r\n", b"X-Slow: 1\r\n", "no answer in time"),
+    ],
+)
+def test_an_endpoint_answering_byte_by_byte_holds_the_sender_no_longer_than_the_timeout(
+    head: bytes, drip: bytes, outcome: str | None
+) -> None:
+    import time
+
+    from listguard.propagation import Endpoint, Message, TransportError
+
+    with _dripping(head, drip) as port:
+        webhook = WebhookTransport(timeout=1.0, allow_private=True)
+        endpoint = Endpoint("P1", "n", f"http://127.0.0.1:{port}/h", None, "s")
+        start = time.monotonic()
+        try:
+            webhook.send(endpoint, Message(1, "k", "P1", b"{}"), int(time.time()))
+            error = None
+        except TransportError as exc:
+            error = str(exc)
+        elapsed = time.monotonic() - start
+        webhook.close()
+        assert error == outcome
+        assert elapsed < 2.5
 
 
 def test_a_redirect_is_not_followed(
@@ -363,6 +482,37 @@ def test_the_partner_side_posts_acknowledgements_only_to_public_addresses(
     assert handler.received == []
 
 
+@pytest.mark.parametrize("checked", [True, False])
+def test_an_acknowledgement_link_the_sender_cannot_read_is_a_failure_not_a_crash(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, checked: bool
+) -> None:
+    import json
+
+    from listguard.inbound import acknowledge_pending, add_source, receive
+    from listguard.propagation import sign
+    from listguard.timeutil import now_ts
+
+    if not checked:  # as if the check had let it through
+        monkeypatch.setattr(netguard, "check_endpoint_url", lambda u, allow_private=None: u)
+    add_source(engine, "editions", "s" * 64)
+    now = now_ts()
+    for n, url in enumerate(UNICODE_HOSTS):
+        body = json.dumps(
+            {
+                "type": "opposition",
+                "message_id": f"lg-{n + 1}-0123456789abcdef",
+                "occurred_at": "2026-11-28T10:00:00Z",
+                "channel": "email",
+                "contacts": [{"contact_ref": "D1-1", "channel": "email", "coordinate": "a@b.fr"}],
+                "ack_url": url + "accuse-reception",
+            }
+        ).encode()
+        receive(engine, "editions", body, sign("s" * 64, body, now), now)
+    report = acknowledge_pending(engine)
+    assert (report.acknowledged, report.failed) == (0, len(UNICODE_HOSTS))
+    assert report.errors and all("refused" in e for e in report.errors)
+
+
 def _certificate(folder: Path, name: str) -> tuple[Path, Path]:
     key, cert = folder / "key.pem", folder / "cert.pem"
     subprocess.run(
@@ -422,3 +572,43 @@ class _Wrapped(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificate")
+def test_the_whole_request_is_bounded_over_tls_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import time
+
+    key, cert = _certificate(tmp_path, "hook.example.com")
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve() -> None:  # headers a line at a time, for 8 s
+        conn, _ = listener.accept()
+        with served.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(65536)
+            try:
+                tls.sendall(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(40):
+                    time.sleep(0.2)
+                    tls.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    monkeypatch.setattr(netguard, "resolve", _names({"hook.example.com": ["127.0.0.1"]}))
+    client = netguard.client(
+        1.0, allow_private=True, verify=ssl.create_default_context(cafile=cert)
+    )
+    url = f"https://hook.example.com:{listener.getsockname()[1]}/h"
+    start = time.monotonic()
+    with pytest.raises(httpx.TimeoutException):
+        netguard.post_status(client, client.build_request("POST", url, content=b"{}"), 1.0)
+    assert time.monotonic() - start < 2.5
+    client.close()
+    listener.close()

@@ -423,6 +423,39 @@ def test_the_worker_signs_retries_and_records_delivery(
     assert verify(any_engine).ok
 
 
+def test_one_partner_s_unreadable_address_does_not_stop_the_round_for_others(
+    any_engine: Engine, tmp_path: Path, endpoint: type[Partner]
+) -> None:
+    sc = Scenario(
+        any_engine,
+        tmp_path,
+        contacts=[contact("C1", email="c1@example.com")],
+        partners=[partner("P1"), partner("P2", notify_url=endpoint.url)],  # type: ignore[attr-defined]
+    )
+    sc.load()
+    sc.rent(partner="P1", channels=("email",), out="d1")
+    sc.rent(partner="P2", channels=("email",), out="d2")
+    with any_engine.begin() as conn:  # stored as an older registry could hold it
+        conn.execute(
+            text("UPDATE partners SET notify_url = :u WHERE partner_id = 'P1'"),
+            {"u": "https://\u24d4\u24e5\u24d8\u24db.com/"},
+        )
+    record_opposition(any_engine, channel="email", contact_id="C1")
+    webhook = WebhookTransport(timeout=5)
+    report = run_once(any_engine, Transports(webhook=webhook))
+    webhook.close()
+    assert (report.sent, report.retried) == (1, 1)
+    assert len(endpoint.received) == 1
+    with any_engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT partner_id, status, last_error FROM outbox ORDER BY partner_id")
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("P1", "pending", "refused: not an acceptable webhook address"),
+        ("P2", "sent", None),
+    ]
+
+
 def test_a_message_that_keeps_failing_is_parked_not_dropped(
     engine: Engine, tmp_path: Path, endpoint: type[Partner]
 ) -> None:

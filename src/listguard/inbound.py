@@ -279,7 +279,13 @@ def acknowledge_pending(
             error = None
             try:
                 netguard.check_endpoint_url(r.ack_url)
-                response = client.post(r.ack_url, headers={"Accept": "application/json"})
+                try:
+                    request = client.build_request(
+                        "POST", r.ack_url, headers={"Accept": "application/json"}
+                    )
+                except Exception:  # httpx.InvalidURL: never stops the others
+                    raise InputError("not an acceptable webhook address") from None
+                response = netguard.post_status(client, request, timeout)
                 if not response.is_success:
                     error = f"HTTP {response.status_code}"
             except (InputError, netguard.NotPublic) as exc:

@@ -28,6 +28,7 @@ commands warn at start while it is on.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import socket
@@ -49,6 +50,9 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # names that only ever mean this machine or the local network
 _LOCAL_SUFFIXES = ("localhost", "local", "localdomain", "internal", "intranet", "lan", "arpa")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# not public, though some Python versions (3.11) call part of them global: the
+# deprecated IPv6 site-local block and the IETF protocol assignments
+_DENIED = (ipaddress.ip_network("fec0::/10"), ipaddress.ip_network("192.0.0.0/24"))
 _ALLOW_PRIVATE = False  # the setting, for the process (``allow_private_endpoints``)
 
 PRIVATE_WARNING = (
@@ -84,6 +88,8 @@ def is_public(ip: IP) -> bool:
             return False
         if ip in _NAT64:
             return is_public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if any(ip.version == net.version and ip in net for net in _DENIED):
+        return False
     return bool(
         ip.is_global
         and not ip.is_multicast
@@ -134,6 +140,31 @@ def _host_ip(host: str, bracketed: bool) -> IP | None:
     return None
 
 
+def _ascii_labels(url: str, host: str) -> list[str]:
+    """The labels of the name ``host`` as the sender will write it (ASCII), ``_Bad`` when
+    the sender would not take the address, or would read another host in it than the
+    one written: a name written with other characters than ASCII must be an
+    internationalised name, each label of it written in its ``xn--`` form and no other
+    dot than ``.`` (``127。0。0。1`` is 127.0.0.1; ``ⓔⓥⓘⓛ.com`` is refused when sending)."""
+    import httpx
+
+    try:
+        sent = httpx.URL(url).raw_host.decode("ascii").lower()
+    except Exception:  # httpx.InvalidURL, and whatever else its parser raises
+        raise _Bad("the host is not a valid name") from None
+    labels = sent.rstrip(".").split(".")
+    written = host.rstrip(".").split(".")
+    if host.isascii():
+        if sent != host:
+            raise _Bad("the host is not a valid name")
+    elif len(written) != len(labels) or any(
+        (w != a) if w.isascii() else not a.startswith("xn--")
+        for w, a in zip(written, labels, strict=True)
+    ):
+        raise _Bad("the host is not a valid name")
+    return labels
+
+
 def webhook_problem(url: str, allow_private: bool | None = None) -> str | None:
     """Why ``url`` is not an acceptable webhook address, None if it is.
     ``allow_private``: default, the process's setting."""
@@ -153,10 +184,7 @@ def webhook_problem(url: str, allow_private: bool | None = None) -> str | None:
             if not allow and not is_public(ip):
                 raise _Bad("the host is not a public address")
             return None
-        try:
-            labels = host.encode("idna").decode("ascii").rstrip(".").split(".")
-        except UnicodeError:
-            raise _Bad("the host is not a valid name") from None
+        labels = _ascii_labels(url, host)
         if not all(_LABEL.match(label) for label in labels):
             raise _Bad("the host is not a valid name")
         if not allow and (len(labels) < 2 or labels[-1] in _LOCAL_SUFFIXES):
@@ -263,9 +291,11 @@ class PinnedTransport:
 
 def client(timeout: float, allow_private: bool | None = None, **pool: Any) -> httpx.Client:
     """An ``httpx`` client for webhooks: pinned addresses, no redirect followed, no proxy
-    or setting taken from the environment."""
+    or setting taken from the environment, a new connection for each request (so that
+    ``post_status`` can always bound the whole of it)."""
     import httpx
 
+    pool.setdefault("limits", httpx.Limits(max_keepalive_connections=0))
     transport = PinnedTransport(allow_private=allow_private, **pool)
 
     class _Adapter(httpx.BaseTransport):
@@ -280,6 +310,69 @@ def client(timeout: float, allow_private: bool | None = None, **pool: Any) -> ht
     )
 
 
+class _Deadline:
+    """Shuts the request's connection down once ``seconds`` have passed, whatever phase
+    it is in: httpx's timeouts are per phase and per read, so an endpoint answering a
+    byte at a time would hold the sender as long as it likes. The socket is taken from
+    httpcore's trace of the connection (``connect_tcp``, then ``start_tls``)."""
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def trace(self, name: str, info: dict[str, Any]) -> None:
+        if name not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with self._lock:
+                self._socket = sock
+                if self.expired:
+                    self._shut()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            self._shut()
+
+    def _shut(self) -> None:
+        if self._socket is not None:
+            # the plain socket's shutdown (an SSLSocket's own would drop its state)
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+def post_status(client: httpx.Client, request: httpx.Request, seconds: float) -> httpx.Response:
+    """Send ``request`` (made by ``client``, one of ``client()``'s) and return its
+    response once its status and headers are read: the body is never read (it could be
+    endless), and the whole exchange takes at most about ``seconds``, else
+    ``httpx.TimeoutException``."""
+    import httpx
+
+    deadline = _Deadline(seconds)
+    request.extensions = {**request.extensions, "trace": deadline.trace}
+    with deadline:
+        try:
+            response = client.send(request, stream=True)
+        except httpx.HTTPError:
+            if deadline.expired:
+                raise httpx.TimeoutException("no answer in time", request=request) from None
+            raise
+        response.close()  # unread: the connection is dropped, not reused
+    return response
+
+
 __all__ = [
     "NotPublic",
     "PinnedTransport",
@@ -289,6 +382,7 @@ __all__ = [
     "client",
     "is_public",
     "link_problem",
+    "post_status",
     "public_address",
     "webhook_problem",
 ]

@@ -269,8 +269,9 @@ def verify_signature(secret: str, header: str, body: bytes, now: int) -> bool:
 class WebhookTransport:
     """POST the message as JSON to the partner's ``notify_url``, signed with its secret:
     only to an address ``netguard`` accepts, checked again as it is sent (see there);
-    a redirect is a failure. The error kept for the owner names the kind of failure,
-    never the network's own text."""
+    a redirect is a failure. The answer's status decides, its body is not read, and
+    the whole request takes at most about ``timeout``. The error kept for the owner
+    names the kind of failure, never the network's own text."""
 
     name = "webhook"
 
@@ -280,6 +281,7 @@ class WebhookTransport:
         self.allow_private = (
             netguard.private_endpoints_allowed() if allow_private is None else allow_private
         )
+        self.timeout = timeout  # for the whole request, not only each phase of it
         self._client = netguard.client(timeout, self.allow_private)
 
     def send(self, endpoint: Endpoint, message: Message, now: int) -> None:
@@ -298,7 +300,11 @@ class WebhookTransport:
             SIGNATURE_HEADER: sign(endpoint.secret, message.body, now),
         }
         try:
-            response = self._client.post(url, content=message.body, headers=headers)
+            request = self._client.build_request("POST", url, content=message.body, headers=headers)
+        except Exception:  # httpx.InvalidURL: an address stored before the checks
+            raise TransportError("refused: not an acceptable webhook address") from None
+        try:
+            response = netguard.post_status(self._client, request, self.timeout)
         except netguard.NotPublic as exc:
             raise TransportError(f"refused: {exc}") from None
         except httpx.TimeoutException:
