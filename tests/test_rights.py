@@ -378,3 +378,32 @@ def test_erasure_from_the_command_line_names_the_folders_holding_the_person(
     assert imported.returncode == 0, imported.stderr
     assert "erased: 1 erasure(s), 1 contact record(s) deleted" in imported.stdout
     assert str((tmp_path / "d1").resolve()) in imported.stdout
+
+
+def test_an_erasure_clears_what_acknowledged_messages_held_of_the_person(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    from listguard.propagation import acknowledge, load_messages
+    from listguard.rights import erase, rectify
+    from tests.test_propagation import _base
+
+    _base(any_engine, tmp_path)
+    rectify(any_engine, "C1", {"last_name": "Durand", "email": "marie.durand@example.com"})
+    with any_engine.connect() as conn:
+        ids = [int(i) for i in conn.execute(text("SELECT id FROM outbox")).scalars()]
+        messages = load_messages(conn, ids)
+    for message in messages.values():
+        assert acknowledge(any_engine, message.key)
+    erase(any_engine, contact_id="C1")
+    with any_engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT i.coordinate, i.corrected FROM outbox_items i "
+                "JOIN outbox o ON o.id = i.message_id WHERE o.status = 'acknowledged'"
+            )
+        ).all()
+    assert rows
+    assert {r.coordinate for r in rows} == {"erased"}  # the address too
+    assert [r.corrected for r in rows if r.corrected is not None] == []

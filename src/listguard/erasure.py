@@ -13,7 +13,7 @@ their messages to the partners are queued:
 - their contact records, versions, clusters and collection proofs are deleted;
 - the events naming them keep what happened, not who;
 - the ledger keeps which partner received which channel under which reference, not
-  the coordinate; acknowledged messages forget the coordinates;
+  the coordinate; acknowledged messages forget the coordinates and corrected values;
 - one audit entry records the erasure, naming the person by keyed digest.
 
 ``after_erasure`` then takes the deleted content out of the files around the
@@ -177,14 +177,19 @@ def _erase(
         "detail = NULL, event_key = 'erased:' || CAST(id AS TEXT) "
         f"WHERE contact_id IN {_IDS} OR email_norm IN {_EMAILS} OR phone_e164 IN {_PHONES}"
     )
+    # messages the partners already acknowledged need the person no more: the items
+    # naming them (by coordinate, or by the delivered row the ledger has for them, which
+    # finds an address too) lose the coordinate and a rectification's corrected values
+    run(
+        "UPDATE outbox_items SET coordinate = 'erased', corrected = NULL "
+        "WHERE message_id IN (SELECT id FROM outbox WHERE status = 'acknowledged') "
+        f"AND (coordinate IN {_COORDINATES} OR EXISTS (SELECT 1 FROM ledger l "
+        "WHERE l.delivery_id = outbox_items.delivery_id "
+        f"AND l.contact_ref = outbox_items.contact_ref AND {_LEDGER}))"
+    )
     run(
         "UPDATE ledger SET contact_id = 'erased', coordinate = 'erased' WHERE id IN "
         f"(SELECT l.id FROM ledger l WHERE {_LEDGER})"
-    )
-    # messages the partners already acknowledged need the coordinates no more
-    run(
-        f"UPDATE outbox_items SET coordinate = 'erased' WHERE coordinate IN {_COORDINATES} "
-        "AND message_id IN (SELECT id FROM outbox WHERE status = 'acknowledged')"
     )
     for table in _CONTACT_TABLES:
         run(f"DELETE FROM {table} WHERE contact_id IN {_IDS}")
