@@ -407,3 +407,33 @@ def test_an_erasure_clears_what_acknowledged_messages_held_of_the_person(
     assert rows
     assert {r.coordinate for r in rows} == {"erased"}  # the address too
     assert [r.corrected for r in rows if r.corrected is not None] == []
+
+
+def test_an_erasure_clears_the_identifier_from_another_contacts_old_versions(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    from listguard.imports import import_file
+    from listguard.rights import erase
+
+    sc = Scenario(
+        any_engine,
+        tmp_path,
+        contacts=[contact("C2", email="old@example.com", phone="0140000002")],
+        partners=[partner("P1")],
+    )
+    sc.load()
+    row = contact("C2", email="new@example.com", phone="0140000003")
+    import_file(any_engine, "contacts", write_csv(tmp_path / "c2.csv", [row]))
+    erase(any_engine, email="old@example.com")
+    erase(any_engine, phone="+33140000002")
+    with any_engine.connect() as conn:
+        versions = conn.execute(
+            text("SELECT email, email_norm, phone, phone_e164 FROM contact_versions")
+        ).all()
+        current = conn.execute(text("SELECT email_norm, phone_e164 FROM contacts")).one()
+    assert versions  # C2 is not erased: its history stays, without the erased values
+    held = {v for r in versions for v in r if v}
+    assert not held & {"old@example.com", "0140000002", "+33140000002"}
+    assert tuple(current) == ("new@example.com", "+33140000003")

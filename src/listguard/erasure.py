@@ -10,7 +10,8 @@ their messages to the partners are queued:
 - a keyed digest of each of their identifiers (contact ids, emails, numbers, those
   named and those of the contacts holding them) goes to ``erased``, so that a
   re-import is refused;
-- their contact records, versions, clusters and collection proofs are deleted;
+- their contact records, versions, clusters and collection proofs are deleted, and
+  the superseded versions of other contacts lose the erased emails and numbers;
 - the events naming them keep what happened, not who;
 - the ledger keeps which partner received which channel under which reference, not
   the coordinate; acknowledged messages forget the coordinates and corrected values;
@@ -193,6 +194,14 @@ def _erase(
     )
     for table in _CONTACT_TABLES:
         run(f"DELETE FROM {table} WHERE contact_id IN {_IDS}")
+    # another contact's superseded versions may still hold an erased email or number
+    # (its current record no longer does, so it is not the person's): they lose it
+    for value, norm, kind in (
+        ("email", "email_norm", _EMAILS),
+        ("phone", "phone_e164", _PHONES),
+        ("mobile", "mobile_e164", _PHONES),
+    ):
+        run(f"UPDATE contact_versions SET {value} = NULL, {norm} = NULL WHERE {norm} IN {kind}")
     # a cluster named after an erased contact is named after one of those left in it
     run(
         "UPDATE contact_clusters SET cluster_id = (SELECT min(k.contact_id) FROM "
