@@ -437,3 +437,32 @@ def test_an_erasure_clears_the_identifier_from_another_contacts_old_versions(
     held = {v for r in versions for v in r if v}
     assert not held & {"old@example.com", "0140000002", "+33140000002"}
     assert tuple(current) == ("new@example.com", "+33140000003")
+
+
+def test_an_erasure_deletes_the_screening_results_of_the_persons_numbers(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    from listguard.rights import erase
+
+    Scenario(
+        any_engine,
+        tmp_path,
+        contacts=[contact("C1", mobile="0611111111"), contact("C2", mobile="0622222222")],
+        partners=[partner("P1")],
+        screenings=[(dt.date(2026, 11, 25), {"0611111111": "OK", "0622222222": "OK"})],
+    ).load()
+    with any_engine.connect() as conn:
+        numbers = conn.execute(
+            text("SELECT phone_e164, mobile_e164 FROM contacts WHERE contact_id = 'C1'")
+        ).one()
+        screened = set(conn.execute(text("SELECT phone_e164 FROM bloctel_results")).scalars())
+    assert {n for n in numbers if n} & screened
+    erase(any_engine, contact_id="C1")
+    with any_engine.connect() as conn:
+        left = set(conn.execute(text("SELECT phone_e164 FROM bloctel_results")).scalars())
+    assert not {n for n in numbers if n} & left
+    assert left  # C2's stay

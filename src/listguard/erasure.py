@@ -12,6 +12,7 @@ their messages to the partners are queued:
   re-import is refused;
 - their contact records, versions, clusters and collection proofs are deleted, and
   the superseded versions of other contacts lose the erased emails and numbers;
+- the Bloctel screening results of their numbers are deleted;
 - the events naming them keep what happened, not who;
 - the ledger keeps which partner received which channel under which reference, not
   the coordinate; acknowledged messages forget the coordinates and corrected values;
@@ -54,7 +55,14 @@ _LEDGER = (
 # tables whose rows belong to a contact, children first
 _CONTACT_TABLES = ("contact_versions", "contact_clusters", "collection_proofs", "contacts")
 # tables an erasure deletes or rewrites rows of (vacuumed afterwards on PostgreSQL)
-_TOUCHED = (*_CONTACT_TABLES, "events", "ledger", "outbox_items", "erased")
+_TOUCHED = (
+    *_CONTACT_TABLES,
+    "events",
+    "ledger",
+    "outbox_items",
+    "bloctel_results",
+    "erased",
+)
 
 
 @dataclass(frozen=True)
@@ -194,6 +202,8 @@ def _erase(
     )
     for table in _CONTACT_TABLES:
         run(f"DELETE FROM {table} WHERE contact_id IN {_IDS}")
+    # a screening result is about a number, and the number is the person's
+    run(f"DELETE FROM bloctel_results WHERE phone_e164 IN {_PHONES}")
     # another contact's superseded versions may still hold an erased email or number
     # (its current record no longer does, so it is not the person's): they lose it
     for value, norm, kind in (
