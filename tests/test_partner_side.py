@@ -369,3 +369,51 @@ def test_a_received_erasure_that_fails_is_not_recorded_so_a_resend_erases(
             text("SELECT count(*) FROM events WHERE email_norm = 'x@example.com'")
         ).scalar_one()
     assert left == 0
+
+
+def test_a_received_erasure_clears_the_person_from_rectifications_received(
+    partner_engine: Engine,
+) -> None:
+    add_source(partner_engine, "editions", "k" * 32)
+    now = now_ts()
+
+    def send(message: dict[str, object]) -> None:
+        body = json.dumps(message).encode()
+        assert not receive(partner_engine, "editions", body, sign("k" * 32, body, now), now).repeat
+
+    send(
+        {
+            "message_id": "lg-3-abc",
+            "type": "rectification",
+            "contacts": [
+                {
+                    "contact_ref": "D1-1",
+                    "channel": "email",
+                    "coordinate": "x@example.com",
+                    "corrected": {"email": "marie.durand@example.com", "last_name": "Durand"},
+                },
+                {
+                    "contact_ref": "D1-2",
+                    "channel": "postal",
+                    "coordinate": "3 rue Neuve, 75001 Paris",
+                    "corrected": {"last_name": "Martin"},
+                },
+            ],
+        }
+    )
+    send(
+        {
+            "message_id": "lg-4-abc",
+            "type": "erasure",
+            "contacts": [
+                {"contact_ref": "D1-1", "channel": "email", "coordinate": "x@example.com"}
+            ],
+        }
+    )
+    with partner_engine.connect() as conn:
+        body = conn.execute(
+            text("SELECT body FROM inbound_messages WHERE message_key = 'lg-3-abc'")
+        ).scalar_one()
+    for erased in ("x@example.com", "marie.durand", "Durand", "D1-1"):
+        assert erased not in (body or "")
+    assert "Martin" in body  # another person's correction stays, to be applied

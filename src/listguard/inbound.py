@@ -13,7 +13,8 @@ SHA256 over timestamp and body, within the replay window), records the message o
 - an erasure erases the person here too, in the transaction that records the message
   (their records, keeping keyed digests only, so that they are not imported again;
   their numbers leave the deliveries received and the call log, so that ``listguard
-  calls check`` no longer allows a call); nothing of them goes on a list;
+  calls check`` no longer allows a call; the rectifications received earlier lose
+  what they held of them); nothing of them goes on a list;
 - a rectification is recorded with its corrected values (``inbound_messages.body``),
   for the partner to apply to its own records.
 
@@ -183,6 +184,7 @@ def receive(
             # applied, and one that failed is applied when the owner sends it again
             for person in erased:
                 _erase(conn, source, person)
+            _redact(conn, source, items)
         kept = body.decode("utf-8") if kind == "rectification" else None
         _record(conn, source, key, kind, len(items), clock, message.get("ack_url"), kept)
     if erased:
@@ -219,6 +221,50 @@ def _erasures(conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, s
         people += [{"contact_id": str(c)} for c in known]
     unique = {json.dumps(p, sort_keys=True): p for p in people}
     return list(unique.values())
+
+
+def _redact(conn: Connection, source: str, items: list[dict[str, Any]]) -> None:
+    """An erasure received: the rectifications ``source`` sent earlier lose their items
+    naming the person (by the owner's reference, the coordinate or a corrected value),
+    old and corrected values alike; a body left without any item is emptied."""
+    refs = {i["contact_ref"] for i in items if i.get("contact_ref")}
+    coordinates = {i["coordinate"].casefold() for i in items} - {"", "erased"}
+    if not refs and not coordinates:
+        return
+
+    def names_them(item: Any) -> bool:
+        if not isinstance(item, dict):
+            return False
+        corrected = item.get("corrected")
+        values = [
+            item.get("coordinate"),
+            *(corrected.values() if isinstance(corrected, dict) else ()),
+        ]
+        return item.get("contact_ref") in refs or any(
+            isinstance(v, str) and v.casefold() in coordinates for v in values
+        )
+
+    rows = conn.execute(
+        text(
+            "SELECT message_key, body FROM inbound_messages WHERE source = :s AND body IS NOT NULL"
+        ),
+        {"s": source},
+    ).all()
+    for row in rows:
+        message = json.loads(row.body)
+        contacts = message.get("contacts") or []
+        kept = [i for i in contacts if not names_them(i)]
+        if len(kept) == len(contacts):
+            continue
+        message["contacts"] = kept
+        conn.execute(
+            text("UPDATE inbound_messages SET body = :b WHERE source = :s AND message_key = :k"),
+            {
+                "b": json.dumps(message, ensure_ascii=False) if kept else None,
+                "s": source,
+                "k": row.message_key,
+            },
+        )
 
 
 def _erase(conn: Connection, source: str, person: dict[str, str | None]) -> None:
