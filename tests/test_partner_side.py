@@ -335,3 +335,85 @@ def test_refused_inputs_are_counted_and_shown_in_the_back_office(site: Site) -> 
         )
     assert counted["no_api_key"] == 1 and counted["bad_api_key"] == 1
     assert counted["bad_unsubscribe_link"] == 1 and counted["not_a_stop_word"] == 1
+
+
+def test_a_received_erasure_that_fails_is_not_recorded_so_a_resend_erases(
+    partner_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import listguard.rights
+
+    add_source(partner_engine, "editions", "k" * 32)
+    record_opposition(partner_engine, channel="email", scope="own", email="x@example.com")
+    message = {
+        "message_id": "lg-2-abc",
+        "type": "erasure",
+        "contacts": [{"contact_ref": "D1-1", "channel": "email", "coordinate": "x@example.com"}],
+    }
+    body = json.dumps(message).encode()
+    now = now_ts()
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("crash while erasing")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(listguard.rights, "erase_events", crash)
+        with pytest.raises(RuntimeError):
+            receive(partner_engine, "editions", body, sign("k" * 32, body, now), now)
+    with partner_engine.connect() as conn:
+        recorded = conn.execute(text("SELECT count(*) FROM inbound_messages")).scalar_one()
+    assert recorded == 0  # so that the owner's resend is applied, not taken as a repeat
+    again = receive(partner_engine, "editions", body, sign("k" * 32, body, now), now)
+    assert (again.repeat, again.applied) == (False, 1)
+    with partner_engine.connect() as conn:
+        left = conn.execute(
+            text("SELECT count(*) FROM events WHERE email_norm = 'x@example.com'")
+        ).scalar_one()
+    assert left == 0
+
+
+def test_a_received_erasure_clears_the_person_from_rectifications_received(
+    partner_engine: Engine,
+) -> None:
+    add_source(partner_engine, "editions", "k" * 32)
+    now = now_ts()
+
+    def send(message: dict[str, object]) -> None:
+        body = json.dumps(message).encode()
+        assert not receive(partner_engine, "editions", body, sign("k" * 32, body, now), now).repeat
+
+    send(
+        {
+            "message_id": "lg-3-abc",
+            "type": "rectification",
+            "contacts": [
+                {
+                    "contact_ref": "D1-1",
+                    "channel": "email",
+                    "coordinate": "x@example.com",
+                    "corrected": {"email": "marie.durand@example.com", "last_name": "Durand"},
+                },
+                {
+                    "contact_ref": "D1-2",
+                    "channel": "postal",
+                    "coordinate": "3 rue Neuve, 75001 Paris",
+                    "corrected": {"last_name": "Martin"},
+                },
+            ],
+        }
+    )
+    send(
+        {
+            "message_id": "lg-4-abc",
+            "type": "erasure",
+            "contacts": [
+                {"contact_ref": "D1-1", "channel": "email", "coordinate": "x@example.com"}
+            ],
+        }
+    )
+    with partner_engine.connect() as conn:
+        body = conn.execute(
+            text("SELECT body FROM inbound_messages WHERE message_key = 'lg-3-abc'")
+        ).scalar_one()
+    for erased in ("x@example.com", "marie.durand", "Durand", "D1-1"):
+        assert erased not in (body or "")
+    assert "Martin" in body  # another person's correction stays, to be applied

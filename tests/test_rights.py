@@ -378,3 +378,91 @@ def test_erasure_from_the_command_line_names_the_folders_holding_the_person(
     assert imported.returncode == 0, imported.stderr
     assert "erased: 1 erasure(s), 1 contact record(s) deleted" in imported.stdout
     assert str((tmp_path / "d1").resolve()) in imported.stdout
+
+
+def test_an_erasure_clears_what_acknowledged_messages_held_of_the_person(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    from listguard.propagation import acknowledge, load_messages
+    from listguard.rights import erase, rectify
+    from tests.test_propagation import _base
+
+    _base(any_engine, tmp_path)
+    rectify(any_engine, "C1", {"last_name": "Durand", "email": "marie.durand@example.com"})
+    with any_engine.connect() as conn:
+        ids = [int(i) for i in conn.execute(text("SELECT id FROM outbox")).scalars()]
+        messages = load_messages(conn, ids)
+    for message in messages.values():
+        assert acknowledge(any_engine, message.key)
+    erase(any_engine, contact_id="C1")
+    with any_engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT i.coordinate, i.corrected FROM outbox_items i "
+                "JOIN outbox o ON o.id = i.message_id WHERE o.status = 'acknowledged'"
+            )
+        ).all()
+    assert rows
+    assert {r.coordinate for r in rows} == {"erased"}  # the address too
+    assert [r.corrected for r in rows if r.corrected is not None] == []
+
+
+def test_an_erasure_clears_the_identifier_from_another_contacts_old_versions(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    from listguard.imports import import_file
+    from listguard.rights import erase
+
+    sc = Scenario(
+        any_engine,
+        tmp_path,
+        contacts=[contact("C2", email="old@example.com", phone="0140000002")],
+        partners=[partner("P1")],
+    )
+    sc.load()
+    row = contact("C2", email="new@example.com", phone="0140000003")
+    import_file(any_engine, "contacts", write_csv(tmp_path / "c2.csv", [row]))
+    erase(any_engine, email="old@example.com")
+    erase(any_engine, phone="+33140000002")
+    with any_engine.connect() as conn:
+        versions = conn.execute(
+            text("SELECT email, email_norm, phone, phone_e164 FROM contact_versions")
+        ).all()
+        current = conn.execute(text("SELECT email_norm, phone_e164 FROM contacts")).one()
+    assert versions  # C2 is not erased: its history stays, without the erased values
+    held = {v for r in versions for v in r if v}
+    assert not held & {"old@example.com", "0140000002", "+33140000002"}
+    assert tuple(current) == ("new@example.com", "+33140000003")
+
+
+def test_an_erasure_deletes_the_screening_results_of_the_persons_numbers(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    from listguard.rights import erase
+
+    Scenario(
+        any_engine,
+        tmp_path,
+        contacts=[contact("C1", mobile="0611111111"), contact("C2", mobile="0622222222")],
+        partners=[partner("P1")],
+        screenings=[(dt.date(2026, 11, 25), {"0611111111": "OK", "0622222222": "OK"})],
+    ).load()
+    with any_engine.connect() as conn:
+        numbers = conn.execute(
+            text("SELECT phone_e164, mobile_e164 FROM contacts WHERE contact_id = 'C1'")
+        ).one()
+        screened = set(conn.execute(text("SELECT phone_e164 FROM bloctel_results")).scalars())
+    assert {n for n in numbers if n} & screened
+    erase(any_engine, contact_id="C1")
+    with any_engine.connect() as conn:
+        left = set(conn.execute(text("SELECT phone_e164 FROM bloctel_results")).scalars())
+    assert not {n for n in numbers if n} & left
+    assert left  # C2's stay

@@ -10,10 +10,12 @@ their messages to the partners are queued:
 - a keyed digest of each of their identifiers (contact ids, emails, numbers, those
   named and those of the contacts holding them) goes to ``erased``, so that a
   re-import is refused;
-- their contact records, versions, clusters and collection proofs are deleted;
+- their contact records, versions, clusters and collection proofs are deleted, and
+  the superseded versions of other contacts lose the erased emails and numbers;
+- the Bloctel screening results of their numbers are deleted;
 - the events naming them keep what happened, not who;
 - the ledger keeps which partner received which channel under which reference, not
-  the coordinate; acknowledged messages forget the coordinates;
+  the coordinate; acknowledged messages forget the coordinates and corrected values;
 - one audit entry records the erasure, naming the person by keyed digest.
 
 ``after_erasure`` then takes the deleted content out of the files around the
@@ -53,7 +55,14 @@ _LEDGER = (
 # tables whose rows belong to a contact, children first
 _CONTACT_TABLES = ("contact_versions", "contact_clusters", "collection_proofs", "contacts")
 # tables an erasure deletes or rewrites rows of (vacuumed afterwards on PostgreSQL)
-_TOUCHED = (*_CONTACT_TABLES, "events", "ledger", "outbox_items", "erased")
+_TOUCHED = (
+    *_CONTACT_TABLES,
+    "events",
+    "ledger",
+    "outbox_items",
+    "bloctel_results",
+    "erased",
+)
 
 
 @dataclass(frozen=True)
@@ -177,17 +186,32 @@ def _erase(
         "detail = NULL, event_key = 'erased:' || CAST(id AS TEXT) "
         f"WHERE contact_id IN {_IDS} OR email_norm IN {_EMAILS} OR phone_e164 IN {_PHONES}"
     )
+    # messages the partners already acknowledged need the person no more: the items
+    # naming them (by coordinate, or by the delivered row the ledger has for them, which
+    # finds an address too) lose the coordinate and a rectification's corrected values
+    run(
+        "UPDATE outbox_items SET coordinate = 'erased', corrected = NULL "
+        "WHERE message_id IN (SELECT id FROM outbox WHERE status = 'acknowledged') "
+        f"AND (coordinate IN {_COORDINATES} OR EXISTS (SELECT 1 FROM ledger l "
+        "WHERE l.delivery_id = outbox_items.delivery_id "
+        f"AND l.contact_ref = outbox_items.contact_ref AND {_LEDGER}))"
+    )
     run(
         "UPDATE ledger SET contact_id = 'erased', coordinate = 'erased' WHERE id IN "
         f"(SELECT l.id FROM ledger l WHERE {_LEDGER})"
     )
-    # messages the partners already acknowledged need the coordinates no more
-    run(
-        f"UPDATE outbox_items SET coordinate = 'erased' WHERE coordinate IN {_COORDINATES} "
-        "AND message_id IN (SELECT id FROM outbox WHERE status = 'acknowledged')"
-    )
     for table in _CONTACT_TABLES:
         run(f"DELETE FROM {table} WHERE contact_id IN {_IDS}")
+    # a screening result is about a number, and the number is the person's
+    run(f"DELETE FROM bloctel_results WHERE phone_e164 IN {_PHONES}")
+    # another contact's superseded versions may still hold an erased email or number
+    # (its current record no longer does, so it is not the person's): they lose it
+    for value, norm, kind in (
+        ("email", "email_norm", _EMAILS),
+        ("phone", "phone_e164", _PHONES),
+        ("mobile", "mobile_e164", _PHONES),
+    ):
+        run(f"UPDATE contact_versions SET {value} = NULL, {norm} = NULL WHERE {norm} IN {kind}")
     # a cluster named after an erased contact is named after one of those left in it
     run(
         "UPDATE contact_clusters SET cluster_id = (SELECT min(k.contact_id) FROM "

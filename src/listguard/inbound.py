@@ -10,10 +10,11 @@ SHA256 over timestamp and body, within the replay window), records the message o
 
 - an opposition puts each coordinate on the source's suppression list, so that none is
   used again (every later rental of this registry excludes them);
-- an erasure erases the person here too (their records, keeping keyed digests only, so
-  that they are not imported again; their numbers leave the deliveries received and
-  the call log, so that ``listguard calls check`` no longer allows a call); nothing of
-  them goes on a list;
+- an erasure erases the person here too, in the transaction that records the message
+  (their records, keeping keyed digests only, so that they are not imported again;
+  their numbers leave the deliveries received and the call log, so that ``listguard
+  calls check`` no longer allows a call; the rectifications received earlier lose
+  what they held of them); nothing of them goes on a list;
 - a rectification is recorded with its corrected values (``inbound_messages.body``),
   for the partner to apply to its own records.
 
@@ -32,6 +33,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 
 from listguard import audit
 from listguard.db.engine import writing
+from listguard.erasure import after_erasure
 from listguard.errors import InputError
 from listguard.propagation import verify_signature
 from listguard.timeutil import now_ts
@@ -178,25 +180,36 @@ def receive(
 
             erased = _erasures(conn, items)
             forget(conn, [i["coordinate"] for i in items if KIND_OF[i["channel"]] == "phone"])
+            # in the transaction that records the message: a message recorded is one
+            # applied, and one that failed is applied when the owner sends it again
+            for person in erased:
+                _erase(conn, source, person)
+            _redact(conn, source, items)
         kept = body.decode("utf-8") if kind == "rectification" else None
         _record(conn, source, key, kind, len(items), clock, message.get("ack_url"), kept)
-    for person in erased:  # each in its own transaction, after the message is recorded
-        _erase(engine, source, person)
+    if erased:
+        after_erasure(engine)
     return Received(key, kind, applied if kind != "erasure" else len(erased), repeat=False)
 
 
 def _erasures(conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, str | None]]:
     """The persons an erasure names here: by the owner's reference (the contact id this
     registry gave the delivered row, if it imported the delivery as is), email, number."""
+    from listguard.oppositions import person_keys
+
     people: list[dict[str, str | None]] = []
     for item in items:
         if item["coordinate"] in ("", "erased"):
             continue
         kind = KIND_OF[item["channel"]]
-        if kind == "email":
-            people.append({"email": item["coordinate"]})
-        elif kind == "phone":
-            people.append({"phone": item["coordinate"]})
+        if kind not in ("email", "phone"):
+            continue
+        person = {kind: item["coordinate"]}
+        try:  # a coordinate that is no email or number cannot name anyone here
+            person_keys(None, person.get("email"), person.get("phone"))
+        except InputError:
+            continue
+        people.append(person)
     refs = sorted({i["contact_ref"] for i in items if i.get("contact_ref")})
     if refs:
         known = conn.execute(
@@ -210,11 +223,55 @@ def _erasures(conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, s
     return list(unique.values())
 
 
-def _erase(engine: Engine, source: str, person: dict[str, str | None]) -> None:
-    from listguard.rights import erase
+def _redact(conn: Connection, source: str, items: list[dict[str, Any]]) -> None:
+    """An erasure received: the rectifications ``source`` sent earlier lose their items
+    naming the person (by the owner's reference, the coordinate or a corrected value),
+    old and corrected values alike; a body left without any item is emptied."""
+    refs = {i["contact_ref"] for i in items if i.get("contact_ref")}
+    coordinates = {i["coordinate"].casefold() for i in items} - {"", "erased"}
+    if not refs and not coordinates:
+        return
 
-    erase(
-        engine,
+    def names_them(item: Any) -> bool:
+        if not isinstance(item, dict):
+            return False
+        corrected = item.get("corrected")
+        values = [
+            item.get("coordinate"),
+            *(corrected.values() if isinstance(corrected, dict) else ()),
+        ]
+        return item.get("contact_ref") in refs or any(
+            isinstance(v, str) and v.casefold() in coordinates for v in values
+        )
+
+    rows = conn.execute(
+        text(
+            "SELECT message_key, body FROM inbound_messages WHERE source = :s AND body IS NOT NULL"
+        ),
+        {"s": source},
+    ).all()
+    for row in rows:
+        message = json.loads(row.body)
+        contacts = message.get("contacts") or []
+        kept = [i for i in contacts if not names_them(i)]
+        if len(kept) == len(contacts):
+            continue
+        message["contacts"] = kept
+        conn.execute(
+            text("UPDATE inbound_messages SET body = :b WHERE source = :s AND message_key = :k"),
+            {
+                "b": json.dumps(message, ensure_ascii=False) if kept else None,
+                "s": source,
+                "k": row.message_key,
+            },
+        )
+
+
+def _erase(conn: Connection, source: str, person: dict[str, str | None]) -> None:
+    from listguard.rights import erase_in
+
+    erase_in(
+        conn,
         contact_id=person.get("contact_id"),
         email=person.get("email"),
         phone=person.get("phone"),

@@ -342,25 +342,49 @@ def erase(
     erased as every erasure event is (``erasure.erase_events``), and the files
     around the registry lose what was deleted (``erasure.after_erasure``).
     """
-    email_norm, phone_e164 = person_keys(contact_id, email, phone)
+    person_keys(contact_id, email, phone)  # a person not named is refused before writing
     with writing(engine) as conn:
-        event_id = record_event(
+        done = erase_in(
             conn,
-            "erasure",
-            channel="all",
-            scope="all",
+            contact_id=contact_id,
+            email=email,
+            phone=phone,
             via=via,
-            keys=(contact_id, email_norm, phone_e164),
-        )
-        messages = enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention_years)
-        done = erase_events(
-            conn,
-            "e.id = :event_id",
-            {"event_id": event_id},
-            subject=person_subject(conn, contact_id, email_norm, phone_e164),
-            detail={"messages": messages, "via": via},
+            retention_years=retention_years,
         )
     after_erasure(engine)
+    return done
+
+
+def erase_in(
+    conn: Connection,
+    *,
+    contact_id: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    via: str = "api",
+    retention_years: int = 3,
+) -> Erased:
+    """``erase`` in the caller's transaction (which then calls
+    ``erasure.after_erasure`` once it is committed): an erasure received from a source
+    is applied in the transaction that records the message."""
+    email_norm, phone_e164 = person_keys(contact_id, email, phone)
+    event_id = record_event(
+        conn,
+        "erasure",
+        channel="all",
+        scope="all",
+        via=via,
+        keys=(contact_id, email_norm, phone_e164),
+    )
+    messages = enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention_years)
+    done = erase_events(
+        conn,
+        "e.id = :event_id",
+        {"event_id": event_id},
+        subject=person_subject(conn, contact_id, email_norm, phone_e164),
+        detail={"messages": messages, "via": via},
+    )
     return Erased(done.contacts, messages, done.folders)
 
 
@@ -517,6 +541,7 @@ __all__ = [
     "access_report",
     "access_text",
     "erase",
+    "erase_in",
     "erasure_digest",
     "rectify",
 ]
