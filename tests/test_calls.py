@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from listguard.calls.calendar import easter, holidays, territory_of
 from listguard.calls.check import REASONS, check
 from listguard.db.engine import make_engine
 from listguard.timeutil import day_end
-from tests.scenario import Scenario, contact
+from tests.scenario import Scenario, contact, listguard
 from tests.web_server import Site
 
 FR = "+33612345678"
@@ -257,17 +255,7 @@ def test_holidays_follow_easter_each_year(year: int) -> None:
 
 
 def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LISTGUARD_DATABASE_URL": f"sqlite:///{tmp / 'reg.db'}"}
-    env.pop("LISTGUARD_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "listguard", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp,
-        timeout=120,
-        check=False,
-    )
+    return listguard(tmp / "reg.db", tmp, *args)
 
 
 def _attempts(tmp: Path) -> int:
