@@ -310,3 +310,11 @@ def test_a_delivery_folder_is_never_moved_over_files_of_the_same_name(tmp_path: 
     move_in(tmp_path / "tmp", tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["contacts.csv", "manifest.json"]
     assert not (tmp_path / "tmp").exists()
+
+
+def test_a_delivery_folder_may_hold_an_apostrophe(any_engine: Engine, tmp_path: Path) -> None:
+    """DuckDB writes the files by a statement naming the path: a quote in it is text."""
+    sc = Scenario(any_engine, tmp_path)
+    sc.load()
+    sc.rent(channels=("email",), out="Livraisons d'avril")
+    assert (tmp_path / "Livraisons d'avril" / "contacts.csv").is_file()

@@ -174,6 +174,32 @@ def test_a_file_that_changes_while_it_is_read_is_refused(
     assert _count(engine, "events") == 0
 
 
+def test_a_file_replaced_by_one_of_the_same_size_and_time_is_refused(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``cp -p`` or ``rsync -t`` put another file in place with the size and the time of
+    the one that was checked: another inode, refused all the same."""
+    import os
+
+    from listguard.io.tabular import TabularFile
+
+    path = tmp_path / "events.csv"
+    path.write_text(EVENTS_HEADER + "".join(_oppositions(10)), encoding="utf-8")
+    batches = TabularFile.batches
+
+    def replaced(self: TabularFile, batch_rows: int | None = None) -> Any:
+        yield from batches(self, batch_rows)
+        before = path.stat()
+        other = tmp_path / "other.csv"
+        other.write_bytes(path.read_bytes())
+        os.utime(other, ns=(before.st_atime_ns, before.st_mtime_ns))
+        os.replace(other, path)
+
+    monkeypatch.setattr(TabularFile, "batches", replaced)
+    _refused(engine, "events", path, "the file changed while it was read")
+    assert _count(engine, "events") == 0
+
+
 @pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 64])
 def test_the_scan_finds_the_same_in_chunks_of_any_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int

@@ -56,8 +56,9 @@ class TabularFile:
     encoding: str | None = None
     delimiter: str | None = None
     bad_rows: list[BadRow] = field(default_factory=list)
-    # size and modification time when opened: the file checked is the file imported
-    stamp: tuple[int, int] | None = None
+    # device, inode, size and modification time when opened: the file checked is the file
+    # imported
+    stamp: tuple[int, int, int, int] | None = None
 
     def check_unchanged(self) -> None:
         """Refuse a file that changed since it was opened (still being written, or
@@ -247,9 +248,12 @@ def _cell_text(v: object) -> str:
     return str(v).strip()
 
 
-def _stamp(path: Path) -> tuple[int, int]:
+def _stamp(path: Path) -> tuple[int, int, int, int]:
+    """What tells the file apart from another written in its place: a copy that keeps
+    the size and the time of the one it replaces (``cp -p``, ``rsync -t``) is another
+    inode."""
     st = path.stat()
-    return st.st_size, st.st_mtime_ns
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _normalise_names(names: list[str], where: str) -> list[str]:

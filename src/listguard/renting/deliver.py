@@ -138,8 +138,9 @@ def _write_csv(
     if order:
         query += f' ORDER BY "{order}"'
     quote = sep.replace("'", "''")
+    target = str(path).replace("'", "''")  # an owner's folder may be "Livraisons d'avril"
     written = db.execute(
-        f"COPY ({query}) TO '{path}' (FORMAT csv, HEADER, DELIMITER '{quote}', NEW_LINE '\r\n')",
+        f"COPY ({query}) TO '{target}' (FORMAT csv, HEADER, DELIMITER '{quote}', NEW_LINE '\r\n')",
         params,
     ).fetchall()
     return int(written[0][0])  # COPY reports the rows it wrote
