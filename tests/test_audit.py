@@ -119,3 +119,19 @@ def test_entries_written_in_clear_before_are_redacted_without_breaking_the_chain
         conn.execute(text("UPDATE audit_log SET subject = 'redacted:x' WHERE id = 3"))
     problem = str(verify(any_engine).problem)
     assert "the entries redacted before entry 5 are not those it records" in problem
+
+
+def test_a_redacted_entry_altered_later_is_seen(any_engine: Engine) -> None:
+    """A redacted entry's own hash no longer fits its content; the redaction entry,
+    chained after it, fixes that content instead."""
+    config = _config(any_engine)
+    command.downgrade(config, "0017")
+    with any_engine.begin() as conn:
+        audit.append(conn, "opposition_recorded", "marie@example.com", {"channel": "email"})
+        audit.append(conn, "opposition_recorded", "jean@example.com", {"channel": "sms"})
+    command.upgrade(config, "head")
+    assert verify(any_engine).ok
+    with any_engine.begin() as conn:  # the channel of a redacted opposition rewritten
+        conn.execute(text("""UPDATE audit_log SET detail = '{"channel":"postal"}' WHERE id = 2"""))
+    problem = str(verify(any_engine).problem)
+    assert "the entries redacted before entry 3 are not those it records" in problem

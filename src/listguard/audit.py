@@ -119,10 +119,18 @@ REDACTED = "redacted:"
 REDACTION = "audit_redacted"
 
 
-def redaction_detail(ids: Sequence[int]) -> dict[str, Any]:
-    """The detail of the ``audit_redacted`` entry recording the redaction of ``ids``."""
-    listed = ",".join(str(i) for i in ids)
-    return {"entries": len(ids), "ids_sha256": hashlib.sha256(listed.encode()).hexdigest()}
+def redaction_detail(entries: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """The detail of the ``audit_redacted`` entry recording the redaction of ``entries``,
+    each ``(id, at, action, subject, detail)`` as it stands once redacted: their content
+    can no longer be checked against their own hashes, so it is fixed here, in an entry
+    that is itself chained (a redacted entry altered later is seen)."""
+    listed = ",".join(str(e[0]) for e in entries)
+    content = json.dumps([[str(v) if v is not None else None for v in e] for e in entries])
+    return {
+        "entries": len(entries),
+        "ids_sha256": hashlib.sha256(listed.encode()).hexdigest(),
+        "content_sha256": hashlib.sha256(content.encode()).hexdigest(),
+    }
 
 
 @dataclass
@@ -155,7 +163,8 @@ def verify(engine: Engine, published: tuple[int, str] | None = None) -> Verifica
     that checks out; the count and hash published outside do not move with it: the
     log must still hold that entry, with that hash."""
     prev, expected, count = GENESIS, 1, 0
-    redacted: list[int] = []  # redacted entries not yet covered by a redaction entry
+    # redacted entries not yet covered by a redaction entry: (id, at, action, subject, detail)
+    redacted: list[tuple[Any, ...]] = []
     published_seen = published is None or published[0] == 0
     with engine.connect() as conn:
         rows = conn.execute(select(schema.audit_log).order_by(schema.audit_log.c.id))
@@ -167,7 +176,8 @@ def verify(engine: Engine, published: tuple[int, str] | None = None) -> Verifica
                     count, f"entry {row.id} does not follow entry {row.id - 1}", prev
                 )
             if row.subject is not None and str(row.subject).startswith(REDACTED):
-                redacted.append(int(row.id))  # its content cannot be recomputed
+                # its content cannot be recomputed: the redaction entry fixes it
+                redacted.append((int(row.id), row.at, row.action, row.subject, row.detail))
             else:
                 digest = _digest(prev, row.id, row.at, row.action, row.subject, row.detail)
                 if digest != row.hash:
@@ -193,7 +203,7 @@ def verify(engine: Engine, published: tuple[int, str] | None = None) -> Verifica
                 published_seen = True
         head = conn.execute(select(schema.audit_head).where(schema.audit_head.c.id == 1)).one()
     if redacted:
-        return Verification(count, f"entry {redacted[0]} was altered", prev)
+        return Verification(count, f"entry {redacted[0][0]} was altered", prev)
     if not published_seen:
         assert published is not None
         return Verification(

@@ -82,7 +82,14 @@ def upgrade() -> None:
             for r in rows
         ],
     )
-    audit.append(conn, audit.REDACTION, None, audit.redaction_detail([int(r.id) for r in rows]))
+    redacted = conn.execute(
+        text(
+            "SELECT id, at, action, subject, detail FROM audit_log "
+            "WHERE subject LIKE 'redacted:%' AND id > (SELECT coalesce(max(id), 0) "
+            f"FROM audit_log WHERE action = '{audit.REDACTION}') ORDER BY id"
+        )
+    ).all()
+    audit.append(conn, audit.REDACTION, None, audit.redaction_detail([tuple(r) for r in redacted]))
 
 
 def downgrade() -> None:
