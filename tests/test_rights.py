@@ -79,16 +79,10 @@ def test_access_from_the_command_line(tmp_path: Path) -> None:
     assert "Traceback" not in bad.stderr
 
 
-def test_erasure_tells_the_partners_deletes_the_data_and_refuses_a_reimport(
-    any_engine: Engine, tmp_path: Path
-) -> None:
-    from sqlalchemy import text
-
-    from listguard.imports import import_file
-    from listguard.rights import erase
-
+def _marie_and_jean(engine: Engine, tmp_path: Path) -> Scenario:
+    """C1 (Marie) and C9 (Jean, another person), loaded, partner P1."""
     sc = Scenario(
-        any_engine,
+        engine,
         tmp_path,
         contacts=[
             contact("C1", email="marie@example.com"),
@@ -99,6 +93,18 @@ def test_erasure_tells_the_partners_deletes_the_data_and_refuses_a_reimport(
         partners=[partner("P1")],
     )
     sc.load()
+    return sc
+
+
+def test_erasure_tells_the_partners_deletes_the_data_and_refuses_a_reimport(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    from listguard.imports import import_file
+    from listguard.rights import erase
+
+    sc = _marie_and_jean(any_engine, tmp_path)
     sc.rent(partner="P1", channels=("email", "sms"), out="d1")
     record_opposition(any_engine, channel="sms", contact_id="C1")
     with any_engine.begin() as conn:  # found to be the same person as C9 (dedupe --base)
@@ -233,18 +239,7 @@ def test_an_erasure_imported_from_a_file_erases_the_person_like_rights_erase(
 
     from listguard.imports import import_file
 
-    sc = Scenario(
-        any_engine,
-        tmp_path,
-        contacts=[
-            contact("C1", email="marie@example.com"),
-            contact(
-                "C9", email="other@example.com", first_name="Jean", address_line4="3 rue Neuve"
-            ),
-        ],
-        partners=[partner("P1")],
-    )
-    sc.load()
+    sc = _marie_and_jean(any_engine, tmp_path)
     sc.rent(partner="P1", channels=("email",), out="d1")
     database = any_engine.url.database if any_engine.dialect.name == "sqlite" else None
     if database:  # the rental made the columnar copy of the contacts
