@@ -179,7 +179,7 @@ def test_what_the_writers_write_is_safe_once_read_back(
     """Through the real writers (the csv module, Polars, DuckDB's COPY) and read back by a
     CSV reader: no cell a spreadsheet evaluates, and every value there, quote aside."""
     from listguard.io.csvout import CsvWriter, write_frame_csv
-    from listguard.renting.deliver import _write_csv
+    from listguard.rules.files import write_csv
 
     folder = tmp_path_factory.mktemp("writers")
     frame = pl.DataFrame(rows, schema=["name", "text", "phone"], orient="row")
@@ -194,7 +194,7 @@ def test_what_the_writers_write_is_safe_once_read_back(
         write_frame_csv(f, frame, ";", header=True, numbers=["phone"])
     db = duckdb.connect()
     db.register("t", frame.to_arrow())
-    _write_csv(db, "SELECT * FROM t", {}, folder / "duckdb.csv", ";", numbers=("phone",))
+    write_csv(db, "SELECT * FROM t", {}, folder / "duckdb.csv", ";", numbers=("phone",))
     db.close()
     for name in ("writer.csv", "rows.csv", "polars.csv", "duckdb.csv"):
         path = folder / name

@@ -548,7 +548,7 @@ def test_a_first_load_writes_the_columnar_copy_the_next_rental_reads(
 
     from listguard.db.arrow import fetch_arrow
     from listguard.imports import common
-    from listguard.rules.engine import contacts_copy_query
+    from listguard.rules.extracts import contacts_copy_query
 
     monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 4)
     monkeypatch.setattr(common, "FIRST_LOAD_MIN_BYTES", 0)

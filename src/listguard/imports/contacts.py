@@ -340,7 +340,7 @@ _ERASABLE = {
 
 def _copy_query() -> Query:
     """The contacts' columnar copy, which a first load writes (ADR 0015)."""
-    from listguard.rules.engine import contacts_copy_query
+    from listguard.rules.extracts import contacts_copy_query
 
     return contacts_copy_query()
 

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 import polars as pl
 from sqlalchemy import Connection, Engine, text
@@ -49,10 +48,8 @@ from listguard.processing.linkage import (
 from listguard.renting import seeds
 from listguard.renting.deliver import DeliveryReport, Output, deliver
 from listguard.renting.order import Order, parse_order
-from listguard.rules.engine import POSTAL_FIELDS
-
-if TYPE_CHECKING:
-    import duckdb
+from listguard.rules.decision import Decision
+from listguard.rules.extracts import POSTAL_FIELDS
 
 PREFIX = "appended_"  # the columns enrich adds to the client's file
 CAMPAIGN_DAYS = 30  # the campaign assumed when none is given: consents are aged over it
@@ -244,66 +241,14 @@ def enrich(
 
 def _numbering(
     matches: pl.DataFrame,
-) -> Callable[[Connection, duckdb.DuckDBPyConnection, Order], int]:
-    def number(_conn: Connection, db: duckdb.DuckDBPyConnection, order: Order) -> int:
-        """``lg_match``, ``lg_elig`` (the eligible rows of the matched persons), no seed,
-        and each person's rank ``n`` in a random order (``lg_person_ref``), shared by
-        its contacts (``lg_refs``). Returns the number of persons given something."""
-        db.register("lg_match", matches.to_arrow())
-        db.execute(
-            "CREATE TEMP TABLE lg_elig AS SELECT cid, contact_id, ch, channel, pos, coordinate, "
-            "coalesce(cluster_id, contact_id) AS person FROM lg_decision WHERE mask = 0 "
-            "AND coalesce(cluster_id, contact_id) IN "
-            "(SELECT person FROM lg_match WHERE status = 'matched')"
-        )
-        db.register("lg_seeds_in", seeds.seed_table([], order.channels, 0))
-        db.execute("CREATE TEMP TABLE lg_seeds AS SELECT * FROM lg_seeds_in")
-        db.execute(
-            "CREATE TEMP TABLE lg_person_ref AS SELECT person, "
-            "ROW_NUMBER() OVER (ORDER BY hash(person || $salt), person) AS n "
-            "FROM (SELECT DISTINCT person FROM lg_elig)",
-            {"salt": secrets.token_hex(16)},
-        )
-        db.execute(
-            "CREATE TEMP TABLE lg_refs AS SELECT DISTINCT e.cid, p.n FROM lg_elig e "
-            "JOIN lg_person_ref p USING (person)"
-        )
-        return int(db.execute("SELECT count(*) FROM lg_person_ref").fetchall()[0][0])
+) -> Callable[[Connection, Decision, Order], int]:
+    def number(_conn: Connection, decision: Decision, order: Order) -> int:
+        """The eligible rows of the matched persons, no seed, and each person's rank
+        ``n`` in a random order, shared by its contacts. Returns the number of persons
+        given something."""
+        return decision.number_persons(matches.to_arrow(), seeds.seed_table([], order.channels, 0))
 
     return number
-
-
-def _appended_sql(channels: Sequence[str]) -> str:
-    """Per matched client row given something: the ``appended_`` columns (the person's
-    reference in this delivery, the match probability, the eligible coordinates of each
-    channel, the source)."""
-    fields = [
-        f"$prefix || CAST(p.n AS TEXT) AS {PREFIX}contact_ref",
-        f"CAST(round(m.probability, 4) AS TEXT) AS {PREFIX}match_probability",
-    ]
-    joins = []
-    for ch in channels:
-        alias = f"e_{ch}"
-        if ch == "postal":  # the fields of the contact whose address is eligible
-            joins.append(
-                f"LEFT JOIN (SELECT person, min(cid) AS cid FROM lg_elig WHERE channel = 'postal' "
-                f"GROUP BY person) {alias} ON {alias}.person = m.person "
-                f"LEFT JOIN contacts c ON c.cid = {alias}.cid"
-            )
-            fields += [f"c.{f} AS {PREFIX}{f}" for f in POSTAL_FIELDS]
-            fields += [f"NULL::VARCHAR AS {PREFIX}line{i}" for i in range(1, 7)]
-        else:
-            joins.append(
-                f"LEFT JOIN (SELECT person, string_agg(coordinate, '|' ORDER BY pos, "
-                f"coordinate) AS coords FROM lg_elig WHERE channel = '{ch}' GROUP BY person) "
-                f"{alias} ON {alias}.person = m.person"
-            )
-            fields.append(f"{alias}.coords AS {PREFIX}{ch}")
-    fields.append(f"CAST($source AS TEXT) AS {PREFIX}source")
-    return (
-        f"SELECT m.client_id, {', '.join(fields)} FROM lg_match m "
-        "JOIN lg_person_ref p ON p.person = m.person " + " ".join(joins)
-    )
 
 
 def _standard_lines(found: pl.DataFrame) -> pl.DataFrame:
@@ -327,13 +272,11 @@ def _writer(
     matches: pl.DataFrame,
     report: MatchReport,
     section: dict[str, Any],
-) -> Callable[[duckdb.DuckDBPyConnection, Path, dict[str, Any], str], list[str]]:
-    def write(
-        db: duckdb.DuckDBPyConnection, folder: Path, params: dict[str, Any], sep: str
-    ) -> list[str]:
+) -> Callable[[Decision, Path, dict[str, Any], str], list[str]]:
+    def write(decision: Decision, folder: Path, params: dict[str, Any], sep: str) -> list[str]:
         """``enriched.csv`` (the client file streamed again, each batch joined with what
         is appended) and ``matches.csv`` (the owner's record of every row's match)."""
-        found = db.sql(_appended_sql(channels), params=params).pl()
+        found = cast(pl.DataFrame, pl.from_arrow(decision.appended(PREFIX, params)))
         if "postal" in channels:
             found = _standard_lines(found)
         appended = found.rename({"client_id": "lg_client_id"})

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, insert, text, update
@@ -40,32 +39,19 @@ from listguard.db.engine import (
 from listguard.db.sqlite_load import BulkWriter, LoadError
 from listguard.errors import InputError, ListguardError
 from listguard.io.digest import file_sha256
-from listguard.io.formula import neutralised_sql
 from listguard.propagation import enqueue_for_delivery
 from listguard.renting import leftovers, seeds
 from listguard.renting.notice import notice_text
 from listguard.renting.order import Order
 from listguard.renting.partner_list import partner_list_version
-from listguard.rules.engine import (
-    ELIGIBLE,
-    POSTAL_FIELDS,
-    Plan,
-    decide,
-    make_plan,
-    order_key,
-    spell,
-)
+from listguard.rules.decision import Decision
+from listguard.rules.engine import decide
 from listguard.rules.offers import banned_offer_rules
-from listguard.rules.reasons import CODES
+from listguard.rules.plan import make_plan
 from listguard.timeutil import now_ts, to_iso
-
-if TYPE_CHECKING:
-    import duckdb
 
 FETCH = 100_000
 T = TypeVar("T")
-# channels on which a contact has one coordinate at most (not the numbers: phone and mobile)
-SINGLE_COORDINATE = ("postal", "email")
 # the ledger's rows as a ``BulkWriter`` appends them
 LEDGER_ROWS = pa.schema(
     [
@@ -104,164 +90,22 @@ class DeliveryReport:
     # coordinates, and how many coordinates they cover
     forwarded_meanwhile: int = 0
     covered_meanwhile: int = 0
-
-
-def _write_csv(
-    db: duckdb.DuckDBPyConnection,
-    sql: str,
-    params: dict[str, Any],
-    path: Path,
-    sep: str,
-    order: str | None = None,
-    *,
-    codes: Collection[str] = (),
-    numbers: Collection[str] = (),
-) -> int:
-    """The rows of ``sql`` as a CSV (UTF-8 with BOM, CRLF), written by DuckDB's own
-    parallel writer, sorted on ``sql``'s column ``order`` (left out of the file);
-    returns the number of rows. No text cell acts as a spreadsheet formula
-    (``io/formula.py``): every text column is neutralised in the query, but ``codes``
-    (listguard's own codes, left as they are) and ``numbers`` (coordinates, where an
-    E.164 value passes)."""
-    relation = db.sql(sql, params=params)
-    cells: list[str] = []
-    for column, dtype in zip(relation.columns, relation.types, strict=True):
-        if column == order:
-            continue
-        value = f'"{column}"'
-        if str(dtype) == "VARCHAR" and column not in codes:
-            value = neutralised_sql(value, numbers=column in numbers)
-        # the byte order mark is the first character of the file, so of the first header
-        bom = "" if cells else "\ufeff"
-        cells.append(f'{value} AS "{bom}{column}"')
-    query = f"SELECT {', '.join(cells)} FROM ({sql})"
-    if order:
-        query += f' ORDER BY "{order}"'
-    quote = sep.replace("'", "''")
-    target = str(path).replace("'", "''")  # an owner's folder may be "Livraisons d'avril"
-    written = db.execute(
-        f"COPY ({query}) TO '{target}' (FORMAT csv, HEADER, DELIMITER '{quote}', NEW_LINE '\r\n')",
-        params,
-    ).fetchall()
-    return int(written[0][0])  # COPY reports the rows it wrote
-
-
-@dataclass
-class DecisionCounts:
-    """Per channel: how many rows carry each reason, and how many are eligible."""
-
-    excluded: dict[str, dict[str, int]] = field(default_factory=dict)
-    eligible: dict[str, int] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)
-    masks: set[int] = field(default_factory=set)  # the distinct ones
-
-    def add(self, channel: str, mask: int, n: int) -> None:
-        self.masks.add(mask)
-        self.rows[channel] = self.rows.get(channel, 0) + n
-        if mask == 0:
-            self.eligible[channel] = self.eligible.get(channel, 0) + n
-        per = self.excluded.setdefault(channel, {})
-        for i, code in enumerate(CODES):
-            if mask >> i & 1:
-                per[code] = per.get(code, 0) + n
-
-    @classmethod
-    def of(cls, db: duckdb.DuckDBPyConnection) -> DecisionCounts:
-        """The counts of ``lg_decision`` (one row per channel and distinct mask)."""
-        counts = cls()
-        for channel, mask, n in db.execute(
-            "SELECT channel, mask, count(*) FROM lg_decision GROUP BY ALL"
-        ).fetchall():
-            counts.add(channel, int(mask), int(n))
-        return counts
-
-    def per_channel(self, channels: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """As the manifest tells them: coordinates, eligible, excluded by reason."""
-        return {
-            ch: {
-                "coordinates": self.rows.get(ch, 0),
-                "eligible": self.eligible.get(ch, 0),
-                "excluded_by_reason": {
-                    c: self.excluded[ch][c] for c in CODES if self.excluded.get(ch, {}).get(c)
-                },
-            }
-            for ch in channels
-        }
-
-
-def _write_decisions(
-    db: duckdb.DuckDBPyConnection, path: Path, sep: str
-) -> tuple[int, DecisionCounts]:
-    """``decisions.csv`` (channel by channel in the order's order, then contact by contact
-    in the base's order) and the count of each reason. The few distinct masks are
-    counted and spelled out first; the file joins their spelling."""
-    counts = DecisionCounts.of(db)
-    # the few distinct masks as SQL values (converting Python values to Arrow would load
-    # pandas, half a second)
-    spelled = ", ".join(
-        f"({mask}, '{spell(mask)}')" if mask else f"({mask}, NULL)" for mask in sorted(counts.masks)
-    )
-    db.execute("CREATE TEMP TABLE lg_spelled (mask BIGINT, reasons VARCHAR)")
-    if spelled:
-        db.execute(f"INSERT INTO lg_spelled VALUES {spelled}")
-    rows = _write_csv(
-        db,
-        "SELECT d.contact_id, d.channel, d.coordinate, "
-        "CASE WHEN d.mask = 0 THEN 'eligible' ELSE 'excluded' END AS decision, s.reasons, "
-        f"{order_key('d')} AS lg_order FROM lg_decision d JOIN lg_spelled s ON s.mask = d.mask",
-        {},
-        path,
-        sep,
-        order="lg_order",
-        codes=("channel", "decision", "reasons"),
-        # a number, an email or an address, normalised or kept as given when invalid
-        numbers=("coordinate",),
-    )
-    return rows, counts
-
-
-def _number_contacts(
-    db: duckdb.DuckDBPyConnection, order: Order, chosen: Sequence[seeds.Seed]
-) -> int:
-    """``lg_elig`` (the eligible rows), ``lg_seeds`` (the seeds planted, numbered past
-    every contact) and ``lg_refs``: each delivered contact's or seed's rank ``n`` in a
-    random permutation of this delivery (a secret affine map modulo a prime), the base
-    of its ``contact_ref``, which so reveals nothing of the owner's id and sets the
-    seeds among the contacts. Returns the number of contacts (seeds not counted)."""
-    modulus = 2_147_483_647
-    db.execute(
-        "CREATE TEMP TABLE lg_elig AS SELECT cid, contact_id, ch, channel, pos, coordinate "
-        f"FROM lg_decision WHERE {ELIGIBLE}"
-    )
-    first = int(db.execute("SELECT coalesce(max(cid), 0) + 1 FROM contacts").fetchall()[0][0])
-    db.register("lg_seeds_in", seeds.seed_table(chosen, order.channels, first))
-    db.execute("CREATE TEMP TABLE lg_seeds AS SELECT * FROM lg_seeds_in")
-    db.unregister("lg_seeds_in")
-    db.execute(
-        "CREATE TEMP TABLE lg_refs AS SELECT cid, ROW_NUMBER() OVER ("
-        "ORDER BY (cid * $mul + $add) % $mod, cid) AS n FROM "
-        "(SELECT DISTINCT cid FROM lg_elig UNION ALL SELECT cid FROM lg_seeds)",
-        {
-            "mul": secrets.randbelow(modulus - 2) + 2,
-            "add": secrets.randbelow(modulus),
-            "mod": modulus,
-        },
-    )
-    return int(db.execute("SELECT count(*) FROM lg_refs").fetchall()[0][0]) - len(chosen)
+    # each step of the decision and its seconds (``Decision.timings``)
+    timings: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass
 class Output:
     """What a delivery gives the partner: a rental's ``contacts.csv`` or an enrichment's
-    ``enriched.csv``. ``number`` creates ``lg_elig`` (the eligible rows), ``lg_seeds``
-    and ``lg_refs`` (each delivered contact's rank ``n``) and returns the number of
+    ``enriched.csv``. ``number`` numbers what the decision delivers
+    (``Decision.number_contacts`` or ``number_persons``) and returns the number of
     persons delivered; ``write`` writes the partner's file (and any file for the
     owner) into the folder and returns their names."""
 
     kind: str
     partner_file: str
-    number: Callable[[Connection, duckdb.DuckDBPyConnection, Order], int]
-    write: Callable[[duckdb.DuckDBPyConnection, Path, dict[str, Any], str], list[str]]
+    number: Callable[[Connection, Decision, Order], int]
+    write: Callable[[Decision, Path, dict[str, Any], str], list[str]]
     manifest: dict[str, Any] = field(default_factory=dict)  # sections added to the manifest
 
 
@@ -276,23 +120,13 @@ def rent(
     """Decide ``order``, write the delivery folder at ``out`` and record the delivery."""
     pool = _seed_pool(order, settings)
 
-    def number(conn: Connection, db: duckdb.DuckDBPyConnection, order: Order) -> int:
+    def number(conn: Connection, decision: Decision, order: Order) -> int:
         chosen = seeds.choose(conn, pool, order.channels, order.seeds, "order: seeds")
-        return _number_contacts(db, order, chosen)
+        first = decision.first_free_cid()
+        return decision.number_contacts(seeds.seed_table(chosen, order.channels, first))
 
-    def write(
-        db: duckdb.DuckDBPyConnection, folder: Path, params: dict[str, Any], sep: str
-    ) -> list[str]:
-        _write_csv(
-            db,
-            _contacts_sql(order),
-            params,
-            folder / "contacts.csv",
-            sep,
-            "lg_order",
-            codes=("contact_ref",),
-            numbers=[ch for ch in order.channels if ch not in SINGLE_COORDINATE],
-        )
+    def write(decision: Decision, folder: Path, params: dict[str, Any], sep: str) -> list[str]:
+        decision.write_contacts(folder / "contacts.csv", sep, params)
         return ["contacts.csv"]
 
     return deliver(
@@ -332,18 +166,18 @@ def deliver(
             conn = one_snapshot(raw)
             step("deciding")
             plan = make_plan(conn, order, settings.rules, only=only)
-            db = decide(conn, plan, memory_mb=settings.engine.memory_mb)
+            decision = decide(conn, plan, memory_mb=settings.engine.memory_mb)
             closing: threading.Thread | None = None
             try:
-                n = output.number(conn, db, order)
+                n = output.number(conn, decision, order)
                 step("recording the ledger")
-                writes = _open_writes(stack, writer, raw, db)
+                writes = _open_writes(stack, writer, raw, decision)
                 existed = out.exists()  # an empty folder made beforehand
                 try:
-                    report = _deliver(conn, db, plan, writes, n, tmp, out, settings, step, output)
+                    report = _deliver(conn, decision, writes, n, tmp, out, settings, step, output)
                     # DuckDB frees its tables (a second or more for a large order) while
                     # the registry commits
-                    closing = threading.Thread(target=db.close, name="listguard-duckdb")
+                    closing = threading.Thread(target=decision.close, name="listguard-duckdb")
                     closing.start()
                     step("delivering")
                     leftovers.check_still_free(out, existed)
@@ -357,7 +191,7 @@ def deliver(
                 leftovers.put_in_place(tmp, out, report.delivery_id)
             finally:
                 if closing is None:
-                    db.close()
+                    decision.close()
                 else:
                     closing.join()
         return report
@@ -373,20 +207,17 @@ def _open_writes(
     stack: contextlib.ExitStack,
     writer: BulkWriter | None,
     raw: Connection,
-    db: duckdb.DuckDBPyConnection,
+    decision: Decision,
 ) -> _Writes:
     """The delivery's write transaction: through ``writer`` on a SQLite file, else
     through a connection (on PostgreSQL one of its own, not the snapshot the order
     was decided from, so that it sees the events recorded since), with the ledger's
     rows staged before the transaction's first write."""
     if writer is not None:
-        return _ChildWrites(writer, raw.dialect, db)
+        return _ChildWrites(writer, raw.dialect, decision)
     wconn = raw if raw.dialect.name == "sqlite" else stack.enter_context(raw.engine.connect())
     # in contact_id order, so that the ledger's index grows at its end
-    ledger = db.sql(
-        "SELECT e.contact_id, e.channel, e.coordinate, r.n FROM lg_elig e "
-        "JOIN lg_refs r ON r.cid = e.cid ORDER BY e.contact_id"
-    ).to_arrow_reader(FETCH)
+    ledger = decision.ledger_stage(FETCH)
     # committed before it is left (the stack unwinds after the commit)
     stage = stack.enter_context(staged(wconn, "ledger", ledger, LEDGER_STAGE))
     return _SqlWrites(wconn, stage)
@@ -400,7 +231,7 @@ class _Writes(Protocol):
         """Run ``statement``; its rows (none for a statement that returns none)."""
 
     def ledger(self, delivery_id: int, prefix: str) -> Future[object]:
-        """Start writing the ledger (``lg_elig`` under ``lg_refs``' references), in a
+        """Start writing the ledger (the delivered rows under their references), in a
         thread."""
 
     def lock_events(self) -> None:
@@ -458,19 +289,13 @@ class _ChildWrites:
 
     writer: BulkWriter
     dialect: Dialect
-    db: duckdb.DuckDBPyConnection
+    decision: Decision
 
     def run(self, statement: ClauseElement, params: dict[str, Any] | None = None) -> list[Any]:
         return self.writer.execute(*positional(statement, self.dialect, params))
 
     def ledger(self, delivery_id: int, prefix: str) -> Future[object]:
-        # in contact_id order, so that the ledger's index grows at its end
-        rows = self.db.sql(
-            "SELECT CAST($did AS BIGINT) AS delivery_id, e.contact_id, e.channel, e.coordinate, "
-            "$prefix || CAST(r.n AS TEXT) AS contact_ref "
-            "FROM lg_elig e JOIN lg_refs r ON r.cid = e.cid ORDER BY e.contact_id",
-            params={"did": delivery_id, "prefix": prefix},
-        ).to_arrow_table()
+        rows = self.decision.ledger(delivery_id, prefix)
         return _in_future(self.writer.ingest, "ledger", LEDGER_ROWS, rows.to_batches(FETCH))
 
     def lock_events(self) -> None:
@@ -495,16 +320,10 @@ def _seed_pool(order: Order, settings: Settings) -> list[seeds.Seed]:
     return seeds.load_seeds(settings.seeds.file)
 
 
-def _record_seeds(
-    writes: _Writes, db: duckdb.DuckDBPyConnection, delivery_id: int, prefix: str
-) -> list[str]:
+def _record_seeds(writes: _Writes, decision: Decision, delivery_id: int, prefix: str) -> list[str]:
     """Each planted seed in ``delivery_seeds``, with its fields as written; its ids."""
-    planted = db.sql(
-        "SELECT r.n, s.* EXCLUDE (cid) FROM lg_seeds s JOIN lg_refs r USING (cid) "
-        "ORDER BY s.seed_id"
-    ).to_arrow_table()
     ids = []
-    for rec in planted.to_pylist():  # a handful of rows: the seeds of one order
+    for rec in decision.planted():  # a handful of rows: the seeds of one order
         n, sid = rec.pop("n"), rec.pop("seed_id")
         fields = {k: v for k, v in rec.items() if v is not None}
         writes.run(
@@ -521,8 +340,7 @@ def _record_seeds(
 
 def _deliver(
     conn: Connection,
-    db: duckdb.DuckDBPyConnection,
-    plan: Plan,
+    decision: Decision,
     writes: _Writes,
     n: int,
     tmp: Path,
@@ -531,8 +349,9 @@ def _deliver(
     step: Callable[[str], None],
     output: Output,
 ) -> DeliveryReport:
+    plan = decision.plan
     order = plan.order
-    dend = plan.params["dend"]
+    dend = plan.params.dend
     sep = settings.output.csv_delimiter
     version, version_start = partner_list_version(conn, dend)
     created = now_ts()
@@ -559,18 +378,20 @@ def _deliver(
     recorded = writes.ledger(delivery_id, prefix)
     try:
         step("writing decisions")
-        decisions_rows, tally = _write_decisions(db, tmp / "decisions.csv", sep)
+        decisions_rows, tally = decision.write_decisions(tmp / "decisions.csv", sep)
         # its digest (half a second for a large file) is taken while the next is written
         digests = {"decisions.csv": _in_future(file_sha256, tmp / "decisions.csv")}
         step("writing the partner's file")
-        written = output.write(db, tmp, {"prefix": prefix, "source": settings.owner.name}, sep)
+        written = output.write(
+            decision, tmp, {"prefix": prefix, "source": settings.owner.name}, sep
+        )
     except BaseException:
         with contextlib.suppress(Exception):  # the first error is the one to report
             recorded.result()
         raise
     recorded.result()
-    planted = _record_seeds(writes, db, delivery_id, prefix)
-    seen = int(db.execute("SELECT seen FROM events_seen").fetchall()[0][0])
+    planted = _record_seeds(writes, decision, delivery_id, prefix)
+    seen = decision.events_seen()
     _refuse_if_erased(writes, seen)
     forwarded = _forward_later_oppositions(writes, seen, delivery_id, dend)
     meanwhile, covered = _forward_events_since(writes, seen, delivery_id)
@@ -585,7 +406,7 @@ def _deliver(
                 "SELECT DISTINCT screened_at FROM bloctel_screenings "
                 "WHERE screened_at >= :f AND screened_at <= :t ORDER BY screened_at"
             ),
-            {"f": plan.params["bloctel_from"], "t": dend},
+            {"f": plan.params.bloctel_from, "t": dend},
         )
         if any(ch in ("phone", "automated_call") for ch in order.channels)
     ]
@@ -677,6 +498,7 @@ def _deliver(
         forwarded=forwarded,
         forwarded_meanwhile=meanwhile,
         covered_meanwhile=covered,
+        timings=decision.timings,
     )
 
 
@@ -736,41 +558,6 @@ def _forward_later_oppositions(writes: _Writes, seen: int, delivery_id: int, den
 
 
 _ERASED_SINCE = text("SELECT count(*) FROM events WHERE id > :seen AND event = 'erasure'")
-
-
-def _contacts_sql(order: Order) -> str:
-    """The partner's ``contacts.csv``: one row per delivered contact, in ``contact_ref``
-    order, with its eligible coordinates (several of a channel joined by ``|``)."""
-    fields = ["$prefix || CAST(r.n AS TEXT) AS contact_ref"]
-    joins = []
-    for ch in order.channels:
-        alias = f"e_{ch}"
-        if ch in SINGLE_COORDINATE:
-            coords = f"SELECT cid, coordinate AS coords FROM lg_elig WHERE channel = '{ch}'"
-        else:
-            coords = (
-                "SELECT cid, string_agg(coordinate, '|' ORDER BY pos, coordinate) AS coords "
-                f"FROM lg_elig WHERE channel = '{ch}' GROUP BY cid"
-            )
-        joins.append(f"LEFT JOIN ({coords}) {alias} ON {alias}.cid = r.cid")
-        if ch == "postal":
-            fields += [
-                f"CASE WHEN {alias}.cid IS NOT NULL THEN c.{f} END AS {f}" for f in POSTAL_FIELDS
-            ]
-        else:
-            fields.append(f"{alias}.coords AS {ch}")
-    fields += ["CAST($source AS TEXT) AS source", "r.n AS lg_order"]
-    # the seeds' rows, shaped alike (lg_seeds has a column per field of the file)
-    seed_fields = ["$prefix || CAST(r.n AS TEXT)"]
-    seed_fields += [f"s.{f}" for f in POSTAL_FIELDS] if "postal" in order.channels else []
-    seed_fields += [f"s.{ch}" for ch in order.channels if ch != "postal"]
-    seed_fields += ["CAST($source AS TEXT)", "r.n"]
-    return (
-        f"SELECT {', '.join(fields)} FROM lg_refs r JOIN contacts c ON c.cid = r.cid "
-        + " ".join(joins)
-        + f" UNION ALL SELECT {', '.join(seed_fields)} FROM lg_refs r JOIN lg_seeds s "
-        "ON s.cid = r.cid"
-    )
 
 
 def _sha_text(body: str) -> str:

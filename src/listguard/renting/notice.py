@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from listguard.config import Owner
 from listguard.renting.order import Order
-from listguard.rules.engine import PartnerFacts
+from listguard.rules.plan import PartnerFacts
 
 CHANNEL_LABELS = {
     "postal": "courrier postal",

@@ -9,9 +9,9 @@ from sqlalchemy import Engine
 
 from listguard.config import Settings
 from listguard.db.engine import check_initialised, one_snapshot
-from listguard.renting.deliver import DecisionCounts
 from listguard.renting.order import Order
-from listguard.rules.engine import ELIGIBLE, decide, make_plan
+from listguard.rules.engine import decide
+from listguard.rules.plan import make_plan
 
 
 def preview(engine: Engine, order: Order, settings: Settings) -> dict[str, Any]:
@@ -21,19 +21,14 @@ def preview(engine: Engine, order: Order, settings: Settings) -> dict[str, Any]:
     with engine.connect() as raw:
         conn = one_snapshot(raw)
         plan = make_plan(conn, order, settings.rules)
-        db = decide(conn, plan, memory_mb=settings.engine.memory_mb)
-        try:
-            tally = DecisionCounts.of(db)
-            contacts = db.execute(
-                f"SELECT count(DISTINCT cid) FROM lg_decision WHERE {ELIGIBLE}"
-            ).fetchall()[0][0]
-        finally:
-            db.close()
+        with decide(conn, plan, memory_mb=settings.engine.memory_mb) as decision:
+            tally = decision.counts()
+            contacts = decision.contacts_eligible()
         conn.rollback()
     return {
         "packs": list(plan.applied.ids),
         "offer": order.offer,
-        "contacts": int(contacts),
+        "contacts": contacts,
         "channels": tally.per_channel(order.channels),
     }
 

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Engine, text
 
 from listguard.config import Settings
 from listguard.db.engine import check_initialised, one_snapshot
 from listguard.errors import InputError
 from listguard.renting.check_order import CheckOptions, check_order
-from listguard.rules.engine import decide, make_plan, spell
+from listguard.rules.engine import decide
 from listguard.rules.offers import ban
+from listguard.rules.plan import make_plan
 from listguard.rules.reasons import BY_CODE, split_reasons
+
+
+@dataclass(frozen=True)
+class Explanation:
+    text: str  # the explanation, as ``listguard check`` prints it
+    timings: list[tuple[str, float]]  # each step of the decision and its seconds
 
 
 def explain(engine: Engine, settings: Settings, contact_id: str, options: CheckOptions) -> str:
     """A readable explanation of the decision on every coordinate of one contact, as
     ``rent`` takes it for the order the options describe (or a past delivery's)."""
+    return explanation(engine, settings, contact_id, options).text
+
+
+def explanation(
+    engine: Engine, settings: Settings, contact_id: str, options: CheckOptions
+) -> Explanation:
+    """``explain``'s text, with the time each step of the decision took."""
     check_initialised(engine)
     channel = options.channel
     with engine.connect() as raw, one_snapshot(raw).begin() as tx:
@@ -61,18 +77,9 @@ def explain(engine: Engine, settings: Settings, contact_id: str, options: CheckO
         # a limit counts the contacts of the whole base: then the whole order is decided
         ids = () if checked.whole else tuple(sorted({contact_id, *peers, *same}))
         plan = make_plan(conn, order, settings.rules, contact_ids=ids)
-        db = decide(conn, plan, memory_mb=settings.engine.memory_mb)
-        try:
-            rows = [
-                (coordinate, spell(mask) or None)
-                for coordinate, mask in db.execute(
-                    "SELECT coordinate, mask FROM lg_decision "
-                    "WHERE contact_id = $c AND channel = $ch ORDER BY pos, coordinate",
-                    {"c": contact_id, "ch": channel},
-                ).fetchall()
-            ]
-        finally:
-            db.close()
+        with decide(conn, plan, memory_mb=settings.engine.memory_mb) as decision:
+            rows = decision.rows_of(contact_id, channel)
+            timings = decision.timings
         tx.rollback()
     applied = plan.applied
     lines = [
@@ -94,7 +101,7 @@ def explain(engine: Engine, settings: Settings, contact_id: str, options: CheckO
             "no decision row: the contact was collected after the delivery date"
             + (", or is outside the order's segment" if checked.delivery is not None else "")
         )
-        return "\n".join(lines)
+        return Explanation("\n".join(lines), timings)
     banned = ban(order.offer, channel, order.campaign_end)
     for coordinate, reasons in rows:
         shown = coordinate or "(none)"
@@ -109,4 +116,4 @@ def explain(engine: Engine, settings: Settings, contact_id: str, options: CheckO
             if code == "banned_offer" and banned:
                 source = f"{banned.source}; banned from {banned.start}"
             lines.append(f"      source: {source}")
-    return "\n".join(lines)
+    return Explanation("\n".join(lines), timings)

@@ -2,704 +2,89 @@
 
 The registry holds the facts; the decision is computed by DuckDB over Arrow
 extracts of them (ADR 0006): the rows an order can concern are read from the
-registry in one snapshot (``fetch_arrow``), and the pipeline below runs in an
-in-process DuckDB database, columnar and on every core, whatever the registry
-(SQLite or PostgreSQL). Each step is SQL built by pure code; no contact is
-looked at in Python. The registry is only read.
-
-Extracts (filtered in the registry): ``contacts`` (the base of the order:
-collected on or before D, in the segment), ``events`` (dated on or before D),
-``suppressions`` (active on D for this partner), ``bloctel`` (results of the
-screenings of the validity window), ``events_seen`` (the snapshot's last event id,
-which a delivery checks against before it commits).
-
-Steps (``cid`` is the contact's internal integer key):
-  lg_ev        events resolved to contacts (an event that names an email or phone
-               covers every contact holding it)
-  lg_person    per contact of the base: last activity, when the partner list was
-               last seen (L), and the person-level facts decided once
-  lg_choice    per contact and channel: the latest consent/opposition for this partner
-  lg_state     (when some contacts are the same person) per contact and channel: the
-               strictest choice of the person's contacts
-  lg_bloctel   per number: the latest screening result within the validity period
-  lg_numbers   every number of every contact, with its status, suppression and
-               Bloctel result, once for the phone, automated_call and sms channels
-  lg_rows      per coordinate: every reason flag but ``duplicate`` and ``over_limit``
-  lg_decision  the same rows with ``duplicate`` (all but the first of the otherwise
-               eligible rows sharing a coordinate) and ``over_limit``
+registry in one snapshot (``rules/extracts.py``), and the pipeline's steps
+(``rules/pipeline.py``) run one by one, each timed, in an in-process DuckDB
+database, columnar and on every core, whatever the registry (SQLite or
+PostgreSQL). The registry is only read. The result is a :class:`Decision`, which
+holds the DuckDB database until it is closed.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+import time
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from listguard.config import RuleSettings
-from listguard.db.arrow import Copied, Query, fetch_arrow, sqlite_file
-from listguard.db.schema import ADDRESS_COLUMNS, CHANNELS
-from listguard.db.sqlite_read import PARAM
-from listguard.errors import InputError
-from listguard.renting.order import Order
-from listguard.rules.offers import ban
-from listguard.rules.packs import OPT_IN, PHONE_CHANNELS, Applied, applicable_packs
-from listguard.rules.reasons import CODES
-from listguard.timeutil import day_end, day_start, years_before
+from listguard.db.arrow import fetch_arrow, sqlite_file
+from listguard.rules.decision import Decision
+from listguard.rules.extracts import base_contacts, extracts
+from listguard.rules.pipeline import pipeline
+from listguard.rules.plan import Plan
 
 if TYPE_CHECKING:
-    import duckdb
+    import pyarrow as pa
 
-# numbers of the French numbering plan, the ones Bloctel screens (rules.md, "Settled
-# points"): metropolitan France and the overseas codes
-FRENCH_PREFIXES = ("+33", "+262", "+269", "+508", "+590", "+594", "+596", "+687", "+689")
-NUMBER_CHANNELS = ("phone", "automated_call", "sms")
-BIT = {code: 1 << i for i, code in enumerate(CODES)}  # a row's reasons: one bit each
+# the time spent reading the registry, as ``Decision.timings`` names it
+READING = "reading the registry"
 
 
-@dataclass(frozen=True)
-class PartnerFacts:
-    partner_id: str
-    name: str
-    category: str
-    sector: str
-    listed_from: int | None
-    listed_until: int | None
-    category_intervals: tuple[tuple[int, int | None], ...]  # merged listing periods of its category
-
-
-@dataclass
-class Plan:
-    """Everything the SQL needs, computed once from the order and settings."""
-
-    order: Order
-    applied: Applied
-    partner: PartnerFacts
-    params: dict[str, Any] = field(default_factory=dict)
-    contact_ids: tuple[str, ...] = ()  # restricts the base to a few contacts (``check``)
-    only: pa.Array | None = None  # restricts the base to these contact ids (``enrich``)
-
-
-def partner_facts(conn: Connection, partner_id: str) -> PartnerFacts:
-    row = conn.execute(
-        text(
-            "SELECT partner_id, name, category, sector, listed_from, listed_until "
-            "FROM partners WHERE partner_id = :p"
-        ),
-        {"p": partner_id},
-    ).first()
-    if row is None:
-        raise InputError(
-            f"unknown partner {partner_id!r}: import it first with `listguard import partners`"
-        )
-    periods = conn.execute(
-        text(
-            "SELECT listed_from, listed_until FROM partners "
-            "WHERE category = :c AND listed_from IS NOT NULL ORDER BY listed_from"
-        ),
-        {"c": row.category},
-    ).all()
-    merged: list[list[int | None]] = []
-    for start, end in periods:
-        if merged and (merged[-1][1] is None or start <= merged[-1][1]):
-            last_end = merged[-1][1]
-            merged[-1][1] = None if end is None or last_end is None else max(last_end, end)
-        else:
-            merged.append([start, end])
-    return PartnerFacts(
-        row.partner_id,
-        row.name,
-        row.category,
-        row.sector,
-        row.listed_from,
-        row.listed_until,
-        tuple((int(s), e) for s, e in merged if s is not None),
-    )
-
-
-def make_plan(
-    conn: Connection,
-    order: Order,
-    settings: RuleSettings,
-    contact_ids: tuple[str, ...] = (),
-    only: pa.Array | None = None,
-) -> Plan:
-    applied = applicable_packs(
-        order.as_of, order.campaign_start, order.campaign_end, settings, order.call_purpose
-    )
-    partner = partner_facts(conn, order.partner)
-    d = order.as_of
-    last_day = max(d, order.campaign_end)
-    params: dict[str, Any] = {
-        "dend": day_end(d),
-        "partner": partner.partner_id,
-        "retention_cutoff": day_start(years_before(d, settings.retention_years)),
-        "bloctel_from": day_start(d - dt.timedelta(days=settings.bloctel_validity_days)),
-        "limit": order.limit if order.limit is not None else 2**62,
-        "listed_from": partner.listed_from if partner.listed_from is not None else 2**62,
-        "listed_until": partner.listed_until if partner.listed_until is not None else 2**62,
-    }
-    for i, (start, end) in enumerate(partner.category_intervals):
-        params[f"cat_from{i}"] = start
-        if end is not None:
-            params[f"cat_until{i}"] = end
-    for ch in order.channels:
-        days = applied.consent_max_age_days(ch)
-        if days is not None:
-            params[f"consent_cutoff_{ch}"] = day_start(last_day - dt.timedelta(days=days))
-    return Plan(order, applied, partner, params, contact_ids, only)
-
-
-POSTAL_FIELDS = ("civility", "first_name", "last_name", "company", *ADDRESS_COLUMNS, "country")
-_S, _I = pa.string(), pa.int64()
-
-
-def _base_where(plan: Plan, alias: str = "c") -> tuple[str, dict[str, Any]]:
-    where = [f"{alias}.collected_at <= :dend"]
-    params: dict[str, Any] = {}
-    seg = plan.order.segment
-    if seg.audience:
-        where.append(f"{alias}.audience = :seg_audience")
-        params["seg_audience"] = seg.audience
-    if seg.postal_code_prefix:
-        ors = []
-        for i, prefix in enumerate(seg.postal_code_prefix):
-            params[f"seg_pc{i}"] = prefix
-            ors.append(f"substr({alias}.postal_code, 1, {len(prefix)}) = :seg_pc{i}")
-        where.append("(" + " OR ".join(ors) + ")")
-    if plan.contact_ids:
-        names = []
-        for i, cid in enumerate(plan.contact_ids):
-            params[f"cid{i}"] = cid
-            names.append(f":cid{i}")
-        where.append(f"{alias}.contact_id IN ({', '.join(names)})")
-    return " AND ".join(where), params
-
-
-def _contact_fields(channels: tuple[str, ...]) -> list[tuple[str, pa.DataType]]:
-    """The columns of the contacts extract: what the order's channels need, no more
-    (and the keys that resolve events naming an email or a number)."""
-    names = ["contact_id", "audience", "email_norm", "phone_e164", "mobile_e164"]
-    names += [f"partners_{ch}" for ch in channels]
-    if "email" in channels:
-        names += ["email", "email_status"]
-    if any(ch in NUMBER_CHANNELS for ch in channels):
-        names += ["phone", "phone_type", "mobile", "mobile_type"]
-    if "postal" in channels:
-        names += [*POSTAL_FIELDS, "address_status", "address_key", "recipient_key"]
-    return [("collected_at", _I), *((name, _S) for name in names)]
-
-
-def contacts_copy_query() -> Query:
-    """The whole contacts table with every column an order can need: the query whose
-    columnar copy is kept beside a SQLite registry (ADR 0013), and which a first import
-    writes as it loads the table (ADR 0015)."""
-    every = _contact_fields(CHANNELS)
-    return Query(
-        f"SELECT id AS cid, {', '.join(name for name, _ in every)} FROM contacts WHERE 1 = 1",
-        pa.schema([("cid", _I), *every]),
-        copy=Copied("contacts"),
-    )
-
-
-def _extracts(plan: Plan, copied: bool = False) -> dict[str, Query]:
-    """The registry's rows the order can concern, filtered where they are stored.
-    ``copied``: the whole contacts table (``contacts_all``, read from its columnar
-    copy) and ``clusters`` instead, filtered by ``_base_contacts``."""
-    p = plan.params
-    contacts: dict[str, Query]
-    if copied:
-        contacts = {
-            "contacts_all": contacts_copy_query(),
-            "clusters": Query(
-                "SELECT contact_id, cluster_id FROM contact_clusters",
-                pa.schema([("contact_id", _S), ("cluster_id", _S)]),
-            ),
-        }
-    else:
-        base, seg_params = _base_where(plan)
-        fields = _contact_fields(plan.order.channels)
-        contacts = {
-            "contacts": Query(
-                f"SELECT c.id AS cid, {', '.join(f'c.{name}' for name, _ in fields)}, "
-                "k.cluster_id FROM contacts c "
-                f"LEFT JOIN contact_clusters k ON k.contact_id = c.contact_id WHERE {base}",
-                pa.schema([("cid", _I), *fields, ("cluster_id", _S)]),
-                {"dend": p["dend"], **seg_params},
-                split=("c.id", "SELECT min(id), max(id) FROM contacts"),
-            )
-        }
-    queries = {
-        **contacts,
-        "events": Query(
-            "SELECT contact_id, email_norm, phone_e164, event, channel, scope, partner_id, "
-            "at AS ts FROM events WHERE at <= :dend",
-            pa.schema(
-                [
-                    *((name, _S) for name in ("contact_id", "email_norm", "phone_e164")),
-                    *((name, _S) for name in ("event", "channel", "scope", "partner_id")),
-                    ("ts", _I),
-                ]
-            ),
-            {"dend": p["dend"]},
-        ),
-        # the last event this decision saw: an opposition recorded after it, while the
-        # order is being delivered, is found by the delivery before it commits
-        "events_seen": Query(
-            "SELECT coalesce(max(id), 0) AS seen FROM events", pa.schema([("seen", _I)])
-        ),
-        "suppressions": Query(
-            "SELECT DISTINCT kind, value FROM suppressions WHERE added_at <= :dend "
-            "AND (partner_id IS NULL OR partner_id = :partner)",
-            pa.schema([("kind", _S), ("value", _S)]),
-            {"dend": p["dend"], "partner": p["partner"]},
-        ),
-    }
-    if any(ch in NUMBER_CHANNELS for ch in plan.order.channels):
-        queries["bloctel"] = Query(
-            "SELECT r.phone_e164, r.listed, s.screened_at, s.id FROM bloctel_results r "
-            "JOIN bloctel_screenings s ON s.id = r.screening_id "
-            "WHERE s.screened_at >= :bloctel_from AND s.screened_at <= :dend",
-            pa.schema([("phone_e164", _S), ("listed", _I), ("screened_at", _I), ("id", _I)]),
-            {"bloctel_from": p["bloctel_from"], "dend": p["dend"]},
-        )
-    return queries
-
-
-def _base_contacts(
-    db: duckdb.DuckDBPyConnection, plan: Plan, every: pa.Table, clusters: pa.Table
-) -> pa.Table:
-    """The contacts extract (as ``_extracts`` reads it from the registry) out of the whole
-    table ``every`` and ``clusters``: the same condition (run by DuckDB) and columns.
-    Nothing is copied when every contact is in the base, as is usual."""
-    import pyarrow.compute as pc
-
-    base, seg_params = _base_where(plan)
-    params = {"dend": plan.params["dend"], **seg_params}
-    db.register("lg_every", every)
-    try:
-        where = PARAM.sub(r"$\1", f"FROM lg_every c WHERE {base}")
-        kept = int(db.execute(f"SELECT count(*) {where}", params).fetchall()[0][0])
-        if kept < every.num_rows:
-            ids = db.sql(f"SELECT c.cid {where}", params=params).to_arrow_table()
-            every = every.filter(pc.is_in(every["cid"], value_set=ids["cid"]))
-    finally:
-        db.unregister("lg_every")
-    fields = _contact_fields(plan.order.channels)
-    if clusters.num_rows:
-        at = pc.index_in(every["contact_id"], value_set=clusters["contact_id"])
-        cluster_id = clusters["cluster_id"].take(at)
-    else:
-        cluster_id = pa.nulls(every.num_rows, _S)
-    return every.select(["cid", *(name for name, _ in fields)]).append_column(
-        pa.field("cluster_id", _S), cluster_id
-    )
-
-
-def _b(cond: bool) -> str:
-    return "TRUE" if cond else "FALSE"
-
-
-def _disclosure(plan: Plan) -> tuple[str, str]:
-    """(listed at L and not removed before D, category disclosed at L) as SQL on y.seen_at."""
-    listed = "($listed_from <= y.seen_at AND $listed_until > $dend)"
-    parts = []
-    for i, (_start, end) in enumerate(plan.partner.category_intervals):
-        cond = f"y.seen_at >= $cat_from{i}"
-        if end is not None:
-            cond += f" AND y.seen_at < $cat_until{i}"
-        parts.append(f"({cond})")
-    category = "(" + " OR ".join(parts) + ")" if parts else "FALSE"
-    return listed, category
-
-
-def _ev_sql() -> str:
-    """Events resolved to the contacts of the base they cover."""
-    cols = "e.event, e.channel, e.scope, e.partner_id, e.ts"
-    named = "e.contact_id IS NULL"
-    return f"""
-CREATE TEMP TABLE lg_ev AS
-SELECT c.cid, {cols} FROM events e JOIN contacts c ON c.contact_id = e.contact_id
-UNION ALL
-SELECT c.cid, {cols} FROM events e JOIN contacts c ON c.email_norm = e.email_norm
- WHERE {named} AND e.email_norm IS NOT NULL
-UNION ALL
-SELECT c.cid, {cols} FROM events e JOIN contacts c ON c.phone_e164 = e.phone_e164
- WHERE {named} AND e.email_norm IS NULL
-UNION ALL
-SELECT c.cid, {cols} FROM events e JOIN contacts c ON c.mobile_e164 = e.phone_e164
- WHERE {named} AND e.email_norm IS NULL
-   AND (c.phone_e164 IS NULL OR c.phone_e164 <> c.mobile_e164)
-"""
-
-
-def _person_sql(plan: Plan) -> str:
-    """Per contact of the base: the facts every channel shares, decided once."""
-    listed, category = _disclosure(plan)
-    choices = ", ".join(f"c.partners_{ch}" for ch in plan.order.channels)
-    return f"""
-CREATE TEMP TABLE lg_person AS
-SELECT y.*,
-  y.last_activity < $retention_cutoff AS p_retention,
-  coalesce({listed}, FALSE) AS d_listed,
-  coalesce({category}, FALSE) AS d_category
-FROM (
-  SELECT c.cid, c.contact_id, c.collected_at, c.audience, c.cluster_id, {choices},
-    greatest(c.collected_at, coalesce(a.last_at, c.collected_at)) AS last_activity,
-    greatest(c.collected_at, coalesce(a.seen_at, c.collected_at)) AS seen_at
-  FROM contacts c LEFT JOIN (
-    SELECT cid,
-      max(CASE WHEN event IN ('consent', 'interaction') THEN ts END) AS last_at,
-      max(CASE WHEN event = 'informed_partner_list'
-                OR (event = 'consent' AND scope <> 'own') THEN ts END) AS seen_at
-    FROM lg_ev GROUP BY cid
-  ) a ON a.cid = c.cid
-) y
-"""
-
-
-def _choice_sql(channels: tuple[str, ...]) -> str:
-    """The latest consent or opposition of each person, per channel, for this partner
-    (an opposition wins over a consent of the same instant)."""
-    arms = "\nUNION ALL\n".join(
-        f"""SELECT cid, '{ch}' AS channel, event, ts FROM lg_ev
-  WHERE event IN ('consent', 'opposition', 'erasure') AND channel IN ('{ch}', 'all')
-    AND (scope IN ('partners', 'all') OR partner_id = $partner OR event = 'erasure')"""
-        for ch in channels
-    )
-    return f"""
-CREATE TEMP TABLE lg_choice AS
-SELECT cid, channel, event, ts FROM ({arms}) x
-QUALIFY ROW_NUMBER() OVER (
-  PARTITION BY cid, channel ORDER BY ts DESC, CASE WHEN event = 'consent' THEN 1 ELSE 0 END) = 1
-"""
-
-
-# the strictest choice first: an opposition, an objection at collection, no information,
-# informed, consent
-_STRICTNESS = (
-    "CASE state WHEN 'opposed' THEN 0 WHEN 'objection' THEN 1 WHEN 'informed' THEN 3 "
-    "WHEN 'consent' THEN 4 ELSE 2 END"
-)
-
-
-def _state_columns(choice: str, collected_at: str) -> str:
-    """SQL: ``state`` (a later consent or opposition of ``lg_choice h`` over the choice
-    made at collection) and ``consent_at``."""
-    return (
-        "CASE WHEN h.event = 'consent' THEN 'consent' WHEN h.event IS NOT NULL THEN 'opposed' "
-        f"ELSE {choice} END AS state, "
-        f"CASE WHEN h.event = 'consent' THEN h.ts ELSE {collected_at} END AS consent_at"
-    )
-
-
-def _state_sql(channels: tuple[str, ...]) -> str:
-    """Per contact and channel, the choice that applies (a later consent or opposition
-    over the one made at collection), and when consent was given. A person the
-    registry holds as several contacts (a cluster) is one person: each of its contacts
-    takes the strictest choice of them all (an objection or opposition on any record
-    applies to every record; consent holds only where every record gives it) and the
-    oldest consent (for its maximum age)."""
-    arms = "\nUNION ALL\n".join(
-        f"""SELECT p.cid, p.cluster_id, '{ch}' AS channel,
-  {_state_columns(f"p.partners_{ch}", "p.collected_at")}
-FROM lg_person p LEFT JOIN lg_choice h ON h.cid = p.cid AND h.channel = '{ch}'"""
-        for ch in channels
-    )
-    return f"""
-CREATE TEMP TABLE lg_state AS
-SELECT cid, channel,
-  CASE WHEN cluster_id IS NULL THEN state
-       -- "no choice recorded" is a choice here: arg_min would skip a NULL
-       ELSE nullif(arg_min(coalesce(state, '-'), {_STRICTNESS}) OVER (
-         PARTITION BY cluster_id, channel), '-') END AS state,
-  CASE WHEN cluster_id IS NULL THEN consent_at
-       ELSE min(consent_at) OVER (PARTITION BY cluster_id, channel) END AS consent_at
-FROM ({arms}) s
-"""
-
-
-_BLOCTEL_SQL = """
-CREATE TEMP TABLE lg_bloctel AS
-SELECT phone_e164, listed FROM bloctel
-QUALIFY ROW_NUMBER() OVER (PARTITION BY phone_e164 ORDER BY screened_at DESC, id DESC) = 1
-"""
-
-_SUPPRESSED = """({status} = 'valid' AND EXISTS (
-    SELECT 1 FROM suppressions s WHERE s.kind = '{kind}' AND s.value = {key}))"""
-_PERSON = (
-    "p.cid, p.contact_id, p.collected_at, p.audience, p.cluster_id, p.p_retention, "
-    "p.d_listed, p.d_category"
-)
-
-
-def _numbers_sql() -> str:
-    """Every number of the persons of ``lg_person``, once for all phone channels.
-
-    A row per distinct number of a contact (``phone`` then ``mobile``), and a
-    ``missing`` row for a contact without any; each with its status, line type,
-    whether Bloctel screens it, suppression and latest valid Bloctel result.
-    """
-    # lg_person holds every contact of the base, once: no need to join it here
-    source = "FROM contacts c"
-
-    def number(col: str, pos: int, extra: str) -> str:
-        french = " OR ".join(f"starts_with(c.{col}_e164, '{p}')" for p in FRENCH_PREFIXES)
-        return (
-            f"SELECT c.cid, {pos} AS pos, coalesce(c.{col}_e164, c.{col}) AS coordinate, "
-            f"c.{col}_e164 AS dkey, "
-            f"CASE WHEN c.{col}_e164 IS NULL THEN 'invalid' ELSE 'valid' END AS status, "
-            f"c.{col}_type AS line_type, coalesce({french}, FALSE) AS french "
-            f"{source} WHERE c.{col} IS NOT NULL{extra}"
-        )
-
-    union = "\nUNION ALL\n".join(
-        [
-            number("phone", 0, ""),
-            number(
-                "mobile",
-                1,
-                " AND NOT (c.phone IS NOT NULL AND coalesce(c.mobile_e164 = c.phone_e164 "
-                "OR (c.mobile_e164 IS NULL AND c.phone_e164 IS NULL AND c.mobile = c.phone), "
-                "FALSE))",
-            ),
-            "SELECT c.cid, 2 AS pos, '' AS coordinate, NULL AS dkey, 'missing' AS status, "
-            f"NULL AS line_type, FALSE AS french {source} "
-            "WHERE c.phone IS NULL AND c.mobile IS NULL",
-        ]
-    )
-    supp = _SUPPRESSED.format(status="k.status", kind="phone", key="k.dkey")
-    return f"""
-CREATE TEMP TABLE lg_numbers AS
-SELECT k.*, {supp} AS supp, b.listed AS bloctel
-FROM ({union}) k
-LEFT JOIN lg_bloctel b ON b.phone_e164 = k.dkey
-"""
-
-
-def _coordinates(channel: str) -> str:
-    """Every coordinate of ``channel`` for the persons of ``lg_person``, with their facts.
-
-    Columns: the person's facts, choice, pos (order of the coordinate within the
-    contact), coordinate, dkey (compared for ``duplicate``), status (valid,
-    invalid, missing), line_type, french (a number Bloctel screens), supp (on an
-    active suppression list), bloctel (latest result).
-    """
-    person = f"{_PERSON}, p.partners_{channel} AS choice"
-    if channel in NUMBER_CHANNELS:
-        return (
-            f"SELECT {person}, n.pos, n.coordinate, n.dkey, n.status, n.line_type, n.french, "
-            "n.supp, n.bloctel FROM lg_numbers n JOIN lg_person p ON p.cid = n.cid"
-        )
-    source = "FROM lg_person p JOIN contacts c ON c.cid = p.cid"
-    if channel == "postal":
-        display = (
-            "concat_ws(', ', c.address_line2, c.address_line3, c.address_line4, "
-            "c.address_line5, nullif(concat_ws(' ', c.postal_code, c.city), ''))"
-        )
-        supp = _SUPPRESSED.format(status="c.address_status", kind="address", key="c.address_key")
-        return (
-            f"SELECT {person}, 0 AS pos, {display} AS coordinate, c.recipient_key AS dkey, "
-            f"c.address_status AS status, CAST(NULL AS TEXT) AS line_type, FALSE AS french, "
-            f"{supp} AS supp, CAST(NULL AS BIGINT) AS bloctel {source}"
-        )
-    status = (
-        "CASE WHEN c.email IS NULL THEN 'missing' WHEN c.email_status = 'valid' "
-        "THEN 'valid' ELSE 'invalid' END"
-    )
-    supp = _SUPPRESSED.format(status=status, kind="email", key="c.email_norm")
-    return (
-        f"SELECT {person}, 0 AS pos, coalesce(c.email_norm, c.email, '') AS coordinate, "
-        f"c.email_norm AS dkey, {status} AS status, CAST(NULL AS TEXT) AS line_type, "
-        f"FALSE AS french, {supp} AS supp, CAST(NULL AS BIGINT) AS bloctel {source}"
-    )
-
-
-def _flags(plan: Plan, channel: str) -> dict[str, str]:
-    """The condition of each reason (but ``duplicate`` and ``over_limit``) on a row ``x``."""
-    applied = plan.applied
-    phone_channel = channel in PHONE_CHANNELS
-    has_max_age = f"consent_cutoff_{channel}" in plan.params
-    present = "x.status <> 'missing'"
-    valid = "x.status = 'valid'"
-    exempt = f"({_b(applied.bloctel_exempt_purpose)} OR x.audience = 'b2b')"
-    screened = f"{valid} AND {_b(phone_channel)} AND x.french AND NOT {exempt}"
-    cutoff = f"$consent_cutoff_{channel}" if has_max_age else "NULL"
-    banned = ban(plan.order.offer, channel, plan.order.campaign_end) is not None
-    return {
-        "missing_coordinate": "x.status = 'missing'",
-        "invalid_coordinate": "x.status = 'invalid'",
-        "wrong_line_type": f"{valid} AND {_b(channel == 'sms')} AND "
-        "coalesce(x.line_type, '') <> 'mobile'",
-        # consumers only: a contact without an audience is not known to be a business
-        "banned_offer": f"{present} AND {_b(banned)} AND coalesce(x.audience, '') <> 'b2b'",
-        "retention_expired": f"{present} AND x.p_retention",
-        "no_information_proof": f"{present} AND NOT x.optin AND x.state IS NULL",
-        "objected_at_collection": f"{present} AND NOT x.optin AND x.state = 'objection'",
-        "no_consent": f"{present} AND x.optin AND coalesce(x.state, '') "
-        "NOT IN ('consent', 'opposed')",
-        "consent_expired": f"{present} AND x.optin AND x.state = 'consent' AND "
-        f"{_b(has_max_age)} AND x.consent_at < {cutoff}",
-        "partner_not_disclosed": f"{present} AND ((x.optin AND NOT x.d_listed) OR "
-        "(NOT x.optin AND NOT x.d_category))",
-        "opposed": f"{present} AND x.state = 'opposed'",
-        "suppressed": f"{valid} AND x.supp",
-        "bloctel_unscreened": f"{screened} AND {_b(applied.bloctel_required)} "
-        "AND x.bloctel IS NULL",
-        "bloctel_listed": f"{screened} AND x.bloctel = 1",
-    }
-
-
-def _rows_sql(plan: Plan, channel: str, index: int, clustered: bool = False) -> str:
-    """One decision row per coordinate of ``channel``, with every reason flag it can have
-    before ``duplicate`` and ``over_limit``. ``clustered``: some contacts are the same
-    person (``lg_state`` holds their merged choices)."""
-    b2c_in = plan.applied.regime(channel, "b2c") == OPT_IN
-    b2b_in = plan.applied.regime(channel, "b2b") == OPT_IN
-    mask = "\n  + ".join(
-        f"CASE WHEN {cond} THEN {BIT[code]} ELSE 0 END"
-        for code, cond in _flags(plan, channel).items()
-    )
-    if clustered:
-        state = "s.state, s.consent_at"
-        join = f"LEFT JOIN lg_state s ON s.cid = k.cid AND s.channel = '{channel}'"
-    else:
-        state = _state_columns("k.choice", "k.collected_at")
-        join = f"LEFT JOIN lg_choice h ON h.cid = k.cid AND h.channel = '{channel}'"
-    return f"""
-SELECT x.cid, x.contact_id, {index} AS ch, '{channel}' AS channel, x.pos, x.coordinate, x.dkey,
-  x.collected_at, x.cluster_id,
-  {mask} AS mask
-FROM (
-  SELECT k.*, {state},
-    (k.audience = 'b2b' AND {_b(b2b_in)}) OR (k.audience <> 'b2b' AND {_b(b2c_in)}) AS optin
-  FROM ({_coordinates(channel)}) k
-  {join}
-) x
-"""
-
-
-# a row is eligible when it has no reason at all
-ELIGIBLE = "mask = 0"
-
-
-def order_key(alias: str = "") -> str:
-    """SQL: a row's place in files: channel by channel in the order's order, then contact
-    by contact in the base's order, then the contact's coordinates (one integer sorts
-    fastest)."""
-    a = f"{alias}." if alias else ""
-    return f"({a}ch * 4294967296 + {a}cid) * 4 + {a}pos"
-
-
-def spell(mask: int) -> str:
-    """The ``|``-separated reason codes of a bit mask."""
-    return "|".join(code for code in CODES if mask & BIT[code])
-
-
-def _final_steps(limited: bool, clustered: bool = False) -> list[str]:
-    """``duplicate``, then ``over_limit``, among the rows that have no other reason.
-
-    ``duplicate``: of the otherwise eligible rows sharing a coordinate in a
-    channel, all but the most recently collected (then the smallest contact_id,
-    byte order). Only the coordinates held more than once are looked at.
-    ``over_limit``: the otherwise eligible rows of the contacts ranked past the
-    limit, most recently collected first (then the smallest contact_id).
-    """
-    # when these run, a row's mask holds every reason but these two: 0 is "otherwise eligible"
-    steps = [
-        """
-CREATE TEMP TABLE lg_keep AS
-SELECT r.ch, r.dkey, first(r.cid ORDER BY r.collected_at DESC, r.contact_id) AS keep
-FROM lg_decision r
-WHERE r.mask = 0 AND r.dkey IS NOT NULL AND (r.ch, r.dkey) IN (
-  SELECT (r.ch, r.dkey) FROM lg_decision r WHERE r.mask = 0 AND r.dkey IS NOT NULL
-  GROUP BY ALL HAVING count(*) > 1)
-GROUP BY ALL
-""",
-        f"""
-UPDATE lg_decision r SET mask = {BIT["duplicate"]} FROM lg_keep k
-WHERE k.ch = r.ch AND k.dkey = r.dkey AND k.keep <> r.cid AND r.mask = 0
-""",
-    ]
-    if clustered:  # one person under several contacts is delivered once per channel
-        steps += [
-            """
-CREATE TEMP TABLE lg_keep_person AS
-SELECT ch, cluster_id, first(cid ORDER BY collected_at DESC, contact_id) AS keep
-FROM lg_decision WHERE mask = 0 AND cluster_id IS NOT NULL GROUP BY ALL
-""",
-            f"""
-UPDATE lg_decision r SET mask = {BIT["duplicate"]} FROM lg_keep_person k
-WHERE k.ch = r.ch AND k.cluster_id = r.cluster_id AND k.keep <> r.cid AND r.mask = 0
-""",
-        ]
-    if limited:
-        steps.append(f"""
-UPDATE lg_decision r SET mask = {BIT["over_limit"]} FROM (
-  SELECT cid, ROW_NUMBER() OVER (ORDER BY collected_at DESC, contact_id) AS crank
-  FROM (SELECT DISTINCT cid, contact_id, collected_at FROM lg_decision WHERE mask = 0) ok
-) k
-WHERE k.cid = r.cid AND k.crank > $limit AND r.mask = 0
-""")
-    return steps
-
-
-def _duck_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if f"${k}" in sql}
+def _read(conn: Connection, plan: Plan) -> tuple[dict[str, pa.Table], bool]:
+    """The extracts of ``plan`` from the registry, in one snapshot; and whether the
+    contacts are the whole table (its columnar copy, on SQLite, unless a few contacts
+    are asked for), to be filtered by ``base_contacts``."""
+    copied = sqlite_file(conn) is not None and not plan.contact_ids
+    return fetch_arrow(conn, extracts(plan, copied)), copied
 
 
 def _warm() -> None:
     import duckdb  # noqa: F401
 
 
-def decide(conn: Connection, plan: Plan, *, memory_mb: int = 2048) -> duckdb.DuckDBPyConnection:
-    """Decide every coordinate of the order; the result is the table ``lg_decision``
-    (one row per contact, channel and coordinate; ``ch`` is the channel's position in
-    the order, ``pos`` the coordinate's within the contact, so ``order_key`` is unique;
-    ``mask``: its reasons, one bit each) of the returned DuckDB connection, beside the extracts it
-    was computed from."""
+def decide(conn: Connection, plan: Plan, *, memory_mb: int = 2048) -> Decision:
+    """Decide every coordinate of the plan's order: the pipeline's steps run one by
+    one over the extracts, each timed (``Decision.timings``, after the time spent
+    reading the registry). Close the decision (or use it as a context manager) once
+    its files are written."""
     import tempfile
     import threading
 
+    started = time.perf_counter()
     # while the extracts are read (by a child process on SQLite), DuckDB is loaded. (Nothing
     # in a rental converts Python values to Arrow, which would load pandas: half a second)
     warming = threading.Thread(target=_warm, name="listguard-warm", daemon=True)
     warming.start()
-    # SQLite: the contacts come from their columnar copy (only the rows added since it
-    # was made are read), unless a few contacts are asked for
-    copied = sqlite_file(conn) is not None and not plan.contact_ids
-    tables = fetch_arrow(conn, _extracts(plan, copied))
+    tables, copied = _read(conn, plan)
     warming.join()
     import duckdb
 
     db = duckdb.connect(config={"memory_limit": f"{memory_mb}MB"})
-    db.execute(f"SET temp_directory = '{tempfile.gettempdir()}/listguard-duckdb'")
-    if copied:
-        tables["contacts"] = _base_contacts(
-            db, plan, tables.pop("contacts_all"), tables.pop("clusters")
-        )
-    if plan.only is not None:
-        import pyarrow.compute as pc
+    try:
+        db.execute(f"SET temp_directory = '{tempfile.gettempdir()}/listguard-duckdb'")
+        if copied:
+            tables["contacts"] = base_contacts(
+                db, plan, tables.pop("contacts_all"), tables.pop("clusters")
+            )
+        if plan.only is not None:
+            import pyarrow.compute as pc
 
+            people = tables["contacts"]
+            tables["contacts"] = people.filter(pc.is_in(people["contact_id"], value_set=plan.only))
+        for name, table in tables.items():
+            db.register(name, table)
         people = tables["contacts"]
-        tables["contacts"] = people.filter(pc.is_in(people["contact_id"], value_set=plan.only))
-    for name, table in tables.items():
-        db.register(name, table)
-    channels = plan.order.channels
-    people = tables["contacts"]
-    clustered = people.num_rows > 0 and people.column("cluster_id").null_count < people.num_rows
-    steps = [_ev_sql(), _person_sql(plan), _choice_sql(channels)]
-    if clustered:
-        steps.append(_state_sql(channels))
-    if any(ch in NUMBER_CHANNELS for ch in channels):
-        steps += [_BLOCTEL_SQL, _numbers_sql()]
-    rows = "\nUNION ALL\n".join(_rows_sql(plan, ch, i, clustered) for i, ch in enumerate(channels))
-    steps += [
-        f"CREATE TEMP TABLE lg_decision AS {rows}",
-        *_final_steps(plan.order.limit is not None, clustered),
-    ]
-    for sql in steps:
-        db.execute(sql, _duck_params(sql, plan.params))
-    return db
+        clustered = people.num_rows > 0 and people.column("cluster_id").null_count < people.num_rows
+        timings = [(READING, time.perf_counter() - started)]
+        # the one place the plan's values are bound: each step gets those it names
+        bound = plan.params.bound()
+        for name, sql in pipeline(plan, clustered):
+            began = time.perf_counter()
+            db.execute(sql, {k: v for k, v in bound.items() if f"${k}" in sql})
+            timings.append((name, time.perf_counter() - began))
+    except BaseException:
+        db.close()
+        raise
+    return Decision(db, plan, timings)
+
+
+__all__ = ["READING", "decide"]
