@@ -92,7 +92,8 @@ def _stamp_use(w: Web, key_id: int, now: int) -> None:
 
 @dataclass(frozen=True)
 class OwnerGrant:
-    """A key of the owner's systems (or of any key) holding the scope of the route."""
+    """A key holding the scope of a route of the owner's systems (those scopes are given
+    to the owner's machine keys only)."""
 
     key: ApiKey
 
