@@ -18,7 +18,8 @@ from sqlalchemy import Engine
 
 from listguard.accounts import add_account, create_api_key
 from listguard.config import Owner, Settings, WebSettings
-from listguard.web.app import Web, create_app
+from listguard.web.app import create_app
+from listguard.web.state import Web
 from tests.scenario import Scenario, contact, partner
 
 

@@ -4,210 +4,41 @@ team (back office) and the partners (API).
 Pages are rendered on the server (Jinja2), in French by default (``?lang=en`` switches
 to English and is remembered in a cookie). Handlers are plain functions: FastAPI runs
 them in its thread pool, each with its own registry connection.
+
+The routes are in ``public`` (the persons' pages), ``api`` (the owner's systems, the
+partners, the partner side) and ``admin`` (the back office); what they receive (the
+state, a key's grant, a session) in ``deps``; how errors are answered in ``handlers``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
-import hmac
 import os
-import secrets
 import threading
-import time
-from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from listguard import __version__
-from listguard.batching import BatchWriter
-from listguard.collection import Collected, Collection, record_collections
+from listguard import __version__, netguard
 from listguard.config import Settings
-from listguard.constant_time import same
-from listguard.oppositions import OppositionRequest, Recorded, record_oppositions
+from listguard.propagation import Transports, WebhookTransport, run_forever
+from listguard.web import admin, api, handlers, public
 from listguard.web.edge import Forwarded, Headers, NoNul, networks
-from listguard.web.i18n import LANGS, text_for
-from listguard.web.throttle import SignInThrottle
+from listguard.web.state import HERE, Web
 
-HERE = Path(__file__).parent
-FORM_TOKEN_SECONDS = 2 * 3600
 HANDLER_THREADS = int(os.environ.get("LISTGUARD_HANDLER_THREADS", "4"))
-
-
-class RateLimit:
-    """At most ``per_minute`` requests per client in any minute (a sliding window kept in
-    memory, per process). Clients are told apart by a keyed digest of their address, so
-    no address is kept."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-        self._key = secrets.token_bytes(16)
-
-    def allow(self, client: str) -> bool:
-        if self.per_minute <= 0:
-            return True
-        who = hmac.new(self._key, client.encode(), hashlib.sha256).hexdigest()[:24]
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits.setdefault(who, deque())
-            while hits and hits[0] <= now - 60:
-                hits.popleft()
-            if len(hits) >= self.per_minute:
-                return False
-            hits.append(now)
-            if len(self._hits) > 100_000:  # forget idle clients
-                self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - 60}
-            return True
-
-
-class Refusals:
-    """Inputs the application refused (4xx answers), counted in memory per route and
-    reason and added to the registry's ``refusals`` table by ``flush`` (every few
-    seconds, and when the server stops): an attack costs no write per request."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._counts: Counter[tuple[str, str]] = Counter()
-        self._lock = threading.Lock()
-
-    def add(self, route: str, reason: str) -> None:
-        with self._lock:
-            self._counts[(route[:40], reason[:40])] += 1
-
-    def flush(self) -> None:
-        from sqlalchemy import text
-
-        from listguard.db.engine import writing
-
-        with self._lock:
-            counts, self._counts = self._counts, Counter()
-        if not counts:
-            return
-        day = int(time.time()) // 86400 * 86400
-        try:
-            with writing(self.engine) as conn:
-                conn.execute(
-                    text(
-                        "INSERT INTO refusals (day, route, reason, count) VALUES (:d, :r, :w, :n) "
-                        "ON CONFLICT (day, route, reason) DO UPDATE "
-                        "SET count = refusals.count + excluded.count"
-                    ),
-                    [{"d": day, "r": r, "w": w, "n": n} for (r, w), n in counts.items()],
-                )
-        except Exception:  # the registry is busy: the counts wait for the next flush
-            with self._lock:
-                self._counts.update(counts)
-            raise
-
-    def run(self, stop: threading.Event, every: float = 5.0) -> None:
-        from sqlalchemy.exc import OperationalError
-
-        while not stop.wait(every):
-            with contextlib.suppress(OperationalError):
-                self.flush()
-        self.flush()
-
-
-class Web:
-    """What every handler needs: the registry, the settings, the templates."""
-
-    def __init__(self, engine: Engine, settings: Settings, rate_per_minute: int) -> None:
-        from listguard.db.keys import registry_secret
-
-        self.engine = engine
-        self.settings = settings
-        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
-        # the templates ship with the package: not one stat() per page to see if they changed
-        self.templates.env.auto_reload = False
-        # the registry's, so that every worker process accepts the forms of the others
-        with engine.begin() as conn:
-            self.form_secret = str(registry_secret(conn, "forms", create=True)).encode()
-        self.rate = RateLimit(rate_per_minute)
-        self.sign_ins = SignInThrottle()
-        self.refusals = Refusals(engine)
-        # the collection API's and the opposition routes' group commits
-        self.collections: BatchWriter[Collection, Collected] = BatchWriter(
-            lambda items: record_collections(engine, items), "collections"
-        )
-        retention = settings.rules.retention_years
-        self.oppositions: BatchWriter[OppositionRequest, Recorded] = BatchWriter(
-            lambda items: record_oppositions(engine, items, retention), "oppositions"
-        )
-
-    def refused(self, request: Request, reason: str) -> None:
-        """Name why the request is refused (counted with its route when answered 4xx)."""
-        request.state.refusal = reason
-
-    def lang(self, request: Request) -> str:
-        asked = request.query_params.get("lang") or request.cookies.get("lang")
-        return asked if asked in LANGS else "fr"
-
-    def form_token(self) -> str:
-        """A signed, dated token for public forms (no session needed)."""
-        stamp = str(int(time.time()))
-        mac = hmac.new(self.form_secret, stamp.encode(), hashlib.sha256).hexdigest()[:32]
-        return f"{stamp}.{mac}"
-
-    def form_token_ok(self, token: str) -> bool:
-        stamp, _, mac = token.partition(".")
-        if not (stamp.isascii() and stamp.isdigit()):
-            return False
-        expected = hmac.new(self.form_secret, stamp.encode(), hashlib.sha256).hexdigest()[:32]
-        fresh = 0 <= time.time() - int(stamp) <= FORM_TOKEN_SECONDS
-        return fresh and same(expected, mac)
-
-    def page(
-        self, request: Request, name: str, status_code: int = 200, **context: Any
-    ) -> HTMLResponse:
-        lang = self.lang(request)
-        owner = self.settings.owner.name
-
-        def t(key: str, **values: str) -> str:
-            return text_for(lang, key, owner=owner, **values)
-
-        def tr(french: str, english: str) -> str:
-            """A text of the back office, written in both languages where it is used."""
-            return english if lang == "en" else french
-
-        response = self.templates.TemplateResponse(
-            request,
-            name,
-            {"t": t, "tr": tr, "lang": lang, "owner": self.settings.owner, **context},
-            status_code=status_code,
-        )
-        if request.query_params.get("lang") in LANGS:
-            response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
-        return response
-
-
-def client_of(request: Request) -> str:
-    """The client's address (behind a trusted reverse proxy, the one it forwards: see
-    ``edge.Forwarded``)."""
-    return request.client.host if request.client else "unknown"
-
-
-async def web(request: Request) -> Web:
-    """The application's state (async: no I/O, so no trip through the thread pool)."""
-    state: Web = request.app.state.web
-    return state
 
 
 @contextlib.contextmanager
 def _propagating(engine: Engine, settings: Settings) -> Iterator[None]:
     """The propagation worker in a thread of the server, for as long as it runs."""
-    from listguard.propagation import Transports, WebhookTransport, run_forever
-
     webhook = WebhookTransport()
     transports = Transports.from_settings(settings, webhook)
     stop = threading.Event()
@@ -227,8 +58,6 @@ def _api_docs(app: FastAPI) -> None:
     """``/api/docs``: Swagger UI from the ``fastapi-offline`` package's copy, served by
     the application under the same content policy as its pages (no script from another
     host, none inline)."""
-    from importlib.resources import files
-
     assets = files("fastapi_offline") / "static"
     app.mount("/api/docs/assets", StaticFiles(directory=str(assets)), name="api-docs-assets")
 
@@ -268,16 +97,11 @@ def create_app(
     """The application; ``propagate`` also sends the queued messages to the partners
     from a thread of the server (one process only: with several, run ``listguard worker``).
     ``own_process``: the application is all its process runs (``listguard serve``)."""
-    from listguard import netguard
-    from listguard.web import admin, api, calls_api, public
-
     if settings.propagation.allow_private_endpoints:  # for tests only (warned at start)
         netguard.allow_private_endpoints(True)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        import anyio.to_thread
-
         # handlers run in a few threads: with one registry writer at a time and the GIL,
         # more threads only add switching; requests beyond them wait in the event loop
         anyio.to_thread.current_default_thread_limiter().total_tokens = HANDLER_THREADS
@@ -316,22 +140,10 @@ def create_app(
     _api_docs(app)
     app.include_router(public.router)
     app.include_router(api.router)
-    app.include_router(calls_api.router)
     app.include_router(admin.router)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.headers and "Location" in exc.headers:  # a page that needs signing in
-            return Response(status_code=exc.status_code, headers=exc.headers)
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        w: Web = request.app.state.web
-        message = (
-            text_for(w.lang(request), "not_found") if exc.status_code == 404 else str(exc.detail)
-        )
-        return w.page(request, "error.html", status_code=exc.status_code, message=message)
-
+    handlers.install(app)
     return app
 
 
-__all__ = ["RateLimit", "Refusals", "Web", "create_app", "web"]
+__all__ = ["create_app"]

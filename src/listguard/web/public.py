@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -24,13 +24,13 @@ from listguard.oppositions import (
 from listguard.propagation import acknowledge, check_ack_signature
 from listguard.renting.partner_list import list_versions, published_list
 from listguard.timeutil import now_ts, to_iso
-from listguard.web.app import Web, client_of, web
+from listguard.web.deps import W, client_of
 from listguard.web.i18n import text_for
+from listguard.web.state import Web
 
 router = APIRouter(include_in_schema=False)
 CHANNELS = ("all", "postal", "phone", "automated_call", "sms", "email")
 SCOPES = ("all", "partners", "own")
-W = Annotated[Web, Depends(web)]
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -220,19 +220,16 @@ def unsubscribe(
     asked, refused = _link(request, w, token)
     if refused is not None or asked is None:
         return refused or Response(status_code=404)
-    try:
-        record_opposition(
-            w.engine,
-            channel=asked.channel,
-            scope=asked.scope,
-            via="email_link",
-            contact_id=asked.contact_id,
-            email=asked.email,
-            phone=asked.phone,
-            retention_years=w.settings.rules.retention_years,
-        )
-    except InputError as exc:
-        raise HTTPException(400, str(exc)) from None
+    record_opposition(  # a person nobody can be: an InputError, answered 400
+        w.engine,
+        channel=asked.channel,
+        scope=asked.scope,
+        via="email_link",
+        contact_id=asked.contact_id,
+        email=asked.email,
+        phone=asked.phone,
+        retention_years=w.settings.rules.retention_years,
+    )
     if one_click == "One-Click":  # a mail client's POST wants no page, only success
         return PlainTextResponse("unsubscribed\n")
     return w.page(request, "unsubscribe.html", asked=asked, token=token, done=True)

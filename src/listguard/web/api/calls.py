@@ -12,12 +12,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from listguard.accounts import ApiKey
 from listguard.calls.check import as_e164, check
+from listguard.calls.log import parse_at, record
 from listguard.errors import InputError
-from listguard.web.api import _ERRORS, W, scope
+from listguard.web.deps import ERRORS, OwnerGrant, W, owner_scope
 
-router = APIRouter(prefix="/api/v1/calls", tags=["partner side"], responses=_ERRORS)
+router = APIRouter(prefix="/api/v1/calls", tags=["partner side"], responses=ERRORS)
 
 
 class Reason(BaseModel):
@@ -60,24 +60,22 @@ _SPACE_FOR_PLUS = re.compile(r"(\d{4}-\d{2}-\d{2}T[0-9:.]+) (\d{2}:?\d{2})")
 
 
 def _instant(w: W, request: Request, value: str | None) -> dt.datetime:
-    from listguard.calls.log import parse_at
-
     if value is None:
         return dt.datetime.now(tz=dt.UTC)
     if unencoded := _SPACE_FOR_PLUS.fullmatch(value):
         value = f"{unencoded.group(1)}+{unencoded.group(2)}"
     try:
         return parse_at(value[:40], where="at")
-    except InputError as exc:
+    except InputError:  # answered 400 with its message
         w.refused(request, "bad_instant")
-        raise HTTPException(400, str(exc)) from None
+        raise
 
 
 @router.get("/check", response_model=CallCheck)
 def calls_check(
     request: Request,
     w: W,
-    _: Annotated[ApiKey, scope("calls:check")],
+    _: Annotated[OwnerGrant, owner_scope("calls:check")],
     number: Annotated[str, Query(max_length=40)],
     at: Annotated[str | None, Query(max_length=40, description="ISO 8601 with its zone")] = None,
 ) -> CallCheck:
@@ -91,17 +89,18 @@ def calls_check(
 
 @router.post("/attempts", status_code=201, response_model=AttemptRecorded)
 def calls_attempt(
-    request: Request, body: Attempt, w: W, _: Annotated[ApiKey, scope("calls:write")]
+    request: Request, body: Attempt, w: W, _: Annotated[OwnerGrant, owner_scope("calls:write")]
 ) -> AttemptRecorded:
     """Record a call or attempt made (`refused`: the person refused; no new call for
     60 days)."""
-    from listguard.calls.log import record
-
     value = _number(w, request, body.number)
     when = _instant(w, request, body.at)
     try:
         done = record(w.engine, value, when, body.outcome)
-    except InputError as exc:
+    except InputError:  # answered 400 with its message
         w.refused(request, "bad_instant")
-        raise HTTPException(400, str(exc)) from None
+        raise
     return AttemptRecorded(number=value, recorded=done)
+
+
+__all__ = ["router"]

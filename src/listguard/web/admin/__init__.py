@@ -1,0 +1,27 @@
+"""The back office of the owner's team: sign-in, dashboard, partners, rentals (preview
+and delivery), deliveries, oppositions and their propagation, the audit log, accounts
+and API keys.
+
+Sessions are cookies (``HttpOnly``, ``SameSite=Strict``, ``Secure`` behind HTTPS);
+every form carries the session's CSRF token. Operators work; admins also manage
+partners' keys and accounts.
+"""
+
+from __future__ import annotations
+
+from listguard.web.admin import (
+    access,
+    audit_log,
+    dashboard,
+    deliveries,
+    oppositions,
+    partners,
+    rentals,
+    signin,
+)
+from listguard.web.admin.router import router
+
+# the modules whose pages are on the router (no two of their paths overlap)
+PAGES = (signin, dashboard, oppositions, rentals, audit_log, partners, access, deliveries)
+
+__all__ = ["PAGES", "router"]

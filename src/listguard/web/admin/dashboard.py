@@ -1,0 +1,148 @@
+"""The back office's dashboard: the registry's figures, the oppositions of the last 30
+days, the propagation's lines, the refused requests, the last deliveries, and what a
+rental to one partner would deliver today."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import text
+
+from listguard import reads
+from listguard.db.schema import CHANNELS
+from listguard.errors import ListguardError
+from listguard.propagation import status
+from listguard.renting.order import Order
+from listguard.renting.preview import preview
+from listguard.timeutil import day_start, now_ts, to_day, to_iso, today
+from listguard.web.admin.deliveries import delivery_view
+from listguard.web.admin.router import router
+from listguard.web.deps import SignedIn, W
+from listguard.web.state import Web
+
+
+def _scalar(conn: Any, sql: str, **params: Any) -> Any:
+    return conn.execute(text(sql), params).scalar()
+
+
+def _rentable(w: Web, partner_id: str) -> dict[str, Any]:
+    """What a rental to ``partner_id`` on every channel, decided today for a 30-day
+    campaign, would deliver (the rentals preview; nothing recorded)."""
+    day = today()
+    order = Order(
+        partner=partner_id,
+        channels=tuple(CHANNELS),
+        purpose="Tableau de bord",
+        campaign_start=day,
+        campaign_end=day + dt.timedelta(days=30),
+        as_of=day,
+    )
+    try:
+        return {"partner": partner_id, **preview(w.engine, order, w.settings)}
+    except ListguardError as exc:
+        return {"partner": partner_id, "error": str(exc)}
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(request: Request, session: SignedIn, w: W, rentable: str | None = None) -> Response:
+    now = now_ts()
+    today = to_day(now)  # the registry's days are Paris days
+    month = day_start(today.replace(day=1))
+    with w.engine.connect() as conn:
+        figures = {
+            "contacts": _scalar(conn, "SELECT count(*) FROM contacts"),
+            "partners": _scalar(
+                conn,
+                "SELECT count(*) FROM partners WHERE listed_from <= :n "
+                "AND (listed_until IS NULL OR listed_until > :n)",
+                n=now,
+            ),
+            "rentals_month": _scalar(
+                conn, "SELECT count(*) FROM deliveries WHERE created_at >= :m", m=month
+            ),
+            "delivered_month": _scalar(
+                conn,
+                "SELECT coalesce(sum(contacts_delivered), 0) FROM deliveries "
+                "WHERE created_at >= :m",
+                m=month,
+            ),
+            "last_screening": _scalar(conn, "SELECT max(screened_at) FROM bloctel_screenings"),
+            "oppositions_30d": _scalar(
+                conn,
+                "SELECT count(*) FROM events WHERE event = 'opposition' AND at >= :s",
+                s=now - 30 * 86400,
+            ),
+        }
+        start = day_start(today - dt.timedelta(days=29))
+        per_day = {
+            int(d): int(n)
+            for d, n in conn.execute(
+                text(
+                    "SELECT (at - :s) / 86400 AS d, count(*) FROM events "
+                    "WHERE event = 'opposition' AND at >= :s GROUP BY (at - :s) / 86400"
+                ),
+                {"s": start},
+            )
+        }
+        refusals = conn.execute(
+            text(
+                "SELECT route, reason, sum(count) AS n FROM refusals WHERE day >= :s "
+                "GROUP BY route, reason ORDER BY n DESC, route, reason LIMIT 20"
+            ),
+            {"s": now - 7 * 86400},
+        ).all()
+    lines = status(w.engine, now=now)
+    pending = sum(x.messages for x in lines if x.status in ("pending", "sent", "failed"))
+    overdue = sum(x.overdue for x in lines)
+    last = figures["last_screening"]
+    age = (now - int(last)) // 86400 if last is not None else None
+    return w.page(
+        request,
+        "admin/dashboard.html",
+        session=session,
+        figures=figures,
+        screening=(to_iso(int(last))[:10] if last is not None else None, age),
+        pending=pending,
+        overdue=overdue,
+        lines=lines,
+        refusals=[{"route": r.route, "reason": r.reason, "n": int(r.n)} for r in refusals],
+        listed=[
+            {"id": p["partner_id"], "name": p["name"]}
+            for p in reads.partners(w.engine, now)
+            if p["state"] == "listed"
+        ],
+        rentable=_rentable(w, rentable[:64]) if rentable else None,
+        chart=_bars(
+            [
+                ((today - dt.timedelta(days=29 - i)).isoformat(), int(per_day.get(i, 0)))
+                for i in range(30)
+            ]
+        ),
+        deliveries=[delivery_view(d) for d in reads.deliveries(w.engine, limit=10)],
+    )
+
+
+def _bars(days: list[tuple[str, int]]) -> dict[str, Any]:
+    """A bar chart drawn by the server (SVG, no script): one bar per day, its height
+    relative to the busiest day, each with its day and count as a tooltip."""
+    top = max((n for _d, n in days), default=0) or 1
+    width, height = 12, 80
+    return {
+        "width": width * len(days),
+        "height": height,
+        "total": sum(n for _d, n in days),
+        "top": top,
+        "bars": [
+            {
+                "x": i * width,
+                "y": height - round(height * n / top),
+                "h": round(height * n / top),
+                "w": width - 2,
+                "label": f"{day} : {n}",
+            }
+            for i, (day, n) in enumerate(days)
+        ],
+    }
