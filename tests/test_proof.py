@@ -204,6 +204,43 @@ def test_the_proof_lists_each_consent_and_objection_with_what_was_shown(
     assert len(logged) == 3 and all("marie" not in str(row) for row in logged)
 
 
+def test_a_person_collected_through_a_form_gets_the_forms_evidence_on_each_choice(
+    engine: Engine, tmp_path: Path
+) -> None:
+    Scenario(engine, tmp_path, contacts=[], partners=[partner("P1")]).load()
+    record_collection(
+        engine,
+        Collection(
+            idempotency_key="form-w1",
+            contact={"contact_id": "W1", "last_name": "Morel", "email": "lea@example.com"},
+            choices={"partners_email": "consent", "own_phone": "consent", "own_sms": "objection"},
+            notice_version="v7-2025",
+            collected_at=FORM_AT,
+            notice_sha256=HASH,
+            ip="2001:db8::1",
+        ),
+    )
+    proof = gather(engine, SETTINGS, email="lea@example.com", now=NOW)
+    assert [(c.kind, c.scope, c.channel) for c in proof.choices] == [
+        ("consent", "own", "phone"),
+        ("objection", "own", "sms"),
+        ("consent", "partners", "email"),
+    ]
+    assert all(
+        (c.source, c.notice_version, c.notice_sha256, c.ip, c.given_at)
+        == ("collection", "v7-2025", HASH, "2001:db8::1", "2025-12-20T10:15:00+01:00")
+        for c in proof.choices
+    )
+    own_phone, objection, partners_email = proof.choices
+    assert own_phone.partner_list is None and own_phone.valid_until == "2026-12-20"
+    assert objection.partner_list is None and objection.valid_until is None
+    assert partners_email.valid_until is None
+    assert partners_email.partner_list is not None
+    # the form recorded no partner list version: the one in force then is given
+    assert not partners_email.partner_list.recorded
+    assert [p.id for p in partners_email.partner_list.partners] == ["P1"]
+
+
 def test_the_json_is_stable_and_before_the_maximum_age_law_no_expiry_is_given(
     engine: Engine, tmp_path: Path
 ) -> None:

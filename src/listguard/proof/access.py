@@ -181,20 +181,30 @@ def check_code(engine: Engine, phone: str, code: str, *, now: int | None = None)
         person = keyed_digest(ident, "phone", phone_e164)
         row = conn.execute(
             text(
-                "SELECT id, code_hash, expires_at, attempts, used_at FROM proof_codes "
-                "WHERE person = :p ORDER BY id DESC LIMIT 1"
+                "SELECT id, code_hash FROM proof_codes WHERE person = :p ORDER BY id DESC LIMIT 1"
             ),
             {"p": person},
         ).first()
-        if row is None or row.used_at is not None or row.expires_at <= at:
+        if row is None:
             return None
-        if row.attempts >= CODE_ATTEMPTS:
-            return None
-        matched = same(str(row.code_hash), _code_hash(link_key, person, code.strip()))
-        conn.execute(
-            text("UPDATE proof_codes SET attempts = attempts + 1, used_at = :u WHERE id = :i"),
-            {"u": at if matched else None, "i": row.id},
+        # each condition is checked by the update itself: two checks at once cannot both
+        # take the last attempt, nor both use the code
+        counted = conn.execute(
+            text(
+                "UPDATE proof_codes SET attempts = attempts + 1 WHERE id = :i "
+                "AND attempts < :most AND used_at IS NULL AND expires_at > :t"
+            ),
+            {"i": row.id, "most": CODE_ATTEMPTS, "t": at},
         )
+        if counted.rowcount != 1:
+            return None
+        if not same(str(row.code_hash), _code_hash(link_key, person, code.strip())):
+            return None
+        used = conn.execute(
+            text("UPDATE proof_codes SET used_at = :t WHERE id = :i AND used_at IS NULL"),
+            {"i": row.id, "t": at},
+        )
+        matched = used.rowcount == 1
     return Person(phone=phone_e164) if matched else None
 
 
