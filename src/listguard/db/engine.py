@@ -17,7 +17,7 @@ from listguard.db.ahead import database_url
 from listguard.errors import InputError
 
 # the last migration (``listguard.db.migrations``); a test holds it equal to Alembic's head
-HEAD_REVISION = "0019"
+HEAD_REVISION = "0020"
 
 try:
     import fcntl  # advisory file locks between processes (not on Windows)

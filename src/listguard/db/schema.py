@@ -529,3 +529,19 @@ call_attempts = Table(
     # one attempt per number and second: the same log imported again adds nothing
     UniqueConstraint("number", "at", name="uq_call_attempts_number_at"),
 )
+
+# the one-time codes sent by SMS for the proof of consent (``listguard.proof.access``):
+# the person by keyed digest of their number, the code by keyed hash, never in clear;
+# valid 10 minutes, 5 attempts, used once
+proof_codes = Table(
+    "proof_codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person", String(64), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("used_at", BigInteger),
+    Index("ix_proof_codes_person", "person"),
+)

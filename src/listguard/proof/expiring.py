@@ -1,0 +1,135 @@
+"""Phone consents about to lapse: ``listguard consents expiring --within N``.
+
+Under ``fr-2026`` a consent to phone canvassing lasts at most
+``phone_consent_max_age_days`` (365 by default) and is never renewed tacitly
+(reported décret n° 2026-662): the owner asks again before it lapses, or the
+contact stops being rentable on that channel (``consent_expired``). This lists,
+in one set-based query on the registry (SQLite or PostgreSQL), each contact whose
+consent to partners on such a channel still counts on ``as_of`` and stops counting
+within ``within`` days: one row per contact and channel, with the last day it counts.
+
+A contact's consent is the rules' own: the latest consent or opposition for partners
+on the channel (an event naming the contact, or one of its coordinates; an
+opposition wins over a consent of the same instant; an erasure is an opposition),
+else the choice made at collection, dated when collected. A consent given to one
+partner only (``partner:<id>``) is not listed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+
+from listguard.config import RuleSettings
+from listguard.db.schema import CHANNELS
+from listguard.errors import InputError
+from listguard.rules.packs import applicable_packs
+from listguard.timeutil import day_end, day_start, to_day, to_iso
+
+
+@dataclass(frozen=True)
+class Expiring:
+    contact_id: str
+    channel: str
+    consent_at: str  # ISO 8601, Paris time
+    valid_until: dt.date  # the last day the consent counts
+    phone: str | None  # the contact's numbers (E.164), to ask again
+    mobile: str | None
+    email: str | None
+
+
+def _events(channel: str) -> str:
+    """The consents and oppositions for partners on ``channel``, resolved to the
+    contacts they cover (as the rules resolve them)."""
+    cols = "e.event, e.at"
+    named = (
+        "e.event IN ('consent', 'opposition', 'erasure') "
+        f"AND e.channel IN ('{channel}', 'all') "
+        "AND (e.scope IN ('partners', 'all') OR e.event = 'erasure') AND e.at <= :dend"
+    )
+    return f"""
+SELECT c.contact_id, {cols} FROM events e JOIN contacts c ON c.contact_id = e.contact_id
+ WHERE {named}
+UNION ALL
+SELECT c.contact_id, {cols} FROM events e JOIN contacts c ON c.email_norm = e.email_norm
+ WHERE {named} AND e.contact_id IS NULL AND e.email_norm IS NOT NULL
+UNION ALL
+SELECT c.contact_id, {cols} FROM events e JOIN contacts c ON c.phone_e164 = e.phone_e164
+ WHERE {named} AND e.contact_id IS NULL AND e.email_norm IS NULL
+UNION ALL
+SELECT c.contact_id, {cols} FROM events e JOIN contacts c ON c.mobile_e164 = e.phone_e164
+ WHERE {named} AND e.contact_id IS NULL AND e.email_norm IS NULL
+   AND (c.phone_e164 IS NULL OR c.phone_e164 <> c.mobile_e164)"""
+
+
+def expiring_sql(channel: str) -> str:
+    """SQL: per contact, the consent on ``channel`` that counts on ``:dend`` and was given
+    in ``[:since, :before)``; parameters ``dend``, ``since``, ``before``."""
+    if channel not in CHANNELS:
+        raise ValueError(channel)
+    return f"""
+SELECT c.contact_id, '{channel}' AS channel, c.phone_e164, c.mobile_e164, c.email_norm,
+  CASE WHEN l.event = 'consent' THEN l.at
+       WHEN l.event IS NULL AND c.partners_{channel} = 'consent' THEN c.collected_at
+  END AS consent_at
+FROM contacts c LEFT JOIN (
+  SELECT contact_id, event, at FROM (
+    SELECT contact_id, event, at, ROW_NUMBER() OVER (
+      PARTITION BY contact_id
+      ORDER BY at DESC, CASE WHEN event = 'consent' THEN 1 ELSE 0 END) AS n
+    FROM ({_events(channel)}) x
+  ) y WHERE n = 1
+) l ON l.contact_id = c.contact_id
+WHERE c.collected_at <= :dend"""
+
+
+def expiring_consents(
+    engine: Engine, rules: RuleSettings, as_of: dt.date, within: int
+) -> list[Expiring]:
+    """The consents to partners that count on ``as_of`` and stop counting within
+    ``within`` days (their last day is ``as_of`` .. ``as_of + within - 1``), on every
+    channel with a maximum consent age in the packs in force then; by last day, then
+    contact."""
+    if within < 1:
+        raise InputError(f"--within must be a number of days, at least 1 (got {within})")
+    last = as_of + dt.timedelta(days=within - 1)
+    applied = applicable_packs(as_of, as_of, last, rules, "commercial")
+    out: list[Expiring] = []
+    with engine.connect() as conn:
+        for channel in CHANNELS:
+            days = applied.consent_max_age_days(channel)
+            if days is None:
+                continue
+            # given on day G, a consent counts until G + days: it counts on as_of when
+            # G >= as_of - days, and stops within the window when G + days <= last
+            params = {
+                "dend": day_end(as_of),
+                "since": day_start(as_of - dt.timedelta(days=days)),
+                "before": day_start(last - dt.timedelta(days=days) + dt.timedelta(days=1)),
+            }
+            rows = conn.execute(
+                text(
+                    f"SELECT * FROM ({expiring_sql(channel)}) s "
+                    "WHERE consent_at >= :since AND consent_at < :before"
+                ),
+                params,
+            )
+            out += [
+                Expiring(
+                    contact_id=str(r.contact_id),
+                    channel=channel,
+                    consent_at=to_iso(int(r.consent_at)),
+                    valid_until=to_day(int(r.consent_at)) + dt.timedelta(days=days),
+                    phone=r.phone_e164,
+                    mobile=r.mobile_e164,
+                    email=r.email_norm,
+                )
+                for r in rows
+            ]
+    out.sort(key=lambda e: (e.valid_until, e.contact_id, e.channel))
+    return out
+
+
+__all__ = ["Expiring", "expiring_consents", "expiring_sql"]
