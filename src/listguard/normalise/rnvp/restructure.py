@@ -278,8 +278,39 @@ def _verdict(
     out: pl.DataFrame, abbreviated: list[pl.Series], truncated: list[pl.Series]
 ) -> pl.DataFrame:
     """The columns of ``OUTPUT`` in input order: the six lines, the postal code, city and
-    INSEE code, and the status with the changes made and the reason (see the package's
-    description)."""
+    INSEE code, and the status with the changes made and the reason."""
+    status, changes, reason = _status(abbreviated, truncated)
+    return (
+        out.sort("_row")
+        .select(
+            *[pl.col(f"line{i}") for i in range(1, 7)],
+            pl.col("postal_code_out")
+            .fill_null(pl.col("_code"))
+            .replace("", None)
+            .alias("postal_code"),
+            pl.col("city_out").alias("city"),
+            pl.col("insee_out").alias("insee"),
+            status.alias("status"),
+            changes.alias("changes"),
+            reason.alias("reason"),
+        )
+        .with_columns(
+            [
+                pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
+                for c in ("line1", "line2", "line3", "line4", "line5", "line6", "changes", "reason")
+            ]
+        )
+    )
+
+
+def _status(
+    abbreviated: list[pl.Series], truncated: list[pl.Series]
+) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """An address's status, its changes (";"-separated) and its reason: ``invalid`` when
+    empty, when line 6 is, or with neither street nor locality; ``doubtful`` when line 6
+    is, when a line was cut or holds another script; ``corrected`` when a value changed
+    (line 6, a line abbreviated); else ``valid`` (moving parts to their lines or writing
+    a street type out changes only the form)."""
     changes = [
         pl.when(pl.lit(a)).then(pl.lit(f"line{i}_abbreviated"))
         for i, a in enumerate(abbreviated, start=1)
@@ -331,27 +362,7 @@ def _verdict(
         .then(pl.lit("line_too_long"))
         .otherwise(pl.lit(""))
     )
-    return (
-        out.sort("_row")
-        .select(
-            *[pl.col(f"line{i}") for i in range(1, 7)],
-            pl.col("postal_code_out")
-            .fill_null(pl.col("_code"))
-            .replace("", None)
-            .alias("postal_code"),
-            pl.col("city_out").alias("city"),
-            pl.col("insee_out").alias("insee"),
-            status.alias("status"),
-            change_list.alias("changes"),
-            reason.alias("reason"),
-        )
-        .with_columns(
-            [
-                pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
-                for c in ("line1", "line2", "line3", "line4", "line5", "line6", "changes", "reason")
-            ]
-        )
-    )
+    return status, change_list, reason
 
 
 __all__ = ["restructure"]

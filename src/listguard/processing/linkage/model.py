@@ -110,7 +110,33 @@ def predict(
         for f, name in zip(frames, ("a", "b"), strict=False)
     ]
     linker = Linker(tables if link else tables[0], settings, log_level=logging.ERROR)
-    by_fields = dict(zip([p for p in PASSES if set(p) <= filled], keys_of(keys), strict=False))
+    by_fields: dict[tuple[str, ...], str] = dict(
+        zip([p for p in PASSES if set(p) <= filled], keys_of(keys), strict=False)
+    )
+    _train(linker, by_fields, filled)
+    predicted = linker.inference.predict(threshold_match_probability=threshold)
+    rel = predicted.as_duckdbpyrelation()
+    modelled = _gated(rel, filled, link, identify)
+    for i, f in enumerate(frames):
+        con.register(f"lg_side{i}", f.select("unique_id", *sorted(filled)).to_arrow())
+    exact = con.sql(exact_pairs_sql(filled, link))
+    # the exact pairs the model missed (a small file teaches it nothing) are added
+    kept = modelled.union(
+        exact.join(modelled.select("id_a AS m_a, id_b AS m_b"), "id_a = m_a AND id_b = m_b", "anti")
+    )
+    pairs = kept.select("id_a, id_b, probability, agreed").pl()
+    clusters = _components(api, frames, kept, link)
+    order = ["id", "file", "cluster_id"] if link else ["id", "cluster_id"]
+    result = pairs.sort("id_a", "id_b"), clusters.select(order).sort(order[:-1])
+    con.close()
+    spill.cleanup()
+    return result
+
+
+def _train(linker: Any, by_fields: dict[tuple[str, ...], str], filled: set[str]) -> None:
+    """The model trained without labels: the prior (how many pairs match at all) from
+    the pairs that surely do, ``u`` from random pairs, ``m`` by expectation
+    maximisation within the blocks the data allows."""
     sure: list[Any] = [
         f"l.{by_fields[p]} = r.{by_fields[p]}"
         + (" AND l.dob = r.dob" if p == ("first", "last") else "")
@@ -137,8 +163,12 @@ def predict(
                 )
             except Exception:  # a block with too few pairs to learn from: the others teach
                 logging.getLogger(__name__).debug("no EM on %s", block)
-    predicted = linker.inference.predict(threshold_match_probability=threshold)
-    rel = predicted.as_duckdbpyrelation()
+
+
+def _gated(rel: Any, filled: set[str], link: bool, identify: bool) -> Any:
+    """The predicted pairs behind their gate (``identifies_sql`` with ``identify``,
+    else ``not_household_sql``): ``file_a``, ``file_b``, ``id_a``, ``id_b``,
+    ``probability`` and the fields that ``agreed``."""
     gate = identifies_sql(filled) if identify else not_household_sql(filled)
     # a field "agreed" when its comparison weighed for the match (a positive weight)
     weights = [c for c in rel.columns if c.startswith("mw_") and not c.startswith("mw_tf_adj_")]
@@ -150,24 +180,10 @@ def predict(
         else "''"
     )
     side = "source_dataset_{0} AS file_{1}, " if link else "'' AS file_{1}, "
-    modelled = rel.filter(gate).select(
+    return rel.filter(gate).select(
         side.format("l", "a") + side.format("r", "b") + "unique_id_l AS id_a, unique_id_r AS id_b, "
         f"round(match_probability, 4) AS probability, {agreed} AS agreed"
     )
-    for i, f in enumerate(frames):
-        con.register(f"lg_side{i}", f.select("unique_id", *sorted(filled)).to_arrow())
-    exact = con.sql(exact_pairs_sql(filled, link))
-    # the exact pairs the model missed (a small file teaches it nothing) are added
-    kept = modelled.union(
-        exact.join(modelled.select("id_a AS m_a, id_b AS m_b"), "id_a = m_a AND id_b = m_b", "anti")
-    )
-    pairs = kept.select("id_a, id_b, probability, agreed").pl()
-    clusters = _components(api, frames, kept, link)
-    order = ["id", "file", "cluster_id"] if link else ["id", "cluster_id"]
-    result = pairs.sort("id_a", "id_b"), clusters.select(order).sort(order[:-1])
-    con.close()
-    spill.cleanup()
-    return result
 
 
 def _components(api: Any, frames: Sequence[pl.DataFrame], kept: Any, link: bool) -> pl.DataFrame:
