@@ -25,20 +25,20 @@ one that cannot be told now is told later (``listguard inbound ack``).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from listguard import audit
+from listguard.calls.log import forget
 from listguard.db.engine import writing
 from listguard.erasure import after_erasure
 from listguard.errors import InputError
+from listguard.owners import check_source
 from listguard.propagation import verify_signature
 from listguard.timeutil import now_ts
 
-SOURCE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 TYPES = ("opposition", "erasure", "rectification")
 KIND_OF = {
     "email": "email",
@@ -70,8 +70,7 @@ class Received:
 def add_source(engine: Engine, source: str, secret: str, list_name: str | None = None) -> str:
     """Accept the messages of ``source`` signed with ``secret``; returns the list name.
     Adding it again replaces its key (the owner made a new one)."""
-    if not SOURCE_NAME.match(source):
-        raise InputError(f"source {source!r}: letters, digits, '.', '_' or '-' (at most 64)")
+    check_source(source)
     if len(secret) < 16 or len(secret) > 128:
         raise InputError("the signing key is 16 to 128 characters (the owner's, as given)")
     chosen = list_name or f"opposition:{source}"
@@ -176,8 +175,6 @@ def receive(
                     entries,
                 ).rowcount
         elif kind == "erasure":
-            from listguard.calls.log import forget
-
             erased = _erasures(conn, items)
             forget(conn, [i["coordinate"] for i in items if KIND_OF[i["channel"]] == "phone"])
             # in the transaction that records the message: a message recorded is one

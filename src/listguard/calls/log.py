@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from listguard import audit
 from listguard.db.engine import writing
 from listguard.errors import InputError
+from listguard.owners import check_source
 from listguard.timeutil import day_end, now_ts
 
 if TYPE_CHECKING:
@@ -87,11 +88,9 @@ def receive(
     ``until`` (the campaign's last day, as the notice gives it)."""
     import polars as pl
 
-    from listguard.inbound import SOURCE_NAME
     from listguard.io.tabular import open_tabular
 
-    if not SOURCE_NAME.match(source):
-        raise InputError(f"source {source!r}: letters, digits, '.', '_' or '-' (at most 64)")
+    check_source(source)
     file = path / "contacts.csv" if path.is_dir() else path
     name = delivery or (path.name if path.is_dir() else path.parent.name) or file.name
     tab = open_tabular(file)

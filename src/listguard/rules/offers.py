@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from listguard.renting.order import Order
+from typing import Any, Protocol
 
 OFFERS = ("general", "energy_renovation", "home_adaptation")
 
@@ -61,7 +58,21 @@ def ban(offer: str, channel: str, campaign_end: dt.date) -> Ban | None:
     return None
 
 
-def banned_offer_rules(order: Order) -> dict[str, Any]:
+class OrderTerms(Protocol):
+    """What the bans look at in an order (``renting.order.Order`` has it): the offer,
+    the channels rented and the campaign's last day."""
+
+    @property
+    def offer(self) -> str: ...
+
+    @property
+    def channels(self) -> tuple[str, ...]: ...
+
+    @property
+    def campaign_end(self) -> dt.date: ...
+
+
+def banned_offer_rules(order: OrderTerms) -> dict[str, Any]:
     """What the manifest says of ``banned_offer`` for ``order``: its offer, and per channel
     the ban that applies to its consumers, from when, and its legal source."""
     bans = {ch: ban(order.offer, ch, order.campaign_end) for ch in order.channels}

@@ -1,0 +1,103 @@
+"""Where each part of an address goes: the address columns (or one free-text field)
+split into parts in reading order, and each part given its line of the standard
+(2: inside the building, 3: the building, 4: number and street, 5: locality or
+distribution service) or recognised as a postal code and city written among the
+lines."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from listguard.normalise.rnvp.formats import (
+    EXT,
+    LINE2,
+    LINE3,
+    LINE5,
+    NUMBER_ONLY,
+    POSTAL_CITY,
+)
+from listguard.normalise.rnvp.streets import street_types
+from listguard.normalise.text import text_key
+
+LINES = ("address_line2", "address_line3", "address_line4", "address_line5", "address")
+_GIVEN = {"address_line2": 2, "address_line3": 3, "address_line4": 4, "address_line5": 5}
+
+
+def parts(base: pl.DataFrame) -> pl.DataFrame:
+    """Every address part in reading order (``_row``, ``pos``, ``given``: the line it was
+    written on, 9 for free text; ``text`` as written; ``key``), split at commas,
+    semicolons, bars and line breaks; a lone number is joined to the part after it."""
+    long = (
+        base.select("_row", *LINES)
+        .unpivot(index="_row", variable_name="source", value_name="text")
+        .with_columns(
+            pl.col("source")
+            .replace_strict(_GIVEN, default=9, return_dtype=pl.Int32)
+            .alias("given"),
+            pl.col("source")
+            .replace_strict({c: i for i, c in enumerate(LINES)}, return_dtype=pl.Int32)
+            .alias("src"),
+            pl.col("text").fill_null("").str.replace_all(r"[;|\n\r]", ",").str.split(","),
+        )
+        .explode("text")
+        .with_columns(pl.col("text").str.replace_all(r"\s+", " ").str.strip_chars())
+        .filter(pl.col("text") != "")
+        .sort("_row", "src", maintain_order=True)
+        .with_columns(text_key("text").alias("key"))
+        .filter(pl.col("key") != "")
+    )
+    lone = pl.col("key").str.contains(NUMBER_ONLY)
+    follows = pl.col("_row").shift(-1) == pl.col("_row")
+    merged = long.with_columns(
+        (lone & follows).alias("_lone"),
+        pl.when((lone & follows).shift(1).fill_null(False))
+        .then(pl.col("key").shift(1) + " " + pl.col("key"))
+        .otherwise(pl.col("key"))
+        .alias("key"),
+        pl.when((lone & follows).shift(1).fill_null(False))
+        .then(pl.col("text").shift(1) + " " + pl.col("text"))
+        .otherwise(pl.col("text"))
+        .alias("text"),
+    )
+    return merged.filter(~pl.col("_lone")).drop("_lone").with_row_index("pos")
+
+
+def classify(parts: pl.DataFrame) -> pl.DataFrame:
+    """Each part's line (2 to 5), or ``pc`` for a postal code and city written among the
+    lines (``pc_code``, ``pc_city``)."""
+    types = "|".join(re.escape(t) for t in street_types())
+    key = pl.col("key")
+    street = key.str.contains(rf"^\d{{1,5}}\s*{EXT}?\s+[A-Z]") | key.str.contains(
+        rf"^(?:{types})\b"
+    )
+    found = parts.with_columns(
+        key.str.extract(POSTAL_CITY, 1).str.replace(" ", "").alias("pc_code"),
+        key.str.extract(POSTAL_CITY, 2).alias("pc_city"),
+        pl.when(key.str.contains(POSTAL_CITY))
+        .then(pl.lit("pc"))
+        .when(key.str.contains(LINE2))
+        .then(pl.lit("2"))
+        .when(key.str.contains(LINE3))
+        .then(pl.lit("3"))
+        .when(key.str.contains(LINE5))
+        .then(pl.lit("5"))
+        .when(street)
+        .then(pl.lit("4"))
+        .otherwise(pl.lit("free"))
+        .alias("cls"),
+    )
+    has4 = (pl.col("cls") == "4").any().over("_row")
+    nth_free = (pl.col("cls") == "free").cast(pl.Int32).cum_sum().over("_row")
+    return found.with_columns(
+        pl.when(pl.col("cls") != "free")
+        .then(pl.col("cls"))
+        .when(~has4 & (nth_free == 1))
+        .then(pl.lit("4"))  # a street written without type or number, or a lieu-dit alone
+        .otherwise(pl.lit("5"))
+        .alias("cls")
+    )
+
+
+__all__ = ["LINES", "classify", "parts"]

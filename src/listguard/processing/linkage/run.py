@@ -1,0 +1,199 @@
+"""Deduplication and linkage run end to end: one file deduplicated or two linked
+(``pairs.csv`` and ``clusters.csv``), the registry's contacts deduplicated (and their
+clusters stored for the rules), and the pairs that identify one person for
+``enrich``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine, text
+
+from listguard import audit
+from listguard.db.engine import writing
+from listguard.errors import InputError
+from listguard.io.csvout import CsvWriter
+from listguard.processing.files import (
+    MappedFile,
+    check_threshold,
+    open_mapped,
+    parse_maps,
+    registry_table,
+)
+from listguard.processing.linkage.fields import READ, prepare
+from listguard.processing.linkage.model import predict
+from listguard.timeutil import now_ts
+
+DEFAULT_THRESHOLD = 0.9
+
+
+@dataclass
+class LinkageReport:
+    records: int = 0
+    pairs: int = 0
+    clusters: int = 0  # of two records or more
+    in_clusters: int = 0
+    seconds: float = 0.0
+
+
+def read_file(
+    mapped: MappedFile, extra: Sequence[str], progress: Callable[[int], None] | None
+) -> pl.DataFrame:
+    parts = []
+    for frame, ids in mapped.batches():
+        parts.append(prepare(frame, ids, extra))
+        if progress is not None:
+            progress(frame.height)
+    data = (
+        pl.concat(parts)
+        if parts
+        else prepare(pl.DataFrame(), pl.Series([], dtype=pl.String), extra)
+    )
+    dup = data["unique_id"].is_duplicated()
+    if dup.any():
+        first = data.filter(dup)["unique_id"][0]
+        raise InputError(
+            f"the id {first!r} names several rows: ids must be unique (--id COLUMN)",
+            where=str(mapped.tab.path),
+        )
+    return data
+
+
+def link_files(
+    paths: Sequence[Path],
+    out_dir: Path,
+    *,
+    maps: Sequence[str] = (),
+    id_column: str = "contact_id",
+    threshold: float = DEFAULT_THRESHOLD,
+    compare: Sequence[str] = (),
+    delimiter: str = ";",
+    progress: Callable[[int], None] | None = None,
+) -> LinkageReport:
+    """Deduplicate one file, or link two: ``pairs.csv`` and ``clusters.csv`` in
+    ``out_dir``."""
+    check_threshold(threshold)
+    started = time.perf_counter()
+    extra = [c.strip().lower() for c in compare]
+    mapped = [
+        open_mapped(p, parse_maps(maps, (*READ, *extra)), id_column, (*READ, *extra)) for p in paths
+    ]
+    for m in mapped:
+        missing = [c for c in extra if c not in m.tab.columns and c not in m.maps.values()]
+        if missing:
+            raise InputError(
+                f"--compare {', '.join(missing)}: no such column", where=str(m.tab.path)
+            )
+    frames = [read_file(m, extra, progress) for m in mapped]
+    pairs, clusters = predict(frames, threshold)
+    return _written(pairs, clusters, out_dir, delimiter, sum(f.height for f in frames), started)
+
+
+def _written(
+    pairs: pl.DataFrame,
+    clusters: pl.DataFrame,
+    out_dir: Path,
+    delimiter: str,
+    records: int,
+    started: float,
+) -> LinkageReport:
+    """Write ``pairs.csv`` and ``clusters.csv``, each whole or not at all; the counts."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writers = [
+        (out_dir / "pairs.csv", ["id_a", "id_b", "probability", "agreed"], pairs),
+        (out_dir / "clusters.csv", clusters.columns, clusters),
+    ]
+    for path, header, rows in writers:
+        writer = CsvWriter(path, header, delimiter)
+        try:
+            writer.write_frame(rows)
+        except BaseException:
+            writer.discard()
+            raise
+        writer.close()
+    sizes = clusters.group_by("cluster_id").len().filter(pl.col("len") > 1)
+    return LinkageReport(
+        records=records,
+        pairs=pairs.height,
+        clusters=sizes.height,
+        in_clusters=int(sizes["len"].sum()),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def registry_frame(engine: Engine, progress: Callable[[int], None] | None = None) -> pl.DataFrame:
+    """The compared fields of the registry's current contacts (``unique_id`` is the
+    contact_id), prepared in batches."""
+    whole = registry_table(engine, ("contact_id", *READ))
+    if whole.height == 0:
+        raise InputError("the registry holds no contact")
+    parts = []
+    for frame in whole.iter_slices(100_000):
+        parts.append(prepare(frame, frame["contact_id"], []))
+        if progress is not None:
+            progress(frame.height)
+    return pl.concat(parts)
+
+
+def link_pairs(a: pl.DataFrame, b: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """The pairs of a row of ``a`` and a row of ``b`` (prepared) at ``threshold`` or
+    above that identify one person (``identifies_sql``): ``id_a``, ``id_b``,
+    ``probability``, ``agreed``."""
+    return predict([a, b], threshold, identify=True)[0]
+
+
+def dedupe_base(
+    engine: Engine,
+    out_dir: Path,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    delimiter: str = ";",
+    progress: Callable[[int], None] | None = None,
+) -> LinkageReport:
+    """The registry's current contacts deduplicated: the files as for a file, and the
+    clusters of two or more contacts stored in ``contact_clusters`` (replacing the
+    previous ones, in one transaction), where the rules treat each as one person."""
+    check_threshold(threshold)
+    started = time.perf_counter()
+    now = now_ts()  # the clusters are those of the contacts as read from here on
+    data = registry_frame(engine, progress)
+    pairs, clusters = predict([data], threshold)
+    report = _written(pairs, clusters, out_dir, delimiter, data.height, started)
+    grouped = clusters.filter(pl.len().over("cluster_id") > 1)
+    with writing(engine) as conn:
+        conn.execute(text("DELETE FROM contact_clusters"))
+        if grouped.height:
+            conn.execute(
+                text(
+                    "INSERT INTO contact_clusters (contact_id, cluster_id, computed_at) "
+                    "VALUES (:i, :c, :t)"
+                ),
+                [{"i": i, "c": c, "t": now} for i, c in grouped.iter_rows()],
+            )
+        audit.append(
+            conn,
+            "clusters_computed",
+            None,
+            {
+                "threshold": threshold,
+                "clusters": report.clusters,
+                "contacts": report.in_clusters,
+            },
+            now,
+        )
+    return report
+
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "LinkageReport",
+    "dedupe_base",
+    "link_files",
+    "link_pairs",
+    "read_file",
+    "registry_frame",
+]
