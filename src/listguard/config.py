@@ -106,29 +106,83 @@ class Settings:
 LEGAL_MAXIMA = {"retention_years": 3, "bloctel_validity_days": 30}
 
 
-def _section(cls: type[Any], data: dict[str, Any], where: str) -> Any:
+SECTIONS: dict[str, type[Any]] = {
+    "owner": Owner,
+    "rules": RuleSettings,
+    "output": OutputSettings,
+    "notify": NotifySettings,
+    "seeds": SeedSettings,
+    "web": WebSettings,
+    "engine": EngineSettings,
+    "propagation": PropagationSettings,
+}
+
+
+class SettingsError(InputError):
+    """A settings file with several problems: each is listed with its section, so one
+    run shows everything to correct."""
+
+    def __init__(self, path: str, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        lines = "".join(
+            f"\n  [{section}] {message}" if section else f"\n  {message}"
+            for section, message in problems
+        )
+        super().__init__(f"{len(problems)} problems in the settings:{lines}", where=path)
+
+
+class _Problems:
+    """The problems found in a settings file, each with its section ("" for the file)."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+
+    def add(self, section: str, message: str) -> None:
+        self.found.append((section, message))
+
+    def raise_any(self, path: Path) -> None:
+        """One problem is reported as it always was; several are reported together."""
+        if len(self.found) == 1:
+            section, message = self.found[0]
+            raise InputError(message, where=f"{path} [{section}]" if section else str(path))
+        if self.found:
+            raise SettingsError(str(path), self.found)
+
+
+def _section(cls: type[Any], data: Any, section: str, problems: _Problems) -> Any:
+    """The section's settings with their types checked; a key in error keeps its
+    default, so that the checks after this one still run."""
+    if not isinstance(data, dict):
+        problems.add(section, f"must be a table of settings, got {data!r}")
+        return cls()
     known = {f.name: f.type for f in fields(cls)}
     unknown = sorted(set(data) - set(known))
     if unknown:
-        raise InputError(f"unknown setting(s) {', '.join(unknown)}", where=where)
-    data = dict(data)
+        problems.add(section, f"unknown setting(s) {', '.join(unknown)}")
+    values: dict[str, Any] = {}
     for key, value in data.items():
+        if key not in known:
+            continue
         if str(known[key]) == "tuple[str, ...]":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise InputError(
-                    f"setting {key!r} must be a list of texts, got {value!r}", where=where
-                )
-            data[key] = tuple(value)
+                problems.add(section, f"setting {key!r} must be a list of texts, got {value!r}")
+                continue
+            values[key] = tuple(value)
             continue
         expected = {"int": int, "bool": bool}.get(str(known[key]), str)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             kind = {int: "a whole number", bool: "true or false"}.get(expected, "text")
-            raise InputError(f"setting {key!r} must be {kind}, got {value!r}", where=where)
-    return cls(**data)
+            problems.add(section, f"setting {key!r} must be {kind}, got {value!r}")
+            continue
+        values[key] = value
+    return cls(**values)
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
-    """Settings from ``path`` (or ``$LISTGUARD_CONFIG``); defaults when neither is given."""
+    """Settings from ``path`` (or ``$LISTGUARD_CONFIG``); defaults when neither is given.
+
+    The whole file is checked before anything is refused: an :class:`InputError`
+    names the one problem, a :class:`SettingsError` lists them all."""
     path = path or os.environ.get("LISTGUARD_CONFIG")
     if not path:
         return Settings()
@@ -139,25 +193,30 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise InputError("configuration file not found", where=str(p)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not a valid TOML file: {exc}", where=str(p)) from None
-    sections = {"owner", "rules", "output", "notify", "seeds", "web", "engine", "propagation"}
-    unknown = sorted(set(raw) - sections)
+    problems = _Problems()
+    unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
-        raise InputError(f"unknown section(s) {', '.join(unknown)}", where=str(p))
-    owner = _section(Owner, raw.get("owner", {}), f"{p} [owner]")
-    rules = _section(RuleSettings, raw.get("rules", {}), f"{p} [rules]")
-    output = _section(OutputSettings, raw.get("output", {}), f"{p} [output]")
-    notify = _section(NotifySettings, raw.get("notify", {}), f"{p} [notify]")
-    seeds = _section(SeedSettings, raw.get("seeds", {}), f"{p} [seeds]")
-    web = _section(WebSettings, raw.get("web", {}), f"{p} [web]")
-    engine = _section(EngineSettings, raw.get("engine", {}), f"{p} [engine]")
-    propagation = _section(PropagationSettings, raw.get("propagation", {}), f"{p} [propagation]")
+        problems.add("", f"unknown section(s) {', '.join(unknown)}")
+    parsed = {
+        name: _section(cls, raw.get(name, {}), name, problems) for name, cls in SECTIONS.items()
+    }
+    settings = _checked(Settings(**parsed), p, problems)
+    problems.raise_any(p)
+    return settings
+
+
+def _checked(settings: Settings, p: Path, problems: _Problems) -> Settings:
+    """The settings' values checked against each other and the law, with their paths
+    made absolute (relative to the file's folder)."""
+    owner, rules, output, notify = settings.owner, settings.rules, settings.output, settings.notify
+    seeds, web, engine = settings.seeds, settings.web, settings.engine
     if owner.privacy_policy_url:
         try:
             check_link_url(owner.privacy_policy_url, "privacy_policy_url")
         except InputError as exc:
-            raise InputError(exc.message, where=f"{p} [owner]") from None
+            problems.add("owner", exc.message)
     if engine.memory_mb < 64:
-        raise InputError("memory_mb must be at least 64", where=f"{p} [engine]")
+        problems.add("engine", "memory_mb must be at least 64")
     if web.deliveries_dir:
         web = replace(
             web,
@@ -168,43 +227,28 @@ def load_settings(path: str | Path | None = None) -> Settings:
         try:
             ipaddress.ip_network(proxy.strip(), strict=False)
         except ValueError:
-            raise InputError(
-                f"trusted_proxies: {proxy!r} is not an IP address or network", where=f"{p} [web]"
-            ) from None
+            problems.add("web", f"trusted_proxies: {proxy!r} is not an IP address or network")
     if seeds.file:
         seeds = SeedSettings(file=str((p.parent / seeds.file).resolve()))
     if notify.smtp_host and not notify.sender:
-        raise InputError(
-            "sender is required to send email (smtp_host is set)", where=f"{p} [notify]"
-        )
+        problems.add("notify", "sender is required to send email (smtp_host is set)")
     if notify.digest_minutes < 1:
-        raise InputError("digest_minutes must be at least 1", where=f"{p} [notify]")
+        problems.add("notify", "digest_minutes must be at least 1")
     for key, maximum in LEGAL_MAXIMA.items():
         value = getattr(rules, key)
         if not 0 < value <= maximum:
-            raise InputError(
+            problems.add(
+                "rules",
                 f"{key} = {value}: a setting may only make the rule stricter "
                 f"(between 1 and {maximum})",
-                where=f"{p} [rules]",
             )
     if rules.phone_consent_max_age_days < 0:
-        raise InputError(
-            "phone_consent_max_age_days must be 0 (off) or a number of days", where=f"{p} [rules]"
-        )
+        problems.add("rules", "phone_consent_max_age_days must be 0 (off) or a number of days")
     if rules.bloctel_screening not in ("optional", "required"):
-        raise InputError(
+        problems.add(
+            "rules",
             f"bloctel_screening must be 'optional' or 'required', got {rules.bloctel_screening!r}",
-            where=f"{p} [rules]",
         )
     if output.csv_delimiter not in (";", ",", "\t", "|"):
-        raise InputError("csv_delimiter must be one of ; , | or a tab", where=f"{p} [output]")
-    return Settings(
-        owner=owner,
-        rules=rules,
-        output=output,
-        notify=notify,
-        seeds=seeds,
-        web=web,
-        engine=engine,
-        propagation=propagation,
-    )
+        problems.add("output", "csv_delimiter must be one of ; , | or a tab")
+    return replace(settings, web=web, seeds=seeds)

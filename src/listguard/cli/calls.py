@@ -13,7 +13,7 @@ import typer
 from listguard.errors import InputError
 
 if TYPE_CHECKING:
-    from listguard.cli.main import Context
+    from listguard.cli.app import Context
 
 calls_app = typer.Typer(
     help="The partner side: may a number be called now; deliveries received; calls made.",

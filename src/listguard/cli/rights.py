@@ -1,0 +1,112 @@
+"""``listguard rights *``: the person's rights of access, erasure and rectification
+(GDPR art. 15 to 19)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from listguard.cli.app import Context, one_person
+from listguard.errors import InputError
+
+rights_app = typer.Typer(help="The rights of the person (GDPR).")
+
+
+@rights_app.command("access")
+def rights_access(
+    ctx: typer.Context,
+    contact: Annotated[str | None, typer.Option("--contact", help="Contact id.")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="Email address.")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="Phone number.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text (French) or json.")] = "text",
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+) -> None:
+    """Everything held about a person: data, versions, choices, deliveries (art. 15)."""
+    import json
+
+    from listguard.rights import access_report, access_text
+
+    c: Context = ctx.obj
+    one_person(contact, email, phone)
+    if fmt not in ("text", "json"):
+        raise InputError(f"unknown format {fmt!r}: expected text or json")
+    report = access_report(c.engine(), contact_id=contact, email=email, phone=phone)
+    body = (
+        json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+        if fmt == "json"
+        else access_text(report, c.settings().owner.name)
+    )
+    if out is None:
+        print(body, end="")
+    else:
+        out.write_text(body, encoding="utf-8")
+        print(f"access report written to {out}")
+
+
+@rights_app.command("erase")
+def rights_erase(
+    ctx: typer.Context,
+    contact: Annotated[str | None, typer.Option("--contact", help="Contact id.")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="Email address.")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="Phone number.")] = None,
+    via: Annotated[str, typer.Option(help="How the request was received.")] = "api",
+) -> None:
+    """Erase a person: tell the partners, delete their data, refuse them on import (art. 17)."""
+    from listguard.erasure import folder_lines
+    from listguard.rights import erase
+
+    c: Context = ctx.obj
+    one_person(contact, email, phone)
+    done = erase(
+        c.engine(),
+        contact_id=contact,
+        email=email,
+        phone=phone,
+        via=via,
+        retention_years=c.settings().rules.retention_years,
+    )
+    print(
+        f"erased: {done.contacts} contact record(s) deleted; {done.messages} message(s) queued "
+        "for the partners that received them"
+    )
+    print("\n".join(folder_lines(done.folders)))
+
+
+@rights_app.command("rectify")
+def rights_rectify(
+    ctx: typer.Context,
+    contact: Annotated[str, typer.Option("--contact", help="Contact id.")],
+    values: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="FIELD=VALUE...", help="Corrected values, e.g. last_name=Dupont email=..."
+        ),
+    ],
+    via: Annotated[str, typer.Option(help="How the request was received.")] = "letter",
+) -> None:
+    """Correct a person's data and tell the partners that received it (art. 16 and 19)."""
+    from listguard.rights import rectify
+
+    c: Context = ctx.obj
+    changes: dict[str, str] = {}
+    for value in values:
+        field, sep, new = value.partition("=")
+        if not sep or not field.strip():
+            raise InputError(f"{value!r}: expected FIELD=VALUE")
+        changes[field.strip()] = new
+    done = rectify(
+        c.engine(),
+        contact,
+        changes,
+        via=via,
+        retention_years=c.settings().rules.retention_years,
+    )
+    if not done.changed:
+        print("nothing changed: the registry already holds these values")
+        return
+    print(
+        f"rectified: {', '.join(done.changed)}; {done.messages} message(s) queued for the "
+        "partners that received them"
+    )
