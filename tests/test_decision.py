@@ -19,7 +19,7 @@ from listguard.rules.decision import timing_lines
 from listguard.rules.engine import READING, decide
 from listguard.rules.pipeline import pipeline
 from listguard.rules.plan import make_plan
-from tests.scenario import Scenario, contact, partner
+from tests.scenario import Scenario, contact, listguard, partner
 
 ORDER = """partner = "P1"
 channels = ["email", "phone", "postal"]
@@ -135,3 +135,24 @@ def test_every_value_the_pipeline_names_is_bound(
     }
     assert named - set(bound) == set()
     assert {"dend", "partner", "limit", "cat_from1", "consent_cutoff_phone"} <= named
+
+
+def test_verbose_prints_each_step_of_the_decision_on_standard_error(
+    engine: Engine, tmp_path: Path
+) -> None:
+    _scenario(engine, tmp_path)
+    registry = Path(str(engine.url.database))
+    (tmp_path / "order.toml").write_text(ORDER, encoding="utf-8")
+    quiet = listguard(registry, tmp_path, "rent", "order.toml", "--out", "d1")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "deciding, in all" not in quiet.stderr
+    rent = listguard(registry, tmp_path, "rent", "order.toml", "--out", "d2", "--verbose")
+    assert rent.returncode == 0, rent.stderr
+    steps = [line.split()[0] for line in rent.stderr.splitlines() if line.endswith(" s")]
+    assert steps[1:4] == ["events", "persons", "choices"] and "reasons" in steps
+    assert "deciding, in all" in rent.stderr and "deciding" not in rent.stdout
+    check = listguard(
+        registry, tmp_path, "check", "C2", "--channel", "email", "--partner", "P1", "--verbose"
+    )
+    assert check.returncode == 0, check.stderr
+    assert "duplicate" in check.stdout and "deciding, in all" in check.stderr

@@ -3,6 +3,7 @@ decision explained, and the control addresses planted in them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,9 @@ def rent(
     ctx: typer.Context,
     order_file: Annotated[Path, typer.Argument(metavar="ORDER.toml", help="The partner's order.")],
     out: Annotated[Path, typer.Option("--out", help="Delivery folder to create.")],
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Print the time each step of the decision took.")
+    ] = False,
 ) -> None:
     """Decide every coordinate, write the delivery folder, record the delivery."""
     from listguard.db.ahead import reader_ahead
@@ -50,6 +54,8 @@ def rent(
             report.forwarded, order.partner, report.forwarded_meanwhile, report.covered_meanwhile
         )
         print_counts(order.channels, report.counts, report.eligible)
+        if verbose:
+            print_timings(report.timings)
 
 
 def check(
@@ -76,10 +82,13 @@ def check(
         int | None,
         typer.Option(help="Explain this past delivery's row, under its order as recorded."),
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Print the time each step of the decision took.")
+    ] = False,
 ) -> None:
     """Explain one decision as `rent` takes it, with each reason's legal source."""
     from listguard.renting.check_order import CheckOptions
-    from listguard.rules.check import explain
+    from listguard.rules.check import explanation
 
     c: Context = ctx.obj
     options = CheckOptions(
@@ -92,7 +101,18 @@ def check(
         offer=offer,
         delivery=delivery,
     )
-    print(explain(c.engine(), c.settings(), contact_id, options))
+    explained = explanation(c.engine(), c.settings(), contact_id, options)
+    print(explained.text)
+    if verbose:
+        print_timings(explained.timings)
+
+
+def print_timings(timings: Sequence[tuple[str, float]]) -> None:
+    """``--verbose``: the time each step of the decision took, on standard error."""
+    from listguard.rules.decision import timing_lines
+
+    for line in timing_lines(timings):
+        err(line)
 
 
 seeds_app = typer.Typer(help="Control addresses planted in rented files.")
