@@ -35,7 +35,7 @@ from listguard.proof.access import (
 )
 from listguard.rights import erase
 from listguard.timeutil import PARIS
-from tests.scenario import Scenario, contact, partner
+from tests.scenario import Scenario, contact, listguard, partner
 
 NOW = int(dt.datetime(2026, 11, 28, 12, 0, tzinfo=PARIS).timestamp())
 FORM_AT = int(dt.datetime(2025, 12, 20, 10, 15, tzinfo=PARIS).timestamp())
@@ -508,3 +508,42 @@ def test_expiring_phone_consents(any_engine: Engine, tmp_path: Path) -> None:
     assert expiring_consents(any_engine, off, dt.date(2026, 11, 28), 30) == []
     with pytest.raises(InputError, match="at least 1"):
         expiring_consents(any_engine, SETTINGS.rules, dt.date(2026, 11, 28), 0)
+
+
+def test_rights_proof_writes_the_pdf_and_its_json_and_refuses_an_unknown_person(
+    engine: Engine, tmp_path: Path
+) -> None:
+    _person(engine, tmp_path)
+    registry = Path(str(engine.url.database))
+    done = listguard(registry, tmp_path, "rights", "proof", "--contact", "C1", "--out", "c1.pdf")
+    assert done.returncode == 0, done.stderr
+    pdf, beside = (tmp_path / "c1.pdf").read_bytes(), (tmp_path / "c1.json").read_text("utf-8")
+    assert json.loads(beside)["choices"] and json_sha256(beside) in "".join(_all_text(pdf))
+    found, dark, _total = _render(pdf)
+    assert dark > 0 and "C1" in found or "marie.exemple@example.com" in found
+
+    unknown = listguard(
+        registry, tmp_path, "rights", "proof", "--email", "nobody@example.com", "--out", "x.pdf"
+    )
+    assert unknown.returncode == 1 and "no person held" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    assert not (tmp_path / "x.pdf").exists() and not (tmp_path / "x.json").exists()
+    wrong = listguard(registry, tmp_path, "rights", "proof", "--contact", "C1", "--out", "c1.txt")
+    assert wrong.returncode == 1 and ".pdf" in wrong.stderr
+
+
+def test_consents_expiring_lists_the_phone_consents_about_to_lapse(
+    engine: Engine, tmp_path: Path
+) -> None:
+    _person(engine, tmp_path)  # C1's phone consent of 2025-12-20 lapses after 2026-12-20
+    registry = Path(str(engine.url.database))
+    args = ("consents", "expiring", "--as-of", "2026-12-01")
+    near = listguard(registry, tmp_path, *args, "--within", "30", "--out", "lapsing.csv")
+    assert near.returncode == 0, near.stderr
+    rows = (tmp_path / "lapsing.csv").read_text("utf-8-sig").splitlines()
+    assert rows[0].startswith("contact_id;channel;consent_at;valid_until")
+    assert [r.split(";")[:2] for r in rows[1:]] == [["C1", "phone"]]
+    far = listguard(registry, tmp_path, *args, "--within", "5")
+    assert far.returncode == 0 and "0 consent(s)" in far.stdout
+    bad = listguard(registry, tmp_path, *args, "--within", "0")
+    assert bad.returncode == 1 and "--within" in bad.stderr

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from listguard.cli.app import Context, one_person
+from listguard.cli.app import Context, as_date, one_person
 from listguard.errors import InputError
 
 rights_app = typer.Typer(help="The rights of the person (GDPR).")
@@ -110,3 +110,93 @@ def rights_rectify(
         f"rectified: {', '.join(done.changed)}; {done.messages} message(s) queued for the "
         "partners that received them"
     )
+
+
+@rights_app.command("proof")
+def rights_proof(
+    ctx: typer.Context,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FILE.pdf", help="The PDF to write; the JSON beside.")
+    ],
+    contact: Annotated[str | None, typer.Option("--contact", help="Contact id.")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="Email address.")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="Phone number.")] = None,
+) -> None:
+    """The proof of every consent and objection the person gave, as PDF and JSON (R223-2)."""
+    from listguard.proof.document import proof_pdf
+    from listguard.proof.facts import gather, proof_json
+
+    c: Context = ctx.obj
+    one_person(contact, email, phone)
+    if out.suffix.lower() != ".pdf":
+        raise InputError("the proof is a PDF: --out must name a .pdf file", where=str(out))
+    if not out.parent.is_dir():
+        raise InputError("no such folder", where=str(out.parent))
+    proof = gather(c.engine(), c.settings(), contact_id=contact, email=email, phone=phone)
+    text = proof_json(proof)
+    beside = out.with_suffix(".json")
+    _write_whole(beside, text.encode("utf-8"))
+    _write_whole(out, proof_pdf(proof, text))
+    print(f"consent proof written to {out} and {beside}")
+
+
+def _write_whole(path: Path, body: bytes) -> None:
+    """``body`` to ``path`` through a temporary name, so no half-written proof is left."""
+    import os
+
+    part = path.with_name(path.name + ".part")
+    try:
+        part.write_bytes(body)
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+consents_app = typer.Typer(help="Consents held, and those about to lapse.")
+
+
+@consents_app.command("expiring")
+def consents_expiring(
+    ctx: typer.Context,
+    within: Annotated[int, typer.Option(help="Days ahead to look.")] = 30,
+    as_of: Annotated[str | None, typer.Option(help="From this day (default: today).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write them as CSV to this file.")
+    ] = None,
+) -> None:
+    """Consents (phone) reaching their maximum age within the days given: ask again first."""
+    from listguard.proof.expiring import expiring_consents
+    from listguard.timeutil import today
+
+    c: Context = ctx.obj
+    day = as_date(as_of, "--as-of") if as_of else today()
+    rows = expiring_consents(c.engine(), c.settings().rules, day, within)
+    header = ("contact_id", "channel", "consent_at", "valid_until", "phone", "mobile", "email")
+    cells = [
+        (
+            r.contact_id,
+            r.channel,
+            r.consent_at,
+            r.valid_until.isoformat(),
+            r.phone,
+            r.mobile,
+            r.email,
+        )
+        for r in rows
+    ]
+    if out is not None:
+        from listguard.io.csvout import CsvWriter
+
+        writer = CsvWriter(out, header, c.settings().output.csv_delimiter)
+        writer.write_rows(cells)
+        writer.close()
+        print(f"{len(rows)} consent(s) lapse by {day.isoformat()} + {within} days: {out}")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*header, title=f"Consents lapsing within {within} days of {day.isoformat()}")
+    for row in cells:
+        table.add_row(*(v or "" for v in row))
+    Console().print(table)
+    print(f"{len(rows)} consent(s)")
