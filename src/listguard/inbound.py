@@ -35,7 +35,7 @@ from listguard import audit
 from listguard.db.engine import writing
 from listguard.erasure import after_erasure
 from listguard.errors import InputError
-from listguard.propagation import verify_signature
+from listguard.propagation.signing import verify_signature
 from listguard.timeutil import now_ts
 
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")

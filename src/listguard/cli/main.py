@@ -369,7 +369,9 @@ def worker(
     import signal
     import threading
 
-    from listguard.propagation import Transports, WebhookTransport, run_forever, run_once
+    from listguard.propagation.transports.routing import Transports
+    from listguard.propagation.transports.webhook import WebhookTransport
+    from listguard.propagation.worker import run_forever, run_once
 
     c: Context = ctx.obj
     engine = c.engine()
@@ -409,7 +411,7 @@ def oppositions_status(
     ] = 24.0,
 ) -> None:
     """Messages per partner and status, and how many are overdue."""
-    from listguard.propagation import status
+    from listguard.propagation.status import status
 
     c: Context = ctx.obj
     lines = status(c.engine(), int(overdue_hours * 3600))
@@ -587,7 +589,7 @@ def partner_secret_command(
     ctx: typer.Context, partner: Annotated[str, typer.Argument(help="Partner id.")]
 ) -> None:
     """Print the key the partner's webhooks are signed with (made on first use)."""
-    from listguard.propagation import partner_secret
+    from listguard.propagation.signing import partner_secret
 
     c: Context = ctx.obj
     with c.engine().begin() as conn:
@@ -611,7 +613,7 @@ def partner_endpoint_command(
 ) -> None:
     """Show, or change, where and how a partner receives its messages (the partner can
     do the same through the API). A change makes a new version of the partner."""
-    from listguard.propagation import get_endpoint, set_endpoint
+    from listguard.propagation.endpoints import get_endpoint, set_endpoint
 
     c: Context = ctx.obj
     c.settings()  # whether private webhook addresses are accepted (tests only)

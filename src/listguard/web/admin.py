@@ -22,7 +22,7 @@ from listguard.accounts import Session, authenticate, close_session, open_sessio
 from listguard.constant_time import same
 from listguard.errors import ListguardError
 from listguard.paths import confined
-from listguard.propagation import status
+from listguard.propagation.status import status
 from listguard.rules.offers import OFFERS
 from listguard.timeutil import day_start, now_ts, to_day, to_iso, today
 from listguard.web.app import Web, client_of, web

@@ -30,14 +30,10 @@ from listguard.errors import InputError
 from listguard.oppositions import OppositionRequest
 from listguard.oppositions import Recorded as RecordedOpposition
 from listguard.partner_ids import PATTERN as PARTNER_ID
-from listguard.propagation import (
-    SIGNATURE_HEADER,
-    acknowledge,
-    get_endpoint,
-    load_messages,
-    partner_secret,
-    set_endpoint,
-)
+from listguard.propagation.acks import acknowledge
+from listguard.propagation.endpoints import get_endpoint, set_endpoint
+from listguard.propagation.messages import load_messages
+from listguard.propagation.signing import SIGNATURE_HEADER, partner_secret
 from listguard.timeutil import now_ts, to_iso
 from listguard.web.app import Web, web
 

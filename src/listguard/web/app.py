@@ -206,7 +206,9 @@ async def web(request: Request) -> Web:
 @contextlib.contextmanager
 def _propagating(engine: Engine, settings: Settings) -> Iterator[None]:
     """The propagation worker in a thread of the server, for as long as it runs."""
-    from listguard.propagation import Transports, WebhookTransport, run_forever
+    from listguard.propagation.transports.routing import Transports
+    from listguard.propagation.transports.webhook import WebhookTransport
+    from listguard.propagation.worker import run_forever
 
     webhook = WebhookTransport()
     transports = Transports.from_settings(settings, webhook)
