@@ -149,7 +149,7 @@ def main() -> None:
             )
         ).all()
     latencies = []
-    from listguard.propagation import _key
+    from listguard.propagation.outbox import message_key as _key
 
     for message_id, event_id, created_at, contact_id in keys:
         key = _key(int(message_id), int(event_id), int(created_at))

@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 
 from listguard.inbound import add_source
 from listguard.oppositions import record_opposition
-from listguard.propagation import SIGNATURE_HEADER, sign
+from listguard.propagation.signing import SIGNATURE_HEADER, sign
 from tests.web_server import PASSWORD, Site, form_token, served_site
 
 # examples per operation: a bounded run in CI (more for a longer search)

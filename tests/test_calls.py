@@ -477,7 +477,7 @@ def test_a_delivery_for_calls_states_the_rules_and_is_received(
 
 def test_an_erasure_from_the_owner_stops_the_calls(engine: Engine) -> None:
     from listguard.inbound import add_source, receive
-    from listguard.propagation import sign
+    from listguard.propagation.signing import sign
     from listguard.timeutil import now_ts
 
     add_source(engine, "editions", "k" * 32)

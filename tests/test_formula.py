@@ -32,7 +32,9 @@ from listguard.io.formula import (
 from listguard.oppositions import record_opposition
 from listguard.processing.addresses import restructure_file
 from listguard.processing.linkage import link_files
-from listguard.propagation import FileDropTransport, Transports, run_once
+from listguard.propagation.transports.file_drop import FileDropTransport
+from listguard.propagation.transports.routing import Transports
+from listguard.propagation.worker import run_once
 from tests.scenario import Scenario, contact, write_csv
 
 # the payloads, and the other dangerous first characters

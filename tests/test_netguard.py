@@ -23,7 +23,9 @@ from listguard.errors import InputError
 from listguard.imports import import_file
 from listguard.netguard import NotPublic, check_endpoint_url, check_link_url, public_address
 from listguard.oppositions import record_opposition
-from listguard.propagation import Transports, WebhookTransport, run_once
+from listguard.propagation.transports.routing import Transports
+from listguard.propagation.transports.webhook import WebhookTransport
+from listguard.propagation.worker import run_once
 from tests.scenario import Scenario, contact, partner, write_csv
 from tests.test_cli import cli, ok, user_error
 from tests.test_web import _sign_in
@@ -331,7 +333,7 @@ def test_stored_addresses_are_checked_again_when_sending(
 def test_a_stored_address_the_sender_cannot_read_is_a_failure_not_a_crash(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from listguard.propagation import Endpoint, Message, TransportError
+    from listguard.propagation.transports.base import Endpoint, Message, TransportError
 
     # as if the check had let it through (an address stored by an older version)
     monkeypatch.setattr(netguard, "check_endpoint_url", lambda u, allow_private=None: u)
@@ -397,7 +399,7 @@ def test_an_endpoint_answering_byte_by_byte_holds_the_sender_no_longer_than_the_
 ) -> None:
     import time
 
-    from listguard.propagation import Endpoint, Message, TransportError
+    from listguard.propagation.transports.base import Endpoint, Message, TransportError
 
     with _dripping(head, drip) as port:
         webhook = WebhookTransport(timeout=1.0, allow_private=True)
@@ -459,7 +461,7 @@ def test_the_partner_side_posts_acknowledgements_only_to_public_addresses(
     import json
 
     from listguard.inbound import acknowledge_pending, add_source, receive
-    from listguard.propagation import sign
+    from listguard.propagation.signing import sign
     from listguard.timeutil import now_ts
 
     handler, port = hook
@@ -489,7 +491,7 @@ def test_an_acknowledgement_link_the_sender_cannot_read_is_a_failure_not_a_crash
     import json
 
     from listguard.inbound import acknowledge_pending, add_source, receive
-    from listguard.propagation import sign
+    from listguard.propagation.signing import sign
     from listguard.timeutil import now_ts
 
     if not checked:  # as if the check had let it through

@@ -111,7 +111,9 @@ def test_a_delivery_of_an_id_imported_before_stays_in_the_deliveries_folder(site
 
 def test_the_file_drop_stays_in_its_folder(engine: Engine, tmp_path: Path) -> None:
     from listguard.oppositions import record_opposition
-    from listguard.propagation import FileDropTransport, Transports, run_once
+    from listguard.propagation.transports.file_drop import FileDropTransport
+    from listguard.propagation.transports.routing import Transports
+    from listguard.propagation.worker import run_once
     from tests.scenario import Scenario
 
     sc = Scenario(engine, tmp_path, contacts=[contact("C1")], partners=[partner("P1")])

@@ -19,17 +19,14 @@ from listguard.audit import verify
 from listguard.db.engine import make_engine
 from listguard.inbound import add_source, receive
 from listguard.oppositions import record_opposition
-from listguard.propagation import (
-    SIGNATURE_HEADER,
-    FileDropTransport,
-    Transports,
-    WebhookTransport,
-    acknowledge,
-    coordinate_hash,
-    load_messages,
-    run_once,
-    sign,
-)
+from listguard.propagation.acks import acknowledge
+from listguard.propagation.messages import load_messages
+from listguard.propagation.signing import SIGNATURE_HEADER, sign
+from listguard.propagation.transports.file_drop import FileDropTransport
+from listguard.propagation.transports.routing import Transports
+from listguard.propagation.transports.tabular import coordinate_hash
+from listguard.propagation.transports.webhook import WebhookTransport
+from listguard.propagation.worker import run_once
 from listguard.rights import erase
 from listguard.timeutil import now_ts
 from listguard.web.app import create_app

@@ -520,7 +520,7 @@ def test_rights_proof_writes_the_pdf_and_its_json_and_refuses_an_unknown_person(
     pdf, beside = (tmp_path / "c1.pdf").read_bytes(), (tmp_path / "c1.json").read_text("utf-8")
     assert json.loads(beside)["choices"] and json_sha256(beside) in "".join(_all_text(pdf))
     found, dark, _total = _render(pdf)
-    assert dark > 0 and "C1" in found or "marie.exemple@example.com" in found
+    assert (dark > 0 and "C1" in found) or "marie.exemple@example.com" in found
 
     unknown = listguard(
         registry, tmp_path, "rights", "proof", "--email", "nobody@example.com", "--out", "x.pdf"

@@ -17,18 +17,13 @@ from listguard.audit import verify
 from listguard.errors import ListguardError
 from listguard.imports import import_file
 from listguard.oppositions import record_opposition
-from listguard.propagation import (
-    MAX_ATTEMPTS,
-    SIGNATURE_HEADER,
-    FileDropTransport,
-    Transports,
-    WebhookTransport,
-    acknowledge,
-    load_messages,
-    partner_secret,
-    run_once,
-    verify_signature,
-)
+from listguard.propagation.acks import acknowledge
+from listguard.propagation.messages import load_messages
+from listguard.propagation.signing import SIGNATURE_HEADER, partner_secret, verify_signature
+from listguard.propagation.transports.file_drop import FileDropTransport
+from listguard.propagation.transports.routing import Transports
+from listguard.propagation.transports.webhook import WebhookTransport
+from listguard.propagation.worker import MAX_ATTEMPTS, run_once
 from listguard.rights import erase, rectify
 from listguard.timeutil import now_ts, today
 from tests.scenario import Scenario, contact, partner, reasons_by_channel, write_csv
@@ -529,7 +524,7 @@ def test_partners_without_a_webhook_get_one_email_digest_per_interval(
     from email import policy
 
     from listguard.config import NotifySettings
-    from listguard.propagation import EmailDigest
+    from listguard.propagation.transports.email_digest import EmailDigest
 
     port, received = smtp
     sc = Scenario(
@@ -612,7 +607,7 @@ def test_the_running_worker_delivers_what_arrives_and_stops_when_told(
 ) -> None:
     import time
 
-    from listguard.propagation import run_forever
+    from listguard.propagation.worker import run_forever
 
     _base(engine, tmp_path)
     stop = threading.Event()
@@ -635,7 +630,7 @@ def test_the_running_worker_delivers_what_arrives_and_stops_when_told(
 def test_a_worker_stopped_before_recording_sends_again_with_the_same_keys(
     engine: Engine, tmp_path: Path, endpoint: type[Partner], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import listguard.sent_journal as sent_journal
+    import listguard.propagation.journal as sent_journal
 
     _base(engine, tmp_path, endpoint.url)  # type: ignore[attr-defined]
     for channel, scope in (("email", "all"), ("sms", "all")):

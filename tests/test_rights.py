@@ -156,7 +156,10 @@ def test_erasure_tells_the_partners_deletes_the_data_and_refuses_a_reimport(
         assert sorted(items) == ["+33612345678", "marie@example.com"]
     assert access_report(any_engine, contact_id="C1")["contacts"] == []
     # once the partner has acknowledged the erasure, its message forgets the coordinates
-    from listguard.propagation import FileDropTransport, Transports, acknowledge, run_once
+    from listguard.propagation.acks import acknowledge
+    from listguard.propagation.transports.file_drop import FileDropTransport
+    from listguard.propagation.transports.routing import Transports
+    from listguard.propagation.worker import run_once
 
     run_once(any_engine, Transports(file_drop=FileDropTransport(tmp_path / "drop")))
     erasure_file = next(f for f in (tmp_path / "drop").rglob("*.csv") if "erasure" in f.read_text())
@@ -190,7 +193,7 @@ def test_rectification_corrects_the_contact_and_tells_each_partner_what_it_recei
     from sqlalchemy import text
 
     from listguard.errors import InputError
-    from listguard.propagation import load_messages
+    from listguard.propagation.messages import load_messages
     from listguard.rights import rectify
     from tests.test_propagation import _base
 
@@ -380,7 +383,8 @@ def test_an_erasure_clears_what_acknowledged_messages_held_of_the_person(
 ) -> None:
     from sqlalchemy import text
 
-    from listguard.propagation import acknowledge, load_messages
+    from listguard.propagation.acks import acknowledge
+    from listguard.propagation.messages import load_messages
     from listguard.rights import erase, rectify
     from tests.test_propagation import _base
 

@@ -18,7 +18,7 @@ from listguard.config import Owner, Settings, WebSettings, load_settings
 from listguard.errors import InputError
 from listguard.inbound import add_source
 from listguard.oppositions import record_opposition
-from listguard.propagation import sign
+from listguard.propagation.signing import sign
 from listguard.web.app import create_app
 from tests.scenario import Scenario
 from tests.web_server import PASSWORD, Site, form_token, served_site, serving, web_settings

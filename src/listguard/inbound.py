@@ -36,7 +36,7 @@ from listguard.db.engine import writing
 from listguard.erasure import after_erasure
 from listguard.errors import InputError
 from listguard.owners import check_source
-from listguard.propagation import verify_signature
+from listguard.propagation.signing import verify_signature
 from listguard.timeutil import now_ts
 
 TYPES = ("opposition", "erasure", "rectification")

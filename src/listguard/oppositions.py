@@ -21,7 +21,7 @@ from listguard.imports.events import CHANNEL_VALUES, VIAS, event_key
 from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
 from listguard.partner_ids import is_partner_id
-from listguard.propagation import enqueue, enqueue_per_event
+from listguard.propagation.outbox import enqueue, enqueue_per_event
 from listguard.timeutil import now_ts
 
 # the contacts a person named by (contact id :c, email :e, number :p) covers

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, text
 
 from listguard.imports.partners import KNOWN
-from listguard.propagation import load_messages
+from listguard.propagation.messages import load_messages
 
 PartnerState = Literal["listed", "future", "delisted"]
 

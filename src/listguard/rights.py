@@ -24,7 +24,7 @@ from listguard.erasure import HeldIn, after_erasure, erase_events
 from listguard.errors import InputError
 from listguard.identifiers import identifier_secret, keyed_digest, person_subject, subjects
 from listguard.oppositions import HOLDING, PERSON_LEDGER, person_keys, record_event
-from listguard.propagation import enqueue
+from listguard.propagation.outbox import enqueue
 from listguard.timeutil import now_ts, to_iso
 
 _PERSONAL = (

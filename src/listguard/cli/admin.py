@@ -46,7 +46,7 @@ def partner_secret_command(
     ctx: typer.Context, partner: Annotated[str, typer.Argument(help="Partner id.")]
 ) -> None:
     """Print the key the partner's webhooks are signed with (made on first use)."""
-    from listguard.propagation import partner_secret
+    from listguard.propagation.signing import partner_secret
 
     c: Context = ctx.obj
     with c.engine().begin() as conn:
@@ -69,7 +69,7 @@ def partner_endpoint_command(
 ) -> None:
     """Show, or change, where and how a partner receives its messages (the partner can
     do the same through the API). A change makes a new version of the partner."""
-    from listguard.propagation import get_endpoint, set_endpoint
+    from listguard.propagation.endpoints import get_endpoint, set_endpoint
 
     c: Context = ctx.obj
     c.settings()  # whether private webhook addresses are accepted (tests only)

@@ -82,7 +82,9 @@ def worker(
     import signal
     import threading
 
-    from listguard.propagation import Transports, WebhookTransport, run_forever, run_once
+    from listguard.propagation.transports.routing import Transports
+    from listguard.propagation.transports.webhook import WebhookTransport
+    from listguard.propagation.worker import run_forever, run_once
 
     c: Context = ctx.obj
     engine = c.engine()
@@ -121,7 +123,7 @@ def oppositions_status(
     ] = 24.0,
 ) -> None:
     """Messages per partner and status, and how many are overdue."""
-    from listguard.propagation import status
+    from listguard.propagation.status import status
 
     c: Context = ctx.obj
     lines = status(c.engine(), int(overdue_hours * 3600))

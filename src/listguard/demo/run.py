@@ -206,7 +206,9 @@ def _opposition_travels(engine: Engine, out: Path, console: Any) -> str | None:
 
     from listguard.audit import verify
     from listguard.oppositions import record_opposition
-    from listguard.propagation import FileDropTransport, Transports, run_once
+    from listguard.propagation.transports.file_drop import FileDropTransport
+    from listguard.propagation.transports.routing import Transports
+    from listguard.propagation.worker import run_once
 
     with engine.connect() as conn:
         row = conn.execute(

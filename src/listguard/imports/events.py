@@ -33,7 +33,7 @@ from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
 from listguard.partner_ids import PATTERN as PARTNER_ID
-from listguard.propagation import enqueue
+from listguard.propagation.outbox import enqueue
 from listguard.timeutil import now_ts
 
 EVENTS = ("consent", "opposition", "informed_partner_list", "interaction", "erasure")

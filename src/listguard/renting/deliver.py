@@ -39,7 +39,7 @@ from listguard.db.engine import (
 from listguard.db.sqlite_load import BulkWriter, LoadError
 from listguard.errors import InputError, ListguardError
 from listguard.io.digest import file_sha256
-from listguard.propagation import enqueue_for_delivery
+from listguard.propagation.outbox import enqueue_for_delivery
 from listguard.renting import leftovers, seeds
 from listguard.renting.notice import notice_text
 from listguard.renting.order import Order

@@ -28,7 +28,9 @@ from sqlalchemy import Engine
 
 from listguard import __version__, netguard
 from listguard.config import Settings
-from listguard.propagation import Transports, WebhookTransport, run_forever
+from listguard.propagation.transports.routing import Transports
+from listguard.propagation.transports.webhook import WebhookTransport
+from listguard.propagation.worker import run_forever
 from listguard.web import admin, api, handlers, public
 from listguard.web.edge import Forwarded, Headers, NoNul, networks
 from listguard.web.state import HERE, Web

@@ -21,7 +21,7 @@ from listguard.oppositions import (
     record_opposition,
     record_postal_opposition,
 )
-from listguard.propagation import acknowledge, check_ack_signature
+from listguard.propagation.acks import acknowledge, check_ack_signature
 from listguard.renting.partner_list import list_versions, published_list
 from listguard.timeutil import now_ts, to_iso
 from listguard.web.deps import W, client_of

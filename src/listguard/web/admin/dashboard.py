@@ -14,7 +14,7 @@ from sqlalchemy import text
 from listguard import reads
 from listguard.db.schema import CHANNELS
 from listguard.errors import ListguardError
-from listguard.propagation import status
+from listguard.propagation.status import status
 from listguard.renting.order import Order
 from listguard.renting.preview import preview
 from listguard.timeutil import day_start, now_ts, to_day, to_iso, today

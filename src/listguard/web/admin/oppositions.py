@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from listguard import reads
-from listguard.propagation import status
+from listguard.propagation.status import status
 from listguard.web.admin.formats import minute
 from listguard.web.admin.router import router
 from listguard.web.deps import SignedIn, W

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from listguard.inbound import acknowledge_pending, receive
-from listguard.propagation import SIGNATURE_HEADER
+from listguard.propagation.signing import SIGNATURE_HEADER
 from listguard.web.deps import ERRORS, W
 
 router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)

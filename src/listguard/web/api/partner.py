@@ -14,7 +14,9 @@ from pydantic import BaseModel, Field
 
 from listguard import reads
 from listguard.db.engine import writing
-from listguard.propagation import acknowledge, get_endpoint, partner_secret, set_endpoint
+from listguard.propagation.acks import acknowledge
+from listguard.propagation.endpoints import get_endpoint, set_endpoint
+from listguard.propagation.signing import partner_secret
 from listguard.timeutil import to_iso
 from listguard.web.deps import ERRORS, PartnerGrant, Problem, W, partner_scope
 from listguard.web.state import Web

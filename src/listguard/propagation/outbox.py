@@ -1,0 +1,204 @@
+"""The outbox: the messages that tell partners of an opposition, an erasure or a
+rectification, written in the transaction that records the events.
+
+``enqueue`` runs in the transaction that records the events (a transactional
+outbox): for every opposition or erasure not scoped to the owner alone, one
+message per partner whose deliveries (within the retention period) contain a
+covered coordinate on a covered channel, with the coordinates concerned under
+the partner's own contact references. It is set-based: one call covers one
+event or a whole imported file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, TextClause, text
+
+from listguard import audit
+from listguard.db import schema
+from listguard.db.engine import Run, runner
+from listguard.timeutil import day_start, now_ts, years_before
+
+PROPAGATED = ("opposition", "erasure", "rectification")
+
+_SUPERSEDED_ON = "l.contact_id = x.contact_id AND l.coordinate = x.v"
+
+
+def enqueue(
+    conn: Connection,
+    events_where: str,
+    params: Mapping[str, Any],
+    retention_years: int,
+    channels: tuple[str, ...] | None = None,
+) -> int:
+    """Outbox messages for the events of ``events_where`` (SQL on ``events e``); returns
+    how many messages were written. ``channels``: only coordinates delivered on these."""
+    return sum(enqueue_per_event(conn, events_where, params, retention_years, channels).values())
+
+
+def enqueue_per_event(
+    conn: Connection,
+    events_where: str,
+    params: Mapping[str, Any],
+    retention_years: int,
+    channels: tuple[str, ...] | None = None,
+) -> dict[int, int]:
+    """As ``enqueue``, for several events at once: the messages written per event id
+    (events with none are left out)."""
+    now = now_ts()
+    since = day_start(years_before(dt.datetime.fromtimestamp(now, dt.UTC).date(), retention_years))
+    return _enqueue(runner(conn), events_where, {**params, "since": since}, channels, now)
+
+
+def enqueue_for_delivery(run: Run, events_where: str, params: Mapping[str, Any]) -> int:
+    """Outbox messages for the events of ``events_where`` (SQL on ``events e``) about the
+    coordinates of the delivery ``:did`` only, through ``run`` (the delivery's own
+    transaction); returns how many messages were written. Each is the delivery's own
+    (``outbox.delivery_id``): the partner holds the person under this delivery's
+    references, even if told of the event for an earlier one."""
+    per_event = _enqueue(
+        run, events_where, {**params, "since": 0}, None, now_ts(), one_delivery=True
+    )
+    return sum(per_event.values())
+
+
+def _enqueue(
+    run: Run,
+    events_where: str,
+    params: Mapping[str, Any],
+    channels: tuple[str, ...] | None,
+    now: int,
+    *,
+    one_delivery: bool = False,
+) -> dict[int, int]:
+    """The messages and items of the events of ``events_where`` (``params``: its
+    parameters and ``since``, the oldest delivery looked at), written to the audit log;
+    the messages written per event id."""
+    messages, items = _enqueue_statements(events_where, channels, one_delivery=one_delivery)
+    last = int(run(_LAST_MESSAGE, {})[0][0])
+    bound = {**params, "now": now, "last": last}
+    run(messages, bound)
+    run(items, bound)
+    # (event id, messages, first and last message id) per event
+    written = [tuple(int(v) for v in r) for r in run(_WRITTEN_PER_EVENT, {"last": last})]
+    per_event = {event: n for event, n, _, _ in written}
+    if per_event:
+        detail = {
+            "messages": sum(per_event.values()),
+            "first": min(r[2] for r in written),
+            "last": max(r[3] for r in written),
+        }
+        audit.append_through(run, "messages_queued", None, detail, now)
+    return per_event
+
+
+_LAST_MESSAGE = text("SELECT coalesce(max(id), 0) FROM outbox")
+_WRITTEN_PER_EVENT = text(
+    "SELECT event_id, count(*) AS n, min(id) AS first_id, max(id) AS last_id FROM outbox "
+    "WHERE id > :last GROUP BY event_id"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def delivered_items_sql(events_where: str, channels: tuple[str, ...] | None = None) -> str:
+    """SQL: what the opposition, erasure and rectification events of ``events_where`` (on
+    ``events e``) must be forwarded about: one row (event_id, partner_id, delivery_id,
+    contact_ref, channel, coordinate) per coordinate they cover in a delivery made within
+    the retention period (``:since``). ``channels``: only coordinates delivered on these."""
+    selected = (
+        "e.event IN ('opposition', 'erasure', 'rectification') AND e.scope <> 'own' "
+        f"AND ({events_where})"
+    )
+    # the contacts each event covers (by id, email or number), then what was delivered
+    covered = "\nUNION\n".join(
+        f"SELECT e.id AS event_id, c.contact_id FROM events e JOIN contacts c ON {on} "
+        f"WHERE {selected}{extra}"
+        for on, extra in (
+            ("c.contact_id = e.contact_id", ""),
+            ("c.email_norm = e.email_norm", " AND e.contact_id IS NULL"),
+            ("c.phone_e164 = e.phone_e164", " AND e.contact_id IS NULL"),
+            ("c.mobile_e164 = e.phone_e164", " AND e.contact_id IS NULL"),
+        )
+    )
+    superseded = "\nUNION\n".join(
+        f"SELECT e.id AS event_id, v.contact_id, {key} AS v FROM events e "
+        f"JOIN contact_versions v ON v.{column} = {key} WHERE {selected} AND e.contact_id IS NULL"
+        for column, key in (
+            ("email_norm", "e.email_norm"),
+            ("phone_e164", "e.phone_e164"),
+            ("mobile_e164", "e.phone_e164"),
+        )
+    )
+    delivered = (
+        "SELECT x.event_id, d.partner_id, l.delivery_id, l.contact_ref, l.channel, l.coordinate "
+        "FROM {source} JOIN ledger l ON {on} JOIN deliveries d ON d.id = l.delivery_id "
+        "JOIN events e ON e.id = x.event_id "
+        "WHERE d.created_at >= :since AND (e.channel = 'all' OR e.channel = l.channel) "
+        "AND (e.partner_id IS NULL OR e.partner_id = d.partner_id)"
+    )
+    if channels is not None:
+        delivered += " AND l.channel IN ({})".format(
+            ", ".join(f"'{c}'" for c in channels if c in schema.CHANNELS) or "''"
+        )
+    return "\nUNION\n".join(
+        [
+            delivered.format(source=f"({covered}) x", on="l.contact_id = x.contact_id"),
+            # a coordinate delivered before the contact changed it is still covered: the
+            # superseded versions that had it name the contact
+            delivered.format(source=f"({superseded}) x", on=_SUPERSEDED_ON),
+        ]
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _enqueue_statements(
+    events_where: str, channels: tuple[str, ...] | None, *, one_delivery: bool = False
+) -> tuple[TextClause, TextClause]:
+    """The two statements of ``enqueue`` (messages, then their items), built once per
+    kind of selection: parsing these long texts cost more than running them.
+    ``one_delivery``: only the coordinates of the delivery ``:did``."""
+    items = delivered_items_sql(events_where, channels)
+    # a message queued as the event is recorded covers every delivery then held (0);
+    # one queued by a delivery covers that delivery only, under its own references
+    delivery, of = (
+        ("p.delivery_id = :did", "CAST(:did AS INTEGER)") if one_delivery else ("1 = 1", "0")
+    )
+    # the query runs twice (messages, then their items) rather than through a temporary
+    # table: creating one per opposition costs more than a second look-up
+    return (
+        text(
+            "INSERT INTO outbox (event_id, partner_id, delivery_id, status, attempts, "
+            "created_at, next_attempt_at) "
+            f"SELECT DISTINCT p.event_id, p.partner_id, {of}, 'pending', 0, :now, :now "
+            f"FROM ({items}) p WHERE {delivery} "
+            "ON CONFLICT (event_id, partner_id, delivery_id) DO NOTHING"
+        ),
+        text(
+            "INSERT INTO outbox_items (message_id, delivery_id, contact_ref, channel, coordinate) "
+            f"SELECT o.id, p.delivery_id, p.contact_ref, p.channel, p.coordinate FROM ({items}) p "
+            "JOIN outbox o ON o.event_id = p.event_id AND o.partner_id = p.partner_id "
+            f"WHERE o.id > :last AND {delivery}"
+        ),
+    )
+
+
+def message_key(message_id: int, event_id: int, created_at: int) -> str:
+    """The message's idempotency key: its id and a digest of what identifies it in the
+    registry, nothing of the person (the event's own key holds their identifiers)."""
+    digest = hashlib.sha256(f"{message_id}:{event_id}:{created_at}".encode()).hexdigest()
+    return f"lg-{message_id}-{digest[:16]}"
+
+
+__all__ = [
+    "PROPAGATED",
+    "delivered_items_sql",
+    "enqueue",
+    "enqueue_for_delivery",
+    "enqueue_per_event",
+    "message_key",
+]
