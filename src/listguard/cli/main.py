@@ -217,11 +217,11 @@ def rent(
     out: Annotated[Path, typer.Option("--out", help="Delivery folder to create.")],
 ) -> None:
     """Decide every coordinate, write the delivery folder, record the delivery."""
-    from listguard.db.ahead import reader_ahead
+    from listguard.storage.reading import prepare_reading
 
     c: Context = ctx.obj
-    # the registry's reading child starts while this command loads what it needs
-    with reader_ahead(c.db):
+    # the registry's reading starts getting ready while this command loads what it needs
+    with prepare_reading(c.db):
         from listguard.processing.clusters import stale_clusters
         from listguard.renting.deliver import rent as do_rent
         from listguard.renting.leftovers import sweep
@@ -699,7 +699,7 @@ def serve(
 
     import uvicorn
 
-    from listguard.db.ahead import database_url
+    from listguard.db.url import database_url
 
     c: Context = ctx.obj
     c.engine()  # refuses a registry that is not initialised

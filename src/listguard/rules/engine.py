@@ -2,7 +2,7 @@
 
 The registry holds the facts; the decision is computed by DuckDB over Arrow
 extracts of them (ADR 0006): the rows an order can concern are read from the
-registry in one snapshot (``fetch_arrow``), and the pipeline below runs in an
+registry in one snapshot (``Storage.read_arrow``), and the pipeline below runs in an
 in-process DuckDB database, columnar and on every core, whatever the registry
 (SQLite or PostgreSQL). Each step is SQL built by pure code; no contact is
 looked at in Python. The registry is only read.
@@ -39,14 +39,14 @@ import pyarrow as pa
 from sqlalchemy import Connection, text
 
 from listguard.config import RuleSettings
-from listguard.db.arrow import Copied, Query, fetch_arrow, sqlite_file
 from listguard.db.schema import ADDRESS_COLUMNS, CHANNELS
-from listguard.db.sqlite_read import PARAM
 from listguard.errors import InputError
 from listguard.renting.order import Order
 from listguard.rules.offers import ban
 from listguard.rules.packs import OPT_IN, PHONE_CHANNELS, Applied, applicable_packs
 from listguard.rules.reasons import CODES
+from listguard.storage.open import open_storage
+from listguard.storage.query import PARAM, Copied, Query
 from listguard.timeutil import day_end, day_start, years_before
 
 if TYPE_CHECKING:
@@ -669,8 +669,9 @@ def decide(conn: Connection, plan: Plan, *, memory_mb: int = 2048) -> duckdb.Duc
     warming.start()
     # SQLite: the contacts come from their columnar copy (only the rows added since it
     # was made are read), unless a few contacts are asked for
-    copied = sqlite_file(conn) is not None and not plan.contact_ids
-    tables = fetch_arrow(conn, _extracts(plan, copied))
+    storage = open_storage(conn.engine)
+    copied = storage.keeps_copies and not plan.contact_ids
+    tables = storage.read_arrow(_extracts(plan, copied), conn)
     warming.join()
     import duckdb
 
