@@ -182,8 +182,10 @@ class Storage(ABC):
         """A write transaction for a large recording (a delivery and its ledger): begun
         now, so that what it needs starts while the caller works; committed when the
         block ends unless ``commit`` was called, rolled back when it raises. Its own
-        connection: it sees what was committed since the caller's reads. Errors of the
-        database during the transaction come as ``WriteFailed``."""
+        connection: it sees what was committed since the caller's reads. A backend that
+        writes outside this process (SQLite's writer process) reports the database's
+        errors as ``WriteFailed``; one that writes through a connection, as SQLAlchemy
+        raises them."""
         tx, close = self._begin()
         try:
             try:
