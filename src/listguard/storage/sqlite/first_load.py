@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import polars as pl
 import pyarrow as pa
 from sqlalchemy import Table
 
@@ -51,7 +50,11 @@ class CopyKeeper:
         if not self.keyed:
             return rows
         # by Polars: a NumPy array given to pyarrow would import pandas where it is
-        # installed (0.2 s, more while staging runs beside it, before the first rows)
+        # installed (0.2 s, more while staging runs beside it, before the first rows).
+        # Imported here, by a first load (an import, which has Polars loaded already):
+        # a rental opens this backend too, and must not load Polars (half a second)
+        import polars as pl
+
         keys = pl.int_range(
             self.next, self.next + rows.num_rows, dtype=pl.Int64, eager=True
         ).to_arrow()
