@@ -12,13 +12,24 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import Engine, text
 
-from listguard.db import ahead
-from listguard.db.ahead import reader_ahead
-from listguard.db.arrow import Copied, Query, fetch_arrow, small_offsets, staged
 from listguard.db.engine import one_snapshot
 from listguard.imports import import_file
 from listguard.rights import erase
+from listguard.storage.open import open_storage
+from listguard.storage.query import Copied, Query, small_offsets
+from listguard.storage.reading import prepare_reading as reader_ahead
+from listguard.storage.sqlite import ahead
 from tests.scenario import contact, write_csv
+
+
+def fetch_arrow(conn: Any, queries: Any) -> dict[str, pa.Table]:
+    """The registry's tables read through the storage interface, in ``conn``'s snapshot."""
+    return open_storage(conn.engine).read_arrow(queries, conn)
+
+
+def staged(conn: Any, name: str, table: pa.Table, schema: pa.Schema) -> Any:
+    return open_storage(conn.engine).staged(conn, name, table, schema)
+
 
 AWKWARD = ["", None, 'a;b,"c"', "line\nbreak", "é€œ’", "  spaced  "]
 
@@ -199,7 +210,7 @@ def test_an_unreadable_copy_is_made_again(engine: Engine, tmp_path: Path) -> Non
 
 def _counted_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the reading children the reads start."""
-    from listguard.db import arrow
+    from listguard.storage.sqlite import fetch as arrow
 
     calls: list[int] = []
     real = arrow._read_child
@@ -217,7 +228,7 @@ def test_a_copy_that_fails_in_the_reading_child_is_read_from_the_registry(
 ) -> None:
     """The child merges the copy's parts once there are too many, and one is damaged:
     the read is made again from the registry alone, and the copy is dropped."""
-    from listguard.db.sqlite_read import COPY_MAX_PARTS
+    from listguard.storage.sqlite.reader import COPY_MAX_PARTS
 
     for i in range(COPY_MAX_PARTS):  # a part per read
         _import(engine, tmp_path, [contact(f"C{i}", first_name=f"N{i}")], f"r{i}")
@@ -242,8 +253,8 @@ def test_a_registry_that_cannot_be_read_is_reported_after_one_read(
 ) -> None:
     """A failure of the registry itself is not taken for one of its copy: it is not
     met a second time (a registry locked for long would make the user wait twice)."""
-    from listguard.db.arrow import _fetch_sqlite
     from listguard.errors import ListguardError
+    from listguard.storage.sqlite.fetch import fetch_sqlite as _fetch_sqlite
 
     broken = tmp_path / "broken.db"
     broken.write_bytes(b"this is not a SQLite database " * 200)

@@ -106,7 +106,7 @@ def test_a_rental_interrupted_as_its_commit_ends_keeps_its_folder(
 ) -> None:
     """Interrupted once the registry has committed, but before the rental knew it: the
     delivery is recorded, so its folder is moved in place, not removed."""
-    from listguard.renting import deliver
+    from listguard.storage.base import Tx
 
     def interrupted(commit: Callable[[Any], None]) -> Callable[[Any], None]:
         def after(self: Any) -> None:
@@ -115,8 +115,7 @@ def test_a_rental_interrupted_as_its_commit_ends_keeps_its_folder(
 
         return after
 
-    for writes in (deliver._SqlWrites, deliver._ChildWrites):
-        monkeypatch.setattr(writes, "commit", interrupted(writes.commit))
+    monkeypatch.setattr(Tx, "commit", interrupted(Tx.commit))
     sc = Scenario(any_engine, tmp_path)
     sc.load()
     with pytest.raises(KeyboardInterrupt):

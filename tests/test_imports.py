@@ -137,7 +137,7 @@ def test_reimport_is_idempotent_and_changes_are_versioned(engine: Engine, tmp_pa
 def test_interrupted_import_leaves_the_registry_as_it_was(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phase: str
 ) -> None:
-    from listguard.db.arrow import Scratch
+    from listguard.storage.sqlite.fetch import Scratch
 
     import_file(engine, "contacts", write_csv(tmp_path / "a.csv", [contact("C0")]))
     rows = [contact(f"C{i}", email=f"c{i}@example.com") for i in range(1, 2500)]
@@ -465,7 +465,7 @@ def test_a_first_load_stores_what_a_merge_stores(
     rows[5] = contact("C5", collected_at="31/02/2026")  # a bad row...
     rows.append(contact("C5"))  # ...whose id is on another line: both lines rejected
     path = write_csv(tmp_path / "c.csv", rows)
-    from listguard.db.sqlite_load import BulkWriter
+    from listguard.storage.sqlite.writer import BulkWriter
 
     commits: list[str] = []
     real_commit = BulkWriter.commit
@@ -546,9 +546,9 @@ def test_a_first_load_writes_the_columnar_copy_the_next_rental_reads(
 
     import numpy as np
 
-    from listguard.db.arrow import fetch_arrow
     from listguard.imports import common
     from listguard.rules.extracts import contacts_copy_query
+    from listguard.storage.open import open_storage
 
     monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 4)
     monkeypatch.setattr(common, "FIRST_LOAD_MIN_BYTES", 0)
@@ -566,8 +566,8 @@ def test_a_first_load_writes_the_columnar_copy_the_next_rental_reads(
     assert len(parts) == 1
     query = contacts_copy_query()
     with engine.connect() as conn:
-        copied = fetch_arrow(conn, {"c": query})["c"]
-        stored = fetch_arrow(conn, {"c": replace(query, copy=None)})["c"]
+        copied = open_storage(engine).read_arrow({"c": query}, conn)["c"]
+        stored = open_storage(engine).read_arrow({"c": replace(query, copy=None)}, conn)["c"]
     assert copied.sort_by("cid").equals(stored.sort_by("cid"))
     assert sorted(copied["contact_id"].to_pylist()) == sorted(
         f"C{i}" for i in range(12) if i not in (2, 9)
@@ -579,8 +579,8 @@ def test_a_columnar_copy_that_cannot_be_written_does_not_stop_the_import(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The copy is a cache: a disk that refuses it leaves the import whole, and no part."""
-    from listguard.db.sqlite_read import CopyWriter
     from listguard.imports import common
+    from listguard.storage.sqlite.reader import CopyWriter
 
     monkeypatch.setattr(common, "FIRST_LOAD_MIN_BYTES", 0)
     monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 4)
@@ -610,17 +610,17 @@ def test_a_first_load_that_finds_the_table_written_meanwhile_imports_nothing(
     from listguard.imports import common
 
     monkeypatch.setattr(common, "FIRST_LOAD_MIN_BYTES", 0)
-    chosen = common._first_load_writer
+    chosen = common._begin_first_load
     raced: list[bool] = []
 
-    def racing(engine: Engine, spec: Any, file: Path) -> Any:
-        writer = chosen(engine, spec, file)
+    def racing(storage: Any, spec: Any, file: Path) -> Any:
+        writer = chosen(storage, spec, file)
         if not raced:  # the other import, itself a first load, commits first
             raced.append(True)
             import_file(engine, "contacts", write_csv(tmp_path / "other.csv", [contact("X1")]))
         return writer
 
-    monkeypatch.setattr(common, "_first_load_writer", racing)
+    monkeypatch.setattr(common, "_begin_first_load", racing)
     path = write_csv(tmp_path / "c.csv", [contact(f"C{i}") for i in range(20)])
     with pytest.raises(ListguardError, match="another import wrote contacts"):
         import_file(engine, "contacts", path)
@@ -634,8 +634,8 @@ def test_a_first_load_that_finds_the_table_written_meanwhile_imports_nothing(
 def test_an_interrupted_first_load_leaves_the_registry_as_it_was(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
 ) -> None:
-    from listguard.db.sqlite_load import BulkWriter
     from listguard.errors import ListguardError
+    from listguard.storage.sqlite.writer import BulkWriter
 
     monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 500)
     monkeypatch.setattr("listguard.imports.common.FIRST_LOAD_MIN_BYTES", 0)

@@ -64,7 +64,7 @@ def test_an_import_ended_by_sigterm_removes_its_folder(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import os, signal, sys
-        from listguard.db.arrow import Scratch
+        from listguard.storage.sqlite.fetch import Scratch
         from listguard.cli.main import run
 
         append = Scratch.append

@@ -19,14 +19,16 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, select, text
 
 from listguard.db import schema
-from listguard.db.engine import Run
 from listguard.errors import InputError
 from listguard.timeutil import now_ts
+
+if TYPE_CHECKING:
+    from listguard.storage.base import Tx
 
 GENESIS = "0" * 64
 _TAKE_HEAD = text("UPDATE audit_head SET last_id = last_id WHERE id = 1")
@@ -74,15 +76,14 @@ def append_many(
 
 
 def append_through(
-    run: Run, action: str, subject: str | None, detail: dict[str, Any], at: int | None = None
+    tx: Tx, action: str, subject: str | None, detail: dict[str, Any], at: int | None = None
 ) -> int:
-    """``append`` in a transaction held elsewhere (a delivery's writer process), through
-    ``run``, which executes a statement with its parameters and returns its rows."""
-    run(_TAKE_HEAD, {})
-    last, prev = run(_READ_HEAD, {})[0]
+    """``append`` in a transaction of the storage interface (a delivery's)."""
+    tx.execute(_TAKE_HEAD)
+    last, prev = tx.execute(_READ_HEAD)[0]
     (row,) = _chained(int(last), str(prev), [(action, subject, detail, at)])
-    run(_INSERT, row)
-    run(_MOVE_HEAD, {"id": row["id"], "hash": row["hash"]})
+    tx.execute(_INSERT, row)
+    tx.execute(_MOVE_HEAD, {"id": row["id"], "hash": row["hash"]})
     return int(row["id"])
 
 

@@ -22,11 +22,11 @@ from sqlalchemy import Engine, insert, select, text
 
 from listguard.config import RuleSettings
 from listguard.db import schema
-from listguard.db.arrow import staged
 from listguard.errors import FileFormatError, InputError
 from listguard.io.digest import file_sha256
 from listguard.io.tabular import open_tabular
 from listguard.normalise.phone import normalise_phones
+from listguard.storage.open import open_storage
 from listguard.timeutil import day_end, day_start, now_ts, today
 
 # the numbers Bloctel's upload format can carry: ten digits of the national form. Bloctel
@@ -137,7 +137,11 @@ def import_result(engine: Engine, path: Path, screened_at: dt.date) -> Screening
     listed = int(rows["listed"].sum())
     numbers = rows.select("phone_e164", pl.col("listed").cast(pl.Int64)).to_arrow()
     # the results go in by one INSERT ... SELECT from a staged table, not row by row
-    with engine.connect() as conn, staged(conn, "bloctel", numbers, numbers.schema) as table:
+    storage = open_storage(engine)
+    with (
+        engine.connect() as conn,
+        storage.staged(conn, "bloctel", numbers, numbers.schema) as table,
+    ):
         existing = conn.execute(
             select(schema.bloctel_screenings.c.id).where(
                 schema.bloctel_screenings.c.file_sha256 == digest,

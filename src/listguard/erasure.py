@@ -37,6 +37,7 @@ from sqlalchemy import Connection, Engine, text
 
 from listguard import audit
 from listguard.identifiers import identifier_secret, keyed_digest
+from listguard.storage.open import open_storage
 from listguard.timeutil import now_ts, to_iso
 
 # the identifiers being erased, by kind (contact_id, email, phone)
@@ -265,10 +266,8 @@ def after_erasure(engine: Engine) -> None:
     makes them again) and the write-ahead log is checkpointed into the registry and
     emptied (it held the pages as they were). PostgreSQL: the touched tables are
     vacuumed, so that the deleted rows' space is freed for reuse."""
-    from listguard.db.arrow import drop_copies
-
     if engine.dialect.name == "sqlite":
-        drop_copies(engine)
+        open_storage(engine).drop_copies()
         with engine.connect() as conn:
             # readers still on an older snapshot keep it from emptying the log: it is then
             # emptied by the next checkpoint that finds none (at the latest when the last

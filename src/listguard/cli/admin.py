@@ -105,7 +105,7 @@ def serve(
 
     import uvicorn
 
-    from listguard.db.ahead import database_url
+    from listguard.db.url import database_url
 
     c: Context = ctx.obj
     c.engine()  # refuses a registry that is not initialised

@@ -117,7 +117,7 @@ def registry_name(argv: Sequence[str]) -> str:
     password."""
     from sqlalchemy.engine import make_url
 
-    from listguard.db.ahead import database_url
+    from listguard.db.url import database_url
 
     given = None
     for i, arg in enumerate(argv):

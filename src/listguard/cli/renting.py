@@ -24,11 +24,11 @@ def rent(
     ] = False,
 ) -> None:
     """Decide every coordinate, write the delivery folder, record the delivery."""
-    from listguard.db.ahead import reader_ahead
+    from listguard.storage.reading import prepare_reading
 
     c: Context = ctx.obj
-    # the registry's reading child starts while this command loads what it needs
-    with reader_ahead(c.db):
+    # the registry's reading starts getting ready while this command loads what it needs
+    with prepare_reading(c.db):
         from listguard.processing.clusters import stale_clusters
         from listguard.renting.deliver import rent as do_rent
         from listguard.renting.leftovers import sweep

@@ -29,23 +29,23 @@ from sqlalchemy import Connection, Engine, Table, insert, text, update
 from sqlalchemy.schema import CreateIndex
 
 from listguard.db import schema
-from listguard.db.engine import bulk_insert, positional
+from listguard.db.engine import bulk_insert
 from listguard.errors import ListguardError
 from listguard.io.csvout import CsvWriter
 from listguard.io.digest import file_sha256
 from listguard.io.stage_folders import ended_by_signals
 from listguard.io.tabular import Batch, TabularFile, open_tabular, require_columns
+from listguard.storage.base import LoadTx, Scratch, Storage, WriteFailed
+from listguard.storage.open import open_storage
+from listguard.storage.query import Query, empty_table, small_offsets
 from listguard.timeutil import now_ts
 
 if TYPE_CHECKING:
-    from listguard.db.arrow import Scratch
-    from listguard.db.sqlite_load import BulkWriter
-    from listguard.db.sqlite_read import CopyWriter, Query
     from listguard.erasure import Erasure
 
 REJECT_HEADER = ("line", "column", "value", "message")
-# a smaller file is merged even into an empty table: starting the writer process of a
-# first load (``FirstLoad``) costs more than such a file's whole import
+# a smaller file is merged even into an empty table: starting a first load
+# (``FirstLoad``: on SQLite, a writer process) costs more than such a file's whole import
 FIRST_LOAD_MIN_BYTES = 4 << 20
 LOAD_CACHE_KIB = 4096  # a first load's page cache, and so each sorted run of its index builds
 
@@ -270,29 +270,28 @@ def run_import(
     tab = open_tabular(path)
     require_columns(tab, kind.required)
     steps = kind.steps(tab, engine)
-    # the writer process of a first load starts now, while the file is hashed and its
-    # first batches are staged
-    # SIGTERM or SIGHUP: every ``finally`` runs (the scratch folder, the writer process)
+    storage = open_storage(engine)
+    # a first load begins now, while the file is hashed and its first batches are staged
+    # SIGTERM or SIGHUP: every ``finally`` runs (the scratch folder, a writer process)
     with ended_by_signals():
-        writer = _first_load_writer(engine, steps.first_load, tab.path)
+        load = _begin_first_load(storage, steps.first_load, tab.path)
         try:
-            return _run_import(engine, kind, tab, steps, writer, rejects_path, progress, delimiter)
+            return _run_import(storage, kind, tab, steps, load, rejects_path, progress, delimiter)
         finally:
-            if writer is not None:
-                writer.close()
+            if load is not None:
+                load.rollback()  # after a commit: only lets its resources go
 
 
 def _run_import(
-    engine: Engine,
+    storage: Storage,
     kind: Kind,
     tab: TabularFile,
     steps: Steps,
-    writer: BulkWriter | None,
+    load: LoadTx | None,
     rejects_path: Path | None,
     progress: Callable[[int], None] | None,
     delimiter: str,
 ) -> ImportReport:
-    from listguard.db.arrow import Scratch, attached
     from listguard.io.prefetch import prefetch
 
     report = ImportReport(kind=kind.name, path=tab.path, unknown_columns=list(steps.attributes))
@@ -357,12 +356,11 @@ def _run_import(
             "rows_rejected": report.rows_rejected,
         }
 
-    with Scratch() as scratch:
-        if writer is not None:
+    with storage.scratch() as scratch:
+        if load is not None:
             assert steps.first_load is not None
             _first_load(
-                engine,
-                writer,
+                load,
                 steps.first_load,
                 prefetch(staged_batches()),
                 scratch,
@@ -375,7 +373,7 @@ def _run_import(
             for tables in prefetch(staged_batches()):
                 for name, frame in tables.items():
                     scratch.append(name, frame.to_arrow())
-            with engine.connect() as conn, attached(conn, scratch) as table:
+            with storage.engine.connect() as conn, storage.attached(conn, scratch) as table:
                 try:
                     report.import_id = conn.execute(
                         insert(schema.imports).values(**record).returning(schema.imports.c.id)
@@ -452,8 +450,6 @@ def _lines_of_keys_repeated(ids_file: Path, key: str, held: list[pl.Series]) -> 
     several lines (in the order of the file). The file is scanned, not loaded."""
     schema = pa.schema([("line", pa.int64()), (key, pa.string())])
     if not held:
-        from listguard.db.arrow import empty_table
-
         return empty_table(schema)
     candidates = pl.concat(held).unique()
     lines = pl.scan_ipc(ids_file).filter(pl.col(key).is_in(candidates.implode())).collect()
@@ -461,30 +457,21 @@ def _lines_of_keys_repeated(ids_file: Path, key: str, held: list[pl.Series]) -> 
     return repeated.to_arrow().cast(schema)
 
 
-def _first_load_writer(engine: Engine, spec: FirstLoad | None, file: Path) -> BulkWriter | None:
-    """The writer process of a first load, started; None when the import merges: the
-    kind has no first load, the file is small, the registry is not a SQLite file, or
-    the table holds rows."""
-    from listguard.db.arrow import sqlite_file
-    from listguard.db.sqlite_load import BulkWriter
-
+def _begin_first_load(storage: Storage, spec: FirstLoad | None, file: Path) -> LoadTx | None:
+    """The first load of ``spec.table``, begun; None when the import merges: the kind has
+    no first load, the file is small, the storage has no first load (PostgreSQL, a
+    registry in memory), or the table holds rows."""
     if spec is None or file.stat().st_size < FIRST_LOAD_MIN_BYTES:
         return None
-    path = sqlite_file(engine)
-    if path is None:
-        return None
-    with engine.connect() as conn:
-        if conn.execute(text(f"SELECT 1 FROM {spec.table.name} LIMIT 1")).first():
-            return None
     # a reference to the import the load itself records is right by construction: a
     # table whose rows refer to nothing else is loaded without checking them row by row
     own = {fk.parent.name for fk in spec.table.foreign_keys} <= {"import_id"}
-    return BulkWriter(path, foreign_keys=not own)
+    copy = spec.copy() if spec.copy is not None else None
+    return storage.first_load(spec.table, copy, foreign_keys=not own)
 
 
 def _first_load(
-    engine: Engine,
-    writer: BulkWriter,
+    load: LoadTx,
     spec: FirstLoad,
     staged: Iterator[dict[str, pl.DataFrame]],
     scratch: Scratch,
@@ -493,10 +480,9 @@ def _first_load(
     record: dict[str, Any],
     finished: Callable[[], dict[str, object]],
 ) -> None:
-    """The import written straight into ``spec.table``, empty, in one transaction of
-    ``writer``.
+    """The import written straight into ``spec.table``, empty, in the transaction ``load``.
 
-    Each batch's rows stream to the writer while the next batch is staged. A key may
+    Each batch's rows stream to the registry while the next batch is staged. A key may
     be written once only: from the line where a key is seen again (a hash of every
     key seen is kept, sorted), the valid rows with that key are held back. Once the
     file is read, the lines of every key on several lines (found among those keys
@@ -504,34 +490,24 @@ def _first_load(
     row deleted, and the held rows that are not among them (a hash that merely
     collided) are written.
 
-    With ``spec.copy``, the rows get their primary keys from the load (1, 2, ... in
-    the order written, as SQLite gives them in an empty table) and go to the table's
-    columnar copy too, which is named once the load has committed (ADR 0015)."""
+    Rows pass through ``load.number`` before they are ingested (where the storage keeps
+    the table's columnar copy, they get their primary keys there, ADR 0015)."""
     import pyarrow.compute as pc
 
-    from listguard.db.arrow import small_offsets
-    from listguard.db.sqlite_load import LoadError
-
-    path = writer.path
     table, key = spec.table, spec.key
-    numbered = _Numbered(table, _copy_writer(path, spec))
-    named: tuple[str, list[Any] | None] | None = None  # the copy's token and mark
     try:
-        with writer:
+        with load:
             # the empty batch every import stages first (the schema); taking it starts the
-            # staging of the others while the writer process starts
+            # staging of the others while the load begins
             first = next(staged)
-            report.import_id = writer.execute(
-                *positional(
-                    insert(schema.imports).values(**record).returning(schema.imports.c.id),
-                    engine.dialect,
-                )
+            report.import_id = load.execute(
+                insert(schema.imports).values(**record).returning(schema.imports.c.id)
             )[0][0]
-            if writer.execute(f"SELECT 1 FROM {table.name} LIMIT 1"):
+            if load.execute(f"SELECT 1 FROM {table.name} LIMIT 1"):
                 raise ListguardError(
                     f"another import wrote {table.name} while this one started: nothing was "
                     "imported; run the import again",
-                    where=path,
+                    where=load.where,
                 )
             stamps = {
                 "import_id": report.import_id,
@@ -548,14 +524,14 @@ def _first_load(
                 key=lambda i: str(i.name),
             )
             for index in deferred:
-                writer.execute(f"DROP INDEX {index.name}")
+                load.execute(f"DROP INDEX {index.name}")
             # a small page cache from the start: the rows' pages go to the WAL as they are
             # written, so that none is left to spill during a CREATE INDEX, which would
             # first copy each one to the statement's journal; and SQLite sorts an index's
             # keys in runs of the cache's size, on worker threads, then merges them: small
             # runs sorted on every core build the indexes of a million rows in about half
             # the time of one run in a large cache
-            writer.execute(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}")
+            load.execute(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}")
             seen_keys = _SeenKeys()
             # every line's key, for the rejects of keys on several lines: an Arrow file
             # beside the scratch database, written as the batches go
@@ -580,17 +556,15 @@ def _first_load(
                         ids.write_table(lines.to_arrow().cast(ids_schema))
                         again = lines[key].filter(pl.Series(seen_keys.fresh(lines[key])).not_())
                         if again.is_empty():
-                            yield from numbered(stamped(rows)).to_batches()
+                            yield from load.number(stamped(rows)).to_batches()
                             continue
                         held_keys.append(again)
                         held = rows[key].is_in(again.implode())
                         scratch.append(_HELD, stamped(rows.filter(held)))
-                        yield from numbered(stamped(rows.filter(held.not_()))).to_batches()
+                        yield from load.number(stamped(rows.filter(held.not_()))).to_batches()
 
-            layout = numbered(stamped(first[spec.rows])).schema
-            written = writer.ingest(
-                table.name, layout, fresh_rows(itertools.chain([first], staged))
-            )
+            layout = load.number(stamped(first[spec.rows])).schema
+            written = load.ingest(table.name, fresh_rows(itertools.chain([first], staged)), layout)
             # a key on several lines was seen again at its second line, and its valid rows
             # from then on were held back: only those keys can be on several lines (or
             # their hashes merely collided with another key's)
@@ -598,127 +572,35 @@ def _first_load(
             if lines.num_rows:
                 rejects.add(duplicate_rejects(lines, key, spec.duplicate))
                 keys = pa.table({key: pc.unique(lines[key])})
-                writer.ingest("lg_duplicates", keys.schema, keys.to_batches(), temporary=True)
-                writer.execute(
+                load.ingest("lg_duplicates", keys, keys.schema, temporary=True)
+                load.execute(
                     f"DELETE FROM {table.name} "
                     f"WHERE {key} IN (SELECT {key} FROM temp.lg_duplicates)"
                 )
-                written -= writer.execute("SELECT changes()")[0][0]
-                numbered.drop(key, keys[key].combine_chunks())
+                written -= load.execute("SELECT changes()")[0][0]
+                load.drop(key, keys[key].combine_chunks())
             if _HELD in scratch.schemas:  # rows held back whose key is on one line only
                 repeated = pc.unique(lines[key])
 
                 def once(reader: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
                     for b in reader:
                         kept = b.filter(pc.invert(pc.is_in(b[key], value_set=repeated)))
-                        yield from numbered(pa.Table.from_batches([kept])).to_batches()
+                        yield from load.number(pa.Table.from_batches([kept])).to_batches()
 
                 with scratch.rows(f"SELECT * FROM {_HELD}", scratch.schemas[_HELD]) as reader:
-                    written += writer.ingest(table.name, layout, once(reader))
-            writer.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
+                    written += load.ingest(table.name, once(reader), layout)
+            load.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
             for index in deferred:
-                writer.execute(str(CreateIndex(index).compile(dialect=engine.dialect)))
+                load.execute(CreateIndex(index))
             report.rows_new, report.rows_changed, report.rows_unchanged = written, 0, 0
-            checked = numbered.checked(writer)
-            writer.execute(
-                *positional(
-                    update(schema.imports)
-                    .where(schema.imports.c.id == report.import_id)
-                    .values(**finished()),
-                    engine.dialect,
-                )
+            load.execute(
+                update(schema.imports)
+                .where(schema.imports.c.id == report.import_id)
+                .values(**finished())
             )
-            writer.commit()
-            named = checked
-    except LoadError as exc:
-        raise ListguardError(f"cannot write the registry: {exc}", where=path) from None
-    finally:
-        if named is None:  # not committed, or a copy that does not hold the table
-            numbered.discard()
-    if named is not None:  # the import is committed: a copy that fails is only dropped
-        numbered.publish(*named)
-
-
-class _Numbered:
-    """When the load writes the table's columnar copy: gives rows the table's primary
-    keys (1, 2, ... in the order written) and writes them to the copy, then checks and
-    names it. The copy is only a cache: should writing it fail (a full disk), it is
-    dropped and the load goes on (``copy`` is then None). Without a copy to write, rows
-    pass unchanged."""
-
-    def __init__(self, table: Table, copy: CopyWriter | None) -> None:
-        self.table = table
-        self.key = _primary_key(table)
-        self.copy = copy
-        self.keyed = copy is not None  # keys are given even after a failed copy
-        self.next = 1
-
-    def __call__(self, rows: pa.Table) -> pa.Table:
-        if not self.keyed:
-            return rows
-        # by Polars: a NumPy array given to pyarrow would import pandas where it is
-        # installed (0.2 s, more while staging runs beside it, before the first rows)
-        keys = pl.int_range(
-            self.next, self.next + rows.num_rows, dtype=pl.Int64, eager=True
-        ).to_arrow()
-        self.next += rows.num_rows
-        self._guarded(lambda copy: copy.write(rows, keys))
-        return rows.append_column(self.key, keys)
-
-    def drop(self, column: str, values: pa.Array) -> None:
-        """Remove from the copy the rows the load deleted."""
-        self._guarded(lambda copy: copy.drop(column, values))
-
-    def checked(self, writer: BulkWriter) -> tuple[str, list[Any] | None] | None:
-        """The token and last row the copy is to be named under, read in the load's
-        transaction; None when there is no copy, or the table does not hold exactly its
-        rows."""
-        copy = self.copy
-        if copy is None:
-            return None
-        spec = copy.query.copy
-        assert spec is not None
-        name = self.table.name
-        count, top = writer.execute(f"SELECT count(*), max({self.key}) FROM {name}")[0]
-        found = writer.execute(spec.stamp)
-        if count != copy.rows or top != copy.last or not found or found[0][0] is None:
-            return None
-        mark = writer.execute(f"SELECT {spec.mark} FROM {name} WHERE {self.key} = ?", (top,))
-        return str(found[0][0]), [*mark[0]] if mark else None
-
-    def publish(self, token: str, mark: list[Any] | None) -> None:
-        self._guarded(lambda copy: copy.publish(token, mark))
-
-    def discard(self) -> None:
-        if self.copy is not None:
-            self.copy.discard()
-            self.copy = None
-
-    def _guarded(self, step: Callable[[CopyWriter], None]) -> None:
-        if self.copy is None:
-            return
-        try:
-            step(self.copy)
-        except OSError:
-            self.discard()
-
-
-def _primary_key(table: Table) -> str:
-    (key,) = (c.name for c in table.primary_key.columns)
-    return key
-
-
-def _copy_writer(path: str, spec: FirstLoad) -> CopyWriter | None:
-    """The writer of the columnar copy a first load makes, or None (no copy for this
-    kind, or a folder that cannot be written: the next read makes the copy)."""
-    if spec.copy is None:
-        return None
-    from listguard.db.sqlite_read import CopyWriter
-
-    try:
-        return CopyWriter(path, spec.copy())
-    except OSError:
-        return None
+            load.commit()
+    except WriteFailed as exc:
+        raise ListguardError(f"cannot write the registry: {exc.message}", where=exc.where) from None
 
 
 def upsert_versioned(

@@ -47,7 +47,7 @@ from listguard.normalise.text import by_distinct, text_keys, trimmed_lower
 from listguard.timeutil import now_ts, to_day
 
 if TYPE_CHECKING:
-    from listguard.db.sqlite_read import Query
+    from listguard.storage.query import Query
 
 # the stored fields the file decides (the import adds import_id, recorded_at and version)
 FIELDS = tuple(c for c in schema.CONTACT_FIELDS if c not in ("import_id", "recorded_at", "version"))

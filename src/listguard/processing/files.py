@@ -144,7 +144,8 @@ def registry_table(engine: Engine, columns: Sequence[str]) -> pl.DataFrame:
     (linkage). ``registry_contacts`` streams instead."""
     import pyarrow as pa
 
-    from listguard.db.arrow import Query, fetch_arrow
+    from listguard.storage.open import open_storage
+    from listguard.storage.query import Query
 
     query = Query(
         f"SELECT {', '.join(columns)} FROM contacts WHERE TRUE",
@@ -153,7 +154,8 @@ def registry_table(engine: Engine, columns: Sequence[str]) -> pl.DataFrame:
         split=("id", "SELECT min(id), max(id) FROM contacts"),
     )
     with engine.connect() as conn:
-        frame = pl.from_arrow(fetch_arrow(conn, {"contacts": query})["contacts"])
+        tables = open_storage(engine).read_arrow({"contacts": query}, conn)
+        frame = pl.from_arrow(tables["contacts"])
     assert isinstance(frame, pl.DataFrame)
     return frame
 

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, TextClause, text
 
 from listguard import audit
 from listguard.db import schema
-from listguard.db.engine import Run, runner
+from listguard.storage.base import ConnTx, Tx
 from listguard.timeutil import day_start, now_ts, years_before
 
 PROPAGATED = ("opposition", "erasure", "rectification")
@@ -52,23 +52,23 @@ def enqueue_per_event(
     (events with none are left out)."""
     now = now_ts()
     since = day_start(years_before(dt.datetime.fromtimestamp(now, dt.UTC).date(), retention_years))
-    return _enqueue(runner(conn), events_where, {**params, "since": since}, channels, now)
+    return _enqueue(ConnTx(conn), events_where, {**params, "since": since}, channels, now)
 
 
-def enqueue_for_delivery(run: Run, events_where: str, params: Mapping[str, Any]) -> int:
+def enqueue_for_delivery(tx: Tx, events_where: str, params: Mapping[str, Any]) -> int:
     """Outbox messages for the events of ``events_where`` (SQL on ``events e``) about the
-    coordinates of the delivery ``:did`` only, through ``run`` (the delivery's own
+    coordinates of the delivery ``:did`` only, in ``tx`` (the delivery's own
     transaction); returns how many messages were written. Each is the delivery's own
     (``outbox.delivery_id``): the partner holds the person under this delivery's
     references, even if told of the event for an earlier one."""
     per_event = _enqueue(
-        run, events_where, {**params, "since": 0}, None, now_ts(), one_delivery=True
+        tx, events_where, {**params, "since": 0}, None, now_ts(), one_delivery=True
     )
     return sum(per_event.values())
 
 
 def _enqueue(
-    run: Run,
+    tx: Tx,
     events_where: str,
     params: Mapping[str, Any],
     channels: tuple[str, ...] | None,
@@ -79,6 +79,7 @@ def _enqueue(
     """The messages and items of the events of ``events_where`` (``params``: its
     parameters and ``since``, the oldest delivery looked at), written to the audit log;
     the messages written per event id."""
+    run = tx.execute
     messages, items = _enqueue_statements(events_where, channels, one_delivery=one_delivery)
     last = int(run(_LAST_MESSAGE, {})[0][0])
     bound = {**params, "now": now, "last": last}
@@ -93,7 +94,7 @@ def _enqueue(
             "first": min(r[2] for r in written),
             "last": max(r[3] for r in written),
         }
-        audit.append_through(run, "messages_queued", None, detail, now)
+        audit.append_through(tx, "messages_queued", None, detail, now)
     return per_event
 
 

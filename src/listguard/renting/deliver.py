@@ -17,26 +17,16 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, insert, text, update
-from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import ClauseElement
 
 from listguard import __version__
 from listguard.calls.calendar import manifest_entry
 from listguard.config import Settings
 from listguard.db import schema
-from listguard.db.arrow import sqlite_file, staged
-from listguard.db.engine import (
-    bulk_insert,
-    check_initialised,
-    one_snapshot,
-    positional,
-    runner,
-)
-from listguard.db.sqlite_load import BulkWriter, LoadError
+from listguard.db.engine import check_initialised, one_snapshot
 from listguard.errors import InputError, ListguardError
 from listguard.io.digest import file_sha256
 from listguard.propagation.outbox import enqueue_for_delivery
@@ -48,11 +38,13 @@ from listguard.rules.decision import Decision
 from listguard.rules.engine import decide
 from listguard.rules.offers import banned_offer_rules
 from listguard.rules.plan import make_plan
+from listguard.storage.base import Tx, WriteFailed
+from listguard.storage.open import open_storage
 from listguard.timeutil import now_ts, to_iso
 
 FETCH = 100_000
 T = TypeVar("T")
-# the ledger's rows as a ``BulkWriter`` appends them
+# the ledger's rows as the delivery's transaction ingests them
 LEDGER_ROWS = pa.schema(
     [
         ("delivery_id", pa.int64()),
@@ -60,15 +52,6 @@ LEDGER_ROWS = pa.schema(
         ("channel", pa.string()),
         ("coordinate", pa.string()),
         ("contact_ref", pa.string()),
-    ]
-)
-# the ledger's rows as staged for an ``INSERT ... SELECT`` (before the delivery has an id)
-LEDGER_STAGE = pa.schema(
-    [
-        ("contact_id", pa.string()),
-        ("channel", pa.string()),
-        ("coordinate", pa.string()),
-        ("n", pa.int64()),
     ]
 )
 
@@ -155,13 +138,13 @@ def deliver(
     step = progress or (lambda _msg: None)
     partial = leftovers.claim(out)
     tmp = partial.path
-    path = sqlite_file(engine)
+    storage = open_storage(engine)
     committing = committed = False
     try:
         with contextlib.ExitStack() as stack:
-            # SQLite file: the delivery is recorded by a writer process, started now so
-            # that its start overlaps the decision (ADR 0014)
-            writer = stack.enter_context(BulkWriter(path)) if path is not None else None
+            # the delivery's transaction begins now: on a SQLite file, the writer process
+            # that records it starts while the order is decided (ADR 0014)
+            tx = stack.enter_context(storage.transaction())
             raw = stack.enter_context(engine.connect())
             conn = one_snapshot(raw)
             step("deciding")
@@ -171,21 +154,16 @@ def deliver(
             try:
                 n = output.number(conn, decision, order)
                 step("recording the ledger")
-                writes = _open_writes(stack, writer, raw, decision)
                 existed = out.exists()  # an empty folder made beforehand
-                try:
-                    report = _deliver(conn, decision, writes, n, tmp, out, settings, step, output)
-                    # DuckDB frees its tables (a second or more for a large order) while
-                    # the registry commits
-                    closing = threading.Thread(target=decision.close, name="listguard-duckdb")
-                    closing.start()
-                    step("delivering")
-                    leftovers.check_still_free(out, existed)
-                    committing = True
-                    writes.commit()
-                except BaseException:
-                    writes.rollback()
-                    raise
+                report = _deliver(conn, decision, tx, n, tmp, out, settings, step, output)
+                # DuckDB frees its tables (a second or more for a large order) while
+                # the registry commits
+                closing = threading.Thread(target=decision.close, name="listguard-duckdb")
+                closing.start()
+                step("delivering")
+                leftovers.check_still_free(out, existed)
+                committing = True
+                tx.commit()
                 committed = True
                 # recorded: only now may the folder appear where it was asked for
                 leftovers.put_in_place(tmp, out, report.delivery_id)
@@ -195,51 +173,14 @@ def deliver(
                 else:
                     closing.join()
         return report
-    except LoadError as exc:
-        raise ListguardError(f"cannot record the delivery: {exc}", where=path) from None
+    except WriteFailed as exc:
+        raise ListguardError(
+            f"cannot record the delivery: {exc.message}", where=exc.where
+        ) from None
     finally:
         if not committed:
             leftovers.settle(engine, tmp, out, committing=committing)
         partial.release()
-
-
-def _open_writes(
-    stack: contextlib.ExitStack,
-    writer: BulkWriter | None,
-    raw: Connection,
-    decision: Decision,
-) -> _Writes:
-    """The delivery's write transaction: through ``writer`` on a SQLite file, else
-    through a connection (on PostgreSQL one of its own, not the snapshot the order
-    was decided from, so that it sees the events recorded since), with the ledger's
-    rows staged before the transaction's first write."""
-    if writer is not None:
-        return _ChildWrites(writer, raw.dialect, decision)
-    wconn = raw if raw.dialect.name == "sqlite" else stack.enter_context(raw.engine.connect())
-    # in contact_id order, so that the ledger's index grows at its end
-    ledger = decision.ledger_stage(FETCH)
-    # committed before it is left (the stack unwinds after the commit)
-    stage = stack.enter_context(staged(wconn, "ledger", ledger, LEDGER_STAGE))
-    return _SqlWrites(wconn, stage)
-
-
-class _Writes(Protocol):
-    """The transaction that records a delivery: its statements, its ledger (written
-    while the files are), its end."""
-
-    def run(self, statement: ClauseElement, params: dict[str, Any] | None = None) -> list[Any]:
-        """Run ``statement``; its rows (none for a statement that returns none)."""
-
-    def ledger(self, delivery_id: int, prefix: str) -> Future[object]:
-        """Start writing the ledger (the delivered rows under their references), in a
-        thread."""
-
-    def lock_events(self) -> None:
-        """Hold back the recording of events until this transaction ends."""
-
-    def commit(self) -> None: ...
-
-    def rollback(self) -> None: ...
 
 
 def _in_future(work: Callable[..., T], *args: Any) -> Future[T]:
@@ -250,62 +191,11 @@ def _in_future(work: Callable[..., T], *args: Any) -> Future[T]:
     return future
 
 
-@dataclass
-class _SqlWrites:
-    """Through a connection of the registry, the ledger from rows staged beforehand."""
-
-    conn: Connection
-    stage: str
-
-    def run(self, statement: ClauseElement, params: dict[str, Any] | None = None) -> list[Any]:
-        return runner(self.conn)(statement, params or {})
-
-    def ledger(self, delivery_id: int, prefix: str) -> Future[object]:
-        insert_sql = text(
-            f"{bulk_insert(self.conn)} ledger (delivery_id, contact_id, channel, coordinate, "
-            "contact_ref) "
-            f"SELECT :did, contact_id, channel, coordinate, :prefix || CAST(n AS TEXT) "
-            f"FROM {self.stage}"
-        )
-        params = {"did": delivery_id, "prefix": prefix}
-        return _in_future(self.conn.execute, insert_sql, params)
-
-    def lock_events(self) -> None:
-        # SQLite lets one writer in at a time: no event can be recorded until the end
-        if self.conn.dialect.name == "postgresql":
-            self.conn.execute(text("LOCK TABLE events IN SHARE MODE"))
-
-    def commit(self) -> None:
-        self.conn.commit()
-
-    def rollback(self) -> None:
-        self.conn.rollback()
-
-
-@dataclass
-class _ChildWrites:
-    """Through a ``BulkWriter``: the ledger's rows go from DuckDB into the registry's
-    table as Arrow, in another process, instead of being staged and copied by SQL."""
-
-    writer: BulkWriter
-    dialect: Dialect
-    decision: Decision
-
-    def run(self, statement: ClauseElement, params: dict[str, Any] | None = None) -> list[Any]:
-        return self.writer.execute(*positional(statement, self.dialect, params))
-
-    def ledger(self, delivery_id: int, prefix: str) -> Future[object]:
-        rows = self.decision.ledger(delivery_id, prefix)
-        return _in_future(self.writer.ingest, "ledger", LEDGER_ROWS, rows.to_batches(FETCH))
-
-    def lock_events(self) -> None:
-        """SQLite lets one writer in at a time: this one writes already."""
-
-    def commit(self) -> None:
-        self.writer.commit()
-
-    def rollback(self) -> None:
-        self.writer.close()
+def _record_ledger(tx: Tx, decision: Decision, delivery_id: int, prefix: str) -> Future[object]:
+    """Start writing the ledger (the delivered rows under their references), in a thread:
+    the registry records it while DuckDB writes the files."""
+    rows = decision.ledger(delivery_id, prefix)
+    return _in_future(tx.ingest, "ledger", rows.to_batches(FETCH), LEDGER_ROWS)
 
 
 def _seed_pool(order: Order, settings: Settings) -> list[seeds.Seed]:
@@ -320,13 +210,13 @@ def _seed_pool(order: Order, settings: Settings) -> list[seeds.Seed]:
     return seeds.load_seeds(settings.seeds.file)
 
 
-def _record_seeds(writes: _Writes, decision: Decision, delivery_id: int, prefix: str) -> list[str]:
+def _record_seeds(tx: Tx, decision: Decision, delivery_id: int, prefix: str) -> list[str]:
     """Each planted seed in ``delivery_seeds``, with its fields as written; its ids."""
     ids = []
     for rec in decision.planted():  # a handful of rows: the seeds of one order
         n, sid = rec.pop("n"), rec.pop("seed_id")
         fields = {k: v for k, v in rec.items() if v is not None}
-        writes.run(
+        tx.execute(
             insert(schema.delivery_seeds).values(
                 delivery_id=delivery_id,
                 seed_id=sid,
@@ -341,7 +231,7 @@ def _record_seeds(writes: _Writes, decision: Decision, delivery_id: int, prefix:
 def _deliver(
     conn: Connection,
     decision: Decision,
-    writes: _Writes,
+    tx: Tx,
     n: int,
     tmp: Path,
     out: Path,
@@ -355,7 +245,7 @@ def _deliver(
     sep = settings.output.csv_delimiter
     version, version_start = partner_list_version(conn, dend)
     created = now_ts()
-    delivery_id = writes.run(
+    delivery_id = tx.execute(
         insert(schema.deliveries)
         .values(
             partner_id=order.partner,
@@ -373,9 +263,9 @@ def _deliver(
         .returning(schema.deliveries.c.id)
     )[0][0]
     prefix = f"D{delivery_id}-"
-    before = writes.run(_LAST_LEDGER_ID)[0][0]
+    before = tx.execute(_LAST_LEDGER_ID)[0][0]
     # the registry records the ledger while DuckDB writes the files beside it
-    recorded = writes.ledger(delivery_id, prefix)
+    recorded = _record_ledger(tx, decision, delivery_id, prefix)
     try:
         step("writing decisions")
         decisions_rows, tally = decision.write_decisions(tmp / "decisions.csv", sep)
@@ -390,11 +280,11 @@ def _deliver(
             recorded.result()
         raise
     recorded.result()
-    planted = _record_seeds(writes, decision, delivery_id, prefix)
+    planted = _record_seeds(tx, decision, delivery_id, prefix)
     seen = decision.events_seen()
-    _refuse_if_erased(writes, seen)
-    forwarded = _forward_later_oppositions(writes, seen, delivery_id, dend)
-    meanwhile, covered = _forward_events_since(writes, seen, delivery_id)
+    _refuse_if_erased(tx, seen)
+    forwarded = _forward_later_oppositions(tx, seen, delivery_id, dend)
+    meanwhile, covered = _forward_events_since(tx, seen, delivery_id)
     counts, eligible = tally.excluded, tally.eligible
     (tmp / "notice.txt").write_text(
         notice_text(settings.owner, plan.partner, order), encoding="utf-8"
@@ -476,8 +366,8 @@ def _deliver(
     }
     body = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
     (tmp / "manifest.json").write_text(body, encoding="utf-8")
-    last = writes.run(_LAST_LEDGER_ID)[0][0]
-    writes.run(
+    last = tx.execute(_LAST_LEDGER_ID)[0][0]
+    tx.execute(
         update(schema.deliveries)
         .where(schema.deliveries.c.id == delivery_id)
         .values(
@@ -505,14 +395,14 @@ def _deliver(
 _LAST_LEDGER_ID = text("SELECT coalesce(max(id), 0) FROM ledger")
 
 
-def _refuse_if_erased(writes: _Writes, seen: int) -> None:
+def _refuse_if_erased(tx: Tx, seen: int) -> None:
     """Refuse a delivery (its transaction is then rolled back) if a person was erased
     after the decision's snapshot: the erased person's events no longer name them, so
     the delivery could hold them and nothing could tell the partner. From here on no
     event is recorded until this transaction ends, so an event recorded after it sees
     the delivery's ledger. ``seen``: the last event in the decision's snapshot."""
-    writes.lock_events()
-    if writes.run(_ERASED_SINCE, {"seen": seen})[0][0]:
+    tx.lock_events()
+    if tx.execute(_ERASED_SINCE, {"seen": seen})[0][0]:
         raise ListguardError(
             "a person was erased while this order was being decided: nothing was "
             "delivered and nothing recorded; run the same order again, and it will be "
@@ -520,7 +410,7 @@ def _refuse_if_erased(writes: _Writes, seen: int) -> None:
         )
 
 
-def _forward_events_since(writes: _Writes, seen: int, delivery_id: int) -> tuple[int, int]:
+def _forward_events_since(tx: Tx, seen: int, delivery_id: int) -> tuple[int, int]:
     """Queue for the partner, in the delivery's transaction, the oppositions and
     rectifications recorded after the decision's snapshot (``seen``, its last event)
     that cover a delivered coordinate: their own forwarding could not see this
@@ -528,10 +418,10 @@ def _forward_events_since(writes: _Writes, seen: int, delivery_id: int) -> tuple
     told as of any opposition received after a delivery. Returns the messages queued
     and the delivered coordinates they cover."""
     params = {"seen": seen, "did": delivery_id}
-    messages = enqueue_for_delivery(writes.run, "e.id > :seen", params)
+    messages = enqueue_for_delivery(tx, "e.id > :seen", params)
     if not messages:
         return 0, 0
-    covered = writes.run(_COVERED_SINCE, params)[0][0]
+    covered = tx.execute(_COVERED_SINCE, params)[0][0]
     return messages, int(covered)
 
 
@@ -542,7 +432,7 @@ _COVERED_SINCE = text(
 )
 
 
-def _forward_later_oppositions(writes: _Writes, seen: int, delivery_id: int, dend: int) -> int:
+def _forward_later_oppositions(tx: Tx, seen: int, delivery_id: int, dend: int) -> int:
     """Queue for the partner, in the delivery's transaction, the oppositions the
     decision's snapshot held but dated after the order's as_of (``dend``, the end of
     that day): the rules leave them out of a backdated order, so the file can hold
@@ -551,7 +441,7 @@ def _forward_later_oppositions(writes: _Writes, seen: int, delivery_id: int, den
     contact's corrected values, and no erased person.) Returns how many messages were
     queued."""
     return enqueue_for_delivery(
-        writes.run,
+        tx,
         "e.event = 'opposition' AND e.at > :dend AND e.id <= :seen",
         {"dend": dend, "seen": seen, "did": delivery_id},
     )

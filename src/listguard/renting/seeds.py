@@ -23,9 +23,9 @@ import pyarrow as pa
 from sqlalchemy import Connection, func, select
 
 from listguard.db import schema
-from listguard.db.arrow import empty_table
 from listguard.errors import InputError
 from listguard.rules.extracts import POSTAL_FIELDS
+from listguard.storage.query import empty_table
 
 PHONE_CHANNELS = ("phone", "automated_call", "sms")
 COLUMNS = ("seed_id", *POSTAL_FIELDS, *PHONE_CHANNELS, "email")

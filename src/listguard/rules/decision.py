@@ -216,14 +216,6 @@ class Decision:
             params={"did": delivery_id, "prefix": prefix},
         ).to_arrow_table()
 
-    def ledger_stage(self, batch_rows: int) -> pa.RecordBatchReader:
-        """The ledger's rows before the delivery has an id (``contact_id``, ``channel``,
-        ``coordinate``, ``n``), in contact_id order, in batches."""
-        return self._db.sql(
-            "SELECT e.contact_id, e.channel, e.coordinate, r.n FROM lg_elig e "
-            "JOIN lg_refs r ON r.cid = e.cid ORDER BY e.contact_id"
-        ).to_arrow_reader(batch_rows)
-
     def planted(self) -> list[dict[str, Any]]:
         """Each planted seed (a handful), by ``seed_id``: its rank ``n``, ``seed_id`` and
         the fields written for it."""

@@ -2,9 +2,9 @@
 
 The registry holds the facts; the decision is computed by DuckDB over Arrow
 extracts of them (ADR 0006): the rows an order can concern are read from the
-registry in one snapshot (``rules/extracts.py``), and the pipeline's steps
-(``rules/pipeline.py``) run one by one, each timed, in an in-process DuckDB
-database, columnar and on every core, whatever the registry (SQLite or
+registry in one snapshot (``rules/extracts.py``, read by ``Storage.read_arrow``),
+and the pipeline's steps (``rules/pipeline.py``) run one by one, each timed, in an
+in-process DuckDB database, columnar and on every core, whatever the registry (SQLite or
 PostgreSQL). The registry is only read. The result is a :class:`Decision`, which
 holds the DuckDB database until it is closed.
 """
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
-from listguard.db.arrow import fetch_arrow, sqlite_file
 from listguard.rules.decision import Decision
 from listguard.rules.extracts import base_contacts, extracts
 from listguard.rules.pipeline import pipeline
 from listguard.rules.plan import Plan
+from listguard.storage.open import open_storage
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -33,8 +33,9 @@ def _read(conn: Connection, plan: Plan) -> tuple[dict[str, pa.Table], bool]:
     """The extracts of ``plan`` from the registry, in one snapshot; and whether the
     contacts are the whole table (its columnar copy, on SQLite, unless a few contacts
     are asked for), to be filtered by ``base_contacts``."""
-    copied = sqlite_file(conn) is not None and not plan.contact_ids
-    return fetch_arrow(conn, extracts(plan, copied)), copied
+    storage = open_storage(conn.engine)
+    copied = storage.keeps_copies and not plan.contact_ids
+    return storage.read_arrow(extracts(plan, copied), conn), copied
 
 
 def _warm() -> None:

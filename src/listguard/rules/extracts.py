@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from listguard.db.arrow import Copied, Query
 from listguard.db.schema import ADDRESS_COLUMNS, CHANNELS
-from listguard.db.sqlite_read import PARAM
 from listguard.rules.plan import Plan
+from listguard.storage.query import PARAM, Copied, Query
 
 if TYPE_CHECKING:
     import duckdb

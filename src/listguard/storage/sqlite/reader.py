@@ -1,9 +1,9 @@
 """Reading SQLite tables into Arrow with ADBC, in a process of its own.
 
-``listguard.db.arrow`` runs this module as a child process (``python -m
-listguard.db.sqlite_read``): ADBC carries its own build of SQLite, which must
+``fetch`` runs this module as a child process (``python -m
+listguard.storage.sqlite.reader``): ADBC carries its own build of SQLite, which must
 never have open a file that Python's ``sqlite3`` also has open in the same
-process (see ``arrow._fetch_sqlite``). The module imports only the standard
+process (see ``fetch.fetch_sqlite``). The module imports only the standard
 library, pyarrow and ADBC, so that the child starts fast.
 
 A query marked ``copy`` reads a whole table and keeps a columnar copy of it beside
@@ -26,49 +26,20 @@ import secrets
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
+from listguard.storage.query import PARAM, Copied, Query
+
 READERS = 2
 COPY_FORMAT = 1
 COPY_MAX_PARTS = 8  # more parts than this are merged into one
 PART = re.compile(r"part-[0-9a-f]{16}\.arrow")  # the name of a copy's file
 COPY_GRACE_SECONDS = 600  # files of a copy no longer named are kept this long
 COPY_SPLIT_FROM = 50_000  # rows added since a copy was made are read in parallel from this many
-
-
-@dataclass(frozen=True)
-class Copied:
-    """A query that reads the whole of ``table`` (``SELECT ... FROM table WHERE 1 = 1``;
-    its first column is the integer primary key ``key``) and keeps a columnar copy of it
-    beside a SQLite registry, valid under the token ``stamp`` reads."""
-
-    table: str
-    key: str = "id"
-    stamp: str = "SELECT token FROM contacts_stamp WHERE id = 1"
-    # what identifies a row beyond its key: the copy's last row must still be the table's
-    # (a registry file restored from a backup and added to again reuses keys)
-    mark: str = "contact_id, recorded_at, version"
-
-
-@dataclass(frozen=True)
-class Query:
-    """A query whose columns are exactly ``schema`` (names and Arrow types).
-
-    ``split``: (an integer key, a query of its minimum and maximum): on SQLite the
-    query is read in ranges of that key by parallel readers, and ``sql`` must end
-    with a ``WHERE`` clause that the range condition is added to.
-    """
-
-    sql: str
-    schema: pa.Schema
-    params: Mapping[str, Any] | None = None
-    split: tuple[str, str] | None = None
-    copy: Copied | None = field(default=None, compare=False)
 
 
 def qmark(sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
@@ -126,7 +97,7 @@ def _of_copy(copying: bool) -> Iterator[None]:
 
 
 def main() -> None:
-    """The child of ``_fetch_sqlite``: a pickled request on stdin; each part of each
+    """The child of ``fetch.fetch_sqlite``: a pickled request on stdin; each part of each
     result written to an Arrow file as soon as it is read; the files' names, per
     result and in order, pickled on stdout."""
     import pickle

@@ -5,8 +5,8 @@ straight from Arrow into the registry's table, as staging produces them,
 instead of being written to a scratch file and copied again by SQL. ADBC
 writes them; ADBC carries its own build of SQLite, which must never have open
 a file that Python's ``sqlite3`` has open in the same process (see
-``arrow._fetch_sqlite``), so the transaction runs in a child process
-(``python -m listguard.db.sqlite_load``), driven by ``BulkWriter``.
+``fetch.fetch_sqlite``), so the transaction runs in a child process
+(``python -m listguard.storage.sqlite.writer``), driven by ``BulkWriter``.
 
 The parent sends commands on the child's stdin (a length-prefixed pickle;
 ``ingest`` is followed by an Arrow IPC stream of the rows) and reads one reply
@@ -30,7 +30,9 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-PRAGMAS = (  # as the registry's other connections (``engine``)
+from listguard.storage.sqlite.reader import keep_out_dataframes
+
+PRAGMAS = (  # as the registry's other connections (``connect``)
     "PRAGMA synchronous=FULL",
     "PRAGMA secure_delete=ON",
     "PRAGMA busy_timeout=30000",
@@ -91,7 +93,7 @@ class BulkWriter:
     def __init__(self, path: str, *, foreign_keys: bool = True) -> None:
         self.path = path
         self._child = subprocess.Popen(
-            [sys.executable, "-m", "listguard.db.sqlite_load", path, str(int(foreign_keys))],
+            [sys.executable, "-m", "listguard.storage.sqlite.writer", path, str(int(foreign_keys))],
             # pyarrow loads numpy, whose BLAS threads would only spin
             env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
             stdin=subprocess.PIPE,
@@ -181,8 +183,6 @@ class BulkWriter:
 
 def main() -> None:
     """The child of ``BulkWriter``."""
-    from listguard.db.sqlite_read import keep_out_dataframes
-
     keep_out_dataframes()
     import adbc_driver_sqlite.dbapi as adbc
 

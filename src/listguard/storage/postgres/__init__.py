@@ -1,0 +1,1 @@
+"""The PostgreSQL backend: Arrow read and written with ``COPY``."""
