@@ -30,6 +30,7 @@ from sqlalchemy.schema import CreateIndex
 
 from listguard.db import schema
 from listguard.db.engine import bulk_insert, positional
+from listguard.domain.retention import DEFAULT_RETENTION, Retention
 from listguard.errors import ListguardError
 from listguard.io.csvout import CsvWriter
 from listguard.io.digest import file_sha256
@@ -202,6 +203,8 @@ class MergeContext:
     report: ImportReport
     rejects: Rejects
     now: int
+    # the settings' period: the deliveries an imported opposition is forwarded for
+    retention: Retention = DEFAULT_RETENTION
 
     @property
     def import_id(self) -> int:
@@ -265,6 +268,7 @@ def run_import(
     rejects_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
     delimiter: str = ";",
+    retention: Retention = DEFAULT_RETENTION,
 ) -> ImportReport:
     """Import ``path``: stage it, merge it in one transaction, then write its rejects."""
     tab = open_tabular(path)
@@ -276,7 +280,9 @@ def run_import(
     with ended_by_signals():
         writer = _first_load_writer(engine, steps.first_load, tab.path)
         try:
-            return _run_import(engine, kind, tab, steps, writer, rejects_path, progress, delimiter)
+            return _run_import(
+                engine, kind, tab, steps, writer, rejects_path, progress, delimiter, retention
+            )
         finally:
             if writer is not None:
                 writer.close()
@@ -291,6 +297,7 @@ def _run_import(
     rejects_path: Path | None,
     progress: Callable[[int], None] | None,
     delimiter: str,
+    retention: Retention,
 ) -> ImportReport:
     from listguard.db.arrow import Scratch, attached
     from listguard.io.prefetch import prefetch
@@ -380,7 +387,7 @@ def _run_import(
                     report.import_id = conn.execute(
                         insert(schema.imports).values(**record).returning(schema.imports.c.id)
                     ).scalar_one()
-                    steps.merge(MergeContext(conn, table, report, rejects, started))
+                    steps.merge(MergeContext(conn, table, report, rejects, started, retention))
                     conn.execute(
                         update(schema.imports)
                         .where(schema.imports.c.id == report.import_id)

@@ -217,8 +217,10 @@ def _steps(tab: TabularFile, engine: Engine) -> Steps:
     def merge(ctx: MergeContext) -> None:
         merge_new(ctx, schema.events, "event_key", ctx.table("events"))
         # oppositions and erasures travel to the partners holding the person, in this
-        # transaction; deliveries of the last three years (the longest retention) count
-        messages = enqueue(ctx.conn, "e.import_id = :import_id", {"import_id": ctx.import_id}, 3)
+        # transaction; the deliveries of the retention period count, as on every route
+        messages = enqueue(
+            ctx.conn, "e.import_id = :import_id", {"import_id": ctx.import_id}, ctx.retention.years
+        )
         audit.append(
             ctx.conn,
             "events_imported",
