@@ -1,14 +1,17 @@
-"""The domain's rules, the same on every route: the retention period taken from the
-settings by the imports as by the forms."""
+"""The domain's values and rules, the same on every route: scopes and vias read once,
+the retention period taken from the settings by the imports as by the forms."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, text
 
 from listguard.config import RuleSettings, Settings
 from listguard.domain.retention import Retention
+from listguard.domain.scopes import Scope, ViaOf, parse_scope, parse_via
+from listguard.errors import InputError
 from listguard.imports import import_file
 from listguard.oppositions import record_opposition
 from listguard.timeutil import now_ts, today
@@ -62,3 +65,69 @@ def test_an_opposition_from_a_file_and_from_the_form_reach_the_same_partners(
     row["contact_id"] = "C1"
     import_file(any_engine, "events", write_csv(tmp_path / "ev3.csv", [row]))
     assert _partners_told(any_engine, "e.contact_id = 'C1' AND e.via IS NULL") == ["P1", "P2"]
+
+
+@pytest.mark.parametrize(
+    ("given", "read"),
+    [
+        ("own", Scope("own")),
+        ("partners", Scope("partners")),
+        ("all", Scope("all")),
+        ("partner:P-01.a", Scope("partner", "P-01.a")),
+    ],
+)
+def test_a_scope_is_read_as_its_kind_and_partner(given: str, read: Scope) -> None:
+    assert parse_scope(given) == read
+    assert str(read) == given
+
+
+@pytest.mark.parametrize("given", ["", "ALL", "partner:", "partner:a..b", "partner:-x", "mine"])
+def test_a_scope_that_names_nothing_is_refused_with_what_a_scope_may_be(given: str) -> None:
+    with pytest.raises(InputError, match="expected own, partners, all or partner:<id>"):
+        parse_scope(given)
+
+
+def test_a_via_is_one_of_the_ways_or_a_partner() -> None:
+    assert parse_via("letter") == ViaOf("letter")
+    assert parse_via("partner:P1") == ViaOf("partner", "P1")
+    assert str(parse_via("partner:P1")) == "partner:P1"
+    for bad in ("fax", "partner:..", "partner:"):
+        with pytest.raises(InputError, match="unknown via"):
+            parse_via(bad)
+
+
+@pytest.mark.parametrize("channels", [None, ("email", "sms"), ("fax",)])
+def test_the_outbox_forwards_what_the_domain_says_an_event_covers(
+    channels: tuple[str, ...] | None,
+) -> None:
+    """The outbox's statement is the domain's definition of what an event covers."""
+    from listguard import propagation
+    from listguard.domain import coverage
+
+    for where in ("e.id = :event_id", "e.import_id = :import_id"):
+        assert propagation.delivered_items_sql(where, channels) == coverage.delivered_items_sql(
+            where, channels
+        )
+
+
+def test_a_person_s_contacts_are_those_holding_any_of_their_identifiers(engine: Engine) -> None:
+    from listguard.domain.coverage import PERSON_CONTACTS
+
+    rows = [
+        ("C1", "a@example.com", "+33612345678", None),
+        ("C2", None, None, "+33612345678"),
+        ("C3", "b@example.com", None, None),
+    ]
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TEMP TABLE t (contact_id, email_norm, phone_e164, mobile_e164)"))
+        for row in rows:
+            conn.execute(
+                text("INSERT INTO t VALUES (:a, :b, :c, :d)"), dict(zip("abcd", row, strict=True))
+            )
+        sql = text(f"SELECT contact_id FROM t WHERE {PERSON_CONTACTS} ORDER BY 1")
+        by_number = conn.execute(sql, {"c": None, "e": None, "p": "+33612345678"}).scalars()
+        assert list(by_number) == ["C1", "C2"]
+        by_email = conn.execute(sql, {"c": None, "e": "b@example.com", "p": None}).scalars()
+        assert list(by_email) == ["C3"]
+        by_id = conn.execute(sql, {"c": "C2", "e": None, "p": None}).scalars()
+        assert list(by_id) == ["C2"]

@@ -25,20 +25,22 @@ one that cannot be told now is told later (``listguard inbound ack``).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from listguard import audit
+from listguard.calls.log import forget
 from listguard.db.engine import writing
 from listguard.erasure import after_erasure
 from listguard.errors import InputError
+from listguard.oppositions import person_keys
+from listguard.partner_ids import SOURCE_NAME
 from listguard.propagation import verify_signature
+from listguard.rights import erase_in
 from listguard.timeutil import now_ts
 
-SOURCE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 TYPES = ("opposition", "erasure", "rectification")
 KIND_OF = {
     "email": "email",
@@ -176,8 +178,6 @@ def receive(
                     entries,
                 ).rowcount
         elif kind == "erasure":
-            from listguard.calls.log import forget
-
             erased = _erasures(conn, items)
             forget(conn, [i["coordinate"] for i in items if KIND_OF[i["channel"]] == "phone"])
             # in the transaction that records the message: a message recorded is one
@@ -195,8 +195,6 @@ def receive(
 def _erasures(conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, str | None]]:
     """The persons an erasure names here: by the owner's reference (the contact id this
     registry gave the delivered row, if it imported the delivery as is), email, number."""
-    from listguard.oppositions import person_keys
-
     people: list[dict[str, str | None]] = []
     for item in items:
         if item["coordinate"] in ("", "erased"):
@@ -268,8 +266,6 @@ def _redact(conn: Connection, source: str, items: list[dict[str, Any]]) -> None:
 
 
 def _erase(conn: Connection, source: str, person: dict[str, str | None]) -> None:
-    from listguard.rights import erase_in
-
     erase_in(
         conn,
         contact_id=person.get("contact_id"),

@@ -20,6 +20,11 @@ RULE = (
 )
 
 
+# what an owner whose messages a partner receives (``listguard partner add-source``) may
+# be named: it names that owner's suppression list and the messages' records
+SOURCE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
 def is_partner_id(value: str) -> bool:
     return bool(_ID.fullmatch(value)) and ".." not in value
 
@@ -31,4 +36,4 @@ def check_partner_id(value: str) -> str:
     return value
 
 
-__all__ = ["PATTERN", "RULE", "check_partner_id", "is_partner_id"]
+__all__ = ["PATTERN", "RULE", "SOURCE_NAME", "check_partner_id", "is_partner_id"]

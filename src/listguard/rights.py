@@ -20,10 +20,12 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from listguard import audit
 from listguard.db import schema
 from listguard.db.engine import writing
+from listguard.domain.contact_rows import FIELDS, KNOWN, normalise_row
+from listguard.domain.coverage import PERSON_CONTACTS, PERSON_LEDGER
 from listguard.erasure import HeldIn, after_erasure, erase_events
 from listguard.errors import InputError
 from listguard.identifiers import identifier_secret, keyed_digest, person_subject, subjects
-from listguard.oppositions import HOLDING, PERSON_LEDGER, person_keys, record_event
+from listguard.oppositions import person_keys, record_event
 from listguard.propagation import enqueue
 from listguard.timeutil import now_ts, to_iso
 
@@ -66,7 +68,7 @@ def access_report(
     with engine.begin() as conn:
         contacts = _rows(
             conn,
-            f"SELECT * FROM contacts WHERE {HOLDING} ORDER BY contact_id",
+            f"SELECT * FROM contacts WHERE {PERSON_CONTACTS} ORDER BY contact_id",
             c=contact_id,
             e=email_norm,
             p=phone_e164,
@@ -425,8 +427,6 @@ def rectify(
     where something it received changed, a message gives the new values under the
     partner's own reference (``corrected``).
     """
-    from listguard.imports.contacts import FIELDS, KNOWN, normalise_row
-
     unknown = sorted(set(changes) - set(RECTIFIABLE))
     if unknown:
         raise InputError(

@@ -16,14 +16,16 @@ from sqlalchemy import Connection, Engine, bindparam, text
 
 from listguard import audit
 from listguard.db.engine import writing
+from listguard.domain.vocabulary import VOICE_CHANNELS
 from listguard.errors import InputError
+from listguard.partner_ids import SOURCE_NAME
 from listguard.timeutil import day_end, now_ts
 
 if TYPE_CHECKING:
     import polars as pl
 
 OUTCOMES = ("attempt", "answered", "refused")
-CALL_CHANNELS = ("phone", "automated_call")
+CALL_CHANNELS = VOICE_CHANNELS
 # a call logged this far after the clock of the registry is a mistake (clocks drift a little)
 FUTURE_SLACK = 300
 MAX_ERRORS = 20
@@ -87,7 +89,6 @@ def receive(
     ``until`` (the campaign's last day, as the notice gives it)."""
     import polars as pl
 
-    from listguard.inbound import SOURCE_NAME
     from listguard.io.tabular import open_tabular
 
     if not SOURCE_NAME.match(source):

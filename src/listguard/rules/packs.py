@@ -12,13 +12,14 @@ import datetime as dt
 from dataclasses import dataclass
 
 from listguard.config import RuleSettings
+from listguard.domain.vocabulary import VOICE_CHANNELS
 from listguard.errors import InputError
 
 OPT_IN = "opt-in"
 OPT_OUT = "opt-out"
 EXEMPT_CALL_PURPOSES = ("press", "public_service", "polling", "non_profit")
 CALL_PURPOSES = ("commercial", *EXEMPT_CALL_PURPOSES)
-PHONE_CHANNELS = ("phone", "automated_call")
+PHONE_CHANNELS = VOICE_CHANNELS  # the channels reached by a call
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,11 @@ from sqlalchemy import text, update
 from listguard.accounts import GRANTS, ApiKey
 from listguard.db import schema
 from listguard.db.engine import writing
+from listguard.domain.scopes import SCOPE_PATTERN
+from listguard.domain.vocabulary import EventChannel
 from listguard.errors import InputError
 from listguard.oppositions import OppositionRequest
 from listguard.oppositions import Recorded as RecordedOpposition
-from listguard.partner_ids import PATTERN as PARTNER_ID
 from listguard.propagation import (
     SIGNATURE_HEADER,
     acknowledge,
@@ -139,8 +140,8 @@ def _one_of(names: str, *values: str | None) -> None:
 
 
 class OppositionIn(BaseModel):
-    channel: Literal["all", "postal", "phone", "automated_call", "sms", "email"]
-    scope: str = Field("all", pattern=rf"^(own|partners|all|partner:{PARTNER_ID})$")
+    channel: EventChannel
+    scope: str = Field("all", pattern=SCOPE_PATTERN)
     contact_id: str | None = Field(None, max_length=200)
     email: str | None = Field(None, max_length=320)
     phone: str | None = Field(None, max_length=40)
@@ -312,7 +313,7 @@ class PartnerReport(BaseModel):
     )
     email: str | None = Field(None, max_length=320)
     phone: str | None = Field(None, max_length=40)
-    channel: Literal["all", "postal", "phone", "automated_call", "sms", "email"] = "all"
+    channel: EventChannel = "all"
     scope: Literal["partner", "all"] = Field(
         "partner",
         description="partner: the person objects to your prospecting only (the owner stops "

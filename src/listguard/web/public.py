@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from listguard.domain.vocabulary import CHANNELS as VOCABULARY_CHANNELS
+from listguard.domain.vocabulary import EventChannel, ScopeKind
 from listguard.errors import InputError
 from listguard.links import Unsubscribe, read_token
 from listguard.normalise.email import normalise_email
@@ -28,8 +30,8 @@ from listguard.web.app import Web, client_of, web
 from listguard.web.i18n import text_for
 
 router = APIRouter(include_in_schema=False)
-CHANNELS = ("all", "postal", "phone", "automated_call", "sms", "email")
-SCOPES = ("all", "partners", "own")
+CHANNELS: tuple[EventChannel, ...] = ("all", *VOCABULARY_CHANNELS)  # the form's order
+SCOPES: tuple[ScopeKind, ...] = ("all", "partners", "own")
 W = Annotated[Web, Depends(web)]
 
 
