@@ -52,7 +52,7 @@ def test_an_opposition_from_a_file_and_from_the_form_reach_the_same_partners(
             {"t": now_ts() - 30 * 30 * 86400},
         )
     retention = Retention.of(Settings(rules=RuleSettings(retention_years=2)))
-    record_opposition(any_engine, channel="all", contact_id="C1", retention_years=retention.years)
+    record_opposition(any_engine, channel="all", contact_id="C1", retention=retention)
     row = {"contact_id": "C2", "event": "opposition", "channel": "all", "at": today().isoformat()}
     report = import_file(
         any_engine, "events", write_csv(tmp_path / "ev.csv", [row]), retention=retention

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from listguard import audit
 from listguard.calls.log import forget
 from listguard.db.engine import writing
+from listguard.domain.retention import DEFAULT_RETENTION, Retention
 from listguard.erasure import after_erasure
 from listguard.errors import InputError
 from listguard.oppositions import person_keys
@@ -133,10 +134,16 @@ def _parse(body: bytes) -> dict[str, Any]:
 
 
 def receive(
-    engine: Engine, source: str, body: bytes, signature: str, now: int | None = None
+    engine: Engine,
+    source: str,
+    body: bytes,
+    signature: str,
+    now: int | None = None,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Received:
     """Check, record and apply one message; raises ``Refused`` (and changes nothing)
-    for an unknown source, a bad or stale signature or a malformed body."""
+    for an unknown source, a bad or stale signature or a malformed body. An erasure is
+    forwarded to the partners of the deliveries of ``retention`` (the settings')."""
     clock = now if now is not None else now_ts()
     with engine.connect() as conn:
         row = conn.execute(
@@ -183,7 +190,7 @@ def receive(
             # in the transaction that records the message: a message recorded is one
             # applied, and one that failed is applied when the owner sends it again
             for person in erased:
-                _erase(conn, source, person)
+                _erase(conn, source, person, retention)
             _redact(conn, source, items)
         kept = body.decode("utf-8") if kind == "rectification" else None
         _record(conn, source, key, kind, len(items), clock, message.get("ack_url"), kept)
@@ -265,13 +272,16 @@ def _redact(conn: Connection, source: str, items: list[dict[str, Any]]) -> None:
         )
 
 
-def _erase(conn: Connection, source: str, person: dict[str, str | None]) -> None:
+def _erase(
+    conn: Connection, source: str, person: dict[str, str | None], retention: Retention
+) -> None:
     erase_in(
         conn,
         contact_id=person.get("contact_id"),
         email=person.get("email"),
         phone=person.get("phone"),
         via=f"source:{source}",
+        retention=retention,
     )
 
 

@@ -19,6 +19,7 @@ from listguard.db.engine import writing
 from listguard.domain.contact_rows import normalise_row
 from listguard.domain.coverage import PERSON_CONTACTS
 from listguard.domain.events import event_key
+from listguard.domain.retention import DEFAULT_RETENTION, Retention
 from listguard.domain.scopes import parse_scope, parse_via, partner_of_scope
 from listguard.domain.vocabulary import EVENT_CHANNELS
 from listguard.errors import InputError
@@ -65,11 +66,11 @@ def record_opposition(
     phone: str | None = None,
     detail: str | None = None,
     at: int | None = None,
-    retention_years: int = 3,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Recorded:
     """Record an opposition and queue its messages to the partners, in one transaction."""
     asked = OppositionRequest(channel, scope, via, contact_id, email, phone, detail, at)
-    done = record_oppositions(engine, [asked], retention_years)[0]
+    done = record_oppositions(engine, [asked], retention)[0]
     if isinstance(done, InputError):
         raise done
     return done
@@ -87,7 +88,9 @@ def _keys_of(r: OppositionRequest) -> tuple[str | None, str | None]:
 
 
 def record_oppositions(
-    engine: Engine, requests: Sequence[OppositionRequest], retention_years: int = 3
+    engine: Engine,
+    requests: Sequence[OppositionRequest],
+    retention: Retention = DEFAULT_RETENTION,
 ) -> list[Recorded | InputError]:
     """Record several oppositions and queue their messages in one transaction (a group
     commit: the write lock and the commit are paid once); a request that names nobody
@@ -141,7 +144,7 @@ def record_oppositions(
                 bounds = {"first_event": ids[0], "last_event": ids[-1]}
             else:  # integers of the registry's own ids
                 where, bounds = f"e.id IN ({', '.join(str(int(i)) for i in ids)})", {}
-            messages = enqueue_per_event(conn, where, bounds, retention_years)
+            messages = enqueue_per_event(conn, where, bounds, retention.years)
             for i, (email_norm, phone_e164) in keys.items():
                 covered = conn.execute(
                     _HOLDING_COUNT,
@@ -196,7 +199,7 @@ def record_postal_opposition(
     channel: str = "postal",
     scope: str = "all",
     via: str = "web_form",
-    retention_years: int = 3,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Recorded:
     """An opposition from a person named by name and postal address, in one transaction.
 
@@ -246,7 +249,7 @@ def record_postal_opposition(
                     "by": "address",
                 },
             )
-            messages += enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention_years)
+            messages += enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention.years)
         if not matched and channel in ("postal", "all"):
             exists = conn.execute(
                 text(

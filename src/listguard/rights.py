@@ -22,6 +22,7 @@ from listguard.db import schema
 from listguard.db.engine import writing
 from listguard.domain.contact_rows import FIELDS, KNOWN, normalise_row
 from listguard.domain.coverage import PERSON_CONTACTS, PERSON_LEDGER
+from listguard.domain.retention import DEFAULT_RETENTION, Retention
 from listguard.erasure import HeldIn, after_erasure, erase_events
 from listguard.errors import InputError
 from listguard.identifiers import identifier_secret, keyed_digest, person_subject, subjects
@@ -334,7 +335,7 @@ def erase(
     email: str | None = None,
     phone: str | None = None,
     via: str = "api",
-    retention_years: int = 3,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Erased:
     """Erase a person (GDPR art. 17), in one transaction.
 
@@ -352,7 +353,7 @@ def erase(
             email=email,
             phone=phone,
             via=via,
-            retention_years=retention_years,
+            retention=retention,
         )
     after_erasure(engine)
     return done
@@ -365,7 +366,7 @@ def erase_in(
     email: str | None = None,
     phone: str | None = None,
     via: str = "api",
-    retention_years: int = 3,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Erased:
     """``erase`` in the caller's transaction (which then calls
     ``erasure.after_erasure`` once it is committed): an erasure received from a source
@@ -379,7 +380,7 @@ def erase_in(
         via=via,
         keys=(contact_id, email_norm, phone_e164),
     )
-    messages = enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention_years)
+    messages = enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention.years)
     done = erase_events(
         conn,
         "e.id = :event_id",
@@ -416,7 +417,7 @@ def rectify(
     changes: dict[str, str],
     *,
     via: str = "letter",
-    retention_years: int = 3,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Rectified:
     """Correct a person's data (GDPR art. 16) and tell every partner that received it
     (art. 19), in one transaction.
@@ -511,7 +512,7 @@ def rectify(
         )
         last = conn.execute(text("SELECT coalesce(max(id), 0) FROM outbox")).scalar_one()
         messages = enqueue(
-            conn, "e.id = :event_id", {"event_id": event_id}, retention_years, channels
+            conn, "e.id = :event_id", {"event_id": event_id}, retention.years, channels
         )
         for channel in channels:
             conn.execute(

@@ -320,11 +320,12 @@ def oppose(
     """Record an opposition; it excludes the person from every later rental at once.
     The person is named by contact id, email, phone, or name and postal address (a
     letter): every contact of that name at that address."""
+    from listguard.domain.retention import Retention
     from listguard.oppositions import PostalAddress, record_opposition, record_postal_opposition
 
     c: Context = ctx.obj
     engine = c.engine()
-    retention = c.settings().rules.retention_years
+    retention = Retention.of(c.settings())
     if last_name is not None:
         if contact or email or phone:
             raise InputError("name the person by name and address, or by one identifier: not both")
@@ -334,7 +335,7 @@ def oppose(
             channel=channel,
             scope=scope,
             via=via,
-            retention_years=retention,
+            retention=retention,
         )
     else:
         _one_person(contact, email, phone)
@@ -346,7 +347,7 @@ def oppose(
             contact_id=contact,
             email=email,
             phone=phone,
-            retention_years=retention,
+            retention=retention,
         )
     print(
         f"opposition recorded ({channel}, {scope}); it covers {recorded.covered} contact(s) "
@@ -467,6 +468,7 @@ def rights_erase(
     via: Annotated[str, typer.Option(help="How the request was received.")] = "api",
 ) -> None:
     """Erase a person: tell the partners, delete their data, refuse them on import (art. 17)."""
+    from listguard.domain.retention import Retention
     from listguard.erasure import folder_lines
     from listguard.rights import erase
 
@@ -478,7 +480,7 @@ def rights_erase(
         email=email,
         phone=phone,
         via=via,
-        retention_years=c.settings().rules.retention_years,
+        retention=Retention.of(c.settings()),
     )
     print(
         f"erased: {done.contacts} contact record(s) deleted; {done.messages} message(s) queued "
@@ -500,6 +502,7 @@ def rights_rectify(
     via: Annotated[str, typer.Option(help="How the request was received.")] = "letter",
 ) -> None:
     """Correct a person's data and tell the partners that received it (art. 16 and 19)."""
+    from listguard.domain.retention import Retention
     from listguard.rights import rectify
 
     c: Context = ctx.obj
@@ -514,7 +517,7 @@ def rights_rectify(
         contact,
         changes,
         via=via,
-        retention_years=c.settings().rules.retention_years,
+        retention=Retention.of(c.settings()),
     )
     if not done.changed:
         print("nothing changed: the registry already holds these values")

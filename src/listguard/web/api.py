@@ -26,6 +26,7 @@ from sqlalchemy import text, update
 from listguard.accounts import GRANTS, ApiKey
 from listguard.db import schema
 from listguard.db.engine import writing
+from listguard.domain.retention import Retention
 from listguard.domain.scopes import SCOPE_PATTERN
 from listguard.domain.vocabulary import EventChannel
 from listguard.errors import InputError
@@ -512,7 +513,9 @@ async def inbound(
     body = await request.body()
     signature = request.headers.get(SIGNATURE_HEADER, "")
     try:
-        got = await run_in_threadpool(receive, w.engine, source, body, signature)
+        got = await run_in_threadpool(
+            receive, w.engine, source, body, signature, retention=Retention.of(w.settings)
+        )
     except Refused as exc:
         w.refused(request, exc.reason)
         raise HTTPException(exc.status, str(exc)) from None

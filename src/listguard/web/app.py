@@ -33,6 +33,7 @@ from listguard.batching import BatchWriter
 from listguard.collection import Collected, Collection, record_collections
 from listguard.config import Settings
 from listguard.constant_time import same
+from listguard.domain.retention import Retention
 from listguard.oppositions import OppositionRequest, Recorded, record_oppositions
 from listguard.web.edge import Forwarded, Headers, NoNul, networks
 from listguard.web.i18n import LANGS, text_for
@@ -140,7 +141,7 @@ class Web:
         self.collections: BatchWriter[Collection, Collected] = BatchWriter(
             lambda items: record_collections(engine, items), "collections"
         )
-        retention = settings.rules.retention_years
+        retention = Retention.of(settings)
         self.oppositions: BatchWriter[OppositionRequest, Recorded] = BatchWriter(
             lambda items: record_oppositions(engine, items, retention), "oppositions"
         )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from listguard.domain.retention import Retention
 from listguard.domain.vocabulary import CHANNELS as VOCABULARY_CHANNELS
 from listguard.domain.vocabulary import EventChannel, ScopeKind
 from listguard.errors import InputError
@@ -170,7 +171,7 @@ async def opposition_submit(
                 channel=channel,
                 scope=scope,
                 via="web_form",
-                retention_years=w.settings.rules.retention_years,
+                retention=Retention.of(w.settings),
             )
         )
     # by email and by phone: recorded by the server's writer, with whatever else arrived
@@ -231,7 +232,7 @@ def unsubscribe(
             contact_id=asked.contact_id,
             email=asked.email,
             phone=asked.phone,
-            retention_years=w.settings.rules.retention_years,
+            retention=Retention.of(w.settings),
         )
     except InputError as exc:
         raise HTTPException(400, str(exc)) from None
