@@ -47,36 +47,4 @@ def _steps(tab: TabularFile, _engine: Engine) -> Steps:
 
 KIND = Kind("partners", REQUIRED, KNOWN, _steps)
 
-
-def save_partner(engine: Engine, row: dict[str, str], *, by: str) -> str:
-    """Create or change one partner from a form (the back office): the row goes through
-    this import, so it gets the same checks and a new version when it changes; a bad
-    value raises ``InputError`` with the import's message. Returns "new", "changed" or
-    "unchanged"."""
-    import csv
-    import tempfile
-    from pathlib import Path
-
-    from listguard.errors import InputError
-    from listguard.imports import import_file
-
-    unknown = sorted(set(row) - set(KNOWN))
-    if unknown:
-        raise InputError(f"unknown field(s) {', '.join(unknown)}")
-    with tempfile.TemporaryDirectory(prefix="listguard-partner-") as folder:
-        name = "".join(c if c.isalnum() else "-" for c in row.get("partner_id", ""))[:40]
-        path = Path(folder) / f"{by}-{name or 'partner'}.csv"
-        with path.open("w", encoding="utf-8", newline="") as f:
-            writer = csv.DictWriter(f, KNOWN, delimiter=";")
-            writer.writeheader()
-            writer.writerow({k: row.get(k, "") for k in KNOWN})
-        report = import_file(engine, "partners", path, rejects_path=Path(folder) / "rejects.csv")
-        if report.rows_rejected:
-            assert report.rejects_path is not None
-            with report.rejects_path.open(encoding="utf-8-sig") as f:
-                bad = list(csv.DictReader(f, delimiter=";"))
-            raise InputError("; ".join(f"{b['column']}: {b['message']}" for b in bad))
-    return "new" if report.rows_new else "changed" if report.rows_changed else "unchanged"
-
-
-__all__ = ["COMPARED", "FIELDS", "KIND", "KNOWN", "REQUIRED", "SECTORS", "save_partner"]
+__all__ = ["COMPARED", "FIELDS", "KIND", "KNOWN", "REQUIRED", "SECTORS"]

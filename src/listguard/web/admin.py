@@ -403,7 +403,7 @@ Admin = Annotated[Session, Depends(admin_only)]
 
 
 def _partner_rows(w: Web) -> list[dict[str, Any]]:
-    from listguard.imports.partners import KNOWN
+    from listguard.domain.partner_rows import KNOWN
 
     now = now_ts()
     with w.engine.connect() as conn:
@@ -478,25 +478,15 @@ def partner_save(
     """Create or change a partner (delisting is setting ``listed_until``): the same
     checks as the partners import, a new version when it changes, an audit entry. The
     published list gets a new version on each listing date."""
-    from listguard import audit
-    from listguard.db.engine import writing
-    from listguard.imports.partners import save_partner
+    from listguard.partners import save_partner
 
     _csrf(session, form.csrf)
     row = form.model_dump(exclude={"csrf"})
     row["partner_id"] = row["partner_id"].strip()
-    try:
-        outcome = save_partner(w.engine, row, by="back-office")
+    try:  # one transaction, with its audit entry
+        save_partner(w.engine, row, by=session.account.email)
     except ListguardError as exc:
         return _partners_page(request, session, w, row, error=str(exc))
-    if outcome != "unchanged":
-        with writing(w.engine) as conn:
-            audit.append(
-                conn,
-                f"partner_{outcome}",
-                row["partner_id"],
-                {"by": session.account.email, "listed_until": form.listed_until or None},
-            )
     return RedirectResponse(f"/admin/partners?saved={row['partner_id']}", status_code=303)
 
 
