@@ -33,10 +33,13 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from listguard import audit
 from listguard.calls.log import forget
 from listguard.db.engine import writing
+from listguard.domain.retention import DEFAULT_RETENTION, Retention
 from listguard.erasure import after_erasure
 from listguard.errors import InputError
+from listguard.oppositions import person_keys
 from listguard.owners import check_source
 from listguard.propagation.signing import verify_signature
+from listguard.rights import erase_in
 from listguard.timeutil import now_ts
 
 TYPES = ("opposition", "erasure", "rectification")
@@ -130,10 +133,16 @@ def _parse(body: bytes) -> dict[str, Any]:
 
 
 def receive(
-    engine: Engine, source: str, body: bytes, signature: str, now: int | None = None
+    engine: Engine,
+    source: str,
+    body: bytes,
+    signature: str,
+    now: int | None = None,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Received:
     """Check, record and apply one message; raises ``Refused`` (and changes nothing)
-    for an unknown source, a bad or stale signature or a malformed body."""
+    for an unknown source, a bad or stale signature or a malformed body. An erasure is
+    forwarded to the partners of the deliveries of ``retention`` (the settings')."""
     clock = now if now is not None else now_ts()
     with engine.connect() as conn:
         row = conn.execute(
@@ -180,7 +189,7 @@ def receive(
             # in the transaction that records the message: a message recorded is one
             # applied, and one that failed is applied when the owner sends it again
             for person in erased:
-                _erase(conn, source, person)
+                _erase(conn, source, person, retention)
             _redact(conn, source, items)
         kept = body.decode("utf-8") if kind == "rectification" else None
         _record(conn, source, key, kind, len(items), clock, message.get("ack_url"), kept)
@@ -192,8 +201,6 @@ def receive(
 def _erasures(conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, str | None]]:
     """The persons an erasure names here: by the owner's reference (the contact id this
     registry gave the delivered row, if it imported the delivery as is), email, number."""
-    from listguard.oppositions import person_keys
-
     people: list[dict[str, str | None]] = []
     for item in items:
         if item["coordinate"] in ("", "erased"):
@@ -264,15 +271,16 @@ def _redact(conn: Connection, source: str, items: list[dict[str, Any]]) -> None:
         )
 
 
-def _erase(conn: Connection, source: str, person: dict[str, str | None]) -> None:
-    from listguard.rights import erase_in
-
+def _erase(
+    conn: Connection, source: str, person: dict[str, str | None], retention: Retention
+) -> None:
     erase_in(
         conn,
         contact_id=person.get("contact_id"),
         email=person.get("email"),
         phone=person.get("phone"),
         via=f"source:{source}",
+        retention=retention,
     )
 
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection
 
 from listguard.db.keys import registry_secret
+from listguard.domain.vocabulary import EVENT_CHANNELS
 from listguard.errors import InputError
-from listguard.imports.events import CHANNEL_VALUES
 from listguard.timeutil import now_ts
 
 if TYPE_CHECKING:
@@ -56,9 +56,9 @@ def _cipher(conn: Connection, *, create: bool) -> AESGCM | None:
 
 
 def make_token(conn: Connection, request: Unsubscribe, days: int = DEFAULT_DAYS) -> str:
-    if request.channel not in CHANNEL_VALUES:
+    if request.channel not in EVENT_CHANNELS:
         raise InputError(
-            f"unknown channel {request.channel!r}: expected one of {', '.join(CHANNEL_VALUES)}"
+            f"unknown channel {request.channel!r}: expected one of {', '.join(EVENT_CHANNELS)}"
         )
     if request.scope not in ("own", "partners", "all"):
         raise InputError(f"unknown scope {request.scope!r}: expected own, partners or all")

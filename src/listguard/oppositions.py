@@ -11,40 +11,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import polars as pl
 from sqlalchemy import Connection, Engine, text
 
 from listguard import audit
 from listguard.db.engine import writing
+from listguard.domain.contact_rows import normalise_row
+from listguard.domain.coverage import PERSON_CONTACTS
+from listguard.domain.events import event_key
+from listguard.domain.retention import DEFAULT_RETENTION, Retention
+from listguard.domain.scopes import parse_scope, parse_via, partner_of_scope
+from listguard.domain.vocabulary import EVENT_CHANNELS
 from listguard.errors import InputError
 from listguard.identifiers import subjects
-from listguard.imports.events import CHANNEL_VALUES, VIAS, event_key
 from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
-from listguard.partner_ids import is_partner_id
+from listguard.normalise.text import text_key
 from listguard.propagation.outbox import enqueue, enqueue_per_event
 from listguard.timeutil import now_ts
 
-# the contacts a person named by (contact id :c, email :e, number :p) covers
-HOLDING = "contact_id = :c OR email_norm = :e OR phone_e164 = :p OR mobile_e164 = :p"
-_HOLDING_COUNT = text(f"SELECT COUNT(*) FROM contacts WHERE {HOLDING}")
-
-# the ledger rows of a person: delivered from their contacts (ids :ids), or a coordinate of
-# theirs (:emails, :phones) delivered from a contact that had it, now or in a superseded
-# version (a ledger coordinate always comes from the contact's own record)
-_HAD = "\nUNION\n".join(
-    f"SELECT contact_id FROM {table} WHERE {column} IN :{values}"
-    for table in ("contacts", "contact_versions")
-    for column, values in (
-        ("email_norm", "emails"),
-        ("phone_e164", "phones"),
-        ("mobile_e164", "phones"),
-    )
-)
-PERSON_LEDGER = (
-    "(l.contact_id IN :ids OR (l.contact_id IN ("
-    + _HAD
-    + ") AND (l.coordinate IN :emails OR l.coordinate IN :phones)))"
-)
+# how many contacts of the base a person named by (:c, :e, :p) covers now
+_HOLDING_COUNT = text(f"SELECT COUNT(*) FROM contacts WHERE {PERSON_CONTACTS}")
 
 
 @dataclass(frozen=True)
@@ -79,11 +66,11 @@ def record_opposition(
     phone: str | None = None,
     detail: str | None = None,
     at: int | None = None,
-    retention_years: int = 3,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Recorded:
     """Record an opposition and queue its messages to the partners, in one transaction."""
     asked = OppositionRequest(channel, scope, via, contact_id, email, phone, detail, at)
-    done = record_oppositions(engine, [asked], retention_years)[0]
+    done = record_oppositions(engine, [asked], retention)[0]
     if isinstance(done, InputError):
         raise done
     return done
@@ -91,23 +78,19 @@ def record_opposition(
 
 def _keys_of(r: OppositionRequest) -> tuple[str | None, str | None]:
     """The request checked: (normalised email, E.164 number), or ``InputError``."""
-    if r.channel not in CHANNEL_VALUES:
+    if r.channel not in EVENT_CHANNELS:
         raise InputError(
-            f"unknown channel {r.channel!r}: expected one of {', '.join(CHANNEL_VALUES)}"
+            f"unknown channel {r.channel!r}: expected one of {', '.join(EVENT_CHANNELS)}"
         )
-    if r.scope not in ("own", "partners", "all") and not (
-        r.scope.startswith("partner:") and is_partner_id(r.scope[8:])
-    ):
-        raise InputError(f"unknown scope {r.scope!r}: expected own, partners, all or partner:<id>")
-    if r.via not in VIAS and not r.via.startswith("partner:"):
-        raise InputError(
-            f"unknown via {r.via!r}: expected one of {', '.join(VIAS)} or partner:<id>"
-        )
+    parse_scope(r.scope)
+    parse_via(r.via)
     return person_keys(r.contact_id, r.email, r.phone)
 
 
 def record_oppositions(
-    engine: Engine, requests: Sequence[OppositionRequest], retention_years: int = 3
+    engine: Engine,
+    requests: Sequence[OppositionRequest],
+    retention: Retention = DEFAULT_RETENTION,
 ) -> list[Recorded | InputError]:
     """Record several oppositions and queue their messages in one transaction (a group
     commit: the write lock and the commit are paid once); a request that names nobody
@@ -161,7 +144,7 @@ def record_oppositions(
                 bounds = {"first_event": ids[0], "last_event": ids[-1]}
             else:  # integers of the registry's own ids
                 where, bounds = f"e.id IN ({', '.join(str(int(i)) for i in ids)})", {}
-            messages = enqueue_per_event(conn, where, bounds, retention_years)
+            messages = enqueue_per_event(conn, where, bounds, retention)
             for i, (email_norm, phone_e164) in keys.items():
                 covered = conn.execute(
                     _HOLDING_COUNT,
@@ -185,10 +168,6 @@ class PostalAddress:
 
 
 def _name_keys(values: list[str | None]) -> list[str]:
-    import polars as pl
-
-    from listguard.normalise.text import text_key
-
     frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
     return [k or "" for k in frame.select(text_key("v"))["v"].to_list()]
 
@@ -196,8 +175,6 @@ def _name_keys(values: list[str | None]) -> list[str]:
 def check_postal_address(who: PostalAddress) -> str:
     """The address key of ``who`` (normalised and keyed as an import does), or
     ``InputError`` when the name or address cannot name anybody."""
-    from listguard.imports.contacts import normalise_row
-
     row = normalise_row(
         {
             "contact_id": "-",
@@ -222,7 +199,7 @@ def record_postal_opposition(
     channel: str = "postal",
     scope: str = "all",
     via: str = "web_form",
-    retention_years: int = 3,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Recorded:
     """An opposition from a person named by name and postal address, in one transaction.
 
@@ -233,7 +210,7 @@ def record_postal_opposition(
     ``opposition`` (postal only), so that a later import of the person is not rented
     by post; it covers the address, the only thing the person gave.
     """
-    if channel not in CHANNEL_VALUES:
+    if channel not in EVENT_CHANNELS:
         raise InputError(f"unknown channel {channel!r}")
     key = check_postal_address(who)
     with writing(engine) as conn:
@@ -272,7 +249,7 @@ def record_postal_opposition(
                     "by": "address",
                 },
             )
-            messages += enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention_years)
+            messages += enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention)
         if not matched and channel in ("postal", "all"):
             exists = conn.execute(
                 text(
@@ -334,7 +311,7 @@ def record_event(
         "event": event,
         "channel": channel,
         "scope": scope,
-        "partner_id": scope[8:] if scope.startswith("partner:") else None,
+        "partner_id": partner_of_scope(scope),
         "at": at if at is not None else now_ts(),
         "via": via,
         "detail": detail,

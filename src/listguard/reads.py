@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, text
 
-from listguard.imports.partners import KNOWN
+from listguard.domain.partner_rows import KNOWN
 from listguard.propagation.messages import load_messages
 
 PartnerState = Literal["listed", "future", "delisted"]

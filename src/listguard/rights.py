@@ -20,10 +20,13 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from listguard import audit
 from listguard.db import schema
 from listguard.db.engine import writing
+from listguard.domain.contact_rows import FIELDS, KNOWN, normalise_row
+from listguard.domain.coverage import PERSON_CONTACTS, PERSON_LEDGER
+from listguard.domain.retention import DEFAULT_RETENTION, Retention
 from listguard.erasure import HeldIn, after_erasure, erase_events
 from listguard.errors import InputError
 from listguard.identifiers import identifier_secret, keyed_digest, person_subject, subjects
-from listguard.oppositions import HOLDING, PERSON_LEDGER, person_keys, record_event
+from listguard.oppositions import person_keys, record_event
 from listguard.propagation.outbox import enqueue
 from listguard.timeutil import now_ts, to_iso
 
@@ -66,7 +69,7 @@ def access_report(
     with engine.begin() as conn:
         contacts = _rows(
             conn,
-            f"SELECT * FROM contacts WHERE {HOLDING} ORDER BY contact_id",
+            f"SELECT * FROM contacts WHERE {PERSON_CONTACTS} ORDER BY contact_id",
             c=contact_id,
             e=email_norm,
             p=phone_e164,
@@ -332,7 +335,7 @@ def erase(
     email: str | None = None,
     phone: str | None = None,
     via: str = "api",
-    retention_years: int = 3,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Erased:
     """Erase a person (GDPR art. 17), in one transaction.
 
@@ -350,7 +353,7 @@ def erase(
             email=email,
             phone=phone,
             via=via,
-            retention_years=retention_years,
+            retention=retention,
         )
     after_erasure(engine)
     return done
@@ -363,7 +366,7 @@ def erase_in(
     email: str | None = None,
     phone: str | None = None,
     via: str = "api",
-    retention_years: int = 3,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Erased:
     """``erase`` in the caller's transaction (which then calls
     ``erasure.after_erasure`` once it is committed): an erasure received from a source
@@ -377,7 +380,7 @@ def erase_in(
         via=via,
         keys=(contact_id, email_norm, phone_e164),
     )
-    messages = enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention_years)
+    messages = enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention)
     done = erase_events(
         conn,
         "e.id = :event_id",
@@ -414,7 +417,7 @@ def rectify(
     changes: dict[str, str],
     *,
     via: str = "letter",
-    retention_years: int = 3,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Rectified:
     """Correct a person's data (GDPR art. 16) and tell every partner that received it
     (art. 19), in one transaction.
@@ -425,8 +428,6 @@ def rectify(
     where something it received changed, a message gives the new values under the
     partner's own reference (``corrected``).
     """
-    from listguard.imports.contacts import FIELDS, KNOWN, normalise_row
-
     unknown = sorted(set(changes) - set(RECTIFIABLE))
     if unknown:
         raise InputError(
@@ -510,9 +511,7 @@ def rectify(
             detail=",".join(changed),
         )
         last = conn.execute(text("SELECT coalesce(max(id), 0) FROM outbox")).scalar_one()
-        messages = enqueue(
-            conn, "e.id = :event_id", {"event_id": event_id}, retention_years, channels
-        )
+        messages = enqueue(conn, "e.id = :event_id", {"event_id": event_id}, retention, channels)
         for channel in channels:
             conn.execute(
                 text(

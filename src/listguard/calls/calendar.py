@@ -30,6 +30,8 @@ from functools import cache, lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo
 
+from listguard.domain.vocabulary import VOICE_CHANNELS
+
 # the allowed periods of a weekday, local time: [start, end) in minutes after midnight
 PERIODS = ((10 * 60, 13 * 60), (14 * 60, 20 * 60))
 HOURS_TEXT = "10:00-13:00 and 14:00-20:00"
@@ -173,7 +175,7 @@ def moment(territory: Territory, at: dt.datetime) -> Moment:
     )
 
 
-CALL_CHANNELS = ("phone", "automated_call")
+CALL_CHANNELS = VOICE_CHANNELS
 
 
 def manifest_entry(channels: tuple[str, ...] | list[str]) -> dict[str, object]:

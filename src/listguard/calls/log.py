@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 
 from listguard import audit
 from listguard.db.engine import writing
+from listguard.domain.vocabulary import VOICE_CHANNELS
 from listguard.errors import InputError
 from listguard.owners import check_source
 from listguard.timeutil import day_end, now_ts
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 OUTCOMES = ("attempt", "answered", "refused")
-CALL_CHANNELS = ("phone", "automated_call")
+CALL_CHANNELS = VOICE_CHANNELS
 # a call logged this far after the clock of the registry is a mistake (clocks drift a little)
 FUTURE_SLACK = 300
 MAX_ERRORS = 20

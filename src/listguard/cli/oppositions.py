@@ -32,11 +32,12 @@ def oppose(
     """Record an opposition; it excludes the person from every later rental at once.
     The person is named by contact id, email, phone, or name and postal address (a
     letter): every contact of that name at that address."""
+    from listguard.domain.retention import Retention
     from listguard.oppositions import PostalAddress, record_opposition, record_postal_opposition
 
     c: Context = ctx.obj
     engine = c.engine()
-    retention = c.settings().rules.retention_years
+    retention = Retention.of(c.settings())
     if last_name is not None:
         if contact or email or phone:
             raise InputError("name the person by name and address, or by one identifier: not both")
@@ -46,7 +47,7 @@ def oppose(
             channel=channel,
             scope=scope,
             via=via,
-            retention_years=retention,
+            retention=retention,
         )
     else:
         one_person(contact, email, phone)
@@ -58,7 +59,7 @@ def oppose(
             contact_id=contact,
             email=email,
             phone=phone,
-            retention_years=retention,
+            retention=retention,
         )
     print(
         f"opposition recorded ({channel}, {scope}); it covers {recorded.covered} contact(s) "

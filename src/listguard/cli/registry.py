@@ -48,6 +48,7 @@ def _print_import(report: ImportReport) -> None:
 
 
 def _import(ctx: typer.Context, kind: str, file: Path, rejects: Path | None) -> None:
+    from listguard.domain.retention import Retention
     from listguard.imports import import_file
 
     c: Context = ctx.obj
@@ -61,6 +62,7 @@ def _import(ctx: typer.Context, kind: str, file: Path, rejects: Path | None) -> 
             rejects_path=rejects,
             progress=advance,
             delimiter=settings.output.csv_delimiter,
+            retention=Retention.of(settings),
         )
     _print_import(report)
 

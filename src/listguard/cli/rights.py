@@ -54,6 +54,7 @@ def rights_erase(
     via: Annotated[str, typer.Option(help="How the request was received.")] = "api",
 ) -> None:
     """Erase a person: tell the partners, delete their data, refuse them on import (art. 17)."""
+    from listguard.domain.retention import Retention
     from listguard.erasure import folder_lines
     from listguard.rights import erase
 
@@ -65,7 +66,7 @@ def rights_erase(
         email=email,
         phone=phone,
         via=via,
-        retention_years=c.settings().rules.retention_years,
+        retention=Retention.of(c.settings()),
     )
     print(
         f"erased: {done.contacts} contact record(s) deleted; {done.messages} message(s) queued "
@@ -87,6 +88,7 @@ def rights_rectify(
     via: Annotated[str, typer.Option(help="How the request was received.")] = "letter",
 ) -> None:
     """Correct a person's data and tell the partners that received it (art. 16 and 19)."""
+    from listguard.domain.retention import Retention
     from listguard.rights import rectify
 
     c: Context = ctx.obj
@@ -101,7 +103,7 @@ def rights_rectify(
         contact,
         changes,
         via=via,
-        retention_years=c.settings().rules.retention_years,
+        retention=Retention.of(c.settings()),
     )
     if not done.changed:
         print("nothing changed: the registry already holds these values")

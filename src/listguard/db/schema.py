@@ -25,6 +25,8 @@ from sqlalchemy import (
     text,
 )
 
+from listguard.domain.vocabulary import CHANNELS as CHANNELS
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -34,7 +36,6 @@ metadata = MetaData(
     }
 )
 
-CHANNELS = ("postal", "phone", "automated_call", "sms", "email")
 # AFNOR NF Z10-011 lines 2 to 5, then line 6 (postal code and city)
 ADDRESS_LINES = ("address_line2", "address_line3", "address_line4", "address_line5")
 ADDRESS_COLUMNS = (*ADDRESS_LINES, "postal_code", "city")

@@ -12,6 +12,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from listguard.domain.retention import DEFAULT_RETENTION, Retention
 from listguard.errors import UsageError
 
 if TYPE_CHECKING:
@@ -30,15 +31,24 @@ def import_file(
     rejects_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
     delimiter: str = ";",
+    retention: Retention = DEFAULT_RETENTION,
 ) -> ImportReport:
-    """Import ``path`` as a file of ``kind``; returns the counts and where the rejects are."""
+    """Import ``path`` as a file of ``kind``; returns the counts and where the rejects are.
+    ``retention``: the settings' period (``Retention.of``), whose deliveries an imported
+    opposition or erasure is forwarded for (by default, the default settings')."""
     from listguard.imports.common import run_import
 
     if kind not in KINDS:
         raise UsageError(f"unknown import kind {kind!r}: expected one of {', '.join(KINDS)}")
     module = import_module(f"listguard.imports.{kind}")
     report = run_import(
-        engine, module.KIND, path, rejects_path=rejects_path, progress=progress, delimiter=delimiter
+        engine,
+        module.KIND,
+        path,
+        rejects_path=rejects_path,
+        progress=progress,
+        delimiter=delimiter,
+        retention=retention,
     )
     if report.erasure is not None:  # committed: the files around the registry follow
         from listguard.erasure import after_erasure

@@ -30,6 +30,8 @@ from sqlalchemy.schema import CreateIndex
 
 from listguard.db import schema
 from listguard.db.engine import bulk_insert
+from listguard.domain.retention import DEFAULT_RETENTION, Retention
+from listguard.domain.rows import Check, empty_rejects, rejects_of
 from listguard.errors import ListguardError
 from listguard.io.csvout import CsvWriter
 from listguard.io.digest import file_sha256
@@ -48,13 +50,6 @@ REJECT_HEADER = ("line", "column", "value", "message")
 # (``FirstLoad``: on SQLite, a writer process) costs more than such a file's whole import
 FIRST_LOAD_MIN_BYTES = 4 << 20
 LOAD_CACHE_KIB = 4096  # a first load's page cache, and so each sorted run of its index builds
-
-
-@dataclass(frozen=True)
-class Check:
-    column: str
-    bad: pl.Expr
-    message: str
 
 
 @dataclass
@@ -76,43 +71,11 @@ class ImportReport:
         return self.rows_new + self.rows_changed
 
 
-def rejects_of(frame: pl.DataFrame, checks: Sequence[Check]) -> pl.DataFrame:
-    """The rejects of ``frame`` (one row per failed check), in line order."""
-    if not checks or frame.height == 0:
-        return empty_rejects()
-    # every check in one pass first: most batches have no bad row, or few bad checks
-    failing = frame.select(
-        check.bad.fill_null(False).any().alias(str(i)) for i, check in enumerate(checks)
-    ).row(0)
-    parts = []
-    for check, fails in zip(checks, failing, strict=True):
-        if not fails:
-            continue
-        value = pl.col(check.column) if check.column in frame.columns else pl.lit("")
-        parts.append(
-            frame.filter(check.bad.fill_null(False)).select(
-                pl.col("_line").alias("line"),
-                pl.lit(check.column).alias("column"),
-                value.cast(pl.String).fill_null("").alias("value"),
-                pl.lit(check.message).alias("message"),
-            )
-        )
-    if not parts:
-        return empty_rejects()
-    return pl.concat(parts)
-
-
 def keep_valid(frame: pl.DataFrame, checks: Sequence[Check], rejects: Rejects) -> pl.DataFrame:
     """The rows of ``frame`` that pass every check; the others go to ``rejects``."""
     bad = rejects_of(frame, checks)
     rejects.add(bad)
     return frame.filter(~pl.col("_line").is_in(bad["line"].implode()))
-
-
-def empty_rejects() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={"line": pl.Int64, "column": pl.String, "value": pl.String, "message": pl.String}
-    )
 
 
 class Rejects:
@@ -170,25 +133,6 @@ def with_columns_of(frame: pl.DataFrame, known: tuple[str, ...]) -> pl.DataFrame
     return frame.with_columns(pl.lit("", dtype=pl.String).alias(c) for c in missing)
 
 
-# a date after the import records something that has not happened yet; a clock a
-# little ahead (a partner's server) is tolerated, as for a collection posted to the API
-CLOCK_TOLERANCE_SECONDS = 300
-
-
-def in_the_future(col: str, now: int) -> pl.Expr:
-    """True where the instant ``col`` (Unix seconds) is after ``now``, beyond the clock
-    tolerance: such a date cannot record something that happened."""
-    return pl.col(col) > now + CLOCK_TOLERANCE_SECONDS
-
-
-def blank(col: str) -> pl.Expr:
-    return pl.col(col).is_null() | (pl.col(col).str.strip_chars() == "")
-
-
-def text_or_null(col: str) -> pl.Expr:
-    return pl.col(col).str.strip_chars().replace("", None).alias(col)
-
-
 Stage = Callable[[Batch, Rejects], dict[str, pl.DataFrame]]
 Merge = Callable[["MergeContext"], None]
 
@@ -202,6 +146,8 @@ class MergeContext:
     report: ImportReport
     rejects: Rejects
     now: int
+    # the settings' period: the deliveries an imported opposition is forwarded for
+    retention: Retention = DEFAULT_RETENTION
 
     @property
     def import_id(self) -> int:
@@ -265,6 +211,7 @@ def run_import(
     rejects_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
     delimiter: str = ";",
+    retention: Retention = DEFAULT_RETENTION,
 ) -> ImportReport:
     """Import ``path``: stage it, merge it in one transaction, then write its rejects."""
     tab = open_tabular(path)
@@ -276,7 +223,9 @@ def run_import(
     with ended_by_signals():
         load = _begin_first_load(storage, steps.first_load, tab.path)
         try:
-            return _run_import(storage, kind, tab, steps, load, rejects_path, progress, delimiter)
+            return _run_import(
+                storage, kind, tab, steps, load, rejects_path, progress, delimiter, retention
+            )
         finally:
             if load is not None:
                 load.rollback()  # after a commit: only lets its resources go
@@ -291,6 +240,7 @@ def _run_import(
     rejects_path: Path | None,
     progress: Callable[[int], None] | None,
     delimiter: str,
+    retention: Retention,
 ) -> ImportReport:
     from listguard.io.prefetch import prefetch
 
@@ -378,7 +328,7 @@ def _run_import(
                     report.import_id = conn.execute(
                         insert(schema.imports).values(**record).returning(schema.imports.c.id)
                     ).scalar_one()
-                    steps.merge(MergeContext(conn, table, report, rejects, started))
+                    steps.merge(MergeContext(conn, table, report, rejects, started, retention))
                     conn.execute(
                         update(schema.imports)
                         .where(schema.imports.c.id == report.import_id)

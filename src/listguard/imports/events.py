@@ -8,57 +8,38 @@ same event imported twice is recorded once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import polars as pl
 from sqlalchemy import Engine
 
 from listguard import audit
 from listguard.db import schema
+from listguard.domain.erased import ERASED_MESSAGE, erased_filter
+from listguard.domain.events import KEY_FIELDS, event_key, event_key_expr
+from listguard.domain.rows import Check, blank, in_the_future, text_or_null
+from listguard.domain.scopes import PARTNER_PREFIX, scope_ok, via_ok
+from listguard.domain.vocabulary import EVENT_CHANNELS, EVENT_KINDS, VIAS
 from listguard.erasure import erase_events
 from listguard.imports.common import (
-    Check,
     Kind,
     MergeContext,
     Rejects,
     Steps,
-    blank,
-    in_the_future,
     keep_valid,
     merge_new,
-    text_or_null,
 )
 from listguard.io.dates import parse_instants_of
 from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.email import normalise_emails
 from listguard.normalise.phone import normalise_phones
-from listguard.partner_ids import PATTERN as PARTNER_ID
 from listguard.propagation.outbox import enqueue
 from listguard.timeutil import now_ts
 
-EVENTS = ("consent", "opposition", "informed_partner_list", "interaction", "erasure")
-CHANNEL_VALUES = (*schema.CHANNELS, "all")
-VIAS = ("web_form", "email_link", "sms_stop", "letter", "phone", "api")
 KNOWN = ("contact_id", "email", "phone", "event", "channel", "scope", "at", "via", "detail")
 REQUIRED = ("event", "at")
 # events whose channel and scope may be left empty, meaning all
 _ALL_BY_DEFAULT = ("opposition", "erasure", "informed_partner_list", "interaction")
-
-
-KEY_FIELDS = ("contact_id", "email_norm", "phone_e164", "event", "channel", "scope", "at", "via")
-
-
-def event_key_expr() -> pl.Expr:
-    """An event's identity: its content, so the same event imported twice is recorded once."""
-    return pl.concat_str(
-        [pl.col(c).cast(pl.String).fill_null("") for c in (*KEY_FIELDS, "detail")],
-        separator="\x1f",
-    ).alias("event_key")
-
-
-def event_key(row: Mapping[str, object]) -> str:
-    """``event_key_expr`` of one event given as a mapping (the single-event path)."""
-    return "\x1f".join("" if row.get(c) is None else str(row[c]) for c in (*KEY_FIELDS, "detail"))
 
 
 def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
@@ -88,27 +69,22 @@ def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _checks(now: int) -> list[Check]:
-    partner = rf"^partner:{PARTNER_ID}$"  # a partner id (never with '..')
-    scope_ok = pl.col("_scope").is_in(["own", "partners", "all"]) | (
-        pl.col("_scope").str.contains(partner) & ~pl.col("_scope").str.contains("..", literal=True)
-    )
-    via_ok = (
-        (pl.col("_via") == "")
-        | pl.col("_via").is_in(list(VIAS))
-        | (pl.col("_via").str.contains(partner) & ~pl.col("_via").str.contains("..", literal=True))
-    )
     return [
         Check(
             "event",
-            ~pl.col("_event").is_in(list(EVENTS)),
-            f"event must be one of {', '.join(EVENTS)}",
+            ~pl.col("_event").is_in(list(EVENT_KINDS)),
+            f"event must be one of {', '.join(EVENT_KINDS)}",
         ),
         Check(
             "channel",
-            ~pl.col("_channel").is_in(list(CHANNEL_VALUES)),
-            f"channel must be one of {', '.join(CHANNEL_VALUES)}",
+            ~pl.col("_channel").is_in(list(EVENT_CHANNELS)),
+            f"channel must be one of {', '.join(EVENT_CHANNELS)}",
         ),
-        Check("scope", ~scope_ok, "scope must be own, partners, all or partner:<partner_id>"),
+        Check(
+            "scope",
+            ~scope_ok(pl.col("_scope")),
+            "scope must be own, partners, all or partner:<partner_id>",
+        ),
         Check("at", blank("at"), "at (the date of the event) is required"),
         Check("at", ~blank("at") & pl.col("_at").is_null(), "at is not a real date"),
         Check(
@@ -118,7 +94,7 @@ def _checks(now: int) -> list[Check]:
         ),
         Check(
             "via",
-            ~via_ok,
+            (pl.col("_via") != "") & ~via_ok(pl.col("_via")),
             f"via must be one of {', '.join(VIAS)} or partner:<partner_id>",
         ),
         Check(
@@ -154,8 +130,8 @@ def _rows(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("_event").alias("event"),
         pl.col("_channel").alias("channel"),
         pl.col("_scope").alias("scope"),
-        pl.when(pl.col("_scope").str.starts_with("partner:"))
-        .then(pl.col("_scope").str.slice(8))
+        pl.when(pl.col("_scope").str.starts_with(PARTNER_PREFIX))
+        .then(pl.col("_scope").str.slice(len(PARTNER_PREFIX)))
         .otherwise(pl.lit(None, dtype=pl.String))
         .alias("partner_id"),
         pl.col("_at").alias("at"),
@@ -202,11 +178,8 @@ def _not_erased(
 
 
 def _steps(tab: TabularFile, engine: Engine) -> Steps:
-    # the check of erased persons a contacts import makes (keyed digests, by DuckDB)
-    from listguard.imports.contacts import ERASED_MESSAGE, _erased_filter
-
     checks = _checks(now_ts())
-    erased = _erased_filter(engine)
+    erased = erased_filter(engine)  # the check of erased persons a contacts import makes
 
     def stage(batch: Batch, rejects: Rejects) -> dict[str, pl.DataFrame]:
         frame = keep_valid(_prepare(batch.frame), checks, rejects)
@@ -217,8 +190,10 @@ def _steps(tab: TabularFile, engine: Engine) -> Steps:
     def merge(ctx: MergeContext) -> None:
         merge_new(ctx, schema.events, "event_key", ctx.table("events"))
         # oppositions and erasures travel to the partners holding the person, in this
-        # transaction; deliveries of the last three years (the longest retention) count
-        messages = enqueue(ctx.conn, "e.import_id = :import_id", {"import_id": ctx.import_id}, 3)
+        # transaction; the deliveries of the retention period count, as on every route
+        messages = enqueue(
+            ctx.conn, "e.import_id = :import_id", {"import_id": ctx.import_id}, ctx.retention
+        )
         audit.append(
             ctx.conn,
             "events_imported",
@@ -239,3 +214,7 @@ def _steps(tab: TabularFile, engine: Engine) -> Steps:
 
 
 KIND = Kind("events", REQUIRED, KNOWN, _steps)
+
+# an event's identity is the domain's (``domain.events``); named here too, as the
+# import computes it
+__all__ = ["KEY_FIELDS", "KIND", "KNOWN", "event_key", "event_key_expr"]

@@ -11,14 +11,12 @@ import polars as pl
 from sqlalchemy import Engine
 
 from listguard.db import schema
+from listguard.domain.rows import Check, blank, in_the_future
 from listguard.imports.common import (
-    Check,
     Kind,
     MergeContext,
     Rejects,
     Steps,
-    blank,
-    in_the_future,
     keep_valid,
     merge_new,
 )

@@ -33,9 +33,10 @@ from sqlalchemy import Connection, Engine, text
 from listguard.constant_time import same
 from listguard.db.engine import writing
 from listguard.db.keys import registry_secret
+from listguard.domain.coverage import PERSON_CONTACTS
 from listguard.errors import InputError
 from listguard.identifiers import identifier_secret, keyed_digest
-from listguard.oppositions import HOLDING, person_keys
+from listguard.oppositions import person_keys
 from listguard.timeutil import now_ts
 
 LINK_SECRET = "proof_links"
@@ -83,7 +84,7 @@ def _signature(link_key: str, digest: str, expires_at: int) -> str:
 
 def _held(conn: Connection, email_norm: str | None, phone_e164: str | None) -> bool:
     row = conn.execute(
-        text(f"SELECT 1 FROM contacts WHERE {HOLDING} LIMIT 1"),
+        text(f"SELECT 1 FROM contacts WHERE {PERSON_CONTACTS} LIMIT 1"),
         {"c": None, "e": email_norm, "p": phone_e164},
     ).first()
     return row is not None

@@ -35,9 +35,10 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from listguard import audit
 from listguard.config import Settings
 from listguard.db import schema
+from listguard.domain.coverage import PERSON_CONTACTS
 from listguard.errors import InputError
 from listguard.identifiers import KINDS, identifier_secret, keyed_digest, subjects
-from listguard.oppositions import HOLDING, person_keys
+from listguard.oppositions import person_keys
 from listguard.renting.partner_list import partner_list_version, published_list
 from listguard.rules.packs import applicable_packs
 from listguard.timeutil import now_ts, to_day, to_iso
@@ -179,7 +180,7 @@ def gather(
         keys = (contact_id, email_norm, phone_e164)
         contacts = _rows(
             conn,
-            f"SELECT * FROM contacts WHERE {HOLDING} ORDER BY contact_id",
+            f"SELECT * FROM contacts WHERE {PERSON_CONTACTS} ORDER BY contact_id",
             c=contact_id,
             e=email_norm,
             p=phone_e164,

@@ -11,7 +11,6 @@ event or a whole imported file.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 from collections.abc import Mapping
@@ -20,11 +19,10 @@ from typing import Any
 from sqlalchemy import Connection, TextClause, text
 
 from listguard import audit
-from listguard.db import schema
+from listguard.domain.coverage import delivered_items_sql
+from listguard.domain.retention import Retention
 from listguard.storage.base import ConnTx, Tx
-from listguard.timeutil import day_start, now_ts, years_before
-
-PROPAGATED = ("opposition", "erasure", "rectification")
+from listguard.timeutil import now_ts
 
 _SUPERSEDED_ON = "l.contact_id = x.contact_id AND l.coordinate = x.v"
 
@@ -33,25 +31,25 @@ def enqueue(
     conn: Connection,
     events_where: str,
     params: Mapping[str, Any],
-    retention_years: int,
+    retention: Retention,
     channels: tuple[str, ...] | None = None,
 ) -> int:
     """Outbox messages for the events of ``events_where`` (SQL on ``events e``); returns
     how many messages were written. ``channels``: only coordinates delivered on these."""
-    return sum(enqueue_per_event(conn, events_where, params, retention_years, channels).values())
+    return sum(enqueue_per_event(conn, events_where, params, retention, channels).values())
 
 
 def enqueue_per_event(
     conn: Connection,
     events_where: str,
     params: Mapping[str, Any],
-    retention_years: int,
+    retention: Retention,
     channels: tuple[str, ...] | None = None,
 ) -> dict[int, int]:
     """As ``enqueue``, for several events at once: the messages written per event id
     (events with none are left out)."""
     now = now_ts()
-    since = day_start(years_before(dt.datetime.fromtimestamp(now, dt.UTC).date(), retention_years))
+    since = retention.since(now)
     return _enqueue(ConnTx(conn), events_where, {**params, "since": since}, channels, now)
 
 
@@ -106,57 +104,6 @@ _WRITTEN_PER_EVENT = text(
 
 
 @functools.lru_cache(maxsize=64)
-def delivered_items_sql(events_where: str, channels: tuple[str, ...] | None = None) -> str:
-    """SQL: what the opposition, erasure and rectification events of ``events_where`` (on
-    ``events e``) must be forwarded about: one row (event_id, partner_id, delivery_id,
-    contact_ref, channel, coordinate) per coordinate they cover in a delivery made within
-    the retention period (``:since``). ``channels``: only coordinates delivered on these."""
-    selected = (
-        "e.event IN ('opposition', 'erasure', 'rectification') AND e.scope <> 'own' "
-        f"AND ({events_where})"
-    )
-    # the contacts each event covers (by id, email or number), then what was delivered
-    covered = "\nUNION\n".join(
-        f"SELECT e.id AS event_id, c.contact_id FROM events e JOIN contacts c ON {on} "
-        f"WHERE {selected}{extra}"
-        for on, extra in (
-            ("c.contact_id = e.contact_id", ""),
-            ("c.email_norm = e.email_norm", " AND e.contact_id IS NULL"),
-            ("c.phone_e164 = e.phone_e164", " AND e.contact_id IS NULL"),
-            ("c.mobile_e164 = e.phone_e164", " AND e.contact_id IS NULL"),
-        )
-    )
-    superseded = "\nUNION\n".join(
-        f"SELECT e.id AS event_id, v.contact_id, {key} AS v FROM events e "
-        f"JOIN contact_versions v ON v.{column} = {key} WHERE {selected} AND e.contact_id IS NULL"
-        for column, key in (
-            ("email_norm", "e.email_norm"),
-            ("phone_e164", "e.phone_e164"),
-            ("mobile_e164", "e.phone_e164"),
-        )
-    )
-    delivered = (
-        "SELECT x.event_id, d.partner_id, l.delivery_id, l.contact_ref, l.channel, l.coordinate "
-        "FROM {source} JOIN ledger l ON {on} JOIN deliveries d ON d.id = l.delivery_id "
-        "JOIN events e ON e.id = x.event_id "
-        "WHERE d.created_at >= :since AND (e.channel = 'all' OR e.channel = l.channel) "
-        "AND (e.partner_id IS NULL OR e.partner_id = d.partner_id)"
-    )
-    if channels is not None:
-        delivered += " AND l.channel IN ({})".format(
-            ", ".join(f"'{c}'" for c in channels if c in schema.CHANNELS) or "''"
-        )
-    return "\nUNION\n".join(
-        [
-            delivered.format(source=f"({covered}) x", on="l.contact_id = x.contact_id"),
-            # a coordinate delivered before the contact changed it is still covered: the
-            # superseded versions that had it name the contact
-            delivered.format(source=f"({superseded}) x", on=_SUPERSEDED_ON),
-        ]
-    )
-
-
-@functools.lru_cache(maxsize=64)
 def _enqueue_statements(
     events_where: str, channels: tuple[str, ...] | None, *, one_delivery: bool = False
 ) -> tuple[TextClause, TextClause]:
@@ -196,8 +143,6 @@ def message_key(message_id: int, event_id: int, created_at: int) -> str:
 
 
 __all__ = [
-    "PROPAGATED",
-    "delivered_items_sql",
     "enqueue",
     "enqueue_for_delivery",
     "enqueue_per_event",

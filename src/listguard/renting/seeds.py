@@ -23,12 +23,12 @@ import pyarrow as pa
 from sqlalchemy import Connection, func, select
 
 from listguard.db import schema
+from listguard.domain.vocabulary import NUMBER_CHANNELS
 from listguard.errors import InputError
 from listguard.rules.extracts import POSTAL_FIELDS
 from listguard.storage.query import empty_table
 
-PHONE_CHANNELS = ("phone", "automated_call", "sms")
-COLUMNS = ("seed_id", *POSTAL_FIELDS, *PHONE_CHANNELS, "email")
+COLUMNS = ("seed_id", *POSTAL_FIELDS, *NUMBER_CHANNELS, "email")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Seed:
 
     def channels(self) -> set[str]:
         """The channels this seed can receive."""
-        out = {ch for ch in (*PHONE_CHANNELS, "email") if self.fields.get(ch)}
+        out = {ch for ch in (*NUMBER_CHANNELS, "email") if self.fields.get(ch)}
         if self.fields.get("postal_code") and self.fields.get("city"):
             out.add("postal")
         return out
@@ -79,7 +79,7 @@ def load_seeds(path: str | Path) -> list[Seed]:
                 value = (raw or "").strip()
                 if not value:
                     continue
-                if col in PHONE_CHANNELS:
+                if col in NUMBER_CHANNELS:
                     e164, line_type = normalise_phone(value)
                     if e164 is None or line_type == "invalid":
                         raise InputError(f"{col}: {value!r} is not a phone number", where=at)

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from listguard.db.schema import ADDRESS_COLUMNS, CHANNELS
+from listguard.domain.vocabulary import NUMBER_CHANNELS
 from listguard.rules.plan import Plan
 from listguard.storage.query import PARAM, Copied, Query
 
 if TYPE_CHECKING:
     import duckdb
 
-NUMBER_CHANNELS = ("phone", "automated_call", "sms")
 POSTAL_FIELDS = ("civility", "first_name", "last_name", "company", *ADDRESS_COLUMNS, "country")
 _S, _I = pa.string(), pa.int64()
 
@@ -168,7 +168,6 @@ def base_contacts(
 
 
 __all__ = [
-    "NUMBER_CHANNELS",
     "POSTAL_FIELDS",
     "base_contacts",
     "contacts_copy_query",

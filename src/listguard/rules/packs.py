@@ -18,7 +18,6 @@ OPT_IN = "opt-in"
 OPT_OUT = "opt-out"
 EXEMPT_CALL_PURPOSES = ("press", "public_service", "polling", "non_profit")
 CALL_PURPOSES = ("commercial", *EXEMPT_CALL_PURPOSES)
-PHONE_CHANNELS = ("phone", "automated_call")
 
 
 @dataclass(frozen=True)

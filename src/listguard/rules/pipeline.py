@@ -20,9 +20,9 @@ Steps (``cid`` is the contact's internal integer key), each creating a table:
 
 from __future__ import annotations
 
-from listguard.rules.extracts import NUMBER_CHANNELS
+from listguard.domain.vocabulary import NUMBER_CHANNELS, VOICE_CHANNELS
 from listguard.rules.offers import ban
-from listguard.rules.packs import OPT_IN, PHONE_CHANNELS
+from listguard.rules.packs import OPT_IN
 from listguard.rules.plan import Plan
 from listguard.rules.reasons import CODES
 
@@ -257,7 +257,7 @@ def _coordinates(channel: str) -> str:
 def _flags(plan: Plan, channel: str) -> dict[str, str]:
     """The condition of each reason (but ``duplicate`` and ``over_limit``) on a row ``x``."""
     applied = plan.applied
-    phone_channel = channel in PHONE_CHANNELS
+    phone_channel = channel in VOICE_CHANNELS
     has_max_age = plan.params.consent_cutoff(channel) is not None
     present = "x.status <> 'missing'"
     valid = "x.status = 'valid'"

@@ -10,6 +10,9 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from listguard.domain.retention import Retention
+from listguard.domain.vocabulary import CHANNELS as VOCABULARY_CHANNELS
+from listguard.domain.vocabulary import EventChannel, ScopeKind
 from listguard.errors import InputError
 from listguard.links import Unsubscribe, read_token
 from listguard.normalise.email import normalise_email
@@ -29,8 +32,8 @@ from listguard.web.i18n import text_for
 from listguard.web.state import Web
 
 router = APIRouter(include_in_schema=False)
-CHANNELS = ("all", "postal", "phone", "automated_call", "sms", "email")
-SCOPES = ("all", "partners", "own")
+CHANNELS: tuple[EventChannel, ...] = ("all", *VOCABULARY_CHANNELS)  # the form's order
+SCOPES: tuple[ScopeKind, ...] = ("all", "partners", "own")
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -168,7 +171,7 @@ async def opposition_submit(
                 channel=channel,
                 scope=scope,
                 via="web_form",
-                retention_years=w.settings.rules.retention_years,
+                retention=Retention.of(w.settings),
             )
         )
     # by email and by phone: recorded by the server's writer, with whatever else arrived
@@ -228,7 +231,7 @@ def unsubscribe(
         contact_id=asked.contact_id,
         email=asked.email,
         phone=asked.phone,
-        retention_years=w.settings.rules.retention_years,
+        retention=Retention.of(w.settings),
     )
     if one_click == "One-Click":  # a mail client's POST wants no page, only success
         return PlainTextResponse("unsubscribed\n")

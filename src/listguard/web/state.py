@@ -26,6 +26,7 @@ from listguard.config import Settings
 from listguard.constant_time import same
 from listguard.db.engine import writing
 from listguard.db.keys import registry_secret
+from listguard.domain.retention import Retention
 from listguard.oppositions import OppositionRequest, Recorded, record_oppositions
 from listguard.web.i18n import LANGS, text_for
 from listguard.web.throttle import SignInThrottle
@@ -123,7 +124,7 @@ class Web:
         self.collections: BatchWriter[Collection, Collected] = BatchWriter(
             lambda items: record_collections(engine, items), "collections"
         )
-        retention = settings.rules.retention_years
+        retention = Retention.of(settings)
         self.oppositions: BatchWriter[OppositionRequest, Recorded] = BatchWriter(
             lambda items: record_oppositions(engine, items, retention), "oppositions"
         )

@@ -9,11 +9,10 @@ from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from listguard import audit, reads
+from listguard import reads
 from listguard.accounts import Session
-from listguard.db.engine import writing
 from listguard.errors import ListguardError
-from listguard.imports.partners import save_partner
+from listguard.partners import save_partner
 from listguard.renting.partner_list import partner_list_version
 from listguard.timeutil import now_ts, to_iso, today
 from listguard.web.admin.router import router
@@ -92,18 +91,10 @@ def partner_save(
     check_csrf(session, form.csrf)
     row = form.model_dump(exclude={"csrf"})
     row["partner_id"] = row["partner_id"].strip()
-    try:
-        outcome = save_partner(w.engine, row, by="back-office")
+    try:  # one transaction, with its audit entry
+        save_partner(w.engine, row, by=session.account.email)
     except ListguardError as exc:
         return _partners_page(request, session, w, row, error=str(exc))
-    if outcome != "unchanged":
-        with writing(w.engine) as conn:
-            audit.append(
-                conn,
-                f"partner_{outcome}",
-                row["partner_id"],
-                {"by": session.account.email, "listed_until": form.listed_until or None},
-            )
     return RedirectResponse(f"/admin/partners?saved={row['partner_id']}", status_code=303)
 
 

@@ -9,6 +9,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from listguard.domain.retention import Retention
 from listguard.inbound import acknowledge_pending, receive
 from listguard.propagation.signing import SIGNATURE_HEADER
 from listguard.web.deps import ERRORS, W
@@ -46,7 +47,9 @@ async def inbound(
     body = await request.body()
     signature = request.headers.get(SIGNATURE_HEADER, "")
     # a message refused (its signature, its age, its source) answers the status it names
-    got = await run_in_threadpool(receive, w.engine, source, body, signature)
+    got = await run_in_threadpool(
+        receive, w.engine, source, body, signature, retention=Retention.of(w.settings)
+    )
     if not got.repeat:
         background.add_task(acknowledge_pending, w.engine, source, got.key)
     return InboundOut(message_id=got.key, type=got.type, applied=got.applied, repeat=got.repeat)

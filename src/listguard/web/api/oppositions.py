@@ -14,9 +14,10 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from listguard import reads
+from listguard.domain.scopes import SCOPE_PATTERN
+from listguard.domain.vocabulary import EventChannel
 from listguard.oppositions import OppositionRequest
 from listguard.oppositions import Recorded as RecordedOpposition
-from listguard.partner_ids import PATTERN as PARTNER_ID
 from listguard.web.deps import (
     ERRORS,
     OwnerGrant,
@@ -33,7 +34,7 @@ STOP_WORDS = re.compile(
     r"^\W*(stop|arr[eê]t|d[eé]sabonn(e|er|ement)|d[eé]sinscri(re|ption)|unsubscribe)\b",
     re.IGNORECASE,
 )
-Channel = Literal["all", "postal", "phone", "automated_call", "sms", "email"]
+Channel = EventChannel
 
 
 class Recorded(BaseModel):
@@ -63,7 +64,7 @@ def _one_of(names: str, *values: str | None) -> None:
 
 class OppositionIn(BaseModel):
     channel: Channel
-    scope: str = Field("all", pattern=rf"^(own|partners|all|partner:{PARTNER_ID})$")
+    scope: str = Field("all", pattern=SCOPE_PATTERN)
     contact_id: str | None = Field(None, max_length=200)
     email: str | None = Field(None, max_length=320)
     phone: str | None = Field(None, max_length=40)

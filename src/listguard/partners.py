@@ -1,0 +1,110 @@
+"""The partner service: one partner created or changed, as the back office saves it.
+
+The row is checked as the partners import checks a line (``domain.partner_rows``),
+then recorded in one transaction with its audit entry: a new partner at version 1,
+a changed one as a new version (the previous one kept in ``partner_versions``), an
+unchanged one left as it is. The save is recorded in ``imports`` as a one-row import
+of partners, as a file would be, so every version names where it came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Literal
+
+import polars as pl
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from listguard import audit
+from listguard.db import schema
+from listguard.db.engine import writing
+from listguard.domain.partner_rows import COMPARED, KNOWN, checked_partners
+from listguard.errors import InputError
+from listguard.timeutil import now_ts
+
+Outcome = Literal["new", "changed", "unchanged"]
+
+
+def check_partner_row(row: Mapping[str, str], now: int) -> dict[str, object]:
+    """The stored fields of one partner given as text (the partners format's columns),
+    or ``InputError`` naming every column refused and why."""
+    unknown = sorted(set(row) - set(KNOWN))
+    if unknown:
+        raise InputError(f"unknown field(s) {', '.join(unknown)}")
+    if any("\x00" in v for v in row.values()):
+        raise InputError("a NUL character is not accepted")
+    frame = pl.DataFrame(
+        {"_line": [1], **{k: [row.get(k, "")] for k in KNOWN}},
+        schema={"_line": pl.Int64, **dict.fromkeys(KNOWN, pl.String)},
+    )
+    refused: list[pl.DataFrame] = []
+    rows = checked_partners(frame, refused.append, now)
+    bad = [r for part in refused for r in part.iter_rows(named=True)]
+    if bad:
+        raise InputError("; ".join(f"{b['column']}: {b['message']}" for b in bad))
+    return rows.row(0, named=True)
+
+
+def save_partner(engine: Engine, row: Mapping[str, str], *, by: str) -> Outcome:
+    """Create or change one partner (``by``: who saves it, for the audit log), in one
+    transaction with its audit entry; returns what happened to it."""
+    now = now_ts()
+    fields = check_partner_row(row, now)
+    with writing(engine) as conn:
+        outcome = _record(conn, fields, by, now)
+        if outcome != "unchanged":
+            audit.append(
+                conn,
+                f"partner_{outcome}",
+                str(fields["partner_id"]),
+                {"by": by, "listed_until": row.get("listed_until") or None},
+                now,
+            )
+    return outcome
+
+
+def _record(conn: Connection, fields: Mapping[str, object], by: str, now: int) -> Outcome:
+    """Write the partner ``fields`` as a one-row import; what happened to it."""
+    partners, versions = schema.partners, schema.partner_versions
+    partner_id = fields["partner_id"]
+    stored = conn.execute(select(partners).where(partners.c.partner_id == partner_id)).first()
+    given = {c: fields[c] for c in COMPARED}
+    if stored is not None and all(stored._mapping[c] == v for c, v in given.items()):
+        outcome: Outcome = "unchanged"
+    else:
+        outcome = "new" if stored is None else "changed"
+    import_id = conn.execute(
+        insert(schema.imports)
+        .values(
+            kind="partners",
+            file_name=f"partner {partner_id} saved by {by}",
+            file_sha256=hashlib.sha256(
+                json.dumps(given, sort_keys=True, default=str).encode()
+            ).hexdigest(),
+            started_at=now,
+            finished_at=now,
+            rows_read=1,
+            rows_new=int(outcome == "new"),
+            rows_changed=int(outcome == "changed"),
+            rows_unchanged=int(outcome == "unchanged"),
+            rows_rejected=0,
+        )
+        .returning(schema.imports.c.id)
+    ).scalar_one()
+    stamps = {"import_id": import_id, "recorded_at": now}
+    if stored is None:
+        conn.execute(insert(partners).values(partner_id=partner_id, **given, **stamps, version=1))
+    elif outcome == "changed":
+        kept = {c.name: stored._mapping[c.name] for c in partners.columns}
+        conn.execute(insert(versions).values(**kept))
+        conn.execute(
+            update(partners)
+            .where(partners.c.partner_id == partner_id)
+            .values(**given, **stamps, version=partners.c.version + 1)
+        )
+    return outcome
+
+
+__all__ = ["Outcome", "check_partner_row", "save_partner"]

@@ -1,0 +1,102 @@
+"""The partner service: one partner saved (the back office's form) in one transaction
+with its audit entry, checked as the partners import checks a line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from listguard import audit
+from listguard.audit import verify
+from listguard.errors import InputError
+from listguard.imports import import_file
+from listguard.partners import save_partner
+from tests.scenario import partner, write_csv
+
+
+def _state(engine: Engine, partner_id: str) -> tuple[Any, int, list[str]]:
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT name, version FROM partners WHERE partner_id = :p"), {"p": partner_id}
+        ).first()
+        versions = conn.execute(
+            text("SELECT count(*) FROM partner_versions WHERE partner_id = :p"), {"p": partner_id}
+        ).scalar_one()
+        actions = (
+            conn.execute(
+                text("SELECT action FROM audit_log WHERE subject = :p ORDER BY id"),
+                {"p": partner_id},
+            )
+            .scalars()
+            .all()
+        )
+    return (None if row is None else tuple(row)), int(versions), list(actions)
+
+
+def test_a_partner_is_created_changed_and_left_unchanged_each_with_its_trace(
+    any_engine: Engine,
+) -> None:
+    row = partner("P7", name="Caves Nouvelles")
+    assert save_partner(any_engine, row, by="admin@example.com") == "new"
+    assert _state(any_engine, "P7") == (("Caves Nouvelles", 1), 0, ["partner_new"])
+    assert save_partner(any_engine, row, by="admin@example.com") == "unchanged"
+    assert _state(any_engine, "P7") == (("Caves Nouvelles", 1), 0, ["partner_new"])
+    changed = {**row, "name": "Caves Anciennes"}
+    assert save_partner(any_engine, changed, by="admin@example.com") == "changed"
+    assert _state(any_engine, "P7") == (
+        ("Caves Anciennes", 2),
+        1,
+        ["partner_new", "partner_changed"],
+    )
+    with any_engine.connect() as conn:
+        saves = conn.execute(
+            text("SELECT rows_new, rows_changed, rows_unchanged FROM imports ORDER BY id")
+        ).all()
+        by = conn.execute(
+            text("SELECT detail FROM audit_log WHERE action = 'partner_changed'")
+        ).scalar_one()
+    assert [tuple(s) for s in saves] == [(1, 0, 0), (0, 0, 1), (0, 1, 0)]
+    assert "admin@example.com" in by
+    assert verify(any_engine).ok
+
+
+def test_a_partner_saved_and_the_same_imported_from_a_file_are_the_same_version(
+    engine: Engine, tmp_path: Path
+) -> None:
+    row = partner("P7", notify_email="dpo@caves.example.com")
+    save_partner(engine, row, by="admin@example.com")
+    report = import_file(engine, "partners", write_csv(tmp_path / "p.csv", [row]))
+    assert (report.rows_new, report.rows_changed, report.rows_unchanged) == (0, 0, 1)
+
+
+def test_a_bad_partner_is_refused_with_every_error_and_nothing_is_written(
+    engine: Engine,
+) -> None:
+    bad = partner("../up", name=" ", sector="casino", listed_from="2026-13-01")
+    with pytest.raises(InputError) as refused:
+        save_partner(engine, bad, by="admin@example.com")
+    told = str(refused.value)
+    for column in ("partner_id", "name", "sector", "listed_from"):
+        assert f"{column}: " in told
+    with pytest.raises(InputError, match="unknown field"):
+        save_partner(engine, {**partner("P8"), "colour": "red"}, by="admin@example.com")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM imports")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM partners")).scalar_one() == 0
+
+
+def test_a_partner_whose_audit_entry_fails_is_not_saved(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> int:
+        raise RuntimeError("the audit log is unavailable")
+
+    monkeypatch.setattr(audit, "append", broken)
+    with pytest.raises(RuntimeError):
+        save_partner(engine, partner("P9"), by="admin@example.com")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM partners")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM imports")).scalar_one() == 0
