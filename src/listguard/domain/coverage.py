@@ -63,6 +63,32 @@ def forwarded_events(events_where: str) -> str:
     return f"e.event IN ({kinds}) AND e.scope <> 'own' AND ({events_where})"
 
 
+# the same, for a count of events per contact: a person is named by contact id, else by
+# email, else by number (an event carries one), and a contact whose landline and mobile
+# are the same number is covered once
+_RESOLVED_BY = (
+    ("c.contact_id = e.contact_id", ""),
+    ("c.email_norm = e.email_norm", " AND e.contact_id IS NULL AND e.email_norm IS NOT NULL"),
+    ("c.phone_e164 = e.phone_e164", " AND e.contact_id IS NULL AND e.email_norm IS NULL"),
+    (
+        "c.mobile_e164 = e.phone_e164",
+        " AND e.contact_id IS NULL AND e.email_norm IS NULL"
+        " AND (c.phone_e164 IS NULL OR c.phone_e164 <> c.mobile_e164)",
+    ),
+)
+
+
+def resolved_events_sql(columns: str, where: str = "TRUE", contact: str = "c.contact_id") -> str:
+    """SQL: each event of ``where`` (a condition on ``events e``) once for every contact
+    of the base it covers, as ``contact`` (a column of ``contacts c``) and ``columns``
+    (of ``e``): what the rules engine decides from, and what the expiring consents are
+    read from. No row is counted twice (``UNION ALL`` of disjoint parts)."""
+    return "\nUNION ALL\n".join(
+        f"SELECT {contact}, {columns} FROM events e JOIN contacts c ON {on} WHERE ({where}){extra}"
+        for on, extra in _RESOLVED_BY
+    )
+
+
 def covered_contacts_sql(selected: str) -> str:
     """SQL: (event_id, contact_id) for each contact of the base that an event of
     ``selected`` (a condition on ``events e``) covers, by id, email or number."""
@@ -121,5 +147,6 @@ __all__ = [
     "covered_contacts_sql",
     "delivered_items_sql",
     "forwarded_events",
+    "resolved_events_sql",
     "superseded_sql",
 ]

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, text
 
 from listguard.config import RuleSettings
 from listguard.db.schema import CHANNELS
+from listguard.domain.coverage import resolved_events_sql
 from listguard.errors import InputError
 from listguard.rules.packs import applicable_packs
 from listguard.timeutil import day_end, day_start, to_day, to_iso
@@ -43,25 +44,12 @@ class Expiring:
 def _events(channel: str) -> str:
     """The consents and oppositions for partners on ``channel``, resolved to the
     contacts they cover (as the rules resolve them)."""
-    cols = "e.event, e.at"
     named = (
         "e.event IN ('consent', 'opposition', 'erasure') "
         f"AND e.channel IN ('{channel}', 'all') "
         "AND (e.scope IN ('partners', 'all') OR e.event = 'erasure') AND e.at <= :dend"
     )
-    return f"""
-SELECT c.contact_id, {cols} FROM events e JOIN contacts c ON c.contact_id = e.contact_id
- WHERE {named}
-UNION ALL
-SELECT c.contact_id, {cols} FROM events e JOIN contacts c ON c.email_norm = e.email_norm
- WHERE {named} AND e.contact_id IS NULL AND e.email_norm IS NOT NULL
-UNION ALL
-SELECT c.contact_id, {cols} FROM events e JOIN contacts c ON c.phone_e164 = e.phone_e164
- WHERE {named} AND e.contact_id IS NULL AND e.email_norm IS NULL
-UNION ALL
-SELECT c.contact_id, {cols} FROM events e JOIN contacts c ON c.mobile_e164 = e.phone_e164
- WHERE {named} AND e.contact_id IS NULL AND e.email_norm IS NULL
-   AND (c.phone_e164 IS NULL OR c.phone_e164 <> c.mobile_e164)"""
+    return resolved_events_sql("e.event, e.at", named)
 
 
 def expiring_sql(channel: str) -> str:

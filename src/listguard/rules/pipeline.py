@@ -20,6 +20,7 @@ Steps (``cid`` is the contact's internal integer key), each creating a table:
 
 from __future__ import annotations
 
+from listguard.domain.coverage import resolved_events_sql
 from listguard.domain.vocabulary import NUMBER_CHANNELS, VOICE_CHANNELS
 from listguard.rules.offers import ban
 from listguard.rules.packs import OPT_IN
@@ -54,22 +55,8 @@ def _disclosure(plan: Plan) -> tuple[str, str]:
 
 def _ev_sql() -> str:
     """Events resolved to the contacts of the base they cover."""
-    cols = "e.event, e.channel, e.scope, e.partner_id, e.ts"
-    named = "e.contact_id IS NULL"
-    return f"""
-CREATE TEMP TABLE lg_ev AS
-SELECT c.cid, {cols} FROM events e JOIN contacts c ON c.contact_id = e.contact_id
-UNION ALL
-SELECT c.cid, {cols} FROM events e JOIN contacts c ON c.email_norm = e.email_norm
- WHERE {named} AND e.email_norm IS NOT NULL
-UNION ALL
-SELECT c.cid, {cols} FROM events e JOIN contacts c ON c.phone_e164 = e.phone_e164
- WHERE {named} AND e.email_norm IS NULL
-UNION ALL
-SELECT c.cid, {cols} FROM events e JOIN contacts c ON c.mobile_e164 = e.phone_e164
- WHERE {named} AND e.email_norm IS NULL
-   AND (c.phone_e164 IS NULL OR c.phone_e164 <> c.mobile_e164)
-"""
+    columns = "e.event, e.channel, e.scope, e.partner_id, e.ts"
+    return f"CREATE TEMP TABLE lg_ev AS\n{resolved_events_sql(columns, contact='c.cid')}\n"
 
 
 def _person_sql(plan: Plan) -> str:
