@@ -4,6 +4,7 @@ through a real server on loopback, with a real SMTP server and a fake SMS adapte
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 import socket
 import time
@@ -18,15 +19,16 @@ import pypdfium2 as pdfium
 import pytest
 from sqlalchemy import Engine, text
 
+from listguard.accounts import add_account
 from listguard.config import NotifySettings, Settings, SmsSettings
 from listguard.db.engine import writing
 from listguard.errors import InputError
 from listguard.proof.access import make_link_token
 from listguard.proof.senders import register_sms_provider, sms_sender
-from listguard.timeutil import now_ts
+from listguard.timeutil import now_ts, to_day
 from listguard.web.app import create_app
 from tests.scenario import Scenario, contact
-from tests.web_server import form_token, serving, web_settings
+from tests.web_server import PASSWORD, form_token, serving, web_settings
 
 
 class FakeSms:
@@ -199,3 +201,63 @@ def test_the_sms_adapter_is_named_by_the_settings() -> None:
     fake = FakeSms()
     register_sms_provider("test-fake", lambda settings: fake)
     assert sms_sender(SmsSettings(provider="test-fake")) is fake
+
+
+def test_the_back_office_downloads_a_persons_proof_with_a_session(
+    engine: Engine, tmp_path: Path
+) -> None:
+    _load(engine, tmp_path)
+    add_account(engine, "admin@example.com", PASSWORD, "admin")
+    app = create_app(engine, _settings(tmp_path, None))
+    with serving(app) as url, httpx.Client(base_url=url) as c:
+        asked = {"kind": "email", "value": "c1@example.com"}
+        assert c.get("/admin/contacts", params=asked).status_code == 303
+        anonymous = c.post("/admin/contacts/proof.pdf", data={**asked, "csrf": "x"})
+        assert anonymous.status_code == 303 and anonymous.headers["location"] == "/admin/login"
+        token = form_token(c.get("/admin/login").text)
+        c.post(
+            "/admin/login",
+            data={"email": "admin@example.com", "password": PASSWORD, "token": token},
+        )
+        page = c.get("/admin/contacts", params=asked)
+        assert page.status_code == 200 and "C1" in page.text
+        csrf = form_token(page.text, "csrf")
+        assert c.post("/admin/contacts/proof.pdf", data={**asked, "csrf": "x"}).status_code == 403
+        pdf = c.post("/admin/contacts/proof.pdf", data={**asked, "csrf": csrf})
+        assert pdf.status_code == 200 and "c1@example.com" in _first_page(pdf.content)
+        got = c.post("/admin/contacts/proof.json", data={**asked, "csrf": csrf})
+        assert got.status_code == 200 and got.json()["document"] == "consent_proof"
+        nobody = {"kind": "email", "value": "nobody@example.com", "csrf": csrf}
+        assert c.post("/admin/contacts/proof.pdf", data=nobody).status_code == 404
+
+
+def test_the_back_office_shows_the_consents_about_to_lapse(engine: Engine, tmp_path: Path) -> None:
+    collected = to_day(now_ts()) - dt.timedelta(days=350)  # lapses in 15 days
+    Scenario(
+        engine,
+        tmp_path,
+        contacts=[
+            contact("C1", email="c1@example.com", collected_at=collected.isoformat()),
+            contact("C2", email="c2@example.com", mobile="06 12 34 56 79"),  # later
+        ],
+    ).load()
+    add_account(engine, "admin@example.com", PASSWORD, "admin")
+    app = create_app(engine, _settings(tmp_path, None))
+    last = (collected + dt.timedelta(days=365)).isoformat()
+    with serving(app) as url, httpx.Client(base_url=url) as c:
+        assert c.get("/admin/consents/expiring").status_code == 303
+        token = form_token(c.get("/admin/login").text)
+        c.post(
+            "/admin/login",
+            data={"email": "admin@example.com", "password": PASSWORD, "token": token},
+        )
+        page = c.get("/admin/contacts", params={"kind": "contact_id", "value": "C1"}).text
+        lapsing = page.split('id="lapsing"', 1)[1]
+        assert last in lapsing and "<td>phone</td>" in lapsing
+        other = c.get("/admin/contacts", params={"kind": "contact_id", "value": "C2"}).text
+        assert 'id="lapsing"' not in other
+        every = c.get("/admin/consents/expiring").text.split('id="lapsing"', 1)[1]
+        assert "C1" in every and "C2" not in every and "+33612345678" in every
+        later = c.get("/admin/consents/expiring", params={"within": 60}).text
+        assert "C2" in later.split('id="lapsing"', 1)[1]
+        assert c.get("/admin/consents/expiring", params={"within": 0}).status_code == 400
