@@ -25,7 +25,7 @@ from sqlalchemy import Engine, text
 from listguard.config import RuleSettings
 from listguard.db.schema import CHANNELS
 from listguard.errors import InputError
-from listguard.rules.packs import applicable_packs
+from listguard.rules.packs import Applied, applicable_packs
 from listguard.timeutil import day_end, day_start, to_day, to_iso
 
 
@@ -62,6 +62,14 @@ UNION ALL
 SELECT c.contact_id, {cols} FROM events e JOIN contacts c ON c.mobile_e164 = e.phone_e164
  WHERE {named} AND e.contact_id IS NULL AND e.email_norm IS NULL
    AND (c.phone_e164 IS NULL OR c.phone_e164 <> c.mobile_e164)"""
+
+
+def valid_until(applied: Applied, channel: str, given_at: int) -> dt.date | None:
+    """The last day a consent on ``channel`` given at ``given_at`` (Unix seconds) counts
+    under the packs ``applied``: its day plus the maximum age; None when the channel has
+    no maximum age then. The rule of the proof, the access report and this list."""
+    days = applied.consent_max_age_days(channel)
+    return to_day(given_at) + dt.timedelta(days=days) if days else None
 
 
 def expiring_sql(channel: str) -> str:
@@ -116,20 +124,22 @@ def expiring_consents(
                 ),
                 params,
             )
-            out += [
-                Expiring(
-                    contact_id=str(r.contact_id),
-                    channel=channel,
-                    consent_at=to_iso(int(r.consent_at)),
-                    valid_until=to_day(int(r.consent_at)) + dt.timedelta(days=days),
-                    phone=r.phone_e164,
-                    mobile=r.mobile_e164,
-                    email=r.email_norm,
+            for r in rows:
+                until = valid_until(applied, channel, int(r.consent_at))
+                assert until is not None  # the channel has a maximum age
+                out.append(
+                    Expiring(
+                        contact_id=str(r.contact_id),
+                        channel=channel,
+                        consent_at=to_iso(int(r.consent_at)),
+                        valid_until=until,
+                        phone=r.phone_e164,
+                        mobile=r.mobile_e164,
+                        email=r.email_norm,
+                    )
                 )
-                for r in rows
-            ]
     out.sort(key=lambda e: (e.valid_until, e.contact_id, e.channel))
     return out
 
 
-__all__ = ["Expiring", "expiring_consents", "expiring_sql"]
+__all__ = ["Expiring", "expiring_consents", "expiring_sql", "valid_until"]
