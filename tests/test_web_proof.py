@@ -9,6 +9,7 @@ import re
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -41,6 +42,12 @@ class FakeSms:
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[int, list[Any]]]:
+    with smtp_server() as served:
+        yield served
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple[int, list[Any]]]:
     """A real SMTP server on loopback that keeps what it receives."""
     from aiosmtpd.controller import Controller
 
@@ -56,8 +63,10 @@ def smtp() -> Iterator[tuple[int, list[Any]]]:
         port = int(probe.getsockname()[1])
     controller = Controller(Keep(), hostname="127.0.0.1", port=port)
     controller.start()
-    yield port, received
-    controller.stop()
+    try:
+        yield port, received
+    finally:
+        controller.stop()
 
 
 def _settings(tmp: Path, port: int | None, rate: int = 1000) -> Settings:
@@ -261,3 +270,27 @@ def test_the_back_office_shows_the_consents_about_to_lapse(engine: Engine, tmp_p
         later = c.get("/admin/consents/expiring", params={"within": 60}).text
         assert "C2" in later.split('id="lapsing"', 1)[1]
         assert c.get("/admin/consents/expiring", params={"within": 0}).status_code == 400
+
+
+def test_a_mail_that_cannot_be_sent_is_logged_and_the_answer_is_the_same(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _load(engine, tmp_path)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = int(probe.getsockname()[1])
+    app = create_app(engine, _settings(tmp_path, closed))
+    with (
+        caplog.at_level("ERROR", "listguard.web"),
+        serving(app) as url,
+        httpx.Client(base_url=url) as c,
+    ):
+        held = _ask(c, email="c1@example.com")
+        unknown = _ask(c, email="nobody@example.com")
+        deadline = time.monotonic() + 10
+        while not caplog.records and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert held.text == unknown.text and held.status_code == 200
+    logged = [r.getMessage() for r in caplog.records if r.name == "listguard.web"]
+    assert len(logged) == 1  # the held address's mail only: the other sends none
+    assert logged[0].startswith("a consent proof request could not be sent:")

@@ -13,7 +13,8 @@ altered or expired link, or a wrong code, is refused without saying why.
 from __future__ import annotations
 
 import logging
-import smtplib
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -85,22 +86,30 @@ def _person_pdf(w: Web, *, email: str | None = None, phone: str | None = None) -
 
 def _mail_link(w: Web, email: str, base: str) -> None:
     """Mail the link to ``email`` when the registry holds it (run after the answer)."""
-    try:
-        token = proof_link(w.engine, email)
-        if token is None:
-            return
-        mail = link_mail(
-            w.settings.notify, w.settings.owner.name, email, f"{base}/droits/preuve?t={token}"
+    token = proof_link(w.engine, email)
+    if token is not None:
+        url = f"{base}/droits/preuve?t={token}"
+        send_mail(
+            w.settings.notify, link_mail(w.settings.notify, w.settings.owner.name, email, url)
         )
-        send_mail(w.settings.notify, mail)
-    except (smtplib.SMTPException, OSError) as exc:
-        log.warning("the mail of a consent proof link could not be sent: %s", exc)
 
 
 def _send_code(w: Web, phone: str) -> None:
     """Make a code for ``phone`` and send it when the registry holds it (after the answer)."""
     assert w.sms is not None
     send_code(w.engine, phone, w.sms)
+
+
+def _after_answer(w: Web, job: Callable[..., None], *args: str) -> None:
+    """Run ``job(w, *args)`` on the server's thread for proof requests; a failure (the
+    SMTP server or the SMS adapter refusing) is logged, the person having their answer."""
+
+    def logged(done: Future[None]) -> None:
+        failure = done.exception()
+        if failure is not None:
+            log.error("a consent proof request could not be sent: %s", failure)
+
+    w.background.submit(job, w, *args).add_done_callback(logged)
 
 
 @router.post("/droits/preuve", response_class=HTMLResponse)
@@ -134,14 +143,14 @@ def proof_request(
         if not w.proof_rate.allow(f"email:{email_norm}"):
             return again(429, "too_many")
         base = w.settings.web.public_url.rstrip("/") or str(request.base_url).rstrip("/")
-        w.background.submit(_mail_link, w, email_norm, base)
+        _after_answer(w, _mail_link, email_norm, base)
         return w.page(request, "rights_proof.html", step="mailed")
     number = normalise_phone(phone)[0]
     if number is None:
         return again(422, "bad_phone")
     if not w.proof_rate.allow(f"phone:{number}"):
         return again(429, "too_many")
-    w.background.submit(_send_code, w, number)
+    _after_answer(w, _send_code, number)
     return w.page(request, "rights_proof.html", step="code", token=w.form_token(), phone=number)
 
 
