@@ -17,8 +17,7 @@ import pytest
 from sqlalchemy import Engine
 
 from listguard.web.app import create_app
-from tests.test_web_proof import _body, _load, _settings, smtp_server
-from tests.web_server import serving
+from tests.test_web_proof import _body, _load, _settings, served, smtp_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -62,7 +61,7 @@ def test_a_person_asks_for_the_proof_and_follows_the_mailed_link_to_the_pdf(
     _load(engine, tmp_path)
     port, received = smtp
     app = create_app(engine, _settings(tmp_path, port))
-    with serving(app) as url:
+    with served(app) as url:
         context = browser.new_context(locale="fr-FR", accept_downloads=True)
         page = context.new_page()
         page.goto(f"{url}/droits")

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pypdfium2 as pdfium
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
 from listguard.accounts import add_account
@@ -77,6 +78,18 @@ def _settings(tmp: Path, port: int | None, rate: int = 1000) -> Settings:
     return dataclasses.replace(base, notify=notify)
 
 
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """``serving``, with ``[web] public_url`` the server's address (links are made
+    from it), known once it listens."""
+    with serving(app) as url:
+        w = app.state.web
+        w.settings = dataclasses.replace(
+            w.settings, web=dataclasses.replace(w.settings.web, public_url=url)
+        )
+        yield url
+
+
 def _load(engine: Engine, tmp: Path) -> None:
     Scenario(
         engine,
@@ -117,7 +130,7 @@ def test_a_person_obtains_the_proof_by_a_link_mailed_to_them(
     _load(engine, tmp_path)
     port, received = smtp
     app = create_app(engine, _settings(tmp_path, port))
-    with serving(app) as url, httpx.Client(base_url=url) as c:
+    with served(app) as url, httpx.Client(base_url=url) as c:
         page = c.get("/droits").text
         assert "Obtenir la preuve de mes consentements" in page
         assert 'id="phone"' not in page and 'id="no-sms"' in page  # no SMS adapter set
@@ -142,6 +155,17 @@ def test_a_person_obtains_the_proof_by_a_link_mailed_to_them(
         for bad in (token[:-1] + ("0" if token[-1] != "0" else "1"), "x.1.y", ""):
             refused = c.get("/droits/preuve", params={"t": bad})
             assert refused.status_code == 404 and "%PDF" not in refused.text
+        # the link is made from [web] public_url, whatever Host the request names
+        token = form_token(c.get("/droits").text)
+        forged = c.post(
+            "/droits/preuve",
+            data={"token": token, "email": "c1@example.com"},
+            headers={"Host": "attacker.example"},
+        )
+        assert forged.status_code == 200
+        mails = _mails(received, 2)
+        assert _body(mails[1]).count(f"{url}/droits/preuve?t=") == 1
+        assert "attacker.example" not in _body(mails[1])
         assert _ask(c, email="not-an-email").status_code == 422
         assert _ask(c).status_code == 422  # neither email nor number
         assert c.post("/droits/preuve", data={"email": "c1@example.com"}).status_code == 400
@@ -150,6 +174,11 @@ def test_a_person_obtains_the_proof_by_a_link_mailed_to_them(
             text("SELECT COUNT(*) FROM audit_log WHERE action = 'consent_proof'")
         ).scalar()
     assert audited == 1
+    # without [web] public_url no link can be made: the email option is not offered
+    plain = create_app(engine, _settings(tmp_path, port))
+    with serving(plain) as url, httpx.Client(base_url=url) as c:
+        page = c.get("/droits").text
+        assert 'id="email"' not in page and 'id="no-email"' in page
 
 
 def test_an_expired_link_gives_nothing(engine: Engine, tmp_path: Path) -> None:
@@ -282,7 +311,7 @@ def test_a_mail_that_cannot_be_sent_is_logged_and_the_answer_is_the_same(
     app = create_app(engine, _settings(tmp_path, closed))
     with (
         caplog.at_level("ERROR", "listguard.web"),
-        serving(app) as url,
+        served(app) as url,
         httpx.Client(base_url=url) as c,
     ):
         held = _ask(c, email="c1@example.com")

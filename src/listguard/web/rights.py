@@ -38,9 +38,11 @@ PDF_NAME = "preuve-consentements.pdf"
 
 
 def _offers(w: Web) -> dict[str, bool]:
-    """Which ways to ask for the proof the page offers: email needs the SMTP server,
-    SMS an SMS adapter."""
-    return {"by_email": bool(w.settings.notify.smtp_host), "by_sms": w.sms is not None}
+    """Which ways to ask for the proof the page offers: email needs the SMTP server and
+    the public address the link is made from (never from the request's Host, which
+    whoever posts the form chooses), SMS an SMS adapter."""
+    by_email = bool(w.settings.notify.smtp_host and w.settings.web.public_url)
+    return {"by_email": by_email, "by_sms": w.sms is not None}
 
 
 def _rights(
@@ -142,8 +144,7 @@ def proof_request(
             return again(422, "bad_email")
         if not w.proof_rate.allow(f"email:{email_norm}"):
             return again(429, "too_many")
-        base = w.settings.web.public_url.rstrip("/") or str(request.base_url).rstrip("/")
-        _after_answer(w, _mail_link, email_norm, base)
+        _after_answer(w, _mail_link, email_norm, w.settings.web.public_url.rstrip("/"))
         return w.page(request, "rights_proof.html", step="mailed")
     number = normalise_phone(phone)[0]
     if number is None:
