@@ -179,6 +179,9 @@ def test_a_person_obtains_the_proof_by_a_link_mailed_to_them(
     with serving(plain) as url, httpx.Client(base_url=url) as c:
         page = c.get("/droits").text
         assert 'id="email"' not in page and 'id="no-email"' in page
+        english = c.get("/droits", params={"lang": "en"}).text
+        assert "Obtain the proof of my consents" in english
+        assert "Asking by SMS is not offered" in english
 
 
 def test_an_expired_link_gives_nothing(engine: Engine, tmp_path: Path) -> None:
