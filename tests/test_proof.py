@@ -33,8 +33,8 @@ from listguard.proof.access import (
     read_link_token,
     send_code,
 )
-from listguard.rights import erase
-from listguard.timeutil import PARIS
+from listguard.rights import access_report, access_text, erase
+from listguard.timeutil import PARIS, now_ts, to_day
 from tests.scenario import Scenario, contact, listguard, partner
 
 NOW = int(dt.datetime(2026, 11, 28, 12, 0, tzinfo=PARIS).timestamp())
@@ -508,6 +508,48 @@ def test_expiring_phone_consents(any_engine: Engine, tmp_path: Path) -> None:
     assert expiring_consents(any_engine, off, dt.date(2026, 11, 28), 30) == []
     with pytest.raises(InputError, match="at least 1"):
         expiring_consents(any_engine, SETTINGS.rules, dt.date(2026, 11, 28), 0)
+
+
+def test_the_access_report_gives_each_phone_consent_its_last_day(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    today = to_day(now_ts())  # the access report is made today
+    collected, given = today - dt.timedelta(days=100), today - dt.timedelta(days=10)
+    consent = {"contact_id": "C1", "event": "consent", "scope": "partners"}
+    Scenario(
+        any_engine,
+        tmp_path,
+        contacts=[
+            contact(
+                "C1",
+                **{**NO_CHOICE, "partners_phone": "consent", "partners_email": "consent"},
+                collected_at=collected.isoformat(),
+            )
+        ],
+        events=[
+            {**consent, "channel": "phone", "at": given.isoformat()},
+            {**consent, "channel": "email", "at": given.isoformat()},
+        ],
+    ).load()
+    report = access_report(any_engine, contact_id="C1", rules=SETTINGS.rules)
+    first = (collected + dt.timedelta(days=365)).isoformat()
+    again = (given + dt.timedelta(days=365)).isoformat()
+    assert report["contacts"][0]["consents_valid_until"] == {"partners_phone": first}
+    assert [(e["channel"], e.get("valid_until")) for e in report["events"]] == [
+        ("phone", again),
+        ("email", None),
+    ]
+    # the same last days as the consent proof's
+    proof = gather(any_engine, SETTINGS, contact_id="C1")
+    assert sorted(c.valid_until for c in proof.choices if c.valid_until) == [first, again]
+    text = access_text(report, "Éditions Exemple")
+    assert f"(partners_phone) valable jusqu'au {first}" in text
+    assert f"(phone), valable jusqu'au {again}" in text
+    # with the maximum age switched off, no consent lapses
+    off = dataclasses.replace(SETTINGS.rules, phone_consent_max_age_days=0)
+    quiet = access_report(any_engine, contact_id="C1", rules=off)
+    assert quiet["contacts"][0]["consents_valid_until"] == {}
+    assert all("valid_until" not in e for e in quiet["events"])
 
 
 def test_rights_proof_writes_the_pdf_and_its_json_and_refuses_an_unknown_person(

@@ -54,6 +54,15 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class SmsSettings:
+    """The owner's SMS adapter, for the codes a person asks to obtain their consent proof.
+    listguard ships none: an adapter registered under ``provider`` is used (see
+    ``listguard.proof.senders``); empty, no SMS is sent and the option is not offered."""
+
+    provider: str = ""
+
+
+@dataclass(frozen=True)
 class SeedSettings:
     """Control addresses planted in rented files (``seeds`` in an order)."""
 
@@ -97,6 +106,7 @@ class Settings:
     rules: RuleSettings = field(default_factory=RuleSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
     seeds: SeedSettings = field(default_factory=SeedSettings)
     web: WebSettings = field(default_factory=WebSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
@@ -111,6 +121,7 @@ SECTIONS: dict[str, type[Any]] = {
     "rules": RuleSettings,
     "output": OutputSettings,
     "notify": NotifySettings,
+    "sms": SmsSettings,
     "seeds": SeedSettings,
     "web": WebSettings,
     "engine": EngineSettings,

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from listguard import audit
+from listguard.config import RuleSettings
 from listguard.db import schema
 from listguard.db.engine import writing
 from listguard.domain.contact_rows import FIELDS, KNOWN, normalise_row
@@ -27,8 +28,10 @@ from listguard.erasure import HeldIn, after_erasure, erase_events
 from listguard.errors import InputError
 from listguard.identifiers import identifier_secret, keyed_digest, person_subject, subjects
 from listguard.oppositions import person_keys, record_event
+from listguard.proof.expiring import valid_until
 from listguard.propagation.outbox import enqueue
-from listguard.timeutil import now_ts, to_iso
+from listguard.rules.packs import applicable_packs
+from listguard.timeutil import now_ts, to_day, to_iso
 
 _PERSONAL = (
     "civility",
@@ -63,9 +66,20 @@ def access_report(
     contact_id: str | None = None,
     email: str | None = None,
     phone: str | None = None,
+    rules: RuleSettings | None = None,
 ) -> dict[str, Any]:
-    """Everything held about the person, as a JSON-ready dict."""
+    """Everything held about the person, as a JSON-ready dict. A consent on a channel
+    with a maximum age (phone canvassing under ``fr-2026``) carries ``valid_until``,
+    the last day it counts, under ``rules`` (the defaults when not given)."""
     email_norm, phone_e164 = person_keys(contact_id, email, phone)
+    today = to_day(now_ts())
+    applied = applicable_packs(today, today, today, rules or RuleSettings(), "commercial")
+
+    def until(channel: str, at: Any) -> str | None:
+        """The last day a consent given at ``at`` on ``channel`` counts (ISO), if any."""
+        day = valid_until(applied, channel, int(at)) if at is not None else None
+        return day.isoformat() if day else None
+
     with engine.begin() as conn:
         contacts = _rows(
             conn,
@@ -158,6 +172,13 @@ def access_report(
                 "source": c["collection_source"],
                 "notice_version": c["notice_version"],
                 "choices_at_collection": {k: c[k] for k in _CHOICES if c[k] is not None},
+                # the last day each consent given at collection counts, where it lapses
+                "consents_valid_until": {
+                    k: day
+                    for k in _CHOICES
+                    if c[k] == "consent"
+                    and (day := until(k.split("_", 1)[1], c["collected_at"])) is not None
+                },
                 "other_data": json.loads(c["attributes"]) if c["attributes"] else {},
                 # other records found to be the same person (dedupe --base)
                 "same_person_as": same.get(c["contact_id"], []),
@@ -185,6 +206,11 @@ def access_report(
                 "at": _when(e["at"]),
                 "via": e["via"],
                 "names": e["contact_id"] or e["email_norm"] or e["phone_e164"],
+                **(
+                    {"valid_until": until(e["channel"], e["at"])}
+                    if e["event"] == "consent" and until(e["channel"], e["at"])
+                    else {}
+                ),
             }
             for e in events
         ],
@@ -274,6 +300,10 @@ def access_text(report: dict[str, Any], owner: str) -> str:
         )
         if c["other_data"]:
             out += [f"  {k} : {v}" for k, v in c["other_data"].items()]
+        out += [
+            f"  Consentement donné à la collecte ({k}) valable jusqu'au {day}"
+            for k, day in c.get("consents_valid_until", {}).items()
+        ]
         if len(c["versions"]) > 1:
             out.append(f"  Versions successives : {len(c['versions'])}")
         for f in c["collections"]:
@@ -289,6 +319,7 @@ def access_text(report: dict[str, Any], owner: str) -> str:
         out += [
             f"  {e['at'][:10]} : {_EVENTS.get(e['event'], e['event'])} "
             f"({'tous canaux' if e['channel'] == 'all' else e['channel']})"
+            + (f", valable jusqu'au {e['valid_until']}" if e.get("valid_until") else "")
             for e in report["events"]
         ]
         out.append("")

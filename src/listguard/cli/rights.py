@@ -32,7 +32,9 @@ def rights_access(
     one_person(contact, email, phone)
     if fmt not in ("text", "json"):
         raise InputError(f"unknown format {fmt!r}: expected text or json")
-    report = access_report(c.engine(), contact_id=contact, email=email, phone=phone)
+    report = access_report(
+        c.engine(), contact_id=contact, email=email, phone=phone, rules=c.settings().rules
+    )
     body = (
         json.dumps(report, ensure_ascii=False, indent=2) + "\n"
         if fmt == "json"

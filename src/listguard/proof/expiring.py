@@ -26,7 +26,7 @@ from listguard.config import RuleSettings
 from listguard.db.schema import CHANNELS
 from listguard.domain.coverage import resolved_events_sql
 from listguard.errors import InputError
-from listguard.rules.packs import applicable_packs
+from listguard.rules.packs import Applied, applicable_packs
 from listguard.timeutil import day_end, day_start, to_day, to_iso
 
 
@@ -50,6 +50,14 @@ def _events(channel: str) -> str:
         "AND (e.scope IN ('partners', 'all') OR e.event = 'erasure') AND e.at <= :dend"
     )
     return resolved_events_sql("e.event, e.at", named)
+
+
+def valid_until(applied: Applied, channel: str, given_at: int) -> dt.date | None:
+    """The last day a consent on ``channel`` given at ``given_at`` (Unix seconds) counts
+    under the packs ``applied``: its day plus the maximum age; None when the channel has
+    no maximum age then. The rule of the proof, the access report and this list."""
+    days = applied.consent_max_age_days(channel)
+    return to_day(given_at) + dt.timedelta(days=days) if days else None
 
 
 def expiring_sql(channel: str) -> str:
@@ -104,20 +112,22 @@ def expiring_consents(
                 ),
                 params,
             )
-            out += [
-                Expiring(
-                    contact_id=str(r.contact_id),
-                    channel=channel,
-                    consent_at=to_iso(int(r.consent_at)),
-                    valid_until=to_day(int(r.consent_at)) + dt.timedelta(days=days),
-                    phone=r.phone_e164,
-                    mobile=r.mobile_e164,
-                    email=r.email_norm,
+            for r in rows:
+                until = valid_until(applied, channel, int(r.consent_at))
+                assert until is not None  # the channel has a maximum age
+                out.append(
+                    Expiring(
+                        contact_id=str(r.contact_id),
+                        channel=channel,
+                        consent_at=to_iso(int(r.consent_at)),
+                        valid_until=until,
+                        phone=r.phone_e164,
+                        mobile=r.mobile_e164,
+                        email=r.email_norm,
+                    )
                 )
-                for r in rows
-            ]
     out.sort(key=lambda e: (e.valid_until, e.contact_id, e.channel))
     return out
 
 
-__all__ = ["Expiring", "expiring_consents", "expiring_sql"]
+__all__ = ["Expiring", "expiring_consents", "expiring_sql", "valid_until"]

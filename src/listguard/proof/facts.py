@@ -24,7 +24,6 @@ document issued twice from the same registry state is byte for byte the same but
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from listguard.domain.coverage import PERSON_CONTACTS
 from listguard.errors import InputError
 from listguard.identifiers import KINDS, identifier_secret, keyed_digest, subjects
 from listguard.oppositions import person_keys
+from listguard.proof.expiring import valid_until
 from listguard.renting.partner_list import partner_list_version, published_list
 from listguard.rules.packs import applicable_packs
 from listguard.timeutil import now_ts, to_day, to_iso
@@ -213,7 +213,7 @@ def gather(
             kind: Kind, channel: str, scope: str, at: int, source: Source, **facts: Any
         ) -> Choice:
             form = facts.pop("form", None) or {}
-            days = applied.consent_max_age_days(channel) if kind == "consent" else None
+            until = valid_until(applied, channel, at) if kind == "consent" else None
             return Choice(
                 kind=kind,
                 channel=channel,
@@ -230,7 +230,7 @@ def gather(
                 partner_list=lists.shown(at, form.get("partner_list_version"), scope)
                 if kind == "consent"
                 else None,
-                valid_until=(to_day(at) + dt.timedelta(days=days)).isoformat() if days else None,
+                valid_until=until.isoformat() if until else None,
             )
 
         found: list[tuple[int, int, Choice]] = []

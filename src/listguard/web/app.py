@@ -28,10 +28,11 @@ from sqlalchemy import Engine
 
 from listguard import __version__, netguard
 from listguard.config import Settings
+from listguard.proof.access import SmsSender
 from listguard.propagation.transports.routing import Transports
 from listguard.propagation.transports.webhook import WebhookTransport
 from listguard.propagation.worker import run_forever
-from listguard.web import admin, api, handlers, public
+from listguard.web import admin, api, handlers, public, rights
 from listguard.web.edge import Forwarded, Headers, NoNul, networks
 from listguard.web.state import HERE, Web
 
@@ -95,10 +96,12 @@ def create_app(
     rate_per_minute: int | None = None,
     propagate: bool = False,
     own_process: bool = False,
+    sms: SmsSender | None = None,
 ) -> FastAPI:
     """The application; ``propagate`` also sends the queued messages to the partners
     from a thread of the server (one process only: with several, run ``listguard worker``).
-    ``own_process``: the application is all its process runs (``listguard serve``)."""
+    ``own_process``: the application is all its process runs (``listguard serve``).
+    ``sms``: the SMS adapter for proof codes, instead of the one ``[sms]`` names."""
     if settings.propagation.allow_private_endpoints:  # for tests only (warned at start)
         netguard.allow_private_endpoints(True)
 
@@ -126,6 +129,7 @@ def create_app(
             counting.join(timeout=30)
             app.state.web.collections.close()
             app.state.web.oppositions.close()
+            app.state.web.background.shutdown(wait=True)
 
     app = _App(
         lifespan=lifespan,
@@ -138,9 +142,12 @@ def create_app(
     )
     rate = settings.web.form_rate_per_minute if rate_per_minute is None else rate_per_minute
     app.state.web = Web(engine, settings, rate)
+    if sms is not None:
+        app.state.web.sms = sms
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _api_docs(app)
     app.include_router(public.router)
+    app.include_router(rights.router)
     app.include_router(api.router)
     app.include_router(admin.router)
 

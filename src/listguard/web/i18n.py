@@ -144,6 +144,59 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Write to {contact}; we answer within one month. You can also complain to the CNIL "
         "(www.cnil.fr).",
     ),
+    "proof_title": (
+        "Obtenir la preuve de mes consentements",
+        "Obtain the proof of my consents",
+    ),
+    "proof_intro": (
+        "Un document (PDF) reprend chaque consentement et chaque opposition que vous nous "
+        "avez donnés : canal, portée, texte affiché, date, liste des partenaires, date "
+        "d'expiration d'un consentement au démarchage téléphonique, et comment le retirer. "
+        "Aucun compte n'est nécessaire.",
+        "A document (PDF) lists each consent and objection you gave us: channel, scope, "
+        "text shown, date, list of partners, expiry date of a consent to phone canvassing, "
+        "and how to withdraw it. No account is needed.",
+    ),
+    "proof_by_email": (
+        "Nous envoyons à cette adresse un lien valable 7 jours.",
+        "We send a link valid 7 days to this address.",
+    ),
+    "proof_mobile": ("Ou votre numéro de mobile", "Or your mobile number"),
+    "proof_by_sms": (
+        "Nous envoyons à ce numéro un code à 6 chiffres, valable 10 minutes.",
+        "We send a 6-digit code valid 10 minutes to this number.",
+    ),
+    "proof_ask": ("Recevoir le lien ou le code", "Receive the link or the code"),
+    "proof_need_one": (
+        "Indiquez une adresse email ou un numéro de mobile (un seul des deux).",
+        "Give an email address or a mobile number (only one of them).",
+    ),
+    "proof_no_sms": (
+        "La demande par SMS n'est pas proposée : aucun service d'envoi de SMS n'est configuré.",
+        "Asking by SMS is not offered: no SMS service is set up.",
+    ),
+    "proof_no_email": (
+        "La demande en ligne n'est pas disponible : écrivez à {contact}.",
+        "Asking online is not available: write to {contact}.",
+    ),
+    "proof_mailed": (
+        "Si cette adresse figure dans nos fichiers, un lien vers votre document vient d'y "
+        "être envoyé. Il est valable 7 jours.",
+        "If this address is in our files, a link to your document has just been sent to it. "
+        "It is valid 7 days.",
+    ),
+    "proof_code_sent": (
+        "Si ce numéro figure dans nos fichiers, un code à 6 chiffres vient d'y être envoyé "
+        "par SMS. Il est valable 10 minutes.",
+        "If this number is in our files, a 6-digit code has just been sent to it by SMS. "
+        "It is valid 10 minutes.",
+    ),
+    "proof_code": ("Code reçu par SMS", "Code received by SMS"),
+    "proof_download": ("Télécharger le document", "Download the document"),
+    "proof_bad_code": (
+        "Ce code n'est pas valide ou a expiré. Vous pouvez en demander un autre.",
+        "This code is not valid or has expired. You may ask for another one.",
+    ),
     "not_found": ("Page introuvable.", "Page not found."),
     "login": ("Connexion", "Sign in"),
     "password": ("Mot de passe", "Password"),

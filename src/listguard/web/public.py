@@ -1,5 +1,5 @@
 """The owner's public pages: the partner list (HTML and JSON), the opposition form,
-one-click unsubscribe links, and how to exercise one's rights."""
+one-click unsubscribe links (the rights page and the consent proof: ``rights``)."""
 
 from __future__ import annotations
 
@@ -272,8 +272,3 @@ def ack(request: Request, key: str, w: W, s: str = "") -> Response:
     if wants_json:
         return JSONResponse({"acknowledged": True})
     return w.page(request, "ack.html", valid=True, done=True, key=key)
-
-
-@router.get("/droits", response_class=HTMLResponse)
-def rights_page(request: Request, w: W) -> Response:
-    return w.page(request, "rights.html")

@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,14 @@ from listguard.db.engine import writing
 from listguard.db.keys import registry_secret
 from listguard.domain.retention import Retention
 from listguard.oppositions import OppositionRequest, Recorded, record_oppositions
+from listguard.proof.access import SmsSender
+from listguard.proof.senders import sms_sender
 from listguard.web.i18n import LANGS, text_for
 from listguard.web.throttle import SignInThrottle
 
 HERE = Path(__file__).parent
 FORM_TOKEN_SECONDS = 2 * 3600
+PROOF_PER_MINUTE = 3  # requests for a consent proof per email address or number
 
 
 class RateLimit:
@@ -118,6 +122,12 @@ class Web:
         with engine.begin() as conn:
             self.form_secret = str(registry_secret(conn, "forms", create=True)).encode()
         self.rate = RateLimit(rate_per_minute)
+        # requests for a consent proof: per email address or number, besides per client
+        self.proof_rate = RateLimit(PROOF_PER_MINUTE)
+        self.sms: SmsSender | None = sms_sender(settings.sms)
+        # the proof links' mails and codes' SMS, made and sent after the answer: the
+        # answer takes the same time whether the registry holds the person or not
+        self.background = ThreadPoolExecutor(1, thread_name_prefix="proof-requests")
         self.sign_ins = SignInThrottle()
         self.refusals = Refusals(engine)
         # the collection API's and the opposition routes' group commits

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import smtplib
 from collections.abc import Sequence
 from email.message import EmailMessage
 
 from listguard.config import NotifySettings
+from listguard.mail import send_mail
 from listguard.propagation.transports.base import (
     Endpoint,
     Failure,
@@ -67,14 +67,8 @@ class EmailDigest:
             subtype="csv",
             filename=f"oppositions-{endpoint.partner_id}.csv",
         )
-        password = os.environ.get(self.settings.smtp_password_env, "")
         try:
-            with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=30) as smtp:
-                if self.settings.smtp_starttls:
-                    smtp.starttls()
-                if self.settings.smtp_username:
-                    smtp.login(self.settings.smtp_username, password)
-                smtp.send_message(mail)
+            send_mail(self.settings, mail)
         except (smtplib.SMTPException, OSError) as exc:
             raise TransportError(f"SMTP {self.settings.smtp_host}: {exc}") from None
 

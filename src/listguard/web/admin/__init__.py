@@ -12,6 +12,7 @@ from __future__ import annotations
 from listguard.web.admin import (
     access,
     audit_log,
+    contacts,
     dashboard,
     deliveries,
     oppositions,
@@ -22,6 +23,6 @@ from listguard.web.admin import (
 from listguard.web.admin.router import router
 
 # the modules whose pages are on the router (no two of their paths overlap)
-PAGES = (signin, dashboard, oppositions, rentals, audit_log, partners, access, deliveries)
+PAGES = (signin, dashboard, oppositions, rentals, audit_log, partners, access, deliveries, contacts)
 
 __all__ = ["PAGES", "router"]

@@ -1,0 +1,203 @@
+"""The rights page, and how a person obtains the proof of their consents there without
+any account (R223-2): they give their email address, and a signed link valid
+7 days is mailed to it; or their mobile number, and a 6-digit code is sent to it by
+SMS (offered only when the owner has set an SMS adapter, ``[sms]``), which they type
+on the next page. Either way the PDF is the one ``listguard rights proof`` writes.
+
+The answer to a request is the same, with the same words and in the same time,
+whether the registry holds the person or not: the link or code is made and sent after
+the answer. Requests are limited per client and per address or number; an invalid,
+altered or expired link, or a wrong code, is refused without saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from listguard.mail import send_mail
+from listguard.normalise.email import normalise_email
+from listguard.normalise.phone import normalise_phone
+from listguard.proof.access import check_code, proof_link, read_link_token, send_code
+from listguard.proof.document import proof_pdf
+from listguard.proof.facts import ConsentProof, UnknownPerson, gather, proof_json
+from listguard.proof.senders import link_mail
+from listguard.web.deps import W, client_of
+from listguard.web.i18n import text_for
+from listguard.web.state import Web
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger("listguard.web")
+PDF_NAME = "preuve-consentements.pdf"
+
+
+def _offers(w: Web) -> dict[str, bool]:
+    """Which ways to ask for the proof the page offers: email needs the SMTP server and
+    the public address the link is made from (never from the request's Host, which
+    whoever posts the form chooses), SMS an SMS adapter."""
+    by_email = bool(w.settings.notify.smtp_host and w.settings.web.public_url)
+    return {"by_email": by_email, "by_sms": w.sms is not None}
+
+
+def _rights(
+    request: Request, w: Web, status: int = 200, errors: tuple[str, ...] = (), **values: str
+) -> Response:
+    return w.page(
+        request,
+        "rights.html",
+        status_code=status,
+        token=w.form_token(),
+        errors=list(errors),
+        values=values,
+        **_offers(w),
+    )
+
+
+@router.get("/droits", response_class=HTMLResponse)
+def rights_page(request: Request, w: W) -> Response:
+    return _rights(request, w)
+
+
+def pdf_answer(proof: ConsentProof) -> Response:
+    """The consent proof as a PDF download, kept by no cache and sent with no referrer."""
+    return Response(
+        proof_pdf(proof, proof_json(proof)),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{PDF_NAME}"',
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _person_pdf(w: Web, *, email: str | None = None, phone: str | None = None) -> Response:
+    """The proof of the person a link or code names (404 when no longer held)."""
+    try:
+        proof = gather(w.engine, w.settings, email=email, phone=phone)
+    except UnknownPerson:
+        raise HTTPException(404) from None
+    return pdf_answer(proof)
+
+
+def _mail_link(w: Web, email: str, base: str) -> None:
+    """Mail the link to ``email`` when the registry holds it (run after the answer)."""
+    token = proof_link(w.engine, email)
+    if token is not None:
+        url = f"{base}/droits/preuve?t={token}"
+        send_mail(
+            w.settings.notify, link_mail(w.settings.notify, w.settings.owner.name, email, url)
+        )
+
+
+def _send_code(w: Web, phone: str) -> None:
+    """Make a code for ``phone`` and send it when the registry holds it (after the answer)."""
+    assert w.sms is not None
+    send_code(w.engine, phone, w.sms)
+
+
+def _after_answer(w: Web, job: Callable[..., None], *args: str) -> None:
+    """Run ``job(w, *args)`` on the server's thread for proof requests; a failure (the
+    SMTP server or the SMS adapter refusing) is logged, the person having their answer."""
+
+    def logged(done: Future[None]) -> None:
+        failure = done.exception()
+        if failure is not None:
+            log.error("a consent proof request could not be sent: %s", failure)
+
+    w.background.submit(job, w, *args).add_done_callback(logged)
+
+
+@router.post("/droits/preuve", response_class=HTMLResponse)
+def proof_request(
+    request: Request,
+    w: W,
+    token: Annotated[str, Form()] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+    phone: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """A request for the proof: by email (a link is mailed) or by mobile (a code is sent)."""
+    lang = w.lang(request)
+    offers = _offers(w)
+
+    def again(status: int, key: str) -> Response:
+        return _rights(request, w, status, (text_for(lang, key),), email=email, phone=phone)
+
+    if not w.rate.allow(client_of(request)):
+        return again(429, "too_many")
+    if not w.form_token_ok(token):
+        return again(400, "bad_form")
+    email, phone = email.strip(), phone.strip()
+    if bool(email) == bool(phone) or (email and not offers["by_email"]):
+        return again(422, "proof_need_one")
+    if phone and not offers["by_sms"]:
+        return again(422, "proof_no_sms")
+    if email:
+        email_norm, valid = normalise_email(email)
+        if not valid or email_norm is None:
+            return again(422, "bad_email")
+        if not w.proof_rate.allow(f"email:{email_norm}"):
+            return again(429, "too_many")
+        _after_answer(w, _mail_link, email_norm, w.settings.web.public_url.rstrip("/"))
+        return w.page(request, "rights_proof.html", step="mailed")
+    number = normalise_phone(phone)[0]
+    if number is None:
+        return again(422, "bad_phone")
+    if not w.proof_rate.allow(f"phone:{number}"):
+        return again(429, "too_many")
+    _after_answer(w, _send_code, number)
+    return w.page(request, "rights_proof.html", step="code", token=w.form_token(), phone=number)
+
+
+@router.post("/droits/preuve/code")
+async def proof_by_code(
+    request: Request,
+    w: W,
+    token: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form(max_length=40)] = "",
+    code: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """The code received by SMS: the PDF when it is right, else the form again."""
+    lang = w.lang(request)
+
+    def again(status: int, key: str) -> Response:
+        return w.page(
+            request,
+            "rights_proof.html",
+            status_code=status,
+            step="code",
+            token=w.form_token(),
+            phone=phone,
+            errors=[text_for(lang, key)],
+        )
+
+    if not w.rate.allow(client_of(request)):
+        return again(429, "too_many")
+    if not w.form_token_ok(token) or w.sms is None:
+        return again(400, "bad_form")
+    person = await run_in_threadpool(check_code, w.engine, phone, code)
+    if person is None or person.phone is None:
+        w.refused(request, "bad_proof_code")
+        return again(400, "proof_bad_code")
+    return await run_in_threadpool(lambda: _person_pdf(w, phone=person.phone))
+
+
+@router.get("/droits/preuve")
+def proof_by_link(request: Request, w: W, t: str = "") -> Response:
+    """The link mailed to the person: the PDF while it is valid; else 404, saying
+    nothing of why."""
+    with w.engine.connect() as conn:
+        person = read_link_token(conn, t)
+    if person is None or person.email is None:
+        w.refused(request, "bad_proof_link")
+        raise HTTPException(404)
+    return _person_pdf(w, email=person.email)
+
+
+__all__ = ["PDF_NAME", "pdf_answer", "router"]
