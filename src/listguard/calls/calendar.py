@@ -186,7 +186,7 @@ def manifest_entry(channels: tuple[str, ...] | list[str]) -> dict[str, object]:
         return {}
     return {
         "call_rules": {
-            "source": "code de la consommation D223-9 (décret n° 2022-1313)",
+            "source": "code de la consommation D223-9 (décret n° 2022-1313) [S]",
             "days": "monday to friday, except public holidays",
             "hours": [f"{a // 60:02d}:00-{b // 60:02d}:00" for a, b in PERIODS],
             "time_zone": "the person's, by the territory of the number",

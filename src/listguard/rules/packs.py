@@ -70,9 +70,9 @@ PACKS: tuple[Pack, ...] = (
         bloctel_required=True,
         consent_max_age_channels=(),
         sources=(
-            "CNIL, prospection B2C et transmission à des partenaires (28/12/2018)",
-            "CPCE art. L34-5",
-            "Code de la consommation art. L223-1 et s. (Bloctel)",
+            "CNIL, prospection B2C et transmission à des partenaires (28/12/2018) [S]",
+            "CPCE art. L34-5 [S]",
+            "Code de la consommation art. L223-1 et s. (Bloctel) [S]",
         ),
     ),
     Pack(
@@ -92,10 +92,13 @@ PACKS: tuple[Pack, ...] = (
         bloctel_required=None,
         consent_max_age_channels=("phone",),
         sources=(
-            "CNIL, prospection B2C et transmission à des partenaires (28/12/2018)",
-            "CPCE art. L34-5",
-            "Loi n° 2025-594 du 30 juin 2025, art. 13 (consentement au démarchage téléphonique)",
-            "Décret n° 2026-662 du 23 juillet 2026 (durée du consentement, non vérifié)",
+            "CNIL, prospection B2C et transmission à des partenaires (28/12/2018) [S]",
+            "CPCE art. L34-5 [S]",
+            "Loi n° 2025-594 du 30 juin 2025, art. 13 "
+            "(consentement au démarchage téléphonique) [S]",
+            "Décret n° 2026-662 du 23 juillet 2026 "
+            "(durée et preuve du consentement) [3P, unverified]",
+            "Fin de la liste Bloctel après le 10/08/2026 (criblage facultatif) [3P, unverified]",
         ),
     ),
 )
