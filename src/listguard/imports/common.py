@@ -16,7 +16,6 @@ the import committed.
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, Table, insert, text, update
-from sqlalchemy.schema import CreateIndex
 
 from listguard.db import schema
 from listguard.db.engine import bulk_insert
@@ -39,17 +37,16 @@ from listguard.io.stage_folders import ended_by_signals
 from listguard.io.tabular import Batch, TabularFile, open_tabular, require_columns
 from listguard.storage.base import LoadTx, Scratch, Storage, WriteFailed
 from listguard.storage.open import open_storage
-from listguard.storage.query import Query, empty_table, small_offsets
+from listguard.storage.query import Query, empty_table
 from listguard.timeutil import now_ts
 
 if TYPE_CHECKING:
     from listguard.erasure import Erasure
 
 REJECT_HEADER = ("line", "column", "value", "message")
-# a smaller file is merged even into an empty table: starting a first load
-# (``FirstLoad``: on SQLite, a writer process) costs more than such a file's whole import
+# a smaller file is merged even into an empty table: starting a first load (on
+# SQLite, a writer process) costs more than such a file's whole import
 FIRST_LOAD_MIN_BYTES = 4 << 20
-LOAD_CACHE_KIB = 4096  # a first load's page cache, and so each sorted run of its index builds
 
 
 @dataclass
@@ -465,23 +462,9 @@ def _first_load(
                 "version": 1,
             }
             stamps = {c: v for c, v in stamps.items() if c in table.c}
-            # every index is built once the rows are written (sorted once, four times
-            # cheaper than kept up to date row by row; the load itself keeps keys unique),
-            # but one of the load's stamps alone (recorded_at): one value on every row, its
-            # entries come in row order and are appended as the rows are
-            deferred = sorted(
-                (i for i in table.indexes if not {c.name for c in i.columns} <= stamps.keys()),
-                key=lambda i: str(i.name),
-            )
-            for index in deferred:
-                load.execute(f"DROP INDEX {index.name}")
-            # a small page cache from the start: the rows' pages go to the WAL as they are
-            # written, so that none is left to spill during a CREATE INDEX, which would
-            # first copy each one to the statement's journal; and SQLite sorts an index's
-            # keys in runs of the cache's size, on worker threads, then merges them: small
-            # runs sorted on every core build the indexes of a million rows in about half
-            # the time of one run in a large cache
-            load.execute(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}")
+            # each stamp is one value on every row: an index over stamps alone
+            # (recorded_at) is kept up to date as the rows are written
+            load.begin_rows(constant=stamps.keys())
             seen_keys = _SeenKeys()
             # every line's key, for the rejects of keys on several lines: an Arrow file
             # beside the scratch database, written as the batches go
@@ -490,11 +473,9 @@ def _first_load(
             held_keys: list[pl.Series] = []
 
             def stamped(frame: pl.DataFrame) -> pa.Table:
-                return small_offsets(
-                    frame.with_columns(
-                        pl.lit(v, dtype=pl.Int64).alias(c) for c, v in stamps.items()
-                    ).to_arrow()
-                )
+                return frame.with_columns(
+                    pl.lit(v, dtype=pl.Int64).alias(c) for c, v in stamps.items()
+                ).to_arrow()
 
             def fresh_rows(staged: Iterator[dict[str, pl.DataFrame]]) -> Iterator[pa.RecordBatch]:
                 with (
@@ -521,14 +502,7 @@ def _first_load(
             lines = _lines_of_keys_repeated(ids_file, key, held_keys)
             if lines.num_rows:
                 rejects.add(duplicate_rejects(lines, key, spec.duplicate))
-                keys = pa.table({key: pc.unique(lines[key])})
-                load.ingest("lg_duplicates", keys, keys.schema, temporary=True)
-                load.execute(
-                    f"DELETE FROM {table.name} "
-                    f"WHERE {key} IN (SELECT {key} FROM temp.lg_duplicates)"
-                )
-                written -= load.execute("SELECT changes()")[0][0]
-                load.drop(key, keys[key].combine_chunks())
+                written -= load.delete(key, pc.unique(lines[key]))
             if _HELD in scratch.schemas:  # rows held back whose key is on one line only
                 repeated = pc.unique(lines[key])
 
@@ -539,9 +513,7 @@ def _first_load(
 
                 with scratch.rows(f"SELECT * FROM {_HELD}", scratch.schemas[_HELD]) as reader:
                     written += load.ingest(table.name, once(reader), layout)
-            load.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
-            for index in deferred:
-                load.execute(CreateIndex(index))
+            load.end_rows()
             report.rows_new, report.rows_changed, report.rows_unchanged = written, 0, 0
             load.execute(
                 update(schema.imports)
