@@ -16,9 +16,10 @@ from listguard.db.engine import one_snapshot
 from listguard.imports import import_file
 from listguard.rights import erase
 from listguard.storage.open import open_storage
-from listguard.storage.query import Copied, Query, small_offsets
+from listguard.storage.query import Copied, Query
 from listguard.storage.reading import prepare_reading as reader_ahead
 from listguard.storage.sqlite import ahead
+from listguard.storage.sqlite.first_load import small_offsets
 from tests.scenario import contact, write_csv
 
 

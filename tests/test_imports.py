@@ -459,7 +459,7 @@ def test_a_first_load_stores_what_a_merge_stores(
     from tests.conftest import _sqlite_engine
 
     monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 4)
-    monkeypatch.setattr("listguard.imports.common.FIRST_LOAD_MIN_BYTES", 0)
+    monkeypatch.setattr("listguard.imports.first_load.FIRST_LOAD_MIN_BYTES", 0)
     rows = [contact(f"C{i}", email=f"c{i}@example.com", loyalty="gold") for i in range(12)]
     rows[9] = contact("C2", email="again@example.com")  # C2 again, two batches later
     rows[5] = contact("C5", collected_at="31/02/2026")  # a bad row...
@@ -511,11 +511,11 @@ def test_a_first_load_survives_keys_whose_hashes_collide(
     """Rows held back because their key's hash was seen are written at the end."""
     import numpy as np
 
-    from listguard.imports import common
+    from listguard.imports import first_load as loading
 
-    monkeypatch.setattr(common, "_key_hashes", lambda keys: np.zeros(len(keys), np.uint64))
+    monkeypatch.setattr(loading, "_key_hashes", lambda keys: np.zeros(len(keys), np.uint64))
     monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 3)
-    monkeypatch.setattr("listguard.imports.common.FIRST_LOAD_MIN_BYTES", 0)
+    monkeypatch.setattr("listguard.imports.first_load.FIRST_LOAD_MIN_BYTES", 0)
     rows = [contact(f"C{i}") for i in range(8)] + [contact("C3")]
     report = import_file(engine, "contacts", write_csv(tmp_path / "c.csv", rows))
     assert (report.rows_new, report.rows_rejected) == (7, 2)
@@ -546,14 +546,14 @@ def test_a_first_load_writes_the_columnar_copy_the_next_rental_reads(
 
     import numpy as np
 
-    from listguard.imports import common
+    from listguard.imports import first_load as loading
     from listguard.rules.extracts import contacts_copy_query
     from listguard.storage.open import open_storage
 
     monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 4)
-    monkeypatch.setattr(common, "FIRST_LOAD_MIN_BYTES", 0)
+    monkeypatch.setattr(loading, "FIRST_LOAD_MIN_BYTES", 0)
     if collide:
-        monkeypatch.setattr(common, "_key_hashes", lambda keys: np.zeros(len(keys), np.uint64))
+        monkeypatch.setattr(loading, "_key_hashes", lambda keys: np.zeros(len(keys), np.uint64))
     rows = [
         contact(f"C{i}", email=f"c{i}@example.com", phone=f"01 40 00 00 {i:02d}", city=f"V{i}")
         for i in range(12)
@@ -579,10 +579,10 @@ def test_a_columnar_copy_that_cannot_be_written_does_not_stop_the_import(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The copy is a cache: a disk that refuses it leaves the import whole, and no part."""
-    from listguard.imports import common
+    from listguard.imports import first_load as loading
     from listguard.storage.sqlite.reader import CopyWriter
 
-    monkeypatch.setattr(common, "FIRST_LOAD_MIN_BYTES", 0)
+    monkeypatch.setattr(loading, "FIRST_LOAD_MIN_BYTES", 0)
     monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 4)
     real_write = CopyWriter.write
     calls: list[int] = []
@@ -607,10 +607,10 @@ def test_a_first_load_that_finds_the_table_written_meanwhile_imports_nothing(
     """The table was empty when the import chose a first load, and another import wrote
     it before the load's transaction began: the load stops, says so, writes nothing."""
     from listguard.errors import ListguardError
-    from listguard.imports import common
+    from listguard.imports import first_load as loading
 
-    monkeypatch.setattr(common, "FIRST_LOAD_MIN_BYTES", 0)
-    chosen = common._begin_first_load
+    monkeypatch.setattr(loading, "FIRST_LOAD_MIN_BYTES", 0)
+    chosen = loading.begin_first_load
     raced: list[bool] = []
 
     def racing(storage: Any, spec: Any, file: Path) -> Any:
@@ -620,7 +620,7 @@ def test_a_first_load_that_finds_the_table_written_meanwhile_imports_nothing(
             import_file(engine, "contacts", write_csv(tmp_path / "other.csv", [contact("X1")]))
         return writer
 
-    monkeypatch.setattr(common, "_begin_first_load", racing)
+    monkeypatch.setattr(loading, "begin_first_load", racing)
     path = write_csv(tmp_path / "c.csv", [contact(f"C{i}") for i in range(20)])
     with pytest.raises(ListguardError, match="another import wrote contacts"):
         import_file(engine, "contacts", path)
@@ -638,7 +638,7 @@ def test_an_interrupted_first_load_leaves_the_registry_as_it_was(
     from listguard.storage.sqlite.writer import BulkWriter
 
     monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 500)
-    monkeypatch.setattr("listguard.imports.common.FIRST_LOAD_MIN_BYTES", 0)
+    monkeypatch.setattr("listguard.imports.first_load.FIRST_LOAD_MIN_BYTES", 0)
     path = write_csv(tmp_path / "c.csv", [contact(f"C{i}") for i in range(2000)])
     real_ingest, real_commit = BulkWriter.ingest, BulkWriter.commit
     expected: type[BaseException] = KeyboardInterrupt
@@ -678,7 +678,7 @@ def test_an_interrupted_first_load_leaves_the_registry_as_it_was(
     # the columnar copy the load was writing is gone too
     assert not list((Path(f"{engine.url.database}-arrow") / "contacts").glob("part-*"))
     monkeypatch.undo()
-    monkeypatch.setattr("listguard.imports.common.FIRST_LOAD_MIN_BYTES", 0)
+    monkeypatch.setattr("listguard.imports.first_load.FIRST_LOAD_MIN_BYTES", 0)
     assert import_file(engine, "contacts", path).rows_new == 2000  # and nothing is locked
 
 
@@ -691,10 +691,10 @@ def test_batches_staged_at_once_are_written_in_the_file_order(
     import time
     from dataclasses import replace
 
-    from listguard.imports import common
+    from listguard.imports import first_load as loading
 
     monkeypatch.setattr("listguard.io.tabular.BATCH_ROWS", 3)
-    monkeypatch.setattr(common, "FIRST_LOAD_MIN_BYTES", 0 if first_load else 10**12)
+    monkeypatch.setattr(loading, "FIRST_LOAD_MIN_BYTES", 0 if first_load else 10**12)
     real_steps = contacts_module.KIND.steps
 
     def slow_steps(tab: Any, engine: Engine) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Column, Engine, Index, Integer, MetaData, Table, Text, create_engine, text
 
 from listguard.errors import InputError
 from listguard.storage.base import WriteFailed
@@ -105,3 +105,44 @@ def test_in_memory_sqlite_reads_and_writes_through_its_connection() -> None:
         tx.ingest("t_store", pa.table({"k": [1], "s": [""]}), ROWS)
     got = storage.read_arrow({"t": Query("SELECT k, s FROM t_store WHERE 1 = 1", ROWS)})
     assert got["t"].to_pylist() == [{"k": 1, "s": ""}]
+
+
+def test_a_sqlite_first_load_builds_the_indexes_once_its_rows_are_written(
+    engine: Engine,
+) -> None:
+    """While a first load writes its rows, the table's indexes are set aside (but one over
+    constant columns alone) and built at ``end_rows``; its text is bound as ``string``;
+    a delete says how many rows it took out."""
+    meta = MetaData()
+    table = Table(
+        "t_load",
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("k", Text, nullable=False),
+        Column("stamp", Integer),
+        Index("ix_t_load_k", "k"),
+        Index("ix_t_load_stamp", "stamp"),
+    )
+    meta.create_all(engine)
+    load = open_storage(engine).first_load(table, None, foreign_keys=True)
+    assert load is not None
+
+    def indexes() -> list[str]:
+        found = load.execute("SELECT name FROM sqlite_master WHERE tbl_name = 't_load'")
+        return sorted(str(name) for (name,) in found if str(name).startswith("ix_"))
+
+    with load:
+        assert indexes() == ["ix_t_load_k", "ix_t_load_stamp"]
+        load.begin_rows(constant=["stamp"])
+        assert indexes() == ["ix_t_load_stamp"]
+        wide = pa.table({"k": pa.array(["a", "b", "c"], pa.large_string()), "stamp": [7, 7, 7]})
+        rows = load.number(wide)
+        assert rows.schema.field("k").type == pa.string() and rows.equals(wide.cast(rows.schema))
+        assert load.ingest("t_load", rows, rows.schema) == 3
+        assert load.delete("k", pa.array(["b", "x"])) == 1
+        load.end_rows()
+        assert indexes() == ["ix_t_load_k", "ix_t_load_stamp"]
+        load.commit()
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT k, stamp FROM t_load ORDER BY k")).all()
+    assert [tuple(r) for r in stored] == [("a", 7), ("c", 7)]

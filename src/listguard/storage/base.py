@@ -14,7 +14,7 @@ fast (a writer process, a columnar copy, ADBC, ``COPY``) stays inside it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
@@ -78,16 +78,32 @@ class Tx(ABC):
 
 class LoadTx(Tx):
     """A transaction that writes a table from empty (a first import), made by
-    ``Storage.first_load``. ``number`` gives the rows about to be ingested into the
-    table their primary keys where the backend keeps a columnar copy of it (rows pass
-    unchanged otherwise); ``drop`` tells it which rows the load deleted again. The copy
-    is named once the load has committed."""
+    ``Storage.first_load``. Its rows are written between ``begin_rows`` and
+    ``end_rows``, each batch passed through ``number`` before it is ingested; ``delete``
+    takes rows out again. How the backend makes this fast (indexes built once the rows
+    are written, a columnar copy written as they are) stays inside it."""
+
+    def begin_rows(self, constant: Collection[str]) -> None:
+        """The rows are about to be ingested into the table; the ``constant`` columns
+        hold one value on every row. The backend may set aside what slows the writing
+        of many rows (SQLite: the table's indexes, but those over ``constant`` columns
+        alone, whose entries come in row order), to restore it at ``end_rows``."""
+        return None
+
+    def end_rows(self) -> None:
+        """Every row is written: what ``begin_rows`` set aside is restored (an index
+        built once, from the rows sorted)."""
+        return None
 
     @abstractmethod
-    def number(self, rows: pa.Table) -> pa.Table: ...
+    def number(self, rows: pa.Table) -> pa.Table:
+        """``rows`` as they are to be ingested: with the table's primary keys where the
+        backend keeps a columnar copy of it, their text in the layout it writes fastest."""
 
     @abstractmethod
-    def drop(self, column: str, values: pa.Array) -> None: ...
+    def delete(self, column: str, values: pa.Array) -> int:
+        """Delete the rows whose ``column`` is one of ``values`` (from the columnar copy
+        too, where kept); how many rows were deleted."""
 
     def __enter__(self) -> LoadTx:
         return self

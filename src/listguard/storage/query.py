@@ -57,18 +57,4 @@ def empty_table(schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)
 
 
-def small_offsets(table: pa.Table) -> pa.Table:
-    """``table`` with its text columns as Arrow ``string`` (32-bit offsets), as Polars
-    gives them ``large_string``: the SQLite driver of ADBC binds them about a seventh
-    faster, and the registry's columnar copies are ``string`` already. A batch of
-    text over 2 GiB cannot be; staging's batches are far smaller."""
-    if not any(pa.types.is_large_string(f.type) for f in table.schema):
-        return table
-    schema = pa.schema(
-        [f.with_type(pa.string()) if pa.types.is_large_string(f.type) else f for f in table.schema],
-        metadata=table.schema.metadata,
-    )
-    return table.cast(schema)
-
-
-__all__ = ["PARAM", "Copied", "Query", "WriteFailed", "empty_table", "small_offsets"]
+__all__ = ["PARAM", "Copied", "Query", "WriteFailed", "empty_table"]
