@@ -262,24 +262,9 @@ def erasure_lines(erasure: Erasure) -> list[str]:
 
 def after_erasure(engine: Engine) -> None:
     """Once an erasure is committed, take what it deleted out of the files around the
-    registry. SQLite: the columnar copies of the contacts are removed (the next read
-    makes them again) and the write-ahead log is checkpointed into the registry and
-    emptied (it held the pages as they were). PostgreSQL: the touched tables are
-    vacuumed, so that the deleted rows' space is freed for reuse."""
-    if engine.dialect.name == "sqlite":
-        open_storage(engine).drop_copies()
-        with engine.connect() as conn:
-            # readers still on an older snapshot keep it from emptying the log: it is then
-            # emptied by the next checkpoint that finds none (at the latest when the last
-            # connection closes); a busy server's request waits a second for it, no more
-            conn.exec_driver_sql("PRAGMA busy_timeout=1000")
-            try:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                conn.exec_driver_sql("PRAGMA busy_timeout=30000")
-        return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f"VACUUM {', '.join(_TOUCHED)}")
+    registry (``Storage.purge_deleted``: on SQLite the columnar copies and the
+    write-ahead log, on PostgreSQL the freed space of the touched tables)."""
+    open_storage(engine).purge_deleted(_TOUCHED)
 
 
 __all__ = [

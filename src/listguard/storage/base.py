@@ -14,7 +14,7 @@ fast (a writer process, a columnar copy, ADBC, ``COPY``) stays inside it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
@@ -250,10 +250,11 @@ class Storage(ABC):
         construction)."""
         return None
 
-    def drop_copies(self) -> None:
-        """Remove whatever copies of the registry's rows the backend keeps beside it
-        (after an erasure: no copy of an erased person's data stays on disk)."""
-        return None
+    @abstractmethod
+    def purge_deleted(self, tables: Sequence[str]) -> None:
+        """Once rows of ``tables`` were deleted and committed (an erasure), take them out
+        of every file the backend keeps: no copy of an erased person's data stays on
+        disk, and their space is freed."""
 
 
 __all__ = [

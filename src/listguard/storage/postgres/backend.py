@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 
 import pyarrow as pa
@@ -52,6 +52,11 @@ class PostgresStorage(Storage):
         self, conn: Connection, scratch: Scratch
     ) -> AbstractContextManager[Callable[[str], str]]:
         return _attached(conn, scratch)
+
+    def purge_deleted(self, tables: Sequence[str]) -> None:
+        """The tables are vacuumed, so that the deleted rows' space is freed for reuse."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"VACUUM {', '.join(tables)}")
 
 
 @contextmanager

@@ -10,7 +10,7 @@ read and written through SQLAlchemy's connection.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
@@ -223,8 +223,20 @@ class SqliteStorage(Storage):
         keeper = CopyKeeper.start(path, table, copy)
         return FirstLoadTx(writer, self.engine.dialect, table, keeper)
 
-    def drop_copies(self) -> None:
+    def purge_deleted(self, tables: Sequence[str]) -> None:
+        """The columnar copies are removed (the next read makes them again), and the
+        write-ahead log, which held the pages as they were, is checkpointed into the
+        registry and emptied (``secure_delete`` has zeroed what the delete freed)."""
         drop_copies(self.engine)
+        with self.engine.connect() as conn:
+            # readers still on an older snapshot keep it from emptying the log: it is then
+            # emptied by the next checkpoint that finds none (at the latest when the last
+            # connection closes); a busy server's request waits a second for it, no more
+            conn.exec_driver_sql("PRAGMA busy_timeout=1000")
+            try:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.exec_driver_sql("PRAGMA busy_timeout=30000")
 
 
 __all__ = ["FirstLoadTx", "SqliteStorage", "WriterTx", "positional"]
