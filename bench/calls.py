@@ -69,8 +69,8 @@ def main() -> None:
 
     from listguard.accounts import create_api_key
     from listguard.calls.check import check
-    from listguard.db.engine import make_engine
     from listguard.db.migrate import upgrade
+    from listguard.storage.engine import make_engine
 
     folder = OUT / "calls"
     shutil.rmtree(folder, ignore_errors=True)

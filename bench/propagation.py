@@ -54,12 +54,12 @@ def main() -> None:
 
     from listguard import netguard
     from listguard.config import Settings
-    from listguard.db.engine import make_engine
     from listguard.db.migrate import upgrade
     from listguard.imports import import_file
     from listguard.oppositions import record_opposition
     from listguard.renting.deliver import rent
     from listguard.renting.order import parse_order
+    from listguard.storage.engine import make_engine
 
     folder = OUT / "propagation"
     shutil.rmtree(folder, ignore_errors=True)
@@ -191,7 +191,7 @@ def _through_api(
 
     from bench.web_load import _request, load
     from listguard.accounts import create_api_key
-    from listguard.db.engine import make_engine
+    from listguard.storage.engine import make_engine
 
     key, _grant = create_api_key(make_engine(url), role="machine", scopes=("oppositions:write",))
     server = subprocess.Popen(

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from listguard.db.engine import make_engine
 from listguard.db.migrate import upgrade
+from listguard.storage.engine import make_engine
 from tests.web_server import Site, served_site
 
 PG_URL = os.environ.get("LISTGUARD_TEST_POSTGRES_URL")

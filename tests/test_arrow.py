@@ -12,9 +12,9 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import Engine, text
 
-from listguard.db.engine import one_snapshot
 from listguard.imports import import_file
 from listguard.rights import erase
+from listguard.storage.engine import one_snapshot
 from listguard.storage.open import open_storage
 from listguard.storage.query import Copied, Query
 from listguard.storage.reading import prepare_reading as reader_ahead

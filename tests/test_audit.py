@@ -57,7 +57,7 @@ def test_audit_verify_prints_the_head_and_checks_a_published_one(tmp_path: Path)
     assert cli("audit", "verify", "--published", head).returncode == 0
     later = cli("audit", "verify").stdout.split("head: ")[1].strip()
     engine_url = f"sqlite:///{tmp_path / 'r.db'}"
-    from listguard.db.engine import make_engine
+    from listguard.storage.engine import make_engine
 
     engine = make_engine(engine_url)
     with engine.begin() as conn:

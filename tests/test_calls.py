@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 
 from listguard.calls.calendar import easter, holidays, territory_of
 from listguard.calls.check import REASONS, check
-from listguard.db.engine import make_engine
+from listguard.storage.engine import make_engine
 from listguard.timeutil import day_end
 from tests.scenario import Scenario, contact, listguard
 from tests.web_server import Site

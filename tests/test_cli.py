@@ -96,8 +96,8 @@ def test_a_registry_not_initialised_is_reported(tmp_path: Path) -> None:
 def test_the_head_revision_commands_expect_is_the_last_migration(tmp_path: Path) -> None:
     from sqlalchemy import text
 
-    from listguard.db.engine import HEAD_REVISION, make_engine
     from listguard.db.migrate import head_revision
+    from listguard.storage.engine import HEAD_REVISION, make_engine
 
     assert head_revision() == HEAD_REVISION
     ok(tmp_path, "init")

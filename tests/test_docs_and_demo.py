@@ -48,7 +48,7 @@ def test_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     assert (out / "input" / "contacts.rejects.csv").exists()
     # the demo leaves what `serve` needs: its settings and an admin account
     from listguard.config import load_settings
-    from listguard.db.engine import make_engine
+    from listguard.storage.engine import make_engine
 
     served = load_settings(out / "listguard.toml")
     assert served.owner.name == "Éditions Exemple" and served.seeds.file

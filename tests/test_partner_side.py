@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import Engine, text
 
 from listguard.audit import verify
-from listguard.db.engine import make_engine
 from listguard.inbound import add_source, receive
 from listguard.oppositions import record_opposition
 from listguard.propagation.acks import acknowledge
@@ -28,6 +27,7 @@ from listguard.propagation.transports.tabular import coordinate_hash
 from listguard.propagation.transports.webhook import WebhookTransport
 from listguard.propagation.worker import run_once
 from listguard.rights import erase
+from listguard.storage.engine import make_engine
 from listguard.timeutil import now_ts
 from listguard.web.app import create_app
 from tests.web_server import Site, serving, web_settings

@@ -310,8 +310,8 @@ def test_an_opposition_recorded_again_in_a_batch_queues_nothing_twice(
     assert record_opposition(engine, channel="all", contact_id="C2", scope="own").messages == 0
     # an event between them that is none of the batch's and was never queued (written
     # here without its messages): a batch that took the range of its events would queue it
-    from listguard.db.engine import writing
     from listguard.oppositions import record_event
+    from listguard.storage.engine import writing
 
     with writing(engine) as conn:
         keys = ("C2", None, None)

@@ -23,10 +23,10 @@ from sqlalchemy import Engine, text
 
 from listguard.accounts import add_account
 from listguard.config import NotifySettings, Settings, SmsSettings
-from listguard.db.engine import writing
 from listguard.errors import InputError
 from listguard.proof.access import make_link_token
 from listguard.proof.senders import register_sms_provider, sms_sender
+from listguard.storage.engine import writing
 from listguard.timeutil import now_ts, to_day
 from listguard.web.app import create_app
 from tests.scenario import Scenario, contact

@@ -24,8 +24,8 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from listguard import audit
 from listguard.db import schema
-from listguard.db.engine import writing
 from listguard.errors import InputError
+from listguard.storage.engine import writing
 from listguard.timeutil import now_ts
 
 SESSION_SECONDS = 8 * 3600

@@ -33,11 +33,11 @@ from sqlalchemy import Engine, bindparam, text
 from listguard import audit
 from listguard.config import Settings
 from listguard.db import schema
-from listguard.db.engine import writing
 from listguard.errors import InputError
 from listguard.identifiers import subjects
 from listguard.renting.partner_list import partner_list_version
 from listguard.rules.packs import OPT_IN, applicable_packs
+from listguard.storage.engine import writing
 from listguard.timeutil import now_ts, to_iso
 
 CHOICES = ("consent", "objection", "informed")

@@ -32,7 +32,6 @@ from sqlalchemy import Connection, Engine, bindparam, text
 
 from listguard import audit
 from listguard.calls.log import forget
-from listguard.db.engine import writing
 from listguard.domain.retention import DEFAULT_RETENTION, Retention
 from listguard.erasure import after_erasure
 from listguard.errors import InputError
@@ -40,6 +39,7 @@ from listguard.oppositions import person_keys
 from listguard.owners import check_source
 from listguard.propagation.signing import verify_signature
 from listguard.rights import erase_in
+from listguard.storage.engine import writing
 from listguard.timeutil import now_ts
 
 TYPES = ("opposition", "erasure", "rectification")

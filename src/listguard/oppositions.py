@@ -15,7 +15,6 @@ import polars as pl
 from sqlalchemy import Connection, Engine, text
 
 from listguard import audit
-from listguard.db.engine import writing
 from listguard.domain.contact_rows import normalise_row
 from listguard.domain.coverage import PERSON_CONTACTS
 from listguard.domain.events import event_key
@@ -28,6 +27,7 @@ from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
 from listguard.normalise.text import text_key
 from listguard.propagation.outbox import enqueue, enqueue_per_event
+from listguard.storage.engine import writing
 from listguard.timeutil import now_ts
 
 # how many contacts of the base a person named by (:c, :e, :p) covers now

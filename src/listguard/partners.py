@@ -19,9 +19,9 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from listguard import audit
 from listguard.db import schema
-from listguard.db.engine import writing
 from listguard.domain.partner_rows import COMPARED, KNOWN, checked_partners
 from listguard.errors import InputError
+from listguard.storage.engine import writing
 from listguard.timeutil import now_ts
 
 Outcome = Literal["new", "changed", "unchanged"]

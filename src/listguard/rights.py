@@ -20,7 +20,6 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from listguard import audit
 from listguard.config import RuleSettings
 from listguard.db import schema
-from listguard.db.engine import writing
 from listguard.domain.contact_rows import FIELDS, KNOWN, normalise_row
 from listguard.domain.coverage import PERSON_CONTACTS, PERSON_LEDGER
 from listguard.domain.retention import DEFAULT_RETENTION, Retention
@@ -31,6 +30,7 @@ from listguard.oppositions import person_keys, record_event
 from listguard.proof.expiring import valid_until
 from listguard.propagation.outbox import enqueue
 from listguard.rules.packs import applicable_packs
+from listguard.storage.engine import writing
 from listguard.timeutil import now_ts, to_day, to_iso
 
 _PERSONAL = (

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from listguard import audit
-from listguard.db.engine import writing
 from listguard.domain.vocabulary import VOICE_CHANNELS
 from listguard.errors import InputError
 from listguard.owners import check_source
+from listguard.storage.engine import writing
 from listguard.timeutil import day_end, now_ts
 
 if TYPE_CHECKING:

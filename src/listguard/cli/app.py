@@ -52,7 +52,7 @@ class Context:
         return self._settings
 
     def engine(self, *, initialised: bool = True) -> Engine:
-        from listguard.db.engine import check_initialised, make_engine
+        from listguard.storage.engine import check_initialised, make_engine
 
         if self._engine is None:
             self._engine = make_engine(self.db)

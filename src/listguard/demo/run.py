@@ -71,12 +71,12 @@ def run_demo(db: str | None, settings: Settings, n: int, out: Path, seed: int) -
 
     from listguard.bloctel import FakeBloctel, export_numbers, import_result
     from listguard.cli.output import print_counts, progress_rows
-    from listguard.db.engine import make_engine
     from listguard.db.migrate import upgrade
     from listguard.demo.generate import generate
     from listguard.imports import import_file
     from listguard.renting.deliver import rent
     from listguard.renting.order import load_order
+    from listguard.storage.engine import make_engine
 
     console = Console(stderr=False)
     _prepare(out)

@@ -21,7 +21,6 @@ import polars as pl
 from sqlalchemy import Connection, Engine, Table, insert, text, update
 
 from listguard.db import schema
-from listguard.db.engine import bulk_insert
 from listguard.domain.retention import DEFAULT_RETENTION, Retention
 from listguard.imports import first_load
 from listguard.imports.first_load import FirstLoad
@@ -38,6 +37,7 @@ from listguard.io.digest import file_sha256
 from listguard.io.stage_folders import ended_by_signals
 from listguard.io.tabular import Batch, TabularFile, open_tabular, require_columns
 from listguard.storage.base import LoadTx, Storage
+from listguard.storage.engine import bulk_insert
 from listguard.storage.open import open_storage
 from listguard.timeutil import now_ts
 

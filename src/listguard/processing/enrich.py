@@ -35,7 +35,6 @@ import polars as pl
 from sqlalchemy import Connection, Engine, text
 
 from listguard.config import Settings
-from listguard.db.engine import check_initialised
 from listguard.errors import InputError
 from listguard.io.csvout import write_frame_csv
 from listguard.processing.files import MappedFile, check_threshold, open_mapped, parse_maps
@@ -50,6 +49,7 @@ from listguard.renting.deliver import DeliveryReport, Output, deliver
 from listguard.renting.order import Order, parse_order
 from listguard.rules.decision import Decision
 from listguard.rules.extracts import POSTAL_FIELDS
+from listguard.storage.engine import check_initialised
 
 PREFIX = "appended_"  # the columns enrich adds to the client's file
 CAMPAIGN_DAYS = 30  # the campaign assumed when none is given: consents are aged over it

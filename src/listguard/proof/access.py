@@ -31,12 +31,12 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, text
 
 from listguard.constant_time import same
-from listguard.db.engine import writing
 from listguard.db.keys import registry_secret
 from listguard.domain.coverage import PERSON_CONTACTS
 from listguard.errors import InputError
 from listguard.identifiers import identifier_secret, keyed_digest
 from listguard.oppositions import person_keys
+from listguard.storage.engine import writing
 from listguard.timeutil import now_ts
 
 LINK_SECRET = "proof_links"

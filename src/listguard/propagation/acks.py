@@ -15,9 +15,9 @@ from sqlalchemy import Connection, Engine, text
 
 from listguard import audit
 from listguard.constant_time import same
-from listguard.db.engine import writing
 from listguard.db.keys import registry_secret
 from listguard.propagation.outbox import message_key
+from listguard.storage.engine import writing
 from listguard.timeutil import now_ts
 
 ACK_SECRET = "acks"  # the registry key acknowledgement links are signed with

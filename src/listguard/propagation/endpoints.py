@@ -10,9 +10,9 @@ from sqlalchemy import Connection, Engine, text
 
 from listguard import audit, netguard
 from listguard.db import schema
-from listguard.db.engine import writing
 from listguard.errors import InputError
 from listguard.normalise.email import normalise_email
+from listguard.storage.engine import writing
 from listguard.timeutil import now_ts
 
 

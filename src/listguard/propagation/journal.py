@@ -17,7 +17,7 @@ import threading
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from listguard import audit
-from listguard.db.engine import writing
+from listguard.storage.engine import writing
 
 BATCH = 20  # messages
 SECONDS = 0.2  # between two batches, at most

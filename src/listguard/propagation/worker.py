@@ -20,7 +20,6 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import OperationalError
 
 from listguard import audit
-from listguard.db.engine import writing
 from listguard.db.keys import registry_secret
 from listguard.propagation.acks import ACK_SECRET
 from listguard.propagation.journal import SentJournal
@@ -28,6 +27,7 @@ from listguard.propagation.messages import load_messages
 from listguard.propagation.signing import partner_secret
 from listguard.propagation.transports.base import Endpoint, Message, Transport
 from listguard.propagation.transports.routing import Transports
+from listguard.storage.engine import writing
 from listguard.timeutil import now_ts
 
 MAX_ATTEMPTS = 12

@@ -26,7 +26,6 @@ from listguard import __version__
 from listguard.calls.calendar import manifest_entry
 from listguard.config import Settings
 from listguard.db import schema
-from listguard.db.engine import check_initialised, one_snapshot
 from listguard.errors import InputError, ListguardError
 from listguard.io.digest import file_sha256
 from listguard.propagation.outbox import enqueue_for_delivery
@@ -39,6 +38,7 @@ from listguard.rules.engine import decide
 from listguard.rules.offers import banned_offer_rules
 from listguard.rules.plan import make_plan
 from listguard.storage.base import Tx, WriteFailed
+from listguard.storage.engine import check_initialised, one_snapshot
 from listguard.storage.open import open_storage
 from listguard.timeutil import now_ts, to_iso
 

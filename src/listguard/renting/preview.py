@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from listguard.config import Settings
-from listguard.db.engine import check_initialised, one_snapshot
 from listguard.renting.order import Order
 from listguard.rules.engine import decide
 from listguard.rules.plan import make_plan
+from listguard.storage.engine import check_initialised, one_snapshot
 
 
 def preview(engine: Engine, order: Order, settings: Settings) -> dict[str, Any]:

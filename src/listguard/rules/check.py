@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 
 from listguard.config import Settings
-from listguard.db.engine import check_initialised, one_snapshot
 from listguard.errors import InputError
 from listguard.renting.check_order import CheckOptions, check_order
 from listguard.rules.engine import decide
 from listguard.rules.offers import ban
 from listguard.rules.plan import make_plan
 from listguard.rules.reasons import BY_CODE, split_reasons
+from listguard.storage.engine import check_initialised, one_snapshot
 
 
 @dataclass(frozen=True)

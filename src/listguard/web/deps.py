@@ -22,7 +22,7 @@ from sqlalchemy import update
 from listguard.accounts import GRANTS, ApiKey, Session, session_of
 from listguard.constant_time import same
 from listguard.db import schema
-from listguard.db.engine import writing
+from listguard.storage.engine import writing
 from listguard.timeutil import now_ts
 from listguard.web.state import Web
 

@@ -8,7 +8,7 @@ import os
 from fastapi import FastAPI
 
 from listguard.config import load_settings
-from listguard.db.engine import check_initialised, make_engine
+from listguard.storage.engine import check_initialised, make_engine
 from listguard.web.app import create_app
 
 

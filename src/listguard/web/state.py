@@ -25,12 +25,12 @@ from listguard.batching import BatchWriter
 from listguard.collection import Collected, Collection, record_collections
 from listguard.config import Settings
 from listguard.constant_time import same
-from listguard.db.engine import writing
 from listguard.db.keys import registry_secret
 from listguard.domain.retention import Retention
 from listguard.oppositions import OppositionRequest, Recorded, record_oppositions
 from listguard.proof.access import SmsSender
 from listguard.proof.senders import sms_sender
+from listguard.storage.engine import writing
 from listguard.web.i18n import LANGS, text_for
 from listguard.web.throttle import SignInThrottle
 

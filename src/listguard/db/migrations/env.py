@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-from listguard.db.engine import make_engine
 from listguard.db.schema import metadata
+from listguard.storage.engine import make_engine
 
 config = context.config
 engine = config.attributes.get("engine")

@@ -14,7 +14,6 @@ import polars as pl
 from sqlalchemy import Engine, text
 
 from listguard import audit
-from listguard.db.engine import writing
 from listguard.errors import InputError
 from listguard.io.csvout import CsvWriter
 from listguard.processing.files import (
@@ -26,6 +25,7 @@ from listguard.processing.files import (
 )
 from listguard.processing.linkage.fields import READ, prepare
 from listguard.processing.linkage.model import predict
+from listguard.storage.engine import writing
 from listguard.timeutil import now_ts
 
 DEFAULT_THRESHOLD = 0.9

@@ -13,10 +13,10 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from listguard import reads
-from listguard.db.engine import writing
 from listguard.propagation.acks import acknowledge
 from listguard.propagation.endpoints import get_endpoint, set_endpoint
 from listguard.propagation.signing import partner_secret
+from listguard.storage.engine import writing
 from listguard.timeutil import to_iso
 from listguard.web.deps import ERRORS, PartnerGrant, Problem, W, partner_scope
 from listguard.web.state import Web
