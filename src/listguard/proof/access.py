@@ -2,7 +2,8 @@
 sent to their email address, or a one-time code sent to their mobile by SMS.
 
 A link's token is ``<identifier>.<expiry>.<signature>``: the identifier (the person's
-normalised email, base64url), the Unix second it expires, and an HMAC-SHA256, with a
+normalised email, encrypted with AES-256-GCM under a key derived from
+the link key, base64url), the Unix second it expires, and an HMAC-SHA256, with a
 key the registry makes for itself (``registry_secrets``, name ``proof_links``), of
 the person's keyed digest (``listguard.identifiers``) and the expiry. It cannot be
 forged nor altered, nothing is stored per link, and it is checked in constant time.
@@ -28,6 +29,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, text
 
 from listguard.constant_time import same
@@ -90,13 +93,23 @@ def _held(conn: Connection, email_norm: str | None, phone_e164: str | None) -> b
     return row is not None
 
 
+def _cipher(link_key: str) -> AESGCM:
+    """The cipher that hides the address in a link (a key of its own, derived from the
+    link key): a link travels in mail, server logs and browser histories, and must not
+    show whose it is."""
+    key = hmac.new(bytes.fromhex(link_key), b"proof-link-address", hashlib.sha256).digest()
+    return AESGCM(key)
+
+
 def make_link_token(conn: Connection, email_norm: str, expires_at: int) -> str:
     """The token of a link for the person of ``email_norm`` (normalised), until
-    ``expires_at``."""
+    ``expires_at``: the address encrypted, the expiry, and a signature of both."""
     link_key, ident = _keys(conn)
     digest = keyed_digest(ident, "email", email_norm)
     signature = _signature(link_key, digest, expires_at)
-    return f"{_b64(email_norm.encode())}.{expires_at}.{signature}"
+    nonce = secrets.token_bytes(12)
+    hidden = nonce + _cipher(link_key).encrypt(nonce, email_norm.encode(), b"proof")
+    return f"{_b64(hidden)}.{expires_at}.{signature}"
 
 
 def proof_link(
@@ -121,14 +134,15 @@ def read_link_token(conn: Connection, token: str, now: int | None = None) -> Per
     parts = token.split(".")
     if len(parts) != 3 or len(token) > 1000 or not parts[1].isdigit():
         return None
-    try:
-        email_norm = _unb64(parts[0]).decode("utf-8")
-    except (ValueError, binascii.Error):
-        return None
     expires_at = int(parts[1])
     link_key = registry_secret(conn, LINK_SECRET, create=False)
     ident = identifier_secret(conn, create=False)
     if link_key is None or ident is None:
+        return None
+    try:
+        hidden = _unb64(parts[0])
+        email_norm = _cipher(link_key).decrypt(hidden[:12], hidden[12:], b"proof").decode()
+    except (ValueError, binascii.Error, InvalidTag):
         return None
     expected = _signature(link_key, keyed_digest(ident, "email", email_norm), expires_at)
     if not same(expected, parts[2]):
