@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from listguard.collection import Collection, record_collection
-from listguard.config import Owner, Settings, WebSettings
+from listguard.config import Owner, RuleSettings, Settings, WebSettings
 from listguard.errors import InputError
 from listguard.proof import (
     UnknownPerson,
@@ -589,3 +589,15 @@ def test_consents_expiring_lists_the_phone_consents_about_to_lapse(
     assert far.returncode == 0 and "0 consent(s)" in far.stdout
     bad = listguard(registry, tmp_path, *args, "--within", "0")
     assert bad.returncode == 1 and "--within" in bad.stderr
+
+
+def test_expiring_consents_of_some_contacts_read_only_theirs(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    _person(any_engine, tmp_path)  # C1's phone consent of 2025-12-20 lapses within the window
+    day, rules = dt.date(2026, 12, 1), RuleSettings()
+    everyone = expiring_consents(any_engine, rules, day, 30)
+    assert [e.contact_id for e in everyone] == ["C1"]
+    assert expiring_consents(any_engine, rules, day, 30, contact_ids=["C1"]) == everyone
+    assert expiring_consents(any_engine, rules, day, 30, contact_ids=["C9"]) == []
+    assert expiring_consents(any_engine, rules, day, 30, contact_ids=[]) == []

@@ -18,9 +18,10 @@ partner only (``partner:<id>``) is not listed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, bindparam, text
 
 from listguard.config import RuleSettings
 from listguard.db.schema import CHANNELS
@@ -60,9 +61,10 @@ def valid_until(applied: Applied, channel: str, given_at: int) -> dt.date | None
     return to_day(given_at) + dt.timedelta(days=days) if days else None
 
 
-def expiring_sql(channel: str) -> str:
+def expiring_sql(channel: str, some: bool = False) -> str:
     """SQL: per contact, the consent on ``channel`` that counts on ``:dend`` and was given
-    in ``[:since, :before)``; parameters ``dend``, ``since``, ``before``."""
+        in ``[:since, :before)``; parameters ``dend``, ``since``, ``before`` (and ``ids``, the
+    contacts to read, with ``some``)."""
     if channel not in CHANNELS:
         raise ValueError(channel)
     return f"""
@@ -78,16 +80,22 @@ FROM contacts c LEFT JOIN (
     FROM ({_events(channel)}) x
   ) y WHERE n = 1
 ) l ON l.contact_id = c.contact_id
-WHERE c.collected_at <= :dend"""
+WHERE c.collected_at <= :dend{" AND c.contact_id IN :ids" if some else ""}"""
 
 
 def expiring_consents(
-    engine: Engine, rules: RuleSettings, as_of: dt.date, within: int
+    engine: Engine,
+    rules: RuleSettings,
+    as_of: dt.date,
+    within: int,
+    *,
+    contact_ids: Sequence[str] | None = None,
 ) -> list[Expiring]:
     """The consents to partners that count on ``as_of`` and stop counting within
     ``within`` days (their last day is ``as_of`` .. ``as_of + within - 1``), on every
     channel with a maximum consent age in the packs in force then; by last day, then
-    contact."""
+    contact. ``contact_ids``: those contacts only (one person's page reads their rows, not
+    the whole base)."""
     if within < 1:
         raise InputError(f"--within must be a number of days, at least 1 (got {within})")
     last = as_of + dt.timedelta(days=within - 1)
@@ -100,18 +108,21 @@ def expiring_consents(
                 continue
             # given on day G, a consent counts until G + days: it counts on as_of when
             # G >= as_of - days, and stops within the window when G + days <= last
-            params = {
+            params: dict[str, object] = {
                 "dend": day_end(as_of),
                 "since": day_start(as_of - dt.timedelta(days=days)),
                 "before": day_start(last - dt.timedelta(days=days) + dt.timedelta(days=1)),
             }
-            rows = conn.execute(
-                text(
-                    f"SELECT * FROM ({expiring_sql(channel)}) s "
-                    "WHERE consent_at >= :since AND consent_at < :before"
-                ),
-                params,
+            statement = text(
+                f"SELECT * FROM ({expiring_sql(channel, contact_ids is not None)}) s "
+                "WHERE consent_at >= :since AND consent_at < :before"
             )
+            if contact_ids is not None:
+                if not contact_ids:
+                    return []
+                statement = statement.bindparams(bindparam("ids", expanding=True))
+                params["ids"] = list(contact_ids)
+            rows = conn.execute(statement, params)
             for r in rows:
                 until = valid_until(applied, channel, int(r.consent_at))
                 assert until is not None  # the channel has a maximum age

@@ -47,8 +47,10 @@ def _contacts(w: Web, kind: Kind, value: str) -> list[str]:
         return [str(r.contact_id) for r in rows]
 
 
-def _lapsing(w: Web, within: int) -> list[Expiring]:
-    return expiring_consents(w.engine, w.settings.rules, to_day(now_ts()), within)
+def _lapsing(w: Web, within: int, contact_ids: list[str] | None = None) -> list[Expiring]:
+    return expiring_consents(
+        w.engine, w.settings.rules, to_day(now_ts()), within, contact_ids=contact_ids
+    )
 
 
 @router.get("/contacts", response_class=HTMLResponse)
@@ -62,8 +64,7 @@ def contact_page(
             ids = _contacts(w, kind, value)
         except InputError as exc:
             error = str(exc)
-        held = set(ids)
-        lapsing = [e for e in _lapsing(w, WITHIN) if e.contact_id in held]
+        lapsing = _lapsing(w, WITHIN, ids)
     response = w.page(
         request,
         "admin/contacts.html",
