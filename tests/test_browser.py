@@ -6,43 +6,25 @@ in ``$LISTGUARD_ARTEFACTS`` (default ``.artefacts/``)."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.browser import CHROMIUM, chromium, needs_chromium
 from tests.web_server import PASSWORD, Site
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if CHROMIUM is None and os.environ.get("LISTGUARD_REQUIRE_BROWSER") == "1":
-    raise RuntimeError("Chromium is required (LISTGUARD_REQUIRE_BROWSER=1) but not installed")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (CI installs Debian's chromium)"
-)
+pytestmark = needs_chromium
 ARTEFACTS = Path(os.environ.get("LISTGUARD_ARTEFACTS", Path(__file__).parents[1] / ".artefacts"))
 
 if CHROMIUM is not None:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Page, expect
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            # no calls home: the machine's network is closed, and tests must not depend on it
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

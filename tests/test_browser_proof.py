@@ -5,7 +5,6 @@ SMTP server received, and get the PDF."""
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -17,15 +16,13 @@ import pytest
 from sqlalchemy import Engine
 
 from listguard.web.app import create_app
+from tests.browser import CHROMIUM, chromium, needs_chromium
 from tests.test_web_proof import _body, _load, _settings, served, smtp_server
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (CI installs Debian's chromium)"
-)
+pytestmark = needs_chromium
 
 if CHROMIUM is not None:
-    from playwright.sync_api import Browser, expect, sync_playwright
+    from playwright.sync_api import Browser, expect
 
 
 @pytest.fixture
@@ -36,20 +33,8 @@ def smtp() -> Iterator[tuple[int, list[Any]]]:
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def test_a_person_asks_for_the_proof_and_follows_the_mailed_link_to_the_pdf(
