@@ -20,6 +20,7 @@ class Run:
     seconds: float
     peak_mib: float  # the command's processes together (a writer process included)
     stdout: str
+    stderr: str = ""
 
 
 SAMPLE_SECONDS = 0.02
@@ -71,7 +72,7 @@ def run(args: list[str], env: dict[str, str] | None = None) -> Run:
     sampler.join()
     if child.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{err}")
-    return Run(seconds, peak / 1024, out)
+    return Run(seconds, peak / 1024, out, err)
 
 
 def listguard(*args: str, db: str) -> Run:

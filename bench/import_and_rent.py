@@ -26,9 +26,18 @@ as_of = 2026-11-28
 
 
 def generate(n: int, folder: Path) -> dict[str, Path]:
-    from listguard.demo.generate import generate as gen
+    """The generated files of ``n`` contacts, made a million at a time (the same files
+    as ``listguard demo`` up to a million); made once, then kept in ``folder``."""
+    from listguard.demo.generate import generate_large
 
-    return gen(folder, n, seed=2026)
+    names = ("partners", "contacts", "events", "suppression")
+    done = folder / "done"
+    if done.is_file():
+        return {kind: folder / f"{kind}.csv" for kind in names}
+    shutil.rmtree(folder, ignore_errors=True)
+    files = generate_large(folder, n, seed=2026)
+    done.touch()
+    return files
 
 
 def registry(db: str, files: dict[str, Path], rows: list[tuple[str, str]], label: str) -> float:
@@ -58,8 +67,9 @@ def rent(db: str, folder: Path, rows: list[tuple[str, str]], label: str) -> floa
     for attempt, name in enumerate(("rent 4 channels", "rent again, same base")):
         out = folder / f"delivery-{label}-{attempt}"
         shutil.rmtree(out, ignore_errors=True)
-        r = listguard("rent", str(order), "--out", str(out), db=db)
+        r = listguard("rent", str(order), "--out", str(out), "--verbose", db=db)
         rows.append((f"{name} ({label})", f"{r.seconds:.1f} s, peak {r.peak_mib:,.0f} MiB"))
+        print(f"{name} ({label}):\n{r.stderr}", file=sys.stderr)
         times.append(r.seconds)
     return times[0]
 
@@ -71,9 +81,9 @@ def main() -> None:
     parser.add_argument("--skip-naive", action="store_true")
     args = parser.parse_args()
     folder = OUT / f"scale-{args.contacts}"
+    files = generate(args.contacts, OUT / f"input-{args.contacts}")
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    files = generate(args.contacts, folder / "input")
     rows: list[tuple[str, str]] = []
     db = f"sqlite:///{folder / 'registry.db'}"
     total = registry(db, files, rows, "SQLite") + rent(db, folder, rows, "SQLite")

@@ -216,9 +216,9 @@ def _counted_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     real = arrow._read_child
 
-    def counting(path: str, queries: Any) -> Any:
+    def counting(path: str, queries: Any, folder: Path) -> Any:
         calls.append(1)
-        return real(path, queries)
+        return real(path, queries, folder)
 
     monkeypatch.setattr(arrow, "_read_child", counting)
     return calls
@@ -320,3 +320,25 @@ def test_small_offsets_keeps_values_and_leaves_other_tables_alone() -> None:
     assert narrow.schema.metadata == {b"k": b"v"}
     assert narrow.column("s").to_pylist() == AWKWARD
     assert small_offsets(narrow) is narrow
+
+
+def test_streams_hold_their_files_when_the_copies_are_dropped_meanwhile(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A decision reads its extracts as streams, a batch at a time, long after they were
+    read: an erasure that drops the columnar copies meanwhile (or a read that merges
+    their parts) must not take the rows away from under it."""
+    from listguard.storage.sqlite.fetch import drop_copies
+
+    _import(engine, tmp_path, [contact(f"C{i}", first_name=f"N{i}") for i in range(5)], "a")
+    expected = _names(engine)  # the copy is made
+    copy = Path(f"{engine.url.database}-arrow")
+    assert copy.is_dir()
+    with engine.connect() as conn:
+        storage = open_storage(engine)
+        with storage.read_streams({"c": COPIED}, one_snapshot(conn)) as streams:
+            drop_copies(engine)
+            assert not copy.exists()
+            got = streams["c"].read_all()
+    names = dict(zip(got["contact_id"].to_pylist(), got["first_name"].to_pylist(), strict=True))
+    assert names == expected and len(names) == 5

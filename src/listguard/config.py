@@ -40,6 +40,20 @@ class OutputSettings:
     csv_delimiter: str = ";"
 
 
+# what ``[delivery] decisions_format`` may be
+DECISIONS_FORMATS = ("auto", "csv", "parquet")
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """The files of a delivery kept by the owner."""
+
+    # ``decisions.csv`` or ``decisions.parquet`` (same columns, rows in the same order):
+    # "auto" writes the CSV while it fits a spreadsheet's sheet, the Parquet file above
+    # (``rules/files.py``, SPREADSHEET_ROWS)
+    decisions_format: str = "auto"
+
+
 @dataclass(frozen=True)
 class NotifySettings:
     """How messages reach partners by email (the digest of their pending oppositions)."""
@@ -86,9 +100,10 @@ class EngineSettings:
     """How batch work uses the machine."""
 
     # DuckDB's memory for deciding an order, in MiB; past it, DuckDB spills to temporary
-    # files (slower, never wrong). 2048 decides a 1,000,000-contact order on 4 channels
-    # with little spilling.
-    memory_mb: int = 2048
+    # files (slower, never wrong). A rental's processes together stay within about this
+    # and 700 MiB more, whatever the size of the base (docs/benchmarks.md: 10 million
+    # contacts on 4 channels in under 2 GiB with 1024).
+    memory_mb: int = 1024
 
 
 @dataclass(frozen=True)
@@ -105,6 +120,7 @@ class Settings:
     owner: Owner = field(default_factory=Owner)
     rules: RuleSettings = field(default_factory=RuleSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     seeds: SeedSettings = field(default_factory=SeedSettings)
@@ -120,6 +136,7 @@ SECTIONS: dict[str, type[Any]] = {
     "owner": Owner,
     "rules": RuleSettings,
     "output": OutputSettings,
+    "delivery": DeliverySettings,
     "notify": NotifySettings,
     "sms": SmsSettings,
     "seeds": SeedSettings,
@@ -259,6 +276,12 @@ def _checked(settings: Settings, p: Path, problems: _Problems) -> Settings:
         problems.add(
             "rules",
             f"bloctel_screening must be 'optional' or 'required', got {rules.bloctel_screening!r}",
+        )
+    if settings.delivery.decisions_format not in DECISIONS_FORMATS:
+        problems.add(
+            "delivery",
+            "decisions_format must be 'auto', 'csv' or 'parquet', got "
+            f"{settings.delivery.decisions_format!r}",
         )
     if output.csv_delimiter not in (";", ",", "\t", "|"):
         problems.add("output", "csv_delimiter must be one of ; , | or a tab")

@@ -225,8 +225,10 @@ def _write(frame: pl.DataFrame, path: Path, separator: str = ";") -> Path:
     return path
 
 
-def generate(out: Path, n: int, seed: int) -> dict[str, Path]:
-    """Write partners, contacts, events and suppression files for ``n`` contacts into ``out``."""
+def generate(out: Path, n: int, seed: int, first_id: int = 1) -> dict[str, Path]:
+    """Write partners, contacts, events and suppression files for ``n`` contacts into ``out``
+    (their ids numbered from ``first_id``). It holds every column of every contact in memory
+    at once (ten million take more than 20 GiB): ``generate_large`` writes larger files."""
     from faker.providers.company.fr_FR import Provider as Company
     from faker.providers.person.fr_FR import Provider as Person
 
@@ -306,7 +308,7 @@ def generate(out: Path, n: int, seed: int) -> dict[str, Path]:
     bad_email = rng.random(n) < 0.015
     email = np.where(bad_email, np.char.replace(email.astype(str), "@", " @ "), email)
     collected = _dates(rng, n, dt.date(2023, 3, 1), dt.date(2026, 11, 20))
-    ids = np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
+    ids = np.char.add("C", np.char.zfill(np.arange(first_id, first_id + n).astype(str), 7))
     data: dict[str, object] = {
         "contact_id": ids,
         "civility": civility,
@@ -353,7 +355,7 @@ def generate(out: Path, n: int, seed: int) -> dict[str, Path]:
             pl.Series(
                 "collected_at", (["", "31/02/2024", "2026-13-01", "2025-05-05"] * bad_n)[:bad_n]
             ),
-            pl.Series("contact_id", ([f"X{i}" for i in range(bad_n)])),
+            pl.Series("contact_id", ([f"X{first_id + i}" for i in range(bad_n)])),
         )
         .with_columns(
             pl.when(pl.int_range(pl.len()) % 4 == 3)
@@ -435,4 +437,34 @@ def generate(out: Path, n: int, seed: int) -> dict[str, Path]:
         ~(pl.col("email").str.contains(" ") | pl.col("phone").str.starts_with("06 12 "))
     )
     files["suppression"] = _write(supp, out / "suppression.csv")
+    return files
+
+
+def generate_large(
+    out: Path, n: int, seed: int, chunk: int = 1_000_000, progress: bool = False
+) -> dict[str, Path]:
+    """``generate``'s files for ``n`` contacts, made ``chunk`` contacts at a time (each
+    with a seed of its own, ids following on) and appended, so that memory stays that
+    of one chunk. One chunk gives exactly ``generate``'s files."""
+    import shutil
+
+    if n <= chunk:
+        return generate(out, n, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    for k, start in enumerate(range(0, n, chunk)):
+        part = out / f".chunk-{k}"
+        made = generate(part, min(chunk, n - start), seed + k, first_id=start + 1)
+        for kind, path in made.items():
+            target = out / path.name
+            if k == 0:
+                path.replace(target)
+                files[kind] = target
+            elif kind != "partners":
+                with path.open("rb") as src, target.open("ab") as dst:
+                    src.readline()  # the header, written once
+                    shutil.copyfileobj(src, dst, 1 << 20)
+        shutil.rmtree(part)
+        if progress:
+            print(f"generated {min(start + chunk, n):,} contacts", flush=True)
     return files

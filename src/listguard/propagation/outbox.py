@@ -78,6 +78,10 @@ def _enqueue(
     parameters and ``since``, the oldest delivery looked at), written to the audit log;
     the messages written per event id."""
     run = tx.execute
+    if not run(_ANY_DELIVERY, {"since": params["since"]}):
+        # no delivery to forward to: a first import of events into a registry that has
+        # rented nothing yet looks no further (millions of events resolved for nothing)
+        return {}
     messages, items = _enqueue_statements(events_where, channels, one_delivery=one_delivery)
     last = int(run(_LAST_MESSAGE, {})[0][0])
     bound = {**params, "now": now, "last": last}
@@ -97,6 +101,7 @@ def _enqueue(
 
 
 _LAST_MESSAGE = text("SELECT coalesce(max(id), 0) FROM outbox")
+_ANY_DELIVERY = text("SELECT 1 FROM deliveries WHERE created_at >= :since LIMIT 1")
 _WRITTEN_PER_EVENT = text(
     "SELECT event_id, count(*) AS n, min(id) AS first_id, max(id) AS last_id FROM outbox "
     "WHERE id > :last GROUP BY event_id"

@@ -33,7 +33,7 @@ from listguard.renting import leftovers, seeds
 from listguard.renting.notice import notice_text
 from listguard.renting.order import Order
 from listguard.renting.partner_list import partner_list_version
-from listguard.rules.decision import Decision
+from listguard.rules.decision import LEDGER_ROWS, Decision
 from listguard.rules.engine import decide
 from listguard.rules.offers import banned_offer_rules
 from listguard.rules.plan import make_plan
@@ -44,16 +44,6 @@ from listguard.timeutil import now_ts, to_iso
 
 FETCH = 100_000
 T = TypeVar("T")
-# the ledger's rows as the delivery's transaction ingests them
-LEDGER_ROWS = pa.schema(
-    [
-        ("delivery_id", pa.int64()),
-        ("contact_id", pa.string()),
-        ("channel", pa.string()),
-        ("coordinate", pa.string()),
-        ("contact_ref", pa.string()),
-    ]
-)
 
 
 @dataclass
@@ -194,8 +184,8 @@ def _in_future(work: Callable[..., T], *args: Any) -> Future[T]:
 def _record_ledger(tx: Tx, decision: Decision, delivery_id: int, prefix: str) -> Future[object]:
     """Start writing the ledger (the delivered rows under their references), in a thread:
     the registry records it while DuckDB writes the files."""
-    rows = decision.ledger(delivery_id, prefix)
-    return _in_future(tx.ingest, "ledger", rows.to_batches(FETCH), LEDGER_ROWS)
+    rows = decision.ledger(delivery_id, prefix, FETCH)
+    return _in_future(tx.ingest, "ledger", rows, LEDGER_ROWS)
 
 
 def _seed_pool(order: Order, settings: Settings) -> list[seeds.Seed]:
@@ -268,9 +258,11 @@ def _deliver(
     recorded = _record_ledger(tx, decision, delivery_id, prefix)
     try:
         step("writing decisions")
-        decisions_rows, tally = decision.write_decisions(tmp / "decisions.csv", sep)
+        decisions, decisions_rows, tally = decision.write_decisions(
+            tmp, sep, settings.delivery.decisions_format
+        )
         # its digest (half a second for a large file) is taken while the next is written
-        digests = {"decisions.csv": _in_future(file_sha256, tmp / "decisions.csv")}
+        digests = {decisions: _in_future(file_sha256, tmp / decisions)}
         step("writing the partner's file")
         written = output.write(
             decision, tmp, {"prefix": prefix, "source": settings.owner.name}, sep
@@ -351,6 +343,9 @@ def _deliver(
         "contacts_delivered": n,
         "seeds": {"planted": len(planted), "seed_ids": planted},
         "decision_rows": decisions_rows,
+        # the owner's file of every decision: decisions.csv, or decisions.parquet for a
+        # base too large for a spreadsheet ([delivery] decisions_format)
+        "decisions_file": decisions,
         # sent to the partner with the delivery: its coordinates that events the
         # decision did not take into account cover (docs/propagation.md)
         "forwarded": {
@@ -361,7 +356,7 @@ def _deliver(
         **output.manifest,
         "files": {
             name: digests[name].result() if name in digests else file_sha256(tmp / name)
-            for name in (*written, "notice.txt", "decisions.csv")
+            for name in (*written, "notice.txt", decisions)
         },
     }
     body = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"

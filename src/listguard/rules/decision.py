@@ -16,7 +16,7 @@ from it.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from listguard.rules.files import DECISIONS_SQL, SINGLE_COORDINATE, appended_sql, contacts_sql
+from listguard.rules.files import (
+    DECISIONS_SQL,
+    SINGLE_COORDINATE,
+    SPREADSHEET_ROWS,
+    appended_sql,
+    contacts_sql,
+    write_parquet,
+)
 from listguard.rules.files import write_csv as _write_csv
 from listguard.rules.pipeline import ELIGIBLE, spell
 from listguard.rules.plan import Plan
@@ -33,6 +40,16 @@ from listguard.rules.reasons import CODES
 if TYPE_CHECKING:
     import duckdb
 
+# the ledger's rows, as ``Decision.ledger`` gives them
+LEDGER_ROWS = pa.schema(
+    [
+        ("delivery_id", pa.int64()),
+        ("contact_id", pa.string()),
+        ("channel", pa.string()),
+        ("coordinate", pa.string()),
+        ("contact_ref", pa.string()),
+    ]
+)
 # the eligible rows as ``Decision.eligible`` gives them
 ELIGIBLE_COLUMNS = "cid, contact_id, ch, channel, pos, coordinate"
 
@@ -147,7 +164,7 @@ class Decision:
 
     def _plant(self, seed_rows: pa.Table) -> None:
         self._db.register("lg_seeds_in", seed_rows)
-        self._db.execute("CREATE TEMP TABLE lg_seeds AS SELECT * FROM lg_seeds_in")
+        self._db.execute("CREATE TABLE lg_seeds AS SELECT * FROM lg_seeds_in")
         self._db.unregister("lg_seeds_in")
 
     def number_contacts(self, seed_rows: pa.Table) -> int:
@@ -160,12 +177,11 @@ class Decision:
         modulus = 2_147_483_647
         db = self._db
         db.execute(
-            f"CREATE TEMP TABLE lg_elig AS SELECT {ELIGIBLE_COLUMNS} "
-            f"FROM lg_decision WHERE {ELIGIBLE}"
+            f"CREATE TABLE lg_elig AS SELECT {ELIGIBLE_COLUMNS} FROM lg_decision WHERE {ELIGIBLE}"
         )
         self._plant(seed_rows)
         db.execute(
-            "CREATE TEMP TABLE lg_refs AS SELECT cid, ROW_NUMBER() OVER ("
+            "CREATE TABLE lg_refs AS SELECT cid, ROW_NUMBER() OVER ("
             "ORDER BY (cid * $mul + $add) % $mod, cid) AS n FROM "
             "(SELECT DISTINCT cid FROM lg_elig UNION ALL SELECT cid FROM lg_seeds)",
             {
@@ -185,36 +201,50 @@ class Decision:
         db = self._db
         db.register("lg_match", matches)
         db.execute(
-            f"CREATE TEMP TABLE lg_elig AS SELECT {ELIGIBLE_COLUMNS}, "
+            f"CREATE TABLE lg_elig AS SELECT {ELIGIBLE_COLUMNS}, "
             "coalesce(cluster_id, contact_id) AS person FROM lg_decision WHERE mask = 0 "
             "AND coalesce(cluster_id, contact_id) IN "
             "(SELECT person FROM lg_match WHERE status = 'matched')"
         )
         self._plant(seed_rows)
         db.execute(
-            "CREATE TEMP TABLE lg_person_ref AS SELECT person, "
+            "CREATE TABLE lg_person_ref AS SELECT person, "
             "ROW_NUMBER() OVER (ORDER BY hash(person || $salt), person) AS n "
             "FROM (SELECT DISTINCT person FROM lg_elig)",
             {"salt": secrets.token_hex(16)},
         )
         db.execute(
-            "CREATE TEMP TABLE lg_refs AS SELECT DISTINCT e.cid, p.n FROM lg_elig e "
+            "CREATE TABLE lg_refs AS SELECT DISTINCT e.cid, p.n FROM lg_elig e "
             "JOIN lg_person_ref p USING (person)"
         )
         return int(db.execute("SELECT count(*) FROM lg_person_ref").fetchall()[0][0])
 
     # -- once numbered: the ledger and the seeds
 
-    def ledger(self, delivery_id: int, prefix: str) -> pa.Table:
+    def ledger(
+        self, delivery_id: int, prefix: str, batch_rows: int = 100_000
+    ) -> pa.RecordBatchReader:
         """The ledger's rows (``delivery_id``, ``contact_id``, ``channel``,
         ``coordinate``, ``contact_ref``), in contact_id order, so that the ledger's
-        index grows at its end."""
-        return self._db.sql(
-            "SELECT CAST($did AS BIGINT) AS delivery_id, e.contact_id, e.channel, e.coordinate, "
-            "$prefix || CAST(r.n AS TEXT) AS contact_ref "
-            "FROM lg_elig e JOIN lg_refs r ON r.cid = e.cid ORDER BY e.contact_id",
-            params={"did": delivery_id, "prefix": prefix},
-        ).to_arrow_table()
+        index grows at its end. Streamed in batches by a connection of its own, made
+        here: the query runs where the reader is first read, which may be another
+        thread, while this one writes the files."""
+        cursor = self._db.cursor()
+        sql = (
+            "SELECT CAST($did AS BIGINT) AS delivery_id, e.contact_id, e.channel, "
+            "e.coordinate, $prefix || CAST(r.n AS TEXT) AS contact_ref "
+            "FROM lg_elig e JOIN lg_refs r ON r.cid = e.cid ORDER BY e.contact_id"
+        )
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                params = {"did": delivery_id, "prefix": prefix}
+                for batch in cursor.sql(sql, params=params).to_arrow_reader(batch_rows):
+                    yield batch if batch.schema.equals(LEDGER_ROWS) else batch.cast(LEDGER_ROWS)
+            finally:
+                cursor.close()
+
+        return pa.RecordBatchReader.from_batches(LEDGER_ROWS, batches())
 
     def planted(self) -> list[dict[str, Any]]:
         """Each planted seed (a handful), by ``seed_id``: its rank ``n``, ``seed_id`` and
@@ -245,31 +275,42 @@ class Decision:
         """The rows of ``sql`` over the decision's tables as a CSV (``files.write_csv``)."""
         return _write_csv(self._db, sql, params, path, sep, order, codes=codes, numbers=numbers)
 
-    def write_decisions(self, path: Path, sep: str) -> tuple[int, DecisionCounts]:
-        """``decisions.csv`` (channel by channel in the order's order, then contact by
-        contact in the base's order) and the count of each reason. The few distinct
+    def write_decisions(
+        self, folder: Path, sep: str, fmt: str = "csv"
+    ) -> tuple[str, int, DecisionCounts]:
+        """``decisions.csv``, or ``decisions.parquet`` (``fmt``: "csv", "parquet", or "auto":
+        the CSV while its rows and header fit a spreadsheet's sheet), in ``folder``: channel
+        by channel in the order's order, then contact by contact in the base's order.
+        Returns the file's name, its rows and the count of each reason. The few distinct
         masks are counted and spelled out first; the file joins their spelling."""
         counts = self.counts()
+        rows = sum(counts.rows.values())
+        if fmt == "auto":
+            fmt = "csv" if rows < SPREADSHEET_ROWS else "parquet"
         # the few distinct masks as SQL values (converting Python values to Arrow would
         # load pandas, half a second)
         spelled = ", ".join(
             f"({mask}, '{spell(mask)}')" if mask else f"({mask}, NULL)"
             for mask in sorted(counts.masks)
         )
-        self._db.execute("CREATE TEMP TABLE lg_spelled (mask BIGINT, reasons VARCHAR)")
+        self._db.execute("CREATE TABLE lg_spelled (mask BIGINT, reasons VARCHAR)")
         if spelled:
             self._db.execute(f"INSERT INTO lg_spelled VALUES {spelled}")
-        rows = self.write_csv(
-            DECISIONS_SQL,
-            {},
-            path,
-            sep,
-            order="lg_order",
-            codes=("channel", "decision", "reasons"),
-            # a number, an email or an address, normalised or kept as given when invalid
-            numbers=("coordinate",),
-        )
-        return rows, counts
+        name = f"decisions.{fmt}"
+        if fmt == "parquet":
+            written = write_parquet(self._db, DECISIONS_SQL, {}, folder / name, "lg_order")
+        else:
+            written = self.write_csv(
+                DECISIONS_SQL,
+                {},
+                folder / name,
+                sep,
+                order="lg_order",
+                codes=("channel", "decision", "reasons"),
+                # a number, an email or an address, normalised or kept as given when invalid
+                numbers=("coordinate",),
+            )
+        return name, written, counts
 
     def write_contacts(self, path: Path, sep: str, params: dict[str, Any]) -> int:
         """A rental's ``contacts.csv`` (``params``: the delivery's ``prefix`` of
@@ -301,4 +342,4 @@ def timing_lines(timings: Sequence[tuple[str, float]]) -> list[str]:
     return [*lines, f"{'deciding, in all':<{width}}  {total:8.3f} s"]
 
 
-__all__ = ["Decision", "DecisionCounts", "timing_lines"]
+__all__ = ["LEDGER_ROWS", "Decision", "DecisionCounts", "timing_lines"]

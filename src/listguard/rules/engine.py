@@ -2,7 +2,7 @@
 
 The registry holds the facts; the decision is computed by DuckDB over Arrow
 extracts of them (ADR 0006): the rows an order can concern are read from the
-registry in one snapshot (``rules/extracts.py``, read by ``Storage.read_arrow``),
+registry in one snapshot (``rules/extracts.py``, streamed by ``Storage.read_streams``),
 and the pipeline's steps (``rules/pipeline.py``) run one by one, each timed, in an
 in-process DuckDB database, columnar and on every core, whatever the registry (SQLite or
 PostgreSQL). The registry is only read. The result is a :class:`Decision`, which
@@ -14,37 +14,66 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 from sqlalchemy import Connection
 
 from listguard.rules.decision import Decision
-from listguard.rules.extracts import base_contacts, extracts
+from listguard.rules.extracts import base_contacts_sql, extracts
 from listguard.rules.pipeline import pipeline
 from listguard.rules.plan import Plan
 from listguard.storage.open import open_storage
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    import duckdb
 
 # the time spent reading the registry, as ``Decision.timings`` names it
 READING = "reading the registry"
-
-
-def _read(conn: Connection, plan: Plan) -> tuple[dict[str, pa.Table], bool]:
-    """The extracts of ``plan`` from the registry, in one snapshot; and whether the
-    contacts are the whole table (its columnar copy, on SQLite, unless a few contacts
-    are asked for), to be filtered by ``base_contacts``."""
-    storage = open_storage(conn.engine)
-    copied = storage.keeps_copies and not plan.contact_ids
-    return storage.read_arrow(extracts(plan, copied), conn), copied
 
 
 def _warm() -> None:
     import duckdb  # noqa: F401
 
 
-def decide(conn: Connection, plan: Plan, *, memory_mb: int = 2048) -> Decision:
-    """Decide every coordinate of the plan's order: the pipeline's steps run one by
-    one over the extracts, each timed (``Decision.timings``, after the time spent
+def _load(
+    db: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    streams: dict[str, pa.RecordBatchReader],
+    copied: bool,
+) -> None:
+    """The extracts streamed into the decision's own tables, a batch at a time: the
+    registry's rows are held by DuckDB (within its memory limit, the rest spilled to
+    its temporary files), never as a whole in Python. The contacts come last: out of
+    the whole table (``copied``) with the clusters read before them, or as read; in
+    either case only those ``plan.only`` names, when given."""
+    only = None
+    if plan.only is not None:
+        db.register("lg_only_in", pa.table({"contact_id": plan.only}))
+        db.execute("CREATE TABLE lg_only AS SELECT DISTINCT contact_id FROM lg_only_in")
+        db.unregister("lg_only_in")
+        only = "lg_only"
+    people = "contacts_all" if copied else "contacts"
+    for name in sorted(streams, key=lambda n: n == people):
+        db.register("lg_in", streams[name])
+        try:
+            if name == "contacts_all":
+                sql, params = base_contacts_sql(plan, "lg_in", only)
+                db.execute(f"CREATE TABLE contacts AS {sql}", params)
+            elif name == "contacts" and only is not None:
+                db.execute(
+                    "CREATE TABLE contacts AS SELECT * FROM lg_in "
+                    f"WHERE contact_id IN (SELECT contact_id FROM {only})"
+                )
+            else:
+                db.execute(f"CREATE TABLE {name} AS SELECT * FROM lg_in")
+        finally:
+            db.unregister("lg_in")
+
+
+def decide(conn: Connection, plan: Plan, *, memory_mb: int = 1024) -> Decision:
+    """Decide every coordinate of the plan's order: the extracts are read from the
+    registry in one snapshot and streamed into an in-process DuckDB database (held
+    within ``memory_mb``, the rest spilled to temporary files), then the pipeline's
+    steps run one by one, each timed (``Decision.timings``, after the time spent
     reading the registry). Close the decision (or use it as a context manager) once
     its files are written."""
     import tempfile
@@ -55,26 +84,27 @@ def decide(conn: Connection, plan: Plan, *, memory_mb: int = 2048) -> Decision:
     # in a rental converts Python values to Arrow, which would load pandas: half a second)
     warming = threading.Thread(target=_warm, name="listguard-warm", daemon=True)
     warming.start()
-    tables, copied = _read(conn, plan)
-    warming.join()
-    import duckdb
+    storage = open_storage(conn.engine)
+    # the whole contacts table, from its columnar copy (on SQLite), unless a few contacts
+    # are asked for
+    copied = storage.keeps_copies and not plan.contact_ids
+    with storage.read_streams(extracts(plan, copied), conn) as streams:
+        warming.join()
+        import duckdb
 
-    db = duckdb.connect(config={"memory_limit": f"{memory_mb}MB"})
+        db = duckdb.connect(config={"memory_limit": f"{memory_mb}MB"})
+        try:
+            db.execute(f"SET temp_directory = '{tempfile.gettempdir()}/listguard-duckdb'")
+            _load(db, plan, streams, copied)
+        except BaseException:
+            db.close()
+            raise
     try:
-        db.execute(f"SET temp_directory = '{tempfile.gettempdir()}/listguard-duckdb'")
-        if copied:
-            tables["contacts"] = base_contacts(
-                db, plan, tables.pop("contacts_all"), tables.pop("clusters")
-            )
-        if plan.only is not None:
-            import pyarrow.compute as pc
-
-            people = tables["contacts"]
-            tables["contacts"] = people.filter(pc.is_in(people["contact_id"], value_set=plan.only))
-        for name, table in tables.items():
-            db.register(name, table)
-        people = tables["contacts"]
-        clustered = people.num_rows > 0 and people.column("cluster_id").null_count < people.num_rows
+        clustered = bool(
+            db.execute("SELECT count(*) FROM contacts WHERE cluster_id IS NOT NULL").fetchall()[0][
+                0
+            ]
+        )
         timings = [(READING, time.perf_counter() - started)]
         # the one place the plan's values are bound: each step gets those it names
         bound = plan.params.bound()

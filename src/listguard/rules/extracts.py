@@ -9,7 +9,7 @@ snapshot's last event id, which a delivery checks against before it commits).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 
@@ -17,9 +17,6 @@ from listguard.db.schema import ADDRESS_COLUMNS, CHANNELS
 from listguard.domain.vocabulary import NUMBER_CHANNELS
 from listguard.rules.plan import Plan
 from listguard.storage.query import PARAM, Copied, Query
-
-if TYPE_CHECKING:
-    import duckdb
 
 POSTAL_FIELDS = ("civility", "first_name", "last_name", "company", *ADDRESS_COLUMNS, "country")
 _S, _I = pa.string(), pa.int64()
@@ -76,7 +73,7 @@ def contacts_copy_query() -> Query:
 def extracts(plan: Plan, copied: bool = False) -> dict[str, Query]:
     """The registry's rows the order can concern, filtered where they are stored.
     ``copied``: the whole contacts table (``contacts_all``, read from its columnar
-    copy) and ``clusters`` instead, filtered by ``base_contacts``."""
+    copy) and ``clusters`` instead, filtered by ``base_contacts_sql``."""
     p = plan.params
     contacts: dict[str, Query]
     if copied:
@@ -137,39 +134,27 @@ def extracts(plan: Plan, copied: bool = False) -> dict[str, Query]:
     return queries
 
 
-def base_contacts(
-    db: duckdb.DuckDBPyConnection, plan: Plan, every: pa.Table, clusters: pa.Table
-) -> pa.Table:
-    """The contacts extract (as ``extracts`` reads it from the registry) out of the whole
-    table ``every`` and ``clusters``: the same condition (run by DuckDB) and columns.
-    Nothing is copied when every contact is in the base, as is usual."""
-    import pyarrow.compute as pc
-
-    base, seg_params = _base_where(plan)
-    params = {"dend": plan.params.dend, **seg_params}
-    db.register("lg_every", every)
-    try:
-        where = PARAM.sub(r"$\1", f"FROM lg_every c WHERE {base}")
-        kept = int(db.execute(f"SELECT count(*) {where}", params).fetchall()[0][0])
-        if kept < every.num_rows:
-            ids = db.sql(f"SELECT c.cid {where}", params=params).to_arrow_table()
-            every = every.filter(pc.is_in(every["cid"], value_set=ids["cid"]))
-    finally:
-        db.unregister("lg_every")
-    fields = _contact_fields(plan.order.channels)
-    if clusters.num_rows:
-        at = pc.index_in(every["contact_id"], value_set=clusters["contact_id"])
-        cluster_id = clusters["cluster_id"].take(at)
-    else:
-        cluster_id = pa.nulls(every.num_rows, _S)
-    return every.select(["cid", *(name for name, _ in fields)]).append_column(
-        pa.field("cluster_id", _S), cluster_id
+def base_contacts_sql(
+    plan: Plan, every: str, only: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """DuckDB's query of the contacts extract (as ``extracts`` reads it from the registry)
+    out of the relation ``every`` (the whole table) and the table ``clusters``: the same
+    condition and columns; ``only``, a relation of ``contact_id``s to keep. Its
+    parameters are written ``$name``."""
+    base, params = _base_where(plan)
+    if only is not None:
+        base += f" AND c.contact_id IN (SELECT contact_id FROM {only})"
+    fields = ", ".join(f"c.{name}" for name, _ in _contact_fields(plan.order.channels))
+    sql = (
+        f"SELECT c.cid, {fields}, k.cluster_id FROM {every} c "
+        f"LEFT JOIN clusters k ON k.contact_id = c.contact_id WHERE {base}"
     )
+    return PARAM.sub(r"$\1", sql), {"dend": plan.params.dend, **params}
 
 
 __all__ = [
     "POSTAL_FIELDS",
-    "base_contacts",
+    "base_contacts_sql",
     "contacts_copy_query",
     "extracts",
 ]

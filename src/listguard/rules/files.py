@@ -15,6 +15,11 @@ from listguard.rules.pipeline import order_key
 if TYPE_CHECKING:
     import duckdb
 
+# the rows a spreadsheet's sheet holds (Excel and LibreOffice Calc: 2**20), a header
+# among them: ``decisions_format = "auto"`` writes a CSV of at most this many rows, and
+# ``decisions.parquet`` above
+SPREADSHEET_ROWS = 1_048_576
+
 # channels on which a contact has one coordinate at most (not the numbers: phone and mobile)
 SINGLE_COORDINATE = ("postal", "email")
 
@@ -57,6 +62,25 @@ def write_csv(
         params,
     ).fetchall()
     return int(written[0][0])  # COPY reports the rows it wrote
+
+
+def write_parquet(
+    db: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any], path: Path, order: str
+) -> int:
+    """The rows of ``sql`` as a Parquet file (Snappy, which every Parquet reader reads and
+    which writes about twice as fast as zstd here), sorted on ``sql``'s column ``order``
+    (left out of the file); returns the number of rows. Values are written as they are:
+    no spreadsheet evaluates a Parquet cell (a spreadsheet that imports one, as Excel's
+    Power Query does, takes its text as text), and a program reads them back unchanged."""
+    relation = db.sql(sql, params=params)
+    cells = ", ".join(f'"{c}"' for c in relation.columns if c != order)
+    target = str(path).replace("'", "''")
+    written = db.execute(
+        f"COPY (SELECT {cells} FROM ({sql}) ORDER BY \"{order}\") TO '{target}' "
+        "(FORMAT parquet, COMPRESSION snappy)",
+        params,
+    ).fetchall()
+    return int(written[0][0])
 
 
 # ``decisions.csv``: channel by channel in the order's order, then contact by contact in
@@ -136,4 +160,12 @@ def appended_sql(channels: Sequence[str], prefix: str) -> str:
     )
 
 
-__all__ = ["DECISIONS_SQL", "SINGLE_COORDINATE", "appended_sql", "contacts_sql", "write_csv"]
+__all__ = [
+    "DECISIONS_SQL",
+    "SINGLE_COORDINATE",
+    "SPREADSHEET_ROWS",
+    "appended_sql",
+    "contacts_sql",
+    "write_csv",
+    "write_parquet",
+]

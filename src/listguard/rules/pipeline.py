@@ -56,7 +56,7 @@ def _disclosure(plan: Plan) -> tuple[str, str]:
 def _ev_sql() -> str:
     """Events resolved to the contacts of the base they cover."""
     columns = "e.event, e.channel, e.scope, e.partner_id, e.ts"
-    return f"CREATE TEMP TABLE lg_ev AS\n{resolved_events_sql(columns, contact='c.cid')}\n"
+    return f"CREATE TABLE lg_ev AS\n{resolved_events_sql(columns, contact='c.cid')}\n"
 
 
 def _person_sql(plan: Plan) -> str:
@@ -64,7 +64,7 @@ def _person_sql(plan: Plan) -> str:
     listed, category = _disclosure(plan)
     choices = ", ".join(f"c.partners_{ch}" for ch in plan.order.channels)
     return f"""
-CREATE TEMP TABLE lg_person AS
+CREATE TABLE lg_person AS
 SELECT y.*,
   y.last_activity < $retention_cutoff AS p_retention,
   coalesce({listed}, FALSE) AS d_listed,
@@ -94,7 +94,7 @@ def _choice_sql(channels: tuple[str, ...]) -> str:
         for ch in channels
     )
     return f"""
-CREATE TEMP TABLE lg_choice AS
+CREATE TABLE lg_choice AS
 SELECT cid, channel, event, ts FROM ({arms}) x
 QUALIFY ROW_NUMBER() OVER (
   PARTITION BY cid, channel ORDER BY ts DESC, CASE WHEN event = 'consent' THEN 1 ELSE 0 END) = 1
@@ -133,7 +133,7 @@ FROM lg_person p LEFT JOIN lg_choice h ON h.cid = p.cid AND h.channel = '{ch}'""
         for ch in channels
     )
     return f"""
-CREATE TEMP TABLE lg_state AS
+CREATE TABLE lg_state AS
 SELECT cid, channel,
   CASE WHEN cluster_id IS NULL THEN state
        -- "no choice recorded" is a choice here: arg_min would skip a NULL
@@ -146,7 +146,7 @@ FROM ({arms}) s
 
 
 _BLOCTEL_SQL = """
-CREATE TEMP TABLE lg_bloctel AS
+CREATE TABLE lg_bloctel AS
 SELECT phone_e164, listed FROM bloctel
 QUALIFY ROW_NUMBER() OVER (PARTITION BY phone_e164 ORDER BY screened_at DESC, id DESC) = 1
 """
@@ -196,7 +196,7 @@ def _numbers_sql() -> str:
     )
     supp = _SUPPRESSED.format(status="k.status", kind="phone", key="k.dkey")
     return f"""
-CREATE TEMP TABLE lg_numbers AS
+CREATE TABLE lg_numbers AS
 SELECT k.*, {supp} AS supp, b.listed AS bloctel
 FROM ({union}) k
 LEFT JOIN lg_bloctel b ON b.phone_e164 = k.dkey
@@ -336,7 +336,7 @@ def _final_steps(limited: bool, clustered: bool = False) -> list[Step]:
         (
             "duplicates found",
             """
-CREATE TEMP TABLE lg_keep AS
+CREATE TABLE lg_keep AS
 SELECT r.ch, r.dkey, first(r.cid ORDER BY r.collected_at DESC, r.contact_id) AS keep
 FROM lg_decision r
 WHERE r.mask = 0 AND r.dkey IS NOT NULL AND (r.ch, r.dkey) IN (
@@ -358,7 +358,7 @@ WHERE k.ch = r.ch AND k.dkey = r.dkey AND k.keep <> r.cid AND r.mask = 0
             (
                 "persons found",
                 """
-CREATE TEMP TABLE lg_keep_person AS
+CREATE TABLE lg_keep_person AS
 SELECT ch, cluster_id, first(cid ORDER BY collected_at DESC, contact_id) AS keep
 FROM lg_decision WHERE mask = 0 AND cluster_id IS NOT NULL GROUP BY ALL
 """,
@@ -407,7 +407,7 @@ def pipeline(plan: Plan, clustered: bool) -> list[Step]:
         steps += [("bloctel", _BLOCTEL_SQL), ("numbers", _numbers_sql())]
     rows = "\nUNION ALL\n".join(_rows_sql(plan, ch, i, clustered) for i, ch in enumerate(channels))
     steps += [
-        ("reasons", f"CREATE TEMP TABLE lg_decision AS {rows}"),
+        ("reasons", f"CREATE TABLE lg_decision AS {rows}"),
         *_final_steps(plan.order.limit is not None, clustered),
     ]
     return steps

@@ -1,7 +1,9 @@
 """The storage interface: what domain modules know of the registry's database.
 
 A ``Storage`` is made from an engine (``open.open_storage``) and knows its
-backend. It reads Arrow (``read_arrow``: several queries, one snapshot) and
+backend. It reads Arrow (``read_arrow``: several queries, one snapshot; or
+``read_streams``, the same as streams of batches, for results larger than
+memory) and
 opens write transactions (``transaction``): a ``Tx`` executes statements,
 ingests Arrow into a table, holds back the recording of events where the
 database needs it (``lock_events``), and commits, or rolls back on an error.
@@ -188,6 +190,17 @@ class Storage(ABC):
         ``conn``: the caller's reading transaction, where the backend reads in it (it must
         then be a snapshot: ``db.engine.one_snapshot``); the backend may read beside it,
         in a snapshot at least as recent. It must hold no write."""
+
+    @contextmanager
+    def read_streams(
+        self, queries: Mapping[str, Query], conn: Connection | None = None
+    ) -> Iterator[dict[str, pa.RecordBatchReader]]:
+        """``read_arrow``'s results as streams of batches, each to be read once inside the
+        block: a backend that can holds one batch at a time in memory, the rest on disk
+        (what a decision over ten million contacts needs). This default streams the
+        tables ``read_arrow`` gives."""
+        tables = self.read_arrow(queries, conn)
+        yield {name: pa.RecordBatchReader.from_stream(t) for name, t in tables.items()}
 
     @abstractmethod
     def _begin(self) -> tuple[Tx, Callable[[], None]]:

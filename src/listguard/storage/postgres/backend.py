@@ -11,7 +11,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, text
 
 from listguard.storage.base import Batches, ConnTx, Scratch, Storage, Tx, as_batches
-from listguard.storage.postgres.copy import copy_in, fetch_pg
+from listguard.storage.postgres.copy import copy_in, fetch_pg, stream_pg
 from listguard.storage.query import Query
 from listguard.storage.sqlite.fetch import Scratch as SqliteScratch
 
@@ -40,6 +40,17 @@ class PostgresStorage(Storage):
         with self.engine.connect() as own:
             snap = own.execution_options(isolation_level="REPEATABLE READ")
             return {name: fetch_pg(snap, q) for name, q in queries.items()}
+
+    @contextmanager
+    def read_streams(
+        self, queries: Mapping[str, Query], conn: Connection | None = None
+    ) -> Iterator[dict[str, pa.RecordBatchReader]]:
+        """Each result spooled to a temporary file in the snapshot, then streamed from it."""
+        with ExitStack() as stack:
+            if conn is None:
+                own = stack.enter_context(self.engine.connect())
+                conn = own.execution_options(isolation_level="REPEATABLE READ")
+            yield {name: stack.enter_context(stream_pg(conn, q)) for name, q in queries.items()}
 
     def _begin(self) -> tuple[Tx, Callable[[], None]]:
         stack = ExitStack()

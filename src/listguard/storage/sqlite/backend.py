@@ -10,8 +10,8 @@ read and written through SQLAlchemy's connection.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 import pyarrow as pa
@@ -42,6 +42,7 @@ from listguard.storage.sqlite.fetch import (
     fetch_rows,
     fetch_sqlite,
     sqlite_file,
+    stream_sqlite,
 )
 from listguard.storage.sqlite.first_load import LOAD_CACHE_KIB, CopyKeeper, small_offsets
 from listguard.storage.sqlite.reader import qmark
@@ -193,6 +194,19 @@ class SqliteStorage(Storage):
             return {name: fetch_rows(conn, q) for name, q in queries.items()}
         with self.engine.connect() as own:
             return {name: fetch_rows(own, q) for name, q in queries.items()}
+
+    @contextmanager
+    def read_streams(
+        self, queries: Mapping[str, Query], conn: Connection | None = None
+    ) -> Iterator[dict[str, pa.RecordBatchReader]]:
+        """A file: streamed from the files of the reading child (``stream_sqlite``)."""
+        path = sqlite_file(self.engine)
+        if path is None:
+            with super().read_streams(queries, conn) as streams:
+                yield streams
+            return
+        with stream_sqlite(path, queries) as streams:
+            yield streams
 
     def _begin(self) -> tuple[Tx, Callable[[], None]]:
         path = sqlite_file(self.engine)

@@ -19,10 +19,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, text
@@ -45,7 +45,9 @@ def sqlite_file(bind: Connection | Engine) -> str | None:
 
 
 def fetch_sqlite(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table]:
-    """Read in a child process, which hands the tables back as Arrow files.
+    """Read in a child process, which hands the tables back as Arrow files (memory-mapped
+    here: the pages stay readable after the files are removed, or replaced in a
+    columnar copy by another read).
 
     ADBC carries its own build of SQLite, and two builds of SQLite must never
     have the same file open in one process: closing a file descriptor in one
@@ -61,38 +63,8 @@ def fetch_sqlite(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table]
     the tables from the registry itself. A failure of the registry (locked too
     long, unreadable) is reported at once, not met a second time.
     """
-    if not any(q.copy for q in queries.values()):
-        return _read_child(path, queries)
-    try:
-        return _read_child(path, queries)
-    except (OSError, pa.ArrowInvalid, _CopyFailed) as exc:
-        if not isinstance(exc, OSError):  # damaged, or the disk refused it
-            _drop_copies(path)
-        return _read_child(path, {n: replace(q, copy=None) for n, q in queries.items()})
 
-
-class _CopyFailed(ListguardError):
-    """The reading child failed on a columnar copy, not on the registry."""
-
-
-def _read_child(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table]:
-    import pickle
-
-    folder = Path(tempfile.mkdtemp(prefix="listguard-read-"))
-    try:
-        request = pickle.dumps((path, dict(queries), str(folder)))
-        child = take_reader(path) or spawn_reader()  # one started ahead, if any
-        out, err = child.communicate(request)
-        if child.returncode != 0:  # the registry is locked too long, unreadable...
-            message = err.decode("utf-8", "replace").strip().splitlines()
-            failed = _CopyFailed if child.returncode == COPY_FAILED else ListguardError
-            raise failed(
-                f"cannot read the registry: {message[-1] if message else 'unknown error'}",
-                where=path,
-            )
-        files: dict[str, list[str]] = pickle.loads(out)
-        # memory-mapped: the pages stay readable after the files are removed below (or
-        # replaced in a columnar copy by another read)
+    def mapped(files: dict[str, list[str]]) -> dict[str, pa.Table]:
         return {
             name: pa.concat_tables(
                 [pa.ipc.open_file(pa.memory_map(f)).read_all() for f in parts],
@@ -101,8 +73,87 @@ def _read_child(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table]:
             else empty_table(queries[name].schema)
             for name, parts in files.items()
         }
+
+    folder = Path(tempfile.mkdtemp(prefix="listguard-read-"))
+    try:
+        return _read(path, queries, folder, mapped)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def stream_sqlite(
+    path: str, queries: Mapping[str, Query]
+) -> Iterator[dict[str, pa.RecordBatchReader]]:
+    """``fetch_sqlite``'s results as streams of batches, read from the child's files (not
+    mapped into memory: a batch at a time is). Every file is opened (and its footer
+    checked) before anything is read, so that another read merging a columnar copy's
+    parts, or an erasure dropping the copies, does not take them away meanwhile."""
+    folder = Path(tempfile.mkdtemp(prefix="listguard-read-"))
+    with ExitStack() as opened:
+        opened.callback(shutil.rmtree, folder, ignore_errors=True)
+
+        def opening(files: dict[str, list[str]]) -> dict[str, list[pa.ipc.RecordBatchFileReader]]:
+            return {
+                name: [pa.ipc.open_file(opened.enter_context(pa.OSFile(f))) for f in parts]
+                for name, parts in files.items()
+            }
+
+        readers = _read(path, queries, folder, opening)
+
+        def batches(parts: list[pa.ipc.RecordBatchFileReader]) -> Iterator[pa.RecordBatch]:
+            for part in parts:
+                for i in range(part.num_record_batches):
+                    yield part.get_batch(i)
+
+        yield {
+            name: pa.RecordBatchReader.from_batches(queries[name].schema, batches(parts))
+            for name, parts in readers.items()
+        }
+
+
+T = TypeVar("T")
+
+
+def _read(
+    path: str,
+    queries: Mapping[str, Query],
+    folder: Path,
+    opening: Callable[[dict[str, list[str]]], T],
+) -> T:
+    """The files of each result, as the reading child wrote them (parts of a columnar copy,
+    or files in ``folder``), opened by ``opening``; from the registry alone when the
+    copy fails, in the child or while its files are opened (``fetch_sqlite``)."""
+    if not any(q.copy for q in queries.values()):
+        return opening(_read_child(path, queries, folder))
+    try:
+        return opening(_read_child(path, queries, folder))
+    except (OSError, pa.ArrowInvalid, _CopyFailed) as exc:
+        if not isinstance(exc, OSError):  # damaged, or the disk refused it
+            _drop_copies(path)
+        plain = {n: replace(q, copy=None) for n, q in queries.items()}
+        return opening(_read_child(path, plain, folder))
+
+
+class _CopyFailed(ListguardError):
+    """The reading child failed on a columnar copy, not on the registry."""
+
+
+def _read_child(path: str, queries: Mapping[str, Query], folder: Path) -> dict[str, list[str]]:
+    import pickle
+
+    request = pickle.dumps((path, dict(queries), str(folder)))
+    child = take_reader(path) or spawn_reader()  # one started ahead, if any
+    out, err = child.communicate(request)
+    if child.returncode != 0:  # the registry is locked too long, unreadable...
+        message = err.decode("utf-8", "replace").strip().splitlines()
+        failed = _CopyFailed if child.returncode == COPY_FAILED else ListguardError
+        raise failed(
+            f"cannot read the registry: {message[-1] if message else 'unknown error'}",
+            where=path,
+        )
+    files: dict[str, list[str]] = pickle.loads(out)
+    return files
 
 
 def drop_copies(bind: Connection | Engine) -> None:
@@ -216,4 +267,5 @@ __all__ = [
     "fetch_rows",
     "fetch_sqlite",
     "sqlite_file",
+    "stream_sqlite",
 ]

@@ -21,6 +21,7 @@ OWNER_FILES = (
     "enriched.csv",
     "notice.txt",
     "decisions.csv",
+    "decisions.parquet",
     "matches.csv",
     "manifest.json",
 )
