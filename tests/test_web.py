@@ -166,6 +166,8 @@ def test_a_partner_sees_only_its_own_deliveries_and_messages(site: Site) -> None
         assert c.get("/api/v1/partner/deliveries/1/notice.txt", headers=p1).status_code == 200
         # the owner's own files are not the partner's; another partner's are not found
         assert c.get("/api/v1/partner/deliveries/1/decisions.csv", headers=p1).status_code == 422
+        parquet = "/api/v1/partner/deliveries/1/decisions.parquet"
+        assert c.get(parquet, headers=p1).status_code == 422
         assert c.get("/api/v1/partner/deliveries/1/contacts.csv", headers=p2).status_code == 404
         assert c.get("/api/v1/partner/deliveries/1/contacts.csv").status_code == 401
         for1 = c.get("/api/v1/partner/oppositions", headers=p1).json()
