@@ -156,3 +156,22 @@ def test_verbose_prints_each_step_of_the_decision_on_standard_error(
     )
     assert check.returncode == 0, check.stderr
     assert "duplicate" in check.stdout and "deciding, in all" in check.stderr
+
+
+def test_each_decision_spills_into_a_folder_of_its_own_removed_when_closed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """What DuckDB spills is personal data, and two decisions spilling into one folder
+    could overwrite each other's files: each has its own, gone once it is closed."""
+    _scenario(engine, tmp_path)
+    with engine.connect() as conn:
+        plan = make_plan(conn, parse_order(ORDER), RuleSettings())
+        decisions = [decide(conn, plan, memory_mb=64) for _ in range(2)]
+        folders = [
+            Path(d._db.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])
+            for d in decisions
+        ]
+        assert folders[0] != folders[1] and all(f.is_dir() for f in folders)
+        for d in decisions:
+            d.close()
+    assert not any(f.exists() for f in folders)

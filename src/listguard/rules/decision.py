@@ -16,6 +16,7 @@ from it.
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,17 +93,26 @@ class Decision:
     coordinate, eligible or with its reasons), with the time each step took."""
 
     def __init__(
-        self, db: duckdb.DuckDBPyConnection, plan: Plan, timings: list[tuple[str, float]]
+        self,
+        db: duckdb.DuckDBPyConnection,
+        plan: Plan,
+        timings: list[tuple[str, float]],
+        spill: Path | None = None,
     ) -> None:
         self._db = db
         self.plan = plan
         # (step, seconds) in the order they ran: reading the registry, then the
         # pipeline's steps (``rules/pipeline.py``)
         self.timings = timings
+        # the folder DuckDB spills the decision's tables to: this decision's own
+        self._spill = spill
 
     def close(self) -> None:
-        """Free the decision's tables (a second or more for a large order)."""
+        """Free the decision's tables (a second or more for a large order) and remove
+        what DuckDB spilled of them (personal data) from the disk."""
         self._db.close()
+        if self._spill is not None:
+            shutil.rmtree(self._spill, ignore_errors=True)
 
     def __enter__(self) -> Decision:
         return self

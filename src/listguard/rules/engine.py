@@ -11,12 +11,14 @@ holds the DuckDB database until it is closed.
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from sqlalchemy import Connection
 
+from listguard.io.stage_folders import make_folder
 from listguard.rules.decision import Decision
 from listguard.rules.extracts import base_contacts_sql, extracts
 from listguard.rules.pipeline import pipeline
@@ -76,7 +78,6 @@ def decide(conn: Connection, plan: Plan, *, memory_mb: int = 1024) -> Decision:
     steps run one by one, each timed (``Decision.timings``, after the time spent
     reading the registry). Close the decision (or use it as a context manager) once
     its files are written."""
-    import tempfile
     import threading
 
     started = time.perf_counter()
@@ -93,11 +94,17 @@ def decide(conn: Connection, plan: Plan, *, memory_mb: int = 1024) -> Decision:
         import duckdb
 
         db = duckdb.connect(config={"memory_limit": f"{memory_mb}MB"})
+        # a folder of this decision's own: what DuckDB spills is personal data, and two
+        # decisions spilling into one folder could overwrite each other's files; one left
+        # by a killed process is removed by the next (``make_folder``)
+        spill = make_folder()
         try:
-            db.execute(f"SET temp_directory = '{tempfile.gettempdir()}/listguard-duckdb'")
+            target = str(spill).replace("'", "''")
+            db.execute(f"SET temp_directory = '{target}'")
             _load(db, plan, streams, copied)
         except BaseException:
             db.close()
+            shutil.rmtree(spill, ignore_errors=True)
             raise
     try:
         clustered = bool(
@@ -114,8 +121,9 @@ def decide(conn: Connection, plan: Plan, *, memory_mb: int = 1024) -> Decision:
             timings.append((name, time.perf_counter() - began))
     except BaseException:
         db.close()
+        shutil.rmtree(spill, ignore_errors=True)
         raise
-    return Decision(db, plan, timings)
+    return Decision(db, plan, timings, spill)
 
 
 __all__ = ["READING", "decide"]

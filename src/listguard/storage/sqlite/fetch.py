@@ -17,7 +17,6 @@ paths move millions.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
@@ -74,7 +73,7 @@ def fetch_sqlite(path: str, queries: Mapping[str, Query]) -> dict[str, pa.Table]
             for name, parts in files.items()
         }
 
-    folder = Path(tempfile.mkdtemp(prefix="listguard-read-"))
+    folder = make_folder()  # the rows read are personal data: see ``make_folder``
     try:
         return _read(path, queries, folder, mapped)
     finally:
@@ -89,7 +88,7 @@ def stream_sqlite(
     mapped into memory: a batch at a time is). Every file is opened (and its footer
     checked) before anything is read, so that another read merging a columnar copy's
     parts, or an erasure dropping the copies, does not take them away meanwhile."""
-    folder = Path(tempfile.mkdtemp(prefix="listguard-read-"))
+    folder = make_folder()  # the rows read are personal data: see ``make_folder``
     with ExitStack() as opened:
         opened.callback(shutil.rmtree, folder, ignore_errors=True)
 
