@@ -26,15 +26,15 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from listguard.rules.files import (
-    DECISIONS_SQL,
     SINGLE_COORDINATE,
     SPREADSHEET_ROWS,
     appended_sql,
     contacts_sql,
+    decisions_sql,
     write_parquet,
 )
 from listguard.rules.files import write_csv as _write_csv
-from listguard.rules.pipeline import ELIGIBLE, spell
+from listguard.rules.pipeline import ELIGIBLE, channel_sql, spell
 from listguard.rules.plan import Plan
 from listguard.rules.reasons import CODES
 
@@ -51,8 +51,6 @@ LEDGER_ROWS = pa.schema(
         ("contact_ref", pa.string()),
     ]
 )
-# the eligible rows as ``Decision.eligible`` gives them
-ELIGIBLE_COLUMNS = "cid, contact_id, ch, channel, pos, coordinate"
 
 
 @dataclass
@@ -131,10 +129,11 @@ class Decision:
         """Per channel, the rows, the eligible ones and the count of each reason (read
         as one row per channel and distinct mask)."""
         counts = DecisionCounts()
-        for channel, mask, n in self._db.execute(
-            "SELECT channel, mask, count(*) FROM lg_decision GROUP BY ALL"
+        channels = self.plan.order.channels
+        for ch, mask, n in self._db.execute(
+            "SELECT ch, mask, count(*) FROM lg_decision GROUP BY ALL"
         ).fetchall():
-            counts.add(channel, int(mask), int(n))
+            counts.add(channels[int(ch)], int(mask), int(n))
         return counts
 
     def contacts_eligible(self) -> int:
@@ -145,18 +144,27 @@ class Decision:
     def eligible(self, batch_rows: int = 100_000) -> pa.RecordBatchReader:
         """The eligible rows (``cid``, ``contact_id``, ``ch``, ``channel``, ``pos``,
         ``coordinate``), in batches."""
-        sql = f"SELECT {ELIGIBLE_COLUMNS} FROM lg_decision WHERE {ELIGIBLE}"
+        sql = f"SELECT {self._eligible_columns()} FROM lg_decision WHERE {ELIGIBLE}"
         return self._db.sql(sql).to_arrow_reader(batch_rows)
+
+    def _eligible_columns(self, alias: str = "") -> str:
+        """The eligible rows' columns, as ``eligible`` gives them (their channel named)."""
+        a = f"{alias}." if alias else ""
+        channel = channel_sql(self.plan.order.channels, alias)
+        return f"{a}cid, {a}contact_id, {a}ch, {channel} AS channel, {a}pos, {a}coordinate"
 
     def rows_of(self, contact_id: str, channel: str) -> list[tuple[str, str | None]]:
         """One contact's rows on ``channel``: each coordinate (in the contact's order)
         with its ``|``-separated reasons, None when it is eligible."""
+        channels = self.plan.order.channels
+        if channel not in channels:
+            return []
         return [
             (coordinate, spell(mask) or None)
             for coordinate, mask in self._db.execute(
                 "SELECT coordinate, mask FROM lg_decision "
-                "WHERE contact_id = $c AND channel = $ch ORDER BY pos, coordinate",
-                {"c": contact_id, "ch": channel},
+                "WHERE contact_id = $c AND ch = $ch ORDER BY pos, coordinate",
+                {"c": contact_id, "ch": channels.index(channel)},
             ).fetchall()
         ]
 
@@ -187,7 +195,8 @@ class Decision:
         modulus = 2_147_483_647
         db = self._db
         db.execute(
-            f"CREATE TABLE lg_elig AS SELECT {ELIGIBLE_COLUMNS} FROM lg_decision WHERE {ELIGIBLE}"
+            f"CREATE TABLE lg_elig AS SELECT {self._eligible_columns()} "
+            f"FROM lg_decision WHERE {ELIGIBLE}"
         )
         self._plant(seed_rows)
         db.execute(
@@ -211,9 +220,10 @@ class Decision:
         db = self._db
         db.register("lg_match", matches)
         db.execute(
-            f"CREATE TABLE lg_elig AS SELECT {ELIGIBLE_COLUMNS}, "
-            "coalesce(cluster_id, contact_id) AS person FROM lg_decision WHERE mask = 0 "
-            "AND coalesce(cluster_id, contact_id) IN "
+            f"CREATE TABLE lg_elig AS SELECT {self._eligible_columns('d')}, "
+            "coalesce(p.cluster_id, d.contact_id) AS person FROM lg_decision d "
+            "JOIN lg_person p ON p.cid = d.cid WHERE d.mask = 0 "
+            "AND coalesce(p.cluster_id, d.contact_id) IN "
             "(SELECT person FROM lg_match WHERE status = 'matched')"
         )
         self._plant(seed_rows)
@@ -307,11 +317,12 @@ class Decision:
         if spelled:
             self._db.execute(f"INSERT INTO lg_spelled VALUES {spelled}")
         name = f"decisions.{fmt}"
+        sql = decisions_sql(self.plan.order.channels)
         if fmt == "parquet":
-            written = write_parquet(self._db, DECISIONS_SQL, {}, folder / name, "lg_order")
+            written = write_parquet(self._db, sql, {}, folder / name, "lg_order")
         else:
             written = self.write_csv(
-                DECISIONS_SQL,
+                sql,
                 {},
                 folder / name,
                 sep,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from listguard.io.formula import neutralised_sql
 from listguard.rules.extracts import POSTAL_FIELDS
-from listguard.rules.pipeline import order_key
+from listguard.rules.pipeline import channel_sql, order_key
 
 if TYPE_CHECKING:
     import duckdb
@@ -83,13 +83,15 @@ def write_parquet(
     return int(written[0][0])
 
 
-# ``decisions.csv``: channel by channel in the order's order, then contact by contact in
-# the base's order, each row's reasons spelled by the table of the distinct masks
-DECISIONS_SQL = (
-    "SELECT d.contact_id, d.channel, d.coordinate, "
-    "CASE WHEN d.mask = 0 THEN 'eligible' ELSE 'excluded' END AS decision, s.reasons, "
-    f"{order_key('d')} AS lg_order FROM lg_decision d JOIN lg_spelled s ON s.mask = d.mask"
-)
+def decisions_sql(channels: tuple[str, ...]) -> str:
+    """``decisions.csv`` (or ``.parquet``): channel by channel in the order's order, then
+    contact by contact in the base's order, each row's reasons spelled by the table of
+    the distinct masks."""
+    return (
+        f"SELECT d.contact_id, {channel_sql(channels, 'd')} AS channel, d.coordinate, "
+        "CASE WHEN d.mask = 0 THEN 'eligible' ELSE 'excluded' END AS decision, s.reasons, "
+        f"{order_key('d')} AS lg_order FROM lg_decision d JOIN lg_spelled s ON s.mask = d.mask"
+    )
 
 
 def contacts_sql(channels: Sequence[str]) -> str:
@@ -161,11 +163,11 @@ def appended_sql(channels: Sequence[str], prefix: str) -> str:
 
 
 __all__ = [
-    "DECISIONS_SQL",
     "SINGLE_COORDINATE",
     "SPREADSHEET_ROWS",
     "appended_sql",
     "contacts_sql",
+    "decisions_sql",
     "write_csv",
     "write_parquet",
 ]

@@ -293,9 +293,8 @@ def _rows_sql(plan: Plan, channel: str, index: int, clustered: bool = False) -> 
         state = _state_columns("k.choice", "k.collected_at")
         join = f"LEFT JOIN lg_choice h ON h.cid = k.cid AND h.channel = '{channel}'"
     return f"""
-SELECT x.cid, x.contact_id, {index} AS ch, '{channel}' AS channel, x.pos, x.coordinate, x.dkey,
-  x.collected_at, x.cluster_id,
-  {mask} AS mask
+SELECT x.cid, x.contact_id, CAST({index} AS UTINYINT) AS ch, CAST(x.pos AS UTINYINT) AS pos,
+  x.coordinate, x.dkey, {mask} AS mask
 FROM (
   SELECT k.*, {state},
     (k.audience = 'b2b' AND {_b(b2b_in)}) OR (k.audience <> 'b2b' AND {_b(b2c_in)}) AS optin
@@ -315,6 +314,14 @@ def order_key(alias: str = "") -> str:
     fastest)."""
     a = f"{alias}." if alias else ""
     return f"({a}ch * 4294967296 + {a}cid) * 4 + {a}pos"
+
+
+def channel_sql(channels: tuple[str, ...], alias: str = "") -> str:
+    """SQL: a row's channel, named from its ``ch`` (its place in the order): the decision's
+    rows keep the one-byte place, not the name, on each of their millions of rows."""
+    a = f"{alias}." if alias else ""
+    arms = " ".join(f"WHEN {i} THEN '{ch}'" for i, ch in enumerate(channels))
+    return f"CASE {a}ch {arms} END"
 
 
 def spell(mask: int) -> str:
@@ -337,8 +344,8 @@ def _final_steps(limited: bool, clustered: bool = False) -> list[Step]:
             "duplicates found",
             """
 CREATE TABLE lg_keep AS
-SELECT r.ch, r.dkey, first(r.cid ORDER BY r.collected_at DESC, r.contact_id) AS keep
-FROM lg_decision r
+SELECT r.ch, r.dkey, first(r.cid ORDER BY p.collected_at DESC, r.contact_id) AS keep
+FROM lg_decision r JOIN lg_person p ON p.cid = r.cid
 WHERE r.mask = 0 AND r.dkey IS NOT NULL AND (r.ch, r.dkey) IN (
   SELECT (r.ch, r.dkey) FROM lg_decision r WHERE r.mask = 0 AND r.dkey IS NOT NULL
   GROUP BY ALL HAVING count(*) > 1)
@@ -359,15 +366,19 @@ WHERE k.ch = r.ch AND k.dkey = r.dkey AND k.keep <> r.cid AND r.mask = 0
                 "persons found",
                 """
 CREATE TABLE lg_keep_person AS
-SELECT ch, cluster_id, first(cid ORDER BY collected_at DESC, contact_id) AS keep
-FROM lg_decision WHERE mask = 0 AND cluster_id IS NOT NULL GROUP BY ALL
+SELECT r.ch, p.cluster_id, first(r.cid ORDER BY p.collected_at DESC, r.contact_id) AS keep
+FROM lg_decision r JOIN lg_person p ON p.cid = r.cid
+WHERE r.mask = 0 AND p.cluster_id IS NOT NULL GROUP BY ALL
 """,
             ),
             (
                 "persons delivered once",
                 f"""
-UPDATE lg_decision r SET mask = {BIT["duplicate"]} FROM lg_keep_person k
-WHERE k.ch = r.ch AND k.cluster_id = r.cluster_id AND k.keep <> r.cid AND r.mask = 0
+UPDATE lg_decision r SET mask = {BIT["duplicate"]} FROM (
+  SELECT k.ch, p.cid FROM lg_keep_person k JOIN lg_person p
+  ON p.cluster_id = k.cluster_id AND p.cid <> k.keep
+) o
+WHERE o.ch = r.ch AND o.cid = r.cid AND r.mask = 0
 """,
             ),
         ]
@@ -378,7 +389,10 @@ WHERE k.ch = r.ch AND k.cluster_id = r.cluster_id AND k.keep <> r.cid AND r.mask
                 f"""
 UPDATE lg_decision r SET mask = {BIT["over_limit"]} FROM (
   SELECT cid, ROW_NUMBER() OVER (ORDER BY collected_at DESC, contact_id) AS crank
-  FROM (SELECT DISTINCT cid, contact_id, collected_at FROM lg_decision WHERE mask = 0) ok
+  FROM (
+    SELECT DISTINCT r.cid, r.contact_id, p.collected_at FROM lg_decision r
+    JOIN lg_person p ON p.cid = r.cid WHERE r.mask = 0
+  ) ok
 ) k
 WHERE k.cid = r.cid AND k.crank > $limit AND r.mask = 0
 """,
@@ -392,9 +406,11 @@ def pipeline(plan: Plan, clustered: bool) -> list[Step]:
     ``clustered``: some contacts of the base are the same person (``dedupe --base``).
 
     The result is the table ``lg_decision``: one row per contact, channel and
-    coordinate (``ch`` is the channel's position in the order, ``pos`` the
-    coordinate's within the contact, so ``order_key`` is unique; ``mask``: its
-    reasons, one bit each)."""
+    coordinate (``cid``, ``contact_id``, ``ch`` the channel's position in the order,
+    ``pos`` the coordinate's within the contact, so ``order_key`` is unique,
+    ``coordinate``, ``dkey`` and ``mask``: its reasons, one bit each). What else a
+    row's contact has (collection date, cluster) is read from ``lg_person`` by
+    ``cid`` where needed: tens of millions of rows stay narrow."""
     channels = plan.order.channels
     steps: list[Step] = [
         ("events", _ev_sql()),
@@ -413,4 +429,4 @@ def pipeline(plan: Plan, clustered: bool) -> list[Step]:
     return steps
 
 
-__all__ = ["BIT", "ELIGIBLE", "Step", "order_key", "pipeline", "spell"]
+__all__ = ["BIT", "ELIGIBLE", "Step", "channel_sql", "order_key", "pipeline", "spell"]
