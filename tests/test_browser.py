@@ -1,6 +1,7 @@
 """The pages in a real browser (headless Chromium, Debian's package, driven by
-Playwright) against the real server: a person objects, the team sees it, an operator
-previews and delivers a rental. Screenshots of the main pages are saved as artefacts
+Playwright) against the real server: a person objects, the team sees it, an admin
+manages partners and keys (renting and following oppositions:
+``test_browser_operations``). Screenshots of the main pages are saved as artefacts
 in ``$LISTGUARD_ARTEFACTS`` (default ``.artefacts/``)."""
 
 from __future__ import annotations
@@ -63,25 +64,6 @@ def test_a_person_objects_and_the_dashboard_shows_it_pending(site: Site, page: P
     expect(page.locator("#pending .n")).to_have_text("1")
     expect(page.locator("#propagation")).to_contain_text("P1")
     shot(page, "dashboard")
-
-
-def test_an_operator_previews_and_delivers_a_rental(site: Site, page: Page) -> None:
-    sign_in(page, site)
-    page.get_by_role("link", name="Locations").click()
-    page.get_by_label("Commande").fill(
-        'partner = "P1"\nchannels = ["email", "sms"]\npurpose = "Offre"\n'
-        "campaign_start = 2026-12-01\ncampaign_end = 2026-12-31\nas_of = 2026-11-28\n"
-    )
-    page.get_by_role("button", name="Prévisualiser").click()
-    expect(page.locator("#preview-total")).to_contain_text("2 contacts")
-    shot(page, "rental-preview")
-    page.get_by_role("button", name="Livrer (2 contacts)").click()
-    expect(page.locator("#deliveries tbody tr").first).to_contain_text("P1")
-    assert len(list((site.tmp / "deliveries").glob("delivery-P1-*"))) == 1
-    # the delivery, its ledger and its files
-    page.locator("#deliveries tbody tr").first.get_by_role("link").click()
-    expect(page.locator("#ledger")).to_contain_text("Emails")
-    shot(page, "delivery")
 
 
 def test_an_admin_adds_a_partner_to_the_published_list(site: Site, page: Page) -> None:

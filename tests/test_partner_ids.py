@@ -102,7 +102,10 @@ def test_a_delivery_of_an_id_imported_before_stays_in_the_deliveries_folder(site
     with site.client() as c:
         _sign_in(c)
         csrf = form_token(c.get("/admin/rentals").text, "csrf")
-        done = c.post("/admin/rentals", data={"csrf": csrf, "order": order, "action": "deliver"})
+        shown = c.post("/admin/rentals", data={"csrf": csrf, "order": order})
+        digest = form_token(shown.text, "digest")
+        form = {"csrf": csrf, "order": order, "digest": digest, "action": "deliver"}
+        done = c.post("/admin/rentals", data=form)
     assert done.status_code == 422 and "cannot name a file or folder" in done.text
     assert not list(site.tmp.parent.rglob("escape-*"))
     with site.engine.connect() as conn:

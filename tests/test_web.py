@@ -11,7 +11,6 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from listguard import audit
 from listguard.accounts import add_account, authenticate, revoke_api_key
 from listguard.links import Unsubscribe, make_token
 from listguard.oppositions import record_opposition
@@ -354,32 +353,6 @@ def test_an_operator_cannot_manage_access(site: Site) -> None:
         assert c.post("/admin/access/accounts", data=made).status_code == 403
     with site.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM api_keys")).scalar_one() == 3
-
-
-def test_an_operator_previews_then_delivers_a_rental(site: Site) -> None:
-    order = (
-        'partner = "P1"\nchannels = ["email"]\npurpose = "Offre"\n'
-        "campaign_start = 2026-12-01\ncampaign_end = 2026-12-31\nas_of = 2026-11-28\n"
-    )
-    with site.client() as c:
-        _sign_in(c)
-        csrf = form_token(c.get("/admin/rentals").text, "csrf")
-        bad = c.post("/admin/rentals", data={"csrf": csrf, "order": "partner = 3"})
-        assert bad.status_code == 422 and "required" in bad.text
-        shown = c.post("/admin/rentals", data={"csrf": csrf, "order": order})
-        assert shown.status_code == 200 and 'id="preview-total"><strong>2</strong>' in shown.text
-        assert "is before today" in shown.text and "dedupe --base" not in shown.text
-        with site.engine.begin() as conn:  # clusters computed before the contacts came
-            audit.append(conn, "clusters_computed", None, {"clusters": 0}, 1)
-        shown = c.post("/admin/rentals", data={"csrf": csrf, "order": order})
-        assert "contact(s) were imported or changed after" in shown.text
-        with site.engine.connect() as conn:
-            before = conn.execute(text("SELECT count(*) FROM deliveries")).scalar_one()
-        assert before == 2  # a preview records nothing
-        done = c.post("/admin/rentals", data={"csrf": csrf, "order": order, "action": "deliver"})
-        assert done.status_code == 303 and done.headers["location"] == "/admin?delivered=3"
-    delivered = list((site.tmp / "deliveries").glob("delivery-P1-*"))
-    assert len(delivered) == 1 and (delivered[0] / "manifest.json").exists()
 
 
 def test_the_rental_form_carries_the_offer(site: Site) -> None:

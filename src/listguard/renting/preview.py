@@ -1,17 +1,54 @@
-"""The counts of an order before it is delivered: what renting would deliver, per
-channel and reason, computed exactly as renting does, and nothing recorded."""
+"""An order previewed, then delivered exactly as previewed.
+
+``preview`` computes what renting would deliver, per channel and reason, exactly as
+renting does, and records nothing. ``preview_order`` does so for an order's text and
+gives the order's digest: the SHA-256 of its normalised text (with the offer chosen
+beside it) and of the day it is decided as of. ``deliver_previewed`` delivers an
+order only when it is given that digest back: a text changed since its preview (or
+an order without ``as_of`` previewed on another day) is refused with
+:class:`OrderChanged`, and nothing is delivered. The back office and the owner's API
+use these three functions alike.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from listguard.config import Settings
-from listguard.renting.order import Order
+from listguard.errors import InputError
+from listguard.paths import confined
+from listguard.processing.clusters import stale_clusters
+from listguard.renting.deliver import DeliveryReport, rent
+from listguard.renting.order import Order, backdated, parse_order, with_offer
 from listguard.rules.engine import decide
 from listguard.rules.plan import make_plan
 from listguard.storage.engine import check_initialised, one_snapshot
+
+DIGEST_VERSION = 1  # bumped if what the digest covers changes: older previews then expire
+
+
+class OrderChanged(InputError):
+    """The order to deliver is not the one previewed (its text or its day changed)."""
+
+
+@dataclass(frozen=True)
+class Previewed:
+    """An order as previewed: the order read from its normalised text (``order.text``
+    is what a delivery records), its digest to give back to deliver it, the counts
+    (as :func:`preview`) and the warnings to show beside them."""
+
+    order: Order
+    digest: str
+    counts: dict[str, Any]
+    warnings: tuple[str, ...]
 
 
 def preview(engine: Engine, order: Order, settings: Settings) -> dict[str, Any]:
@@ -33,4 +70,74 @@ def preview(engine: Engine, order: Order, settings: Settings) -> dict[str, Any]:
     }
 
 
-__all__ = ["preview"]
+def normalise_order_text(text: str) -> str:
+    """The order's text as it is hashed and recorded: line ends as ``\\n`` (a browser
+    sends a form's text with ``\\r\\n``), no trailing spaces, one final line end."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(line.rstrip() for line in lines).strip("\n") + "\n"
+
+
+def read_order(text: str, *, offer: str = "", where: str = "order") -> Order:
+    """The order of ``text`` (normalised), with ``offer`` when its text names none
+    (``with_offer``); ``InputError`` saying what is wrong."""
+    return parse_order(with_offer(normalise_order_text(text), offer), where=where)
+
+
+def order_digest(order: Order) -> str:
+    """The digest of ``order``: its text (normalised, offer included) and the day it is
+    decided as of (today, for an order that names none: previewed on another day, it
+    is decided on other data)."""
+    what = {"v": DIGEST_VERSION, "text": order.text, "as_of": order.as_of.isoformat()}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def preview_order(engine: Engine, text: str, settings: Settings, *, offer: str = "") -> Previewed:
+    """Preview the order of ``text``: its counts, its digest, its warnings (an order
+    decided as of a past day, clusters older than the base). Nothing is recorded."""
+    order = read_order(text, offer=offer)
+    counts = preview(engine, order, settings)
+    notes = (backdated(order), stale_clusters(engine))
+    return Previewed(order, order_digest(order), counts, tuple(n for n in notes if n))
+
+
+def check_previewed(order: Order, digest: str) -> None:
+    """Refuse (``OrderChanged``) an order that is not the one whose digest is given."""
+    if not hmac.compare_digest(order_digest(order), digest.strip().lower()):
+        raise OrderChanged(
+            "the order is not the one previewed (its text, or the day it is decided as of, "
+            "changed since): preview it again before delivering it"
+        )
+
+
+def deliver_previewed(
+    engine: Engine,
+    text: str,
+    digest: str,
+    settings: Settings,
+    folder: Path,
+    *,
+    offer: str = "",
+    now: dt.datetime | None = None,
+) -> DeliveryReport:
+    """Deliver the order of ``text`` into a new folder under ``folder``
+    (``delivery-<partner>-<UTC stamp>``), if ``digest`` is its preview's; else
+    ``OrderChanged`` and nothing delivered."""
+    order = read_order(text, offer=offer)
+    check_previewed(order, digest)
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d-%H%M%S")
+    # the folder is named from the order's partner id: confined to the folder
+    out = confined(folder, f"delivery-{order.partner}-{stamp}")
+    return rent(engine, order, out, settings)
+
+
+__all__ = [
+    "OrderChanged",
+    "Previewed",
+    "check_previewed",
+    "deliver_previewed",
+    "normalise_order_text",
+    "order_digest",
+    "preview",
+    "preview_order",
+    "read_order",
+]

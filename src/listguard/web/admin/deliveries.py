@@ -62,8 +62,11 @@ def _one(w: W, delivery_id: int) -> reads.Delivery:
 
 
 @router.get("/deliveries/{delivery_id}", response_class=HTMLResponse)
-def delivery_page(request: Request, session: SignedIn, w: W, delivery_id: DeliveryId) -> Response:
-    """One delivery: its order, the ledger per channel, the counts of its manifest."""
+def delivery_page(
+    request: Request, session: SignedIn, w: W, delivery_id: DeliveryId, delivered: bool = False
+) -> Response:
+    """One delivery: its order, the ledger per channel, the counts of its manifest.
+    ``delivered``: reached just after the rental form delivered it (said on the page)."""
     d = _one(w, delivery_id)
     manifest_path = Path(d.out_dir) / "manifest.json"
     manifest = (
@@ -82,6 +85,7 @@ def delivery_page(request: Request, session: SignedIn, w: W, delivery_id: Delive
         ledger=reads.delivery_ledger(w.engine, delivery_id),
         counts=(manifest or {}).get("counts", {}),
         match=(manifest or {}).get("match"),
+        delivered=delivered,
     )
 
 
