@@ -16,6 +16,7 @@ import pytest
 from listguard.timeutil import today
 from tests.browser import CHROMIUM, chromium, needs_chromium
 from tests.test_browser import shot, sign_in
+from tests.test_web_oppositions import messages_in_every_state
 from tests.web_server import Site
 
 pytestmark = needs_chromium
@@ -81,3 +82,40 @@ def test_an_operator_previews_confirms_delivers_and_downloads_a_rental(
     assert got.suggested_filename == "delivery-3-contacts.csv"
     body = got.path().read_text(encoding="utf-8-sig")
     assert "c1@example.com" in body and "c2@example.com" in body
+
+
+def test_an_operator_follows_the_oppositions_to_each_partner(site: Site, page: Page) -> None:
+    ids = messages_in_every_state(site)  # P1 by webhook; P2 has no endpoint
+    sign_in(page, site)
+    # to forward: not sent yet (P1's retried message, P2's pending and failed ones)
+    expect(page.locator("#pending .n")).to_have_text("3")
+    expect(page.locator("#overdue .n")).to_have_text("1")
+    shot(page, "dashboard-propagation")
+    page.locator("#pending").get_by_role("link").click()
+    expect(page.get_by_role("heading", name="Par partenaire")).to_be_visible()
+    p2 = page.locator("#propagation tbody tr", has_text="P2")
+    expect(p2).to_contain_text("API seulement (aucune adresse)")
+    shot(page, "oppositions")
+    # the oppositions of one person, by their email as typed
+    page.get_by_label("Chercher les oppositions d'une personne par").select_option("email")
+    page.get_by_label("Valeur").fill(" C2@Example.com ")
+    page.get_by_role("button", name="Chercher").click()
+    expect(page.get_by_role("heading", name="de cette personne")).to_be_visible()
+    rows = page.locator("#events tbody tr")
+    expect(rows).to_have_count(2)  # C2's email (retrying) and C2 by id (parked)
+    shot(page, "oppositions-search")
+    page.get_by_role("link", name=str(ids["parked"]), exact=True).click()
+    expect(page.locator("#messages")).to_contain_text("Abandonné après 12 tentatives")
+    shot(page, "opposition")
+    # a partner without an endpoint: its messages wait for it to pull them
+    page.goto(f"{site.url}/admin/oppositions")
+    page.locator("#propagation").get_by_role("link", name="P2", exact=True).click()
+    expect(page.locator("#reach-note")).to_contain_text("n'a pas d'adresse de réception")
+    expect(page.locator("#messages")).to_contain_text("récupérer ses messages par l'API")
+    shot(page, "opposition-partner")
+    # one partner's overdue messages
+    page.goto(f"{site.url}/admin/oppositions")
+    row = page.locator("#propagation tbody tr", has_text="P1")
+    row.get_by_role("link", name="1").last.click()
+    expect(page.get_by_role("heading", name="Messages (overdue)")).to_be_visible()
+    expect(page.locator("#messages")).to_contain_text("en attente de l'accusé de réception")

@@ -261,7 +261,9 @@ def test_back_office_sign_in_dashboard_and_csrf(site: Site) -> None:
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
         board = c.get("/admin")
         assert board.status_code == 200
-        assert re.search(r'id="pending"><span class="n">1</span>', board.text)
+        assert re.search(
+            r'id="pending"><a href="/admin/oppositions"><span class="n">1</span>', board.text
+        )
         assert "P1" in c.get("/admin/oppositions").text
         # the back office in English too, remembered like the public pages
         english = c.get("/admin?lang=en").text

@@ -8,6 +8,9 @@ from sqlalchemy import Engine, text
 
 from listguard.timeutil import now_ts
 
+# a message not acknowledged this long after it was queued is overdue (seconds)
+OVERDUE_AFTER = 24 * 3600
+
 
 @dataclass
 class StatusLine:
@@ -19,7 +22,7 @@ class StatusLine:
 
 
 def status(
-    engine: Engine, overdue_after: int = 24 * 3600, now: int | None = None
+    engine: Engine, overdue_after: int = OVERDUE_AFTER, now: int | None = None
 ) -> list[StatusLine]:
     """Messages per partner and status; ``overdue``: not acknowledged ``overdue_after``
     seconds after they were queued."""
@@ -37,4 +40,4 @@ def status(
     return [StatusLine(r.partner_id, r.status, int(r.n), int(r.late or 0), r.oldest) for r in rows]
 
 
-__all__ = ["StatusLine", "status"]
+__all__ = ["OVERDUE_AFTER", "StatusLine", "status"]

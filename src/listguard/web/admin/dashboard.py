@@ -1,6 +1,8 @@
 """The back office's dashboard: the registry's figures, the oppositions of the last 30
-days, the propagation's lines, the refused requests, the last deliveries, and what a
-rental to one partner would deliver today."""
+days (the figure is the chart's total), the messages to partners per partner and state
+(the figure "to forward" is what the table's pending and failed columns add up to),
+the refused requests, the last deliveries, and what a rental to one partner would
+deliver today."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from sqlalchemy import text
 from listguard import reads
 from listguard.db.schema import CHANNELS
 from listguard.errors import ListguardError
-from listguard.propagation.status import status
+from listguard.propagation.follow import partner_lines
 from listguard.renting.order import Order
 from listguard.renting.preview import preview
 from listguard.timeutil import day_start, now_ts, to_day, to_iso, today
@@ -70,21 +72,18 @@ def dashboard(request: Request, session: SignedIn, w: W, rentable: str | None = 
                 m=month,
             ),
             "last_screening": _scalar(conn, "SELECT max(screened_at) FROM bloctel_screenings"),
-            "oppositions_30d": _scalar(
-                conn,
-                "SELECT count(*) FROM events WHERE event = 'opposition' AND at >= :s",
-                s=now - 30 * 86400,
-            ),
         }
+        # the 30 Paris days ending today: the figure is the chart's total, by construction
         start = day_start(today - dt.timedelta(days=29))
         per_day = {
             int(d): int(n)
             for d, n in conn.execute(
                 text(
                     "SELECT (at - :s) / 86400 AS d, count(*) FROM events "
-                    "WHERE event = 'opposition' AND at >= :s GROUP BY (at - :s) / 86400"
+                    "WHERE event = 'opposition' AND at >= :s AND at < :e "
+                    "GROUP BY (at - :s) / 86400"
                 ),
-                {"s": start},
+                {"s": start, "e": day_start(today + dt.timedelta(days=1))},
             )
         }
         refusals = conn.execute(
@@ -94,9 +93,14 @@ def dashboard(request: Request, session: SignedIn, w: W, rentable: str | None = 
             ),
             {"s": now - 7 * 86400},
         ).all()
-    lines = status(w.engine, now=now)
-    pending = sum(x.messages for x in lines if x.status in ("pending", "sent", "failed"))
-    overdue = sum(x.overdue for x in lines)
+    lines = partner_lines(w.engine, now, smtp=bool(w.settings.notify.smtp_host))
+    chart = _bars(
+        [
+            ((today - dt.timedelta(days=29 - i)).isoformat(), int(per_day.get(i, 0)))
+            for i in range(30)
+        ]
+    )
+    figures["oppositions_30d"] = chart["total"]
     last = figures["last_screening"]
     age = (now - int(last)) // 86400 if last is not None else None
     return w.page(
@@ -105,8 +109,10 @@ def dashboard(request: Request, session: SignedIn, w: W, rentable: str | None = 
         session=session,
         figures=figures,
         screening=(to_iso(int(last))[:10] if last is not None else None, age),
-        pending=pending,
-        overdue=overdue,
+        # not sent yet (pending, or failed for good), as the table's columns add up
+        pending=sum(x.to_send for x in lines),
+        failed=sum(x.failed for x in lines),
+        overdue=sum(x.overdue for x in lines),
         lines=lines,
         refusals=[{"route": r.route, "reason": r.reason, "n": int(r.n)} for r in refusals],
         listed=[
@@ -115,12 +121,7 @@ def dashboard(request: Request, session: SignedIn, w: W, rentable: str | None = 
             if p["state"] == "listed"
         ],
         rentable=_rentable(w, rentable[:64]) if rentable else None,
-        chart=_bars(
-            [
-                ((today - dt.timedelta(days=29 - i)).isoformat(), int(per_day.get(i, 0)))
-                for i in range(30)
-            ]
-        ),
+        chart=chart,
         deliveries=[delivery_view(d) for d in reads.deliveries(w.engine, limit=10)],
     )
 
