@@ -7,10 +7,11 @@ and its chart."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from listguard.oppositions import record_opposition
 from listguard.propagation import follow
@@ -18,6 +19,7 @@ from listguard.propagation.transports.base import TransportError
 from listguard.propagation.transports.routing import Transports
 from listguard.propagation.worker import run_once
 from listguard.timeutil import now_ts
+from tests.scenario import Scenario, contact, partner
 from tests.web_server import PASSWORD, Site, form_token
 
 
@@ -239,3 +241,53 @@ def test_the_dashboards_figures_agree_with_its_chart(site: Site) -> None:
     assert figure and caption and len(bars) == 30
     assert int(figure.group(1)) == sum(bars) == int(caption.group(1))
     assert 3 <= sum(bars) <= 4  # the one 29 days ago may fall on the day before the chart's
+
+
+def test_following_reads_the_same_on_sqlite_and_postgresql(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    """The service behind the pages, on both registries: counts per partner and state,
+    a person's events by each kind of key, one event's messages and why they wait."""
+    sc = Scenario(
+        any_engine,
+        tmp_path,
+        contacts=[
+            contact("C1", email="c1@example.com"),
+            contact("C2", email="c2@example.com", mobile=""),
+        ],
+        partners=[partner("P1")],
+    )
+    sc.load()
+    sc.rent(partner="P1", channels=("email", "sms"), out="d1")
+    by_email = record_opposition(any_engine, channel="email", email="C1@example.com").event
+    by_phone = record_opposition(any_engine, channel="sms", phone="06 12 34 56 78").event
+    other = record_opposition(any_engine, channel="email", contact_id="C2").event
+    now = now_ts()
+    (line,) = follow.partner_lines(any_engine, now, smtp=True)
+    assert (line.partner_id, line.reach, line.pending, line.to_send, line.overdue) == (
+        "P1",
+        "api",
+        3,
+        3,
+        0,
+    )
+    assert follow.partner_lines(any_engine, now + 2 * 86400, smtp=True)[0].overdue == 3
+
+    def found(kind: follow.PersonKind, value: str) -> set[int]:
+        return {e.id for e in follow.events(any_engine, now, person=(kind, value))}
+
+    assert found("email", "c1@EXAMPLE.com") == {by_email, by_phone}
+    assert found("phone", "+33612345678") == {by_email, by_phone}
+    assert found("contact_id", "C2") == {other}
+    (shown,) = follow.messages(any_engine, now, smtp=True, event_id=by_phone)
+    assert (shown.partner_id, shown.status, shown.why, shown.coordinates) == (
+        "P1",
+        "pending",
+        "no_endpoint",
+        1,
+    )
+    assert [m.event_id for m in follow.messages(any_engine, now, smtp=True, partner_id="P1")] == [
+        other,
+        by_phone,
+        by_email,
+    ]
