@@ -75,17 +75,18 @@ def dashboard(request: Request, session: SignedIn, w: W, rentable: str | None = 
         }
         # the 30 Paris days ending today: the figure is the chart's total, by construction
         start = day_start(today - dt.timedelta(days=29))
-        per_day = {
-            int(d): int(n)
-            for d, n in conn.execute(
-                text(
-                    "SELECT (at - :s) / 86400 AS d, count(*) FROM events "
-                    "WHERE event = 'opposition' AND at >= :s AND at < :e "
-                    "GROUP BY (at - :s) / 86400"
-                ),
-                {"s": start, "e": day_start(today + dt.timedelta(days=1))},
-            )
-        }
+        per_day: dict[int, int] = {}
+        for d, n in conn.execute(
+            text(
+                "SELECT (at - :s) / 86400 AS d, count(*) FROM events "
+                "WHERE event = 'opposition' AND at >= :s AND at < :e "
+                "GROUP BY (at - :s) / 86400"
+            ),
+            {"s": start, "e": day_start(today + dt.timedelta(days=1))},
+        ):
+            # a 25-hour day (the autumn clock change) in the window leaves today's last
+            # hour in a 31st bucket: it is today's, and counted in the chart
+            per_day[min(int(d), 29)] = per_day.get(min(int(d), 29), 0) + int(n)
         refusals = conn.execute(
             text(
                 "SELECT route, reason, sum(count) AS n FROM refusals WHERE day >= :s "
