@@ -310,3 +310,15 @@ def test_the_owner_reads_decisions_parquet(engine: Engine, tmp_path: Path) -> No
         assert got.headers["content-type"] == "application/vnd.apache.parquet"
         table = pq.read_table(io.BytesIO(got.content))
         assert table.num_rows >= 2 and "contact_id" in table.column_names
+
+
+def test_the_key_commands_help_names_every_scope_of_the_owners_systems(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from listguard.accounts import SCOPES
+    from listguard.cli.main import run
+
+    with pytest.raises(SystemExit):
+        run(["api-key", "create", "--help"])
+    said = capsys.readouterr().out
+    assert [s for s in SCOPES["machine"] if s not in said] == []

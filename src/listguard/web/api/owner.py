@@ -61,7 +61,7 @@ class ExplainIn(BaseModel):
     )
 
 
-class Reason(BaseModel):
+class ExclusionReason(BaseModel):
     code: str
     rule: str
     source: str = Field(description="the rule's legal source")
@@ -70,7 +70,7 @@ class Reason(BaseModel):
 class Coordinate(BaseModel):
     coordinate: str | None = Field(description="the email, number or address decided")
     eligible: bool
-    reasons: list[Reason] = Field(description="why it is excluded (none when eligible)")
+    reasons: list[ExclusionReason] = Field(description="why it is excluded (none when eligible)")
 
 
 class Explanation(BaseModel):
@@ -86,7 +86,7 @@ class Explanation(BaseModel):
     call_purpose: str
     offer: str
     packs: list[str]
-    regime: str = Field(description="opt_in or opt_out, for this contact on this channel")
+    regime: str = Field(description="opt-in or opt-out, for this contact on this channel")
     same_person: list[str] = Field(description="the other records of the person (dedupe)")
     coordinates: list[Coordinate] = Field(description="none: collected after the date")
     text: str = Field(description="the explanation as `listguard check` prints it")
@@ -229,7 +229,7 @@ def deliver_rental(
 # --- deliveries read back -----------------------------------------------------------
 
 
-class DeliveryOut(BaseModel):
+class OwnerDelivery(BaseModel):
     delivery_id: int
     kind: Literal["rental", "enrichment"]
     partner: str
@@ -242,7 +242,7 @@ class DeliveryOut(BaseModel):
     files: list[str] = Field(description="the files still kept in its folder")
 
 
-class DeliveryDetail(DeliveryOut):
+class OwnerDeliveryDetail(OwnerDelivery):
     order: str = Field(description="the order as recorded")
     order_hash: str | None = Field(description="its hash (as a preview gives it)")
     partner_list_version: int
@@ -250,7 +250,7 @@ class DeliveryDetail(DeliveryOut):
     manifest: dict[str, Any] | None = Field(description="none once the files are removed")
 
 
-@router.get("/deliveries", response_model=list[DeliveryOut])
+@router.get("/deliveries", response_model=list[OwnerDelivery])
 def owner_deliveries(
     w: W,
     _: Annotated[OwnerGrant, owner_scope("deliveries:read")],
@@ -261,7 +261,7 @@ def owner_deliveries(
     return owner_api.list_deliveries(w.engine, partner=partner, limit=limit)
 
 
-@router.get("/deliveries/{delivery_id}", response_model=DeliveryDetail)
+@router.get("/deliveries/{delivery_id}", response_model=OwnerDeliveryDetail)
 def owner_delivery(
     delivery_id: DeliveryId, w: W, _: Annotated[OwnerGrant, owner_scope("deliveries:read")]
 ) -> dict[str, Any]:
