@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from listguard.renting.turn import LOCK_FILE, Busy, rental_turn
 from listguard.rules.check import explain
 from listguard.web.app import create_app
 from tests.scenario import Scenario, contact, partner
-from tests.web_server import Site, serving, web_settings
+from tests.web_server import Site, served_site, serving, web_settings
 
 ORDER_TOML = """# the CRM's order
 partner = "P1"
@@ -156,7 +157,15 @@ def test_explain_is_check_as_data(site: Site) -> None:
     assert str(detail["by"]).startswith("key:") and detail["channel"] == "sms"
 
 
-def test_preview_then_deliver_only_what_was_previewed(site: Site) -> None:
+@pytest.fixture
+def any_site(any_engine: Engine, tmp_path: Path) -> Iterator[Site]:
+    """The served site on SQLite, then on PostgreSQL."""
+    with served_site(any_engine, tmp_path) as served:
+        yield served
+
+
+def test_preview_then_deliver_only_what_was_previewed(any_site: Site) -> None:
+    site = any_site
     key = bearer(site.machine)
     with site.client() as c:
         as_toml = c.post(
