@@ -370,6 +370,12 @@ def test_accounts_and_keys_are_listed_disabled_and_revoked(
     assert prefix in listed and key not in listed and "deliveries:read" in listed
     assert f"key {prefix} revoked" in ok(base, "api-key", "revoke", prefix)
     assert "no live key" in user_error(base, "api-key", "revoke", prefix)
+    # the owner API's scopes are granted by name; an unknown one is refused with the list
+    crm = ok(base, "api-key", "create", "--scope", "rentals:preview", "--scope", "rentals:deliver")
+    assert crm.startswith("lg_") and "rentals:deliver" in ok(base, "api-key", "list")
+    refused = user_error(base, "api-key", "create", "--scope", "rentals:write")
+    assert "rentals:write" in refused
+    assert all(s in refused for s in ("decisions:read", "rentals:preview", "deliveries:read"))
     assert "disabled" in ok(base, "accounts", "disable", "ops@example.com")
     assert "no enabled account" in user_error(base, "accounts", "disable", "ops@example.com")
     row = next(r for r in ok(base, "accounts", "list").splitlines() if "ops@" in r)

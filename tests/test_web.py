@@ -303,9 +303,9 @@ def test_an_admin_manages_accounts_and_keys_from_the_back_office(site: Site) -> 
         assert authenticate(site.engine, "op@example.com", password) is not None
         assert password not in c.get("/admin/access").text  # shown once
         # a machine key works on the API until it is revoked
-        asked = {"csrf": csrf, "label": "CRM", "scope": ["oppositions:write", "deliveries:read"]}
+        asked = {"csrf": csrf, "label": "CRM", "scope": ["oppositions:write", "oppositions:ack"]}
         refused = c.post("/admin/access/keys", data=asked)  # a partner's scope, for a machine
-        assert refused.status_code == 422 and "deliveries:read" in refused.text
+        assert refused.status_code == 422 and "oppositions:ack" in refused.text
         made = c.post("/admin/access/keys", data={**asked, "scope": ["oppositions:write"]})
         key = re.search(r'<code id="secret">(lg_[^<]+)</code>', made.text).group(1)  # type: ignore[union-attr]
         auth = {"Authorization": f"Bearer {key}"}

@@ -45,6 +45,11 @@ SCOPES = {
         "sms:stop",
         "calls:check",  # the partner side: may a number be called now
         "calls:write",  # the partner side: calls and attempts made
+        # the owner API (web/api/owner.py): a CRM explains, previews, delivers, reads back
+        "decisions:read",
+        "rentals:preview",
+        "rentals:deliver",
+        "deliveries:read",  # every delivery and its files, the owner's own included
     ),
 }
 
@@ -231,6 +236,7 @@ class ApiKey:
     scopes: frozenset[str]
     label: str
     last_used_at: int | None = None
+    prefix: str = ""  # how the key is named (``api-key list``, the audit log)
 
 
 def create_api_key(
@@ -282,7 +288,7 @@ def create_api_key(
         audit.append(
             conn, "api_key_created", partner_id or role, {"key": prefix, "scopes": chosen}, now
         )
-    return key, ApiKey(int(key_id), role, partner_id, frozenset(chosen), label)
+    return key, ApiKey(int(key_id), role, partner_id, frozenset(chosen), label, prefix=prefix)
 
 
 def check_api_key(conn: Connection, key: str) -> ApiKey | None:
@@ -305,6 +311,7 @@ def check_api_key(conn: Connection, key: str) -> ApiKey | None:
         frozenset(str(row.scopes).split()),
         row.label,
         row.last_used_at,
+        parts[1],
     )
 
 

@@ -196,7 +196,12 @@ def api_key_create(
     ] = None,
     scope: Annotated[
         list[str] | None,
-        typer.Option(help="A scope to grant (repeat); default: every scope of the role."),
+        typer.Option(
+            help="A scope to grant (repeat); default: every scope of the role. The owner's "
+            "systems: oppositions:write, collections:write, sms:stop, calls:check, "
+            "calls:write, decisions:read, rentals:preview, rentals:deliver, "
+            "deliveries:read (docs/web.md); an unknown one is refused with the list."
+        ),
     ] = None,
     label: Annotated[str, typer.Option(help="What the key is for.")] = "",
 ) -> None:

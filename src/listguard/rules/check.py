@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine, text
 
@@ -20,6 +21,8 @@ from listguard.storage.engine import check_initialised, one_snapshot
 class Explanation:
     text: str  # the explanation, as ``listguard check`` prints it
     timings: list[tuple[str, float]]  # each step of the decision and its seconds
+    # the same, as data (the owner API's answer): what the text says, key by key
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 def explain(engine: Engine, settings: Settings, contact_id: str, options: CheckOptions) -> str:
@@ -82,14 +85,31 @@ def explanation(
             timings = decision.timings
         tx.rollback()
     applied = plan.applied
+    regime = applied.regime(channel, row.audience)
+    facts: dict[str, Any] = {
+        "contact_id": contact_id,
+        "audience": row.audience,
+        "partner": partner,
+        "partner_name": plan.partner.name,
+        "channel": channel,
+        "as_of": day.isoformat(),
+        "delivery": checked.delivery,
+        "campaign_start": order.campaign_start.isoformat(),
+        "campaign_end": order.campaign_end.isoformat(),
+        "call_purpose": order.call_purpose,
+        "offer": order.offer,
+        "packs": list(applied.ids),
+        "regime": regime,
+        "same_person": sorted(same),
+        "coordinates": [],
+    }
     lines = [
         f"contact {contact_id} ({row.audience.upper()}), partner {partner} "
         f"({plan.partner.name}), channel {channel}, delivery date {day}"
         + (f" (delivery {checked.delivery})" if checked.delivery is not None else ""),
         f"campaign {order.campaign_start} to {order.campaign_end}, call purpose "
         f"{order.call_purpose}, offer {order.offer}",
-        f"rule packs: {', '.join(applied.ids)}; regime for this contact: "
-        f"{applied.regime(channel, row.audience)}",
+        f"rule packs: {', '.join(applied.ids)}; regime for this contact: {regime}",
     ]
     if same:
         lines.append(
@@ -101,10 +121,14 @@ def explanation(
             "no decision row: the contact was collected after the delivery date"
             + (", or is outside the order's segment" if checked.delivery is not None else "")
         )
-        return Explanation("\n".join(lines), timings)
+        return Explanation("\n".join(lines), timings, {**facts, "text": "\n".join(lines)})
     banned = ban(order.offer, channel, order.campaign_end)
     for coordinate, reasons in rows:
         shown = coordinate or "(none)"
+        given: list[dict[str, str]] = []
+        facts["coordinates"].append(
+            {"coordinate": coordinate or None, "eligible": not reasons, "reasons": given}
+        )
         if not reasons:
             lines.append(f"- {shown}: eligible")
             continue
@@ -116,4 +140,5 @@ def explanation(
             if code == "banned_offer" and banned:
                 source = f"{banned.source}; banned from {banned.start}"
             lines.append(f"      source: {source}")
-    return Explanation("\n".join(lines), timings)
+            given.append({"code": code, "rule": r.rule, "source": source})
+    return Explanation("\n".join(lines), timings, {**facts, "text": "\n".join(lines)})

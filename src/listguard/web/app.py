@@ -135,7 +135,9 @@ def create_app(
         lifespan=lifespan,
         title="listguard",
         version=__version__,
-        description="Oppositions from the owner's systems; deliveries and messages for partners.",
+        description="Oppositions from the owner's systems; deliveries and messages for "
+        "partners; rentals explained, previewed, delivered and read back by the owner's "
+        "systems (owner).",
         docs_url=None,  # served below, from this machine
         redoc_url=None,
         openapi_url="/api/openapi.json",

@@ -112,10 +112,14 @@ def _scoped(grant: ApiKey, needed: str) -> None:
 
 
 def owner_scope(needed: str) -> Any:
-    """``Annotated[OwnerGrant, owner_scope("oppositions:write")]``: a key with that scope."""
+    """``Annotated[OwnerGrant, owner_scope("oppositions:write")]``: a key of the owner's
+    systems with that scope. A partner's key never passes, whatever its scopes: the two
+    roles share scope names (``deliveries:read``), never what they open."""
 
     async def check(grant: Annotated[ApiKey, Depends(api_key)]) -> OwnerGrant:
         _scoped(grant, needed)
+        if grant.partner_id is not None or grant.role != "machine":
+            raise HTTPException(403, f"this key lacks the scope {needed}")
         return OwnerGrant(grant)
 
     return Depends(check)

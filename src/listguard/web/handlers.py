@@ -3,8 +3,9 @@ handler or a dependency, and the errors of listguard's domain a handler lets thr
 
 Under ``/api/`` the answer is JSON (``{"detail": ...}``); elsewhere it is the error
 page, in the visitor's language for a page not found. A domain error's status is its
-kind's: a wrong input 400, an idempotency key reused for another body 409, a message
-refused by the partner side the status it names.
+kind's: a wrong input 400, an idempotency key reused for another body 409, an order
+delivered under the hash of another 409, a rental asked while another runs 423, a
+message refused by the partner side the status it names.
 """
 
 from __future__ import annotations
@@ -16,11 +17,18 @@ from starlette.exceptions import HTTPException
 from listguard.collection import ConflictError
 from listguard.errors import InputError
 from listguard.inbound import Refused
+from listguard.renting.order_hash import OrderChanged
+from listguard.renting.turn import Busy
 from listguard.web.i18n import text_for
 from listguard.web.state import Web
 
 # a domain error's HTTP status, the most specific kind first
-STATUS: dict[type[Exception], int] = {ConflictError: 409, InputError: 400}
+STATUS: dict[type[Exception], int] = {
+    ConflictError: 409,
+    InputError: 400,
+    OrderChanged: 409,  # an order delivered under another order's hash
+    Busy: 423,  # a rental asked while another runs
+}
 
 
 def answer(request: Request, status: int, detail: str) -> Response:

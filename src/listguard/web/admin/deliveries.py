@@ -12,19 +12,11 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from listguard import reads
+from listguard.renting.delivery_files import OWNER_FILES, kept_file, kept_files, media_type
 from listguard.web.admin.formats import minute
 from listguard.web.admin.router import router
 from listguard.web.deps import SignedIn, W
 
-OWNER_FILES = (
-    "contacts.csv",
-    "enriched.csv",
-    "notice.txt",
-    "decisions.csv",
-    "decisions.parquet",
-    "matches.csv",
-    "manifest.json",
-)
 # a registry id (larger numbers fit no integer column: answered 422, not a server error)
 DeliveryId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
@@ -39,7 +31,7 @@ def delivery_view(d: reads.Delivery) -> dict[str, Any]:
         "channels": str(d.channels).replace("|", ", "),
         "packs": str(d.packs).replace("|", ", "),
         "contacts": int(d.contacts_delivered),
-        "files": [n for n in OWNER_FILES if (Path(d.out_dir) / n).is_file()],
+        "files": kept_files(d.out_dir),
     }
 
 
@@ -94,14 +86,11 @@ def delivery_file(session: SignedIn, w: W, delivery_id: DeliveryId, name: str) -
     """A file of a delivery, the owner's own included (decisions, manifest, matches)."""
     if name not in OWNER_FILES:
         raise HTTPException(404, "no such file")
-    path = Path(_one(w, delivery_id).out_dir) / name
-    if not path.is_file():
+    path = kept_file(_one(w, delivery_id).out_dir, name)
+    if path is None:
         raise HTTPException(410, "this delivery's files are no longer kept")
-    media = {"csv": "text/csv", "txt": "text/plain", "json": "application/json"}[
-        name.rsplit(".", 1)[1]
-    ]
     return FileResponse(
-        path, media_type=f"{media}; charset=utf-8", filename=f"delivery-{delivery_id}-{name}"
+        path, media_type=media_type(name), filename=f"delivery-{delivery_id}-{name}"
     )
 
 

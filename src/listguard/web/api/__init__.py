@@ -1,4 +1,5 @@
-"""The API: the owner's systems record oppositions (forms, SMS STOP) and collections;
+"""The API: the owner's systems record oppositions (forms, SMS STOP) and collections,
+and explain, preview, deliver and read back rentals (``owner``);
 partners fetch their deliveries and the oppositions that concern them, acknowledge
 them and report those they receive; the partner side receives an owner's messages
 and asks its call rules.
@@ -12,10 +13,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from listguard.web.api import calls, collections, inbound, oppositions, partner
+from listguard.web.api import calls, collections, inbound, oppositions, owner, partner
 
 router = APIRouter()
-for _part in (oppositions, partner, inbound, collections, calls):
+for _part in (oppositions, partner, inbound, collections, calls, owner):
     router.include_router(_part.router)
 
 __all__ = ["router"]

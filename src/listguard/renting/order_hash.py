@@ -1,0 +1,64 @@
+"""The hash that names an order's content, so that what was previewed is what is delivered.
+
+``order_hash(text)`` is the SHA-256 (hex) of the order normalised: its TOML parsed,
+then written again as JSON with sorted keys, no spaces, UTF-8, dates and times as
+ISO 8601 text. Two texts that say the same order (comments, spacing, key order,
+quoting, ``2026-12-01`` written as a date or as a string) have the same hash; any
+change of a value changes it. A preview answers with the hash; a delivery is made
+only when the hash it is given is the one of the order it is given (the owner API's
+``rentals:deliver``, the back office's rentals), so that nobody delivers an order
+other than the one whose counts they saw.
+
+Text that is not TOML has no hash: ``InputError``, as ``parse_order`` says. A hash
+given that is not the order's: ``OrderChanged`` (``same_order``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import tomllib
+
+from listguard.errors import InputError, ListguardError
+
+
+class OrderChanged(ListguardError):
+    """The order given is not the one previewed: its hash is another."""
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, dt.date | dt.time):  # datetime is a date
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} has no place in an order")  # pragma: no cover
+
+
+def canonical(order_text: str) -> str:
+    """The order as the hash covers it: sorted, compact JSON of its parsed TOML."""
+    try:
+        parsed = tomllib.loads(order_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not a valid TOML file: {exc}", where="order") from None
+    return json.dumps(
+        parsed, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_iso
+    )
+
+
+def order_hash(order_text: str) -> str:
+    """SHA-256 hex of the order's canonical form (``canonical``)."""
+    return hashlib.sha256(canonical(order_text).encode("utf-8")).hexdigest()
+
+
+def same_order(order_text: str, expected: str) -> str:
+    """The order's hash, when it is ``expected`` (any case, spaces around ignored);
+    ``OrderChanged`` otherwise."""
+    digest = order_hash(order_text)
+    if digest != expected.strip().lower():
+        raise OrderChanged(
+            f"this order's hash is {digest}, not {expected.strip()[:64]!r}: it is not the "
+            "order previewed; preview it again and deliver what the preview showed"
+        )
+    return digest
+
+
+__all__ = ["OrderChanged", "canonical", "order_hash", "same_order"]
