@@ -373,6 +373,11 @@ def test_accounts_and_keys_are_listed_disabled_and_revoked(
     # the owner API's scopes are granted by name; an unknown one is refused with the list
     crm = ok(base, "api-key", "create", "--scope", "rentals:preview", "--scope", "rentals:deliver")
     assert crm.startswith("lg_") and "rentals:deliver" in ok(base, "api-key", "list")
+    # a key made without --scope (a web form's) never holds them
+    forms = ok(base, "api-key", "create").strip().split("_")[1]
+    row = next(r for r in ok(base, "api-key", "list").splitlines() if forms in r)
+    assert "oppositions:write" in row and "rentals:" not in row and "decisions:" not in row
+    assert "deliveries:read" not in row
     refused = user_error(base, "api-key", "create", "--scope", "rentals:write")
     assert "rentals:write" in refused
     assert all(s in refused for s in ("decisions:read", "rentals:preview", "deliveries:read"))

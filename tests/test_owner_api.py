@@ -36,6 +36,7 @@ campaign_start = 2026-12-01
 campaign_end = 2026-12-31
 as_of = 2026-11-28
 """
+AS_OF = dt.date(2026, 11, 28)
 ORDER_JSON = {
     "channels": ["email", "sms"],
     "partner": "P1",
@@ -65,23 +66,26 @@ def _deliveries(site: Site) -> int:
 
 
 def test_the_order_hash_is_the_orders_content_not_its_spelling() -> None:
-    h = order_hash(ORDER_TOML)
+    h = order_hash(ORDER_TOML, AS_OF)
     assert len(h) == 64 and int(h, 16) >= 0
     respelled = (
         'as_of = "2026-11-28"  # a date written as a string\n'
         "campaign_end   = 2026-12-31\ncampaign_start = 2026-12-01\n"
         "purpose = \"Offre d'abonnement\"\nchannels = [ 'email', 'sms' ]\npartner = 'P1'\n"
     )
-    assert order_hash(respelled) == h
+    assert order_hash(respelled, AS_OF) == h
     assert canonical(ORDER_TOML).startswith('{"as_of":"2026-11-28","campaign_end"')
-    assert order_hash(ORDER_TOML.replace('"sms"', '"postal"')) != h
-    assert order_hash(ORDER_TOML.replace("2026-12-31", "2027-01-31")) != h
-    assert order_hash(ORDER_TOML + "limit = 10\n") != h
-    assert same_order(ORDER_TOML, f"  {h.upper()} ") == h
+    assert order_hash(ORDER_TOML.replace('"sms"', '"postal"'), AS_OF) != h
+    assert order_hash(ORDER_TOML.replace("2026-12-31", "2027-01-31"), AS_OF) != h
+    assert order_hash(ORDER_TOML + "limit = 10\n", AS_OF) != h
+    # the day decided as of is part of it: an order naming none, previewed on one day,
+    # is not the order decided the next
+    assert order_hash(ORDER_TOML, AS_OF + dt.timedelta(days=1)) != h
+    assert same_order(ORDER_TOML, AS_OF, f"  {h.upper()} ") == h
     with pytest.raises(OrderChanged, match="not the order previewed"):
-        same_order(ORDER_TOML, "0" * 64)
+        same_order(ORDER_TOML, AS_OF, "0" * 64)
     with pytest.raises(InputError, match="not a valid TOML"):
-        order_hash("partner = ")
+        order_hash("partner = ", AS_OF)
 
 
 def test_a_key_needs_the_scope_and_a_partners_key_never_passes(site: Site) -> None:
@@ -175,7 +179,7 @@ def test_preview_then_deliver_only_what_was_previewed(any_site: Site) -> None:
         assert as_toml.status_code == as_json.status_code == 200, as_toml.text
         preview = as_toml.json()
         assert preview == as_json.json()  # the same order, the same hash and counts
-        assert preview["order_hash"] == order_hash(ORDER_TOML)
+        assert preview["order_hash"] == order_hash(ORDER_TOML, AS_OF)
         assert preview["channels"]["email"] == {
             "coordinates": 2,
             "eligible": 2,
@@ -245,7 +249,7 @@ def test_preview_then_deliver_only_what_was_previewed(any_site: Site) -> None:
 
 def test_one_rental_at_a_time(site: Site) -> None:
     key = bearer(site.machine)
-    preview = order_hash(ORDER_TOML)
+    preview = order_hash(ORDER_TOML, AS_OF)
     with rental_turn(site.tmp / "deliveries"), site.client() as c:
         # another rental holds the turn (here the test; in life another request or worker)
         busy = c.post(
@@ -293,7 +297,8 @@ def test_bad_orders_are_told_what_and_where(site: Site) -> None:
         )
         assert strange.status_code == 200
         assert strange.json()["order_hash"] == order_hash(
-            ORDER_TOML.replace("Offre d'abonnement", 'Offre \\"spéciale\\"\\\\ \\u007F\\n')
+            ORDER_TOML.replace("Offre d'abonnement", 'Offre \\"spéciale\\"\\\\ \\u007F\\n'),
+            AS_OF,
         )
 
 
@@ -310,7 +315,7 @@ def test_the_owner_reads_decisions_parquet(engine: Engine, tmp_path: Path) -> No
     ):
         done = c.post(
             "/api/v1/owner/rentals/deliver",
-            json={"order_toml": ORDER_TOML, "order_hash": order_hash(ORDER_TOML)},
+            json={"order_toml": ORDER_TOML, "order_hash": order_hash(ORDER_TOML, AS_OF)},
         )
         assert done.status_code == 201, done.text
         assert "decisions.parquet" in done.json()["files"]

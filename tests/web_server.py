@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from listguard.accounts import add_account, create_api_key
+from listguard.accounts import SCOPES, add_account, create_api_key
 from listguard.config import Owner, Settings, WebSettings
 from listguard.web.app import create_app
 from listguard.web.state import Web
@@ -101,7 +101,8 @@ def served_site(engine: Engine, tmp_path: Path) -> Iterator[Site]:
     sc.rent(partner="P1", channels=("email", "sms"), out="d1")
     sc.rent(partner="P2", channels=("postal",), out="d2")
     add_account(engine, "admin@example.com", PASSWORD, "admin")
-    machine, _ = create_api_key(engine, role="machine", label="forms")
+    # every scope of the owner's systems, the owner API's (given by name only) included
+    machine, _ = create_api_key(engine, role="machine", scopes=SCOPES["machine"], label="crm")
     p1, _ = create_api_key(engine, role="partner", partner_id="P1")
     p2, _ = create_api_key(engine, role="partner", partner_id="P2")
     app = create_app(engine, web_settings(tmp_path))

@@ -52,6 +52,18 @@ SCOPES = {
         "deliveries:read",  # every delivery and its files, the owner's own included
     ),
 }
+# scopes that open personal data in bulk or deliver a file: a key holds them only when
+# they are named (``--scope``), never by default, so that a key made for a web form
+# before or after they existed cannot rent the base
+NAMED_ONLY = frozenset({"decisions:read", "rentals:preview", "rentals:deliver"})
+
+
+def default_scopes(role: str) -> tuple[str, ...]:
+    """The scopes a key of ``role`` gets when none is named: every scope of the role
+    but those given by name only (``NAMED_ONLY``); the owner's ``deliveries:read``
+    with them."""
+    named_only = NAMED_ONLY | ({"deliveries:read"} if role == "machine" else set())
+    return tuple(s for s in SCOPES[role] if s not in named_only)
 
 
 def _sha(value: str) -> str:
@@ -252,7 +264,7 @@ def create_api_key(
         raise InputError(f"unknown key role {role!r}: expected one of {', '.join(SCOPES)}")
     if (role == "partner") != (partner_id is not None):
         raise InputError("a partner key names its partner (--partner); a machine key does not")
-    chosen = tuple(scopes) if scopes else SCOPES[role]
+    chosen = tuple(scopes) if scopes else default_scopes(role)
     unknown = sorted(set(chosen) - set(SCOPES[role]))
     if unknown:
         raise InputError(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,16 +22,12 @@ from listguard import audit, reads
 from listguard.config import Settings
 from listguard.errors import InputError
 from listguard.identifiers import person_subject
-from listguard.paths import confined
 from listguard.processing.clusters import stale_clusters
+from listguard.renting import preview as previewing
 from listguard.renting.check_order import CheckOptions
-from listguard.renting.deliver import rent
 from listguard.renting.delivery_files import kept_file, kept_files
-from listguard.renting.leftovers import sweep
 from listguard.renting.order import MAX_ORDER_BYTES, Order, backdated, parse_order
-from listguard.renting.order_hash import order_hash, same_order
-from listguard.renting.preview import preview
-from listguard.renting.turn import rental_turn
+from listguard.renting.order_hash import order_hash
 from listguard.rules.check import explanation
 from listguard.storage.engine import writing
 from listguard.timeutil import to_iso
@@ -129,18 +124,18 @@ def preview_order(engine: Engine, settings: Settings, text: str, *, by: str) -> 
     """What delivering the order would deliver, per channel and reason, computed as
     renting does and nothing recorded, with the order's hash (``order_hash``) that
     ``deliver_order`` asks for. One rental at a time (``turn.Busy`` otherwise)."""
-    order = _parsed(text)
-    digest = order_hash(text)
-    with rental_turn(Path(settings.web.deliveries_dir)):
-        counts = preview(engine, order, settings)
+    _parsed(text)
+    shown = previewing.preview_order(engine, text, settings)
     with writing(engine) as conn:
-        audit.append(conn, "rental_previewed", order.partner, {"by": by, "order_hash": digest})
+        audit.append(
+            conn, "rental_previewed", shown.order.partner, {"by": by, "order_hash": shown.digest}
+        )
     return {
-        "order_hash": digest,
-        "partner": order.partner,
-        "as_of": order.as_of.isoformat(),
-        **counts,
-        "warnings": _warnings(engine, order),
+        "order_hash": shown.digest,
+        "partner": shown.order.partner,
+        "as_of": shown.order.as_of.isoformat(),
+        **shown.counts,
+        "warnings": list(shown.warnings),
     }
 
 
@@ -164,14 +159,9 @@ def deliver_order(
     is ``expected_hash`` (the preview's): ``order_hash.OrderChanged`` otherwise, nothing done.
     One rental at a time (``turn.Busy`` otherwise)."""
     order = _parsed(text)
-    digest = same_order(text, expected_hash)
     base = Path(settings.web.deliveries_dir)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    # named from the order's partner id: confined to the folder
-    out = confined(base, f"delivery-{order.partner}-{stamp}-{secrets.token_hex(3)}")
-    with rental_turn(base):
-        notes = sweep(engine, out)
-        report = rent(engine, order, out, settings)
+    report = previewing.deliver_previewed(engine, text, expected_hash, settings, base)
+    digest = expected_hash.strip().lower()
     with writing(engine) as conn:
         audit.append(
             conn,
@@ -190,7 +180,7 @@ def deliver_order(
             contacts_delivered=report.contacts_delivered,
             channels=manifest.get("counts", {}),
             files=kept_files(report.out),
-            warnings=[*_warnings(engine, order), *notes],
+            warnings=_warnings(engine, order),
         )
     )
 
@@ -229,8 +219,8 @@ def one_delivery(engine: Engine, delivery_id: int) -> dict[str, Any] | None:
     path = kept_file(d.out_dir, "manifest.json")
     manifest = json.loads(path.read_text(encoding="utf-8")) if path is not None else None
     try:
-        digest: str | None = order_hash(d.order_text)
-    except InputError:  # an enrichment's recorded request need not be an order
+        digest: str | None = order_hash(d.order_text, dt.date.fromisoformat(d.as_of))
+    except (InputError, ValueError):  # an enrichment's recorded request need not be an order
         digest = None
     return {
         **_summary(d),

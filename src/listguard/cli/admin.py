@@ -197,9 +197,10 @@ def api_key_create(
     scope: Annotated[
         list[str] | None,
         typer.Option(
-            help="A scope to grant (repeat); default: every scope of the role. The owner's "
-            "systems: oppositions:write, collections:write, sms:stop, calls:check, "
-            "calls:write, decisions:read, rentals:preview, rentals:deliver, "
+            help="A scope to grant (repeat); default: every scope of the role but those of "
+            "the owner API, which are given by name only. The owner's systems: "
+            "oppositions:write, collections:write, sms:stop, calls:check, calls:write, "
+            "and by name only decisions:read, rentals:preview, rentals:deliver, "
             "deliveries:read (docs/web.md); an unknown one is refused with the list."
         ),
     ] = None,

@@ -2,8 +2,8 @@
 
 ``preview`` computes what renting would deliver, per channel and reason, exactly as
 renting does, and records nothing. ``preview_order`` does so for an order's text and
-gives the order's digest: the SHA-256 of its normalised text (with the offer chosen
-beside it) and of the day it is decided as of. ``deliver_previewed`` delivers an
+gives the order's digest (``order_hash``: its content, with the offer chosen beside
+it, and the day it is decided as of). ``deliver_previewed`` delivers an
 order only when it is given that digest back: a text changed since its preview (or
 an order without ``as_of`` previewed on another day) is refused with
 :class:`OrderChanged`, and nothing is delivered. The back office and the owner's API
@@ -13,9 +13,7 @@ use these three functions alike.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,20 +21,16 @@ from typing import Any
 from sqlalchemy import Engine
 
 from listguard.config import Settings
-from listguard.errors import InputError
 from listguard.paths import confined
 from listguard.processing.clusters import stale_clusters
 from listguard.renting.deliver import DeliveryReport, rent
+from listguard.renting.leftovers import sweep
 from listguard.renting.order import Order, backdated, parse_order, with_offer
+from listguard.renting.order_hash import OrderChanged, order_hash, same_order
+from listguard.renting.turn import rental_turn
 from listguard.rules.engine import decide
 from listguard.rules.plan import make_plan
 from listguard.storage.engine import check_initialised, one_snapshot
-
-DIGEST_VERSION = 1  # bumped if what the digest covers changes: older previews then expire
-
-
-class OrderChanged(InputError):
-    """The order to deliver is not the one previewed (its text or its day changed)."""
 
 
 @dataclass(frozen=True)
@@ -84,29 +78,25 @@ def read_order(text: str, *, offer: str = "", where: str = "order") -> Order:
 
 
 def order_digest(order: Order) -> str:
-    """The digest of ``order``: its text (normalised, offer included) and the day it is
-    decided as of (today, for an order that names none: previewed on another day, it
-    is decided on other data)."""
-    what = {"v": DIGEST_VERSION, "text": order.text, "as_of": order.as_of.isoformat()}
-    return hashlib.sha256(json.dumps(what, sort_keys=True).encode("utf-8")).hexdigest()
+    """The digest of ``order`` (``order_hash`` of its text, offer included, and of the
+    day it is decided as of)."""
+    return order_hash(order.text, order.as_of)
 
 
 def preview_order(engine: Engine, text: str, settings: Settings, *, offer: str = "") -> Previewed:
     """Preview the order of ``text``: its counts, its digest, its warnings (an order
-    decided as of a past day, clusters older than the base). Nothing is recorded."""
+    decided as of a past day, clusters older than the base). Nothing is recorded. One
+    rental at a time through the web application (``turn.Busy`` at once otherwise)."""
     order = read_order(text, offer=offer)
-    counts = preview(engine, order, settings)
+    with rental_turn(Path(settings.web.deliveries_dir)):
+        counts = preview(engine, order, settings)
     notes = (backdated(order), stale_clusters(engine))
     return Previewed(order, order_digest(order), counts, tuple(n for n in notes if n))
 
 
 def check_previewed(order: Order, digest: str) -> None:
     """Refuse (``OrderChanged``) an order that is not the one whose digest is given."""
-    if not hmac.compare_digest(order_digest(order), digest.strip().lower()):
-        raise OrderChanged(
-            "the order is not the one previewed (its text, or the day it is decided as of, "
-            "changed since): preview it again before delivering it"
-        )
+    same_order(order.text, order.as_of, digest)
 
 
 def deliver_previewed(
@@ -120,14 +110,18 @@ def deliver_previewed(
     now: dt.datetime | None = None,
 ) -> DeliveryReport:
     """Deliver the order of ``text`` into a new folder under ``folder``
-    (``delivery-<partner>-<UTC stamp>``), if ``digest`` is its preview's; else
-    ``OrderChanged`` and nothing delivered."""
+    (``delivery-<partner>-<UTC stamp>-<random>``), if ``digest`` is its preview's;
+    else ``OrderChanged`` and nothing delivered. One rental at a time through the web
+    application (``turn.Busy`` at once otherwise); folders left by a rental that was
+    stopped are swept first."""
     order = read_order(text, offer=offer)
     check_previewed(order, digest)
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d-%H%M%S")
     # the folder is named from the order's partner id: confined to the folder
-    out = confined(folder, f"delivery-{order.partner}-{stamp}")
-    return rent(engine, order, out, settings)
+    out = confined(folder, f"delivery-{order.partner}-{stamp}-{secrets.token_hex(3)}")
+    with rental_turn(folder):
+        sweep(engine, out)
+        return rent(engine, order, out, settings)
 
 
 __all__ = [
