@@ -81,6 +81,10 @@ def test_an_operator_previews_confirms_then_delivers_the_order_previewed(site: S
         with site.engine.connect() as conn:
             recorded = conn.execute(text("SELECT order_text FROM deliveries WHERE id = 3"))
             assert recorded.scalar_one() == order  # the order previewed, as recorded
+        # the confirmation sent twice (a second click): the delivery made, not another
+        twice = c.post("/admin/rentals", data={**sent, "action": "deliver"})
+        assert twice.status_code == 303 and twice.headers["location"] == done.headers["location"]
+        assert deliveries() == 3
     delivered = list((site.tmp / "deliveries").glob("delivery-P1-*"))
     assert len(delivered) == 1 and (delivered[0] / "manifest.json").exists()
 

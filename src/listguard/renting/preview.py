@@ -20,7 +20,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from listguard import reads
 from listguard.config import Settings
+from listguard.errors import InputError
 from listguard.paths import confined
 from listguard.processing.clusters import stale_clusters
 from listguard.renting.deliver import DeliveryReport, rent
@@ -31,6 +33,7 @@ from listguard.renting.turn import rental_turn
 from listguard.rules.engine import decide
 from listguard.rules.plan import make_plan
 from listguard.storage.engine import check_initialised, one_snapshot
+from listguard.timeutil import now_ts
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,25 @@ def check_previewed(order: Order, digest: str) -> None:
     same_order(order.text, order.as_of, digest)
 
 
+RESUBMITTED_WITHIN_S = 600
+
+
+def delivered_lately(engine: Engine, order: Order, digest: str) -> int | None:
+    """The id of a delivery of this very order (``digest``) recorded in the last ten
+    minutes, if one was: a confirmation sent twice (a second click, a page reloaded)
+    lands on the delivery the first made rather than renting the file again."""
+    since = now_ts() - RESUBMITTED_WITHIN_S
+    for d in reads.deliveries(engine, partner_id=order.partner, limit=20):
+        if d.kind != "rental" or d.created_at < since:
+            continue
+        try:
+            if order_hash(d.order_text, dt.date.fromisoformat(d.as_of)) == digest:
+                return d.id
+        except (InputError, ValueError):
+            continue
+    return None
+
+
 def deliver_previewed(
     engine: Engine,
     text: str,
@@ -129,6 +151,7 @@ __all__ = [
     "Previewed",
     "check_previewed",
     "deliver_previewed",
+    "delivered_lately",
     "normalise_order_text",
     "order_digest",
     "preview",

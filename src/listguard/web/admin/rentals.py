@@ -20,6 +20,7 @@ from listguard.renting.preview import (
     OrderChanged,
     check_previewed,
     deliver_previewed,
+    delivered_lately,
     normalise_order_text,
     preview_order,
     read_order,
@@ -143,6 +144,8 @@ def rental_action(
                 partner_name=_partner_name(w, parsed.partner),
                 digest=digest,
             )
+        if (done := delivered_lately(w.engine, parsed, digest)) is not None:
+            return RedirectResponse(f"/admin/deliveries/{done}?delivered=1", status_code=303)
         report = deliver_previewed(
             w.engine, order, digest, w.settings, Path(w.settings.web.deliveries_dir), offer=offer
         )
