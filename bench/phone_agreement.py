@@ -39,7 +39,7 @@ from listguard.demo.generate import _phones
 from listguard.normalise.phone import normalise_phones
 
 _OVERSEAS = ("RE", "YT", "GP", "MQ", "GF", "BL", "MF")
-_POSTE = re.compile(r"(?i)\bposte\b")
+_POSTE = re.compile(r"(?i)\bposte")
 
 
 def plain(value: str) -> str | None:
@@ -99,12 +99,15 @@ def _messy_one(rnd: random.Random) -> tuple[str, str]:
         ("label", lambda: rnd.choice(["Tel: ", "Tél. ", "TEL ", "tel:", "Téléphone : "]) + sp),
         ("label", lambda: rnd.choice(["Tel portable : ", "mobile: ", "Portable ", "Mob. "]) + sp),
         ("label", lambda: rnd.choice(["GSM: ", "Fixe : ", "Tel. dom. ", "N° "]) + sp),
+        ("label", lambda: rnd.choice(["T: ", "T. ", "Tel/Fax: ", "tél.:"]) + sp),
         ("spreadsheet 33", lambda: "33" + nat[1:]),
+        ("spreadsheet 33", lambda: "33" + nat),
         ("spreadsheet 33", lambda: "33 " + _spaced(nat, rnd)[1:].lstrip(" .-\u00a0")),
         ("+33 (0)", lambda: "+33 (0)" + _spaced(nat, rnd)[1:].lstrip(" .-\u00a0")),
         ("+33 (0)", lambda: rnd.choice(["(+33) ", "0033 (0)", "Tel : +33 "]) + nat[1:]),
         ("+33 (0)", lambda: "+33(0)" + nat[1:]),
         ("extension", lambda: sp + rnd.choice([" poste ", " Poste ", " ext. ", " x", " #"]) + ext),
+        ("extension", lambda: sp + rnd.choice([" (poste ", " (ext. ", " (x"]) + ext + ")"),
         ("label and extension", lambda: "Tel: " + sp + " poste " + ext),
         ("plain", lambda: sp),
         ("plain", lambda: "+33 " + nat[1:]),
@@ -160,10 +163,11 @@ def compare(title: str, values: list[str], kinds_of: list[str] | None) -> None:
     t = time.perf_counter()
     refs = [reference(v) for v in values]
     t_ref = time.perf_counter() - t
+    print(f"## {title}")
     if kinds_of:
         lib_accepts = Counter(k for k, r in zip(kinds_of, refs, strict=True) if k in GARBAGE and r)
         for k, count in lib_accepts.most_common():
-            print(f"  garbage that libphonenumber accepts: {count:,} {k}")
+            print(f"garbage that libphonenumber accepts: {count:,} {k}")
         refs = [None if k in GARBAGE else r for k, r in zip(kinds_of, refs, strict=True)]
     raw_agree = sum(m == raw_reference(v) for v, m in zip(values, ours, strict=True))
     kinds: Counter[str] = Counter()
@@ -181,7 +185,6 @@ def compare(title: str, values: list[str], kinds_of: list[str] | None) -> None:
         else:
             kinds[f"both accept, different E.164: {kind} ({value!r})"] += 1
     n = len(ours)
-    print(f"## {title}")
     print(f"numbers: {n:,}; agreement: {agree / n:.4%} (plain libphonenumber: {raw_agree / n:.4%})")
     print(f"listguard: {t_ours:.2f} s ({n / t_ours:,.0f}/s)")
     print(f"phonenumbers row by row: {t_ref:.1f} s ({n / t_ref:,.0f}/s)")

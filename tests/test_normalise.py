@@ -60,6 +60,11 @@ from listguard.normalise.phone import normalise_phone, normalise_phones
         ("06 12 34 56 78 ext. 12", "+33612345678", "mobile"),
         ("06 12 34 56 78 #12", "+33612345678", "mobile"),
         ("Tel: 01 44 55 66 77 x12", "+33144556677", "fixed"),
+        ("+33 6 12 34 56 78 (poste 12)", "+33612345678", "mobile"),
+        ("T: 06 12 34 56 78", "+33612345678", "mobile"),
+        ("Tel/Fax: 01 44 55 66 77", "+33144556677", "fixed"),
+        ("330612345678", "+33612345678", "mobile"),
+        ("Toto 06 12 34 56 78", None, "invalid"),
         # garbage stays refused
         ("O6 12 34 56 78", None, "invalid"),
         ("06 12 34 56 78 (domicile)", None, "invalid"),

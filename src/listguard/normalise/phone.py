@@ -10,7 +10,7 @@ value: they are few in a French base.
 Numbers are read as people write them: separators of any kind, ``+33 (0)6...``,
 a label before the number (``Tel:``, ``Tél.``, ``Tel portable :``, ``mobile:``),
 an extension after it (``poste 12``, ``ext. 12``, ``x12``, ``#12``: dropped, the
-number kept), and ``33612345678`` (the country code without ``+`` or ``00``, as
+number kept), and ``33612345678`` or ``330612345678`` (the country code without ``+`` or ``00``, as
 spreadsheets leave it). Letters anywhere else, a number too short or too long, and
 two numbers in one cell are refused.
 
@@ -58,12 +58,12 @@ _SEPARATORS = ["(", ")", ".", "-", "/", *(c for c in map(chr, range(0x3001)) if 
 # words a person writes around a number, read only in values holding something else
 # than digits and separators: a label before it (one or more words, each maybe
 # followed by "." or ":"), an extension after it (at most 6 digits). A fax number is
-# not a number to call: "Fax:" is not a label.
+# not a number to call: "Fax:" is not a label ("Tel/Fax:" is).
 _LABEL = (
-    r"(?i)^(?:(?:(?:t[eé]l(?:[eé]phone)?|phone|portable|port|mobile|mob|gsm|cell(?:ulaire)?"
-    r"|fixe|domicile|dom|bureau|perso|pro|num[eé]ro)\b|n°)\s*[.:]*\s*)+"
+    r"(?i)^(?:(?:(?:t[eé]l(?:[eé]phone)?(?:\s*/\s*fax)?|phone|portable|port|mobile|mob|gsm"
+    r"|cell(?:ulaire)?|fixe|domicile|dom|bureau|perso|pro|num[eé]ro|t)\b|n°)\s*[.:]*\s*)+"
 )
-_EXTENSION = r"(?i)[\s,;]*(?:poste|ext(?:ension)?\.?|x|#)\s*[0-9]{1,6}$"
+_EXTENSION = r"(?i)[\s,;]*\(?(?:poste|ext(?:ension)?\.?|x|#)\s*[0-9]{1,6}\)?$"
 # why a value holding two numbers is refused, for the messages that name a bad value
 SEVERAL = "two phone numbers in one cell (give one)"
 # a run of digits long enough to be a phone number, within one value
@@ -239,8 +239,9 @@ def _normalised(values: pl.Series) -> pl.DataFrame:
         .then(c.str.slice(1))
         .when(c.str.starts_with("00"))
         .then(c.str.slice(2))
-        # 33 and a national significant number, the "+" lost by a spreadsheet
-        .when(c.str.starts_with("33") & (c.str.len_bytes() == 11))
+        # 33 and a national significant number, the "+" lost by a spreadsheet (with
+        # a trunk zero after it, 12 digits: the zero is dropped below)
+        .when(c.str.starts_with("33") & c.str.len_bytes().is_between(11, 12))
         .then(c)
         .otherwise(pl.lit(None, dtype=pl.String))
     )
