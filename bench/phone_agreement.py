@@ -171,6 +171,7 @@ def compare(title: str, values: list[str], kinds_of: list[str] | None) -> None:
         refs = [None if k in GARBAGE else r for k, r in zip(kinds_of, refs, strict=True)]
     raw_agree = sum(m == raw_reference(v) for v, m in zip(values, ours, strict=True))
     kinds: Counter[str] = Counter()
+    example: dict[str, str] = {}  # the first value of each kind
     accepted: Counter[str] = Counter()
     agree = 0
     for i, (value, mine, theirs) in enumerate(zip(values, ours, refs, strict=True)):
@@ -179,11 +180,14 @@ def compare(title: str, values: list[str], kinds_of: list[str] | None) -> None:
         if mine == theirs:
             agree += 1
         elif theirs is None:
-            kinds[f"listguard accepts, the reference refuses: {kind} ({value!r})"] += 1
+            kinds[f"listguard accepts, the reference refuses: {kind}"] += 1
+            example.setdefault(f"listguard accepts, the reference refuses: {kind}", value)
         elif mine is None:
-            kinds[f"the reference accepts, listguard refuses: {kind} ({value!r})"] += 1
+            kinds[f"the reference accepts, listguard refuses: {kind}"] += 1
+            example.setdefault(f"the reference accepts, listguard refuses: {kind}", value)
         else:
-            kinds[f"both accept, different E.164: {kind} ({value!r})"] += 1
+            kinds[f"both accept, different E.164: {kind}"] += 1
+            example.setdefault(f"both accept, different E.164: {kind}", value)
     n = len(ours)
     print(f"numbers: {n:,}; agreement: {agree / n:.4%} (plain libphonenumber: {raw_agree / n:.4%})")
     print(f"listguard: {t_ours:.2f} s ({n / t_ours:,.0f}/s)")
@@ -192,14 +196,8 @@ def compare(title: str, values: list[str], kinds_of: list[str] | None) -> None:
         for name, count in sorted(accepted.items()):
             print(f"  {count:>8,}  {name}")
     print("disagreements (first value of each kind shown):")
-    merged: Counter[str] = Counter()
-    example: dict[str, str] = {}
-    for key, count in kinds.items():
-        short = key.rsplit(" (", 1)[0]
-        merged[short] += count
-        example.setdefault(short, key.rsplit(" (", 1)[1].rstrip(")"))
-    for short, count in merged.most_common(12):
-        print(f"  {count:>8,}  {short}, e.g. {example[short]}")
+    for name, count in kinds.most_common(12):
+        print(f"  {count:>8,}  {name}, e.g. {example[name]!r}")
 
 
 def main() -> None:
