@@ -10,9 +10,9 @@ value: they are few in a French base.
 Numbers are read as people write them: separators of any kind, ``+33 (0)6...``,
 a label before the number (``Tel:``, ``Tél.``, ``Tel portable :``, ``mobile:``),
 an extension after it (``poste 12``, ``ext. 12``, ``x12``, ``#12``: dropped, the
-number kept), and ``33612345678`` or ``330612345678`` (the country code without ``+`` or ``00``, as
-spreadsheets leave it). Letters anywhere else, a number too short or too long, and
-two numbers in one cell are refused.
+number kept), and ``33612345678`` or ``330612345678`` (the country code without
+``+`` or ``00``, as spreadsheets leave it). Letters anywhere else, a number too
+short or too long, and two numbers in one cell are refused.
 
 Line types: ``mobile``, ``fixed``, ``non_geographic`` (09), ``special`` (08:
 free, shared cost, premium), ``invalid``.
