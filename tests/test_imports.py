@@ -273,10 +273,32 @@ def test_events_partners_suppression(engine: Engine, tmp_path: Path) -> None:
                 },
                 {"list": "robinson", "phone": "12", "email": "", "added_at": "2026-01-01"},
                 {"list": "", "phone": "", "email": "x@example.com", "added_at": ""},
+                {
+                    "list": "robinson",
+                    "phone": "Tél. 07 51 23 45 67 poste 3",
+                    "email": "",
+                    "added_at": "",
+                },
+                {
+                    "list": "robinson",
+                    "phone": "06 11 22 33 44 / 01 44 55 66 77",
+                    "email": "",
+                    "added_at": "",
+                },
             ],
         ),
     )
-    assert (supp.rows_new, supp.rows_rejected) == (1, 2)
+    assert (supp.rows_new, supp.rows_rejected) == (2, 3)
+    messages = {r["value"]: r["message"] for r in _rejects(supp.rejects_path)}  # type: ignore[arg-type]
+    assert messages["12"] == "not a valid phone number"
+    assert "two phone numbers in one cell" in messages["06 11 22 33 44 / 01 44 55 66 77"]
+    with engine.connect() as conn:
+        listed = (
+            conn.execute(text("SELECT value FROM suppressions WHERE kind = 'phone'"))
+            .scalars()
+            .all()
+        )
+    assert "+33751234567" in listed
 
 
 def test_dates_after_the_import_are_rejected(engine: Engine, tmp_path: Path) -> None:

@@ -110,6 +110,74 @@ def test_another_layout_is_read_through_maps_and_bad_input_is_refused(tmp_path: 
         link_files([names_only], tmp_path / "o")
 
 
+def test_every_contacts_column_may_be_mapped_and_one_a_command_has_no_use_for_is_noted(
+    tmp_path: Path,
+) -> None:
+    """``--map`` takes any column of the contacts format: link has no use for address
+    line 3 (it compares addresses by lines 4 and 5), so it says so and goes on; a map
+    onto the id column names the rows; a column no format has is still refused."""
+    from tests.test_cli import cli
+
+    head = "Ref;Prenom;Nom;Naissance;Mail;Batiment\n"
+    (tmp_path / "a.csv").write_text(
+        head + "1;Marie;Dupont;1980-05-12;marie.dupont@example.com;Bât A\n"
+        "2;Jean;Martin;1975-01-01;jean.martin@example.com;Bât B\n"
+        "3;Paul;Petit;1990-02-03;paul.petit@example.org;\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "b.csv").write_text(
+        head + "7;Marie;Dupont;1980-05-12;marie.dupont@example.com;Bât A\n"
+        "8;Luc;Bernard;1962-07-08;luc.bernard@example.net;\n",
+        encoding="utf-8",
+    )
+    maps = ["--map", "Prenom=first_name", "--map", "Nom=last_name", "--map", "Ref=contact_id"]
+    maps += ["--map", "Naissance=birth_date", "--map", "Mail=email"]
+    done = cli(
+        tmp_path,
+        "link",
+        str(tmp_path / "a.csv"),
+        str(tmp_path / "b.csv"),
+        "--out",
+        str(tmp_path / "l"),
+        *maps,
+        "--map",
+        "Batiment=address_line3",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no use for 'address_line3'" in done.stderr
+    pairs = _read(tmp_path / "l" / "pairs.csv")
+    assert ("1", "7") in {(p["id_a"], p["id_b"]) for p in pairs}
+    refused = user_error(
+        tmp_path,
+        "link",
+        str(tmp_path / "a.csv"),
+        str(tmp_path / "b.csv"),
+        "--out",
+        str(tmp_path / "m"),
+        *maps,
+        "--map",
+        "Batiment=batiment_line",
+    )
+    assert "'batiment_line' is not a column this command reads" in refused
+    assert not (tmp_path / "m").exists()
+
+
+def test_maps_are_sorted_into_read_id_and_unused() -> None:
+    from listguard.normalise.rnvp import INPUT
+    from listguard.processing.files import usable_maps
+    from listguard.processing.linkage import READ
+
+    options = ["A=address_line3", "B=First_Name", "C=nope", "D=contact_id", "E=", "F"]
+    usable = usable_maps(options, READ, "contact_id")
+    assert usable.options == ["B=First_Name", "C=nope", "E=", "F"]  # the bad ones refused later
+    assert usable.id_column == "D"
+    assert len(usable.notes) == 1 and "'address_line3'" in usable.notes[0]
+    # rnvp reads address line 3; a profile names no row, so contact_id is of no use to it
+    assert usable_maps(options[:1], INPUT, "contact_id").options == options[:1]
+    unnamed = usable_maps(["D=contact_id"], READ, "")
+    assert unnamed.options == [] and unnamed.id_column == "" and len(unnamed.notes) == 1
+
+
 def test_the_registry_is_deduplicated_and_its_clusters_kept(engine: Engine, tmp_path: Path) -> None:
     import polars as pl
     from sqlalchemy import text

@@ -137,6 +137,39 @@ def test_postal_keys_with_ligatures_are_keyed_again_and_suppressions_follow(
         assert sorted(values) == sorted([old, now[0][1], "ELSEWHERE"])
 
 
+def test_numbers_held_as_invalid_are_read_again_as_people_write_them(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    """0021: a number that earlier code held as invalid (a label, an extension, 33
+    without +) gets its E.164 and line type; a number that is none stays invalid."""
+    engine = any_engine
+    rows = [
+        contact("C1", phone="Tel: 01 44 55 66 77 poste 12", mobile="33612345678"),
+        contact("C2", phone="12", mobile="06 12 34 56 78 / 01 44 55 66 77"),
+    ]
+    import_file(engine, "contacts", write_csv(tmp_path / "a.csv", rows))
+    query = text(
+        "SELECT contact_id, phone, phone_e164, phone_type, mobile_e164, mobile_type "
+        "FROM contacts ORDER BY 1"
+    )
+    with engine.connect() as conn:
+        now = [tuple(r) for r in conn.execute(query)]
+    assert now[0][2:] == ("+33144556677", "fixed", "+33612345678", "mobile")
+    assert now[1][2:] == (None, "invalid", None, "invalid")
+    config = _config(engine)
+    command.downgrade(config, "0020")
+    with engine.begin() as conn:  # as revision 0020's imports held them
+        conn.execute(
+            text(
+                "UPDATE contacts SET phone_e164 = NULL, phone_type = 'invalid', "
+                "mobile_e164 = NULL, mobile_type = 'invalid' WHERE contact_id = 'C1'"
+            )
+        )
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(query)] == now
+
+
 def test_free_pages_are_given_back_unless_another_process_writes(engine: Engine) -> None:
     """After a migration that made a table again, a SQLite file whose free pages are
     over a quarter of it is compacted (readers do not stop it: WAL); a registry

@@ -44,6 +44,39 @@ from listguard.normalise.phone import normalise_phone, normalise_phones
         ("06 12 34", None, "invalid"),
         ("06 12 34 56 7A", None, "invalid"),
         ("+33 5 99 99 99 99 99", None, "invalid"),
+        # as people write them in real files: a label, an extension, a lost "+"
+        ("Tel: 04 13 75 05 71", "+33413750571", "fixed"),
+        ("Tél. 06 12 34 56 78", "+33612345678", "mobile"),
+        ("Tel portable : 06 12 34 56 78", "+33612345678", "mobile"),
+        ("mobile: 0612345678", "+33612345678", "mobile"),
+        ("N° 06 12 34 56 78", "+33612345678", "mobile"),
+        ("tel:+33612345678", "+33612345678", "mobile"),
+        ("33784302685", "+33784302685", "mobile"),
+        ("33 6 12 34 56 78", "+33612345678", "mobile"),
+        ("33692123456", "+262692123456", "mobile"),
+        ("(+33) 6 12 34 56 78", "+33612345678", "mobile"),
+        ("06 12 34 56 78 poste 12", "+33612345678", "mobile"),
+        ("06 12 34 56 78 Poste 1234", "+33612345678", "mobile"),
+        ("06 12 34 56 78 ext. 12", "+33612345678", "mobile"),
+        ("06 12 34 56 78 #12", "+33612345678", "mobile"),
+        ("Tel: 01 44 55 66 77 x12", "+33144556677", "fixed"),
+        ("+33 6 12 34 56 78 (poste 12)", "+33612345678", "mobile"),
+        ("T: 06 12 34 56 78", "+33612345678", "mobile"),
+        ("Tel/Fax: 01 44 55 66 77", "+33144556677", "fixed"),
+        ("330612345678", "+33612345678", "mobile"),
+        ("Toto 06 12 34 56 78", None, "invalid"),
+        # garbage stays refused
+        ("O6 12 34 56 78", None, "invalid"),
+        ("06 12 34 56 78 (domicile)", None, "invalid"),
+        ("Fax: 01 44 55 66 77", None, "invalid"),
+        ("Tel:", None, "invalid"),
+        ("poste 12", None, "invalid"),
+        ("3361234567", None, "invalid"),
+        ("336123456789", None, "invalid"),
+        ("0612345678 / 0144556677", None, "invalid"),
+        ("06 12 34 56 78 ou 01 44 55 66 77", None, "invalid"),
+        ("0612345678;0144556677", None, "invalid"),
+        ("06 12 34 56 78 poste 0144556677", None, "invalid"),
         ("", None, None),
         (None, None, None),
     ],
@@ -70,6 +103,10 @@ def test_a_few_numbers_are_classified_as_many_are() -> None:
     numbers = [*_phones(rng, 1500, mobile=True), *_phones(rng, 1500, mobile=False)]
     numbers += ["+33 6 92 12 34 56", "+590 690 12 34 56", "00 44 20 7946 0958", "06 12 34 5"]
     numbers += ["", "  ", "+508 41 23 45", "0800 12 34 56", "0899 12 34 56"]
+    # written as people write them: labels, extensions, a lost "+", and garbage
+    messy = ["Tel: {}", "Tél. {} poste 12", "{} #3", "mobile: {}", "{} ou {}", "O{}"]
+    numbers += [m.format(n, n) for n in numbers[:600] for m in messy]
+    numbers += ["33" + n.replace(" ", "")[1:] for n in numbers[:300] if n.startswith("0")]
     many = normalise_phones(pl.Series(numbers))
     assert len(numbers) > phone._FEW
     few = pl.concat(
@@ -77,9 +114,39 @@ def test_a_few_numbers_are_classified_as_many_are() -> None:
     )
     assert few.equals(many)
     assert set(many["line_type"].drop_nulls()) >= {"mobile", "fixed", "invalid"}
+    assert many["e164"].is_not_null().sum() > len(numbers) / 2
     # a column with no number at all answers at once, in the same shape
     none = normalise_phones(pl.Series(["", None, " "]))
     assert none.schema == many.schema and none.null_count().row(0) == (3, 3)
+
+
+def test_two_numbers_in_one_cell_are_told_apart_from_other_bad_values() -> None:
+    from listguard.normalise.phone import refused_as_several
+
+    values = pl.Series(
+        [
+            "06 12 34 56 78 / 01 44 55 66 77",
+            "0612345678 0144556677",
+            "Tel: 06 12 34 56 78 et +33 1 44 55 66 77",
+            "06 12 34 56 7A",
+            "06 12 34 56 78",
+            "",
+            None,
+            "06 12 34",
+        ]
+    )
+    e164 = normalise_phones(values)["e164"]
+    assert e164.to_list()[4] == "+33612345678"
+    assert refused_as_several(values, e164).to_list() == [
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
 
 
 _french_national = st.from_regex(r"0[1-79][0-9]{8}", fullmatch=True)

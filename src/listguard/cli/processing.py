@@ -26,7 +26,8 @@ Maps = Annotated[
         "--map",
         metavar="SOURCE=COLUMN",
         help="Read a column under a contacts-format name, e.g. --map Prenom=first_name "
-        "--map CP=postal_code (for rnvp, address is one free-text field).",
+        "--map CP=postal_code (for rnvp, address is one free-text field); a column "
+        "the command has no use for is noted and left out.",
     ),
 ]
 IdColumn = Annotated[str, typer.Option("--id", help="Column naming each row.")]
@@ -40,6 +41,20 @@ Compare = Annotated[
 PairsOut = Annotated[Path, typer.Option("--out", help="Folder for pairs.csv and clusters.csv.")]
 
 
+def _usable(
+    maps: list[str] | None, reads: tuple[str, ...], id_column: str
+) -> tuple[list[str], str]:
+    """The ``--map`` options the command can use and its id column; each option naming a
+    contacts-format column the command has no use for is said on standard error and
+    left out (the command goes on)."""
+    from listguard.processing.files import usable_maps
+
+    usable = usable_maps(maps or [], reads, id_column)
+    for note in usable.notes:
+        err(f"note: {note}")
+    return usable.options, usable.id_column
+
+
 def rnvp(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV, XLSX or Parquet file of addresses.")],
@@ -50,14 +65,16 @@ def rnvp(
     """Restructure postal addresses to AFNOR NF Z10-011 (six lines of at most 38
     characters, postal code and city checked against La Poste's base), with a status
     per address: valid, corrected, doubtful or invalid."""
+    from listguard.normalise.rnvp import INPUT
     from listguard.processing.addresses import restructure_file
 
     c: Context = ctx.obj
+    maps, id_column = _usable(map_, INPUT, id_column)
     with progress_rows("restructuring addresses") as advance:
         report = restructure_file(
             file,
             out,
-            map_ or [],
+            maps,
             id_column,
             c.settings().output.csv_delimiter,
             progress=advance,
@@ -77,14 +94,16 @@ def _linkage(
     threshold: float,
     compare: list[str] | None,
 ) -> None:
-    from listguard.processing.linkage import link_files
+    from listguard.processing.linkage import READ, link_files
 
     c: Context = ctx.obj
+    extra = tuple(x.strip().lower() for x in compare or [])
+    usable, id_column = _usable(maps, (*READ, *extra), id_column)
     with progress_rows("reading") as advance:
         report = link_files(
             files,
             out,
-            maps=maps or [],
+            maps=usable,
             id_column=id_column,
             threshold=threshold,
             compare=compare or [],
@@ -205,6 +224,7 @@ def enrich(
     from listguard.processing.clusters import stale_clusters
     from listguard.processing.enrich import enrich as do_enrich
     from listguard.processing.enrich import make_order
+    from listguard.processing.linkage import READ
     from listguard.renting.order import backdated, load_order
     from listguard.timeutil import today
 
@@ -235,6 +255,7 @@ def enrich(
         )
     if warning := backdated(order):
         err(f"warning: {warning}")
+    maps, id_column = _usable(map_, READ, id_column)
     if warning := stale_clusters(c.engine()):
         err(f"warning: {warning}")
     from listguard.renting.leftovers import sweep
@@ -248,7 +269,7 @@ def enrich(
             out,
             c.settings(),
             order,
-            maps=map_ or [],
+            maps=maps,
             id_column=id_column,
             threshold=threshold,
             step=step,
@@ -286,13 +307,15 @@ def profile(
     """A quality report of a file, or of the registry's contacts (--base):
     completeness and validity per field, phone line types, email domains (mistyped,
     disposable), address statuses, exact duplicates."""
-    from listguard.processing.profile import profile_base, profile_file
+    from listguard.processing.profile import READ, profile_base, profile_file
 
     if (file is None) == (not base):
         raise InputError("give a file, or --base for the registry's contacts (not both)")
     with progress_rows("profiling") as advance:
         if file is not None:
-            report = profile_file(file, out, map_ or [], progress=advance)
+            # the rows of a profile are not named: no id column
+            maps, _ = _usable(map_, READ, "")
+            report = profile_file(file, out, maps, progress=advance)
         else:
             c: Context = ctx.obj
             report = profile_base(c.engine(), out, progress=advance)

@@ -32,7 +32,7 @@ from listguard.imports.common import (
 from listguard.io.dates import parse_instants_of
 from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.email import normalise_emails
-from listguard.normalise.phone import normalise_phones
+from listguard.normalise.phone import SEVERAL, normalise_phones, refused_as_several
 from listguard.propagation.outbox import enqueue
 from listguard.timeutil import now_ts
 
@@ -64,6 +64,7 @@ def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
         low["via"].alias("_via"),
         parse_instants_of(frame["at"]).alias("_at"),
         phones["e164"].alias("_phone"),
+        refused_as_several(frame["phone"], phones["e164"]).alias("_several"),
         emails["email"].alias("_email"),
     )
 
@@ -109,7 +110,20 @@ def _checks(now: int) -> list[Check]:
         ),
         Check(
             "phone",
-            blank("contact_id") & blank("email") & ~blank("phone") & pl.col("_phone").is_null(),
+            blank("contact_id")
+            & blank("email")
+            & ~blank("phone")
+            & pl.col("_phone").is_null()
+            & pl.col("_several"),
+            f"not a valid phone number, so it cannot name a person: {SEVERAL}",
+        ),
+        Check(
+            "phone",
+            blank("contact_id")
+            & blank("email")
+            & ~blank("phone")
+            & pl.col("_phone").is_null()
+            & ~pl.col("_several"),
             "not a valid phone number, so it cannot name a person",
         ),
     ]

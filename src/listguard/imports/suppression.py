@@ -24,7 +24,7 @@ from listguard.imports.contacts import ADDRESS_KEY, key_of
 from listguard.io.dates import parse_instants
 from listguard.io.tabular import Batch, TabularFile
 from listguard.normalise.email import normalise_emails
-from listguard.normalise.phone import normalise_phones
+from listguard.normalise.phone import SEVERAL, normalise_phones, refused_as_several
 from listguard.normalise.postal import normalise_postal_code_expr
 from listguard.timeutil import now_ts
 
@@ -42,6 +42,7 @@ def _steps(tab: TabularFile, _engine: Engine) -> Steps:
         frame = frame.with_columns(
             pl.col("list").str.strip_chars().alias("_list"),
             phones["e164"].alias("_phone"),
+            refused_as_several(frame["phone"], phones["e164"]).alias("_several"),
             emails["email"].alias("_email"),
             parse_instants(pl.col("added_at")).alias("_added"),
             normalise_postal_code_expr().alias("postal_code"),
@@ -65,7 +66,12 @@ def _steps(tab: TabularFile, _engine: Engine) -> Steps:
             ),
             Check(
                 "phone",
-                ~blank("phone") & pl.col("_phone").is_null(),
+                ~blank("phone") & pl.col("_phone").is_null() & pl.col("_several"),
+                f"not a valid phone number: {SEVERAL}",
+            ),
+            Check(
+                "phone",
+                ~blank("phone") & pl.col("_phone").is_null() & ~pl.col("_several"),
                 "not a valid phone number",
             ),
             Check(

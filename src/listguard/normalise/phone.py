@@ -7,6 +7,13 @@ takes the country code of the region whose patterns it matches (+262 here, not
 +33). Other countries' numbers are parsed by ``phonenumbers`` once per distinct
 value: they are few in a French base.
 
+Numbers are read as people write them: separators of any kind, ``+33 (0)6...``,
+a label before the number (``Tel:``, ``Tél.``, ``Tel portable :``, ``mobile:``),
+an extension after it (``poste 12``, ``ext. 12``, ``x12``, ``#12``: dropped, the
+number kept), and ``33612345678`` or ``330612345678`` (the country code without
+``+`` or ``00``, as spreadsheets leave it). Letters anywhere else, a number too
+short or too long, and two numbers in one cell are refused.
+
 Line types: ``mobile``, ``fixed``, ``non_geographic`` (09), ``special`` (08:
 free, shared cost, premium), ``invalid``.
 """
@@ -48,6 +55,19 @@ _ALLOWED_CHARS = r"^[0-9\s+().\-/]*$"
 # what an allowed value holds besides digits and "+" (Python's spaces include every
 # character the regex's \s matches)
 _SEPARATORS = ["(", ")", ".", "-", "/", *(c for c in map(chr, range(0x3001)) if c.isspace())]
+# words a person writes around a number, read only in values holding something else
+# than digits and separators: a label before it (one or more words, each maybe
+# followed by "." or ":"), an extension after it (at most 6 digits). A fax number is
+# not a number to call: "Fax:" is not a label ("Tel/Fax:" is).
+_LABEL = (
+    r"(?i)^(?:(?:(?:t[eé]l(?:[eé]phone)?(?:\s*/\s*fax)?|phone|portable|port|mobile|mob|gsm"
+    r"|cell(?:ulaire)?|fixe|domicile|dom|bureau|perso|pro|num[eé]ro|t)\b|n°)\s*[.:]*\s*)+"
+)
+_EXTENSION = r"(?i)[\s,;]*\(?(?:poste|ext(?:ension)?\.?|x|#)\s*[0-9]{1,6}\)?$"
+# why a value holding two numbers is refused, for the messages that name a bad value
+SEVERAL = "two phone numbers in one cell (give one)"
+# a run of digits long enough to be a phone number, within one value
+_NUMBER_RUN = r"(?:\+|\b00)?[0-9](?:[\s.\-()]?[0-9]){8,}"
 
 
 @cache
@@ -163,13 +183,44 @@ def normalise_phones(values: pl.Series) -> pl.DataFrame:
     return pl.DataFrame([empty[c].scatter(given, found[c]) for c in empty])
 
 
+def _without_words(values: pl.Series) -> pl.Series:
+    """``values`` without the label before the number and the extension after it."""
+    return values.str.replace(_LABEL, "").str.replace(_EXTENSION, "").str.strip_chars()
+
+
+def several_numbers(values: pl.Series) -> pl.Series:
+    """Whether each value holds two phone numbers or more (``06 12 34 56 78 / 01 45 67
+    89 01``): such a value is refused, and this says why."""
+    text = _without_words(values.cast(pl.String).fill_null(""))
+    digits = text.str.replace_all(r"[^0-9]", "")
+    return (text.str.count_matches(_NUMBER_RUN) >= 2) | digits.str.contains(
+        r"^0[1-9][0-9]{8}0[1-9][0-9]{8}$"
+    )
+
+
+def refused_as_several(values: pl.Series, e164: pl.Series) -> pl.Series:
+    """Whether each value was refused (``e164`` null) for holding several numbers;
+    only the refused values are looked at."""
+    out = pl.Series("several", [False] * values.len(), dtype=pl.Boolean)
+    refused = (e164.is_null() & values.is_not_null()).arg_true()
+    if refused.len():
+        out = out.scatter(refused, several_numbers(values.gather(refused)))
+    return out
+
+
 def _normalised(values: pl.Series) -> pl.DataFrame:
     """``normalise_phones`` of ``values``, stripped and none of them empty."""
+    ok = values.str.contains(_ALLOWED_CHARS)
+    # the few values holding something else: the words around the number removed
+    odd = (~ok).arg_true()
+    if odd.len():
+        cleaned = _without_words(values.gather(odd))
+        values = values.clone().scatter(odd, cleaned)
+        ok = ok.scatter(odd, cleaned.str.contains(_ALLOWED_CHARS) & cleaned.ne(""))
     s = pl.col("_s")
     # the digits and "+" of each value whose characters are all allowed: the others it
     # may hold are spaces and _SEPARATORS, removed as literals (a regex costs more)
-    df = pl.DataFrame({"_s": values}).with_columns(
-        s.str.contains(_ALLOWED_CHARS).alias("_ok"),
+    df = pl.DataFrame({"_s": values, "_ok": ok}).with_columns(
         s.str.replace_all("(0)", "", literal=True)
         .str.replace_many(_SEPARATORS, [""] * len(_SEPARATORS))
         .alias("_k"),
@@ -188,6 +239,10 @@ def _normalised(values: pl.Series) -> pl.DataFrame:
         .then(c.str.slice(1))
         .when(c.str.starts_with("00"))
         .then(c.str.slice(2))
+        # 33 and a national significant number, the "+" lost by a spreadsheet (with
+        # a trunk zero after it, 12 digits: the zero is dropped below)
+        .when(c.str.starts_with("33") & c.str.len_bytes().is_between(11, 12))
+        .then(c)
         .otherwise(pl.lit(None, dtype=pl.String))
     )
     national = (

@@ -15,6 +15,44 @@ from listguard.errors import InputError
 from listguard.io.tabular import TabularFile, open_tabular
 
 
+@dataclass
+class UsableMaps:
+    """The ``--map`` options a command can use, its id column, and a note for each
+    option it has no use for."""
+
+    options: list[str]
+    id_column: str
+    notes: list[str]
+
+
+def usable_maps(options: Sequence[str], reads: Sequence[str], id_column: str) -> UsableMaps:
+    """Sort a command's ``--map`` options. One naming a column the command reads
+    (``reads``) is kept; one naming its id column (``--map Ref=contact_id``) makes its
+    source the id column; one naming another column of the contacts format
+    (``address_line3`` for ``link``, which compares addresses by lines 4 and 5) is
+    left out, with a note saying so: the command goes on without it. Any other option
+    is kept for ``parse_maps`` to refuse (a misspelt column, a missing ``=``)."""
+    from listguard.domain.contact_rows import KNOWN
+
+    kept: list[str] = []
+    notes: list[str] = []
+    for option in options:
+        source, sep, target = option.partition("=")
+        source, target = source.strip(), target.strip().lower()
+        if sep and source and target and target not in reads:
+            if target == id_column.strip().lower():
+                id_column = source
+                continue
+            if target in KNOWN:
+                notes.append(
+                    f"--map {option!r}: this command has no use for {target!r}, "
+                    f"the column is not read (it reads {', '.join(reads)})"
+                )
+                continue
+        kept.append(option)
+    return UsableMaps(kept, id_column, notes)
+
+
 def parse_maps(options: Sequence[str], allowed: Sequence[str]) -> dict[str, str]:
     """``["Adresse=address", "CP=postal_code"]`` as {source: target}; a target must be
     one of ``allowed``."""
@@ -167,9 +205,11 @@ def check_threshold(threshold: float) -> None:
 
 __all__ = [
     "MappedFile",
+    "UsableMaps",
     "check_threshold",
     "open_mapped",
     "parse_maps",
     "registry_contacts",
     "registry_table",
+    "usable_maps",
 ]
