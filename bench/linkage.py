@@ -4,11 +4,18 @@
 
 FEBRL 3 (5,000 records, deduplication) and FEBRL 4 (two files of 5,000, linking),
 as shipped with the ``recordlinkage`` package. Three tools on the same data, each
-unsupervised, each with a reasonable configuration written for these fields:
+unsupervised, each with a reasonable configuration written for these fields, run
+twice: with the social security number (an identifier) and without it, as most
+contact files come:
 
-- listguard: ``listguard dedupe`` / ``link`` (a child process, end to end, CSV in
-  and out) on the files written in the contacts format, with ``--compare soc_sec_id``;
-- splink, on its own, configured as its documentation configures FEBRL;
+- listguard: ``listguard dedupe`` / ``link`` with default options (a child process,
+  end to end, CSV in and out) on the files written in the contacts format as a user
+  would map them (given name, surname, date of birth, street number and street,
+  locality as ``address_line5``, suburb as city, postcode), with ``--compare
+  soc_sec_id`` or without it;
+- splink, on its own, configured as its FEBRL example configures it (names with
+  term frequencies, date of birth, street number, postcode; blocking on both names,
+  swapped names, date of birth, street, postcode; and the identifier);
 - recordlinkage: multi-pass blocking (given name, surname, date of birth,
   postcode), string and exact comparisons, its ECM classifier.
 
@@ -43,7 +50,8 @@ def _pairs(pairs: Any) -> set[tuple[str, str]]:
 
 
 def _contacts(frame: Any, path: Path) -> Path:
-    """A FEBRL file in the contacts format (and its soc_sec_id), as a user would map it."""
+    """A FEBRL file in the contacts format (and its soc_sec_id, compared only when named
+    with ``--compare``), as a user would map it."""
     df = pl.from_pandas(frame.reset_index())
     df.select(
         pl.col("rec_id").alias("contact_id"),
@@ -62,15 +70,17 @@ def _contacts(frame: Any, path: Path) -> Path:
     return path
 
 
-def _listguard(files: list[Path], out: Path) -> tuple[set[tuple[str, str]], float]:
+def _listguard(
+    files: list[Path], out: Path, identifier: bool
+) -> tuple[set[tuple[str, str]], float]:
     command = "dedupe" if len(files) == 1 else "link"
+    compare = ["--compare", "soc_sec_id"] if identifier else []
     run = listguard(
         command,
         *map(str, files),
         "--out",
         str(out),
-        "--compare",
-        "soc_sec_id",
+        *compare,
         db=f"sqlite:///{out.parent / 'unused.db'}",
     )
     with (out / "pairs.csv").open(encoding="utf-8-sig") as f:
@@ -78,29 +88,38 @@ def _listguard(files: list[Path], out: Path) -> tuple[set[tuple[str, str]], floa
     return found, run.seconds
 
 
-def _splink(frames: list[Any]) -> tuple[set[tuple[str, str]], float]:
+def _splink(frames: list[Any], identifier: bool) -> tuple[set[tuple[str, str]], float]:
     import splink.comparison_library as cl
     from splink import Linker, SettingsCreator, block_on
     from splink.backends.duckdb import DuckDBAPI
+    from splink.blocking_rule_library import CustomRule
 
     start = time.perf_counter()
     settings = SettingsCreator(
         link_type="dedupe_only" if len(frames) == 1 else "link_only",
         unique_id_column_name="rec_id",
         comparisons=[
-            cl.NameComparison("given_name"),
-            cl.NameComparison("surname"),
+            cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
+            cl.NameComparison("surname").configure(term_frequency_adjustments=True),
             cl.DateOfBirthComparison(
-                "date_of_birth", input_is_string=True, datetime_format="%Y%m%d"
+                "date_of_birth",
+                input_is_string=True,
+                datetime_format="%Y%m%d",
+                invalid_dates_as_null=True,
             ),
-            cl.DamerauLevenshteinAtThresholds("soc_sec_id", [2]),
-            cl.ExactMatch("street_number"),
-            cl.ExactMatch("postcode"),
+            *([cl.DamerauLevenshteinAtThresholds("soc_sec_id", [1, 2])] if identifier else []),
+            cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
+            cl.DamerauLevenshteinAtThresholds("postcode", [1, 2]).configure(
+                term_frequency_adjustments=True
+            ),
         ],
         blocking_rules_to_generate_predictions=[
-            block_on("given_name"),
-            block_on("surname"),
+            block_on("given_name", "surname"),
+            CustomRule("l.given_name = r.surname AND l.surname = r.given_name"),
             block_on("date_of_birth"),
+            *([block_on("soc_sec_id")] if identifier else []),
+            block_on("state", "address_1"),
+            block_on("street_number", "address_1"),
             block_on("postcode"),
         ],
     )
@@ -123,7 +142,7 @@ def _splink(frames: list[Any]) -> tuple[set[tuple[str, str]], float]:
     return _pairs(rows), time.perf_counter() - start
 
 
-def _recordlinkage(frames: list[Any]) -> tuple[set[tuple[str, str]], float]:
+def _recordlinkage(frames: list[Any], identifier: bool) -> tuple[set[tuple[str, str]], float]:
     import recordlinkage
 
     start = time.perf_counter()
@@ -139,7 +158,8 @@ def _recordlinkage(frames: list[Any]) -> tuple[set[tuple[str, str]], float]:
     compare.exact("state", "state")
     compare.string("address_1", "address_1", method="jarowinkler", threshold=0.85)
     compare.exact("postcode", "postcode")
-    compare.exact("soc_sec_id", "soc_sec_id")
+    if identifier:
+        compare.exact("soc_sec_id", "soc_sec_id")
     features = compare.compute(candidates, *frames)
     matches = recordlinkage.ECMClassifier(binarize=None).fit_predict(features)
     return _pairs(matches.to_list()), time.perf_counter() - start
@@ -156,22 +176,26 @@ def main() -> None:
         ("FEBRL 3 (deduplicate 5,000)", [febrl3], _pairs(links3.to_list())),
         ("FEBRL 4 (link 5,000 to 5,000)", [a, b], _pairs(links4.to_list())),
     ]
-    print("| data | tool | precision | recall | F1 | time |")
-    print("|---|---|---|---|---|---|")
+    print("| data | identifier | tool | pairs | precision | recall | F1 | time |")
+    print("|---|---|---|---|---|---|---|---|")
     for label, frames, truth in tasks:
         files = [
             _contacts(f, folder / f"{label[:7].replace(' ', '')}-{i}.csv")
             for i, f in enumerate(frames)
         ]
-        for tool in ("listguard", "splink", "recordlinkage"):
-            if tool == "listguard":
-                found, seconds = _listguard(files, folder / "out")
-            elif tool == "splink":
-                found, seconds = _splink(frames)
-            else:
-                found, seconds = _recordlinkage(frames)
-            p, r, f1 = _score(found, truth)
-            print(f"| {label} | {tool} | {p:.4f} | {r:.4f} | {f1:.4f} | {seconds:.1f} s |")
+        for identifier in (True, False):
+            for tool in ("listguard", "splink", "recordlinkage"):
+                if tool == "listguard":
+                    found, seconds = _listguard(files, folder / "out", identifier)
+                elif tool == "splink":
+                    found, seconds = _splink(frames, identifier)
+                else:
+                    found, seconds = _recordlinkage(frames, identifier)
+                p, r, f1 = _score(found, truth)
+                print(
+                    f"| {label} | {'soc_sec_id' if identifier else 'none'} | {tool} | "
+                    f"{len(found):,} | {p:.4f} | {r:.4f} | {f1:.4f} | {seconds:.1f} s |"
+                )
 
 
 if __name__ == "__main__":

@@ -284,7 +284,7 @@ def test_an_abbreviated_street_type_is_the_same_street(tmp_path: Path) -> None:
     link_files([streets], tmp_path / "s")
     pairs = _read(tmp_path / "s" / "pairs.csv")
     assert [(p["id_a"], p["id_b"], p["agreed"]) for p in pairs] == [
-        ("1", "2", "first_last;street;postcode")
+        ("1", "2", "first_last;number;street;postcode")
     ]
 
 
@@ -302,3 +302,57 @@ def test_a_file_with_no_row_or_one_gives_empty_pairs_not_an_error(tmp_path: Path
             == report.records
             == sum(f.read_text().count("\n") - 1 for f in files)
         )
+
+
+def test_the_model_is_reported_beside_the_pairs_field_by_field(tmp_path: Path) -> None:
+    """model.json and model.md give, for each compared field, m and u of each level
+    of its comparison and the weight they make: why two rows matched."""
+    import json
+
+    path, _ = _base(tmp_path, persons=600)
+    link_files([path], tmp_path / "out")
+    model = json.loads((tmp_path / "out" / "model.json").read_text(encoding="utf-8"))
+    assert model["threshold"] == 0.9 and 0 < model["prior"] < 1
+    fields = {f["column"]: f for f in model["fields"]}
+    assert {"first_last", "dob", "email", "tel", "number", "street", "postcode"} <= set(fields)
+    for field in fields.values():
+        missing = [lv for lv in field["levels"] if lv["missing"]]
+        # a value missing on a side weighs nothing either way
+        assert missing and all(lv["weight"] == 0.0 and lv["m"] is None for lv in missing)
+        known = [lv for lv in field["levels"] if not lv["missing"]]
+        assert all(0 <= lv["m"] <= 1 and 0 <= lv["u"] <= 1 for lv in known)
+        # agreeing exactly is evidence of one person, the last level ("all other") against
+        assert known[0]["weight"] > 0 > known[-1]["weight"], field
+    table = (tmp_path / "out" / "model.md").read_text(encoding="utf-8")
+    assert "| birth date | missing on a side |  |  | +0.00 |" in table
+    assert "| email | Exact match on email |" in table
+
+
+def test_a_missing_birth_date_or_house_number_does_not_block_a_pair(tmp_path: Path) -> None:
+    """A value missing on one side weighs nothing: the other fields still find the pair
+    (only the model's weights decide, and the blocking passes do not all need it)."""
+    path, _ = _base(tmp_path, persons=600)
+    rows = _read(path)
+    originals = [r for r in rows if r["contact_id"].startswith("C")][:40]
+    copies = [
+        {
+            **r,
+            "contact_id": f"M{i}",
+            # the birth date, the house number, the email and the mobile gone, the
+            # last name mistyped: names, street and town are left to weigh
+            "birth_date": "",
+            "address_line4": r["address_line4"].lstrip("0123456789 "),
+            "last_name": r["last_name"] + "e",
+            "email": "",
+            "mobile": "",
+        }
+        for i, r in enumerate(originals)
+    ]
+    with (tmp_path / "all.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, HEADER, delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows + copies)
+    link_files([tmp_path / "all.csv"], tmp_path / "out")
+    found = {tuple(sorted((p["id_a"], p["id_b"]))) for p in _read(tmp_path / "out" / "pairs.csv")}
+    wanted = {tuple(sorted((r["contact_id"], f"M{i}"))) for i, r in enumerate(originals)}
+    assert len(found & wanted) >= 0.9 * len(wanted), sorted(wanted - found)[:3]

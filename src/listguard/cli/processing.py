@@ -38,7 +38,12 @@ Compare = Annotated[
     list[str] | None,
     typer.Option(help="Another identifier column to compare (customer number...)."),
 ]
-PairsOut = Annotated[Path, typer.Option("--out", help="Folder for pairs.csv and clusters.csv.")]
+PairsOut = Annotated[
+    Path,
+    typer.Option(
+        "--out", help="Folder for pairs.csv, clusters.csv and model.md (why pairs matched)."
+    ),
+]
 
 
 def _usable(

@@ -4,26 +4,30 @@ A Fellegi-Sunter model (splink, on DuckDB in this process) over fields listguard
 normalises first: names in capitals without accents or punctuation, compared with
 Jaro-Winkler and with first and last names swapped; the birth date as digits
 (a typo is one or two edits); the email as normalised for the rules; one phone
-number in E.164 (the mobile, else the other); the street line, the locality, the
-postal code and the city; and any other identifier the user names (``--compare``:
+number in E.164 (the mobile, else the other); the house number, the street, the
+locality, the postal code and the city; and any other identifier the user names (``--compare``:
 a customer number, a social security number), compared with edit distance.
 
-Only fields that some row fills take part. Candidate pairs come from several
-blocking passes (same first and last name; same last name and birth date; same
-first name and birth date; same postal code and last name or first name; same
-birth date and postal code; same email; same number; swapped names; same street
-and postal code; each ``--compare`` field), so that the cost grows with the file,
-not with its square. The model is trained without labels: the chance that two
+Only fields that some row fills take part; a value missing on a side weighs
+nothing. Candidate pairs come from several blocking passes, each catching what the
+others miss (same first and last name, or the two swapped; last or first name with
+the birth date, the postal code or the city; the birth date alone, with the postal
+code or the city; email; number; street with postal code or city; house number with
+postal code or city; each ``--compare`` field), so that the cost grows with the
+file, not with its square. The model is trained without labels: the chance that two
 fields agree by accident (``u``) from random pairs, the chance that they agree for
 the same person (``m``) by expectation maximisation within three blocks.
 
 Pairs above the threshold (a match probability, 0.9 by default) are written with
-the fields that agreed; clusters are the connected groups of such pairs.
+the fields that agreed; clusters are the connected groups of such pairs; the
+trained model (``m`` and ``u`` of each level of each comparison) is written beside
+them, so that a user sees why two rows matched.
 
 The package, one concept a module: ``fields`` (the compared fields, prepared),
 ``blocking`` (the candidate pairs and the exact ones), ``gates`` (which of the model's
-pairs are kept), ``model`` (splink's model, trained and run, and the clusters) and
-``run`` (the files or the registry in, the pairs and clusters out).
+pairs are kept), ``model`` (splink's model, trained and run, and the clusters),
+``report`` (the trained model as ``model.json`` and ``model.md``) and ``run`` (the
+files or the registry in, the pairs and clusters out).
 """
 
 from __future__ import annotations

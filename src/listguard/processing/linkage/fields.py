@@ -1,8 +1,9 @@
 """The fields deduplication and linkage compare, prepared from a batch of contacts:
 names as keys (capitals without accents or punctuation), the birth date as digits,
 the email as normalised for the rules, one number in E.164 (the mobile, else the
-other), the street with its type written out, the locality, the postal code, the
-city, and each ``--compare`` column (``x_<name>``)."""
+other), the house number, the street with its type written out (without the
+number), the locality, the postal code, the city, and each ``--compare`` column
+(``x_<name>``)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ READ = (
 )
 
 
+# a house number and its suffix (12, 12 B, 12 BIS, 12TER), then the street
+_NUMBER = r"^(\d+(?:\s?(?:BIS|TER|QUATER|[A-Z])\b)?)\s*"
+
+
 def _null_if_blank(e: pl.Expr) -> pl.Expr:
     return pl.when(e == "").then(None).otherwise(e)
 
@@ -47,7 +52,8 @@ def prepare(frame: pl.DataFrame, ids: pl.Series, extra: Sequence[str]) -> pl.Dat
     base = pl.DataFrame({c: col(c) for c in (*READ, *extra)})
     mobiles = normalise_phones(base["mobile"])["e164"]
     phones = normalise_phones(base["phone"])["e164"]
-    return base.select(
+    line4 = base.select(street_type_written_out(text_key("address_line4")).alias("_line4"))
+    return base.with_columns(line4).select(
         pl.Series("unique_id", ids.cast(pl.String)),
         *[
             _null_if_blank(text_key(c)).alias(a)
@@ -59,8 +65,13 @@ def prepare(frame: pl.DataFrame, ids: pl.Series, extra: Sequence[str]) -> pl.Dat
         ).alias("dob"),
         normalise_emails(base["email"])["email"].alias("email"),
         pl.coalesce(mobiles, phones).alias("tel"),
+        # the house number apart from the street: a number missing on one side, or
+        # another number in the same street, then weighs as such, not as a typo
+        _null_if_blank(pl.col("_line4").str.extract(_NUMBER, 1).str.replace_all(" ", "")).alias(
+            "number"
+        ),
         # "12 AV FOCH" and "12 AVENUE FOCH" are one street
-        _null_if_blank(street_type_written_out(text_key("address_line4"))).alias("street"),
+        _null_if_blank(pl.col("_line4").str.replace(_NUMBER, "")).alias("street"),
         _null_if_blank(text_key("address_line5")).alias("locality"),
         _null_if_blank(pl.col("postal_code").fill_null("").str.replace_all(r"\s", "")).alias(
             "postcode"

@@ -42,15 +42,23 @@ def _model(
             cl.JaroWinklerAtThresholds(c, [0.92, 0.88]) for c in ("first", "last") if c in filled
         ]
     fuzzy: dict[str, Callable[[str], Any]] = {
-        "dob": lambda c: cl.LevenshteinAtThresholds(c, [1, 2]),
+        # a typo, or two digits swapped, is one edit
+        "dob": lambda c: cl.DamerauLevenshteinAtThresholds(c, [1, 2]),
         # exact only: jean.martin@ at another provider, or jean.martin46@, is often
         # another person
         "email": lambda c: cl.ExactMatch(c),
         "tel": lambda c: cl.LevenshteinAtThresholds(c, [1, 2]),
+        "number": lambda c: cl.ExactMatch(c),
         "street": lambda c: cl.JaroWinklerAtThresholds(c, [0.9, 0.8]),
         "locality": lambda c: cl.JaroWinklerAtThresholds(c, [0.9]),
-        "postcode": lambda c: cl.LevenshteinAtThresholds(c, [1]),
-        "city": lambda c: cl.JaroWinklerAtThresholds(c, [0.9]),
+        # a common value (Paris, a big town's postal code) agreeing weighs less than
+        # a rare one: term-frequency adjustments
+        "postcode": lambda c: cl.DamerauLevenshteinAtThresholds(c, [1]).configure(
+            term_frequency_adjustments=True
+        ),
+        "city": lambda c: cl.JaroWinklerAtThresholds(c, [0.9]).configure(
+            term_frequency_adjustments=True
+        ),
     }
     comparisons += [make(c) for c, make in fuzzy.items() if c in filled]
     extras = sorted(c for c in filled if c.startswith("x_"))
@@ -76,8 +84,9 @@ def _model(
 
 def predict(
     frames: Sequence[pl.DataFrame], threshold: float, identify: bool = False
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(pairs: id_a, id_b, probability, agreed; clusters: id[, file], cluster_id).
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """(pairs: id_a, id_b, probability, agreed; clusters: id[, file], cluster_id; the
+    trained model, as splink saves it: empty when no pair can be made).
     The pairs are those not of two persons of one household (``not_household_sql``),
     or with ``identify`` those that identify one person (``identifies_sql``); clusters
     are made of them."""
@@ -114,6 +123,7 @@ def predict(
         zip([p for p in PASSES if set(p) <= filled], keys_of(keys), strict=False)
     )
     _train(linker, by_fields, filled)
+    trained = _trained(linker)
     predicted = linker.inference.predict(threshold_match_probability=threshold)
     rel = predicted.as_duckdbpyrelation()
     modelled = _gated(rel, filled, link, identify)
@@ -127,7 +137,7 @@ def predict(
     pairs = kept.select("id_a, id_b, probability, agreed").pl()
     clusters = _components(api, frames, kept, link)
     order = ["id", "file", "cluster_id"] if link else ["id", "cluster_id"]
-    result = pairs.sort("id_a", "id_b"), clusters.select(order).sort(order[:-1])
+    result = pairs.sort("id_a", "id_b"), clusters.select(order).sort(order[:-1]), trained
     con.close()
     spill.cleanup()
     return result
@@ -163,6 +173,34 @@ def _train(linker: Any, by_fields: dict[tuple[str, ...], str], filled: set[str])
                 )
             except Exception:  # a block with too few pairs to learn from: the others teach
                 logging.getLogger(__name__).debug("no EM on %s", block)
+
+
+def _trained(linker: Any) -> dict[str, Any]:
+    """The trained model as predictions use it: the prior, and for each comparison
+    (``column``) its levels with ``m`` and ``u`` (splink's fallback where training
+    saw no pair at a level, ``learnt`` false), ``missing`` for the null level and
+    ``tf`` where the value's frequency adjusts the weight."""
+    model = linker._settings_obj  # splink's public JSON leaves unlearnt levels out
+    comparisons = []
+    for comparison in model.comparisons:
+        levels = []
+        for level in comparison.comparison_levels:
+            missing = bool(level.is_null_level)
+            levels.append(
+                {
+                    "label": str(level.label_for_charts),
+                    "missing": missing,
+                    "m": None if missing else level.m_probability,
+                    "u": None if missing else level.u_probability,
+                    "learnt": not missing and bool(level._m_is_trained),
+                    "tf": bool(level._has_tf_adjustments),
+                }
+            )
+        comparisons.append({"column": str(comparison.output_column_name), "levels": levels})
+    return {
+        "prior": float(model._probability_two_random_records_match),
+        "comparisons": comparisons,
+    }
 
 
 def _gated(rel: Any, filled: set[str], link: bool, identify: bool) -> Any:
@@ -218,7 +256,9 @@ def _components(api: Any, frames: Sequence[pl.DataFrame], kept: Any, link: bool)
     return out.select("id", "file", "cluster_id") if link else out.select("id", "cluster_id")
 
 
-def _alone(frames: Sequence[pl.DataFrame], link: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _alone(
+    frames: Sequence[pl.DataFrame], link: bool
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     """No pair, and every record a cluster of its own (a file of fewer than two rows,
     or an empty side of a link)."""
     pairs = pl.DataFrame(
@@ -239,7 +279,7 @@ def _alone(frames: Sequence[pl.DataFrame], link: bool) -> tuple[pl.DataFrame, pl
             for f, name in zip(frames, ("a", "b"), strict=False)
         ]
     )
-    return pairs, clusters
+    return pairs, clusters, {}
 
 
 __all__ = ["predict"]

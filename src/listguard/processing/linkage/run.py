@@ -1,5 +1,6 @@
 """Deduplication and linkage run end to end: one file deduplicated or two linked
-(``pairs.csv`` and ``clusters.csv``), the registry's contacts deduplicated (and their
+(``pairs.csv`` and ``clusters.csv``, and the model that scored them in ``model.json``
+and ``model.md``), the registry's contacts deduplicated (and their
 clusters stored for the rules), and the pairs that identify one person for
 ``enrich``."""
 
@@ -25,6 +26,7 @@ from listguard.processing.files import (
 )
 from listguard.processing.linkage.fields import READ, prepare
 from listguard.processing.linkage.model import predict
+from listguard.processing.linkage.report import model_report, write_report
 from listguard.storage.engine import writing
 from listguard.timeutil import now_ts
 
@@ -89,8 +91,11 @@ def link_files(
                 f"--compare {', '.join(missing)}: no such column", where=str(m.tab.path)
             )
     frames = [read_file(m, extra, progress) for m in mapped]
-    pairs, clusters = predict(frames, threshold)
-    return _written(pairs, clusters, out_dir, delimiter, sum(f.height for f in frames), started)
+    pairs, clusters, model = predict(frames, threshold)
+    records = sum(f.height for f in frames)
+    report = _written(pairs, clusters, out_dir, delimiter, records, started)
+    write_report(out_dir, model_report(model, threshold, records))
+    return report
 
 
 def _written(
@@ -161,8 +166,9 @@ def dedupe_base(
     started = time.perf_counter()
     now = now_ts()  # the clusters are those of the contacts as read from here on
     data = registry_frame(engine, progress)
-    pairs, clusters = predict([data], threshold)
+    pairs, clusters, model = predict([data], threshold)
     report = _written(pairs, clusters, out_dir, delimiter, data.height, started)
+    write_report(out_dir, model_report(model, threshold, data.height))
     grouped = clusters.filter(pl.len().over("cluster_id") > 1)
     with writing(engine) as conn:
         conn.execute(text("DELETE FROM contact_clusters"))
