@@ -36,7 +36,7 @@ def delivery_view(d: reads.Delivery) -> dict[str, Any]:
         "kind": d.kind,
         "partner": f"{d.partner_id} {d.name}",
         "at": minute(d.created_at),
-        "channels": str(d.channels).replace("|", ", "),
+        "channels": str(d.channels).split("|"),  # shown in words
         "packs": str(d.packs).replace("|", ", "),
         "contacts": int(d.contacts_delivered),
         "files": [n for n in OWNER_FILES if (Path(d.out_dir) / n).is_file()],
