@@ -118,3 +118,7 @@ def test_the_opposition_form_names_each_problem_next_to_its_field(site: Site) ->
         missing = c.post("/opposition", data={"token": token, "channel": "all", "scope": "all"})
         assert missing.status_code == 422
         assert 'class="hint field-error" id="either">Indiquez une adresse email' in missing.text
+        # the consent proof's form: a value too long is one that is not valid, in words
+        long = c.post("/droits/preuve", data={"token": token, "email": "a" * 400 + "@x.fr"})
+        assert long.status_code == 422 and "text/html" in long.headers["content-type"]
+        assert "Cette adresse email n&#39;est pas valide." in long.text

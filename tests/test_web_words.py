@@ -55,21 +55,29 @@ def test_the_legend_gives_every_reason_its_meaning_and_the_rules_source() -> Non
 
 def _refusal_codes() -> set[str]:
     """The reasons the code gives a refused request: ``….refused(request, "code")``,
-    the sign-in page's ``refused(status, "code")`` and the partner side's
-    ``Refused(status, "code", ...)``."""
+    the sign-in page's ``refused(status, "code")``, the partner side's
+    ``Refused(status, "code", ...)``, ``refusals.add(route, "code")`` and the edge's
+    ``scope["state"]["refusal"] = "code"``."""
     found: set[str] = set()
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not isinstance(node, ast.Call) or len(node.args) < 2:
-                continue
-            name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
-            second = node.args[1]
-            if name in ("refused", "Refused") and isinstance(second, ast.Constant):
-                found.add(str(second.value))
+            if isinstance(node, ast.Call) and len(node.args) >= 2:
+                name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+                second = node.args[1]
+                counted = name in ("refused", "Refused") or (
+                    name == "add" and "refusals" in ast.unparse(node.func)
+                )
+                if counted and isinstance(second, ast.Constant):
+                    found.add(str(second.value))
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                target = ast.unparse(node.targets[0])
+                if target.endswith("['refusal']") or target.endswith(".refusal"):
+                    found.add(str(node.value.value))
     return found
 
 
 def test_every_refusal_reason_has_words() -> None:
     codes = _refusal_codes()
-    assert {"bad_login", "no_api_key", "bad_signature", "invalid_parameter"} <= codes
+    expected = {"bad_login", "no_api_key", "bad_signature", "invalid_parameter", "nul_character"}
+    assert expected | {"not_a_stop_word", "covers_no_contact"} <= codes
     assert w.missing({"refusal": sorted(codes)}) == []

@@ -212,6 +212,12 @@ WORDS: dict[str, dict[str, Pair]] = {
             "malformed message from a partner",
         ),
         "unknown_source": ("message d'une source inconnue", "message from an unknown source"),
+        "nul_character": ("caractère NUL dans la demande", "NUL character in the request"),
+        "covers_no_contact": (
+            "opposition qui ne couvre aucun contact",
+            "opposition that covers no contact",
+        ),
+        "not_a_stop_word": ("réponse SMS qui n'est pas un STOP", "SMS reply that is not a STOP"),
         "invalid_parameter": (
             "page demandée avec une valeur non valide",
             "page asked with a value that is not valid",
