@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from listguard.oppositions import record_opposition
 from listguard.rules.reasons import REASONS
-from tests.web_server import PASSWORD, Site, form_token
+from listguard.web.app import create_app
+from tests.scenario import Scenario
+from tests.web_server import PASSWORD, Site, form_token, serving, web_settings
 
 
 def _sign_in(c: httpx.Client) -> None:
@@ -122,3 +125,25 @@ def test_the_opposition_form_names_each_problem_next_to_its_field(site: Site) ->
         long = c.post("/droits/preuve", data={"token": token, "email": "a" * 400 + "@x.fr"})
         assert long.status_code == 422 and "text/html" in long.headers["content-type"]
         assert "Cette adresse email n&#39;est pas valide." in long.text
+
+
+def test_a_server_error_is_the_error_page_in_words(engine: Engine, tmp_path: Path) -> None:
+    Scenario(engine, tmp_path).load()
+    app = create_app(engine, web_settings(tmp_path))
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    @app.get("/api/v1/boom")
+    def api_boom() -> None:
+        raise RuntimeError("a bug")
+
+    with serving(app) as url:
+        with httpx.Client(base_url=url) as c:
+            api = c.get("/api/v1/boom")
+            assert api.status_code == 500 and api.text == "Internal Server Error"
+        with httpx.Client(base_url=url) as c:  # uvicorn closes the connection after an error
+            page = c.get("/boom", params={"lang": "fr"})
+            assert page.status_code == 500 and "<h1>Erreur du serveur</h1>" in page.text
+            assert "a bug" not in page.text
