@@ -84,7 +84,7 @@ def test_error_pages_are_in_words_and_the_back_office_keeps_its_layout(site: Sit
         gone = c.get("/admin/deliveries/99", params={"lang": "fr"})
         assert gone.status_code == 404 and "<h1>Page introuvable</h1>" in gone.text
         assert '<a href="/admin/reasons">' in gone.text  # the back office's menu
-        assert '<span lang="en">no such delivery</span>' in gone.text
+        assert "<span>cette livraison n&#39;existe pas</span>" in gone.text
         bad = c.get("/admin/consents/expiring", params={"within": "x"})
         assert bad.status_code == 422 and "« within »" in bad.text
         assert '<a href="/admin/reasons">' in bad.text

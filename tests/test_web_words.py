@@ -81,3 +81,17 @@ def test_every_refusal_reason_has_words() -> None:
     expected = {"bad_login", "no_api_key", "bad_signature", "invalid_parameter", "nul_character"}
     assert expected | {"not_a_stop_word", "covers_no_contact"} <= codes
     assert w.missing({"refusal": sorted(codes)}) == []
+
+
+def test_every_detail_of_a_back_office_error_has_french_words() -> None:
+    """What the back office's handlers raise (``HTTPException(status, "detail")``, and
+    the sign-in's and CSRF's checks) is read in French on the error page."""
+    details = set()
+    for path in [*(PACKAGE / "web" / "admin").glob("*.py"), PACKAGE / "web" / "deps.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "HTTPException":
+                said = node.args[1] if len(node.args) > 1 else None
+                if isinstance(said, ast.Constant) and "API key" not in str(said.value):
+                    details.add(str(said.value))
+    assert {"no such delivery", "this page is for the owner's admins"} <= details
+    assert w.missing({"detail": sorted(details)}) == []

@@ -227,6 +227,39 @@ WORDS: dict[str, dict[str, Pair]] = {
             "message with a bad or expired signature",
         ),
     },
+    # the back office's error details (a handler's ``HTTPException``, written in English)
+    "detail": {
+        "no such delivery": ("cette livraison n'existe pas", "no such delivery"),
+        "no such file": ("ce fichier n'existe pas", "no such file"),
+        "this delivery's files are no longer kept": (
+            "les fichiers de cette livraison ne sont plus conservés",
+            "this delivery's files are no longer kept",
+        ),
+        "nobody held under this identifier": (
+            "personne n'est détenu sous cet identifiant",
+            "nobody held under this identifier",
+        ),
+        "no enabled account with this email": (
+            "aucun compte actif avec cet email",
+            "no enabled account with this email",
+        ),
+        "no live key with this prefix": (
+            "aucune clé en service avec ce préfixe",
+            "no live key with this prefix",
+        ),
+        "this page is for the owner's admins": (
+            "cette page est réservée aux administrateurs",
+            "this page is for the owner's admins",
+        ),
+        "the form expired: reload the page": (
+            "le formulaire a expiré : rechargez la page",
+            "the form expired: reload the page",
+        ),
+        "within must be a number of days between 1 and 3660": (
+            "le nombre de jours doit être compris entre 1 et 3660",
+            "within must be a number of days between 1 and 3660",
+        ),
+    },
 }
 
 # an HTTP status in words: the error pages' title and explanation, a refusal's reason
