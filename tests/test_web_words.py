@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import get_args
 
+from listguard import audit
+from listguard.partners import Outcome
 from listguard.rules.reasons import REASONS
 from listguard.web import words as w
 
@@ -95,3 +98,27 @@ def test_every_detail_of_a_back_office_error_has_french_words() -> None:
                     details.add(str(said.value))
     assert {"no such delivery", "this page is for the owner's admins"} <= details
     assert w.missing({"detail": sorted(details)}) == []
+
+
+def test_every_action_of_the_audit_log_has_words() -> None:
+    """The actions the code writes to the audit log: ``audit.append(conn, "action",
+    ...)``, ``append_through``, the entries of ``append_many`` and a partner's save
+    (``partner_<outcome>``)."""
+    actions = {audit.REDACTION} | {f"partner_{o}" for o in get_args(Outcome)}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            if ast.unparse(node.func.value) != "audit" or len(node.args) < 2:
+                continue
+            said = node.args[1]
+            if node.func.attr in ("append", "append_through") and isinstance(said, ast.Constant):
+                actions.add(str(said.value))
+            elif node.func.attr == "append_many" and isinstance(said, ast.List):
+                actions |= {
+                    str(e.elts[0].value)
+                    for e in said.elts
+                    if isinstance(e, ast.Tuple) and isinstance(e.elts[0], ast.Constant)
+                }
+    assert {"signed_in", "opposition_recorded", "partner_new", "erasure"} <= actions
+    assert w.missing({"audit": sorted(actions)}) == []
