@@ -23,7 +23,13 @@ lint: env
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+# axe-core, which the browser tests inject into the pages to check their accessibility
+# (pinned in package-lock.json; nothing of it is served by the application)
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: lint node_modules/axe-core/axe.min.js
 	$(BIN)/pytest
 
 bench: env
@@ -31,4 +37,4 @@ bench: env
 	$(BIN)/python -m bench.import_and_rent
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache node_modules

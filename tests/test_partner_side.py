@@ -325,7 +325,9 @@ def test_refused_inputs_are_counted_and_shown_in_the_back_office(site: Site) -> 
         site.web.refusals.flush()
         _sign_in(c)
         board = c.get("/admin").text
-    assert "bad_unsubscribe_link" in board and "not_a_stop_word" in board
+    # the reasons in words
+    assert "lien de désinscription non valide" in board
+    assert "réponse SMS qui n&#39;est pas un STOP" in board
     with site.engine.connect() as conn:
         counted: dict[str, int] = dict(
             conn.execute(text("SELECT reason, sum(count) FROM refusals GROUP BY reason")).all()

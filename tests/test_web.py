@@ -271,7 +271,7 @@ def test_back_office_sign_in_dashboard_and_csrf(site: Site) -> None:
         assert "<h1>Partners</h1>" in c.get("/admin/partners").text
         assert "Tableau de bord" in c.get("/admin?lang=fr").text
         audit = c.get("/admin/audit")
-        assert "Chaîne intacte" in audit.text and "signed_in" in audit.text
+        assert "Chaîne intacte" in audit.text and "<td>connexion</td>" in audit.text
         # a form without the session's token is refused, with it accepted
         assert c.post("/admin/logout", data={"csrf": "forged"}).status_code == 403
         csrf = form_token(board.text, "csrf")
@@ -370,8 +370,11 @@ def test_the_rental_form_carries_the_offer(site: Site) -> None:
         form = {"csrf": csrf, "order": order, "offer": "energy_renovation"}
         shown = c.post("/admin/rentals", data=form)
         assert shown.status_code == 200
-        assert 'id="preview-offer">Offre : <code>energy_renovation</code>' in shown.text
-        assert "<code>banned_offer</code>" in shown.text
+        assert 'id="preview-offer">Offre : rénovation énergétique</p>' in shown.text
+        # the reason in words, linked to its meaning and legal source
+        assert '<a href="/admin/reasons#banned_offer">Offre interdite de démarchage</a>' in (
+            shown.text
+        )
         assert '<option value="energy_renovation" selected>' in shown.text
         for offer, told in (("solar", "unknown offer"), ("home_adaptation", "but")):
             form = {"csrf": csrf, "order": 'offer = "general"\n' + order, "offer": offer}
@@ -460,7 +463,7 @@ def test_the_back_office_shows_deliveries_their_ledger_and_files(site: Site) -> 
         shown = re.search(r'id="rentable-total">.*?<strong>(\d+)</strong>', rentable.text)
         assert shown is not None
         assert int(shown.group(1)) == 2  # C1 by sms, C2 by email: opposition of C1 to email
-        assert "<code>opposed</code> : 1" in rentable.text
+        assert '<a href="/admin/reasons#opposed">Opposition reçue</a> : 1' in rentable.text
         assert "unknown partner" in c.get("/admin?rentable=P404").text
         rights = c.get("/admin/oppositions")
         assert "Demandes d&#39;accès" in rights.text or "Demandes d'accès" in rights.text

@@ -294,7 +294,7 @@ def test_the_back_office_shows_the_consents_about_to_lapse(engine: Engine, tmp_p
         )
         page = c.get("/admin/contacts", params={"kind": "contact_id", "value": "C1"}).text
         lapsing = page.split('id="lapsing"', 1)[1]
-        assert last in lapsing and "<td>phone</td>" in lapsing
+        assert last in lapsing and "<td>Appels téléphoniques</td>" in lapsing
         other = c.get("/admin/contacts", params={"kind": "contact_id", "value": "C2"}).text
         assert 'id="lapsing"' not in other
         every = c.get("/admin/consents/expiring").text.split('id="lapsing"', 1)[1]

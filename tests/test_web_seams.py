@@ -71,12 +71,20 @@ def test_domain_errors_are_answered_by_one_handler(engine: Engine, tmp_path: Pat
     for path, raising in (("wrong", wrong), ("reused", reused), ("refused", refused)):
         app.add_api_route(f"/api/v1/test/{path}", raising)
         app.add_api_route(f"/test/{path}", raising)
+        app.add_api_route(f"/admin/test/{path}", raising)
     with serving(app) as url, httpx.Client(base_url=url) as c:
         api = c.get("/api/v1/test/wrong")
         assert (api.status_code, api.json()) == (400, {"detail": "at: not a date"})
         page = c.get("/test/wrong")
         assert page.status_code == 400 and "text/html" in page.headers["content-type"]
-        assert "at: not a date" in page.text
+        # a person reads the status in words, in French by default; the team also reads
+        # the handler's detail
+        assert "<h1>Demande non valide</h1>" in page.text and "not a date" not in page.text
+        english = c.get("/test/wrong?lang=en")
+        assert "<h1>Invalid request</h1>" in english.text
+        back_office = c.get("/admin/test/wrong", params={"lang": "fr"})
+        assert "<h1>Demande non valide</h1>" in back_office.text
+        assert '<span lang="en">at: not a date</span>' in back_office.text
         conflict = c.get("/api/v1/test/reused")
         assert conflict.status_code == 409
         assert conflict.json() == {"detail": "the key was used for another collection"}

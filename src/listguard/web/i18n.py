@@ -207,6 +207,12 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Trop de tentatives de connexion à ce compte : réessayez dans {minutes} minute(s).",
         "Too many sign-in attempts to this account: try again in {minutes} minute(s).",
     ),
+    # codes in words, error pages, fields' messages (pages-words)
+    "too_long": (
+        "Trop long : {n} caractères au plus.",
+        "Too long: {n} characters at most.",
+    ),
+    "errors_title": ("Le formulaire contient des erreurs :", "The form has errors:"),
 }
 
 

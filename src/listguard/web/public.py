@@ -34,6 +34,18 @@ from listguard.web.state import Web
 router = APIRouter(include_in_schema=False)
 CHANNELS: tuple[EventChannel, ...] = ("all", *VOCABULARY_CHANNELS)  # the form's order
 SCOPES: tuple[ScopeKind, ...] = ("all", "partners", "own")
+# the opposition form's fields and their longest value (a longer one is named next to
+# its field, and nothing is recorded)
+LONGEST = {
+    "email": 320,
+    "phone": 40,
+    "last_name": 200,
+    "first_name": 200,
+    "street": 200,
+    "postal_code": 20,
+    "city": 200,
+}
+POSTAL_FIELDS = {"last_name", "first_name", "street", "postal_code", "city"}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -93,7 +105,7 @@ def opposition_form(request: Request, w: W) -> Response:
         token=w.form_token(),
         channels=CHANNELS,
         scopes=SCOPES,
-        errors=[],
+        errors={},
         values={"channel": "all", "scope": "all"},
     )
 
@@ -107,12 +119,13 @@ async def opposition_submit(
     phone: Annotated[str, Form()] = "",
     channel: Annotated[str, Form()] = "all",
     scope: Annotated[str, Form()] = "all",
-    last_name: Annotated[str, Form(max_length=200)] = "",
-    first_name: Annotated[str, Form(max_length=200)] = "",
-    street: Annotated[str, Form(max_length=200)] = "",
-    postal_code: Annotated[str, Form(max_length=20)] = "",
-    city: Annotated[str, Form(max_length=200)] = "",
+    last_name: Annotated[str, Form()] = "",
+    first_name: Annotated[str, Form()] = "",
+    street: Annotated[str, Form()] = "",
+    postal_code: Annotated[str, Form()] = "",
+    city: Annotated[str, Form()] = "",
 ) -> Response:
+    """Record the objection, or the form again with each problem next to its field."""
     lang = w.lang(request)
     values = {
         "email": email,
@@ -127,7 +140,7 @@ async def opposition_submit(
     }
     postal = [last_name, street, postal_code, city]
 
-    def again(status: int, *errors: str) -> Response:
+    def again(status: int, errors: dict[str, str]) -> Response:
         return w.page(
             request,
             "opposition.html",
@@ -135,34 +148,38 @@ async def opposition_submit(
             token=w.form_token(),
             channels=CHANNELS,
             scopes=SCOPES,
-            errors=list(errors),
-            values=values,
+            errors=errors,
+            values={k: v[: LONGEST[k]] if k in LONGEST else v for k, v in values.items()},
         )
 
     if not w.rate.allow(client_of(request)):
-        return again(429, text_for(lang, "too_many"))
+        return again(429, {"form": text_for(lang, "too_many")})
     if not w.form_token_ok(token):
-        return again(400, text_for(lang, "bad_form"))
+        return again(400, {"form": text_for(lang, "bad_form")})
     if channel not in CHANNELS or scope not in SCOPES:
-        return again(400, text_for(lang, "bad_form"))
-    errors = []
+        return again(400, {"form": text_for(lang, "bad_form")})
+    errors = {
+        field: text_for(lang, "too_long", n=str(LONGEST[field]))
+        for field, value in values.items()
+        if len(value) > LONGEST.get(field, len(value))
+    }
     by_post = any(v.strip() for v in (*postal, first_name))
     if not email.strip() and not phone.strip() and not by_post:
-        errors.append(text_for(lang, "need_identifier"))
-    if email.strip() and not normalise_email(email)[1]:
-        errors.append(text_for(lang, "bad_email"))
-    if phone.strip() and normalise_phone(phone)[0] is None:
-        errors.append(text_for(lang, "bad_phone"))
+        errors["either"] = text_for(lang, "need_identifier")
+    if "email" not in errors and email.strip() and not normalise_email(email)[1]:
+        errors["email"] = text_for(lang, "bad_email")
+    if "phone" not in errors and phone.strip() and normalise_phone(phone)[0] is None:
+        errors["phone"] = text_for(lang, "bad_phone")
     address = PostalAddress(last_name, street, postal_code, city, first_name)
-    if by_post:
+    if by_post and not errors.keys() & POSTAL_FIELDS:
         try:  # the same check the recording makes, before anything is recorded
             if not all(v.strip() for v in postal):
                 raise InputError("incomplete")
             await run_in_threadpool(check_postal_address, address)
         except InputError:
-            errors.append(text_for(lang, "bad_address"))
+            errors["by-post"] = text_for(lang, "bad_address")
     if errors:
-        return again(422, *errors)
+        return again(422, errors)
     if by_post:
         await run_in_threadpool(
             lambda: record_postal_opposition(

@@ -119,21 +119,25 @@ def proof_request(
     request: Request,
     w: W,
     token: Annotated[str, Form()] = "",
-    email: Annotated[str, Form(max_length=320)] = "",
-    phone: Annotated[str, Form(max_length=40)] = "",
+    email: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
 ) -> Response:
-    """A request for the proof: by email (a link is mailed) or by mobile (a code is sent)."""
+    """A request for the proof: by email (a link is mailed) or by mobile (a code is sent);
+    a value too long to be an address or a number is answered as one that is not valid."""
     lang = w.lang(request)
     offers = _offers(w)
 
     def again(status: int, key: str) -> Response:
-        return _rights(request, w, status, (text_for(lang, key),), email=email, phone=phone)
+        shown = {"email": email[:320], "phone": phone[:40]}
+        return _rights(request, w, status, (text_for(lang, key),), **shown)
 
     if not w.rate.allow(client_of(request)):
         return again(429, "too_many")
     if not w.form_token_ok(token):
         return again(400, "bad_form")
     email, phone = email.strip(), phone.strip()
+    if len(email) > 320 or len(phone) > 40:
+        return again(422, "bad_email" if len(email) > 320 else "bad_phone")
     if bool(email) == bool(phone) or (email and not offers["by_email"]):
         return again(422, "proof_need_one")
     if phone and not offers["by_sms"]:

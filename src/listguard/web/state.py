@@ -33,6 +33,7 @@ from listguard.proof.senders import sms_sender
 from listguard.storage.engine import writing
 from listguard.web.i18n import LANGS, text_for
 from listguard.web.throttle import SignInThrottle
+from listguard.web.words import install as install_words
 
 HERE = Path(__file__).parent
 FORM_TOKEN_SECONDS = 2 * 3600
@@ -118,6 +119,7 @@ class Web:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         # the templates ship with the package: not one stat() per page to see if they changed
         self.templates.env.auto_reload = False
+        install_words(self.templates.env)  # ``{{ code | words("via") }}``: a code in words
         # the registry's, so that every worker process accepts the forms of the others
         with engine.begin() as conn:
             self.form_secret = str(registry_secret(conn, "forms", create=True)).encode()

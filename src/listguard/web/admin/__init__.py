@@ -1,6 +1,6 @@
 """The back office of the owner's team: sign-in, dashboard, partners, rentals (preview
 and delivery), deliveries, oppositions and their propagation, the audit log, accounts
-and API keys.
+and API keys; the legend of the exclusion reasons.
 
 Sessions are cookies (``HttpOnly``, ``SameSite=Strict``, ``Secure`` behind HTTPS);
 every form carries the session's CSRF token. Operators work; admins also manage
@@ -17,12 +17,24 @@ from listguard.web.admin import (
     deliveries,
     oppositions,
     partners,
+    reasons,
     rentals,
     signin,
 )
 from listguard.web.admin.router import router
 
 # the modules whose pages are on the router (no two of their paths overlap)
-PAGES = (signin, dashboard, oppositions, rentals, audit_log, partners, access, deliveries, contacts)
+PAGES = (
+    signin,
+    dashboard,
+    oppositions,
+    rentals,
+    audit_log,
+    partners,
+    access,
+    deliveries,
+    contacts,
+    reasons,
+)
 
 __all__ = ["PAGES", "router"]

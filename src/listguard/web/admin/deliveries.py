@@ -28,7 +28,7 @@ def delivery_view(d: reads.Delivery) -> dict[str, Any]:
         "kind": d.kind,
         "partner": f"{d.partner_id} {d.name}",
         "at": minute(d.created_at),
-        "channels": str(d.channels).replace("|", ", "),
+        "channels": str(d.channels).split("|"),  # shown in words
         "packs": str(d.packs).replace("|", ", "),
         "contacts": int(d.contacts_delivered),
         "files": kept_files(d.out_dir),
