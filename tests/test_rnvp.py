@@ -328,6 +328,7 @@ def test_civility_from_the_first_name_and_departement_from_the_commune() -> None
             "corrected",
         ),
         ("12 rue de la paix 75002", ("12 RUE DE LA PAIX", None, "75002 PARIS"), "corrected"),
+        ("10 rue de la paix 75 002 Paris", ("10 RUE DE LA PAIX", None, "75002 PARIS"), "valid"),
     ],
 )
 def test_an_address_on_one_line_is_cut_before_its_postal_code_and_town(

@@ -34,8 +34,9 @@ SERVICE = (
     r"(?i)(?:^|\s)((?:B\.? ?P|C\.? ?S|T\.? ?S\.? ?A|BO[IÎ]TE POSTALE)\.?"
     r" ?(?:N[°O.]? ?)?\d{1,5})(?:\s|$)"
 )
-_COUNTRY = r"(?i)[\s,-]*\bFRANCE\s*$"  # written after the town, not on the lines
-_INSIDE = r"\s\d{5}(?:\s|$)"  # a five-digit group after the first word
+# the country written after the town (not a town's own "Roissy-en-France")
+_COUNTRY = r"(?i)\s+FRANCE\s*$"
+_INSIDE = r"\s(?:\d{5}|\d{2} \d{3})(?:\s|$)"  # a postal code after the first word
 _AFTER_SERVICE = ("BP", "B P", "P", "CS", "C S", "S", "TSA", "T S A", "A", "POSTALE", "CEDEX")
 
 
@@ -99,28 +100,46 @@ def split_postal_city(long: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
 
 
 def _candidates(inside: pl.DataFrame) -> pl.DataFrame:
-    """One row per five-digit word of the parts ``inside`` but their first: ``_cand``,
-    the words before (``head``) and after (``tail``), whether La Poste knows that pair
-    (``_match``) and whether it could be one to correct (``_plain``)."""
+    """One row per five-digit group of the parts ``inside`` but their first word
+    (``_cand``; ``75 002`` too, ``_spaced``), the words before (``head``) and after
+    (``tail``), whether La Poste knows that pair (``_match``) and whether it could be one
+    to correct (``_plain``)."""
     exact, cities, codes = _known()
     words = inside.select("_row", "_k", pl.col("text").str.split(" ").alias("_w")).with_columns(
         pl.int_ranges(pl.col("_w").list.len(), dtype=pl.Int32).alias("_i"),
         pl.col("_w").alias("_cand"),
     )
+    after = pl.col("_w").list.get(pl.col("_i") + 1, null_on_oob=True)
+    spaced = pl.col("_cand").str.contains(r"^\d{2}$") & after.str.contains(r"^\d{3}$").fill_null(
+        False
+    )
     cands = (
         words.explode("_cand", "_i")
-        .filter((pl.col("_i") > 0) & pl.col("_cand").str.contains(r"^\d{5}$"))
+        .filter((pl.col("_i") > 0) & (pl.col("_cand").str.contains(r"^\d{5}$") | spaced))
+        .with_columns(
+            spaced.alias("_spaced"),
+            pl.when(spaced).then(pl.col("_cand") + after).otherwise(pl.col("_cand")).alias("_cand"),
+        )
         .with_columns(
             pl.col("_w").list.slice(0, pl.col("_i")).list.join(" ").alias("head"),
             pl.col("_w")
-            .list.slice(pl.col("_i") + 1)
+            .list.slice(pl.col("_i") + 1 + pl.col("_spaced").cast(pl.Int32))
             .list.join(" ")
-            .str.replace(_COUNTRY, "")
             .alias("tail"),
             text_key(pl.col("_w").list.get(pl.col("_i") - 1)).alias("_before"),
         )
         .drop("_w")
     )
+    # the town as written, else without a "France" after it
+    whole = cands.with_columns(city_key(text_key("tail")).alias("ck")).join(
+        exact, on=["_cand", "ck"], how="left"
+    )
+    cands = whole.with_columns(
+        pl.when(pl.col("_exact").is_null())
+        .then(pl.col("tail").str.replace(_COUNTRY, ""))
+        .otherwise(pl.col("tail"))
+        .alias("tail")
+    ).drop("ck", "_exact")
     town = text_key("tail")
     cands = cands.with_columns(
         town.str.extract(CEDEX, 1).alias("_cedex"),
@@ -137,9 +156,10 @@ def _candidates(inside: pl.DataFrame) -> pl.DataFrame:
         & ~pl.col("ck").str.contains(_STREET)
     )
     code_alone = (pl.col("tail") == "") & pl.col("_cand").is_in(codes.implode())
-    return cands.with_columns(
-        match.alias("_match"), (~service & (plain_town | code_alone)).alias("_plain")
-    )
+    # "75 002": only where La Poste knows it with its town (a house number and a part of
+    # a name could look the same)
+    plain = ~service & ~pl.col("_spaced") & (plain_town | code_alone)
+    return cands.with_columns(match.alias("_match"), plain.alias("_plain"))
 
 
 def _chosen(cands: pl.DataFrame, long: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
