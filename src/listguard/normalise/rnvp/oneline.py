@@ -37,7 +37,7 @@ SERVICE = (
 # the country written after the town (not a town's own "Roissy-en-France")
 _COUNTRY = r"(?i)\s+FRANCE\s*$"
 _INSIDE = r"\s(?:\d{5}|\d{2} \d{3})(?:\s|$)"  # a postal code after the first word
-_AFTER_SERVICE = ("BP", "B P", "P", "CS", "C S", "S", "TSA", "T S A", "A", "POSTALE", "CEDEX")
+_AFTER_SERVICE = ("BP", "P", "CS", "S", "TSA", "A", "POSTALE", "CEDEX")
 
 
 def set_services_apart(text: pl.Expr) -> pl.Expr:
@@ -105,47 +105,69 @@ def _candidates(inside: pl.DataFrame) -> pl.DataFrame:
     (``tail``), whether La Poste knows that pair (``_match``) and whether it could be one
     to correct (``_plain``)."""
     exact, cities, codes = _known()
-    words = inside.select("_row", "_k", pl.col("text").str.split(" ").alias("_w")).with_columns(
+    words = inside.select("_row", "_k", pl.col("text").str.split(" ").alias("_w"))
+    # every word on a row of its own (its part and place), the groups kept
+    flat = words.select(
+        "_k",
+        pl.col("_w").alias("_word"),
         pl.int_ranges(pl.col("_w").list.len(), dtype=pl.Int32).alias("_i"),
-        pl.col("_w").alias("_cand"),
-    )
-    after = pl.col("_w").list.get(pl.col("_i") + 1, null_on_oob=True)
-    spaced = pl.col("_cand").str.contains(r"^\d{2}$") & after.str.contains(r"^\d{3}$").fill_null(
-        False
-    )
+    ).explode("_word", "_i")
+    same_part = pl.col("_k").shift(-1) == pl.col("_k")
+    two_three = (
+        pl.col("_word").str.contains(r"^\d{2}$")
+        & same_part
+        & pl.col("_word").shift(-1).str.contains(r"^\d{3}$")
+    ).fill_null(False)
+    groups = flat.filter(
+        (pl.col("_i") > 0) & (pl.col("_word").str.contains(r"^\d{5}$") | two_three)
+    ).select("_k", "_i")
+    at = pl.col("_i")
     cands = (
-        words.explode("_cand", "_i")
-        .filter((pl.col("_i") > 0) & (pl.col("_cand").str.contains(r"^\d{5}$") | spaced))
+        words.join(groups, on="_k")
         .with_columns(
-            spaced.alias("_spaced"),
-            pl.when(spaced).then(pl.col("_cand") + after).otherwise(pl.col("_cand")).alias("_cand"),
-        )
-        .with_columns(
-            pl.col("_w").list.slice(0, pl.col("_i")).list.join(" ").alias("head"),
+            pl.col("_w").list.get(at).alias("_cand"),
+            pl.col("_w").list.get(at + 1, null_on_oob=True).alias("_next"),
+            # the word before, without its dots: B.P. is BP
             pl.col("_w")
-            .list.slice(pl.col("_i") + 1 + pl.col("_spaced").cast(pl.Int32))
+            .list.get(at - 1)
+            .str.to_uppercase()
+            .str.replace_all(r"[^A-Z]", "")
+            .alias("_before"),
+        )
+        .with_columns((pl.col("_cand").str.len_chars() == 2).alias("_spaced"))
+        .with_columns(
+            pl.when(pl.col("_spaced"))
+            .then(pl.col("_cand") + pl.col("_next"))
+            .otherwise(pl.col("_cand"))
+            .alias("_cand"),
+            pl.col("_w").list.slice(0, at).list.join(" ").alias("head"),
+            pl.col("_w")
+            .list.slice(at + 1 + pl.col("_spaced").cast(pl.Int32))
             .list.join(" ")
             .alias("tail"),
-            text_key(pl.col("_w").list.get(pl.col("_i") - 1)).alias("_before"),
         )
-        .drop("_w")
+        .drop("_w", "_next")
     )
     # the town as written, else without a "France" after it
-    whole = cands.with_columns(city_key(text_key("tail")).alias("ck")).join(
+    cands = cands.with_columns(text_key("tail").alias("_town"))
+    cands = cands.with_columns(city_key(pl.col("_town")).alias("ck")).join(
         exact, on=["_cand", "ck"], how="left"
     )
-    cands = whole.with_columns(
-        pl.when(pl.col("_exact").is_null())
+    plain_country = pl.col("_exact").is_null()
+    cands = cands.with_columns(
+        pl.when(plain_country)
         .then(pl.col("tail").str.replace(_COUNTRY, ""))
         .otherwise(pl.col("tail"))
-        .alias("tail")
+        .alias("tail"),
+        pl.when(plain_country)
+        .then(pl.col("_town").str.replace(r" FRANCE$", ""))
+        .otherwise(pl.col("_town"))
+        .alias("_town"),
     ).drop("ck", "_exact")
-    town = text_key("tail")
     cands = cands.with_columns(
-        town.str.extract(CEDEX, 1).alias("_cedex"),
-        city_key(town.str.replace(CEDEX, "")).alias("ck"),
-    )
-    cands = cands.join(exact, on=["_cand", "ck"], how="left")
+        pl.col("_town").str.extract(CEDEX, 1).alias("_cedex"),
+        city_key(pl.col("_town").str.replace(CEDEX, "")).alias("ck"),
+    ).join(exact, on=["_cand", "ck"], how="left")
     service = pl.col("_before").is_in(list(_AFTER_SERVICE))
     match = pl.col("_exact").fill_null(False) | (
         pl.col("_cedex").is_not_null() & pl.col("ck").is_in(cities.implode())
