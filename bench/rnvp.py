@@ -145,7 +145,7 @@ def _one_line(halls: pl.DataFrame, separator: str) -> pl.DataFrame:
         pl.concat_str(
             [
                 pl.col("ligne_voie").fill_null(""),
-                pl.concat_str(["code_postal", "ville"], separator=" "),
+                pl.concat_str(["code_postal", "ville"], separator=" ", ignore_nulls=True),
             ],
             separator=separator,
         )
