@@ -302,7 +302,7 @@ def test_civility_from_the_first_name_and_departement_from_the_commune() -> None
             ("12 RUE DE LA REPUBLIQUE", "BP 45", "69002 LYON"),
             "valid",
         ),
-        ("12 rue Foch B.P. 45 69002 Lyon", ("12 RUE FOCH", "B P 45", "69002 LYON"), "valid"),
+        ("12 rue Foch B.P. 45 69002 Lyon", ("12 RUE FOCH", "BP 45", "69002 LYON"), "valid"),
         # an arrondissement after the town is the commune La Poste names
         ("10 rue de la paix 75002 paris 2e", ("10 RUE DE LA PAIX", None, "75002 PARIS"), "valid"),
         # five digits that are not the postal code: a CS number, a street number

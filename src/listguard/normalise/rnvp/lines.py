@@ -55,7 +55,14 @@ def parts(base: pl.DataFrame) -> pl.DataFrame:
         split_postal_city(written, base)
         .sort("_row", "src", "_k", "_sub")
         .drop("_k", "_sub")
-        .with_columns(text_key("text").alias("key"))
+        .with_columns(
+            # B.P. 45 is written BP 45 (C.S., T.S.A. alike)
+            text_key("text")
+            .str.replace(r"^B P\b", "BP")
+            .str.replace(r"^C S\b", "CS")
+            .str.replace(r"^T S A\b", "TSA")
+            .alias("key")
+        )
         .filter(~pl.col("key").is_in(["", "FRANCE"]))  # the country: no line for France
     )
     lone = pl.col("key").str.contains(NUMBER_ONLY) & ~pl.col("_pc")
