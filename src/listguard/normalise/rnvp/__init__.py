@@ -3,7 +3,9 @@ normalisation, validation postale).
 
 Any input: the address columns of the contacts format in any state (a complement in
 line 4, the street in line 2, "12, rue ..." split by a comma, the postal code with
-the city), or one free-text ``address`` column. Out come the six standard lines:
+the city), or one free-text ``address`` column, even on one line with nothing before
+the postal code ("145 impasse de la Fontaine 29440 Trézilidé"). Out come the six
+standard lines:
 
 1. the recipient (civility, first name, last name; a company first when there is one);
 2. what locates the recipient inside the building (flat, floor, staircase, "chez");
@@ -31,7 +33,8 @@ whose city does not match their postal code go through a fuzzy search, once per
 distinct pair.
 
 The package, one step a module: ``formats`` (the columns, the line length, the
-patterns of each line), ``lines`` (where each part of an address goes), ``streets``
+patterns of each line), ``oneline`` (a postal code and town found inside a line, a
+PO box set apart), ``lines`` (where each part of an address goes), ``streets``
 (street types written out, labels abbreviated to fit), ``places`` (the postal code
 and city against La Poste's base) and ``restructure`` (the batch, step by step).
 """

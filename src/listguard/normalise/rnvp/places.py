@@ -14,13 +14,19 @@ import polars as pl
 
 from listguard.normalise.text import text_key
 
+_ARRONDISSEMENT = r"^(PARIS|LYON|MARSEILLE) (\d{1,2}) ?(?:ER|ERE|E|EME)?(?: ARRONDISSEMENT)?$"
+
 
 def city_key(e: pl.Expr) -> pl.Expr:
-    """A city compared with La Poste's spellings: SAINT, SAINTE written out."""
+    """A city compared with La Poste's spellings: SAINT, SAINTE written out; an
+    arrondissement as the base names its commune (``PARIS 2E``, ``PARIS 2EME``:
+    ``PARIS 02``)."""
     return (
         e.str.replace_all(r"\bSTE\b", "SAINTE")
         .str.replace_all(r"\bST\b", "SAINT")
         .str.replace_all(r"\bSTS\b", "SAINTS")
+        .str.replace(_ARRONDISSEMENT, "$1 0$2")
+        .str.replace(r"^(PARIS|LYON|MARSEILLE) 0(\d\d)$", "$1 $2")
     )
 
 

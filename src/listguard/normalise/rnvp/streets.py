@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
@@ -156,8 +157,12 @@ def expand_street_type(wide: pl.DataFrame) -> pl.DataFrame:
 # --- the street label: abbreviated only when it does not fit -----------------------
 
 
+_Rule = tuple[re.Pattern[str], str]  # the words, their abbreviation (a number kept)
+
+
 @cache
-def _rules() -> list[tuple[float, re.Pattern[str], str]]:
+def _rules() -> list[tuple[float, str, str]]:
+    """The standard's abbreviations: (step, the words as a regex, their abbreviation)."""
     rules = []
     with resources.files("listguard.data").joinpath("nfz10_abbreviations.csv").open("rb") as f:
         for row in csv.DictReader(line.decode("utf-8") for line in f):
@@ -165,14 +170,47 @@ def _rules() -> list[tuple[float, re.Pattern[str], str]]:
             if not long or "\\g" in row["court"]:
                 continue
             try:
-                pattern = re.compile(rf"(?<![A-Z0-9]){long}(?![A-Z0-9])")
+                re.compile(long)
             except re.error:
                 continue
-            rules.append((float(row["etape"]), pattern, " ".join(short.upper().split())))
+            rules.append((float(row["etape"]), long, " ".join(short.upper().split())))
     return rules
 
 
-_ORDER = (1.0, 2.0, 4.0, 5.0, 3.0, 6.0)
+@cache
+def _steps() -> tuple[tuple[_Rule, ...], ...]:
+    """The abbreviation steps in the standard's order, each its rules: the street type
+    at the head of the label (after the number: ``RUE DE LA PLACE`` keeps ``PLACE``
+    there), titles (``MARECHAL``), general words (``REPUBLIQUE``), street type words
+    elsewhere in the label, first names, ``SAINT``."""
+
+    def anywhere(step: float) -> tuple[_Rule, ...]:
+        return tuple(
+            (re.compile(rf"(?<![A-Z0-9]){long}(?![A-Z0-9])"), short)
+            for etape, long, short in _rules()
+            if etape == step
+        )
+
+    head = tuple(
+        (re.compile(rf"^(?P<number>\d+ ?(?:{EXT} )?)?{long}(?![A-Z0-9])"), short)
+        for etape, long, short in _rules()
+        if etape == 1.0
+    )
+    return (
+        head,
+        anywhere(2.0),
+        anywhere(4.0),
+        anywhere(5.0) + anywhere(1.0),
+        anywhere(3.0),
+        anywhere(6.0),
+    )
+
+
+def _written(short: str) -> Callable[[re.Match[str]], str]:
+    """What replaces the words matched: the abbreviation, after the number if any."""
+    return lambda m: (m.groupdict().get("number") or "") + short
+
+
 _ARTICLES = re.compile(r" (?:LE|LA|LES|AU|AUX|DE|DU|DES|D|ET|L|SUR|EN) ")
 
 
@@ -184,11 +222,9 @@ def shorten(label: str, limit: int = LINE_MAX) -> tuple[str, bool]:
     if len(label) <= limit:
         return label, True
     text = label
-    for step in _ORDER:
-        for etape, pattern, short in _rules():
-            if etape != step:
-                continue
-            text, n = pattern.subn(short, text, count=1)
+    for rules in _steps():
+        for pattern, short in rules:
+            text, n = pattern.subn(_written(short), text, count=1)
             if n and len(text) <= limit:
                 return " ".join(text.split()), True
         text = " ".join(text.split())
