@@ -45,6 +45,8 @@ SCOPES = {
         "sms:stop",
         "calls:check",  # the partner side: may a number be called now
         "calls:write",  # the partner side: calls and attempts made
+        "rights:read",  # the persons' rights requests, to follow them
+        "rights:write",  # a rights request received by the owner's own systems
     ),
 }
 

@@ -18,11 +18,23 @@ from listguard.web.admin import (
     oppositions,
     partners,
     rentals,
+    rights_requests,
     signin,
 )
 from listguard.web.admin.router import router
 
 # the modules whose pages are on the router (no two of their paths overlap)
-PAGES = (signin, dashboard, oppositions, rentals, audit_log, partners, access, deliveries, contacts)
+PAGES = (
+    signin,
+    dashboard,
+    oppositions,
+    rentals,
+    audit_log,
+    partners,
+    access,
+    deliveries,
+    contacts,
+    rights_requests,
+)
 
 __all__ = ["PAGES", "router"]

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from listguard.web.api import calls, collections, inbound, oppositions, partner
+from listguard.web.api import calls, collections, inbound, oppositions, partner, rights_requests
 
 router = APIRouter()
-for _part in (oppositions, partner, inbound, collections, calls):
+for _part in (oppositions, partner, inbound, collections, calls, rights_requests):
     router.include_router(_part.router)
 
 __all__ = ["router"]
