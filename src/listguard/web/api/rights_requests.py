@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from listguard.domain.vocabulary import EventChannel
 from listguard.rights_requests import RightsRequest, check, list_requests, read_request, record
-from listguard.timeutil import to_iso, today
+from listguard.timeutil import now_ts, to_iso, today
 from listguard.web.deps import ERRORS, OwnerGrant, W, owner_scope
 
 router = APIRouter(prefix="/api/v1/rights-requests", tags=["api"], responses=ERRORS)
@@ -118,6 +118,8 @@ async def request_record(
         if body.received_at.tzinfo is None:
             raise HTTPException(400, "received_at needs its offset (e.g. +01:00 or Z)")
         at = int(body.received_at.timestamp())
+        if at > now_ts() + 3600:
+            raise HTTPException(400, "received_at is to come: a request is recorded once received")
     made_id = await run_in_threadpool(
         lambda: record(w.engine, asked, via=body.via, reference=body.reference, at=at)
     )
