@@ -9,7 +9,7 @@ from __future__ import annotations
 import smtplib
 from typing import Annotated
 
-from fastapi import Form, HTTPException, Request
+from fastapi import Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from listguard.accounts import Session
@@ -29,6 +29,8 @@ from listguard.web.admin.router import router
 from listguard.web.deps import SignedIn, W, check_csrf
 from listguard.web.rights_requests import deliver_answer
 from listguard.web.state import Web
+
+RequestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/rights", response_class=HTMLResponse)
@@ -63,7 +65,7 @@ def _request_page(
     request: Request,
     session: Session,
     w: Web,
-    request_id: int,
+    request_id: RequestId,
     *,
     error: str | None = None,
     sent: bool = False,
@@ -91,13 +93,13 @@ def _request_page(
 
 
 @router.get("/rights/{request_id}", response_class=HTMLResponse)
-def rights_request(request: Request, session: SignedIn, w: W, request_id: int) -> Response:
+def rights_request(request: Request, session: SignedIn, w: W, request_id: RequestId) -> Response:
     return _request_page(request, session, w, request_id)
 
 
 @router.post("/rights/{request_id}/start")
 def rights_start(
-    session: SignedIn, w: W, request_id: int, csrf: Annotated[str, Form()] = ""
+    session: SignedIn, w: W, request_id: RequestId, csrf: Annotated[str, Form()] = ""
 ) -> Response:
     check_csrf(session, csrf)
     try:
@@ -107,7 +109,9 @@ def rights_start(
     return RedirectResponse(f"/admin/rights/{request_id}", status_code=303)
 
 
-def _send(request: Request, session: Session, w: Web, request_id: int, token: str) -> Response:
+def _send(
+    request: Request, session: Session, w: Web, request_id: RequestId, token: str
+) -> Response:
     """Send the link to the answer; the page says whether it went."""
     made = read_request(w.engine, request_id)
     assert made is not None
@@ -124,7 +128,7 @@ def rights_answer(
     request: Request,
     session: SignedIn,
     w: W,
-    request_id: int,
+    request_id: RequestId,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Apply the request, make its answer, and send the person the link to it."""
@@ -141,7 +145,7 @@ def rights_refuse(
     request: Request,
     session: SignedIn,
     w: W,
-    request_id: int,
+    request_id: RequestId,
     csrf: Annotated[str, Form()] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
@@ -158,7 +162,7 @@ def rights_send_again(
     request: Request,
     session: SignedIn,
     w: W,
-    request_id: int,
+    request_id: RequestId,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Send the link to the answer again (a new link, to the same answer, while kept)."""

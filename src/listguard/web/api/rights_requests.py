@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -23,6 +23,7 @@ from listguard.web.deps import ERRORS, OwnerGrant, W, owner_scope
 router = APIRouter(prefix="/api/v1/rights-requests", tags=["api"], responses=ERRORS)
 Kind = Literal["access", "rectification", "erasure", "objection", "portability", "proof"]
 Status = Literal["received", "in_progress", "answered", "refused"]
+RequestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class RequestOut(BaseModel):
@@ -78,7 +79,7 @@ async def requests_list(
 
 @router.get("/{request_id}", response_model=RequestDetail)
 async def request_read(
-    request_id: int, w: W, _: Annotated[OwnerGrant, owner_scope("rights:read")]
+    request_id: RequestId, w: W, _: Annotated[OwnerGrant, owner_scope("rights:read")]
 ) -> RequestDetail:
     """One request, with the person's address or number (kept until the request is
     closed and its answer's link has expired)."""
