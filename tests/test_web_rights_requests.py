@@ -237,3 +237,36 @@ def test_the_owners_systems_record_and_follow_requests_with_scoped_keys(
         fix = {"kind": "rectification", "phone": "06 12 34 56 78", "changes": {"salary": "1"}}
         refused = c.post("/api/v1/rights-requests", json=fix, headers=auth(writer))
         assert refused.status_code == 400 and "salary" in refused.text
+
+
+def test_the_back_office_lists_overdue_requests_first_and_says_when_no_link_can_be_sent(
+    engine: Engine, tmp_path: Path
+) -> None:
+    _load(engine, tmp_path)
+    add_account(engine, "admin@example.com", PASSWORD, "admin")
+    key, _ = create_api_key(engine, role="machine", scopes=("rights:write",))
+    app = create_app(engine, _settings(tmp_path, None))  # no SMTP server
+    with served(app) as url, httpx.Client(base_url=url) as c:
+        auth = {"Authorization": f"Bearer {key}"}
+        fresh = {"kind": "access", "email": "c1@example.com"}
+        late = {"kind": "erasure", "email": "c1@example.com", "received_at": "2026-01-31T10:00:00Z"}
+        assert c.post("/api/v1/rights-requests", json=fresh, headers=auth).status_code == 201
+        assert c.post("/api/v1/rights-requests", json=late, headers=auth).status_code == 201
+        _sign_in(c)
+        listed = c.get("/admin/rights").text
+        rows = re.findall(r'<tr( class="overdue")?>\s*<td><a href="/admin/rights/(\d+)"', listed)
+        assert rows == [(' class="overdue"', "2"), ("", "1")]
+        assert "en retard" in listed
+        page = c.get("/admin/rights/2").text
+        assert "2026-02-28" in page and "en retard" in page
+        csrf = form_token(page, "csrf")
+        refused = c.post("/admin/rights/2/refuse", data={"csrf": csrf, "reason": ""})
+        assert refused.status_code == 422 and "reason" in refused.text
+        answered = c.post("/admin/rights/2/answer", data={"csrf": csrf})
+        # applied and answered; the page says the link could not be sent, and why
+        assert answered.status_code == 502 and "smtp_host is not set" in answered.text
+        assert "Renvoyer le lien" in answered.text
+    with engine.connect() as conn:
+        left = conn.execute(text("SELECT COUNT(*) FROM contacts")).scalar()
+        status = conn.execute(text("SELECT status FROM rights_requests WHERE id = 2")).scalar()
+    assert left == 0 and status == "answered"
