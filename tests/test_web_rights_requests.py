@@ -145,6 +145,11 @@ def test_the_form_says_what_is_missing_and_keeps_what_was_typed(
         assert link
         shown = c.get(link.group(1)).text
         assert "Lyon" in shown and "Commune" in shown
+        # the page's other language is the same link's page
+        other = re.search(r'href="(\?t=[^"]+&amp;lang=en)"', shown)
+        assert other, shown
+        translated = c.get("/droits/demande" + other.group(1).replace("&amp;", "&"))
+        assert translated.status_code == 200 and "Confirm my request" in translated.text
         english = c.get("/droits", params={"lang": "en"}).text
         assert "Exercise a right over your data" in english
 

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -200,7 +201,13 @@ def request_link(request: Request, w: W, t: str = "") -> Response:
     """The link mailed to the person: what it would record, and the button that does."""
     asked = _confirmation(request, w, t)
     response = w.page(
-        request, "rights_request.html", step="confirm", token=w.form_token(), asked=asked, t_value=t
+        request,
+        "rights_request.html",
+        step="confirm",
+        token=w.form_token(),
+        asked=asked,
+        t_value=t,
+        keep_query=urlencode({"t": t}),  # the other language's page is the same link's
     )
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
