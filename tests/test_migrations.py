@@ -140,7 +140,7 @@ def test_postal_keys_with_ligatures_are_keyed_again_and_suppressions_follow(
 def test_numbers_held_as_invalid_are_read_again_as_people_write_them(
     any_engine: Engine, tmp_path: Path
 ) -> None:
-    """0021: a number that earlier code held as invalid (a label, an extension, 33
+    """0022: a number that earlier code held as invalid (a label, an extension, 33
     without +) gets its E.164 and line type; a number that is none stays invalid."""
     engine = any_engine
     rows = [
@@ -157,8 +157,8 @@ def test_numbers_held_as_invalid_are_read_again_as_people_write_them(
     assert now[0][2:] == ("+33144556677", "fixed", "+33612345678", "mobile")
     assert now[1][2:] == (None, "invalid", None, "invalid")
     config = _config(engine)
-    command.downgrade(config, "0020")
-    with engine.begin() as conn:  # as revision 0020's imports held them
+    command.downgrade(config, "0021")
+    with engine.begin() as conn:  # as revision 0021's imports held them
         conn.execute(
             text(
                 "UPDATE contacts SET phone_e164 = NULL, phone_type = 'invalid', "

@@ -50,12 +50,16 @@ SCOPES = {
         "rentals:preview",
         "rentals:deliver",
         "deliveries:read",  # every delivery and its files, the owner's own included
+        "rights:read",  # the persons' rights requests, to follow them
+        "rights:write",  # a rights request received by the owner's own systems
     ),
 }
 # scopes that open personal data in bulk or deliver a file: a key holds them only when
 # they are named (``--scope``), never by default, so that a key made for a web form
 # before or after they existed cannot rent the base
-NAMED_ONLY = frozenset({"decisions:read", "rentals:preview", "rentals:deliver"})
+NAMED_ONLY = frozenset(
+    {"decisions:read", "rentals:preview", "rentals:deliver", "rights:read", "rights:write"}
+)
 
 
 def default_scopes(role: str) -> tuple[str, ...]:

@@ -201,7 +201,8 @@ def api_key_create(
             "the owner API, which are given by name only. The owner's systems: "
             "oppositions:write, collections:write, sms:stop, calls:check, calls:write, "
             "and by name only decisions:read, rentals:preview, rentals:deliver, "
-            "deliveries:read (docs/web.md); an unknown one is refused with the list."
+            "deliveries:read, rights:read, rights:write (docs/web.md); an unknown one is "
+            "refused with the list."
         ),
     ] = None,
     label: Annotated[str, typer.Option(help="What the key is for.")] = "",

@@ -546,3 +546,32 @@ proof_codes = Table(
     Column("used_at", BigInteger),
     Index("ix_proof_codes_person", "person"),
 )
+
+# the rights requests (``listguard.rights_requests``): the person by keyed digest, what
+# answering them needs (address or number, corrections asked) and the answer encrypted
+rights_requests = Table(
+    "rights_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # access | rectification | erasure | ...
+    Column("via", String(16), nullable=False),  # web_form | api | letter | phone ...
+    Column("person", String(64), nullable=False),
+    Column("sealed", Text, nullable=False),
+    Column("channel", String(16)),  # an objection's channel
+    Column("reference", String(200)),  # the owner's own reference (its CRM's)
+    Column("confirm_key", String(64)),  # the confirmation link's, once (unique)
+    Column("received_at", BigInteger, nullable=False),
+    Column("due_on", String(10), nullable=False),  # ISO date: received + 1 month
+    Column("status", String(16), nullable=False),  # received | in_progress | answered | refused
+    Column("status_at", BigInteger, nullable=False),
+    Column("handled_by", String(320)),
+    Column("reason", Text),  # a refusal's
+    Column("outcome", Text),  # what was done (JSON, no personal data)
+    Column("answer", Text),  # the document, encrypted, until its link expires
+    Column("answer_name", String(100)),
+    Column("answer_type", String(100)),
+    Column("answer_until", BigInteger),
+    UniqueConstraint("confirm_key", name="uq_rights_requests_confirm_key"),
+    Index("ix_rights_requests_status_due", "status", "due_on"),
+    Index("ix_rights_requests_person", "person"),
+)

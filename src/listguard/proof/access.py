@@ -158,10 +158,18 @@ def _code_hash(link_key: str, person: str, code: str) -> str:
     ).hexdigest()
 
 
-def send_code(engine: Engine, phone: str, sender: SmsSender, *, now: int | None = None) -> None:
+def send_code(
+    engine: Engine,
+    phone: str,
+    sender: SmsSender,
+    *,
+    now: int | None = None,
+    body: str = CODE_TEXT,
+) -> None:
     """Make a code for ``phone`` (normalised to E.164) and send it by SMS when the
     registry holds that number; stored either way, so that the answer and its time do
-    not tell. Raises ``InputError`` for what is not a phone number."""
+    not tell. ``body``: the text, ``{code}`` where the code goes (a rights request's
+    confirmation says so). Raises ``InputError`` for what is not a phone number."""
     _, phone_e164 = person_keys(None, None, phone)
     assert phone_e164 is not None
     at = now if now is not None else now_ts()
@@ -178,7 +186,7 @@ def send_code(engine: Engine, phone: str, sender: SmsSender, *, now: int | None 
         )
         held = _held(conn, None, phone_e164)
     if held:
-        sender.send(phone_e164, CODE_TEXT.format(code=code))
+        sender.send(phone_e164, body.format(code=code))
 
 
 def check_code(engine: Engine, phone: str, code: str, *, now: int | None = None) -> Person | None:

@@ -32,7 +32,7 @@ from listguard.proof.access import SmsSender
 from listguard.propagation.transports.routing import Transports
 from listguard.propagation.transports.webhook import WebhookTransport
 from listguard.propagation.worker import run_forever
-from listguard.web import admin, api, handlers, public, rights
+from listguard.web import admin, api, handlers, public, rights, rights_requests
 from listguard.web.edge import Forwarded, Headers, NoNul, networks
 from listguard.web.state import HERE, Web
 
@@ -150,6 +150,7 @@ def create_app(
     _api_docs(app)
     app.include_router(public.router)
     app.include_router(rights.router)
+    app.include_router(rights_requests.router)
     app.include_router(api.router)
     app.include_router(admin.router)
 

@@ -213,6 +213,108 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Too long: {n} characters at most.",
     ),
     "errors_title": ("Le formulaire contient des erreurs :", "The form has errors:"),
+    # the rights request form of the public rights page (listguard.rights_requests)
+    "request_title": ("Exercer un droit sur vos données", "Exercise a right over your data"),
+    "request_intro": (
+        "Choisissez votre demande et donnez votre adresse email (un lien pour la confirmer "
+        "vous est envoyé) ou votre numéro de mobile (un code vous est envoyé par SMS). La "
+        "demande est enregistrée quand vous la confirmez ; nous y répondons dans un délai "
+        "d'un mois, par un lien pour télécharger la réponse. Aucun compte n'est nécessaire.",
+        "Choose your request and give your email address (a link to confirm it is sent to "
+        "you) or your mobile number (a code is sent to you by SMS). The request is recorded "
+        "once you confirm it; we answer within one month, with a link to download the "
+        "answer. No account is needed.",
+    ),
+    "request_kind": ("Votre demande", "Your request"),
+    "request_access": (
+        "Accéder à mes données (article 15)",
+        "Access my data (article 15)",
+    ),
+    "request_rectification": (
+        "Faire rectifier mes données (article 16)",
+        "Have my data corrected (article 16)",
+    ),
+    "request_erasure": (
+        "Faire effacer mes données (article 17)",
+        "Have my data erased (article 17)",
+    ),
+    "request_objection": (
+        "M'opposer à l'utilisation de mes données (article 21)",
+        "Object to the use of my data (article 21)",
+    ),
+    "request_portability": (
+        "Recevoir mes données dans un format réutilisable (article 20)",
+        "Receive my data in a reusable format (article 20)",
+    ),
+    "request_proof": ("Obtenir la preuve de mes consentements", "Obtain the proof of my consents"),
+    "request_field": (
+        "Pour une rectification : la donnée à corriger",
+        "For a correction: the data to correct",
+    ),
+    "request_value": (
+        "Pour une rectification : la valeur exacte",
+        "For a correction: the right value",
+    ),
+    "request_channel": ("Pour une opposition : le canal", "For an objection: the channel"),
+    "request_by_email": (
+        "Un lien pour confirmer votre demande vous est envoyé, valable 7 jours.",
+        "A link to confirm your request is sent to you, valid 7 days.",
+    ),
+    "request_by_sms": (
+        "Un code pour confirmer votre demande vous est envoyé par SMS.",
+        "A code to confirm your request is sent to you by SMS.",
+    ),
+    "request_send": ("Envoyer ma demande", "Send my request"),
+    "request_need_one": (
+        "Donnez votre adresse email ou votre numéro de mobile (l'un des deux).",
+        "Give your email address or your mobile number (one of them).",
+    ),
+    "request_bad_field": ("Choisissez la donnée à corriger.", "Choose the data to correct."),
+    "request_need_value": (
+        "Pour une rectification, choisissez la donnée et donnez la valeur exacte "
+        "(200 caractères au plus).",
+        "For a correction, choose the data and give the right value (200 characters at most).",
+    ),
+    "request_mailed": (
+        "Si cette adresse figure dans nos fichiers, un message vient de vous être envoyé "
+        "avec un lien pour confirmer votre demande, valable 7 jours. Rien n'est enregistré "
+        "sans cette confirmation.",
+        "If this address is in our files, a message has just been sent to you with a link "
+        "to confirm your request, valid 7 days. Nothing is recorded without this "
+        "confirmation.",
+    ),
+    "request_code_sent": (
+        "Si ce numéro figure dans nos fichiers, un code vient de vous être envoyé par SMS. "
+        "Il est valable 10 minutes.",
+        "If this number is in our files, a code has just been sent to you by SMS. It is "
+        "valid 10 minutes.",
+    ),
+    "request_confirm_intro": (
+        "Confirmez cette demande pour qu'elle soit enregistrée.",
+        "Confirm this request for it to be recorded.",
+    ),
+    "request_confirm": ("Confirmer ma demande", "Confirm my request"),
+    "request_done": (
+        "Votre demande n° {number} est enregistrée. Nous y répondrons au plus tard le {due} ; "
+        "vous recevrez un lien pour télécharger la réponse.",
+        "Your request no. {number} is recorded. We will answer it by {due} at the latest; "
+        "you will receive a link to download the answer.",
+    ),
+    "field_civility": ("Civilité", "Title"),
+    "field_first_name": ("Prénom", "First name"),
+    "field_last_name": ("Nom", "Last name"),
+    "field_company": ("Société", "Company"),
+    "field_address_line2": ("Adresse (ligne 2)", "Address (line 2)"),
+    "field_address_line3": ("Adresse (ligne 3)", "Address (line 3)"),
+    "field_address_line4": ("Adresse (ligne 4)", "Address (line 4)"),
+    "field_address_line5": ("Adresse (ligne 5)", "Address (line 5)"),
+    "field_postal_code": ("Code postal", "Postcode"),
+    "field_city": ("Commune", "Town"),
+    "field_country": ("Pays", "Country"),
+    "field_phone": ("Téléphone", "Phone"),
+    "field_mobile": ("Mobile", "Mobile"),
+    "field_email": ("Adresse email", "Email address"),
+    "field_birth_date": ("Date de naissance", "Date of birth"),
 }
 
 

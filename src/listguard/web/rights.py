@@ -37,7 +37,7 @@ log = logging.getLogger("listguard.web")
 PDF_NAME = "preuve-consentements.pdf"
 
 
-def _offers(w: Web) -> dict[str, bool]:
+def offers(w: Web) -> dict[str, bool]:
     """Which ways to ask for the proof the page offers: email needs the SMTP server and
     the public address the link is made from (never from the request's Host, which
     whoever posts the form chooses), SMS an SMS adapter."""
@@ -45,23 +45,31 @@ def _offers(w: Web) -> dict[str, bool]:
     return {"by_email": by_email, "by_sms": w.sms is not None}
 
 
-def _rights(
-    request: Request, w: Web, status: int = 200, errors: tuple[str, ...] = (), **values: str
+def rights_form(
+    request: Request,
+    w: Web,
+    status: int = 200,
+    errors: tuple[str, ...] = (),
+    request_errors: tuple[str, ...] = (),
+    values: dict[str, str] | None = None,
 ) -> Response:
+    """The rights page; ``errors``: the proof form's, ``request_errors``: the rights
+    request form's (``web.rights_requests``), each shown by its form."""
     return w.page(
         request,
         "rights.html",
         status_code=status,
         token=w.form_token(),
         errors=list(errors),
-        values=values,
-        **_offers(w),
+        request_errors=list(request_errors),
+        values=values or {},
+        **offers(w),
     )
 
 
 @router.get("/droits", response_class=HTMLResponse)
 def rights_page(request: Request, w: W) -> Response:
-    return _rights(request, w)
+    return rights_form(request, w)
 
 
 def pdf_answer(proof: ConsentProof) -> Response:
@@ -125,11 +133,16 @@ def proof_request(
     """A request for the proof: by email (a link is mailed) or by mobile (a code is sent);
     a value too long to be an address or a number is answered as one that is not valid."""
     lang = w.lang(request)
-    offers = _offers(w)
+    offered = offers(w)
 
     def again(status: int, key: str) -> Response:
-        shown = {"email": email[:320], "phone": phone[:40]}
-        return _rights(request, w, status, (text_for(lang, key),), **shown)
+        return rights_form(
+            request,
+            w,
+            status,
+            (text_for(lang, key),),
+            values={"email": email[:320], "phone": phone[:40]},
+        )
 
     if not w.rate.allow(client_of(request)):
         return again(429, "too_many")
@@ -138,9 +151,9 @@ def proof_request(
     email, phone = email.strip(), phone.strip()
     if len(email) > 320 or len(phone) > 40:
         return again(422, "bad_email" if len(email) > 320 else "bad_phone")
-    if bool(email) == bool(phone) or (email and not offers["by_email"]):
+    if bool(email) == bool(phone) or (email and not offered["by_email"]):
         return again(422, "proof_need_one")
-    if phone and not offers["by_sms"]:
+    if phone and not offered["by_sms"]:
         return again(422, "proof_no_sms")
     if email:
         email_norm, valid = normalise_email(email)
@@ -204,4 +217,4 @@ def proof_by_link(request: Request, w: W, t: str = "") -> Response:
     return _person_pdf(w, email=person.email)
 
 
-__all__ = ["PDF_NAME", "pdf_answer", "router"]
+__all__ = ["PDF_NAME", "offers", "pdf_answer", "rights_form", "router"]

@@ -19,6 +19,7 @@ from listguard.web.admin import (
     partners,
     reasons,
     rentals,
+    rights_requests,
     signin,
 )
 from listguard.web.admin.router import router
@@ -35,6 +36,7 @@ PAGES = (
     deliveries,
     contacts,
     reasons,
+    rights_requests,
 )
 
 __all__ = ["PAGES", "router"]

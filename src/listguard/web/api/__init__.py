@@ -13,10 +13,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from listguard.web.api import calls, collections, inbound, oppositions, owner, partner
+from listguard.web.api import (
+    calls,
+    collections,
+    inbound,
+    oppositions,
+    owner,
+    partner,
+    rights_requests,
+)
 
 router = APIRouter()
-for _part in (oppositions, partner, inbound, collections, calls, owner):
+for _part in (oppositions, partner, inbound, collections, calls, owner, rights_requests):
     router.include_router(_part.router)
 
 __all__ = ["router"]

@@ -10,8 +10,8 @@ The numbers of every contact and contact version held as invalid are read again;
 those that are numbers now get their E.164 and line type. The given text is kept
 as it was. Nothing else changes.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-07 02:00:00
 """
 
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from alembic import op
 from sqlalchemy import text
 
-revision: str = "0021"
-down_revision: str | None = "0020"
+revision: str = "0022"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

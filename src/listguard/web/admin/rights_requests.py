@@ -1,0 +1,173 @@
+"""The back office's rights requests (``listguard.rights_requests``): the list, open
+ones first by deadline (the overdue at the top), and a request's page where the
+operator takes it, answers it (the request applied and its answer made by
+``listguard.rights_answers``) or refuses it with a reason; the person is then sent the
+link to the answer."""
+
+from __future__ import annotations
+
+import smtplib
+from typing import Annotated
+
+from fastapi import Form, HTTPException, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from listguard.accounts import Session
+from listguard.errors import ListguardError
+from listguard.rights_answers import TITLES, answer, refuse
+from listguard.rights_requests import (
+    STATUSES,
+    answer_link,
+    forget_answered,
+    list_requests,
+    read_request,
+    start,
+)
+from listguard.timeutil import today
+from listguard.web.admin.formats import minute
+from listguard.web.admin.router import router
+from listguard.web.deps import SignedIn, W, check_csrf
+from listguard.web.rights_requests import deliver_answer
+from listguard.web.state import Web
+
+RequestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.get("/rights", response_class=HTMLResponse)
+def rights_requests(request: Request, session: SignedIn, w: W, status: str = "") -> Response:
+    """The requests, open ones first by deadline."""
+    forget_answered(w.engine)  # what a closed request no longer needs goes first
+    try:
+        rows = list_requests(w.engine, status=status or None)
+    except ListguardError as exc:
+        raise HTTPException(400, str(exc)) from None
+    day = today()
+    return w.page(
+        request,
+        "admin/rights_requests.html",
+        session=session,
+        requests=[
+            {
+                "r": r,
+                "received": minute(r.received_at),
+                "closed": minute(r.status_at) if not r.open else "",
+                "overdue": r.overdue(day),
+            }
+            for r in rows
+        ],
+        statuses=STATUSES,
+        status=status,
+        titles=TITLES,
+    )
+
+
+def _request_page(
+    request: Request,
+    session: Session,
+    w: Web,
+    request_id: RequestId,
+    *,
+    error: str | None = None,
+    sent: bool = False,
+    status_code: int = 200,
+) -> Response:
+    made = read_request(w.engine, request_id)
+    if made is None:
+        raise HTTPException(404, "no such request")
+    response = w.page(
+        request,
+        "admin/rights_request.html",
+        status_code=status_code,
+        session=session,
+        r=made,
+        received=minute(made.received_at),
+        changed=minute(made.status_at),
+        until=minute(made.answer_until) if made.answer_until else "",
+        overdue=made.overdue(today()),
+        titles=TITLES,
+        error=error,
+        sent=sent,
+    )
+    response.headers["Cache-Control"] = "no-store"  # the person's address is on the page
+    return response
+
+
+@router.get("/rights/{request_id}", response_class=HTMLResponse)
+def rights_request(request: Request, session: SignedIn, w: W, request_id: RequestId) -> Response:
+    return _request_page(request, session, w, request_id)
+
+
+@router.post("/rights/{request_id}/start")
+def rights_start(
+    session: SignedIn, w: W, request_id: RequestId, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    check_csrf(session, csrf)
+    try:
+        start(w.engine, request_id, session.account.email)
+    except ListguardError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return RedirectResponse(f"/admin/rights/{request_id}", status_code=303)
+
+
+def _send(
+    request: Request, session: Session, w: Web, request_id: RequestId, token: str
+) -> Response:
+    """Send the link to the answer; the page says whether it went."""
+    made = read_request(w.engine, request_id)
+    assert made is not None
+    try:
+        deliver_answer(w, made, token)
+    except (ListguardError, smtplib.SMTPException, OSError) as exc:
+        error = f"la réponse est prête mais n'a pas pu être envoyée : {exc}"
+        return _request_page(request, session, w, request_id, error=error, status_code=502)
+    return _request_page(request, session, w, request_id, sent=True)
+
+
+@router.post("/rights/{request_id}/answer", response_class=HTMLResponse)
+def rights_answer(
+    request: Request,
+    session: SignedIn,
+    w: W,
+    request_id: RequestId,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Apply the request, make its answer, and send the person the link to it."""
+    check_csrf(session, csrf)
+    try:
+        token = answer(w.engine, w.settings, request_id, session.account.email)
+    except ListguardError as exc:
+        return _request_page(request, session, w, request_id, error=str(exc), status_code=422)
+    return _send(request, session, w, request_id, token)
+
+
+@router.post("/rights/{request_id}/refuse", response_class=HTMLResponse)
+def rights_refuse(
+    request: Request,
+    session: SignedIn,
+    w: W,
+    request_id: RequestId,
+    csrf: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    check_csrf(session, csrf)
+    try:
+        token = refuse(w.engine, w.settings, request_id, reason, session.account.email)
+    except ListguardError as exc:
+        return _request_page(request, session, w, request_id, error=str(exc), status_code=422)
+    return _send(request, session, w, request_id, token)
+
+
+@router.post("/rights/{request_id}/send", response_class=HTMLResponse)
+def rights_send_again(
+    request: Request,
+    session: SignedIn,
+    w: W,
+    request_id: RequestId,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Send the link to the answer again (a new link, to the same answer, while kept)."""
+    check_csrf(session, csrf)
+    token = answer_link(w.engine, request_id)
+    if token is None:
+        raise HTTPException(404, "no answer kept for this request")
+    return _send(request, session, w, request_id, token)
