@@ -78,8 +78,11 @@ def test_a_dpo_reads_each_exclusion_reason_in_words_with_its_source(site: Site, 
     # the oppositions, their route and their messages' status, in words
     page.goto(f"{site.url}/admin/oppositions?lang=fr")
     expect(page.locator("#events tbody tr").first).to_contain_text("courrier")
-    expect(page.locator("#propagation")).to_contain_text("en attente d'envoi")
+    expect(page.locator("#propagation")).to_contain_text("API seulement")
     shot(page, "oppositions-in-words")
+    page.locator("#events tbody tr").first.get_by_role("link").click()
+    expect(page.locator("main")).to_contain_text("en attente d'envoi")
+    expect(page.locator("main")).not_to_contain_text("pending")
 
 
 def test_the_opposition_form_shows_each_problem_next_to_its_field(site: Site, page: Page) -> None:

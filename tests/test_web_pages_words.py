@@ -54,8 +54,9 @@ def test_back_office_codes_are_shown_in_words(site: Site) -> None:
         assert row is not None
         assert "<td>courrier</td>" in row.group(1) and "<td>Emails</td>" in row.group(1)
         assert "<td>responsable et partenaires</td>" in row.group(1)
-        assert "<td>en attente d&#39;envoi</td>" in events  # the message to P1
         assert ">letter<" not in events and ">pending<" not in events
+        one = c.get("/admin/oppositions/1", params={"lang": "fr"}).text
+        assert "<td>en attente d&#39;envoi" in one and ">pending" not in one  # to P1
         partners = c.get("/admin/partners").text
         assert "<td>commercial</td>" in partners and ">service public</option>" in partners
         deliveries = c.get("/admin/deliveries").text

@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 from typing import get_args
 
-from listguard import audit
+from listguard import audit, rights_requests
 from listguard.partners import Outcome
 from listguard.rules.reasons import REASONS
 from listguard.web import words as w
@@ -105,6 +105,7 @@ def test_every_action_of_the_audit_log_has_words() -> None:
     ...)``, ``append_through``, the entries of ``append_many`` and a partner's save
     (``partner_<outcome>``)."""
     actions = {audit.REDACTION} | {f"partner_{o}" for o in get_args(Outcome)}
+    actions |= {f"rights_request_{status}" for status in rights_requests.STATUSES}
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):

@@ -226,6 +226,14 @@ WORDS: dict[str, dict[str, Pair]] = {
             "message à la signature fausse ou expirée",
             "message with a bad or expired signature",
         ),
+        "bad_request_link": (
+            "lien de confirmation d'une demande non valide ou expiré",
+            "invalid or expired link confirming a request",
+        ),
+        "bad_answer_link": (
+            "lien de réponse à une demande non valide ou expiré",
+            "invalid or expired link to a request's answer",
+        ),
     },
     # the audit log's actions (``audit.append(conn, "action", ...)`` across the code)
     "audit": {
@@ -255,6 +263,17 @@ WORDS: dict[str, dict[str, Pair]] = {
         "partner_unchanged": ("partenaire enregistré sans changement", "partner saved unchanged"),
         "rectification": ("rectification", "rectification"),
         "signed_in": ("connexion", "signed in"),
+        "decision_explained": (
+            "décision expliquée (API du responsable)",
+            "decision explained (owner API)",
+        ),
+        "rental_previewed": ("location prévisualisée", "rental previewed"),
+        "rental_delivered": ("location livrée", "rental delivered"),
+        "delivery_file_read": ("fichier de livraison téléchargé", "delivery file downloaded"),
+        "rights_request_received": ("demande de droits reçue", "rights request received"),
+        "rights_request_in_progress": ("demande de droits prise en charge", "rights request taken"),
+        "rights_request_answered": ("demande de droits répondue", "rights request answered"),
+        "rights_request_refused": ("demande de droits refusée", "rights request refused"),
     },
     # the back office's error details (a handler's ``HTTPException``, written in English)
     "detail": {
@@ -283,6 +302,16 @@ WORDS: dict[str, dict[str, Pair]] = {
         "the form expired: reload the page": (
             "le formulaire a expiré : rechargez la page",
             "the form expired: reload the page",
+        ),
+        "no such opposition": ("cette opposition n'existe pas", "no such opposition"),
+        "no message to this partner": (
+            "aucun message à ce partenaire",
+            "no message to this partner",
+        ),
+        "no such request": ("cette demande n'existe pas", "no such request"),
+        "no answer kept for this request": (
+            "aucune réponse n'est conservée pour cette demande",
+            "no answer kept for this request",
         ),
         "within must be a number of days between 1 and 3660": (
             "le nombre de jours doit être compris entre 1 et 3660",
