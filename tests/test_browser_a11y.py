@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from listguard.links import Unsubscribe, make_token
+from listguard.oppositions import record_opposition
 from tests.browser import CHROMIUM, axe_problems, chromium, needs_axe
 from tests.web_server import PASSWORD, Site
 
@@ -70,6 +71,8 @@ def test_public_pages_have_no_serious_accessibility_violation(site: Site, browse
 def test_back_office_pages_have_no_serious_accessibility_violation(
     site: Site, browser: Browser
 ) -> None:
+    # an opposition to follow, partner by partner
+    record_opposition(site.engine, channel="email", contact_id="C1", via="letter")
     context = browser.new_context(locale="fr-FR")
     page = context.new_page()
     problems: dict[str, list[str]] = {}
@@ -88,6 +91,10 @@ def test_back_office_pages_have_no_serious_accessibility_violation(
                 "/admin/deliveries",
                 "/admin/deliveries/1",
                 "/admin/oppositions",
+                "/admin/oppositions?kind=contact_id&value=C1",  # one person's
+                "/admin/oppositions/1",
+                "/admin/oppositions/partner?partner=P1&state=pending",
+                "/admin/rights",
                 "/admin/partners",
                 "/admin/access",
                 "/admin/audit",

@@ -148,3 +148,11 @@ def test_a_server_error_is_the_error_page_in_words(engine: Engine, tmp_path: Pat
             page = c.get("/boom", params={"lang": "fr"})
             assert page.status_code == 500 and "<h1>Erreur du serveur</h1>" in page.text
             assert "a bug" not in page.text
+
+
+def test_the_other_languages_link_keeps_the_pages_query(site: Site) -> None:
+    with site.client() as c:
+        page = c.get("/partenaires", params={"version": "1", "lang": "fr"}).text
+        assert 'href="?version=1&amp;lang=en" lang="en"' in page
+        plain = c.get("/partenaires", params={"lang": "en"}).text
+        assert 'href="?lang=fr" lang="fr"' in plain

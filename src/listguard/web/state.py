@@ -14,6 +14,7 @@ from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -176,10 +177,20 @@ class Web:
             """A text of the back office, written in both languages where it is used."""
             return english if lang == "en" else french
 
+        # the other language's link is this page's, with its query (a version, a link's
+        # token, a search) kept
+        kept = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"])
         response = self.templates.TemplateResponse(
             request,
             name,
-            {"t": t, "tr": tr, "lang": lang, "owner": self.settings.owner, **context},
+            {
+                "t": t,
+                "tr": tr,
+                "lang": lang,
+                "owner": self.settings.owner,
+                "other_query": kept,
+                **context,
+            },
             status_code=status_code,
         )
         if request.query_params.get("lang") in LANGS:
