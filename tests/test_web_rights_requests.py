@@ -134,8 +134,17 @@ def test_the_form_says_what_is_missing_and_keeps_what_was_typed(
         missing = _ask(c, kind="rectification", email="c1@example.com", field="city")
         assert missing.status_code == 422 and "la valeur exacte" in missing.text
         assert 'value="c1@example.com"' in missing.text
+        # the message stands next to its field too, which says it is the one wrong
+        assert '<p class="field-error" id="r-value-error">' in missing.text
+        assert 'aria-invalid="true" aria-describedby="r-value-error"' in missing.text
         assert _ask(c, kind="access").status_code == 422  # neither email nor number
-        assert _ask(c, kind="access", email="not-an-email").status_code == 422
+        bad = _ask(c, kind="access", email="not-an-email")
+        assert bad.status_code == 422 and 'id="r-email-error"' in bad.text
+        assert 'aria-describedby="r-email-hint r-email-error" aria-invalid="true"' in bad.text
+        token = form_token(c.get("/droits").text)
+        proof = c.post("/droits/preuve", data={"token": token, "email": "not-an-email"})
+        assert proof.status_code == 422 and 'id="email-error"' in proof.text
+        assert 'aria-describedby="email-hint email-error" aria-invalid="true"' in proof.text
         assert _ask(c, kind="access", phone="0612345678").status_code == 422  # no SMS adapter
         forged = c.post("/droits/demande", data={"kind": "access", "email": "c1@example.com"})
         assert forged.status_code == 400

@@ -45,6 +45,16 @@ def offers(w: Web) -> dict[str, bool]:
     return {"by_email": by_email, "by_sms": w.sms is not None}
 
 
+# the field a message is about, to show it next to that field (and in the summary)
+FIELD_OF = {
+    "bad_email": "email",
+    "bad_phone": "phone",
+    "proof_no_sms": "phone",
+    "request_bad_field": "field",
+    "request_need_value": "value",
+}
+
+
 def rights_form(
     request: Request,
     w: Web,
@@ -52,9 +62,12 @@ def rights_form(
     errors: tuple[str, ...] = (),
     request_errors: tuple[str, ...] = (),
     values: dict[str, str] | None = None,
+    error_key: str = "",
 ) -> Response:
     """The rights page; ``errors``: the proof form's, ``request_errors``: the rights
-    request form's (``web.rights_requests``), each shown by its form."""
+    request form's (``web.rights_requests``), each shown by its form, and next to the
+    field it is about (``error_key``: the message's key, ``FIELD_OF``)."""
+    field = FIELD_OF.get(error_key, "")
     return w.page(
         request,
         "rights.html",
@@ -62,6 +75,8 @@ def rights_form(
         token=w.form_token(),
         errors=list(errors),
         request_errors=list(request_errors),
+        error_field=field if errors else "",
+        request_error_field=field if request_errors else "",
         values=values or {},
         **offers(w),
     )
@@ -142,6 +157,7 @@ def proof_request(
             status,
             (text_for(lang, key),),
             values={"email": email[:320], "phone": phone[:40]},
+            error_key=key,
         )
 
     if not w.rate.allow(client_of(request)):

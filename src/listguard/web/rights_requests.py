@@ -110,7 +110,9 @@ def request_form(
     }
 
     def again(status: int, key: str) -> Response:
-        return rights_form(request, w, status, request_errors=(text_for(lang, key),), values=given)
+        return rights_form(
+            request, w, status, request_errors=(text_for(lang, key),), values=given, error_key=key
+        )
 
     if not w.rate.allow(client_of(request)):
         return again(429, "too_many")
