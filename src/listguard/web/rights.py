@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from listguard.mail import send_mail
 from listguard.normalise.email import normalise_email
 from listguard.normalise.phone import normalise_phone
-from listguard.proof.access import check_code, proof_link, read_link_token, send_code
+from listguard.proof.access import Person, check_code, proof_link, read_link_token, send_code
 from listguard.proof.document import proof_pdf
 from listguard.proof.facts import ConsentProof, UnknownPerson, gather, proof_json
 from listguard.proof.senders import link_mail
@@ -137,6 +137,28 @@ def _after_answer(w: Web, job: Callable[..., None], *args: str) -> None:
     w.background.submit(job, w, *args).add_done_callback(logged)
 
 
+async def person_of_code(
+    request: Request,
+    w: Web,
+    token: str,
+    phone: str,
+    code: str,
+    again: Callable[[int, str], Response],
+) -> Person | Response:
+    """The person whose SMS code ``code`` was sent to ``phone``, or the form again: too
+    many tries from the client, a stale form, or a wrong or expired code (counted as a
+    refusal). The proof's and the rights requests' code forms alike."""
+    if not w.rate.allow(client_of(request)):
+        return again(429, "too_many")
+    if not w.form_token_ok(token) or w.sms is None:
+        return again(400, "bad_form")
+    person = await run_in_threadpool(check_code, w.engine, phone, code)
+    if person is None or person.phone is None:
+        w.refused(request, "bad_proof_code")
+        return again(400, "proof_bad_code")
+    return person
+
+
 @router.post("/droits/preuve", response_class=HTMLResponse)
 def proof_request(
     request: Request,
@@ -210,14 +232,9 @@ async def proof_by_code(
             errors=[text_for(lang, key)],
         )
 
-    if not w.rate.allow(client_of(request)):
-        return again(429, "too_many")
-    if not w.form_token_ok(token) or w.sms is None:
-        return again(400, "bad_form")
-    person = await run_in_threadpool(check_code, w.engine, phone, code)
-    if person is None or person.phone is None:
-        w.refused(request, "bad_proof_code")
-        return again(400, "proof_bad_code")
+    person = await person_of_code(request, w, token, phone, code, again)
+    if isinstance(person, Response):
+        return person
     return await run_in_threadpool(lambda: _person_pdf(w, phone=person.phone))
 
 

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from listguard.errors import InputError
 from listguard.mail import send_mail
-from listguard.proof.access import check_code, send_code
+from listguard.proof.access import send_code
 from listguard.rights_answers import CODE_TEXT, answer_mail, answer_sms, confirm_mail
 from listguard.rights_requests import (
     Asked,
@@ -40,7 +40,7 @@ from listguard.rights_requests import (
 )
 from listguard.web.deps import W, client_of
 from listguard.web.i18n import text_for
-from listguard.web.rights import offers, rights_form
+from listguard.web.rights import offers, person_of_code, rights_form
 from listguard.web.state import Web
 
 router = APIRouter(include_in_schema=False)
@@ -177,12 +177,10 @@ async def request_by_code(
             errors=[text_for(lang, key)],
         )
 
-    if not w.rate.allow(client_of(request)):
-        return again(429, "too_many")
-    if not w.form_token_ok(token) or w.sms is None:
-        return again(400, "bad_form")
-    person = await run_in_threadpool(check_code, w.engine, phone, code)
-    if person is None or person.phone != asked.phone:
+    person = await person_of_code(request, w, token, phone, code, again)
+    if isinstance(person, Response):
+        return person
+    if person.phone != asked.phone:
         w.refused(request, "bad_proof_code")
         return again(400, "proof_bad_code")
     made = await run_in_threadpool(lambda: record(w.engine, asked, via="web_form"))
