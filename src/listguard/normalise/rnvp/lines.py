@@ -94,19 +94,17 @@ def classify(parts: pl.DataFrame) -> pl.DataFrame:
     street = key.str.contains(rf"^\d{{1,5}}\s*{EXT}?\s+[A-Z]") | key.str.contains(
         rf"^(?:{types})\b"
     )
-    cut_at = pl.when(pl.col("_pc")).then(pl.col("pos")).min().over("_row")
-    is_pc = pl.col("_pc") | (
-        key.str.contains(POSTAL_CITY) & (cut_at.is_null() | (pl.col("pos") > cut_at))
-    )
+    code = key.str.extract(POSTAL_CITY, 1).str.replace(" ", "")
+    city = key.str.extract(POSTAL_CITY, 2)
+    is_pc = key.str.contains(POSTAL_CITY)
+    if parts["_pc"].any():  # some line was cut before its postal code and town
+        cut_at = pl.when(pl.col("_pc")).then(pl.col("pos")).min().over("_row")
+        is_pc = pl.col("_pc") | (is_pc & (cut_at.is_null() | (pl.col("pos") > cut_at)))
+        code = pl.when(pl.col("_pc")).then(key.str.extract(r"^(\d{5})\b", 1)).otherwise(code)
+        city = pl.when(pl.col("_pc")).then(key.str.extract(r"^\d{5}\s*(.*)$", 1)).otherwise(city)
     found = parts.with_columns(
-        pl.when(pl.col("_pc"))
-        .then(key.str.extract(r"^(\d{5})\b", 1))
-        .otherwise(key.str.extract(POSTAL_CITY, 1).str.replace(" ", ""))
-        .alias("pc_code"),
-        pl.when(pl.col("_pc"))
-        .then(key.str.extract(r"^\d{5}\s*(.*)$", 1))
-        .otherwise(key.str.extract(POSTAL_CITY, 2))
-        .alias("pc_city"),
+        code.alias("pc_code"),
+        city.alias("pc_city"),
         pl.when(is_pc)
         .then(pl.lit("pc"))
         .when(key.str.contains(LINE2))
