@@ -86,9 +86,14 @@ def worker(
     from listguard.propagation.transports.routing import Transports
     from listguard.propagation.transports.webhook import WebhookTransport
     from listguard.propagation.worker import run_forever, run_once
+    from listguard.rights_requests import forget_answered
 
     c: Context = ctx.obj
     engine = c.engine()
+    # what a closed rights request no longer needs (its answer, the person's address or
+    # number) is forgotten at each worker start and each --once round, not only when
+    # the back office lists the requests
+    forget_answered(engine)
     settings = c.settings()  # before the webhook transport: it follows the settings
     webhook = WebhookTransport()
     transports = Transports.from_settings(settings, webhook, drop_folder)
