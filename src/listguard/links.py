@@ -45,7 +45,12 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # only the one encoding these tokens are written in: a character added or changed
+    # that decodes to the same bytes (the last one's spare bits) is an altered token
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != text:
+        raise ValueError("not a token of ours")
+    return raw
 
 
 def _cipher(conn: Connection, *, create: bool) -> AESGCM | None:

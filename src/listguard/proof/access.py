@@ -68,7 +68,12 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(value: str) -> bytes:
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    # only the one encoding these tokens are written in: a character added or changed
+    # that decodes to the same bytes (the last one's spare bits) is an altered token
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != value:
+        raise ValueError("not a token of ours")
+    return raw
 
 
 def _keys(conn: Connection) -> tuple[str, str]:
