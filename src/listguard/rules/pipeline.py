@@ -426,7 +426,28 @@ def pipeline(plan: Plan, clustered: bool) -> list[Step]:
         ("reasons", f"CREATE TABLE lg_decision AS {rows}"),
         *_final_steps(plan.order.limit is not None, clustered),
     ]
-    return steps
+    return _released(steps)
+
+
+# the tables each step is the last to read, and what the decision keeps to its end
+# (``contacts``, ``lg_person``, ``lg_decision``, ``events_seen``: read by ``Decision``)
+_LAST_READ = {
+    "choices": ("events", "lg_ev"),
+    "reasons": ("lg_choice", "lg_state", "lg_numbers", "lg_bloctel", "bloctel", "suppressions"),
+}
+
+
+def _released(steps: list[Step]) -> list[Step]:
+    """``steps``, each dropping the tables the one before it was the last to read: their
+    memory goes back to the steps that follow (at ten million contacts, what DuckDB
+    would otherwise spill to disk). The drops lead the next step's SQL, since DuckDB
+    binds parameters in the last statement of a string only."""
+    released: list[Step] = []
+    drops = ""
+    for name, sql in steps:
+        released.append((name, drops + sql))
+        drops = "".join(f"DROP TABLE IF EXISTS {t};\n" for t in _LAST_READ.get(name, ()))
+    return released
 
 
 __all__ = ["BIT", "ELIGIBLE", "Step", "channel_sql", "order_key", "pipeline", "spell"]
