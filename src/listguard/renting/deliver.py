@@ -139,7 +139,7 @@ def deliver(
             conn = one_snapshot(raw)
             step("deciding")
             plan = make_plan(conn, order, settings.rules, only=only)
-            decision = decide(conn, plan, memory_mb=settings.engine.memory_mb)
+            decision = decide(storage, conn, plan, settings.engine)
             closing: threading.Thread | None = None
             try:
                 n = output.number(conn, decision, order)

@@ -33,6 +33,7 @@ from listguard.renting.turn import rental_turn
 from listguard.rules.engine import decide
 from listguard.rules.plan import make_plan
 from listguard.storage.engine import check_initialised, one_snapshot
+from listguard.storage.open import open_storage
 from listguard.timeutil import now_ts
 
 
@@ -55,7 +56,7 @@ def preview(engine: Engine, order: Order, settings: Settings) -> dict[str, Any]:
     with engine.connect() as raw:
         conn = one_snapshot(raw)
         plan = make_plan(conn, order, settings.rules)
-        with decide(conn, plan, memory_mb=settings.engine.memory_mb) as decision:
+        with decide(open_storage(engine), conn, plan, settings.engine) as decision:
             tally = decision.counts()
             contacts = decision.contacts_eligible()
         conn.rollback()
