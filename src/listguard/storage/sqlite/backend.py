@@ -9,13 +9,14 @@ read and written through SQLAlchemy's connection.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, Engine, Index, Table, text
+from sqlalchemy import Connection, Index, Table, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex
 from sqlalchemy.sql import ClauseElement
@@ -177,10 +178,10 @@ class FirstLoadTx(LoadTx, WriterTx):
 
 
 class SqliteStorage(Storage):
-    def __init__(self, engine: Engine) -> None:
-        super().__init__(engine)
-        # the registry's file, None in memory: what each method asks first
-        self.path = sqlite_file(engine)
+    @functools.cached_property
+    def path(self) -> str | None:
+        """The registry's file, None in memory: what each method asks first, found once."""
+        return sqlite_file(self.engine)
 
     @property
     def keeps_copies(self) -> bool:
