@@ -127,18 +127,18 @@ def deliver_previewed(
     text: str,
     digest: str,
     settings: Settings,
-    folder: Path,
     *,
     offer: str = "",
     now: dt.datetime | None = None,
 ) -> DeliveryReport:
-    """Deliver the order of ``text`` into a new folder under ``folder``
+    """Deliver the order of ``text`` into a new folder under ``[web] deliveries_dir``
     (``delivery-<partner>-<UTC stamp>-<random>``), if ``digest`` is its preview's;
     else ``OrderChanged`` and nothing delivered. One rental at a time through the web
     application (``turn.Busy`` at once otherwise); folders left by a rental that was
     stopped are swept first."""
     order = read_order(text, offer=offer)
     check_previewed(order, digest)
+    folder = Path(settings.web.deliveries_dir)
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d-%H%M%S")
     # the folder is named from the order's partner id: confined to the folder
     out = confined(folder, f"delivery-{order.partner}-{stamp}-{secrets.token_hex(3)}")
