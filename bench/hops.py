@@ -2,8 +2,10 @@
 
     python -m bench.hops [-v]
 
-Runs, in this process, `listguard rent` (the second rental of an order, its modules
-loaded) and `listguard oppose` on a small generated registry, and counts, among the
+Runs, in this process, `listguard rent` (the second rental of an order) and
+`listguard oppose` (the second opposition: another person's) on a small generated
+registry, their modules loaded by the first (a module's first import runs its class
+bodies, which are no step of the work), and counts, among the
 functions of listguard they enter (normalisation of single values and the demo data
 left out): the calls from one module into another (each opens another file for a
 reader), the longest chain of such calls, and the functions and modules entered.
@@ -110,7 +112,8 @@ def main() -> None:
         import csv
 
         with (folder / "d2" / "contacts.csv").open(encoding="utf-8-sig") as f:
-            email = next(r["email"] for r in csv.DictReader(f, delimiter=";") if r["email"])
+            first, email = [r["email"] for r in csv.DictReader(f, delimiter=";") if r["email"]][:2]
+        _cli(*base, "oppose", "--email", first, "--channel", "email")  # warm the imports
         oppose = traced(lambda: _cli(*base, "oppose", "--email", email, "--channel", "email"))
     for name, trace in (("rent", rent), ("oppose", oppose)):
         print(

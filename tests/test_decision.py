@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from sqlalchemy import Engine
 
-from listguard.config import RuleSettings, Settings
+from listguard.config import EngineSettings, RuleSettings, Settings
 from listguard.renting.check_order import CheckOptions
 from listguard.renting.order import parse_order
 from listguard.rules.check import explanation
@@ -19,6 +19,7 @@ from listguard.rules.decision import timing_lines
 from listguard.rules.engine import READING, decide
 from listguard.rules.pipeline import pipeline
 from listguard.rules.plan import make_plan
+from listguard.storage.open import open_storage
 from tests.scenario import Scenario, contact, listguard, partner
 
 ORDER = """partner = "P1"
@@ -80,7 +81,7 @@ def test_the_decision_is_read_through_its_methods(engine: Engine, tmp_path: Path
     order = parse_order(ORDER)
     with engine.connect() as conn:
         plan = make_plan(conn, order, RuleSettings())
-        with decide(conn, plan) as decision:
+        with decide(open_storage(engine), conn, plan, EngineSettings()) as decision:
             assert [n for n, _s in decision.timings] == [
                 READING,
                 *(n for n, _sql in pipeline(plan, clustered=False)),
@@ -166,7 +167,8 @@ def test_each_decision_spills_into_a_folder_of_its_own_removed_when_closed(
     _scenario(engine, tmp_path)
     with engine.connect() as conn:
         plan = make_plan(conn, parse_order(ORDER), RuleSettings())
-        decisions = [decide(conn, plan, memory_mb=64) for _ in range(2)]
+        storage, machine = open_storage(engine), EngineSettings(memory_mb=64)
+        decisions = [decide(storage, conn, plan, machine) for _ in range(2)]
         folders = [
             Path(d._db.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])
             for d in decisions

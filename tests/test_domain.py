@@ -51,11 +51,11 @@ def test_an_opposition_from_a_file_and_from_the_form_reach_the_same_partners(
             text("UPDATE deliveries SET created_at = :t WHERE partner_id = 'P2'"),
             {"t": now_ts() - 30 * 30 * 86400},
         )
-    retention = Retention.of(Settings(rules=RuleSettings(retention_years=2)))
-    record_opposition(any_engine, channel="all", contact_id="C1", retention=retention)
+    settings = Settings(rules=RuleSettings(retention_years=2))
+    record_opposition(any_engine, channel="all", contact_id="C1", retention=Retention.of(settings))
     row = {"contact_id": "C2", "event": "opposition", "channel": "all", "at": today().isoformat()}
     report = import_file(
-        any_engine, "events", write_csv(tmp_path / "ev.csv", [row]), retention=retention
+        any_engine, "events", write_csv(tmp_path / "ev.csv", [row]), settings=settings
     )
     assert report.rows_new == 1
     by_form = _partners_told(any_engine, "e.contact_id = 'C1'")

@@ -523,7 +523,7 @@ def test_partners_without_a_webhook_get_one_email_digest_per_interval(
     import email
     from email import policy
 
-    from listguard.config import NotifySettings
+    from listguard.config import NotifySettings, Owner, Settings
     from listguard.propagation.transports.email_digest import EmailDigest
 
     port, received = smtp
@@ -540,7 +540,8 @@ def test_partners_without_a_webhook_get_one_email_digest_per_interval(
     settings = NotifySettings(
         smtp_host="127.0.0.1", smtp_port=port, sender="oppositions@owner.example"
     )
-    transports = Transports(email=EmailDigest(settings, "Éditions Exemple"))
+    owner = Owner(name="Éditions Exemple")
+    transports = Transports(email=EmailDigest(Settings(owner=owner, notify=settings)))
     clock = now_ts()
     assert run_once(engine, transports, now=clock).sent == 2
     assert len(received) == 1  # both in one digest

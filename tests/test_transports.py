@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from listguard.config import NotifySettings
+from listguard.config import NotifySettings, Owner, Settings
 from listguard.propagation.signing import SIGNATURE_HEADER, verify_signature
 from listguard.propagation.transports.base import Endpoint, Message, Transport
 from listguard.propagation.transports.email_digest import EmailDigest
@@ -75,7 +75,10 @@ def reached(
             smtp_port=port if working else _closed_port(),
             sender="oppositions@owner.example",
         )
-        transports = Transports(webhook=webhook, email=EmailDigest(settings, "Owner"))
+        owner = Owner(name="Owner")
+        transports = Transports(
+            webhook=webhook, email=EmailDigest(Settings(owner=owner, notify=settings))
+        )
         target = Endpoint("P1", "Partner 1", None, "dpo@partner.example", "secret")
     else:
         folder = tmp_path / "drop"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -95,19 +96,19 @@ def test_the_service_delivers_only_the_order_previewed(site: Site, tmp_path: Pat
     folder.mkdir()
     order = 'partner = "P1"\nchannels = ["email"]\npurpose = "Offre"\n'
     order += "campaign_start = 2026-12-01\ncampaign_end = 2099-12-31\n"
-    settings = site.web.settings
-    shown = preview_order(site.engine, order, settings, offer="general")
+    shown = preview_order(site.engine, order, site.web.settings, offer="general")
     assert shown.counts["contacts"] == 2 and shown.order.offer == "general"
     assert shown.order.as_of == today()  # no as_of: decided today, and the digest says so
     assert order_digest(read_order(order + "as_of = 2026-12-01\n", offer="general")) != shown.digest
+    # delivered under ``[web] deliveries_dir``
+    web = replace(site.web.settings.web, deliveries_dir=str(folder))
+    settings = replace(site.web.settings, web=web)
     with pytest.raises(OrderChanged, match="preview it again"):
-        deliver_previewed(site.engine, order + "limit = 1\n", shown.digest, settings, folder)
+        deliver_previewed(site.engine, order + "limit = 1\n", shown.digest, settings)
     with pytest.raises(OrderChanged):  # the offer chosen beside the text is part of it
-        deliver_previewed(site.engine, order, shown.digest, settings, folder)
+        deliver_previewed(site.engine, order, shown.digest, settings)
     assert not list(folder.iterdir())
-    done = deliver_previewed(
-        site.engine, order + "\n\n", shown.digest, settings, folder, offer="general"
-    )
+    done = deliver_previewed(site.engine, order + "\n\n", shown.digest, settings, offer="general")
     assert done.contacts_delivered == 2 and done.out.parent == folder
 
 

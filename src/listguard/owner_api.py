@@ -159,8 +159,7 @@ def deliver_order(
     is ``expected_hash`` (the preview's): ``order_hash.OrderChanged`` otherwise, nothing done.
     One rental at a time (``turn.Busy`` otherwise)."""
     order = _parsed(text)
-    base = Path(settings.web.deliveries_dir)
-    report = previewing.deliver_previewed(engine, text, expected_hash, settings, base)
+    report = previewing.deliver_previewed(engine, text, expected_hash, settings)
     digest = expected_hash.strip().lower()
     with writing(engine) as conn:
         audit.append(

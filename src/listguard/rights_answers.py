@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from listguard.config import NotifySettings, Settings
+from listguard.config import Settings
 from listguard.domain.coverage import PERSON_CONTACTS
 from listguard.domain.retention import Retention
 from listguard.errors import InputError
@@ -205,12 +205,11 @@ def refuse(engine: Engine, settings: Settings, request_id: int, reason: str, by:
     return close(engine, request_id, by, document, reason=reason)
 
 
-def confirm_mail(
-    settings: NotifySettings, owner: str, to: str, kind: str, url: str
-) -> EmailMessage:
+def confirm_mail(settings: Settings, to: str, kind: str, url: str) -> EmailMessage:
     """The mail carrying the link that confirms a request made on the public page."""
+    owner = settings.owner.name
     mail = EmailMessage()
-    mail["From"] = settings.sender
+    mail["From"] = settings.notify.sender
     mail["To"] = to
     mail["Subject"] = f"Confirmez votre demande ({owner})"
     mail.set_content(
@@ -224,10 +223,11 @@ def confirm_mail(
     return mail
 
 
-def answer_mail(settings: NotifySettings, owner: str, to: str, kind: str, url: str) -> EmailMessage:
+def answer_mail(settings: Settings, to: str, kind: str, url: str) -> EmailMessage:
     """The mail carrying the link to the answer."""
+    owner = settings.owner.name
     mail = EmailMessage()
-    mail["From"] = settings.sender
+    mail["From"] = settings.notify.sender
     mail["To"] = to
     mail["Subject"] = f"Réponse à votre demande ({owner})"
     mail.set_content(
@@ -238,9 +238,9 @@ def answer_mail(settings: NotifySettings, owner: str, to: str, kind: str, url: s
     return mail
 
 
-def answer_sms(owner: str, url: str) -> str:
+def answer_sms(settings: Settings, url: str) -> str:
     """The text carrying the link to the answer (to a request confirmed by SMS)."""
-    return f"{owner} a répondu à votre demande. Réponse ({ANSWER_DAYS} jours) : {url}"
+    return f"{settings.owner.name} a répondu à votre demande. Réponse ({ANSWER_DAYS} jours) : {url}"
 
 
 __all__ = [

@@ -81,7 +81,7 @@ def rnvp(
             out,
             maps,
             id_column,
-            c.settings().output.csv_delimiter,
+            c.settings(),
             progress=advance,
         )
     print(f"{report.rows} address(es) written to {report.out}")
@@ -112,7 +112,7 @@ def _linkage(
             id_column=id_column,
             threshold=threshold,
             compare=compare or [],
-            delimiter=c.settings().output.csv_delimiter,
+            settings=c.settings(),
             progress=advance,
         )
     print(
@@ -157,7 +157,7 @@ def dedupe(
             c.engine(),
             out,
             threshold=threshold,
-            delimiter=c.settings().output.csv_delimiter,
+            settings=c.settings(),
             progress=advance,
         )
     print(

@@ -48,7 +48,6 @@ def _print_import(report: ImportReport) -> None:
 
 
 def _import(ctx: typer.Context, kind: str, file: Path, rejects: Path | None) -> None:
-    from listguard.domain.retention import Retention
     from listguard.imports import import_file
 
     c: Context = ctx.obj
@@ -56,13 +55,7 @@ def _import(ctx: typer.Context, kind: str, file: Path, rejects: Path | None) -> 
     engine = c.engine()
     with progress_rows(f"importing {kind}") as advance:
         report = import_file(
-            engine,
-            kind,
-            file,
-            rejects_path=rejects,
-            progress=advance,
-            delimiter=settings.output.csv_delimiter,
-            retention=Retention.of(settings),
+            engine, kind, file, settings=settings, rejects_path=rejects, progress=advance
         )
     _print_import(report)
 

@@ -12,12 +12,12 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from listguard.domain.retention import DEFAULT_RETENTION, Retention
 from listguard.errors import UsageError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from listguard.config import Settings
     from listguard.imports.common import ImportReport
 
 KINDS = ("contacts", "events", "partners", "suppression")
@@ -28,14 +28,15 @@ def import_file(
     kind: str,
     path: str | Path,
     *,
+    settings: Settings | None = None,
     rejects_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
-    delimiter: str = ";",
-    retention: Retention = DEFAULT_RETENTION,
 ) -> ImportReport:
     """Import ``path`` as a file of ``kind``; returns the counts and where the rejects are.
-    ``retention``: the settings' period (``Retention.of``), whose deliveries an imported
-    opposition or erasure is forwarded for (by default, the default settings')."""
+    ``settings`` (by default, the default settings): the retention period, whose
+    deliveries an imported opposition or erasure is forwarded for, and the rejects
+    file's delimiter."""
+    from listguard.config import Settings
     from listguard.imports.common import run_import
 
     if kind not in KINDS:
@@ -45,10 +46,9 @@ def import_file(
         engine,
         module.KIND,
         path,
+        settings or Settings(),
         rejects_path=rejects_path,
         progress=progress,
-        delimiter=delimiter,
-        retention=retention,
     )
     if report.erasure is not None:  # committed: the files around the registry follow
         from listguard.erasure import after_erasure

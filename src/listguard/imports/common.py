@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Connection, Engine, Table, insert, text, update
 
+from listguard.config import Settings
 from listguard.db import schema
 from listguard.domain.retention import DEFAULT_RETENTION, Retention
 from listguard.imports import first_load
@@ -105,13 +106,14 @@ def run_import(
     engine: Engine,
     kind: Kind,
     path: str | Path,
+    settings: Settings,
     *,
     rejects_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
-    delimiter: str = ";",
-    retention: Retention = DEFAULT_RETENTION,
 ) -> ImportReport:
-    """Import ``path``: stage it, merge it in one transaction, then write its rejects."""
+    """Import ``path``: stage it, merge it in one transaction, then write its rejects
+    (``settings``: the retention period of the events' forwarding, the rejects'
+    delimiter)."""
     tab = open_tabular(path)
     require_columns(tab, kind.required)
     steps = kind.steps(tab, engine)
@@ -122,7 +124,15 @@ def run_import(
         load = first_load.begin_first_load(storage, steps.first_load, tab.path)
         try:
             return _run_import(
-                storage, kind, tab, steps, load, rejects_path, progress, delimiter, retention
+                storage,
+                kind,
+                tab,
+                steps,
+                load,
+                rejects_path,
+                progress,
+                settings.output.csv_delimiter,
+                Retention.of(settings),
             )
         finally:
             if load is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from listguard.config import Settings
 from listguard.io.csvout import CsvWriter
 from listguard.normalise.reference import COLUMNS as ENRICHED
 from listguard.normalise.reference import enrich
@@ -30,13 +31,15 @@ def restructure_file(
     out_dir: Path,
     maps: Sequence[str] = (),
     id_column: str = "contact_id",
-    delimiter: str = ";",
+    settings: Settings | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> AddressReport:
     """Write ``out_dir/addresses.csv``: the id, the six lines and the checked postal code,
     city and INSEE code, status, changes and reason of every row, in the file's order,
     then the civility (given, or from the first name) and the département and région.
-    Streams the file; the output appears whole or not at all."""
+    Streams the file; the output appears whole or not at all, written as ``settings``
+    say (by default the default settings)."""
+    delimiter = (settings or Settings()).output.csv_delimiter
     mapped = open_mapped(path, parse_maps(maps, INPUT), id_column, INPUT)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "addresses.csv"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from email.message import EmailMessage
 
-from listguard.config import NotifySettings, SmsSettings
+from listguard.config import Settings, SmsSettings
 from listguard.errors import InputError
 from listguard.proof.access import LINK_DAYS, SmsSender
 
@@ -41,10 +41,11 @@ def sms_sender(settings: SmsSettings) -> SmsSender | None:
     return factory(settings)
 
 
-def link_mail(settings: NotifySettings, owner: str, to: str, url: str) -> EmailMessage:
+def link_mail(settings: Settings, to: str, url: str) -> EmailMessage:
     """The mail carrying the link to a person's consent proof (in French, as the page)."""
+    owner = settings.owner.name
     mail = EmailMessage()
-    mail["From"] = settings.sender
+    mail["From"] = settings.notify.sender
     mail["To"] = to
     mail["Subject"] = f"Preuve de vos consentements ({owner})"
     mail.set_content(

@@ -38,7 +38,7 @@ from listguard.rules.engine import decide
 from listguard.rules.offers import banned_offer_rules
 from listguard.rules.plan import make_plan
 from listguard.storage.base import Tx, WriteFailed
-from listguard.storage.engine import check_initialised, one_snapshot
+from listguard.storage.engine import one_snapshot
 from listguard.storage.open import open_storage
 from listguard.timeutil import now_ts, to_iso
 
@@ -123,8 +123,9 @@ def deliver(
     progress: Callable[[str], None] | None = None,
 ) -> DeliveryReport:
     """Decide ``order`` (on the contacts ``only`` names, when given), write the
-    delivery folder at ``out`` and record the delivery and its ledger."""
-    check_initialised(engine)
+    delivery folder at ``out`` and record the delivery and its ledger. ``engine``'s
+    registry is one ``listguard init`` made (``check_initialised``: each command, and
+    the web application at its start, checks it once)."""
     step = progress or (lambda _msg: None)
     partial = leftovers.claim(out)
     tmp = partial.path
@@ -139,7 +140,7 @@ def deliver(
             conn = one_snapshot(raw)
             step("deciding")
             plan = make_plan(conn, order, settings.rules, only=only)
-            decision = decide(conn, plan, memory_mb=settings.engine.memory_mb)
+            decision = decide(storage, conn, plan, settings.engine)
             closing: threading.Thread | None = None
             try:
                 n = output.number(conn, decision, order)

@@ -33,6 +33,7 @@ from listguard.renting.turn import rental_turn
 from listguard.rules.engine import decide
 from listguard.rules.plan import make_plan
 from listguard.storage.engine import check_initialised, one_snapshot
+from listguard.storage.open import open_storage
 from listguard.timeutil import now_ts
 
 
@@ -55,7 +56,7 @@ def preview(engine: Engine, order: Order, settings: Settings) -> dict[str, Any]:
     with engine.connect() as raw:
         conn = one_snapshot(raw)
         plan = make_plan(conn, order, settings.rules)
-        with decide(conn, plan, memory_mb=settings.engine.memory_mb) as decision:
+        with decide(open_storage(engine), conn, plan, settings.engine) as decision:
             tally = decision.counts()
             contacts = decision.contacts_eligible()
         conn.rollback()
@@ -126,18 +127,18 @@ def deliver_previewed(
     text: str,
     digest: str,
     settings: Settings,
-    folder: Path,
     *,
     offer: str = "",
     now: dt.datetime | None = None,
 ) -> DeliveryReport:
-    """Deliver the order of ``text`` into a new folder under ``folder``
+    """Deliver the order of ``text`` into a new folder under ``[web] deliveries_dir``
     (``delivery-<partner>-<UTC stamp>-<random>``), if ``digest`` is its preview's;
     else ``OrderChanged`` and nothing delivered. One rental at a time through the web
     application (``turn.Busy`` at once otherwise); folders left by a rental that was
     stopped are swept first."""
     order = read_order(text, offer=offer)
     check_previewed(order, digest)
+    folder = Path(settings.web.deliveries_dir)
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d-%H%M%S")
     # the folder is named from the order's partner id: confined to the folder
     out = confined(folder, f"delivery-{order.partner}-{stamp}-{secrets.token_hex(3)}")

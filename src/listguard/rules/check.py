@@ -15,6 +15,7 @@ from listguard.rules.offers import ban
 from listguard.rules.plan import make_plan
 from listguard.rules.reasons import BY_CODE, split_reasons
 from listguard.storage.engine import check_initialised, one_snapshot
+from listguard.storage.open import open_storage
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def explanation(
         # a limit counts the contacts of the whole base: then the whole order is decided
         ids = () if checked.whole else tuple(sorted({contact_id, *peers, *same}))
         plan = make_plan(conn, order, settings.rules, contact_ids=ids)
-        with decide(conn, plan, memory_mb=settings.engine.memory_mb) as decision:
+        with decide(open_storage(engine), conn, plan, settings.engine) as decision:
             rows = decision.rows_of(contact_id, channel)
             timings = decision.timings
         tx.rollback()

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 from sqlalchemy import Connection
 
+from listguard.config import EngineSettings
 from listguard.io.stage_folders import make_folder
 from listguard.rules.decision import Decision
 from listguard.rules.extracts import base_contacts_sql, extracts
 from listguard.rules.pipeline import pipeline
 from listguard.rules.plan import Plan
-from listguard.storage.open import open_storage
+from listguard.storage.base import Storage
 
 if TYPE_CHECKING:
     import duckdb
@@ -71,13 +72,13 @@ def _load(
             db.unregister("lg_in")
 
 
-def decide(conn: Connection, plan: Plan, *, memory_mb: int = 1024) -> Decision:
-    """Decide every coordinate of the plan's order: the extracts are read from the
-    registry in one snapshot and streamed into an in-process DuckDB database (held
-    within ``memory_mb``, the rest spilled to temporary files), then the pipeline's
-    steps run one by one, each timed (``Decision.timings``, after the time spent
-    reading the registry). Close the decision (or use it as a context manager) once
-    its files are written."""
+def decide(storage: Storage, conn: Connection, plan: Plan, machine: EngineSettings) -> Decision:
+    """Decide every coordinate of the plan's order: the extracts are read from
+    ``storage`` in one snapshot (``conn``'s) and streamed into an in-process DuckDB
+    database (held within ``machine.memory_mb``, the rest spilled to temporary files),
+    then the pipeline's steps run one by one, each timed (``Decision.timings``, after
+    the time spent reading the registry). Close the decision (or use it as a context
+    manager) once its files are written."""
     import threading
 
     started = time.perf_counter()
@@ -85,7 +86,6 @@ def decide(conn: Connection, plan: Plan, *, memory_mb: int = 1024) -> Decision:
     # in a rental converts Python values to Arrow, which would load pandas: half a second)
     warming = threading.Thread(target=_warm, name="listguard-warm", daemon=True)
     warming.start()
-    storage = open_storage(conn.engine)
     # the whole contacts table, from its columnar copy (on SQLite), unless a few contacts
     # are asked for
     copied = storage.keeps_copies and not plan.contact_ids
@@ -93,7 +93,7 @@ def decide(conn: Connection, plan: Plan, *, memory_mb: int = 1024) -> Decision:
         warming.join()
         import duckdb
 
-        db = duckdb.connect(config={"memory_limit": f"{memory_mb}MB"})
+        db = duckdb.connect(config={"memory_limit": f"{machine.memory_mb}MB"})
         # a folder of this decision's own: what DuckDB spills is personal data, and two
         # decisions spilling into one folder could overwrite each other's files; one left
         # by a killed process is removed by the next (``make_folder``)

@@ -109,14 +109,12 @@ def _person_pdf(w: Web, *, email: str | None = None, phone: str | None = None) -
     return pdf_answer(proof)
 
 
-def _mail_link(w: Web, email: str, base: str) -> None:
+def _mail_link(w: Web, email: str) -> None:
     """Mail the link to ``email`` when the registry holds it (run after the answer)."""
     token = proof_link(w.engine, email)
     if token is not None:
-        url = f"{base}/droits/preuve?t={token}"
-        send_mail(
-            w.settings.notify, link_mail(w.settings.notify, w.settings.owner.name, email, url)
-        )
+        url = f"{w.settings.web.public_url.rstrip('/')}/droits/preuve?t={token}"
+        send_mail(w.settings.notify, link_mail(w.settings, email, url))
 
 
 def _send_code(w: Web, phone: str) -> None:
@@ -199,7 +197,7 @@ def proof_request(
             return again(422, "bad_email")
         if not w.proof_rate.allow(f"email:{email_norm}"):
             return again(429, "too_many")
-        _after_answer(w, _mail_link, email_norm, w.settings.web.public_url.rstrip("/"))
+        _after_answer(w, _mail_link, email_norm)
         return w.page(request, "rights_proof.html", step="mailed")
     number = normalise_phone(phone)[0]
     if number is None:

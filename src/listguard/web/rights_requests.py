@@ -70,14 +70,11 @@ def _later(w: Web, job: Callable[..., None], *args: Any) -> None:
     w.background.submit(job, w, *args).add_done_callback(logged)
 
 
-def _mail_confirmation(w: Web, asked: Asked, base: str) -> None:
+def _mail_confirmation(w: Web, asked: Asked) -> None:
     token = confirm_link(w.engine, asked)
     if token is not None and asked.email is not None:
-        owner = w.settings.owner.name
-        url = f"{base}/droits/demande?t={token}"
-        send_mail(
-            w.settings.notify, confirm_mail(w.settings.notify, owner, asked.email, asked.kind, url)
-        )
+        url = f"{w.settings.web.public_url.rstrip('/')}/droits/demande?t={token}"
+        send_mail(w.settings.notify, confirm_mail(w.settings, asked.email, asked.kind, url))
 
 
 def _send_code(w: Web, phone: str) -> None:
@@ -132,7 +129,7 @@ def request_form(
     if asked.email is not None:
         if not w.proof_rate.allow(f"email:{asked.email}"):
             return again(429, "too_many")
-        _later(w, _mail_confirmation, asked, w.settings.web.public_url.rstrip("/"))
+        _later(w, _mail_confirmation, asked)
         return w.page(request, "rights_request.html", step="mailed")
     assert asked.phone is not None
     if not w.proof_rate.allow(f"phone:{asked.phone}"):
@@ -255,18 +252,14 @@ def deliver_answer(w: Web, made: RightsRequest, token: str) -> None:
     if not base:
         raise InputError("[web] public_url is not set: no link can be made")
     url = f"{base}/droits/reponse?t={token}"
-    owner = w.settings.owner.name
     if made.email is not None:
         if not w.settings.notify.smtp_host:
             raise InputError("[notify] smtp_host is not set: no mail can be sent")
-        send_mail(
-            w.settings.notify,
-            answer_mail(w.settings.notify, owner, made.email, made.kind, url),
-        )
+        send_mail(w.settings.notify, answer_mail(w.settings, made.email, made.kind, url))
     elif made.phone is not None:
         if w.sms is None:
             raise InputError("[sms] provider is not set: no SMS can be sent")
-        w.sms.send(made.phone, answer_sms(owner, url))
+        w.sms.send(made.phone, answer_sms(w.settings, url))
     else:
         raise InputError(f"request {made.id} no longer names its person")
 

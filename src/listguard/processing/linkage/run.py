@@ -15,6 +15,7 @@ import polars as pl
 from sqlalchemy import Engine, text
 
 from listguard import audit
+from listguard.config import Settings
 from listguard.errors import InputError
 from listguard.io.csvout import CsvWriter
 from listguard.processing.files import (
@@ -73,11 +74,11 @@ def link_files(
     id_column: str = "contact_id",
     threshold: float = DEFAULT_THRESHOLD,
     compare: Sequence[str] = (),
-    delimiter: str = ";",
+    settings: Settings | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> LinkageReport:
     """Deduplicate one file, or link two: ``pairs.csv`` and ``clusters.csv`` in
-    ``out_dir``."""
+    ``out_dir`` (written as ``settings`` say, by default the default settings)."""
     check_threshold(threshold)
     started = time.perf_counter()
     extra = [c.strip().lower() for c in compare]
@@ -93,7 +94,7 @@ def link_files(
     frames = [read_file(m, extra, progress) for m in mapped]
     pairs, clusters, model = predict(frames, threshold)
     records = sum(f.height for f in frames)
-    report = _written(pairs, clusters, out_dir, delimiter, records, started)
+    report = _written(pairs, clusters, out_dir, settings or Settings(), records, started)
     write_report(out_dir, model_report(model, threshold, records))
     return report
 
@@ -102,7 +103,7 @@ def _written(
     pairs: pl.DataFrame,
     clusters: pl.DataFrame,
     out_dir: Path,
-    delimiter: str,
+    settings: Settings,
     records: int,
     started: float,
 ) -> LinkageReport:
@@ -113,7 +114,7 @@ def _written(
         (out_dir / "clusters.csv", clusters.columns, clusters),
     ]
     for path, header, rows in writers:
-        writer = CsvWriter(path, header, delimiter)
+        writer = CsvWriter(path, header, settings.output.csv_delimiter)
         try:
             writer.write_frame(rows)
         except BaseException:
@@ -156,7 +157,7 @@ def dedupe_base(
     out_dir: Path,
     *,
     threshold: float = DEFAULT_THRESHOLD,
-    delimiter: str = ";",
+    settings: Settings | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> LinkageReport:
     """The registry's current contacts deduplicated: the files as for a file, and the
@@ -167,7 +168,7 @@ def dedupe_base(
     now = now_ts()  # the clusters are those of the contacts as read from here on
     data = registry_frame(engine, progress)
     pairs, clusters, model = predict([data], threshold)
-    report = _written(pairs, clusters, out_dir, delimiter, data.height, started)
+    report = _written(pairs, clusters, out_dir, settings or Settings(), data.height, started)
     write_report(out_dir, model_report(model, threshold, data.height))
     grouped = clusters.filter(pl.len().over("cluster_id") > 1)
     with writing(engine) as conn:

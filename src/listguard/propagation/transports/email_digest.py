@@ -7,7 +7,7 @@ import smtplib
 from collections.abc import Sequence
 from email.message import EmailMessage
 
-from listguard.config import NotifySettings
+from listguard.config import Settings
 from listguard.mail import send_mail
 from listguard.propagation.transports.base import (
     Endpoint,
@@ -26,10 +26,10 @@ class EmailDigest:
 
     name = "email"
 
-    def __init__(self, settings: NotifySettings, owner: str) -> None:
-        self.settings = settings
-        self.owner = owner
-        self.interval = settings.digest_minutes * 60
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings.notify
+        self.owner = settings.owner.name
+        self.interval = self.settings.digest_minutes * 60
 
     def deliver(
         self, endpoint: Endpoint, messages: Sequence[Message], now: int, sent: Sent

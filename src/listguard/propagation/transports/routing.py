@@ -31,9 +31,7 @@ class Transports:
         return cls(
             webhook=webhook,
             file_drop=FileDropTransport(drop_folder) if drop_folder else None,
-            email=EmailDigest(settings.notify, settings.owner.name)
-            if settings.notify.smtp_host
-            else None,
+            email=EmailDigest(settings) if settings.notify.smtp_host else None,
             ack_base=settings.web.public_url,
         )
 

@@ -9,6 +9,7 @@ read and written through SQLAlchemy's connection.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -177,9 +178,14 @@ class FirstLoadTx(LoadTx, WriterTx):
 
 
 class SqliteStorage(Storage):
+    @functools.cached_property
+    def path(self) -> str | None:
+        """The registry's file, None in memory: what each method asks first, found once."""
+        return sqlite_file(self.engine)
+
     @property
     def keeps_copies(self) -> bool:
-        return sqlite_file(self.engine) is not None
+        return self.path is not None
 
     def read_arrow(
         self, queries: Mapping[str, Query], conn: Connection | None = None
@@ -187,9 +193,8 @@ class SqliteStorage(Storage):
         """A file: read by the reading child (the one started ahead, if any), beside
         ``conn``, which must not hold a write transaction (the readers take the write
         lock for a moment). In memory: through ``conn``."""
-        path = sqlite_file(self.engine)
-        if path is not None:
-            return fetch_sqlite(path, queries)
+        if self.path is not None:
+            return fetch_sqlite(self.path, queries)
         if conn is not None:
             return {name: fetch_rows(conn, q) for name, q in queries.items()}
         with self.engine.connect() as own:
@@ -200,19 +205,17 @@ class SqliteStorage(Storage):
         self, queries: Mapping[str, Query], conn: Connection | None = None
     ) -> Iterator[dict[str, pa.RecordBatchReader]]:
         """A file: streamed from the files of the reading child (``stream_sqlite``)."""
-        path = sqlite_file(self.engine)
-        if path is None:
+        if self.path is None:
             with super().read_streams(queries, conn) as streams:
                 yield streams
             return
-        with stream_sqlite(path, queries) as streams:
+        with stream_sqlite(self.path, queries) as streams:
             yield streams
 
     def _begin(self) -> tuple[Tx, Callable[[], None]]:
-        path = sqlite_file(self.engine)
-        if path is not None:
+        if self.path is not None:
             # started now: its start (half a second) overlaps the caller's work (ADR 0014)
-            writer = BulkWriter(path)
+            writer = BulkWriter(self.path)
             return WriterTx(writer, self.engine.dialect), writer.close
         stack = ExitStack()  # in memory: one connection, no turns to take
         return ConnTx(stack.enter_context(self.engine.connect())), stack.close
@@ -227,7 +230,7 @@ class SqliteStorage(Storage):
         return attach(conn, scratch)
 
     def first_load(self, table: Table, copy: Query | None, *, foreign_keys: bool) -> LoadTx | None:
-        path = sqlite_file(self.engine)
+        path = self.path
         if path is None:
             return None
         with self.engine.connect() as conn:

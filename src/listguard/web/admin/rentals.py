@@ -7,7 +7,6 @@ on the delivery's page with its counts and files. The work is
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Form, Request
@@ -146,9 +145,7 @@ def rental_action(
             )
         if (done := delivered_lately(w.engine, parsed, digest)) is not None:
             return RedirectResponse(f"/admin/deliveries/{done}?delivered=1", status_code=303)
-        report = deliver_previewed(
-            w.engine, order, digest, w.settings, Path(w.settings.web.deliveries_dir), offer=offer
-        )
+        report = deliver_previewed(w.engine, order, digest, w.settings, offer=offer)
     except OrderChanged:
         return _preview(request, session, w, order, offer, changed=True)
     except ListguardError as exc:
