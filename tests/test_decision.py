@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from listguard.config import EngineSettings, RuleSettings, Settings
 from listguard.renting.check_order import CheckOptions
@@ -104,6 +104,39 @@ def test_the_decision_is_read_through_its_methods(engine: Engine, tmp_path: Path
             assert decision.events_seen() == 0
         with pytest.raises(duckdb.ConnectionException):  # closed on leaving the block
             decision.counts()
+
+
+@pytest.mark.parametrize("clustered", [False, True])
+def test_a_decision_holds_only_the_tables_still_to_be_read(
+    engine: Engine, tmp_path: Path, clustered: bool
+) -> None:
+    """What the steps were the last to read is dropped as they go (at ten million
+    contacts, memory DuckDB would otherwise spill to disk); the rows go once their
+    file is written, after which reading them fails instead of finding nothing."""
+    _scenario(engine, tmp_path)
+    if clustered:  # ``dedupe --base`` found C1 and C2 to be one person
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO contact_clusters (contact_id, cluster_id, computed_at) "
+                    "VALUES ('C1', 'C1', 0), ('C2', 'C1', 0)"
+                )
+            )
+    order = parse_order(ORDER.replace('"postal"]', '"postal", "sms"]'))
+    with engine.connect() as conn:
+        plan = make_plan(conn, order, RuleSettings())
+        with decide(open_storage(engine), conn, plan, EngineSettings()) as decision:
+            names = [n for n, _s in decision.timings]
+            assert ("choices of persons" in names) is clustered
+            tables = {row[0] for row in decision._db.sql("SHOW TABLES").fetchall()}
+            assert tables == {"contacts", "events_seen", "lg_decision", "lg_keep", "lg_person"} | (
+                {"lg_keep_person"} if clustered else set()
+            )
+            decision.write_decisions(tmp_path, ";", "csv")
+            decision.forget_rows()
+            with pytest.raises(duckdb.CatalogException):
+                decision.counts()
+            assert decision.events_seen() == 0  # what a delivery reads afterwards stays
 
 
 def test_check_reports_the_steps_of_its_decision(engine: Engine, tmp_path: Path) -> None:

@@ -264,6 +264,7 @@ def _deliver(
         )
         # its digest (half a second for a large file) is taken while the next is written
         digests = {decisions: _in_future(file_sha256, tmp / decisions)}
+        decision.forget_rows()  # read by nothing from here on: numbered, counted, written
         step("writing the partner's file")
         written = output.write(
             decision, tmp, {"prefix": prefix, "source": settings.owner.name}, sep

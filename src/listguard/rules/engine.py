@@ -70,6 +70,7 @@ def _load(
                 db.execute(f"CREATE TABLE {name} AS SELECT * FROM lg_in")
         finally:
             db.unregister("lg_in")
+    db.execute("DROP TABLE IF EXISTS clusters")  # joined to the contacts as they came
 
 
 def decide(storage: Storage, conn: Connection, plan: Plan, machine: EngineSettings) -> Decision:
