@@ -10,7 +10,6 @@ List-Unsubscribe=One-Click`` headers, and a link in the body).
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from listguard.db.keys import registry_secret
 from listguard.domain.vocabulary import EVENT_CHANNELS
 from listguard.errors import InputError
 from listguard.timeutil import now_ts
+from listguard.tokens import token_bytes, token_text
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -38,19 +38,6 @@ class Unsubscribe:
     email: str | None = None
     phone: str | None = None
     expires_at: int | None = None
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    # only the one encoding these tokens are written in: a character added or changed
-    # that decodes to the same bytes (the last one's spare bits) is an altered token
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != text:
-        raise ValueError("not a token of ours")
-    return raw
 
 
 def _cipher(conn: Connection, *, create: bool) -> AESGCM | None:
@@ -78,7 +65,7 @@ def make_token(conn: Connection, request: Unsubscribe, days: int = DEFAULT_DAYS)
     cipher = _cipher(conn, create=True)
     assert cipher is not None  # made just now if it did not exist
     nonce = secrets.token_bytes(12)
-    return _b64(nonce + cipher.encrypt(nonce, plain, b"unsubscribe"))
+    return token_text(nonce + cipher.encrypt(nonce, plain, b"unsubscribe"))
 
 
 def read_token(conn: Connection, token: str) -> Unsubscribe | None:
@@ -90,7 +77,7 @@ def read_token(conn: Connection, token: str) -> Unsubscribe | None:
     if cipher is None or len(token) > 1000:
         return None
     try:
-        raw = _unb64(token)
+        raw = token_bytes(token)
         body = json.loads(cipher.decrypt(raw[:12], raw[12:], b"unsubscribe"))
     except (ValueError, InvalidTag):
         return None

@@ -29,7 +29,6 @@ Every step is written to the audit log, naming the person by keyed digest.
 
 from __future__ import annotations
 
-import base64
 import calendar
 import datetime as dt
 import hashlib
@@ -52,6 +51,7 @@ from listguard.oppositions import person_keys
 from listguard.rights import RECTIFIABLE
 from listguard.storage.engine import writing
 from listguard.timeutil import now_ts, to_day
+from listguard.tokens import token_bytes, token_text
 
 KINDS = ("access", "rectification", "erasure", "objection", "portability", "proof")
 STATUSES = ("received", "in_progress", "answered", "refused")
@@ -159,19 +159,6 @@ def check(
     return Asked(kind, email_norm, phone_e164, channel, asked)
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(value: str) -> bytes:
-    raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    # only the one encoding these tokens are written in: a character added or changed
-    # that decodes to the same bytes (the last one's spare bits) is an altered token
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != value:
-        raise ValueError("not a token of ours")
-    return raw
-
-
 def _cipher(conn: Connection, *, create: bool) -> AESGCM | None:
     key = registry_secret(conn, SECRET, create=create)
     return None if key is None else AESGCM(bytes.fromhex(key))
@@ -181,7 +168,7 @@ def _seal(conn: Connection, purpose: bytes, plain: bytes) -> str:
     cipher = _cipher(conn, create=True)
     assert cipher is not None  # made just now if it did not exist
     nonce = secrets.token_bytes(12)
-    return _b64(nonce + cipher.encrypt(nonce, plain, purpose))
+    return token_text(nonce + cipher.encrypt(nonce, plain, purpose))
 
 
 def _unseal(conn: Connection, purpose: bytes, sealed: str) -> bytes | None:
@@ -189,7 +176,7 @@ def _unseal(conn: Connection, purpose: bytes, sealed: str) -> bytes | None:
     if cipher is None:
         return None
     try:
-        raw = _unb64(sealed)
+        raw = token_bytes(sealed)
         return cipher.decrypt(raw[:12], raw[12:], purpose)
     except (ValueError, InvalidTag):
         return None

@@ -21,7 +21,6 @@ both answers take the same time.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -41,6 +40,7 @@ from listguard.identifiers import identifier_secret, keyed_digest
 from listguard.oppositions import person_keys
 from listguard.storage.engine import writing
 from listguard.timeutil import now_ts
+from listguard.tokens import token_bytes, token_text
 
 LINK_SECRET = "proof_links"
 LINK_DAYS = 7  # a link sent by email works for a week
@@ -61,19 +61,6 @@ class Person:
 
     email: str | None = None
     phone: str | None = None
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(value: str) -> bytes:
-    raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    # only the one encoding these tokens are written in: a character added or changed
-    # that decodes to the same bytes (the last one's spare bits) is an altered token
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != value:
-        raise ValueError("not a token of ours")
-    return raw
 
 
 def _keys(conn: Connection) -> tuple[str, str]:
@@ -114,7 +101,7 @@ def make_link_token(conn: Connection, email_norm: str, expires_at: int) -> str:
     signature = _signature(link_key, digest, expires_at)
     nonce = secrets.token_bytes(12)
     hidden = nonce + _cipher(link_key).encrypt(nonce, email_norm.encode(), b"proof")
-    return f"{_b64(hidden)}.{expires_at}.{signature}"
+    return f"{token_text(hidden)}.{expires_at}.{signature}"
 
 
 def proof_link(
@@ -145,7 +132,7 @@ def read_link_token(conn: Connection, token: str, now: int | None = None) -> Per
     if link_key is None or ident is None:
         return None
     try:
-        hidden = _unb64(parts[0])
+        hidden = token_bytes(parts[0])
         email_norm = _cipher(link_key).decrypt(hidden[:12], hidden[12:], b"proof").decode()
     except (ValueError, binascii.Error, InvalidTag):
         return None
