@@ -46,14 +46,15 @@ def _timed(label: str, work: Callable[[], object]) -> None:
     print(f"| {label} | {wall:.1f} s | {cpu:.1f} s |", flush=True)
 
 
-def _adbc(path: Path, cache_kib: int) -> Any:
+def _adbc(path: Path, cache_kib: int, *, foreign_keys: bool = False) -> Any:
     import adbc_driver_sqlite.dbapi as adbc
 
     from listguard.storage.sqlite.writer import PRAGMAS
 
     db = adbc.connect(str(path), autocommit=True)
+    keys = f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}"
     with db.cursor() as cur:
-        for pragma in (*PRAGMAS, f"PRAGMA cache_size = -{cache_kib}", "PRAGMA threads = 2"):
+        for pragma in (*PRAGMAS, keys, f"PRAGMA cache_size = -{cache_kib}", "PRAGMA threads = 2"):
             cur.execute(pragma)
     db.adbc_connection.set_options(**{"adbc.connection.autocommit": "false"})
     return db
@@ -98,19 +99,19 @@ def row_store(registry: Path, folder: Path, limit: int | None) -> int:
     with db.cursor() as cur:
         for name, _sql in indexes:
             cur.execute(f"DROP INDEX {name}")
-    db.commit()
+    db.adbc_connection.commit()
 
     def load() -> None:
         with pa.memory_map(str(staged)) as source, db.cursor() as cur:
             table = pa.ipc.open_file(source).read_all()
             cur.adbc_ingest("contacts", table, mode="append")
-        db.commit()
+        db.adbc_connection.commit()
 
     def build() -> None:
         with db.cursor() as cur:
             for _name, sql in indexes:
                 cur.execute(sql)
-        db.commit()
+        db.adbc_connection.commit()
 
     _timed(f"row store: {rows:,} contacts written", load)
     _timed(f"row store: its {len(indexes)} indexes built", build)
@@ -119,29 +120,44 @@ def row_store(registry: Path, folder: Path, limit: int | None) -> int:
 
 
 def ledger(folder: Path, contacts: int) -> None:
-    """The ledger's floor: a rental's rows appended, its indexes kept."""
-    rows = contacts * 11 // 10
-    ids = pa.array(range(rows), pa.int64())
-    import pyarrow.compute as pc
+    """The ledger's floor: a rental's rows appended in ``contact_id`` order, as a delivery
+    writes them, its indexes kept and each row's delivery checked (foreign keys on)."""
+    import sqlite3
 
-    cid = pc.binary_join_element_wise("C", pc.cast(ids, pa.string()), "")
-    table = pa.table(
-        {
-            "delivery_id": pa.array([1] * rows, pa.int64()),
-            "contact_id": cid,
-            "channel": pa.array(["email"] * rows),
-            "coordinate": pc.binary_join_element_wise("p.n", pc.cast(ids, pa.string()), "@ex.fr"),
-            "contact_ref": pc.binary_join_element_wise("D1-", pc.cast(ids, pa.string()), ""),
-        }
+    import duckdb
+
+    # 1.1 rows a contact on the bench's order: the contacts' ids shaped as the bench's
+    # (``C`` and seven digits, not in the order of the base), a delivered number on a
+    # tenth of them beside an email, and references numbered in a random order
+    rows = duckdb.sql(
+        f"""SELECT CAST(1 AS BIGINT) AS delivery_id,
+  'C' || lpad(CAST((i * 7919) % {contacts} AS VARCHAR), 7, '0') AS contact_id,
+  CASE WHEN j = 0 THEN 'email' ELSE 'sms' END AS channel,
+  CASE WHEN j = 0 THEN 'prenom.nom' || CAST(i AS VARCHAR) || '@example.fr'
+       ELSE '+336' || lpad(CAST(i AS VARCHAR), 8, '0') END AS coordinate,
+  'D1-' || CAST((i * 104729) % {contacts} + 1 AS VARCHAR) AS contact_ref
+FROM range({contacts}) r(i), range(2) s(j) WHERE j = 0 OR i % 10 = 0
+ORDER BY contact_id"""
     )
-    db = _adbc(_new_registry(folder, "ledger.db"), 262144)
+    assert rows is not None
+    table = rows.to_arrow_table()
+    path = _new_registry(folder, "ledger.db")
+    setup = sqlite3.connect(path)  # the delivery the rows belong to
+    setup.execute(
+        "INSERT INTO deliveries (id, partner_id, order_text, order_sha256, as_of, channels, "
+        "packs, partner_list_version, created_at, out_dir, contacts_delivered) "
+        "VALUES (1, 'P0003', '', '', '2026-11-28', 'email|sms', 'fr-2026', 1, 0, '', 0)"
+    )
+    setup.commit()
+    setup.close()
+    db = _adbc(path, 262144, foreign_keys=True)
 
     def append() -> None:
         with db.cursor() as cur:
             cur.adbc_ingest("ledger", table, mode="append")
-        db.commit()
+        db.adbc_connection.commit()
 
-    _timed(f"ledger: {rows:,} rows appended, 2 indexes kept", append)
+    _timed(f"ledger: {table.num_rows:,} rows appended, 2 indexes kept", append)
     db.close()
 
 

@@ -663,8 +663,11 @@ def test_a_worker_dying_midway_through_a_round_keeps_what_it_sent(
     """The messages sent before the worker died are recorded as sent: the restarted
     worker sends only the others (a round is no longer recorded only at its end)."""
     _base(engine, tmp_path, endpoint.url)  # type: ignore[attr-defined]
+    # five distinct instants: a clock read in each turn could give two the same second
+    # (an opposition already recorded, so one message fewer) when the loop crosses one
+    start = now_ts()
     for i in range(5):
-        record_opposition(engine, channel="email", contact_id="C1", at=now_ts() - i)
+        record_opposition(engine, channel="email", contact_id="C1", at=start - i)
     webhook = WebhookTransport(timeout=5)
 
     class Dying:
@@ -695,8 +698,11 @@ def test_sent_messages_are_recorded_while_the_round_goes_on(
     import time
 
     _base(engine, tmp_path, endpoint.url)  # type: ignore[attr-defined]
+    # five distinct instants: a clock read in each turn could give two the same second
+    # (an opposition already recorded, so one message fewer) when the loop crosses one
+    start = now_ts()
     for i in range(5):
-        record_opposition(engine, channel="email", contact_id="C1", at=now_ts() - i)
+        record_opposition(engine, channel="email", contact_id="C1", at=start - i)
     webhook = WebhookTransport(timeout=5)
     seen: list[int] = []
 

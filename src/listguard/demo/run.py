@@ -116,7 +116,7 @@ def run_demo(db: str | None, settings: Settings, n: int, out: Path, seed: int) -
     for kind in ("partners", "contacts", "events", "suppression"):
         t0 = time.perf_counter()
         with progress_rows(f"importing {kind}") as advance:
-            report = import_file(engine, kind, files[kind], progress=advance)
+            report = import_file(engine, kind, files[kind], settings=settings, progress=advance)
         console.print(
             f"import {kind}: {report.rows_read:,} rows, {report.rows_imported:,} recorded, "
             f"{report.rows_rejected:,} rejected ({time.perf_counter() - t0:.1f} s)"

@@ -116,8 +116,10 @@ class Decision:
         """Drop the decision's rows once nothing will read them again (their file written,
         the delivered ones numbered apart): the memory they hold (48 million rows at ten
         million contacts) goes to the files written next instead of being spilled to disk
-        to make room. What reads them (``counts``, ``eligible``, ``rows_of``, the
-        decisions file) fails after this."""
+        to make room. DuckDB gives it back once no query begun before the drop is still
+        running: the ledger's (``ledger``), when the registry has not taken all of it
+        yet, holds it until it ends. What reads the rows (``counts``, ``eligible``,
+        ``rows_of``, the decisions file) fails after this."""
         self._db.execute("DROP TABLE IF EXISTS lg_decision; DROP TABLE IF EXISTS lg_spelled")
 
     def __enter__(self) -> Decision:

@@ -429,11 +429,16 @@ def pipeline(plan: Plan, clustered: bool) -> list[Step]:
     return _released(steps)
 
 
-# the tables each step is the last to read, and what the decision keeps to its end
-# (``contacts``, ``lg_person``, ``lg_decision``, ``events_seen``: read by ``Decision``)
+# the tables each step is the last to read (dropping one that is not there is harmless:
+# a step that did not run has nothing to drop); the decision keeps ``contacts``,
+# ``lg_person``, ``lg_decision`` and ``events_seen`` to its end (read by ``Decision``)
 _LAST_READ = {
-    "choices": ("events", "lg_ev"),
-    "reasons": ("lg_choice", "lg_state", "lg_numbers", "lg_bloctel", "bloctel", "suppressions"),
+    "events": ("events",),
+    "choices": ("lg_ev",),
+    "choices of persons": ("lg_choice",),
+    "bloctel": ("bloctel",),
+    "numbers": ("lg_bloctel",),
+    "reasons": ("lg_choice", "lg_state", "lg_numbers", "suppressions"),
 }
 
 
