@@ -347,8 +347,7 @@ def form_fragment(
             f"channels must be among {', '.join(CHANNEL_WORDS)}", where=", ".join(unknown)
         )
     owner = settings.owner.name
-    base = (settings.web.public_url or "").rstrip("/")
-    partners_url = f"{base}/partenaires"
+    partners_url = settings.web.link("/partenaires")
     consent = _needs_consent(settings, as_of, audience)
     optout = [ch for ch in channels if not consent(ch)]
     optin = [ch for ch in channels if consent(ch)]
@@ -409,7 +408,8 @@ def form_fragment(
             )
     rights = (
         "Vous pouvez à tout moment retirer votre accord ou vous opposer à ces utilisations : "
-        f"{base}/opposition. En savoir plus sur vos droits : {base}/droits"
+        f"{settings.web.link('/opposition')}. En savoir plus sur vos droits : "
+        f"{settings.web.link('/droits')}"
     )
     texts.append(rights)
     parts.append(f'<p class="lg-info">{html.escape(rights)}</p>')

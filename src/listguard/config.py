@@ -94,6 +94,11 @@ class WebSettings:
     # X-Forwarded-Proto are believed; from any other peer they are ignored
     trusted_proxies: tuple[str, ...] = ()
 
+    def link(self, path: str) -> str:
+        """The address persons follow to ``path`` (``/droits/...``): under ``public_url``,
+        or the bare path when it is not set."""
+        return self.public_url.rstrip("/") + path
+
 
 @dataclass(frozen=True)
 class EngineSettings:

@@ -304,7 +304,6 @@ def gather(
         )
     found.sort(key=lambda f: (f[0], f[1], f[2].contact_id or "", f[2].scope, f[2].channel))
     owner = settings.owner
-    base = settings.web.public_url.rstrip("/")
     return ConsentProof(
         issued_at=to_iso(issued),
         owner=Owner(owner.name, owner.legal_name or owner.name, owner.address),
@@ -314,7 +313,7 @@ def gather(
         choices=tuple(f[2] for f in found),
         withdrawal=Withdrawal(
             rights_contact=owner.rights_contact,
-            opposition_page=f"{base}/opposition" if base else None,
+            opposition_page=settings.web.link("/opposition") if settings.web.public_url else None,
             privacy_policy_url=owner.privacy_policy_url or None,
         ),
     )

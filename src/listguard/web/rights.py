@@ -113,7 +113,7 @@ def _mail_link(w: Web, email: str) -> None:
     """Mail the link to ``email`` when the registry holds it (run after the answer)."""
     token = proof_link(w.engine, email)
     if token is not None:
-        url = f"{w.settings.web.public_url.rstrip('/')}/droits/preuve?t={token}"
+        url = w.settings.web.link(f"/droits/preuve?t={token}")
         send_mail(w.settings.notify, link_mail(w.settings, email, url))
 
 

@@ -73,7 +73,7 @@ def _later(w: Web, job: Callable[..., None], *args: Any) -> None:
 def _mail_confirmation(w: Web, asked: Asked) -> None:
     token = confirm_link(w.engine, asked)
     if token is not None and asked.email is not None:
-        url = f"{w.settings.web.public_url.rstrip('/')}/droits/demande?t={token}"
+        url = w.settings.web.link(f"/droits/demande?t={token}")
         send_mail(w.settings.notify, confirm_mail(w.settings, asked.email, asked.kind, url))
 
 
@@ -248,10 +248,9 @@ def deliver_answer(w: Web, made: RightsRequest, token: str) -> None:
     with, or by SMS to the number. Raises ``InputError`` when the settings give no way
     to (``[notify]`` SMTP server, ``[sms]`` adapter, ``[web] public_url``), and the
     SMTP server's or adapter's error when it refuses."""
-    base = w.settings.web.public_url.rstrip("/")
-    if not base:
+    if not w.settings.web.public_url:
         raise InputError("[web] public_url is not set: no link can be made")
-    url = f"{base}/droits/reponse?t={token}"
+    url = w.settings.web.link(f"/droits/reponse?t={token}")
     if made.email is not None:
         if not w.settings.notify.smtp_host:
             raise InputError("[notify] smtp_host is not set: no mail can be sent")

@@ -27,9 +27,9 @@ class EmailDigest:
     name = "email"
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings.notify
+        self.notify = settings.notify
         self.owner = settings.owner.name
-        self.interval = self.settings.digest_minutes * 60
+        self.interval = self.notify.digest_minutes * 60
 
     def deliver(
         self, endpoint: Endpoint, messages: Sequence[Message], now: int, sent: Sent
@@ -47,7 +47,7 @@ class EmailDigest:
         assert endpoint.notify_email is not None
         lines = messages_csv(messages)
         mail = EmailMessage()
-        mail["From"] = self.settings.sender
+        mail["From"] = self.notify.sender
         mail["To"] = endpoint.notify_email
         mail["Subject"] = f"Oppositions à appliquer ({self.owner}) : {len(messages)} message(s)"
         mail.set_content(
@@ -68,9 +68,9 @@ class EmailDigest:
             filename=f"oppositions-{endpoint.partner_id}.csv",
         )
         try:
-            send_mail(self.settings, mail)
+            send_mail(self.notify, mail)
         except (smtplib.SMTPException, OSError) as exc:
-            raise TransportError(f"SMTP {self.settings.smtp_host}: {exc}") from None
+            raise TransportError(f"SMTP {self.notify.smtp_host}: {exc}") from None
 
 
 __all__ = ["EmailDigest"]
