@@ -86,12 +86,11 @@ def test_back_office_pages_have_no_serious_accessibility_violation(
             for path in (
                 "/admin",
                 "/admin?rentable=P1",  # with what a rental would exclude, by reason
-                "/admin/contacts?kind=contact_id&value=C1",
+                "/admin/contacts?contact=C1",
                 "/admin/rentals",
                 "/admin/deliveries",
                 "/admin/deliveries/1",
                 "/admin/oppositions",
-                "/admin/oppositions?kind=contact_id&value=C1",  # one person's
                 "/admin/oppositions/1",
                 "/admin/oppositions/partner?partner=P1&state=pending",
                 "/admin/rights",
@@ -103,6 +102,16 @@ def test_back_office_pages_have_no_serious_accessibility_violation(
             ):
                 sep = "&" if "?" in path else "?"
                 _check(page, f"{site.url}{path}{sep}lang={lang}", problems)
+            # one person's oppositions, searched as the operator does: by the form's POST
+            page.goto(f"{site.url}/admin/oppositions?lang={lang}")
+            page.locator("#search-kind").select_option("contact_id")
+            page.locator("#search-value").fill("C1")
+            page.locator("#search button[type=submit]").click()
+            expect(page.locator("#events")).to_be_visible()
+            assert "C1" not in page.url
+            found = axe_problems(page)
+            if found:
+                problems[f"one person's oppositions ({lang})"] = found
     finally:
         context.close()
     assert problems == {}

@@ -190,10 +190,15 @@ def test_an_opposition_is_found_by_the_persons_email_phone_or_contact_id(site: S
     by_id = record_opposition(site.engine, channel="postal", contact_id="C1").event
     other = record_opposition(site.engine, channel="postal", contact_id="C2").event
 
+    def search(c: httpx.Client, kind: str, value: str) -> httpx.Response:
+        csrf = form_token(c.get("/admin/oppositions").text, "csrf")
+        asked = {"kind": kind, "value": value, "csrf": csrf}
+        return c.post("/admin/oppositions", data=asked)
+
     def found(kind: str, value: str) -> set[int]:
         with site.client() as c:
             _sign_in(c)
-            page = c.get("/admin/oppositions", params={"kind": kind, "value": value})
+            page = search(c, kind, value)
         assert page.status_code == 200, page.text
         return {int(n) for n in re.findall(r'<td><a href="/admin/oppositions/(\d+)">', page.text)}
 
@@ -207,10 +212,16 @@ def test_an_opposition_is_found_by_the_persons_email_phone_or_contact_id(site: S
     assert found("email", "nobody@example.com") == set()
     with site.client() as c:
         _sign_in(c)
-        bad = c.get("/admin/oppositions", params={"kind": "phone", "value": "not a number"})
+        bad = search(c, "phone", "not a number")
         assert bad.status_code == 422 and "is not a valid phone number" in bad.text
-        bad = c.get("/admin/oppositions", params={"kind": "name", "value": "Marie"})
-        assert bad.status_code == 422
+        assert search(c, "name", "Marie").status_code == 422
+        # the form names the person in its body, never in the address
+        form = c.get("/admin/oppositions").text.split('id="search"', 1)[0].rsplit("<form", 1)[1]
+        assert 'method="post"' in form
+        expired = {"kind": "email", "value": "c1@example.com", "csrf": "x"}
+        assert c.post("/admin/oppositions", data=expired).status_code == 403
+        ignored = c.get("/admin/oppositions", params={"kind": "contact_id", "value": "C2"})
+        assert len(re.findall(r'<td><a href="/admin/oppositions/\d+">', ignored.text)) == 4
 
 
 def test_the_search_is_an_index_look_up(site: Site) -> None:

@@ -260,9 +260,12 @@ def test_the_back_office_downloads_a_persons_proof_with_a_session(
             "/admin/login",
             data={"email": "admin@example.com", "password": PASSWORD, "token": token},
         )
-        page = c.get("/admin/contacts", params=asked)
+        csrf = form_token(c.get("/admin/contacts").text, "csrf")
+        assert c.post("/admin/contacts", data={**asked, "csrf": "x"}).status_code == 403
+        page = c.post("/admin/contacts", data={**asked, "csrf": csrf})
         assert page.status_code == 200 and "C1" in page.text
-        csrf = form_token(page.text, "csrf")
+        # looked up by POST: the address is in no URL, not even the one a GET would take
+        assert "C1" not in c.get("/admin/contacts", params=asked).text
         assert c.post("/admin/contacts/proof.pdf", data={**asked, "csrf": "x"}).status_code == 403
         pdf = c.post("/admin/contacts/proof.pdf", data={**asked, "csrf": csrf})
         assert pdf.status_code == 200 and "c1@example.com" in _first_page(pdf.content)
@@ -292,13 +295,14 @@ def test_the_back_office_shows_the_consents_about_to_lapse(engine: Engine, tmp_p
             "/admin/login",
             data={"email": "admin@example.com", "password": PASSWORD, "token": token},
         )
-        page = c.get("/admin/contacts", params={"kind": "contact_id", "value": "C1"}).text
+        page = c.get("/admin/contacts", params={"contact": "C1"}).text
         lapsing = page.split('id="lapsing"', 1)[1]
         assert last in lapsing and "<td>Appels téléphoniques</td>" in lapsing
-        other = c.get("/admin/contacts", params={"kind": "contact_id", "value": "C2"}).text
+        other = c.get("/admin/contacts", params={"contact": "C2"}).text
         assert 'id="lapsing"' not in other
         every = c.get("/admin/consents/expiring").text.split('id="lapsing"', 1)[1]
         assert "C1" in every and "C2" not in every and "+33612345678" in every
+        assert 'href="/admin/contacts?contact=C1"' in every
         later = c.get("/admin/consents/expiring", params={"within": 60}).text
         assert "C2" in later.split('id="lapsing"', 1)[1]
         assert c.get("/admin/consents/expiring", params={"within": 0}).status_code == 400

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Form, HTTPException, Request
+from fastapi import Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import text
 
+from listguard.accounts import Session
 from listguard.domain.coverage import PERSON_CONTACTS
 from listguard.errors import InputError
 from listguard.oppositions import person_keys
@@ -53,11 +54,9 @@ def _lapsing(w: Web, within: int, contact_ids: list[str] | None = None) -> list[
     )
 
 
-@router.get("/contacts", response_class=HTMLResponse)
-def contact_page(
-    request: Request, session: SignedIn, w: W, kind: Kind = "email", value: str = ""
+def _contact_page(
+    request: Request, session: Session, w: Web, kind: Kind, value: str
 ) -> Response:
-    """A person's contacts, their consents about to lapse and their proof to download."""
     error, ids, lapsing = None, [], []
     if value.strip():
         try:
@@ -80,6 +79,33 @@ def contact_page(
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@router.get("/contacts", response_class=HTMLResponse)
+def contact_page(
+    request: Request,
+    session: SignedIn,
+    w: W,
+    contact: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    """The look-up form; with ``contact`` (a contact id, as the list of lapsing consents
+    links to it), that contact's person. An email or a phone number is looked up by
+    POST only, so that it never sits in an address (history, a proxy's logs)."""
+    return _contact_page(request, session, w, "contact_id", contact)
+
+
+@router.post("/contacts", response_class=HTMLResponse)
+def contact_search(
+    request: Request,
+    session: SignedIn,
+    w: W,
+    csrf: Annotated[str, Form()] = "",
+    kind: Annotated[Kind, Form()] = "email",
+    value: Annotated[str, Form(max_length=320)] = "",
+) -> Response:
+    """A person's contacts, their consents about to lapse and their proof to download."""
+    check_csrf(session, csrf)
+    return _contact_page(request, session, w, kind, value)
 
 
 def _proof_of(w: Web, kind: Kind, value: str) -> ConsentProof:

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import HTTPException, Query, Request
+from fastapi import Form, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 
 from listguard import reads
+from listguard.accounts import Session
 from listguard.errors import InputError
 from listguard.propagation import follow
 from listguard.timeutil import now_ts
 from listguard.web.admin.formats import minute
 from listguard.web.admin.router import router
-from listguard.web.deps import SignedIn, W
+from listguard.web.deps import SignedIn, W, check_csrf
 from listguard.web.state import Web
 
 State = Literal["pending", "sent", "acknowledged", "failed", "overdue"]
@@ -51,15 +52,30 @@ def _message_rows(lines: list[follow.MessageLine]) -> list[dict[str, object]]:
 
 
 @router.get("/oppositions", response_class=HTMLResponse)
-def oppositions(
+def oppositions(request: Request, session: SignedIn, w: W) -> Response:
+    """Per partner, its messages in each state; the last oppositions."""
+    return _oppositions_page(request, session, w, "email", "")
+
+
+@router.post("/oppositions", response_class=HTMLResponse)
+def oppositions_of(
     request: Request,
     session: SignedIn,
     w: W,
-    kind: follow.PersonKind = "email",
-    value: Annotated[str, Query(max_length=320)] = "",
+    csrf: Annotated[str, Form()] = "",
+    kind: Annotated[follow.PersonKind, Form()] = "email",
+    value: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
-    """Per partner, its messages in each state; the last oppositions, or those of the
-    person named by ``kind`` and ``value`` (normalised as on import)."""
+    """The same page with the oppositions of the person named by ``kind`` and ``value``
+    (normalised as on import): by POST, so that an email or a phone number never sits
+    in an address (history, a proxy's logs)."""
+    check_csrf(session, csrf)
+    return _oppositions_page(request, session, w, kind, value)
+
+
+def _oppositions_page(
+    request: Request, session: Session, w: Web, kind: follow.PersonKind, value: str
+) -> Response:
     now = now_ts()
     error = None
     person = (kind, value) if value.strip() else None
