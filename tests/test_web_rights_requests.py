@@ -276,7 +276,13 @@ def test_the_back_office_lists_overdue_requests_first_and_says_when_no_link_can_
         csrf = form_token(page, "csrf")
         refused = c.post("/admin/rights/2/refuse", data={"csrf": csrf, "reason": ""})
         assert refused.status_code == 422 and "reason" in refused.text
-        answered = c.post("/admin/rights/2/answer", data={"csrf": csrf})
+        # an erasure cannot be undone: without the box that confirms it, nothing is done
+        assert 'name="confirm" value="erase" required' in page
+        unconfirmed = c.post("/admin/rights/2/answer", data={"csrf": csrf})
+        assert unconfirmed.status_code == 422 and "cochez la case" in unconfirmed.text
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM contacts")).scalar() == 1
+        answered = c.post("/admin/rights/2/answer", data={"csrf": csrf, "confirm": "erase"})
         # applied and answered; the page says the link could not be sent, and why
         assert answered.status_code == 502 and "smtp_host is not set" in answered.text
         assert "Renvoyer le lien" in answered.text

@@ -54,9 +54,7 @@ def _lapsing(w: Web, within: int, contact_ids: list[str] | None = None) -> list[
     )
 
 
-def _contact_page(
-    request: Request, session: Session, w: Web, kind: Kind, value: str
-) -> Response:
+def _contact_page(request: Request, session: Session, w: Web, kind: Kind, value: str) -> Response:
     error, ids, lapsing = None, [], []
     if value.strip():
         try:

@@ -130,9 +130,20 @@ def rights_answer(
     w: W,
     request_id: RequestId,
     csrf: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
-    """Apply the request, make its answer, and send the person the link to it."""
+    """Apply the request, make its answer, and send the person the link to it. An
+    erasure cannot be undone: it is applied only when the form's box confirming it is
+    ticked (``confirm=erase``)."""
     check_csrf(session, csrf)
+    made = read_request(w.engine, request_id)
+    if made is not None and made.kind == "erasure" and confirm != "erase":
+        error = (
+            "tick the box that confirms the erasure: it cannot be undone"
+            if w.lang(request) == "en"
+            else "cochez la case qui confirme l'effacement : il est définitif"
+        )
+        return _request_page(request, session, w, request_id, error=error, status_code=422)
     try:
         token = answer(w.engine, w.settings, request_id, session.account.email)
     except ListguardError as exc:
