@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
+from listguard.db import schema
 from listguard.db.migrate import _config
 from listguard.imports import import_file
 from tests.scenario import contact, write_csv
@@ -43,6 +46,24 @@ def _a_second(engine: Engine, contact_id: str) -> None:
             ),
             {"c": contact_id},
         )
+
+
+def test_the_migrations_make_the_schema_the_code_declares(any_engine: Engine) -> None:
+    """Every table, column, type, constraint and index of ``db/schema.py`` is what the
+    migrations build, on SQLite and on PostgreSQL: an index declared and never
+    migrated (or the reverse) would make a registry differ by how it was made."""
+    with any_engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, schema.metadata) == []
+
+
+def test_a_partners_messages_are_read_by_index(engine: Engine) -> None:
+    with engine.connect() as conn:
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT id, status FROM outbox WHERE partner_id = 'P1' "
+            "AND status <> 'acknowledged' ORDER BY id LIMIT 500"
+        ).all()
+    assert any("USING INDEX ix_outbox_partner" in str(row) for row in plan), plan
 
 
 def test_contact_id_moves_from_a_constraint_to_an_index_and_back(

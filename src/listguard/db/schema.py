@@ -300,6 +300,7 @@ outbox = Table(
         "event_id", "partner_id", "delivery_id", name="uq_outbox_event_partner_delivery"
     ),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_partner", "partner_id", "id"),  # a partner's messages, in order
 )
 
 # what a message tells its partner: the delivered coordinates it covers, by the partner's
