@@ -4,6 +4,7 @@ owner's API."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from listguard.accounts import add_account, create_api_key
+from listguard.rights_requests import due_on
+from listguard.timeutil import today
 from listguard.web.app import create_app
 from tests.test_web_proof import FakeSms, _body, _load, _mails, _settings, served, smtp_server
 from tests.web_server import PASSWORD, form_token
@@ -290,3 +293,41 @@ def test_the_back_office_lists_overdue_requests_first_and_says_when_no_link_can_
         left = conn.execute(text("SELECT COUNT(*) FROM contacts")).scalar()
         status = conn.execute(text("SELECT status FROM rights_requests WHERE id = 2")).scalar()
     assert left == 0 and status == "answered"
+
+
+def test_the_back_office_extends_a_deadline_and_the_person_is_told_why(
+    engine: Engine, tmp_path: Path, smtp: tuple[int, list[Any]]
+) -> None:
+    _load(engine, tmp_path)
+    add_account(engine, "admin@example.com", PASSWORD, "admin")
+    key, _ = create_api_key(engine, role="machine", scopes=("rights:write", "rights:read"))
+    port, received = smtp
+    app = create_app(engine, _settings(tmp_path, port))
+    with served(app) as url, httpx.Client(base_url=url) as c:
+        auth = {"Authorization": f"Bearer {key}"}
+        fresh = {"kind": "access", "email": "c1@example.com"}
+        late = {"kind": "access", "email": "c1@example.com", "received_at": "2026-01-31T10:00:00Z"}
+        assert c.post("/api/v1/rights-requests", json=fresh, headers=auth).status_code == 201
+        assert c.post("/api/v1/rights-requests", json=late, headers=auth).status_code == 201
+        _sign_in(c)
+        page = c.get("/admin/rights/1").text
+        assert 'id="extend-form"' in page
+        assert 'id="extend-form"' not in c.get("/admin/rights/2").text  # its month is over
+        csrf = form_token(page, "csrf")
+        empty = c.post("/admin/rights/1/extend", data={"csrf": csrf, "reason": " "})
+        assert empty.status_code == 422 and "reason" in empty.text
+        why = "Votre demande porte sur <quinze> ans d'historique."
+        assert (
+            c.post("/admin/rights/1/extend", data={"csrf": "x", "reason": why}).status_code == 403
+        )
+        done = c.post("/admin/rights/1/extend", data={"csrf": csrf, "reason": why})
+        assert done.status_code == 200 and 'id="told"' in done.text
+        assert "&lt;quinze&gt;" in done.text and 'id="extend-form"' not in done.text
+        mail = _mails(received, 1)[0]
+        assert mail["To"] == "c1@example.com" and why in _body(mail)
+        refused = c.post("/admin/rights/2/extend", data={"csrf": csrf, "reason": why})
+        assert refused.status_code == 422 and "was due on 2026-02-28" in refused.text
+        shown = c.get("/api/v1/rights-requests/1", headers=auth).json()
+        assert shown["extension_reason"] == why and shown["extended_at"] is not None
+        assert dt.date.fromisoformat(shown["due_on"]) == due_on(today(), 3)
+    assert len(received) == 1

@@ -18,7 +18,8 @@ kept in clear (no personal data).
 
 The deadline (art. 12(3): one month of receipt) is ``due_on``: the same day of the
 next month, or that month's last day when it has no such day (received on 31 January,
-due on 28 or 29 February), days counted in Paris time.
+due on 28 or 29 February), days counted in Paris time; three months once extended
+(``listguard.rights_extension``).
 
 Statuses: ``received``, ``in_progress``, ``answered``, ``refused`` (with its reason).
 Answering applies the request with the services that do it everywhere else
@@ -89,6 +90,9 @@ class RightsRequest:
     reason: str | None
     outcome: dict[str, Any]
     answer_until: int | None
+    # the deadline's extension by two months (art. 12(3)): when, and why (told the person)
+    extended_at: int | None
+    extension_reason: str | None
     # what answering needs, None once forgotten (or when not read)
     email: str | None = None
     phone: str | None = None
@@ -103,12 +107,12 @@ class RightsRequest:
         return self.open and self.due_on < on
 
 
-def due_on(received: dt.date) -> dt.date:
+def due_on(received: dt.date, months: int = 1) -> dt.date:
     """The last day to answer a request received on ``received`` (art. 12(3)): the same
-    day of the next month, or that month's last day when it has no such day."""
-    year, month = (
-        (received.year + 1, 1) if received.month == 12 else (received.year, received.month + 1)
-    )
+    day ``months`` months later (one; three once extended), or that month's last day
+    when it has no such day."""
+    year, month = divmod(received.year * 12 + received.month - 1 + months, 12)
+    month += 1
     return dt.date(year, month, min(received.day, calendar.monthrange(year, month)[1]))
 
 
@@ -312,7 +316,7 @@ def confirm_key(token: str) -> str:
 
 _COLUMNS = (
     "id, kind, via, status, received_at, due_on, status_at, channel, reference, "
-    "handled_by, reason, outcome, answer_until, sealed"
+    "handled_by, reason, outcome, answer_until, extended_at, extension_reason, sealed"
 )
 
 
@@ -335,6 +339,8 @@ def _request(conn: Connection, row: Any, *, personal: bool) -> RightsRequest:
         reason=row.reason,
         outcome=json.loads(row.outcome) if row.outcome else {},
         answer_until=None if row.answer_until is None else int(row.answer_until),
+        extended_at=None if row.extended_at is None else int(row.extended_at),
+        extension_reason=row.extension_reason,
         email=who.get("e"),
         phone=who.get("p"),
         changes=dict(who.get("r") or {}),

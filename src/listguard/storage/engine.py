@@ -14,7 +14,7 @@ from listguard.storage.sqlite.connect import bulk_insert as sqlite_bulk_insert
 from listguard.storage.sqlite.connect import sqlite_pragmas, writer_turn
 
 # the last migration (``listguard.db.migrations``); a test holds it equal to Alembic's head
-HEAD_REVISION = "0023"
+HEAD_REVISION = "0024"
 
 
 @contextmanager

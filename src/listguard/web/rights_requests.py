@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
+from email.message import EmailMessage
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -27,6 +28,7 @@ from listguard.errors import InputError
 from listguard.mail import send_mail
 from listguard.proof.access import send_code
 from listguard.rights_answers import CODE_TEXT, answer_mail, answer_sms, confirm_mail
+from listguard.rights_extension import extension_mail, extension_sms
 from listguard.rights_requests import (
     Asked,
     RightsRequest,
@@ -243,24 +245,36 @@ def answer_download(request: Request, w: W, t: str = "") -> Response:
     )
 
 
-def deliver_answer(w: Web, made: RightsRequest, token: str) -> None:
-    """Send the person the link to their answer: by mail to the address they confirmed
-    with, or by SMS to the number. Raises ``InputError`` when the settings give no way
-    to (``[notify]`` SMTP server, ``[sms]`` adapter, ``[web] public_url``), and the
-    SMTP server's or adapter's error when it refuses."""
-    if not w.settings.web.public_url:
-        raise InputError("[web] public_url is not set: no link can be made")
-    url = w.settings.web.link(f"/droits/reponse?t={token}")
+def _to_person(w: Web, made: RightsRequest, mail: Callable[[str], EmailMessage], sms: str) -> None:
+    """Send the person ``mail`` (made for their address) or ``sms``: by mail to the
+    address they confirmed with, or by SMS to the number. Raises ``InputError`` when the
+    settings give no way to, and the SMTP server's or adapter's error when it refuses."""
     if made.email is not None:
         if not w.settings.notify.smtp_host:
             raise InputError("[notify] smtp_host is not set: no mail can be sent")
-        send_mail(w.settings.notify, answer_mail(w.settings, made.email, made.kind, url))
+        send_mail(w.settings.notify, mail(made.email))
     elif made.phone is not None:
         if w.sms is None:
             raise InputError("[sms] provider is not set: no SMS can be sent")
-        w.sms.send(made.phone, answer_sms(w.settings, url))
+        w.sms.send(made.phone, sms)
     else:
         raise InputError(f"request {made.id} no longer names its person")
 
 
-__all__ = ["deliver_answer", "router"]
+def deliver_answer(w: Web, made: RightsRequest, token: str) -> None:
+    """Send the person the link to their answer (``_to_person``); also ``InputError``
+    without ``[web] public_url``, which the link is made from."""
+    if not w.settings.web.public_url:
+        raise InputError("[web] public_url is not set: no link can be made")
+    url = w.settings.web.link(f"/droits/reponse?t={token}")
+    sms = answer_sms(w.settings, url)
+    _to_person(w, made, lambda to: answer_mail(w.settings, to, made.kind, url), sms)
+
+
+def tell_extension(w: Web, made: RightsRequest) -> None:
+    """Tell the person their request's deadline is extended, and why (``_to_person``)."""
+    sms = extension_sms(w.settings, made)
+    _to_person(w, made, lambda to: extension_mail(w.settings, to, made), sms)
+
+
+__all__ = ["deliver_answer", "router", "tell_extension"]

@@ -274,6 +274,10 @@ WORDS: dict[str, dict[str, Pair]] = {
         "rights_request_in_progress": ("demande de droits prise en charge", "rights request taken"),
         "rights_request_answered": ("demande de droits répondue", "rights request answered"),
         "rights_request_refused": ("demande de droits refusée", "rights request refused"),
+        "rights_request_extended": (
+            "délai d'une demande de droits prolongé",
+            "rights request's deadline extended",
+        ),
     },
     # the back office's error details (a handler's ``HTTPException``, written in English)
     "detail": {

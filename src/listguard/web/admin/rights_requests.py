@@ -1,8 +1,9 @@
 """The back office's rights requests (``listguard.rights_requests``): the list, open
 ones first by deadline (the overdue at the top), and a request's page where the
-operator takes it, answers it (the request applied and its answer made by
-``listguard.rights_answers``) or refuses it with a reason; the person is then sent the
-link to the answer."""
+operator takes it, extends its deadline by two months while its first month runs
+(``listguard.rights_extension``, the person told why), answers it (the request applied
+and its answer made by ``listguard.rights_answers``) or refuses it with a reason; the
+person is then sent the link to the answer."""
 
 from __future__ import annotations
 
@@ -15,19 +16,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from listguard.accounts import Session
 from listguard.errors import ListguardError
 from listguard.rights_answers import TITLES, answer, refuse
+from listguard.rights_extension import extend
 from listguard.rights_requests import (
     STATUSES,
     answer_link,
+    due_on,
     forget_answered,
     list_requests,
     read_request,
     start,
 )
-from listguard.timeutil import today
+from listguard.timeutil import to_day, today
 from listguard.web.admin.formats import minute
 from listguard.web.admin.router import router
 from listguard.web.deps import SignedIn, W, check_csrf
-from listguard.web.rights_requests import deliver_answer
+from listguard.web.rights_requests import deliver_answer, tell_extension
 from listguard.web.state import Web
 
 RequestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -69,11 +72,13 @@ def _request_page(
     *,
     error: str | None = None,
     sent: bool = False,
+    told: bool = False,
     status_code: int = 200,
 ) -> Response:
     made = read_request(w.engine, request_id)
     if made is None:
         raise HTTPException(404, "no such request")
+    first_due = due_on(to_day(made.received_at))
     response = w.page(
         request,
         "admin/rights_request.html",
@@ -87,6 +92,10 @@ def _request_page(
         titles=TITLES,
         error=error,
         sent=sent,
+        told=told,
+        extended=minute(made.extended_at) if made.extended_at else "",
+        extensible=made.open and made.extended_at is None and today() <= first_due,
+        first_due=first_due.isoformat(),
     )
     response.headers["Cache-Control"] = "no-store"  # the person's address is on the page
     return response
@@ -149,6 +158,32 @@ def rights_answer(
     except ListguardError as exc:
         return _request_page(request, session, w, request_id, error=str(exc), status_code=422)
     return _send(request, session, w, request_id, token)
+
+
+@router.post("/rights/{request_id}/extend", response_class=HTMLResponse)
+def rights_extend(
+    request: Request,
+    session: SignedIn,
+    w: W,
+    request_id: RequestId,
+    csrf: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Extend the deadline by two months (art. 12(3)) and tell the person why."""
+    check_csrf(session, csrf)
+    try:
+        made = extend(w.engine, request_id, reason, session.account.email)
+    except ListguardError as exc:
+        return _request_page(request, session, w, request_id, error=str(exc), status_code=422)
+    try:
+        tell_extension(w, made)
+    except (ListguardError, smtplib.SMTPException, OSError) as exc:
+        error = (
+            "le délai est prolongé mais la personne n'a pas pu en être avisée : "
+            f"{exc} ; avisez-la par un autre moyen avant le {made.due_on.isoformat()}"
+        )
+        return _request_page(request, session, w, request_id, error=error, status_code=502)
+    return _request_page(request, session, w, request_id, told=True)
 
 
 @router.post("/rights/{request_id}/refuse", response_class=HTMLResponse)

@@ -32,13 +32,19 @@ class RequestOut(BaseModel):
     via: str
     status: Status
     received_at: str = Field(description="ISO 8601, Paris time")
-    due_on: dt.date = Field(description="the last day to answer (received + 1 month)")
+    due_on: dt.date = Field(
+        description="the last day to answer (received + 1 month; + 3 months once extended)"
+    )
     overdue: bool = Field(description="still open after its due day")
     status_at: str
     channel: str | None = Field(description="an objection's channel")
     reference: str | None = Field(description="the owner's own reference, as recorded")
     reason: str | None = Field(description="a refusal's reason")
     outcome: dict[str, object] = Field(description="what answering did (counts, fields)")
+    extended_at: str | None = Field(
+        description="when the deadline was extended by two months (art. 12(3)), ISO 8601"
+    )
+    extension_reason: str | None = Field(description="why, as the person was told")
 
 
 class RequestDetail(RequestOut):
@@ -61,6 +67,8 @@ def _out(r: RightsRequest) -> dict[str, object]:
         "reference": r.reference,
         "reason": r.reason,
         "outcome": r.outcome,
+        "extended_at": None if r.extended_at is None else to_iso(r.extended_at),
+        "extension_reason": r.extension_reason,
     }
 
 
