@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, text
+import pyarrow as pa
+from sqlalchemy import Engine
 
 from listguard import audit
 from listguard.config import Settings
@@ -28,10 +29,13 @@ from listguard.processing.files import (
 from listguard.processing.linkage.fields import READ, prepare
 from listguard.processing.linkage.model import predict
 from listguard.processing.linkage.report import model_report, write_report
-from listguard.storage.engine import writing
+from listguard.storage.open import open_storage
 from listguard.timeutil import now_ts
 
 DEFAULT_THRESHOLD = 0.9
+CLUSTER_ROWS = pa.schema(
+    [("contact_id", pa.string()), ("cluster_id", pa.string()), ("computed_at", pa.int64())]
+)
 
 
 @dataclass
@@ -170,28 +174,21 @@ def dedupe_base(
     pairs, clusters, model = predict([data], threshold)
     report = _written(pairs, clusters, out_dir, settings or Settings(), data.height, started)
     write_report(out_dir, model_report(model, threshold, data.height))
-    grouped = clusters.filter(pl.len().over("cluster_id") > 1)
-    with writing(engine) as conn:
-        conn.execute(text("DELETE FROM contact_clusters"))
-        if grouped.height:
-            conn.execute(
-                text(
-                    "INSERT INTO contact_clusters (contact_id, cluster_id, computed_at) "
-                    "VALUES (:i, :c, :t)"
-                ),
-                [{"i": i, "c": c, "t": now} for i, c in grouped.iter_rows()],
-            )
-        audit.append(
-            conn,
-            "clusters_computed",
-            None,
-            {
-                "threshold": threshold,
-                "clusters": report.clusters,
-                "contacts": report.in_clusters,
-            },
-            now,
-        )
+    grouped = (
+        clusters.filter(pl.len().over("cluster_id") > 1)
+        .select(contact_id=pl.col("id"), cluster_id="cluster_id", computed_at=pl.lit(now, pl.Int64))
+        .to_arrow()
+    )
+    # in bulk through the storage (SQLite's writer, PostgreSQL's COPY), in one transaction
+    with open_storage(engine).transaction() as tx:
+        tx.execute("DELETE FROM contact_clusters")
+        tx.ingest("contact_clusters", grouped, CLUSTER_ROWS)
+        detail = {
+            "threshold": threshold,
+            "clusters": report.clusters,
+            "contacts": report.in_clusters,
+        }
+        audit.append_through(tx, "clusters_computed", None, detail, now)
     return report
 
 
