@@ -178,24 +178,46 @@ def test_maps_are_sorted_into_read_id_and_unused() -> None:
     assert unnamed.options == [] and unnamed.id_column == "" and len(unnamed.notes) == 1
 
 
-def test_the_registry_is_deduplicated_and_its_clusters_kept(engine: Engine, tmp_path: Path) -> None:
+def test_the_registry_is_deduplicated_and_its_clusters_kept(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    import json
+
     import polars as pl
     from sqlalchemy import text
 
     from listguard.imports import import_file
     from listguard.processing.linkage import dedupe_base
+    from listguard.timeutil import now_ts
 
+    engine = any_engine
     path, truth = _base(tmp_path, persons=600)
     base = pl.read_csv(path, separator=";", infer_schema=False).with_columns(
         pl.lit("2026-01-10").alias("collected_at")
     )
     base.write_csv(tmp_path / "contacts.csv", separator=";")
     import_file(engine, "contacts", tmp_path / "contacts.csv")
+    started = now_ts()
     report = dedupe_base(engine, tmp_path / "dup")
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT contact_id, cluster_id FROM contact_clusters")).all()
+        rows = conn.execute(
+            text("SELECT contact_id, cluster_id, computed_at FROM contact_clusters")
+        ).all()
+        logged = conn.execute(
+            text("SELECT subject, detail FROM audit_log WHERE action = 'clusters_computed'")
+        ).one()
     stored: dict[str, str] = {str(r[0]): str(r[1]) for r in rows}
+    assert {int(r[2]) for r in rows} == {rows[0][2]} and started <= rows[0][2] <= now_ts()
     assert report.in_clusters == len(stored) >= 2 * len(truth) * 0.9
+    assert logged.subject is None and json.loads(logged.detail) == {
+        "threshold": 0.9,
+        "clusters": report.clusters,
+        "contacts": report.in_clusters,
+    }
+    sizes: dict[str, int] = {}
+    for cluster in stored.values():
+        sizes[cluster] = sizes.get(cluster, 0) + 1
+    assert min(sizes.values()) >= 2 and len(sizes) == report.clusters  # none of one contact
     together = len([a for a, b in truth if a in stored and stored.get(a) == stored.get(b)])
     assert together >= 0.9 * len(truth)
     # computed again, the clusters replace the previous ones

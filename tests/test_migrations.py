@@ -49,9 +49,45 @@ def _a_second(engine: Engine, contact_id: str) -> None:
 
 
 def test_the_migrations_make_the_schema_the_code_declares(any_engine: Engine) -> None:
-    """Every table, column, type, constraint and index of ``db/schema.py`` is what the
-    migrations build, on SQLite and on PostgreSQL: an index declared and never
-    migrated (or the reverse) would make a registry differ by how it was made."""
+    """The tables, columns, types, keys, unique constraints and indexes of
+    ``db/schema.py`` are what the migrations build, on SQLite and on PostgreSQL (as far
+    as Alembic compares them: not server defaults nor CHECK constraints): an index
+    declared and never migrated (or the reverse) would make a registry differ by how
+    it was made."""
+    with any_engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, schema.metadata) == []
+
+
+def test_an_extended_request_gets_its_first_deadline_back_when_0024_is_undone(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    """0024 both ways: an extended request's deadline is its first one again at 0023 (the
+    only one a registry there reckons with), the schema is the declared one again after."""
+    import datetime as dt
+
+    from listguard.rights_extension import extend, told
+    from listguard.rights_requests import check, record
+    from listguard.timeutil import day_start
+    from tests.scenario import Scenario
+
+    Scenario(any_engine, tmp_path, contacts=[contact("C1", email="c1@example.com")]).load()
+    at = day_start(dt.date(2026, 11, 30)) + 3600
+    extended = record(any_engine, check("access", email="c1@example.com"), via="letter", at=at)
+    plain = record(any_engine, check("proof", email="c1@example.com"), via="letter", at=at)
+    extend(any_engine, extended, "three systems to read", "dpo", now=at)
+    told(any_engine, extended, "dpo", "letter", now=at)
+    due = text("SELECT id, due_on FROM rights_requests ORDER BY id")
+
+    def deadlines() -> list[tuple[int, str]]:
+        with any_engine.connect() as conn:
+            return [(int(i), str(d)) for i, d in conn.execute(due)]
+
+    assert deadlines() == [(extended, "2027-02-28"), (plain, "2026-12-30")]
+    config = _config(any_engine)
+    command.downgrade(config, "0022")
+    assert deadlines() == [(extended, "2026-12-30"), (plain, "2026-12-30")]
+    command.upgrade(config, "head")
     with any_engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, schema.metadata) == []

@@ -17,7 +17,6 @@ from sqlalchemy import Engine, text
 
 from listguard.accounts import add_account, create_api_key
 from listguard.rights_requests import due_on
-from listguard.timeutil import today
 from listguard.web.app import create_app
 from tests.test_web_proof import FakeSms, _body, _load, _mails, _settings, served, smtp_server
 from tests.web_server import PASSWORD, form_token
@@ -301,33 +300,59 @@ def test_the_back_office_extends_a_deadline_and_the_person_is_told_why(
     _load(engine, tmp_path)
     add_account(engine, "admin@example.com", PASSWORD, "admin")
     key, _ = create_api_key(engine, role="machine", scopes=("rights:write", "rights:read"))
+    auth = {"Authorization": f"Bearer {key}"}
     port, received = smtp
-    app = create_app(engine, _settings(tmp_path, port))
-    with served(app) as url, httpx.Client(base_url=url) as c:
-        auth = {"Authorization": f"Bearer {key}"}
+    why = "Votre demande porte sur <quinze> ans d'historique."
+    # without an SMTP server: decided, the notice not sent, the deadline not moved
+    no_smtp = create_app(engine, _settings(tmp_path, None))
+    with served(no_smtp) as url, httpx.Client(base_url=url) as c:
         fresh = {"kind": "access", "email": "c1@example.com"}
-        late = {"kind": "access", "email": "c1@example.com", "received_at": "2026-01-31T10:00:00Z"}
         assert c.post("/api/v1/rights-requests", json=fresh, headers=auth).status_code == 201
-        assert c.post("/api/v1/rights-requests", json=late, headers=auth).status_code == 201
         _sign_in(c)
         page = c.get("/admin/rights/1").text
         assert 'id="extend-form"' in page
-        assert 'id="extend-form"' not in c.get("/admin/rights/2").text  # its month is over
+        first = re.search(r'id="due">(\d{4}-\d\d-\d\d)', page)
+        assert first
         csrf = form_token(page, "csrf")
         empty = c.post("/admin/rights/1/extend", data={"csrf": csrf, "reason": " "})
         assert empty.status_code == 422 and "reason" in empty.text
-        why = "Votre demande porte sur <quinze> ans d'historique."
-        assert (
-            c.post("/admin/rights/1/extend", data={"csrf": "x", "reason": why}).status_code == 403
-        )
-        done = c.post("/admin/rights/1/extend", data={"csrf": csrf, "reason": why})
+        forged = c.post("/admin/rights/1/extend", data={"csrf": "x", "reason": why})
+        assert forged.status_code == 403
+        unsent = c.post("/admin/rights/1/extend", data={"csrf": csrf, "reason": why})
+        assert unsent.status_code == 502 and "smtp_host is not set" in unsent.text
+        assert f"au plus tard le {first.group(1)}" in unsent.text  # the first deadline
+        assert f'id="due">{first.group(1)}' in unsent.text
+        assert "&lt;quinze&gt;" in unsent.text and 'id="extend-form"' not in unsent.text
+        assert "Renvoyer l&#39;avis" in unsent.text
+        by_letter = c.post("/admin/rights/1/extension/letter", data={"csrf": csrf})
+        assert by_letter.status_code == 200 and 'id="told"' in by_letter.text
+        moved = re.search(r'id="due">(\d{4}-\d\d-\d\d)', by_letter.text)
+        assert moved and moved.group(1) > first.group(1)
+        again = c.post("/admin/rights/1/extension/send", data={"csrf": csrf})
+        assert again.status_code == 409
+    # with one: the notice mailed, the deadline moved at once
+    with (
+        served(create_app(engine, _settings(tmp_path, port))) as url,
+        httpx.Client(base_url=url) as c,
+    ):
+        late = {
+            "kind": "access",
+            "email": "c1@example.com",
+            "received_at": "2026-01-31T10:00:00Z",
+        }
+        assert c.post("/api/v1/rights-requests", json=fresh, headers=auth).status_code == 201
+        assert c.post("/api/v1/rights-requests", json=late, headers=auth).status_code == 201
+        _sign_in(c)
+        assert 'id="extend-form"' not in c.get("/admin/rights/3").text  # its month is over
+        csrf = form_token(c.get("/admin/rights/2").text, "csrf")
+        done = c.post("/admin/rights/2/extend", data={"csrf": csrf, "reason": why})
         assert done.status_code == 200 and 'id="told"' in done.text
-        assert "&lt;quinze&gt;" in done.text and 'id="extend-form"' not in done.text
         mail = _mails(received, 1)[0]
         assert mail["To"] == "c1@example.com" and why in _body(mail)
-        refused = c.post("/admin/rights/2/extend", data={"csrf": csrf, "reason": why})
+        refused = c.post("/admin/rights/3/extend", data={"csrf": csrf, "reason": why})
         assert refused.status_code == 422 and "was due on 2026-02-28" in refused.text
-        shown = c.get("/api/v1/rights-requests/1", headers=auth).json()
-        assert shown["extension_reason"] == why and shown["extended_at"] is not None
-        assert dt.date.fromisoformat(shown["due_on"]) == due_on(today(), 3)
+        shown = c.get("/api/v1/rights-requests/2", headers=auth).json()
+    assert shown["extension_reason"] == why and shown["extension_told_at"] is not None
+    first_due = due_on(dt.date.fromisoformat(shown["received_at"][:10]))
+    assert dt.date.fromisoformat(shown["due_on"]) == due_on(first_due, 2)
     assert len(received) == 1

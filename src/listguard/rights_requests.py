@@ -18,8 +18,8 @@ kept in clear (no personal data).
 
 The deadline (art. 12(3): one month of receipt) is ``due_on``: the same day of the
 next month, or that month's last day when it has no such day (received on 31 January,
-due on 28 or 29 February), days counted in Paris time; three months once extended
-(``listguard.rights_extension``).
+due on 28 or 29 February), days counted in Paris time; two months later once extended
+and the person told (``listguard.rights_extension``).
 
 Statuses: ``received``, ``in_progress``, ``answered``, ``refused`` (with its reason).
 Answering applies the request with the services that do it everywhere else
@@ -90,9 +90,11 @@ class RightsRequest:
     reason: str | None
     outcome: dict[str, Any]
     answer_until: int | None
-    # the deadline's extension by two months (art. 12(3)): when, and why (told the person)
+    # the deadline's extension by two months (art. 12(3)): when it was decided and why,
+    # and when the person was told (``due_on`` moves then, ``listguard.rights_extension``)
     extended_at: int | None
     extension_reason: str | None
+    extension_told_at: int | None
     # what answering needs, None once forgotten (or when not read)
     email: str | None = None
     phone: str | None = None
@@ -109,8 +111,7 @@ class RightsRequest:
 
 def due_on(received: dt.date, months: int = 1) -> dt.date:
     """The last day to answer a request received on ``received`` (art. 12(3)): the same
-    day ``months`` months later (one; three once extended), or that month's last day
-    when it has no such day."""
+    day ``months`` months later, or that month's last day when it has no such day."""
     year, month = divmod(received.year * 12 + received.month - 1 + months, 12)
     month += 1
     return dt.date(year, month, min(received.day, calendar.monthrange(year, month)[1]))
@@ -316,7 +317,8 @@ def confirm_key(token: str) -> str:
 
 _COLUMNS = (
     "id, kind, via, status, received_at, due_on, status_at, channel, reference, "
-    "handled_by, reason, outcome, answer_until, extended_at, extension_reason, sealed"
+    "handled_by, reason, outcome, answer_until, extended_at, extension_reason, "
+    "extension_told_at, sealed"
 )
 
 
@@ -341,6 +343,7 @@ def _request(conn: Connection, row: Any, *, personal: bool) -> RightsRequest:
         answer_until=None if row.answer_until is None else int(row.answer_until),
         extended_at=None if row.extended_at is None else int(row.extended_at),
         extension_reason=row.extension_reason,
+        extension_told_at=None if row.extension_told_at is None else int(row.extension_told_at),
         email=who.get("e"),
         phone=who.get("p"),
         changes=dict(who.get("r") or {}),
@@ -412,11 +415,18 @@ def _move(
     detail: dict[str, Any] = {"request": request_id, "kind": done.kind, "status": to, "by": by}
     if outcome:
         detail["outcome"] = outcome
+    audit_request(conn, request_id, f"rights_request_{to}", detail, at)
+    return done
+
+
+def audit_request(
+    conn: Connection, request_id: int, action: str, detail: dict[str, Any], at: int
+) -> None:
+    """Write ``action`` on the request to the audit log, naming its person by digest."""
     person = conn.execute(
         text("SELECT person FROM rights_requests WHERE id = :i"), {"i": request_id}
     ).scalar_one()
-    audit.append(conn, f"rights_request_{to}", str(person), detail, at)
-    return done
+    audit.append(conn, action, str(person), detail, at)
 
 
 def start(engine: Engine, request_id: int, by: str) -> RightsRequest:
@@ -533,6 +543,7 @@ __all__ = [
     "Document",
     "RightsRequest",
     "answer_link",
+    "audit_request",
     "check",
     "close",
     "confirm_key",

@@ -562,7 +562,7 @@ rights_requests = Table(
     Column("reference", String(200)),  # the owner's own reference (its CRM's)
     Column("confirm_key", String(64)),  # the confirmation link's, once (unique)
     Column("received_at", BigInteger, nullable=False),
-    Column("due_on", String(10), nullable=False),  # ISO date: received + 1 month (3 extended)
+    Column("due_on", String(10), nullable=False),  # ISO date: received + 1 month (+ 2 extended)
     Column("status", String(16), nullable=False),  # received | in_progress | answered | refused
     Column("status_at", BigInteger, nullable=False),
     Column("handled_by", String(320)),
@@ -574,6 +574,7 @@ rights_requests = Table(
     Column("answer_until", BigInteger),
     Column("extended_at", BigInteger),  # the deadline extended by two months (art. 12(3))
     Column("extension_reason", Text),  # why, as told to the person
+    Column("extension_told_at", BigInteger),  # the person told: due_on moved then
     UniqueConstraint("confirm_key", name="uq_rights_requests_confirm_key"),
     Index("ix_rights_requests_status_due", "status", "due_on"),
     Index("ix_rights_requests_person", "person"),

@@ -275,8 +275,12 @@ WORDS: dict[str, dict[str, Pair]] = {
         "rights_request_answered": ("demande de droits répondue", "rights request answered"),
         "rights_request_refused": ("demande de droits refusée", "rights request refused"),
         "rights_request_extended": (
-            "délai d'une demande de droits prolongé",
-            "rights request's deadline extended",
+            "prolongation du délai d'une demande de droits décidée",
+            "rights request's deadline extension decided",
+        ),
+        "rights_request_extension_told": (
+            "personne avisée de la prolongation du délai de sa demande",
+            "person told of their request's deadline extension",
         ),
     },
     # the back office's error details (a handler's ``HTTPException``, written in English)
@@ -313,6 +317,10 @@ WORDS: dict[str, dict[str, Pair]] = {
             "no message to this partner",
         ),
         "no such request": ("cette demande n'existe pas", "no such request"),
+        "no extension waiting to be told": (
+            "aucune prolongation n'attend d'être annoncée",
+            "no extension waiting to be told",
+        ),
         "no answer kept for this request": (
             "aucune réponse n'est conservée pour cette demande",
             "no answer kept for this request",

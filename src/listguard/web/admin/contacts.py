@@ -84,12 +84,12 @@ def contact_page(
     request: Request,
     session: SignedIn,
     w: W,
-    contact: Annotated[str, Query(max_length=64)] = "",
+    contact: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """The look-up form; with ``contact`` (a contact id, as the list of lapsing consents
     links to it), that contact's person. An email or a phone number is looked up by
     POST only, so that it never sits in an address (history, a proxy's logs)."""
-    return _contact_page(request, session, w, "contact_id", contact)
+    return _contact_page(request, session, w, "contact_id" if contact else "email", contact)
 
 
 @router.post("/contacts", response_class=HTMLResponse)

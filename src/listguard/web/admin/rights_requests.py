@@ -16,17 +16,25 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from listguard.accounts import Session
 from listguard.errors import ListguardError
 from listguard.rights_answers import TITLES, answer, refuse
-from listguard.rights_extension import extend
+from listguard.rights_extension import (
+    MAX_REASON,
+    awaits_telling,
+    can_extend,
+    extend,
+    extended_due,
+    first_due,
+    told,
+)
 from listguard.rights_requests import (
     STATUSES,
+    RightsRequest,
     answer_link,
-    due_on,
     forget_answered,
     list_requests,
     read_request,
     start,
 )
-from listguard.timeutil import to_day, today
+from listguard.timeutil import today
 from listguard.web.admin.formats import minute
 from listguard.web.admin.router import router
 from listguard.web.deps import SignedIn, W, check_csrf
@@ -72,13 +80,12 @@ def _request_page(
     *,
     error: str | None = None,
     sent: bool = False,
-    told: bool = False,
+    told_now: bool = False,
     status_code: int = 200,
 ) -> Response:
     made = read_request(w.engine, request_id)
     if made is None:
         raise HTTPException(404, "no such request")
-    first_due = due_on(to_day(made.received_at))
     response = w.page(
         request,
         "admin/rights_request.html",
@@ -92,10 +99,13 @@ def _request_page(
         titles=TITLES,
         error=error,
         sent=sent,
-        told=told,
+        told_now=told_now,
         extended=minute(made.extended_at) if made.extended_at else "",
-        extensible=made.open and made.extended_at is None and today() <= first_due,
-        first_due=first_due.isoformat(),
+        extension_told=minute(made.extension_told_at) if made.extension_told_at else "",
+        extensible=can_extend(made, today()),
+        awaiting=awaits_telling(made, today()),
+        first_due=first_due(made).isoformat(),
+        extended_due=extended_due(made).isoformat(),
     )
     response.headers["Cache-Control"] = "no-store"  # the person's address is on the page
     return response
@@ -167,7 +177,7 @@ def rights_extend(
     w: W,
     request_id: RequestId,
     csrf: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form(max_length=2000)] = "",
+    reason: Annotated[str, Form(max_length=MAX_REASON)] = "",
 ) -> Response:
     """Extend the deadline by two months (art. 12(3)) and tell the person why."""
     check_csrf(session, csrf)
@@ -175,15 +185,59 @@ def rights_extend(
         made = extend(w.engine, request_id, reason, session.account.email)
     except ListguardError as exc:
         return _request_page(request, session, w, request_id, error=str(exc), status_code=422)
+    return _tell(request, session, w, made)
+
+
+@router.post("/rights/{request_id}/extension/send", response_class=HTMLResponse)
+def rights_extension_send(
+    request: Request,
+    session: SignedIn,
+    w: W,
+    request_id: RequestId,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Send the person the notice of the extension again (it could not be sent)."""
+    check_csrf(session, csrf)
+    made = read_request(w.engine, request_id)
+    if made is None or not awaits_telling(made, today()):
+        raise HTTPException(409, "no extension waiting to be told")
+    return _tell(request, session, w, made)
+
+
+@router.post("/rights/{request_id}/extension/letter", response_class=HTMLResponse)
+def rights_extension_letter(
+    request: Request,
+    session: SignedIn,
+    w: W,
+    request_id: RequestId,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Record that the person was told of the extension by letter."""
+    check_csrf(session, csrf)
+    try:
+        told(w.engine, request_id, session.account.email, "letter")
+    except ListguardError as exc:
+        return _request_page(request, session, w, request_id, error=str(exc), status_code=422)
+    return _request_page(request, session, w, request_id, told_now=True)
+
+
+def _tell(request: Request, session: Session, w: Web, made: RightsRequest) -> Response:
+    """Send the notice of the extension, and record it sent: the deadline moves then."""
     try:
         tell_extension(w, made)
     except (ListguardError, smtplib.SMTPException, OSError) as exc:
         error = (
-            "le délai est prolongé mais la personne n'a pas pu en être avisée : "
-            f"{exc} ; avisez-la par un autre moyen avant le {made.due_on.isoformat()}"
+            f"the notice could not be sent ({exc}): the extension counts only once the "
+            "person is told; send it again, or tell them by letter and say so here, by "
+            f"{first_due(made).isoformat()}"
+            if w.lang(request) == "en"
+            else f"l'avis n'a pas pu être envoyé ({exc}) : la prolongation ne vaut qu'une "
+            "fois la personne avisée ; renvoyez-le, ou avisez-la par courrier et "
+            f"indiquez-le ici, au plus tard le {first_due(made).isoformat()}"
         )
-        return _request_page(request, session, w, request_id, error=error, status_code=502)
-    return _request_page(request, session, w, request_id, told=True)
+        return _request_page(request, session, w, made.id, error=error, status_code=502)
+    told(w.engine, made.id, session.account.email, "mail" if made.email else "sms")
+    return _request_page(request, session, w, made.id, told_now=True)
 
 
 @router.post("/rights/{request_id}/refuse", response_class=HTMLResponse)

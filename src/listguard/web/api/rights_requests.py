@@ -33,7 +33,8 @@ class RequestOut(BaseModel):
     status: Status
     received_at: str = Field(description="ISO 8601, Paris time")
     due_on: dt.date = Field(
-        description="the last day to answer (received + 1 month; + 3 months once extended)"
+        description="the last day to answer (received + 1 month; 2 months later once "
+        "extended and the person told)"
     )
     overdue: bool = Field(description="still open after its due day")
     status_at: str
@@ -42,9 +43,12 @@ class RequestOut(BaseModel):
     reason: str | None = Field(description="a refusal's reason")
     outcome: dict[str, object] = Field(description="what answering did (counts, fields)")
     extended_at: str | None = Field(
-        description="when the deadline was extended by two months (art. 12(3)), ISO 8601"
+        description="when the deadline's extension by two months was decided (art. 12(3))"
     )
-    extension_reason: str | None = Field(description="why, as the person was told")
+    extension_reason: str | None = Field(description="why, as the person is told")
+    extension_told_at: str | None = Field(
+        description="when the person was told of it: the deadline moved then"
+    )
 
 
 class RequestDetail(RequestOut):
@@ -69,6 +73,7 @@ def _out(r: RightsRequest) -> dict[str, object]:
         "outcome": r.outcome,
         "extended_at": None if r.extended_at is None else to_iso(r.extended_at),
         "extension_reason": r.extension_reason,
+        "extension_told_at": None if r.extension_told_at is None else to_iso(r.extension_told_at),
     }
 
 
