@@ -13,7 +13,7 @@ import argparse
 import csv
 
 from bench.common import OUT, listguard
-from listguard.demo.generate import generate
+from listguard.demo.generate import generate_large
 
 
 def main() -> None:
@@ -23,7 +23,7 @@ def main() -> None:
     folder = OUT / f"dedupe-{args.contacts}"
     contacts = folder / "contacts.csv"
     if not contacts.exists():
-        generate(folder, args.contacts, seed=2026)
+        generate_large(folder, args.contacts, seed=2026)
     out = folder / "out"
     run = listguard(
         "dedupe", str(contacts), "--out", str(out), db=f"sqlite:///{folder / 'unused.db'}"
