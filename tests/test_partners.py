@@ -81,6 +81,14 @@ def test_a_bad_partner_is_refused_with_every_error_and_nothing_is_written(
     told = str(refused.value)
     for column in ("partner_id", "name", "sector", "listed_from"):
         assert f"{column}: " in told
+    # the back office's French form says each check in French
+    assert refused.value.fr == (
+        "partner_id : un identifiant de partenaire a de 1 à 64 lettres, chiffres, '_', '.' ou "
+        "'-', commence par une lettre ou un chiffre, sans '..'; name : le nom est "
+        "obligatoire; sector : le secteur est l'un de commercial, press, public_service, "
+        "polling, non_profit; listed_from : la date d'entrée dans la liste n'est pas une "
+        "vraie date"
+    )
     with pytest.raises(InputError, match="unknown field"):
         save_partner(engine, {**partner("P8"), "colour": "red"}, by="admin@example.com")
     with engine.connect() as conn:

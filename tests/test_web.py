@@ -323,7 +323,9 @@ def test_an_admin_manages_accounts_and_keys_from_the_back_office(site: Site) -> 
         # a scope of a machine key is refused for a partner key, not widened to all
         mixed = {"csrf": csrf, "partner_id": "P2", "scope": ["oppositions:write"]}
         refused = c.post("/admin/access/keys", data=mixed)
-        assert refused.status_code == 422 and "do not exist for a partner key" in refused.text
+        assert refused.status_code == 422 and "inexistant(s) pour une clé partner" in refused.text
+        in_english = c.post("/admin/access/keys?lang=en", data=mixed)  # the page's language
+        assert "do not exist for a partner key" in in_english.text
         # a partner key is bound to its partner
         made = c.post("/admin/access/keys", data={"csrf": csrf, "partner_id": "P2"})
         p2 = re.search(r'<code id="secret">(lg_[^<]+)</code>', made.text).group(1)  # type: ignore[union-attr]
@@ -376,7 +378,7 @@ def test_the_rental_form_carries_the_offer(site: Site) -> None:
             shown.text
         )
         assert '<option value="energy_renovation" selected>' in shown.text
-        for offer, told in (("solar", "unknown offer"), ("home_adaptation", "but")):
+        for offer, told in (("solar", "offre inconnue"), ("home_adaptation", "mais")):
             form = {"csrf": csrf, "order": 'offer = "general"\n' + order, "offer": offer}
             bad = c.post("/admin/rentals", data=form)
             assert bad.status_code == 422 and told in bad.text
@@ -464,7 +466,7 @@ def test_the_back_office_shows_deliveries_their_ledger_and_files(site: Site) -> 
         assert shown is not None
         assert int(shown.group(1)) == 2  # C1 by sms, C2 by email: opposition of C1 to email
         assert '<a href="/admin/reasons#opposed">Opposition reçue</a> : 1' in rentable.text
-        assert "unknown partner" in c.get("/admin?rentable=P404").text
+        assert "partenaire inconnu" in c.get("/admin?rentable=P404").text
         rights = c.get("/admin/oppositions")
         assert "Demandes d&#39;accès" in rights.text or "Demandes d'accès" in rights.text
 

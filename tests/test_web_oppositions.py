@@ -213,7 +213,7 @@ def test_an_opposition_is_found_by_the_persons_email_phone_or_contact_id(site: S
     with site.client() as c:
         _sign_in(c)
         bad = search(c, "phone", "not a number")
-        assert bad.status_code == 422 and "is not a valid phone number" in bad.text
+        assert bad.status_code == 422 and "n&#39;est pas un numéro de téléphone valide" in bad.text
         assert search(c, "name", "Marie").status_code == 422
         # the form names the person in its body, never in the address
         form = c.get("/admin/oppositions").text.split('id="search"', 1)[0].rsplit("<form", 1)[1]

@@ -49,7 +49,7 @@ def test_an_operator_previews_confirms_then_delivers_the_order_previewed(site: S
         _sign_in(c)
         csrf = form_token(c.get("/admin/rentals").text, "csrf")
         bad = c.post("/admin/rentals", data={"csrf": csrf, "order": "partner = 3"})
-        assert bad.status_code == 422 and "required" in bad.text
+        assert bad.status_code == 422 and "est obligatoire" in bad.text
         shown = c.post("/admin/rentals", data={"csrf": csrf, "order": order})
         assert shown.status_code == 200 and 'id="preview-total"><strong>2</strong>' in shown.text
         assert "is before today" in shown.text and "dedupe --base" not in shown.text

@@ -277,7 +277,7 @@ def test_the_back_office_lists_overdue_requests_first_and_says_when_no_link_can_
         assert "2026-02-28" in page and "en retard" in page
         csrf = form_token(page, "csrf")
         refused = c.post("/admin/rights/2/refuse", data={"csrf": csrf, "reason": ""})
-        assert refused.status_code == 422 and "reason" in refused.text
+        assert refused.status_code == 422 and "un refus donne sa raison" in refused.text
         # an erasure cannot be undone: without the box that confirms it, nothing is done
         assert 'name="confirm" value="erase" required' in page
         unconfirmed = c.post("/admin/rights/2/answer", data={"csrf": csrf})
@@ -315,7 +315,7 @@ def test_the_back_office_extends_a_deadline_and_the_person_is_told_why(
         assert first
         csrf = form_token(page, "csrf")
         empty = c.post("/admin/rights/1/extend", data={"csrf": csrf, "reason": " "})
-        assert empty.status_code == 422 and "reason" in empty.text
+        assert empty.status_code == 422 and "une prolongation donne sa raison" in empty.text
         forged = c.post("/admin/rights/1/extend", data={"csrf": "x", "reason": why})
         assert forged.status_code == 403
         unsent = c.post("/admin/rights/1/extend", data={"csrf": csrf, "reason": why})
@@ -350,7 +350,7 @@ def test_the_back_office_extends_a_deadline_and_the_person_is_told_why(
         mail = _mails(received, 1)[0]
         assert mail["To"] == "c1@example.com" and why in _body(mail)
         refused = c.post("/admin/rights/3/extend", data={"csrf": csrf, "reason": why})
-        assert refused.status_code == 422 and "was due on 2026-02-28" in refused.text
+        assert refused.status_code == 422 and "au plus tard le 2026-02-28" in refused.text
         shown = c.get("/api/v1/rights-requests/2", headers=auth).json()
     assert shown["extension_reason"] == why and shown["extension_told_at"] is not None
     first_due = due_on(dt.date.fromisoformat(shown["received_at"][:10]))

@@ -123,3 +123,50 @@ def test_every_action_of_the_audit_log_has_words() -> None:
                 }
     assert {"signed_in", "opposition_recorded", "partner_new", "erasure"} <= actions
     assert w.missing({"audit": sorted(actions)}) == []
+
+
+# what a back-office form can meet, by module: every function (None), or those named
+SAID_ON_FORMS: dict[str, tuple[str, ...] | None] = {
+    "rights_requests.py": None,
+    "rights_answers.py": None,
+    "rights_extension.py": None,
+    "accounts.py": None,
+    "partners.py": ("check_partner_row",),
+    "oppositions.py": ("person_keys",),
+    "renting/order.py": ("_bad", "_date", "parse_order", "with_offer"),
+    "renting/order_hash.py": None,
+    "rules/plan.py": ("partner_facts",),
+}
+
+
+def test_every_error_a_back_office_form_can_meet_is_said_in_french_too() -> None:
+    """Each ``InputError`` the back office's forms can meet carries its French (``fr``),
+    which the French pages show (``ListguardError.said``)."""
+    bare: list[str] = []
+    for name, only in SAID_ON_FORMS.items():
+        tree = ast.parse((PACKAGE / name).read_text(encoding="utf-8"))
+        functions = [
+            f
+            for f in ast.walk(tree)
+            if isinstance(f, ast.FunctionDef) and (only is None or f.name in only)
+        ]
+        assert only is None or {f.name for f in functions} == set(only), name
+        for f in functions:
+            for call in ast.walk(f):
+                if (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Name)
+                    and call.func.id == "InputError"
+                    and not any(k.arg == "fr" for k in call.keywords)
+                ):
+                    bare.append(f"{name}:{call.lineno} ({f.name})")
+    assert bare == []
+
+
+def test_an_error_is_said_in_the_pages_language() -> None:
+    from listguard.errors import InputError
+
+    said = InputError("at most 500 characters", where="reason", fr="raison : 500 au plus")
+    assert said.said("fr") == "raison : 500 au plus"
+    assert said.said("en") == "reason: at most 500 characters" == str(said)
+    assert InputError("no French").said("fr") == "no French"

@@ -87,17 +87,27 @@ def add_account(engine: Engine, email: str, password: str, role: str) -> Account
 
     email = email.strip().lower()
     if "@" not in email:
-        raise InputError(f"{email!r} is not an email address")
+        raise InputError(
+            f"{email!r} is not an email address", fr=f"{email!r} n'est pas une adresse email"
+        )
     if role not in schema.ROLES:
-        raise InputError(f"unknown role {role!r}: expected one of {', '.join(schema.ROLES)}")
+        raise InputError(
+            f"unknown role {role!r}: expected one of {', '.join(schema.ROLES)}",
+            fr=f"rôle inconnu {role!r} : attendu l'un de {', '.join(schema.ROLES)}",
+        )
     if len(password) < MIN_PASSWORD:
-        raise InputError(f"the password must have at least {MIN_PASSWORD} characters")
+        raise InputError(
+            f"the password must have at least {MIN_PASSWORD} characters",
+            fr=f"le mot de passe doit avoir au moins {MIN_PASSWORD} caractères",
+        )
     now = now_ts()
     with writing(engine) as conn:
         if conn.execute(
             select(schema.accounts.c.id).where(schema.accounts.c.email == email)
         ).first():
-            raise InputError(f"an account {email} exists already")
+            raise InputError(
+                f"an account {email} exists already", fr=f"un compte {email} existe déjà"
+            )
         account_id = conn.execute(
             insert(schema.accounts)
             .values(
@@ -119,7 +129,11 @@ def disable_account(engine: Engine, email: str, *, by: str) -> bool:
     last admin would lock the team out)."""
     email = email.strip().lower()
     if email == by.strip().lower():
-        raise InputError("you cannot disable your own account", where=email)
+        raise InputError(
+            "you cannot disable your own account",
+            where=email,
+            fr=f"{email} : vous ne pouvez pas désactiver votre propre compte",
+        )
     a = schema.accounts
     now = now_ts()
     with writing(engine) as conn:
@@ -265,15 +279,23 @@ def create_api_key(
 ) -> tuple[str, ApiKey]:
     """A new key (shown once: only its hash is kept) and what it may do."""
     if role not in SCOPES:
-        raise InputError(f"unknown key role {role!r}: expected one of {', '.join(SCOPES)}")
+        raise InputError(
+            f"unknown key role {role!r}: expected one of {', '.join(SCOPES)}",
+            fr=f"rôle de clé inconnu {role!r} : attendu l'un de {', '.join(SCOPES)}",
+        )
     if (role == "partner") != (partner_id is not None):
-        raise InputError("a partner key names its partner (--partner); a machine key does not")
+        raise InputError(
+            "a partner key names its partner (--partner); a machine key does not",
+            fr="une clé de partenaire désigne son partenaire, une clé de machine n'en désigne pas",
+        )
     chosen = tuple(scopes) if scopes else default_scopes(role)
     unknown = sorted(set(chosen) - set(SCOPES[role]))
     if unknown:
         raise InputError(
             f"scope(s) {', '.join(unknown)} do not exist for a {role} key: "
-            f"expected among {', '.join(SCOPES[role])}"
+            f"expected among {', '.join(SCOPES[role])}",
+            fr=f"droit(s) {', '.join(unknown)} inexistant(s) pour une clé {role} : "
+            f"attendu parmi {', '.join(SCOPES[role])}",
         )
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     key = f"lg_{prefix}_{secret}"
@@ -287,7 +309,9 @@ def create_api_key(
                 )
             ).first()
         ):
-            raise InputError(f"unknown partner {partner_id!r}")
+            raise InputError(
+                f"unknown partner {partner_id!r}", fr=f"partenaire inconnu {partner_id!r}"
+            )
         key_id = conn.execute(
             insert(schema.api_keys)
             .values(

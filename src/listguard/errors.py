@@ -6,8 +6,9 @@
     └── UsageError            the command was called wrongly (CLI exit 2)
 
 Each error carries a message a person can act on, and where it applies (file,
-line, column). They are translated to exit codes or HTTP statuses only at the
-edges (the CLI handler, the API exception handler).
+line, column); those a back-office form can meet carry it in French too (``fr``).
+They are translated to exit codes or HTTP statuses only at the edges (the CLI
+handler, the API exception handler).
 """
 
 from __future__ import annotations
@@ -18,10 +19,16 @@ class ListguardError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, where: str | None = None) -> None:
+    def __init__(self, message: str, *, where: str | None = None, fr: str | None = None) -> None:
         self.message = message
         self.where = where
+        # the message in French, whole (the back office shows it on its French pages)
+        self.fr = fr
         super().__init__(f"{where}: {message}" if where else message)
+
+    def said(self, lang: str) -> str:
+        """The message in ``lang`` ("fr" or "en"): French where the raise gave it."""
+        return self.fr if lang == "fr" and self.fr else str(self)
 
 
 class InputError(ListguardError):

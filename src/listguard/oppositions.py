@@ -280,14 +280,23 @@ def person_keys(
     if email is not None:
         email_norm, valid = normalise_email(email)
         if not valid:
-            raise InputError(f"{email!r} is not a valid email address")
+            raise InputError(
+                f"{email!r} is not a valid email address",
+                fr=f"{email!r} n'est pas une adresse email valide",
+            )
         return email_norm, None
     if phone is not None:
         phone_e164, _ = normalise_phone(phone)
         if phone_e164 is None:
-            raise InputError(f"{phone!r} is not a valid phone number")
+            raise InputError(
+                f"{phone!r} is not a valid phone number",
+                fr=f"{phone!r} n'est pas un numéro de téléphone valide",
+            )
         return None, phone_e164
-    raise InputError("name the person by contact id, email or phone")
+    raise InputError(
+        "name the person by contact id, email or phone",
+        fr="désignez la personne par son identifiant de contact, son email ou son téléphone",
+    )
 
 
 def record_event(

@@ -19,12 +19,29 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from listguard import audit
 from listguard.db import schema
-from listguard.domain.partner_rows import COMPARED, KNOWN, checked_partners
+from listguard.domain.partner_rows import COMPARED, KNOWN, SECTORS, checked_partners
 from listguard.errors import InputError
+from listguard.partner_ids import RULE as PARTNER_ID_RULE
 from listguard.storage.engine import writing
 from listguard.timeutil import now_ts
 
 Outcome = Literal["new", "changed", "unchanged"]
+
+# the checks' messages (``domain.partner_rows``) as the back office's French form says them
+_FRENCH = {
+    "partner_id is required": "l'identifiant est obligatoire",
+    PARTNER_ID_RULE: "un identifiant de partenaire a de 1 à 64 lettres, chiffres, '_', '.' ou "
+    "'-', commence par une lettre ou un chiffre, sans '..'",
+    "name is required": "le nom est obligatoire",
+    "category is required": "la catégorie est obligatoire",
+    f"sector must be one of {', '.join(SECTORS)}": f"le secteur est l'un de {', '.join(SECTORS)}",
+    "listed_from is not a real date": "la date d'entrée dans la liste n'est pas une vraie date",
+    "listed_from is after the import: a partner is listed from the day it is added to the "
+    "list, not before": "la date d'entrée dans la liste est dans le futur : un partenaire y "
+    "figure à partir du jour où il y est ajouté, pas avant",
+    "listed_until is not a real date": "la date de sortie de la liste n'est pas une vraie date",
+    "listed_until is before listed_from": "la date de sortie de la liste précède la date d'entrée",
+}
 
 
 def check_partner_row(row: Mapping[str, str], now: int) -> dict[str, object]:
@@ -32,9 +49,11 @@ def check_partner_row(row: Mapping[str, str], now: int) -> dict[str, object]:
     or ``InputError`` naming every column refused and why."""
     unknown = sorted(set(row) - set(KNOWN))
     if unknown:
-        raise InputError(f"unknown field(s) {', '.join(unknown)}")
+        raise InputError(
+            f"unknown field(s) {', '.join(unknown)}", fr=f"champ(s) inconnu(s) {', '.join(unknown)}"
+        )
     if any("\x00" in v for v in row.values()):
-        raise InputError("a NUL character is not accepted")
+        raise InputError("a NUL character is not accepted", fr="un caractère NUL est refusé")
     frame = pl.DataFrame(
         {"_line": [1], **{k: [row.get(k, "")] for k in KNOWN}},
         schema={"_line": pl.Int64, **dict.fromkeys(KNOWN, pl.String)},
@@ -43,7 +62,10 @@ def check_partner_row(row: Mapping[str, str], now: int) -> dict[str, object]:
     rows = checked_partners(frame, refused.append, now)
     bad = [r for part in refused for r in part.iter_rows(named=True)]
     if bad:
-        raise InputError("; ".join(f"{b['column']}: {b['message']}" for b in bad))
+        raise InputError(
+            "; ".join(f"{b['column']}: {b['message']}" for b in bad),
+            fr="; ".join(f"{b['column']} : {_FRENCH.get(b['message'], b['message'])}" for b in bad),
+        )
     return rows.row(0, named=True)
 
 

@@ -38,6 +38,7 @@ from listguard.rights_requests import (
     Document,
     RightsRequest,
     close,
+    not_open,
     read_request,
     start,
 )
@@ -62,9 +63,12 @@ def _letter(owner: str, kind: str, lines: list[str]) -> Document:
 def _open(engine: Engine, request_id: int) -> RightsRequest:
     request = read_request(engine, request_id)
     if request is None or not request.open:
-        raise InputError(f"request {request_id} is not open (answered, refused or unknown)")
+        raise not_open(request_id)
     if request.email is None and request.phone is None:
-        raise InputError(f"request {request_id} no longer names its person")
+        raise InputError(
+            f"request {request_id} no longer names its person",
+            fr=f"la demande {request_id} ne désigne plus sa personne",
+        )
     return request
 
 
@@ -189,9 +193,13 @@ def refuse(engine: Engine, settings: Settings, request_id: int, reason: str, by:
     where to complain. Returns the token of the link to the letter."""
     reason = reason.strip()
     if not reason:
-        raise InputError("a refusal gives its reason", where="reason")
+        raise InputError(
+            "a refusal gives its reason", where="reason", fr="un refus donne sa raison"
+        )
     if len(reason) > 2000:
-        raise InputError("at most 2000 characters", where="reason")
+        raise InputError(
+            "at most 2000 characters", where="reason", fr="raison : 2000 caractères au plus"
+        )
     request = _open(engine, request_id)
     lines = [
         "Nous ne pouvons pas donner suite à votre demande, pour la raison suivante :",

@@ -32,7 +32,13 @@ from sqlalchemy import Connection, Engine, text
 from listguard.config import Settings
 from listguard.errors import InputError
 from listguard.rights_answers import TITLES
-from listguard.rights_requests import RightsRequest, audit_request, due_on, get_request
+from listguard.rights_requests import (
+    RightsRequest,
+    audit_request,
+    due_on,
+    get_request,
+    not_open,
+)
 from listguard.storage.engine import writing
 from listguard.timeutil import now_ts, to_day
 
@@ -75,14 +81,18 @@ def awaits_telling(request: RightsRequest, on: dt.date) -> bool:
 def _open_request(conn: Connection, request_id: int) -> RightsRequest:
     request = get_request(conn, request_id)
     if request is None or not request.open:
-        raise InputError(f"request {request_id} is not open (answered, refused or unknown)")
+        raise not_open(request_id)
     return request
 
 
 def _late(request: RightsRequest) -> InputError:
+    first = first_due(request).isoformat()
     return InputError(
-        f"request {request.id} was due on {first_due(request).isoformat()}: the person is "
-        "told of an extension within one month of receipt (art. 12(3)), it is too late"
+        f"request {request.id} was due on {first}: the person is told of an extension "
+        "within one month of receipt (art. 12(3)), it is too late",
+        fr=f"la demande {request.id} était à traiter au plus tard le {first} : une "
+        "prolongation s'annonce à la personne dans le mois de la réception (art. 12(3)), "
+        "il est trop tard",
     )
 
 
@@ -95,20 +105,32 @@ def extend(
     deadline moves once the person is told (``told``)."""
     reason = reason.strip()
     if not reason:
-        raise InputError("an extension gives the person its reason", where="reason")
+        raise InputError(
+            "an extension gives the person its reason",
+            where="reason",
+            fr="une prolongation donne sa raison à la personne",
+        )
     if len(reason) > MAX_REASON:
-        raise InputError(f"at most {MAX_REASON} characters", where="reason")
+        raise InputError(
+            f"at most {MAX_REASON} characters",
+            where="reason",
+            fr=f"raison : {MAX_REASON} caractères au plus",
+        )
     at = now if now is not None else now_ts()
     with writing(engine) as conn:
         request = _open_request(conn, request_id)
         if request.kind in NOT_EXTENDED:
             raise InputError(
                 f"request {request_id} is an objection: it is applied at once (art. 21(3)), "
-                "its deadline is not extended"
+                "its deadline is not extended",
+                fr=f"la demande {request_id} est une opposition : elle s'applique sans délai "
+                "(art. 21(3)), son échéance ne se prolonge pas",
             )
         if request.extended_at is not None:
             raise InputError(
-                f"request {request_id} was extended already: art. 12(3) allows one extension"
+                f"request {request_id} was extended already: art. 12(3) allows one extension",
+                fr=f"la demande {request_id} est déjà prolongée : l'art. 12(3) permet une "
+                "prolongation",
             )
         if not can_extend(request, to_day(at)):
             raise _late(request)
@@ -120,7 +142,10 @@ def extend(
             {"at": at, "r": reason, "i": request_id},
         )
         if done.rowcount != 1:  # closed or extended by another hand meanwhile
-            raise InputError(f"request {request_id} changed meanwhile: look at it again")
+            raise InputError(
+                f"request {request_id} changed meanwhile: look at it again",
+                fr=f"la demande {request_id} a changé entre-temps : rouvrez-la",
+            )
         until = extended_due(request).isoformat()
         detail = {"request": request_id, "kind": request.kind, "until": until, "by": by}
         audit_request(conn, request_id, "rights_request_extended", detail, at)
@@ -139,7 +164,10 @@ def told(
     with writing(engine) as conn:
         request = _open_request(conn, request_id)
         if request.extended_at is None or request.extension_told_at is not None:
-            raise InputError(f"request {request_id} has no extension waiting to be told")
+            raise InputError(
+                f"request {request_id} has no extension waiting to be told",
+                fr=f"la demande {request_id} n'a pas de prolongation à annoncer",
+            )
         if not awaits_telling(request, to_day(at)):
             raise _late(request)
         until = extended_due(request)

@@ -129,12 +129,18 @@ def check(
     wrong and where."""
     if kind not in KINDS:
         raise InputError(
-            f"unknown request {kind!r}: expected one of {', '.join(KINDS)}", where="kind"
+            f"unknown request {kind!r}: expected one of {', '.join(KINDS)}",
+            where="kind",
+            fr=f"demande inconnue {kind!r} : attendu l'une de {', '.join(KINDS)}",
         )
     email = (email or "").strip() or None
     phone = (phone or "").strip() or None
     if (email is None) == (phone is None):
-        raise InputError("name the person by exactly one of email or phone", where="email")
+        raise InputError(
+            "name the person by exactly one of email or phone",
+            where="email",
+            fr="désignez la personne par son email ou par son téléphone, l'un des deux",
+        )
     email_norm, phone_e164 = person_keys(None, email, phone)
     if kind == "objection":
         channel = channel or "all"
@@ -142,6 +148,7 @@ def check(
             raise InputError(
                 f"unknown channel {channel!r}: expected one of {', '.join(EVENT_CHANNELS)}",
                 where="channel",
+                fr=f"canal inconnu {channel!r} : attendu l'un de {', '.join(EVENT_CHANNELS)}",
             )
     else:
         channel = None
@@ -153,14 +160,22 @@ def check(
             raise InputError(
                 f"cannot rectify {', '.join(unknown)}: expected among {', '.join(RECTIFIABLE)}",
                 where="field",
+                fr=f"{', '.join(unknown)} ne se rectifie pas ici : attendu parmi "
+                f"{', '.join(RECTIFIABLE)}",
             )
         if not asked:
             raise InputError(
-                "a rectification says what to correct: a field and its value", where="value"
+                "a rectification says what to correct: a field and its value",
+                where="value",
+                fr="une rectification dit quoi corriger : un champ et sa valeur",
             )
         long = [k for k, v in asked.items() if len(v) > MAX_VALUE]
         if long:
-            raise InputError(f"{long[0]}: at most {MAX_VALUE} characters", where="value")
+            raise InputError(
+                f"{long[0]}: at most {MAX_VALUE} characters",
+                where="value",
+                fr=f"{long[0]} : {MAX_VALUE} caractères au plus",
+            )
     return Asked(kind, email_norm, phone_e164, channel, asked)
 
 
@@ -266,9 +281,15 @@ def record(
     """Record a request (received now, or ``at``); returns its id. ``confirm_key``: the
     confirmation link's own key, so that the link followed twice records one request."""
     if via not in VIAS:
-        raise InputError(f"unknown via {via!r}: expected one of {', '.join(VIAS)}", where="via")
+        raise InputError(
+            f"unknown via {via!r}: expected one of {', '.join(VIAS)}",
+            where="via",
+            fr=f"voie inconnue {via!r} : attendu l'une de {', '.join(VIAS)}",
+        )
     if reference is not None and len(reference) > 200:
-        raise InputError("at most 200 characters", where="reference")
+        raise InputError(
+            "at most 200 characters", where="reference", fr="référence : 200 caractères au plus"
+        )
     received = at if at is not None else now_ts()
     with writing(engine) as conn:
         if confirm_key is not None:
@@ -356,7 +377,10 @@ def list_requests(
     """Requests, open ones first by due day (the overdue at the top), then the closed
     ones, latest first; without the person's identifiers."""
     if status is not None and status not in STATUSES:
-        raise InputError(f"unknown status {status!r}: expected one of {', '.join(STATUSES)}")
+        raise InputError(
+            f"unknown status {status!r}: expected one of {', '.join(STATUSES)}",
+            fr=f"statut inconnu {status!r} : attendu l'un de {', '.join(STATUSES)}",
+        )
     where = "WHERE status = :status" if status else ""
     query = text(
         f"SELECT {_COLUMNS} FROM rights_requests {where} ORDER BY "
@@ -409,7 +433,7 @@ def _move(
         },
     )
     if moved.rowcount != 1:
-        raise InputError(f"request {request_id} is not open (answered, refused or unknown)")
+        raise not_open(request_id)
     done = get_request(conn, request_id)
     assert done is not None
     detail: dict[str, Any] = {"request": request_id, "kind": done.kind, "status": to, "by": by}
@@ -417,6 +441,14 @@ def _move(
         detail["outcome"] = outcome
     audit_request(conn, request_id, f"rights_request_{to}", detail, at)
     return done
+
+
+def not_open(request_id: int) -> InputError:
+    """The error of acting on a request that is closed (or none)."""
+    return InputError(
+        f"request {request_id} is not open (answered, refused or unknown)",
+        fr=f"la demande {request_id} n'est pas ouverte (répondue, refusée ou inconnue)",
+    )
 
 
 def audit_request(
@@ -553,6 +585,7 @@ __all__ = [
     "get_request",
     "held",
     "list_requests",
+    "not_open",
     "read_answer",
     "read_confirm_link",
     "read_request",

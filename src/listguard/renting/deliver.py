@@ -197,6 +197,8 @@ def _seed_pool(order: Order, settings: Settings) -> list[seeds.Seed]:
             f"seeds = {order.seeds}, but no seed file is configured: set [seeds] file in the "
             "configuration (see docs/configuration.md), or seeds = 0",
             where="order",
+            fr=f"commande : seeds = {order.seeds}, mais aucun fichier de témoins n'est "
+            "configuré : indiquez [seeds] file dans la configuration, ou seeds = 0",
         )
     return seeds.load_seeds(settings.seeds.file)
 

@@ -57,6 +57,12 @@ class Order:
     text: str = ""
 
 
+def _bad(where: str, message: str, fr: str) -> InputError:
+    """A mistake in the order, said in English and in French (the back office's form)."""
+    place = "commande" if where == "order" else where
+    return InputError(message, where=where, fr=f"{place} : {fr}")
+
+
 def _date(value: Any, key: str, where: str) -> dt.date:
     day: dt.date | None = None
     if isinstance(value, dt.datetime):
@@ -67,10 +73,16 @@ def _date(value: Any, key: str, where: str) -> dt.date:
         with contextlib.suppress(ValueError):
             day = dt.date.fromisoformat(value.strip())
     if day is None:
-        raise InputError(f"{key} must be a date such as 2026-12-01, got {value!r}", where=where)
+        raise _bad(
+            where,
+            f"{key} must be a date such as 2026-12-01, got {value!r}",
+            f"{key} doit être une date telle que 2026-12-01, pas {value!r}",
+        )
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise InputError(
-            f"{key} must be a date between {FIRST_DAY} and {LAST_DAY}, got {day}", where=where
+        raise _bad(
+            where,
+            f"{key} must be a date between {FIRST_DAY} and {LAST_DAY}, got {day}",
+            f"{key} doit être une date entre le {FIRST_DAY} et le {LAST_DAY}, pas {day}",
         )
     return day
 
@@ -82,74 +94,119 @@ def parse_order(text: str, *, where: str = "order", as_of: dt.date | None = None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not a valid TOML file: {exc}", where=where) from None
+        raise _bad(
+            where, f"not a valid TOML file: {exc}", f"ce n'est pas un texte TOML valide : {exc}"
+        ) from None
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
-        raise InputError(f"unknown key(s) {', '.join(unknown)}", where=where)
+        raise _bad(
+            where,
+            f"unknown key(s) {', '.join(unknown)}",
+            f"clé(s) inconnue(s) {', '.join(unknown)}",
+        )
     for key in ("partner", "channels", "purpose", "campaign_start", "campaign_end"):
         if key not in raw:
-            raise InputError(f"{key} is required", where=where)
+            raise _bad(where, f"{key} is required", f"{key} est obligatoire")
     partner = raw["partner"]
     if not isinstance(partner, str) or not partner.strip():
-        raise InputError("partner must be a partner_id", where=where)
+        raise _bad(
+            where, "partner must be a partner_id", "partner doit être un identifiant de partenaire"
+        )
     channels = raw["channels"]
     if not isinstance(channels, list) or not channels:
-        raise InputError(f"channels must be a list among {', '.join(CHANNELS)}", where=where)
+        raise _bad(
+            where,
+            f"channels must be a list among {', '.join(CHANNELS)}",
+            f"channels doit être une liste parmi {', '.join(CHANNELS)}",
+        )
     for ch in channels:
         if ch not in CHANNELS:
-            raise InputError(
-                f"unknown channel {ch!r}: expected one of {', '.join(CHANNELS)}", where=where
+            raise _bad(
+                where,
+                f"unknown channel {ch!r}: expected one of {', '.join(CHANNELS)}",
+                f"canal inconnu {ch!r} : attendu l'un de {', '.join(CHANNELS)}",
             )
     if len(set(channels)) != len(channels):
-        raise InputError("a channel is listed twice in channels", where=where)
+        raise _bad(
+            where,
+            "a channel is listed twice in channels",
+            "un canal figure deux fois dans channels",
+        )
     purpose = raw["purpose"]
     if not isinstance(purpose, str) or not purpose.strip():
-        raise InputError(
-            "purpose must describe the campaign (it is told to each person)", where=where
+        raise _bad(
+            where,
+            "purpose must describe the campaign (it is told to each person)",
+            "purpose doit décrire la campagne (elle est annoncée à chaque personne)",
         )
     call_purpose = raw.get("call_purpose", "commercial")
     if call_purpose not in CALL_PURPOSES:
-        raise InputError(
+        raise _bad(
+            where,
             f"unknown call_purpose {call_purpose!r}: expected one of {', '.join(CALL_PURPOSES)}",
-            where=where,
+            f"call_purpose inconnu {call_purpose!r} : attendu l'un de {', '.join(CALL_PURPOSES)}",
         )
     offer = raw.get("offer", "general")
     if offer not in OFFERS:
-        raise InputError(
-            f"unknown offer {offer!r}: expected one of {', '.join(OFFERS)}", where=where
+        raise _bad(
+            where,
+            f"unknown offer {offer!r}: expected one of {', '.join(OFFERS)}",
+            f"offre inconnue {offer!r} : attendu l'une de {', '.join(OFFERS)}",
         )
     start = _date(raw["campaign_start"], "campaign_start", where)
     end = _date(raw["campaign_end"], "campaign_end", where)
     if end < start:
-        raise InputError(f"the campaign ends ({end}) before it starts ({start})", where=where)
+        raise _bad(
+            where,
+            f"the campaign ends ({end}) before it starts ({start})",
+            f"la campagne finit ({end}) avant de commencer ({start})",
+        )
     if as_of is None:
         as_of = _date(raw["as_of"], "as_of", where) if "as_of" in raw else today()
     if as_of > end:
-        raise InputError(f"as_of ({as_of}) is after the end of the campaign ({end})", where=where)
+        raise _bad(
+            where,
+            f"as_of ({as_of}) is after the end of the campaign ({end})",
+            f"as_of ({as_of}) est après la fin de la campagne ({end})",
+        )
     limit = raw.get("limit")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise InputError(f"limit must be a whole number of contacts, got {limit!r}", where=where)
+        raise _bad(
+            where,
+            f"limit must be a whole number of contacts, got {limit!r}",
+            f"limit doit être un nombre entier de contacts, pas {limit!r}",
+        )
     seeds = raw.get("seeds", 0)
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 0:
-        raise InputError(f"seeds must be a whole number, got {seeds!r}", where=where)
+        raise _bad(
+            where,
+            f"seeds must be a whole number, got {seeds!r}",
+            f"seeds doit être un nombre entier, pas {seeds!r}",
+        )
     seg_raw = raw.get("segment", {})
     if not isinstance(seg_raw, dict):
-        raise InputError("segment must be a table", where=where)
+        raise _bad(where, "segment must be a table", "segment doit être une table")
     unknown = sorted(set(seg_raw) - _SEGMENT_KEYS)
     if unknown:
-        raise InputError(f"unknown segment key(s) {', '.join(unknown)}", where=where)
+        raise _bad(
+            where,
+            f"unknown segment key(s) {', '.join(unknown)}",
+            f"clé(s) de segment inconnue(s) {', '.join(unknown)}",
+        )
     prefixes = seg_raw.get("postal_code_prefix", [])
     if isinstance(prefixes, str):
         prefixes = [prefixes]
     if not isinstance(prefixes, list) or not all(
         isinstance(p, str) and p.isdigit() and 1 <= len(p) <= 5 for p in prefixes
     ):
-        raise InputError(
-            'segment.postal_code_prefix must be a list of digit prefixes such as "75"', where=where
+        raise _bad(
+            where,
+            'segment.postal_code_prefix must be a list of digit prefixes such as "75"',
+            'segment.postal_code_prefix doit être une liste de débuts de code postal tels que "75"',
         )
     audience = seg_raw.get("audience")
     if audience is not None and audience not in ("b2c", "b2b"):
-        raise InputError("segment.audience must be b2c or b2b", where=where)
+        raise _bad(where, "segment.audience must be b2c or b2b", "segment.audience vaut b2c ou b2b")
     return Order(
         partner=partner.strip(),
         channels=tuple(channels),
@@ -172,7 +229,10 @@ def with_offer(text: str, offer: str) -> str:
     if not offer:
         return text
     if offer not in OFFERS:
-        raise InputError(f"unknown offer {offer!r}: expected one of {', '.join(OFFERS)}")
+        raise InputError(
+            f"unknown offer {offer!r}: expected one of {', '.join(OFFERS)}",
+            fr=f"offre inconnue {offer!r} : attendu l'une de {', '.join(OFFERS)}",
+        )
     try:
         named = tomllib.loads(text).get("offer")
     except tomllib.TOMLDecodeError:
@@ -180,7 +240,10 @@ def with_offer(text: str, offer: str) -> str:
     if named is None:
         return f'offer = "{offer}"\n{text}'  # before any [table], so a top-level key
     if named != offer:
-        raise InputError(f"the order's offer is {named!r} but {offer!r} was chosen")
+        raise InputError(
+            f"the order's offer is {named!r} but {offer!r} was chosen",
+            fr=f"la commande nomme l'offre {named!r}, mais {offer!r} est choisie",
+        )
     return text
 
 

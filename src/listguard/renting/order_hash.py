@@ -41,7 +41,11 @@ def canonical(order_text: str) -> str:
     try:
         parsed = tomllib.loads(order_text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not a valid TOML file: {exc}", where="order") from None
+        raise InputError(
+            f"not a valid TOML file: {exc}",
+            where="order",
+            fr=f"commande : ce n'est pas un texte TOML valide : {exc}",
+        ) from None
     return json.dumps(
         parsed, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_iso
     )

@@ -97,7 +97,8 @@ def partner_facts(conn: Connection, partner_id: str) -> PartnerFacts:
     ).first()
     if row is None:
         raise InputError(
-            f"unknown partner {partner_id!r}: import it first with `listguard import partners`"
+            f"unknown partner {partner_id!r}: import it first with `listguard import partners`",
+            fr=f"partenaire inconnu {partner_id!r} : ajoutez-le d'abord (Partenaires)",
         )
     periods = conn.execute(
         text(

@@ -93,7 +93,7 @@ def account_add(
     try:
         account = add_account(w.engine, email, password, role)
     except ListguardError as exc:
-        return _access_page(request, session, w, error=str(exc), status_code=422)
+        return _access_page(request, session, w, error=exc.said(w.lang(request)), status_code=422)
     if not made:
         return RedirectResponse("/admin/access", status_code=303)
     shown = {"what": "password", "for": account.email, "secret": password}
@@ -112,7 +112,7 @@ def account_disable(
     try:
         disabled = disable_account(w.engine, email, by=session.account.email)
     except ListguardError as exc:  # one's own account
-        return _access_page(request, session, w, error=str(exc), status_code=422)
+        return _access_page(request, session, w, error=exc.said(w.lang(request)), status_code=422)
     if not disabled:
         raise HTTPException(404, "no enabled account with this email")
     return RedirectResponse("/admin/access", status_code=303)
@@ -139,7 +139,7 @@ def key_create(
             w.engine, role=role, partner_id=partner_id or None, scopes=chosen, label=label
         )
     except ListguardError as exc:
-        return _access_page(request, session, w, error=str(exc), status_code=422)
+        return _access_page(request, session, w, error=exc.said(w.lang(request)), status_code=422)
     shown = {"what": "key", "for": partner_id or label or role, "secret": key}
     return _access_page(request, session, w, shown=shown)
 

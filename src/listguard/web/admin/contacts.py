@@ -60,7 +60,7 @@ def _contact_page(request: Request, session: Session, w: Web, kind: Kind, value:
         try:
             ids = _contacts(w, kind, value)
         except InputError as exc:
-            error = str(exc)
+            error = exc.said(w.lang(request))
         lapsing = _lapsing(w, WITHIN, ids)
     response = w.page(
         request,

@@ -30,7 +30,7 @@ def _scalar(conn: Any, sql: str, **params: Any) -> Any:
     return conn.execute(text(sql), params).scalar()
 
 
-def _rentable(w: Web, partner_id: str) -> dict[str, Any]:
+def _rentable(w: Web, partner_id: str, lang: str) -> dict[str, Any]:
     """What a rental to ``partner_id`` on every channel, decided today for a 30-day
     campaign, would deliver (the rentals preview; nothing recorded)."""
     day = today()
@@ -45,7 +45,7 @@ def _rentable(w: Web, partner_id: str) -> dict[str, Any]:
     try:
         return {"partner": partner_id, **preview(w.engine, order, w.settings)}
     except ListguardError as exc:
-        return {"partner": partner_id, "error": str(exc)}
+        return {"partner": partner_id, "error": exc.said(lang)}
 
 
 @router.get("", response_class=HTMLResponse)
@@ -121,7 +121,7 @@ def dashboard(request: Request, session: SignedIn, w: W, rentable: str | None = 
             for p in reads.partners(w.engine, now)
             if p["state"] == "listed"
         ],
-        rentable=_rentable(w, rentable[:64]) if rentable else None,
+        rentable=_rentable(w, rentable[:64], w.lang(request)) if rentable else None,
         chart=chart,
         deliveries=[delivery_view(d) for d in reads.deliveries(w.engine, limit=10)],
     )

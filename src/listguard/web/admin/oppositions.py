@@ -82,7 +82,7 @@ def _oppositions_page(
     try:
         found = follow.events(w.engine, now, person=person)
     except InputError as exc:
-        error, found = str(exc), []
+        error, found = exc.said(w.lang(request)), []
     response = w.page(
         request,
         "admin/oppositions.html",

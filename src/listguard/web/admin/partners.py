@@ -94,7 +94,7 @@ def partner_save(
     try:  # one transaction, with its audit entry
         save_partner(w.engine, row, by=session.account.email)
     except ListguardError as exc:
-        return _partners_page(request, session, w, row, error=str(exc))
+        return _partners_page(request, session, w, row, error=exc.said(w.lang(request)))
     return RedirectResponse(f"/admin/partners?saved={row['partner_id']}", status_code=303)
 
 

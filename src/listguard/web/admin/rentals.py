@@ -85,7 +85,15 @@ def _preview(
     try:
         done = preview_order(w.engine, order, w.settings, offer=offer)
     except ListguardError as exc:
-        return _form(request, session, w, order=order, offer=offer, status_code=422, error=str(exc))
+        return _form(
+            request,
+            session,
+            w,
+            order=order,
+            offer=offer,
+            status_code=422,
+            error=exc.said(w.lang(request)),
+        )
     return _form(
         request,
         session,
@@ -150,7 +158,15 @@ def rental_action(
         return _preview(request, session, w, order, offer, changed=True)
     except ListguardError as exc:
         text = normalise_order_text(order)
-        return _form(request, session, w, order=text, offer=offer, status_code=422, error=str(exc))
+        return _form(
+            request,
+            session,
+            w,
+            order=text,
+            offer=offer,
+            status_code=422,
+            error=exc.said(w.lang(request)),
+        )
     return RedirectResponse(f"/admin/deliveries/{report.delivery_id}?delivered=1", status_code=303)
 
 

@@ -51,7 +51,7 @@ def rights_requests(request: Request, session: SignedIn, w: W, status: str = "")
     try:
         rows = list_requests(w.engine, status=status or None)
     except ListguardError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise HTTPException(400, exc.said(w.lang(request))) from None
     day = today()
     return w.page(
         request,
@@ -118,13 +118,17 @@ def rights_request(request: Request, session: SignedIn, w: W, request_id: Reques
 
 @router.post("/rights/{request_id}/start")
 def rights_start(
-    session: SignedIn, w: W, request_id: RequestId, csrf: Annotated[str, Form()] = ""
+    request: Request,
+    session: SignedIn,
+    w: W,
+    request_id: RequestId,
+    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(session, csrf)
     try:
         start(w.engine, request_id, session.account.email)
     except ListguardError as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise HTTPException(409, exc.said(w.lang(request))) from None
     return RedirectResponse(f"/admin/rights/{request_id}", status_code=303)
 
 
@@ -166,7 +170,9 @@ def rights_answer(
     try:
         token = answer(w.engine, w.settings, request_id, session.account.email)
     except ListguardError as exc:
-        return _request_page(request, session, w, request_id, error=str(exc), status_code=422)
+        return _request_page(
+            request, session, w, request_id, error=exc.said(w.lang(request)), status_code=422
+        )
     return _send(request, session, w, request_id, token)
 
 
@@ -184,7 +190,9 @@ def rights_extend(
     try:
         made = extend(w.engine, request_id, reason, session.account.email)
     except ListguardError as exc:
-        return _request_page(request, session, w, request_id, error=str(exc), status_code=422)
+        return _request_page(
+            request, session, w, request_id, error=exc.said(w.lang(request)), status_code=422
+        )
     return _tell(request, session, w, made)
 
 
@@ -217,7 +225,9 @@ def rights_extension_letter(
     try:
         told(w.engine, request_id, session.account.email, "letter")
     except ListguardError as exc:
-        return _request_page(request, session, w, request_id, error=str(exc), status_code=422)
+        return _request_page(
+            request, session, w, request_id, error=exc.said(w.lang(request)), status_code=422
+        )
     return _request_page(request, session, w, request_id, told_now=True)
 
 
@@ -253,7 +263,9 @@ def rights_refuse(
     try:
         token = refuse(w.engine, w.settings, request_id, reason, session.account.email)
     except ListguardError as exc:
-        return _request_page(request, session, w, request_id, error=str(exc), status_code=422)
+        return _request_page(
+            request, session, w, request_id, error=exc.said(w.lang(request)), status_code=422
+        )
     return _send(request, session, w, request_id, token)
 
 
