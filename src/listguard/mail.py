@@ -1,5 +1,6 @@
 """Sending one email through the owner's SMTP server (``[notify]``): the partners'
-digests of oppositions and the links persons ask for to obtain their consent proof."""
+digests of oppositions, and the mails to persons (the links they ask for, the answers
+to their requests), made by ``to_person``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import smtplib
 from email.message import EmailMessage
 
-from listguard.config import NotifySettings
+from listguard.config import NotifySettings, Settings
 
 
 def send_mail(settings: NotifySettings, mail: EmailMessage) -> None:
@@ -22,4 +23,15 @@ def send_mail(settings: NotifySettings, mail: EmailMessage) -> None:
         smtp.send_message(mail)
 
 
-__all__ = ["send_mail"]
+def to_person(settings: Settings, to: str, subject: str, body: str) -> EmailMessage:
+    """A mail from the owner (``[notify] sender``) to a person, its subject naming the
+    owner: ``subject (owner)``."""
+    mail = EmailMessage()
+    mail["From"] = settings.notify.sender
+    mail["To"] = to
+    mail["Subject"] = f"{subject} ({settings.owner.name})"
+    mail.set_content(body)
+    return mail
+
+
+__all__ = ["send_mail", "to_person"]

@@ -28,6 +28,7 @@ from listguard.config import Settings
 from listguard.domain.coverage import PERSON_CONTACTS
 from listguard.domain.retention import Retention
 from listguard.errors import InputError
+from listguard.mail import to_person
 from listguard.oppositions import record_opposition
 from listguard.proof.document import proof_pdf
 from listguard.proof.facts import UnknownPerson, gather, proof_json
@@ -216,34 +217,30 @@ def refuse(engine: Engine, settings: Settings, request_id: int, reason: str, by:
 def confirm_mail(settings: Settings, to: str, kind: str, url: str) -> EmailMessage:
     """The mail carrying the link that confirms a request made on the public page."""
     owner = settings.owner.name
-    mail = EmailMessage()
-    mail["From"] = settings.notify.sender
-    mail["To"] = to
-    mail["Subject"] = f"Confirmez votre demande ({owner})"
-    mail.set_content(
+    return to_person(
+        settings,
+        to,
+        "Confirmez votre demande",
         "Bonjour,\n\n"
         f"Une demande a été faite à {owner} en votre nom : {TITLES[kind]}. Elle ne sera "
         f"enregistrée que si vous la confirmez par ce lien, valable {CONFIRM_DAYS} jours :"
         f"\n\n{url}\n\n"
         "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : rien ne "
-        "sera fait sans votre confirmation.\n"
+        "sera fait sans votre confirmation.\n",
     )
-    return mail
 
 
 def answer_mail(settings: Settings, to: str, kind: str, url: str) -> EmailMessage:
     """The mail carrying the link to the answer."""
     owner = settings.owner.name
-    mail = EmailMessage()
-    mail["From"] = settings.notify.sender
-    mail["To"] = to
-    mail["Subject"] = f"Réponse à votre demande ({owner})"
-    mail.set_content(
+    return to_person(
+        settings,
+        to,
+        "Réponse à votre demande",
         "Bonjour,\n\n"
         f"{owner} a répondu à votre demande : {TITLES[kind]}. La réponse se télécharge par "
-        f"ce lien, valable {ANSWER_DAYS} jours :\n\n{url}\n"
+        f"ce lien, valable {ANSWER_DAYS} jours :\n\n{url}\n",
     )
-    return mail
 
 
 def answer_sms(settings: Settings, url: str) -> str:

@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Engine, text
 
 from listguard.config import Settings
 from listguard.errors import InputError
+from listguard.mail import to_person
 from listguard.rights_answers import TITLES
 from listguard.rights_requests import (
     RightsRequest,
@@ -198,20 +199,18 @@ def _day(day: dt.date) -> str:
 def extension_mail(settings: Settings, to: str, request: RightsRequest) -> EmailMessage:
     """The mail telling the person their request's deadline is extended, and why."""
     owner = settings.owner.name
-    mail = EmailMessage()
-    mail["From"] = settings.notify.sender
-    mail["To"] = to
-    mail["Subject"] = f"Délai de réponse à votre demande prolongé ({owner})"
-    mail.set_content(
+    return to_person(
+        settings,
+        to,
+        "Délai de réponse à votre demande prolongé",
         "Bonjour,\n\n"
         f"{owner} a bien reçu votre demande ({TITLES[request.kind]}) le "
         f"{_day(to_day(request.received_at))}. Le délai pour y répondre est prolongé de "
         f"deux mois, comme le permet l'article 12, paragraphe 3, du RGPD : vous recevrez "
         f"la réponse au plus tard le {_day(extended_due(request))}.\n\n"
         f"La raison de ce délai :\n\n{request.extension_reason}\n\n"
-        "Vous pouvez introduire une réclamation auprès de la CNIL (www.cnil.fr).\n"
+        "Vous pouvez introduire une réclamation auprès de la CNIL (www.cnil.fr).\n",
     )
-    return mail
 
 
 def extension_sms(settings: Settings, request: RightsRequest) -> str:

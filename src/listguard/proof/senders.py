@@ -15,6 +15,7 @@ from email.message import EmailMessage
 
 from listguard.config import Settings, SmsSettings
 from listguard.errors import InputError
+from listguard.mail import to_person
 from listguard.proof.access import LINK_DAYS, SmsSender
 
 SmsFactory = Callable[[SmsSettings], SmsSender]
@@ -44,19 +45,17 @@ def sms_sender(settings: SmsSettings) -> SmsSender | None:
 def link_mail(settings: Settings, to: str, url: str) -> EmailMessage:
     """The mail carrying the link to a person's consent proof (in French, as the page)."""
     owner = settings.owner.name
-    mail = EmailMessage()
-    mail["From"] = settings.notify.sender
-    mail["To"] = to
-    mail["Subject"] = f"Preuve de vos consentements ({owner})"
-    mail.set_content(
+    return to_person(
+        settings,
+        to,
+        "Preuve de vos consentements",
         "Bonjour,\n\n"
         f"Vous avez demandé à {owner} la preuve des consentements et oppositions que vous "
         "avez exprimés. Le document (PDF) s'obtient par ce lien, valable "
         f"{LINK_DAYS} jours :\n\n{url}\n\n"
         "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : rien n'est "
-        "communiqué sans ce lien.\n"
+        "communiqué sans ce lien.\n",
     )
-    return mail
 
 
 __all__ = ["SmsFactory", "link_mail", "register_sms_provider", "sms_sender"]
