@@ -12,6 +12,7 @@ import pytest
 
 from listguard.links import Unsubscribe, make_token
 from listguard.oppositions import record_opposition
+from listguard.rights_requests import check, record
 from tests.browser import CHROMIUM, axe_problems, chromium, needs_axe
 from tests.web_server import PASSWORD, Site
 
@@ -73,6 +74,10 @@ def test_back_office_pages_have_no_serious_accessibility_violation(
 ) -> None:
     # an opposition to follow, partner by partner
     record_opposition(site.engine, channel="email", contact_id="C1", via="letter")
+    # a rights request to answer, with its forms (answer, extend, refuse), and an erasure
+    # with its box to tick
+    record(site.engine, check("access", email="c1@example.com"), via="letter")
+    record(site.engine, check("erasure", email="c1@example.com"), via="letter")
     context = browser.new_context(locale="fr-FR")
     page = context.new_page()
     problems: dict[str, list[str]] = {}
@@ -94,6 +99,8 @@ def test_back_office_pages_have_no_serious_accessibility_violation(
                 "/admin/oppositions/1",
                 "/admin/oppositions/partner?partner=P1&state=pending",
                 "/admin/rights",
+                "/admin/rights/1",
+                "/admin/rights/2",
                 "/admin/partners",
                 "/admin/access",
                 "/admin/audit",
