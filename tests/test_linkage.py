@@ -4,8 +4,10 @@ with the fields that agreed; bad input is refused with a clear message."""
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
+import polars as pl
 import pytest
 from sqlalchemy import Engine
 
@@ -73,6 +75,49 @@ def test_two_files_are_linked_and_each_id_is_named_with_its_file(tmp_path: Path)
     assert len(found & set(truth)) / len(truth) >= 0.9
     clusters = _read(tmp_path / "l" / "clusters.csv")
     assert {c["file"] for c in clusters} == {"a", "b"}
+
+
+def test_a_file_that_would_make_too_many_pairs_is_refused_before_any_comparison(
+    tmp_path: Path,
+) -> None:
+    """[engine] max_pairs: the candidate pairs the passes make are counted first, and
+    past the limit nothing is compared or written, with what makes them named."""
+    from listguard.config import EngineSettings, Settings
+    from listguard.processing.linkage.blocking import blocking_keys, candidate_pairs
+    from listguard.processing.linkage.fields import filled_fields, prepare
+
+    path, _ = _base(tmp_path, persons=300)
+    rows = _read(path)
+    frame = prepare(pl.DataFrame(rows), pl.Series([r["contact_id"] for r in rows]), [])
+    with_keys, keys = blocking_keys(frame, filled_fields(frame))
+    counts = candidate_pairs(with_keys, keys)
+    total = sum(counts.values())
+    # a key of n rows makes n(n-1)/2 pairs, in every pass
+    first = keys[0]
+    sizes = with_keys.group_by(first).len().drop_nulls(first)["len"].to_list()
+    assert counts[first] == sum(n * (n - 1) // 2 for n in sizes) > 0
+    tight = Settings(engine=EngineSettings(max_pairs=total - 1))
+    with pytest.raises(InputError) as refused:
+        link_files([path], tmp_path / "refused", settings=tight)
+    told = str(refused.value)
+    assert f"about {total:,} candidate pairs" in told and "max_pairs" in told
+    # the passes named by their fields, with their counts, the largest first
+    top = max(counts.values())
+    assert re.search(rf"make most: [a-z]+(\+[a-z]+)? {top:,}[,.]", told), told
+    assert refused.value.fr is not None and "paires candidates" in refused.value.fr
+    assert not (tmp_path / "refused").exists()
+    exact = Settings(engine=EngineSettings(max_pairs=total))
+    assert link_files([path], tmp_path / "kept", settings=exact).records == len(rows)
+
+
+def test_candidate_pairs_are_counted_within_a_file_or_across_two() -> None:
+    from listguard.processing.linkage.blocking import candidate_pairs
+
+    keys = pl.DataFrame({"bk0": ["x", "y", "x", "x", None, None], "bk1": ["z"] * 6})
+    # one file: x three times (3 pairs), y once, nulls never; z six times (15)
+    assert candidate_pairs(keys, ["bk0", "bk1"]) == {"bk0": 3, "bk1": 15}
+    # two files, the first of 2 rows: a row of each only (x: 1 x 2, z: 2 x 4)
+    assert candidate_pairs(keys, ["bk0", "bk1"], first=2) == {"bk0": 2, "bk1": 8}
 
 
 def test_another_layout_is_read_through_maps_and_bad_input_is_refused(tmp_path: Path) -> None:

@@ -565,6 +565,7 @@ def test_partners_without_a_webhook_get_one_email_digest_per_interval(
         ("[notify]\nsmtp_starttls = 1\n", "must be true or false"),
         ("[notify]\nsmtp_pasword = 1\n", "unknown setting(s) smtp_pasword"),
         ("[engine]\nmemory_mb = 10\n", "memory_mb must be at least 64"),
+        ("[engine]\nmax_pairs = 0\n", "max_pairs must be at least 1"),
         ('[engine]\nmemory_mb = "2GB"\n', "must be a whole number"),
     ],
 )

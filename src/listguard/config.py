@@ -109,6 +109,10 @@ class EngineSettings:
     # and 700 MiB more, whatever the size of the base (docs/benchmarks.md: 10 million
     # contacts on 4 channels in under 2 GiB with 1024).
     memory_mb: int = 1024
+    # deduplication and linkage refuse, before comparing anything, a file whose blocking
+    # passes make more candidate pairs than this (each pass counted alone): comparing
+    # them takes hours and spills tens of GB (docs/benchmarks.md, ten million contacts)
+    max_pairs: int = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -250,6 +254,8 @@ def _checked(settings: Settings, p: Path, problems: _Problems) -> Settings:
             problems.add("owner", exc.message)
     if engine.memory_mb < 64:
         problems.add("engine", "memory_mb must be at least 64")
+    if engine.max_pairs < 1:
+        problems.add("engine", "max_pairs must be at least 1")
     if web.deliveries_dir:
         web = replace(
             web,

@@ -50,6 +50,30 @@ def blocking_keys(data: pl.DataFrame, filled: set[str]) -> tuple[pl.DataFrame, l
     return data.with_columns(columns), names
 
 
+def candidate_pairs(
+    data: pl.DataFrame, keys: list[str], first: int | None = None
+) -> dict[str, int]:
+    """How many candidate pairs each pass's key makes: the rows sharing it two by two,
+    or, linking (the first ``first`` rows one file, the others the other), a row of
+    each file. A bound on what comparing costs: a pair found by several passes is
+    counted in each."""
+    found = {}
+    side = pl.int_range(pl.len()) < (first if first is not None else 0)
+    for key in keys_of(keys):
+        if first is None:
+            sizes = data.select(key).drop_nulls().group_by(key).len()["len"].cast(pl.Int64)
+            found[key] = int((sizes * (sizes - 1) // 2).sum())
+            continue
+        both = (
+            data.select(key, side.alias("_a"))
+            .drop_nulls(key)
+            .group_by(key)
+            .agg(pl.col("_a").sum().cast(pl.Int64).alias("a"), pl.len().cast(pl.Int64).alias("n"))
+        )
+        found[key] = int((both["a"] * (both["n"] - both["a"])).sum())
+    return found
+
+
 def keys_of(keys: list[str]) -> list[str]:
     """The key columns of the passes, in order (without the swapped names' key)."""
     return [k for k in keys if not k.endswith("_swapped")]
@@ -112,4 +136,12 @@ def exact_pairs_sql(filled: set[str], link: bool) -> str:
     )
 
 
-__all__ = ["BLOCK_MAX", "EXACT", "PASSES", "blocking_keys", "exact_pairs_sql", "keys_of"]
+__all__ = [
+    "BLOCK_MAX",
+    "EXACT",
+    "PASSES",
+    "blocking_keys",
+    "candidate_pairs",
+    "exact_pairs_sql",
+    "keys_of",
+]

@@ -17,6 +17,7 @@ from listguard.errors import InputError
 from listguard.processing.linkage.blocking import (
     PASSES,
     blocking_keys,
+    candidate_pairs,
     exact_pairs_sql,
     keys_of,
 )
@@ -82,14 +83,48 @@ def _model(
     ), filled
 
 
+def _within(
+    data: pl.DataFrame,
+    keys: list[str],
+    by_fields: dict[tuple[str, ...], str],
+    max_pairs: int,
+    first: int | None,
+) -> None:
+    """``InputError`` when the blocking passes make more than ``max_pairs`` candidate
+    pairs, naming those that make most: said before hours of work, not after."""
+    counts = candidate_pairs(data, keys, first)
+    total = sum(counts.values())
+    if total <= max_pairs:
+        return
+    names = {key: "+".join(fields) for fields, key in by_fields.items()}
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
+    most = ", ".join(f"{names.get(k, k)} {n:,}" for k, n in top)
+    raise InputError(
+        f"{data.height:,} records make about {total:,} candidate pairs to compare, more "
+        f"than [engine] max_pairs ({max_pairs:,}); the passes that make most: {most}. "
+        "Comparing them would take hours and tens of GB of temporary disk: deduplicate "
+        "the records in parts (a department at a time), or raise max_pairs where the "
+        "machine has the time and disk (docs/benchmarks.md)",
+        fr=f"{data.height:,} enregistrements font environ {total:,} paires candidates à "
+        f"comparer, plus que [engine] max_pairs ({max_pairs:,}) ; les passes qui en font "
+        f"le plus : {most}. Les comparer prendrait des heures et des dizaines de Go de "
+        "disque temporaire : dédoublonnez par parties (un département à la fois), ou "
+        "relevez max_pairs si la machine en a le temps et le disque",
+    )
+
+
 def predict(
-    frames: Sequence[pl.DataFrame], threshold: float, identify: bool = False
+    frames: Sequence[pl.DataFrame],
+    threshold: float,
+    identify: bool = False,
+    max_pairs: int | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     """(pairs: id_a, id_b, probability, agreed; clusters: id[, file], cluster_id; the
     trained model, as splink saves it: empty when no pair can be made).
     The pairs are those not of two persons of one household (``not_household_sql``),
     or with ``identify`` those that identify one person (``identifies_sql``); clusters
-    are made of them."""
+    are made of them. ``max_pairs``: refuse (``InputError``) before any comparison when
+    the blocking passes make more candidate pairs than that."""
     import duckdb
     from splink import Linker
     from splink.backends.duckdb import DuckDBAPI
@@ -100,6 +135,11 @@ def predict(
         return _alone(frames, link)
     with_keys, keys = blocking_keys(both, filled_fields(both))
     settings, filled = _model(both, "link_only" if link else "dedupe_only", keys)
+    by_fields: dict[tuple[str, ...], str] = dict(
+        zip([p for p in PASSES if set(p) <= filled], keys_of(keys), strict=False)
+    )
+    if max_pairs is not None:
+        _within(with_keys, keys, by_fields, max_pairs, frames[0].height if link else None)
     frames = (
         [with_keys.head(frames[0].height), with_keys.tail(frames[1].height)]
         if link
@@ -119,9 +159,6 @@ def predict(
         for f, name in zip(frames, ("a", "b"), strict=False)
     ]
     linker = Linker(tables if link else tables[0], settings, log_level=logging.ERROR)
-    by_fields: dict[tuple[str, ...], str] = dict(
-        zip([p for p in PASSES if set(p) <= filled], keys_of(keys), strict=False)
-    )
     _train(linker, by_fields, filled)
     trained = _trained(linker)
     predicted = linker.inference.predict(threshold_match_probability=threshold)

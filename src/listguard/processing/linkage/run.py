@@ -96,9 +96,10 @@ def link_files(
                 f"--compare {', '.join(missing)}: no such column", where=str(m.tab.path)
             )
     frames = [read_file(m, extra, progress) for m in mapped]
-    pairs, clusters, model = predict(frames, threshold)
+    settings = settings or Settings()
+    pairs, clusters, model = predict(frames, threshold, max_pairs=settings.engine.max_pairs)
     records = sum(f.height for f in frames)
-    report = _written(pairs, clusters, out_dir, settings or Settings(), records, started)
+    report = _written(pairs, clusters, out_dir, settings, records, started)
     write_report(out_dir, model_report(model, threshold, records))
     return report
 
@@ -149,11 +150,13 @@ def registry_frame(engine: Engine, progress: Callable[[int], None] | None = None
     return pl.concat(parts)
 
 
-def link_pairs(a: pl.DataFrame, b: pl.DataFrame, threshold: float) -> pl.DataFrame:
+def link_pairs(
+    a: pl.DataFrame, b: pl.DataFrame, threshold: float, max_pairs: int | None = None
+) -> pl.DataFrame:
     """The pairs of a row of ``a`` and a row of ``b`` (prepared) at ``threshold`` or
     above that identify one person (``identifies_sql``): ``id_a``, ``id_b``,
-    ``probability``, ``agreed``."""
-    return predict([a, b], threshold, identify=True)[0]
+    ``probability``, ``agreed``. ``max_pairs``: as ``predict``."""
+    return predict([a, b], threshold, identify=True, max_pairs=max_pairs)[0]
 
 
 def dedupe_base(
@@ -171,8 +174,9 @@ def dedupe_base(
     started = time.perf_counter()
     now = now_ts()  # the clusters are those of the contacts as read from here on
     data = registry_frame(engine, progress)
-    pairs, clusters, model = predict([data], threshold)
-    report = _written(pairs, clusters, out_dir, settings or Settings(), data.height, started)
+    settings = settings or Settings()
+    pairs, clusters, model = predict([data], threshold, max_pairs=settings.engine.max_pairs)
+    report = _written(pairs, clusters, out_dir, settings, data.height, started)
     write_report(out_dir, model_report(model, threshold, data.height))
     grouped = (
         clusters.filter(pl.len().over("cluster_id") > 1)
