@@ -84,10 +84,10 @@ def test_a_bad_partner_is_refused_with_every_error_and_nothing_is_written(
     # the back office's French form says each check in French
     assert refused.value.fr == (
         "partner_id : un identifiant de partenaire a de 1 à 64 lettres, chiffres, '_', '.' ou "
-        "'-', commence par une lettre ou un chiffre, sans '..'; name : le nom est "
-        "obligatoire; sector : le secteur est l'un de commercial, press, public_service, "
-        "polling, non_profit; listed_from : la date d'entrée dans la liste n'est pas une "
-        "vraie date"
+        "'-', commence par une lettre ou un chiffre, sans '..' ; name : le nom est "
+        "obligatoire ; sector : le secteur doit être l'un de : commercial, press, "
+        "public_service, polling, non_profit ; listed_from : la date d'entrée dans la "
+        "liste n'est pas une vraie date"
     )
     with pytest.raises(InputError, match="unknown field"):
         save_partner(engine, {**partner("P8"), "colour": "red"}, by="admin@example.com")
@@ -108,3 +108,24 @@ def test_a_partner_whose_audit_entry_fails_is_not_saved(
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM partners")).scalar_one() == 0
         assert conn.execute(text("SELECT count(*) FROM imports")).scalar_one() == 0
+
+
+def test_every_check_of_a_partner_row_is_said_in_french() -> None:
+    """Each message of ``domain.partner_rows``'s checks has its French in the partner
+    service (a message changed there would otherwise fall back to English unseen)."""
+    import ast
+    import inspect
+
+    from listguard import partners
+    from listguard.domain import partner_rows
+
+    tree = ast.parse(inspect.getsource(partner_rows))
+    messages = [
+        eval(compile(ast.Expression(call.args[2]), "partner_rows", "eval"), vars(partner_rows))
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id == "Check"
+    ]
+    assert len(messages) == 10
+    assert [m for m in messages if m not in partners._FRENCH] == []

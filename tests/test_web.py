@@ -323,7 +323,10 @@ def test_an_admin_manages_accounts_and_keys_from_the_back_office(site: Site) -> 
         # a scope of a machine key is refused for a partner key, not widened to all
         mixed = {"csrf": csrf, "partner_id": "P2", "scope": ["oppositions:write"]}
         refused = c.post("/admin/access/keys", data=mixed)
-        assert refused.status_code == 422 and "inexistant(s) pour une clé partner" in refused.text
+        assert (
+            refused.status_code == 422
+            and "inexistant(s) pour une clé de partenaire" in refused.text
+        )
         in_english = c.post("/admin/access/keys?lang=en", data=mixed)  # the page's language
         assert "do not exist for a partner key" in in_english.text
         # a partner key is bound to its partner
@@ -404,7 +407,7 @@ def test_an_admin_manages_partners_and_the_published_list_follows(site: Site) ->
         }
         # a bad value gets the import's message, and nothing is recorded
         bad = c.post("/admin/partners", data={**new, "listed_from": "2026-13-01"})
-        assert bad.status_code == 422 and "not a real date" in bad.text
+        assert bad.status_code == 422 and "pas une vraie date" in bad.text
         assert c.post("/admin/partners", data={**new, "csrf": "forged"}).status_code == 403
         assert c.post("/admin/partners", data=new).status_code == 303
         listed = c.get("/partners.json").json()

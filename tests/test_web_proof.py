@@ -273,6 +273,12 @@ def test_the_back_office_downloads_a_persons_proof_with_a_session(
         assert got.status_code == 200 and got.json()["document"] == "consent_proof"
         nobody = {"kind": "email", "value": "nobody@example.com", "csrf": csrf}
         assert c.post("/admin/contacts/proof.pdf", data=nobody).status_code == 404
+        # an error no handler answers is said in the page's language on the error page
+        typo = {"kind": "phone", "value": "not a number", "csrf": csrf}
+        wrong = c.post("/admin/contacts/proof.pdf", data=typo)
+        assert wrong.status_code == 400 and "pas un numéro de téléphone valide" in wrong.text
+        wrong = c.post("/admin/contacts/proof.pdf?lang=en", data=typo)
+        assert "is not a valid phone number" in wrong.text
 
 
 def test_the_back_office_shows_the_consents_about_to_lapse(engine: Engine, tmp_path: Path) -> None:

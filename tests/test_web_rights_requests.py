@@ -277,7 +277,7 @@ def test_the_back_office_lists_overdue_requests_first_and_says_when_no_link_can_
         assert "2026-02-28" in page and "en retard" in page
         csrf = form_token(page, "csrf")
         refused = c.post("/admin/rights/2/refuse", data={"csrf": csrf, "reason": ""})
-        assert refused.status_code == 422 and "un refus donne sa raison" in refused.text
+        assert refused.status_code == 422 and "indiquez la raison du refus" in refused.text
         # an erasure cannot be undone: without the box that confirms it, nothing is done
         assert 'name="confirm" value="erase" required' in page
         unconfirmed = c.post("/admin/rights/2/answer", data={"csrf": csrf})
@@ -286,7 +286,7 @@ def test_the_back_office_lists_overdue_requests_first_and_says_when_no_link_can_
             assert conn.execute(text("SELECT COUNT(*) FROM contacts")).scalar() == 1
         answered = c.post("/admin/rights/2/answer", data={"csrf": csrf, "confirm": "erase"})
         # applied and answered; the page says the link could not be sent, and why
-        assert answered.status_code == 502 and "smtp_host is not set" in answered.text
+        assert answered.status_code == 502 and "smtp_host n&#39;est pas renseigné" in answered.text
         assert "Renvoyer le lien" in answered.text
     with engine.connect() as conn:
         left = conn.execute(text("SELECT COUNT(*) FROM contacts")).scalar()
@@ -315,11 +315,11 @@ def test_the_back_office_extends_a_deadline_and_the_person_is_told_why(
         assert first
         csrf = form_token(page, "csrf")
         empty = c.post("/admin/rights/1/extend", data={"csrf": csrf, "reason": " "})
-        assert empty.status_code == 422 and "une prolongation donne sa raison" in empty.text
+        assert empty.status_code == 422 and "indiquez la raison de la prolongation" in empty.text
         forged = c.post("/admin/rights/1/extend", data={"csrf": "x", "reason": why})
         assert forged.status_code == 403
         unsent = c.post("/admin/rights/1/extend", data={"csrf": csrf, "reason": why})
-        assert unsent.status_code == 502 and "smtp_host is not set" in unsent.text
+        assert unsent.status_code == 502 and "smtp_host n&#39;est pas renseigné" in unsent.text
         assert f"au plus tard le {first.group(1)}" in unsent.text  # the first deadline
         assert f'id="due">{first.group(1)}' in unsent.text
         assert "&lt;quinze&gt;" in unsent.text and 'id="extend-form"' not in unsent.text

@@ -93,7 +93,7 @@ def add_account(engine: Engine, email: str, password: str, role: str) -> Account
     if role not in schema.ROLES:
         raise InputError(
             f"unknown role {role!r}: expected one of {', '.join(schema.ROLES)}",
-            fr=f"rôle inconnu {role!r} : attendu l'un de {', '.join(schema.ROLES)}",
+            fr=f"rôle inconnu {role!r} ; valeurs possibles : {', '.join(schema.ROLES)}",
         )
     if len(password) < MIN_PASSWORD:
         raise InputError(
@@ -281,7 +281,7 @@ def create_api_key(
     if role not in SCOPES:
         raise InputError(
             f"unknown key role {role!r}: expected one of {', '.join(SCOPES)}",
-            fr=f"rôle de clé inconnu {role!r} : attendu l'un de {', '.join(SCOPES)}",
+            fr=f"rôle de clé inconnu {role!r} ; valeurs possibles : {', '.join(SCOPES)}",
         )
     if (role == "partner") != (partner_id is not None):
         raise InputError(
@@ -294,8 +294,9 @@ def create_api_key(
         raise InputError(
             f"scope(s) {', '.join(unknown)} do not exist for a {role} key: "
             f"expected among {', '.join(SCOPES[role])}",
-            fr=f"droit(s) {', '.join(unknown)} inexistant(s) pour une clé {role} : "
-            f"attendu parmi {', '.join(SCOPES[role])}",
+            fr=f"droit(s) {', '.join(unknown)} inexistant(s) pour une clé "
+            f"{'de partenaire' if role == 'partner' else 'des systèmes du responsable'} ; "
+            f"valeurs possibles : {', '.join(SCOPES[role])}",
         )
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     key = f"lg_{prefix}_{secret}"

@@ -32,9 +32,12 @@ _FRENCH = {
     "partner_id is required": "l'identifiant est obligatoire",
     PARTNER_ID_RULE: "un identifiant de partenaire a de 1 à 64 lettres, chiffres, '_', '.' ou "
     "'-', commence par une lettre ou un chiffre, sans '..'",
+    "this partner_id appears on several lines of the file": "cet identifiant figure sur "
+    "plusieurs lignes du fichier",
     "name is required": "le nom est obligatoire",
     "category is required": "la catégorie est obligatoire",
-    f"sector must be one of {', '.join(SECTORS)}": f"le secteur est l'un de {', '.join(SECTORS)}",
+    f"sector must be one of {', '.join(SECTORS)}": "le secteur doit être l'un de : "
+    + ", ".join(SECTORS),
     "listed_from is not a real date": "la date d'entrée dans la liste n'est pas une vraie date",
     "listed_from is after the import: a partner is listed from the day it is added to the "
     "list, not before": "la date d'entrée dans la liste est dans le futur : un partenaire y "
@@ -64,7 +67,9 @@ def check_partner_row(row: Mapping[str, str], now: int) -> dict[str, object]:
     if bad:
         raise InputError(
             "; ".join(f"{b['column']}: {b['message']}" for b in bad),
-            fr="; ".join(f"{b['column']} : {_FRENCH.get(b['message'], b['message'])}" for b in bad),
+            fr=" ; ".join(
+                f"{b['column']} : {_FRENCH.get(b['message'], b['message'])}" for b in bad
+            ),
         )
     return rows.row(0, named=True)
 

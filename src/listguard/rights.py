@@ -462,16 +462,24 @@ def rectify(
     unknown = sorted(set(changes) - set(RECTIFIABLE))
     if unknown:
         raise InputError(
-            f"cannot rectify {', '.join(unknown)}: expected among {', '.join(RECTIFIABLE)}"
+            f"cannot rectify {', '.join(unknown)}: expected among {', '.join(RECTIFIABLE)}",
+            fr=f"impossible de rectifier ici {', '.join(unknown)} ; valeurs possibles : "
+            f"{', '.join(RECTIFIABLE)}",
         )
     if not changes:
-        raise InputError("nothing to rectify: give at least one field=value")
+        raise InputError(
+            "nothing to rectify: give at least one field=value",
+            fr="rien à rectifier : donnez au moins un champ et sa valeur",
+        )
     with writing(engine) as conn:
         found = conn.execute(
             text("SELECT * FROM contacts WHERE contact_id = :c"), {"c": contact_id}
         ).first()
         if found is None:
-            raise InputError(f"no contact {contact_id!r} in the registry")
+            raise InputError(
+                f"no contact {contact_id!r} in the registry",
+                fr=f"aucun contact {contact_id!r} dans le registre",
+            )
         old = dict(found._mapping)
         raw = {c: "" if old.get(c) is None else str(old[c]) for c in KNOWN if c in old}
         raw["civility"] = old["civility_given"] or old["civility"] or ""
@@ -489,7 +497,11 @@ def rectify(
                 given == "email" and new.get("email_status") == "invalid"
             )
             if changes.get(given, "").strip() and unusable:
-                raise InputError(f"{changes[given]!r} is not a valid {given}", where=given)
+                raise InputError(
+                    f"{changes[given]!r} is not a valid {given}",
+                    where=given,
+                    fr=f"{given} : {changes[given]!r} n'est pas une valeur valide",
+                )
         changed = tuple(f for f in FIELDS if f in new and new[f] != old.get(f))
         if not changed:
             return Rectified((), 0)

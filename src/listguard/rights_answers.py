@@ -195,7 +195,7 @@ def refuse(engine: Engine, settings: Settings, request_id: int, reason: str, by:
     reason = reason.strip()
     if not reason:
         raise InputError(
-            "a refusal gives its reason", where="reason", fr="un refus donne sa raison"
+            "a refusal gives its reason", where="reason", fr="indiquez la raison du refus"
         )
     if len(reason) > 2000:
         raise InputError(

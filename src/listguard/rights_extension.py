@@ -109,7 +109,7 @@ def extend(
         raise InputError(
             "an extension gives the person its reason",
             where="reason",
-            fr="une prolongation donne sa raison à la personne",
+            fr="indiquez la raison de la prolongation, qui sera donnée à la personne",
         )
     if len(reason) > MAX_REASON:
         raise InputError(
@@ -130,8 +130,7 @@ def extend(
         if request.extended_at is not None:
             raise InputError(
                 f"request {request_id} was extended already: art. 12(3) allows one extension",
-                fr=f"la demande {request_id} est déjà prolongée : l'art. 12(3) permet une "
-                "prolongation",
+                fr=f"la demande {request_id} est déjà prolongée : l'art. 12(3) n'en permet qu'une",
             )
         if not can_extend(request, to_day(at)):
             raise _late(request)
@@ -145,7 +144,8 @@ def extend(
         if done.rowcount != 1:  # closed or extended by another hand meanwhile
             raise InputError(
                 f"request {request_id} changed meanwhile: look at it again",
-                fr=f"la demande {request_id} a changé entre-temps : rouvrez-la",
+                fr=f"la demande {request_id} a changé entre-temps : rechargez la page pour "
+                "la voir à jour",
             )
         until = extended_due(request).isoformat()
         detail = {"request": request_id, "kind": request.kind, "until": until, "by": by}

@@ -131,7 +131,7 @@ def check(
         raise InputError(
             f"unknown request {kind!r}: expected one of {', '.join(KINDS)}",
             where="kind",
-            fr=f"demande inconnue {kind!r} : attendu l'une de {', '.join(KINDS)}",
+            fr=f"demande inconnue {kind!r} ; valeurs possibles : {', '.join(KINDS)}",
         )
     email = (email or "").strip() or None
     phone = (phone or "").strip() or None
@@ -148,7 +148,7 @@ def check(
             raise InputError(
                 f"unknown channel {channel!r}: expected one of {', '.join(EVENT_CHANNELS)}",
                 where="channel",
-                fr=f"canal inconnu {channel!r} : attendu l'un de {', '.join(EVENT_CHANNELS)}",
+                fr=f"canal inconnu {channel!r} ; valeurs possibles : {', '.join(EVENT_CHANNELS)}",
             )
     else:
         channel = None
@@ -160,7 +160,7 @@ def check(
             raise InputError(
                 f"cannot rectify {', '.join(unknown)}: expected among {', '.join(RECTIFIABLE)}",
                 where="field",
-                fr=f"{', '.join(unknown)} ne se rectifie pas ici : attendu parmi "
+                fr=f"impossible de rectifier ici {', '.join(unknown)} ; valeurs possibles : "
                 f"{', '.join(RECTIFIABLE)}",
             )
         if not asked:
@@ -284,7 +284,7 @@ def record(
         raise InputError(
             f"unknown via {via!r}: expected one of {', '.join(VIAS)}",
             where="via",
-            fr=f"voie inconnue {via!r} : attendu l'une de {', '.join(VIAS)}",
+            fr=f"voie inconnue {via!r} ; valeurs possibles : {', '.join(VIAS)}",
         )
     if reference is not None and len(reference) > 200:
         raise InputError(
@@ -379,7 +379,7 @@ def list_requests(
     if status is not None and status not in STATUSES:
         raise InputError(
             f"unknown status {status!r}: expected one of {', '.join(STATUSES)}",
-            fr=f"statut inconnu {status!r} : attendu l'un de {', '.join(STATUSES)}",
+            fr=f"statut inconnu {status!r} ; valeurs possibles : {', '.join(STATUSES)}",
         )
     where = "WHERE status = :status" if status else ""
     query = text(
@@ -447,7 +447,7 @@ def not_open(request_id: int) -> InputError:
     """The error of acting on a request that is closed (or none)."""
     return InputError(
         f"request {request_id} is not open (answered, refused or unknown)",
-        fr=f"la demande {request_id} n'est pas ouverte (répondue, refusée ou inconnue)",
+        fr=f"la demande {request_id} n'est pas ouverte (déjà traitée, refusée ou inconnue)",
     )
 
 

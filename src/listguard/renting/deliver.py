@@ -405,7 +405,10 @@ def _refuse_if_erased(tx: Tx, seen: int) -> None:
         raise ListguardError(
             "a person was erased while this order was being decided: nothing was "
             "delivered and nothing recorded; run the same order again, and it will be "
-            "decided without that person"
+            "decided without that person",
+            fr="une personne a été effacée pendant la décision de cette commande : rien "
+            "n'a été livré ni enregistré ; relancez la même commande, elle sera décidée "
+            "sans cette personne",
         )
 
 

@@ -124,7 +124,7 @@ def parse_order(text: str, *, where: str = "order", as_of: dt.date | None = None
             raise _bad(
                 where,
                 f"unknown channel {ch!r}: expected one of {', '.join(CHANNELS)}",
-                f"canal inconnu {ch!r} : attendu l'un de {', '.join(CHANNELS)}",
+                f"canal inconnu {ch!r} ; valeurs possibles : {', '.join(CHANNELS)}",
             )
     if len(set(channels)) != len(channels):
         raise _bad(
@@ -137,21 +137,22 @@ def parse_order(text: str, *, where: str = "order", as_of: dt.date | None = None
         raise _bad(
             where,
             "purpose must describe the campaign (it is told to each person)",
-            "purpose doit décrire la campagne (elle est annoncée à chaque personne)",
+            "purpose doit décrire la campagne (ce texte est communiqué à chaque personne)",
         )
     call_purpose = raw.get("call_purpose", "commercial")
     if call_purpose not in CALL_PURPOSES:
         raise _bad(
             where,
             f"unknown call_purpose {call_purpose!r}: expected one of {', '.join(CALL_PURPOSES)}",
-            f"call_purpose inconnu {call_purpose!r} : attendu l'un de {', '.join(CALL_PURPOSES)}",
+            f"call_purpose inconnu {call_purpose!r} ; valeurs possibles : "
+            f"{', '.join(CALL_PURPOSES)}",
         )
     offer = raw.get("offer", "general")
     if offer not in OFFERS:
         raise _bad(
             where,
             f"unknown offer {offer!r}: expected one of {', '.join(OFFERS)}",
-            f"offre inconnue {offer!r} : attendu l'une de {', '.join(OFFERS)}",
+            f"offre inconnue {offer!r} ; valeurs possibles : {', '.join(OFFERS)}",
         )
     start = _date(raw["campaign_start"], "campaign_start", where)
     end = _date(raw["campaign_end"], "campaign_end", where)
@@ -206,7 +207,9 @@ def parse_order(text: str, *, where: str = "order", as_of: dt.date | None = None
         )
     audience = seg_raw.get("audience")
     if audience is not None and audience not in ("b2c", "b2b"):
-        raise _bad(where, "segment.audience must be b2c or b2b", "segment.audience vaut b2c ou b2b")
+        raise _bad(
+            where, "segment.audience must be b2c or b2b", "segment.audience doit valoir b2c ou b2b"
+        )
     return Order(
         partner=partner.strip(),
         channels=tuple(channels),
@@ -231,7 +234,7 @@ def with_offer(text: str, offer: str) -> str:
     if offer not in OFFERS:
         raise InputError(
             f"unknown offer {offer!r}: expected one of {', '.join(OFFERS)}",
-            fr=f"offre inconnue {offer!r} : attendu l'une de {', '.join(OFFERS)}",
+            fr=f"offre inconnue {offer!r} ; valeurs possibles : {', '.join(OFFERS)}",
         )
     try:
         named = tomllib.loads(text).get("offer")

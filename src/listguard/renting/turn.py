@@ -37,7 +37,11 @@ class Busy(ListguardError):
 def rental_turn(folder: Path) -> Iterator[None]:
     """Hold the rental turn of ``folder`` (made if missing) for the block, or raise
     ``Busy`` at once when another rental holds it."""
-    busy = Busy("another rental is being decided or delivered: try again when it is done")
+    busy = Busy(
+        "another rental is being decided or delivered: try again when it is done",
+        fr="une autre location est en cours de décision ou de livraison : réessayez "
+        "quand elle sera finie",
+    )
     if fcntl is None:  # pragma: no cover
         if not _PROCESS.acquire(blocking=False):
             raise busy

@@ -152,6 +152,8 @@ def applicable_packs(
     if not chosen:
         raise InputError(
             f"no rule pack is in force on {as_of} or during {start}..{end}: "
-            f"the earliest starts on {PACKS[0].start}"
+            f"the earliest starts on {PACKS[0].start}",
+            fr=f"aucun jeu de règles n'est en vigueur le {as_of} ni du {start} au {end} : "
+            f"le premier commence le {PACKS[0].start}",
         )
     return Applied(chosen, settings, call_purpose)

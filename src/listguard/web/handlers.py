@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 
 from listguard.accounts import session_of
 from listguard.collection import ConflictError
-from listguard.errors import InputError
+from listguard.errors import InputError, ListguardError
 from listguard.inbound import Refused
 from listguard.renting.order_hash import OrderChanged
 from listguard.renting.turn import Busy
@@ -56,8 +56,9 @@ def _session(request: Request, w: Web) -> Any:
 def answer(request: Request, status: int, detail: str, fields: Sequence[str] = ()) -> Response:
     """An error's answer: JSON under ``/api/``, the error page elsewhere: the status in
     the visitor's words; under ``/admin`` in the back office's layout, with the
-    handler's detail when it says more than the status (it is written in English)."""
-    if request.url.path.startswith("/api/"):
+    handler's detail when it says more than the status (in the page's language where
+    the error gives it, ``ListguardError.said``)."""
+    if _api(request):
         return JSONResponse({"detail": detail}, status_code=status)
     w: Web = request.app.state.web
     title, explanation = http_words(status, w.lang(request))
@@ -76,6 +77,10 @@ def answer(request: Request, status: int, detail: str, fields: Sequence[str] = (
     )
 
 
+def _api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
 def _phrase(status: int) -> str:
     try:
         return http.HTTPStatus(status).phrase
@@ -91,9 +96,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def domain_error(request: Request, exc: Exception) -> Response:
-    """A wrong input (``InputError`` and its kinds) the handler did not answer itself."""
+    """A domain error (``STATUS``) the handler did not answer itself."""
     status = next(s for kind, s in STATUS.items() if isinstance(exc, kind))
-    return answer(request, status, str(exc))
+    assert isinstance(exc, ListguardError)
+    w: Web = request.app.state.web
+    return answer(request, status, str(exc) if _api(request) else exc.said(w.lang(request)))
 
 
 async def refused(request: Request, exc: Exception) -> Response:

@@ -251,21 +251,33 @@ def _to_person(w: Web, made: RightsRequest, mail: Callable[[str], EmailMessage],
     settings give no way to, and the SMTP server's or adapter's error when it refuses."""
     if made.email is not None:
         if not w.settings.notify.smtp_host:
-            raise InputError("[notify] smtp_host is not set: no mail can be sent")
+            raise InputError(
+                "[notify] smtp_host is not set: no mail can be sent",
+                fr="[notify] smtp_host n'est pas renseigné : aucun mail ne peut partir",
+            )
         send_mail(w.settings.notify, mail(made.email))
     elif made.phone is not None:
         if w.sms is None:
-            raise InputError("[sms] provider is not set: no SMS can be sent")
+            raise InputError(
+                "[sms] provider is not set: no SMS can be sent",
+                fr="[sms] provider n'est pas renseigné : aucun SMS ne peut partir",
+            )
         w.sms.send(made.phone, sms)
     else:
-        raise InputError(f"request {made.id} no longer names its person")
+        raise InputError(
+            f"request {made.id} no longer names its person",
+            fr=f"la demande {made.id} ne désigne plus sa personne",
+        )
 
 
 def deliver_answer(w: Web, made: RightsRequest, token: str) -> None:
     """Send the person the link to their answer (``_to_person``); also ``InputError``
     without ``[web] public_url``, which the link is made from."""
     if not w.settings.web.public_url:
-        raise InputError("[web] public_url is not set: no link can be made")
+        raise InputError(
+            "[web] public_url is not set: no link can be made",
+            fr="[web] public_url n'est pas renseigné : aucun lien ne peut être fait",
+        )
     url = w.settings.web.link(f"/droits/reponse?t={token}")
     sms = answer_sms(w.settings, url)
     _to_person(w, made, lambda to: answer_mail(w.settings, to, made.kind, url), sms)

@@ -272,7 +272,7 @@ WORDS: dict[str, dict[str, Pair]] = {
         "delivery_file_read": ("fichier de livraison téléchargé", "delivery file downloaded"),
         "rights_request_received": ("demande de droits reçue", "rights request received"),
         "rights_request_in_progress": ("demande de droits prise en charge", "rights request taken"),
-        "rights_request_answered": ("demande de droits répondue", "rights request answered"),
+        "rights_request_answered": ("réponse à une demande de droits", "rights request answered"),
         "rights_request_refused": ("demande de droits refusée", "rights request refused"),
         "rights_request_extended": (
             "prolongation du délai d'une demande de droits décidée",

@@ -50,15 +50,38 @@ def blocking_keys(data: pl.DataFrame, filled: set[str]) -> tuple[pl.DataFrame, l
     return data.with_columns(columns), names
 
 
+def _per_key(data: pl.DataFrame, key: str, side: pl.Expr, alias: str) -> pl.DataFrame:
+    """Rows per value of ``key``: in all (``alias``_n) and in the first file (_a)."""
+    return (
+        data.select(pl.col(key).alias("_k"), side.alias("_a"))
+        .drop_nulls("_k")
+        .group_by("_k")
+        .agg(
+            pl.col("_a").sum().cast(pl.Int64).alias(f"{alias}_a"),
+            pl.len().cast(pl.Int64).alias(f"{alias}_n"),
+        )
+    )
+
+
 def candidate_pairs(
     data: pl.DataFrame, keys: list[str], first: int | None = None
 ) -> dict[str, int]:
-    """How many candidate pairs each pass's key makes: the rows sharing it two by two,
-    or, linking (the first ``first`` rows one file, the others the other), a row of
-    each file. A bound on what comparing costs: a pair found by several passes is
-    counted in each."""
+    """At most how many candidate pairs each pass's key makes: the rows sharing it two
+    by two, or, linking (the first ``first`` rows one file, the others the other), a
+    row of each file; the same names swapped (``bk0_swapped``) as a pass of its own. A
+    bound on what comparing costs: a pair found by several passes is counted in each."""
     found = {}
     side = pl.int_range(pl.len()) < (first if first is not None else 0)
+    if "bk0_swapped" in keys:  # a row's names against another's swapped, either way
+        both = _per_key(data, "bk0", side, "k").join(
+            _per_key(data, "bk0_swapped", side, "s"), on="_k"
+        )
+        if first is None:
+            found["bk0_swapped"] = int((both["k_n"] * both["s_n"]).sum())
+        else:
+            a_b = both["k_a"] * (both["s_n"] - both["s_a"])
+            b_a = (both["k_n"] - both["k_a"]) * both["s_a"]
+            found["bk0_swapped"] = int((a_b + b_a).sum())
     for key in keys_of(keys):
         if first is None:
             sizes = data.select(key).drop_nulls().group_by(key).len()["len"].cast(pl.Int64)

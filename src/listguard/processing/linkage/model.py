@@ -97,19 +97,19 @@ def _within(
     if total <= max_pairs:
         return
     names = {key: "+".join(fields) for fields, key in by_fields.items()}
+    names["bk0_swapped"] = "last+first"
     top = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
-    most = ", ".join(f"{names.get(k, k)} {n:,}" for k, n in top)
+    most = ", ".join(f"{names.get(k, 'compare')} {n:,}" for k, n in top)
+    parts = (
+        "link a part of the file at a time"
+        if first is not None
+        else "deduplicate the records in parts (a department at a time)"
+    )
     raise InputError(
-        f"{data.height:,} records make about {total:,} candidate pairs to compare, more "
+        f"{data.height:,} records make up to {total:,} candidate pairs to compare, more "
         f"than [engine] max_pairs ({max_pairs:,}); the passes that make most: {most}. "
-        "Comparing them would take hours and tens of GB of temporary disk: deduplicate "
-        "the records in parts (a department at a time), or raise max_pairs where the "
-        "machine has the time and disk (docs/benchmarks.md)",
-        fr=f"{data.height:,} enregistrements font environ {total:,} paires candidates à "
-        f"comparer, plus que [engine] max_pairs ({max_pairs:,}) ; les passes qui en font "
-        f"le plus : {most}. Les comparer prendrait des heures et des dizaines de Go de "
-        "disque temporaire : dédoublonnez par parties (un département à la fois), ou "
-        "relevez max_pairs si la machine en a le temps et le disque",
+        f"Comparing them would take hours and tens of GB of temporary disk: {parts}, or "
+        "raise max_pairs where the machine has the time and disk (docs/benchmarks.md)"
     )
 
 

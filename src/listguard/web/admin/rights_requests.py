@@ -141,7 +141,13 @@ def _send(
     try:
         deliver_answer(w, made, token)
     except (ListguardError, smtplib.SMTPException, OSError) as exc:
-        error = f"la réponse est prête mais n'a pas pu être envoyée : {exc}"
+        lang = w.lang(request)
+        why = exc.said(lang) if isinstance(exc, ListguardError) else str(exc)
+        error = (
+            f"the answer is ready but could not be sent: {why}"
+            if lang == "en"
+            else f"la réponse est prête mais n'a pas pu être envoyée : {why}"
+        )
         return _request_page(request, session, w, request_id, error=error, status_code=502)
     return _request_page(request, session, w, request_id, sent=True)
 
@@ -236,17 +242,23 @@ def _tell(request: Request, session: Session, w: Web, made: RightsRequest) -> Re
     try:
         tell_extension(w, made)
     except (ListguardError, smtplib.SMTPException, OSError) as exc:
+        lang = w.lang(request)
+        why = exc.said(lang) if isinstance(exc, ListguardError) else str(exc)
         error = (
-            f"the notice could not be sent ({exc}): the extension counts only once the "
+            f"the notice could not be sent ({why}): the extension counts only once the "
             "person is told; send it again, or tell them by letter and say so here, by "
             f"{first_due(made).isoformat()}"
-            if w.lang(request) == "en"
-            else f"l'avis n'a pas pu être envoyé ({exc}) : la prolongation ne vaut qu'une "
+            if lang == "en"
+            else f"l'avis n'a pas pu être envoyé ({why}) : la prolongation ne vaut qu'une "
             "fois la personne avisée ; renvoyez-le, ou avisez-la par courrier et "
             f"indiquez-le ici, au plus tard le {first_due(made).isoformat()}"
         )
         return _request_page(request, session, w, made.id, error=error, status_code=502)
-    told(w.engine, made.id, session.account.email, "mail" if made.email else "sms")
+    try:  # sent at midnight past the first due day: too late, and the page says so
+        told(w.engine, made.id, session.account.email, "mail" if made.email else "sms")
+    except ListguardError as exc:
+        error = exc.said(w.lang(request))
+        return _request_page(request, session, w, made.id, error=error, status_code=422)
     return _request_page(request, session, w, made.id, told_now=True)
 
 
