@@ -52,11 +52,13 @@ def test_an_operator_previews_confirms_then_delivers_the_order_previewed(site: S
         assert bad.status_code == 422 and "est obligatoire" in bad.text
         shown = c.post("/admin/rentals", data={"csrf": csrf, "order": order})
         assert shown.status_code == 200 and 'id="preview-total"><strong>2</strong>' in shown.text
-        assert "is before today" in shown.text and "dedupe --base" not in shown.text
+        assert "précède aujourd&#39;hui" in shown.text and "dedupe --base" not in shown.text
         with site.engine.begin() as conn:  # clusters computed before the contacts came
             audit.append(conn, "clusters_computed", None, {"clusters": 0}, 1)
         shown = c.post("/admin/rentals", data={"csrf": csrf, "order": order})
-        assert "contact(s) were imported or changed after" in shown.text
+        assert "modifié(s) depuis la dernière recherche" in shown.text
+        in_english = c.post("/admin/rentals?lang=en", data={"csrf": csrf, "order": order})
+        assert "contact(s) were imported or changed after" in in_english.text
         digest = form_token(shown.text, "digest")
         assert deliveries() == 2  # a preview records nothing
         # the form as a browser sends it (lines ended by CRLF) is the same order

@@ -13,6 +13,8 @@ handler, the API exception handler).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class ListguardError(Exception):
     """Base of every error listguard reports to a person."""
@@ -29,6 +31,21 @@ class ListguardError(Exception):
     def said(self, lang: str) -> str:
         """The message in ``lang`` ("fr" or "en"): French where the raise gave it."""
         return self.fr if lang == "fr" and self.fr else str(self)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning told beside a result (not an error: the work was done), in English
+    and in French; ``str`` gives the English (the command line, the API)."""
+
+    en: str
+    fr: str
+
+    def said(self, lang: str) -> str:
+        return self.fr if lang == "fr" else self.en
+
+    def __str__(self) -> str:
+        return self.en
 
 
 class InputError(ListguardError):

@@ -117,7 +117,7 @@ def _parsed(text: str) -> Order:
 
 
 def _warnings(engine: Engine, order: Order) -> list[str]:
-    return [note for note in (backdated(order), stale_clusters(engine)) if note]
+    return [str(note) for note in (backdated(order), stale_clusters(engine)) if note]
 
 
 def preview_order(engine: Engine, settings: Settings, text: str, *, by: str) -> dict[str, Any]:
@@ -135,7 +135,7 @@ def preview_order(engine: Engine, settings: Settings, text: str, *, by: str) -> 
         "partner": shown.order.partner,
         "as_of": shown.order.as_of.isoformat(),
         **shown.counts,
-        "warnings": list(shown.warnings),
+        "warnings": [str(note) for note in shown.warnings],
     }
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from listguard.errors import Notice
+
 
 @dataclass
 class BaseClusters:
@@ -36,7 +38,7 @@ def base_clusters(engine: Engine) -> BaseClusters:
     return BaseClusters(int(computed), int(clusters), int(contacts), int(newer))
 
 
-def stale_clusters(engine: Engine) -> str | None:
+def stale_clusters(engine: Engine) -> Notice | None:
     """A warning when contacts were imported or changed after the registry's clusters
     were last computed (``dedupe --base``): until it runs again, the rules do not know
     them as the same person as records already held. None when the clusters are up to
@@ -47,11 +49,16 @@ def stale_clusters(engine: Engine) -> str | None:
     computed, newer = held.computed_at, held.newer
     if computed is None or not newer:
         return None
-    return (
+    day = to_day(computed).isoformat()
+    return Notice(
         f"{newer:,} contact(s) were imported or changed after the persons held several "
-        f"times were last found (dedupe --base, {to_day(computed).isoformat()}): an "
-        "objection on another record of the same person does not reach them yet. Run "
-        "`listguard dedupe --base --out DIR` first."
+        f"times were last found (dedupe --base, {day}): an objection on another record "
+        "of the same person does not reach them yet. Run `listguard dedupe --base --out "
+        "DIR` first.",
+        f"{newer} contact(s) importé(s) ou modifié(s) depuis la dernière recherche des "
+        f"personnes détenues plusieurs fois (dedupe --base, {day}) : une opposition "
+        "portée sur un autre enregistrement de la même personne ne les atteint pas encore. "
+        "Lancez d'abord `listguard dedupe --base --out DOSSIER`.",
     )
 
 

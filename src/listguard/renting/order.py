@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from listguard.db.schema import CHANNELS
-from listguard.errors import InputError
+from listguard.errors import InputError, Notice
 from listguard.rules.offers import OFFERS
 from listguard.rules.packs import CALL_PURPOSES
 from listguard.timeutil import today
@@ -250,18 +250,23 @@ def with_offer(text: str, offer: str) -> str:
     return text
 
 
-def backdated(order: Order) -> str | None:
+def backdated(order: Order) -> Notice | None:
     """A warning when ``order`` is decided as of a day before today: the rules ignore
     events dated after ``as_of`` (rules.md), so oppositions received since would not
     apply to a file delivered now. None for an order decided as of today or later."""
     now = today()
     if order.as_of >= now:
         return None
-    return (
+    return Notice(
         f"as_of {order.as_of.isoformat()} is before today ({now.isoformat()}): the decisions "
         "ignore the oppositions and other events dated after it (those covering delivered "
         "coordinates are forwarded to the partner with the delivery). A file delivered "
-        "today should be decided as of today (leave as_of out)."
+        "today should be decided as of today (leave as_of out).",
+        f"as_of {order.as_of.isoformat()} précède aujourd'hui ({now.isoformat()}) : les "
+        "décisions ignorent les oppositions et autres événements datés d'après (ceux qui "
+        "portent sur des coordonnées livrées sont transmis au partenaire avec la "
+        "livraison). Un fichier livré aujourd'hui se décide à la date du jour (omettez "
+        "as_of).",
     )
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from listguard import reads
 from listguard.config import Settings
-from listguard.errors import InputError
+from listguard.errors import InputError, Notice
 from listguard.paths import confined
 from listguard.processing.clusters import stale_clusters
 from listguard.renting.deliver import DeliveryReport, rent
@@ -46,7 +46,7 @@ class Previewed:
     order: Order
     digest: str
     counts: dict[str, Any]
-    warnings: tuple[str, ...]
+    warnings: tuple[Notice, ...]
 
 
 def preview(engine: Engine, order: Order, settings: Settings) -> dict[str, Any]:
