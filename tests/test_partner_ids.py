@@ -78,7 +78,7 @@ def test_the_back_office_refuses_them(site: Site) -> None:
         _sign_in(c)
         csrf = form_token(c.get("/admin/partners").text, "csrf")
         page = c.post("/admin/partners", data={**partner("../../../escape"), "csrf": csrf})
-        assert page.status_code == 422 and "a partner id is 1 to 64" in page.text
+        assert page.status_code == 422 and "un identifiant de partenaire a de 1 à 64" in page.text
     with site.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM partners")).scalar() == 2
 
