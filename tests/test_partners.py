@@ -129,3 +129,26 @@ def test_every_check_of_a_partner_row_is_said_in_french() -> None:
     ]
     assert len(messages) == 10
     assert [m for m in messages if m not in partners._FRENCH] == []
+
+
+def test_every_reason_an_address_is_refused_is_said_in_french(engine: Engine) -> None:
+    import ast
+    import inspect
+
+    from listguard import netguard, partners
+
+    tree = ast.parse(inspect.getsource(netguard))
+    reasons = [
+        call.args[0].value
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id == "_Bad"
+        and isinstance(call.args[0], ast.Constant)
+    ]
+    assert len(reasons) >= 12
+    assert [r for r in reasons if r not in partners._FRENCH_URL] == []
+    inside = {**partner("P9"), "notify_url": "https://10.0.0.1/hook"}
+    with pytest.raises(InputError) as refused:
+        save_partner(engine, inside, by="admin@example.com")
+    assert refused.value.fr == "notify_url : l'hôte n'est pas une adresse publique"

@@ -47,6 +47,35 @@ _FRENCH = {
 }
 
 
+# why an address is refused (``netguard``: a row's message is "column: why")
+_FRENCH_URL = {
+    "an address is required": "une adresse est obligatoire",
+    "spaces, control characters or \\ are not accepted": "espaces, caractères de "
+    "contrôle et \\ sont refusés",
+    "an IPv6 zone is not accepted": "une zone IPv6 est refusée",
+    "not a valid IPv6 address": "ce n'est pas une adresse IPv6 valide",
+    "a numeric host must be written a.b.c.d": "un hôte numérique s'écrit a.b.c.d",
+    "the host is not a valid name": "l'hôte n'est pas un nom valide",
+    "https://... expected": "https://... attendu",
+    "a user name or password is not accepted in the address": "un nom d'utilisateur ou "
+    "un mot de passe est refusé dans l'adresse",
+    "no host": "aucun hôte",
+    "the host is not a public address": "l'hôte n'est pas une adresse publique",
+    "the host is not a public name": "l'hôte n'est pas un nom public",
+    "http:// or https:// expected": "http:// ou https:// attendu",
+    "a host name (and no user name) is expected": "un nom d'hôte (sans nom "
+    "d'utilisateur) est attendu",
+}
+
+
+def _in_french(message: str) -> str:
+    """A check's message in French (as it is when none is known)."""
+    if message in _FRENCH:
+        return _FRENCH[message]
+    _column, _, why = message.partition(": ")
+    return _FRENCH_URL.get(why, message)
+
+
 def check_partner_row(row: Mapping[str, str], now: int) -> dict[str, object]:
     """The stored fields of one partner given as text (the partners format's columns),
     or ``InputError`` naming every column refused and why."""
@@ -67,9 +96,7 @@ def check_partner_row(row: Mapping[str, str], now: int) -> dict[str, object]:
     if bad:
         raise InputError(
             "; ".join(f"{b['column']}: {b['message']}" for b in bad),
-            fr=" ; ".join(
-                f"{b['column']} : {_FRENCH.get(b['message'], b['message'])}" for b in bad
-            ),
+            fr=" ; ".join(f"{b['column']} : {_in_french(b['message'])}" for b in bad),
         )
     return rows.row(0, named=True)
 
