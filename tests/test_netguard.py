@@ -182,7 +182,9 @@ def test_the_back_office_partner_form_refuses_them(site: Site) -> None:
             csrf = form_token(c.get("/admin/partners").text, "csrf")
             form = {**partner("P9"), "csrf": csrf, field: url}
             page = c.post("/admin/partners", data=form)
-            assert page.status_code == 422 and f"{field}: " in page.text, url
+            # said in French on the French page: the column, then why in French
+            assert page.status_code == 422 and f"{field} : " in page.text, url
+            assert f"{field}: " not in page.text, url
     with site.engine.connect() as conn:
         saved = conn.execute(text("SELECT count(*) FROM partners WHERE partner_id = 'P9'"))
         assert saved.scalar() == 0

@@ -69,11 +69,12 @@ _FRENCH_URL = {
 
 
 def _in_french(message: str) -> str:
-    """A check's message in French (as it is when none is known)."""
+    """A check's message in French (in English when none is known: an address's
+    reason that its parser gives, such as a bad port)."""
     if message in _FRENCH:
         return _FRENCH[message]
-    _column, _, why = message.partition(": ")
-    return _FRENCH_URL.get(why, message)
+    _column, said, why = message.partition(": ")  # an address's: "column: why"
+    return _FRENCH_URL.get(why, why) if said else message
 
 
 def check_partner_row(row: Mapping[str, str], now: int) -> dict[str, object]:
