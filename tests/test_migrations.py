@@ -94,11 +94,27 @@ def test_an_extended_request_gets_its_first_deadline_back_when_0024_is_undone(
 
 
 def test_a_partners_messages_are_read_by_index(engine: Engine) -> None:
+    """The query a partner's pull runs (``reads.partner_messages``, caught as it is
+    sent), planned by SQLite: through the outbox's index by partner."""
+    from sqlalchemy import event
+
+    from listguard.reads import partner_messages
+
+    sent: list[tuple[str, Any]] = []
+
+    def catch(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if "FROM outbox WHERE partner_id" in statement:
+            sent.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", catch)
+    try:
+        assert partner_messages(engine, "P1") == []
+    finally:
+        event.remove(engine, "before_cursor_execute", catch)
+    assert len(sent) == 1
+    statement, params = sent[0]
     with engine.connect() as conn:
-        plan = conn.exec_driver_sql(
-            "EXPLAIN QUERY PLAN SELECT id, status FROM outbox WHERE partner_id = 'P1' "
-            "AND status <> 'acknowledged' ORDER BY id LIMIT 500"
-        ).all()
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params).all()
     assert any("USING INDEX ix_outbox_partner" in str(row) for row in plan), plan
 
 
