@@ -24,6 +24,7 @@ Both are written to the audit log (``rights_request_extended``, then
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from email.message import EmailMessage
 from typing import Literal
 
@@ -150,9 +151,7 @@ def extend(
         until = extended_due(request).isoformat()
         detail = {"request": request_id, "kind": request.kind, "until": until, "by": by}
         audit_request(conn, request_id, "rights_request_extended", detail, at)
-        extended = get_request(conn, request_id)
-    assert extended is not None
-    return extended
+    return replace(request, extended_at=at, extension_reason=reason)
 
 
 def told(
@@ -187,9 +186,7 @@ def told(
             "by": by,
         }
         audit_request(conn, request_id, "rights_request_extension_told", detail, at)
-        done = get_request(conn, request_id)
-    assert done is not None
-    return done
+    return replace(request, due_on=until, extension_told_at=at)
 
 
 def _day(day: dt.date) -> str:
